@@ -1,0 +1,353 @@
+"""Board configuration: one TOML file per board, validated at start.
+
+Every error names the file, the key and what is wrong. Secrets are never stored in
+a file: a secret value is written ``env:NAME`` and read from the environment when
+it is used, so a configuration can be checked on a machine that lacks the secrets.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+DEPLOYMENT_FILE = "deployment.toml"
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased as ``file: key: problem``."""
+
+
+class Role(StrEnum):
+    """Roles the regulations give board members."""
+
+    TRUONG_BAN = "truong_ban"
+    PHO_TRUONG_BAN_THUONG_TRUC = "pho_truong_ban_thuong_truc"
+    PHO_TRUONG_BAN = "pho_truong_ban"
+    THU_KY = "thu_ky"
+    THANH_VIEN = "thanh_vien"
+    TO_CHUYEN_VIEN = "to_chuyen_vien"
+    LANH_DAO_TRUNG_TAM = "lanh_dao_trung_tam"
+    PHONG_VIEN = "phong_vien"
+
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.TRUONG_BAN: "Trưởng ban",
+    Role.PHO_TRUONG_BAN_THUONG_TRUC: "Phó Trưởng ban thường trực",
+    Role.PHO_TRUONG_BAN: "Phó Trưởng ban",
+    Role.THU_KY: "Thư ký",
+    Role.THANH_VIEN: "Thành viên",
+    Role.TO_CHUYEN_VIEN: "Tổ chuyên viên",
+    Role.LANH_DAO_TRUNG_TAM: "Lãnh đạo Trung tâm",
+    Role.PHONG_VIEN: "Phóng viên, cộng tác viên",
+}
+
+
+class Secret:
+    """A reference to an environment variable holding a secret; never printed."""
+
+    def __init__(self, env_name: str) -> None:
+        self.env_name = env_name
+
+    def reveal(self) -> str:
+        value = os.environ.get(self.env_name)
+        if value is None:
+            raise ConfigError(f"environment variable {self.env_name} is not set")
+        return value
+
+    def __repr__(self) -> str:
+        return f"Secret(env:{self.env_name})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other.env_name == self.env_name
+
+    def __hash__(self) -> int:
+        return hash(self.env_name)
+
+
+def _parse_secret(value: Any) -> Secret:
+    if isinstance(value, Secret):
+        return value
+    if isinstance(value, str) and value.startswith("env:") and len(value) > 4:
+        return Secret(value[4:])
+    raise ValueError("secrets are never written in the file: use env:VARIABLE_NAME")
+
+
+SecretRef = Annotated[Secret, BeforeValidator(_parse_secret)]
+
+
+def _lower_email(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip().lower()
+        if value.count("@") != 1 or value.startswith("@") or value.endswith("@"):
+            raise ValueError(f"not an e-mail address: {value!r}")
+    return value
+
+
+Email = Annotated[str, BeforeValidator(_lower_email)]
+Ident = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class Mailbox(_Strict):
+    """A submission mailbox the daemon watches."""
+
+    name: Ident
+    address: Email
+    aliases: list[Email] = []
+    source: Literal["imap", "maildir"]
+    # IMAP
+    host: str | None = None
+    port: int = 993
+    ssl: bool = True
+    username: str | None = None
+    password: SecretRef | None = None
+    folder: str = "INBOX"
+    processed_folder: str = "Đã xử lý"
+    set_aside_folder: str = "Không phải bài gửi"
+    idle: bool = True
+    # Maildir (the embedded default)
+    path: str | None = None
+    poll_seconds: int = Field(default=60, ge=1)
+
+    @model_validator(mode="after")
+    def _source_settings(self) -> Mailbox:
+        if self.source == "imap":
+            missing = [k for k in ("host", "username", "password") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"an IMAP mailbox needs {', '.join(missing)}")
+        elif self.path is None:
+            raise ValueError("a Maildir mailbox needs path")
+        return self
+
+
+class MailOut(_Strict):
+    """How the board sends mail: SMTP, or a local outbox Maildir (embedded default)."""
+
+    transport: Literal["smtp", "outbox"] = "outbox"
+    from_address: Email
+    from_name: str = "Ban Biên tập"
+    host: str | None = None
+    port: int = 587
+    starttls: bool = True
+    ssl: bool = False
+    username: str | None = None
+    password: SecretRef | None = None
+    path: str = "outbox"
+
+    @model_validator(mode="after")
+    def _transport_settings(self) -> MailOut:
+        if self.transport == "smtp" and self.host is None:
+            raise ValueError("SMTP sending needs host")
+        return self
+
+
+class Topic(_Strict):
+    """A field (lĩnh vực) or portal section (chuyên mục) an item can belong to."""
+
+    id: Ident
+    name: str
+    keywords: list[str] = []
+    tags: list[str] = []  # subject tags, e.g. "[GD]" is written "GD"
+
+
+class Member(_Strict):
+    id: Ident
+    name: str
+    email: Email
+    aliases: list[Email] = []
+    role: Role
+    title: str = ""  # position in his own agency, e.g. "Phó Giám đốc Sở Tư pháp"
+    agency: Ident | None = None
+    fields: list[Ident] = []
+    example: bool = False  # the address is an invented example, not from the regulation
+
+
+class Agency(_Strict):
+    id: Ident
+    name: str
+    addresses: list[Email] = []
+    domains: list[str] = []
+    example: bool = False  # the addresses are invented examples
+
+    @field_validator("domains")
+    @classmethod
+    def _lower_domains(cls, value: list[str]) -> list[str]:
+        return [d.strip().lower().lstrip("@") for d in value]
+
+
+class Limits(_Strict):
+    max_message_mb: float = Field(default=25.0, gt=0)
+    max_attachment_mb: float = Field(default=20.0, gt=0)
+
+
+class Checks(_Strict):
+    """Which checks raise flags on a submission; see pipeline/checks.py."""
+
+    security_markings: list[str] = ["TUYỆT MẬT", "TỐI MẬT", "MẬT"]
+    require_author: bool = True
+    require_unit: bool = True
+    require_source_for_collected: bool = False
+    sensitive_keywords: list[str] = []
+    duplicate_threshold: float = Field(default=0.8, gt=0, le=1)
+    unknown_sender: Literal["hold", "accept"] = "hold"
+    notice_interval_hours: float = Field(default=24, ge=0)
+
+
+class Board(_Strict):
+    id: Ident
+    name: str
+    regulation: str = ""
+    timezone: str = "Asia/Ho_Chi_Minh"
+    mailboxes: list[Mailbox] = Field(min_length=1)
+    mail_out: MailOut
+    fields: list[Topic] = []
+    members: list[Member] = Field(min_length=1)
+    agencies: list[Agency] = []
+    limits: Limits = Limits()
+    checks: Checks = Checks()
+    source_file: str = Field(default="", exclude=True)
+
+    @model_validator(mode="after")
+    def _references(self) -> Board:
+        _unique("mailboxes", [m.name for m in self.mailboxes])
+        _unique("fields", [f.id for f in self.fields])
+        _unique("members", [m.id for m in self.members])
+        _unique("agencies", [a.id for a in self.agencies])
+        field_ids = {f.id for f in self.fields}
+        agency_ids = {a.id for a in self.agencies}
+        for i, member in enumerate(self.members):
+            for ref in member.fields:
+                if ref not in field_ids:
+                    raise ValueError(f"members[{i}].fields: unknown field {ref!r}")
+            if member.agency is not None and member.agency not in agency_ids:
+                raise ValueError(f"members[{i}].agency: unknown agency {member.agency!r}")
+        if not any(m.role is Role.TRUONG_BAN for m in self.members):
+            raise ValueError("members: the board needs a member with role truong_ban")
+        return self
+
+    # Look-ups used across the pipeline
+    def member(self, member_id: str) -> Member:
+        return next(m for m in self.members if m.id == member_id)
+
+    def agency(self, agency_id: str) -> Agency:
+        return next(a for a in self.agencies if a.id == agency_id)
+
+    def members_with_role(self, role: Role) -> list[Member]:
+        return [m for m in self.members if m.role is role]
+
+    def owners_of(self, field_id: str) -> list[Member]:
+        return [m for m in self.members if field_id in m.fields]
+
+    def addresses(self) -> set[str]:
+        """Every address the board itself sends or receives from (loop protection)."""
+        own = {self.mail_out.from_address}
+        for box in self.mailboxes:
+            own.add(box.address)
+            own.update(box.aliases)
+        return own
+
+
+def _unique(key: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for value in ids:
+        if value in seen:
+            raise ValueError(f"{key}: duplicate id {value!r}")
+        seen.add(value)
+
+
+class Deployment(_Strict):
+    """Settings shared by every board of one deployment (``deployment.toml``)."""
+
+    database_url: str = "sqlite:///var/bientap.db"
+    data_dir: str = "var"
+    web_address: str = "127.0.0.1:8080"
+    workers: int = Field(default=1, ge=1)
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def _validate(model: type[_Strict], data: dict[str, Any], path: Path) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{path}: {_location(err['loc'])}: {msg}")
+        raise ConfigError("\n".join(problems)) from None
+
+
+def load_board(path: str | Path) -> Board:
+    path = Path(path)
+    data = _read_toml(path)
+    board: Board = _validate(Board, data, path)
+    return board.model_copy(update={"source_file": str(path)})
+
+
+def board_files(config: str | Path) -> list[Path]:
+    """Board files named by ``--config``: one file, or every ``*.toml`` of a folder."""
+    config = Path(config)
+    if config.is_dir():
+        files = sorted(p for p in config.glob("*.toml") if p.name != DEPLOYMENT_FILE)
+        if not files:
+            raise ConfigError(f"{config}: no board files (*.toml) in this folder")
+        return files
+    if not config.exists():
+        raise ConfigError(f"{config}: no such file or folder")
+    return [config]
+
+
+def load_boards(config: str | Path) -> list[Board]:
+    boards = [load_board(p) for p in board_files(config)]
+    seen: dict[str, str] = {}
+    for board in boards:
+        if board.id in seen:
+            raise ConfigError(f"{board.source_file}: id: board id {board.id!r} is also used "
+                              f"by {seen[board.id]}")
+        seen[board.id] = board.source_file
+    return boards
+
+
+def load_deployment(config: str | Path, overrides: dict[str, Any] | None = None) -> Deployment:
+    """Defaults < ``deployment.toml`` beside the boards < environment < command line."""
+    config = Path(config)
+    folder = config if config.is_dir() else config.parent
+    path = folder / DEPLOYMENT_FILE
+    data: dict[str, Any] = _read_toml(path) if path.exists() else {}
+    for key, env in (("database_url", "BIENTAP_DATABASE_URL"), ("data_dir", "BIENTAP_DATA_DIR")):
+        if os.environ.get(env):
+            data[key] = os.environ[env]
+    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    deployment: Deployment = _validate(Deployment, data, path)
+    return deployment
