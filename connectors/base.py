@@ -1,0 +1,63 @@
+"""Interfaces between the pipeline and the outside world.
+
+The pipeline never imports a protocol library; it talks to these. Each connector
+turns its library's errors into the two outcomes below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class TransientError(Exception):
+    """Try again later: the server is down, the connection dropped, a timeout."""
+
+
+class PermanentError(Exception):
+    """Retrying cannot help: bad credentials, a folder that cannot exist, a refusal."""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """How far a source has been read: IMAP UIDVALIDITY and the last UID seen."""
+
+    uidvalidity: int | None = None
+    last_uid: int = 0
+
+
+@dataclass(frozen=True)
+class Fetched:
+    key: str  # IMAP UID (as text) or Maildir key: what file() takes
+    uid: int | None
+    uidvalidity: int | None
+    raw: bytes
+
+
+class MailSource(Protocol):
+    """A mailbox the daemon reads submissions from."""
+
+    name: str
+
+    def poll(self, cursor: Cursor) -> Iterator[list[Fetched]]:
+        """Batches of messages not seen at ``cursor``, oldest first."""
+        ...
+
+    def file(self, moves: Iterable[tuple[str, str]]) -> None:
+        """Move handled messages (key, folder) out of the inbox; never delete."""
+        ...
+
+    def wait(self, timeout: float) -> bool:
+        """Block until the mailbox may have changed (IMAP IDLE) or ``timeout`` passes."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class MailSender(Protocol):
+    """Delivers an already-built message."""
+
+    def send(self, sender: str, recipients: list[str], raw: bytes) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,83 @@
+"""A Maildir inbox (the embedded default) and a Maildir outbox."""
+
+from __future__ import annotations
+
+import mailbox
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from connectors.base import Cursor, Fetched
+
+BATCH = 200
+
+
+def _folder_name(name: str) -> str:
+    # Maildir++ sub-folders are dot-separated; a dot inside a name would nest it.
+    return name.replace(".", "_").replace("/", "_")
+
+
+class MaildirSource:
+    """Reads every message still in the Maildir; handled ones are moved to sub-folders.
+
+    Maildir has no UIDs: a message is "new" while it sits in the inbox. The
+    pipeline's fingerprint makes a second read of the same message harmless.
+    """
+
+    def __init__(self, name: str, path: Path) -> None:
+        self.name = name
+        self.box = mailbox.Maildir(path, factory=None, create=True)
+
+    def poll(self, cursor: Cursor) -> Iterator[list[Fetched]]:
+        keys = sorted(self.box.iterkeys())
+        for start in range(0, len(keys), BATCH):
+            batch = []
+            for key in keys[start : start + BATCH]:
+                try:
+                    raw = self.box.get_bytes(key)
+                except KeyError:  # moved by another reader meanwhile
+                    continue
+                batch.append(Fetched(key=key, uid=None, uidvalidity=None, raw=raw))
+            if batch:
+                yield batch
+
+    def file(self, moves: Iterable[tuple[str, str]]) -> None:
+        folders: dict[str, mailbox.Maildir] = {}
+        for key, folder in moves:
+            name = _folder_name(folder)
+            if name not in folders:
+                try:
+                    folders[name] = self.box.get_folder(name)
+                except mailbox.NoSuchMailboxError:
+                    folders[name] = self.box.add_folder(name)
+            try:
+                raw = self.box.get_bytes(key)
+            except KeyError:
+                continue  # already filed
+            folders[name].add(raw)
+            self.box.discard(key)
+
+    def wait(self, timeout: float) -> bool:
+        time.sleep(timeout)
+        return True
+
+    def close(self) -> None:
+        self.box.close()
+
+
+def deliver(path: Path, raw: bytes) -> str:
+    """Drop one message into a Maildir (used for the outbox and the demo)."""
+    return mailbox.Maildir(path, factory=None, create=True).add(raw)
+
+
+class OutboxSender:
+    """The embedded default for outgoing mail: a local Maildir anyone can read."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def send(self, sender: str, recipients: list[str], raw: bytes) -> None:
+        deliver(self.path, raw)
+
+    def close(self) -> None:
+        pass

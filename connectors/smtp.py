@@ -1,0 +1,77 @@
+"""Sending mail over SMTP (standard library)."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+
+from connectors.base import PermanentError, TransientError
+
+
+class SmtpSender:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        starttls: bool = True,
+        use_ssl: bool = False,
+        timeout: float = 30.0,
+    ) -> None:
+        self.host, self.port = host, port
+        self.username, self._password = username, password
+        self.starttls, self.use_ssl, self.timeout = starttls, use_ssl, timeout
+        self._conn: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        if self._conn is not None:
+            try:
+                if self._conn.noop()[0] == 250:
+                    return self._conn
+            except smtplib.SMTPException:
+                pass
+            self._conn = None
+        try:
+            if self.use_ssl:
+                conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=self.timeout,
+                    context=ssl.create_default_context(),
+                )
+            else:
+                conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                if self.starttls:
+                    conn.starttls(context=ssl.create_default_context())
+            if self.username and self._password is not None:
+                conn.login(self.username, self._password)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise PermanentError(f"SMTP login refused for {self.username}") from exc
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+            raise TransientError(f"cannot reach SMTP {self.host}:{self.port}: {exc}") from exc
+        self._conn = conn
+        return conn
+
+    def send(self, sender: str, recipients: list[str], raw: bytes) -> None:
+        conn = self._connect()
+        try:
+            refused = conn.sendmail(sender, recipients, raw)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise PermanentError(f"recipients refused: {sorted(exc.recipients)}") from exc
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+            if 400 <= exc.smtp_code < 500:
+                raise TransientError(f"SMTP temporary refusal: {exc.smtp_code}") from exc
+            raise PermanentError(f"SMTP refusal: {exc.smtp_code}") from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            self._conn = None
+            raise TransientError(f"SMTP connection failed: {exc}") from exc
+        if refused:
+            raise PermanentError(f"recipients refused: {sorted(refused)}")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+            self._conn = None

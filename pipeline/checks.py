@@ -1,0 +1,188 @@
+"""Checks that raise flags on a submission, and what each flag does.
+
+A check only reads the facts and says what it found; the table CHECKS says what
+happens on a hit. The strongest action decides the submission's state.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from pipeline.byline import Byline
+from pipeline.classify import Sender
+from pipeline.config import Board
+from pipeline.models import State
+from pipeline.screening import fold
+
+
+class Action(IntEnum):
+    """What a flag does, weakest first."""
+
+    NOTE = 0  # shown to reviewers
+    ESCALATE = 1  # review path gains the head and standing deputy (workflow)
+    RETURN = 2  # sent back to the sender with what is missing
+    HOLD = 3  # an operator decides (unknown sender)
+    QUARANTINE = 4  # never publishable; the head is told
+
+
+STATE_FOR_ACTION: dict[Action, State] = {
+    Action.NOTE: State.PENDING_REVIEW,
+    Action.ESCALATE: State.PENDING_REVIEW,
+    Action.RETURN: State.RETURNED,
+    Action.HOLD: State.HELD,
+    Action.QUARANTINE: State.QUARANTINED,
+}
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the checks read."""
+
+    board: Board
+    sender: Sender
+    title: str
+    text: str
+    byline: Byline
+    file_names: tuple[str, ...]
+    oversized: tuple[str, ...]  # names of parts over the size limits
+    duplicate_of: tuple[int, str] | None  # (submission id, tracking code)
+    legacy_encoding: str | None
+    remote_images: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Flag:
+    code: str
+    action: Action
+    message: str  # Vietnamese, plain words, for reviewers and senders
+    detail: dict[str, object] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"code": self.code, "action": self.action.name.lower(),
+                "message": self.message, "detail": self.detail}
+
+
+def _marking(board: Board, text: str) -> str | None:
+    for marking in board.checks.security_markings:
+        # A stamp is a short line of its own, "Độ mật: …", or a tag in the subject;
+        # "BÍ MẬT" in a headline is not a stamp.
+        stamp = re.compile(
+            rf"(?<![\w])(?<!BÍ )(?<!Bí ){re.escape(marking)}(?![\w])"
+        )
+        for line in text.splitlines():
+            stripped = line.strip(" \t*[]()-–")
+            if len(stripped) > 40 and not fold(stripped).startswith("do mat"):
+                continue
+            if stamp.search(stripped) or (
+                fold(stripped).startswith("do mat") and fold(marking) in fold(stripped)[6:]
+            ):
+                return marking
+    return None
+
+
+def security_marking(f: Facts) -> Flag | None:
+    text = "\n".join([f.title, *_title_tags(f.title), f.text[:3000], *f.file_names])
+    marking = _marking(f.board, text)
+    if marking is None:
+        return None
+    return Flag("security-marking", Action.QUARANTINE,
+                f"Có dấu mức độ mật “{marking}”: không được đăng tải.", {"marking": marking})
+
+
+def _title_tags(title: str) -> list[str]:
+    return re.findall(r"\[([^\]]+)\]", title)
+
+
+def unknown_sender(f: Facts) -> Flag | None:
+    if f.sender.known or f.board.checks.unknown_sender != "hold":
+        return None
+    return Flag("unknown-sender", Action.HOLD,
+                "Người gửi chưa có trong danh sách cơ quan, thành viên của Ban Biên tập.")
+
+
+def too_large(f: Facts) -> Flag | None:
+    if not f.oversized:
+        return None
+    return Flag("too-large", Action.RETURN,
+                "Thư hoặc tệp đính kèm vượt dung lượng cho phép: " + ", ".join(f.oversized),
+                {"parts": list(f.oversized)})
+
+
+def missing_author(f: Facts) -> Flag | None:
+    if not f.board.checks.require_author or f.byline.author:
+        return None
+    return Flag("missing-author", Action.RETURN, "Thiếu tên tác giả.")
+
+
+def missing_unit(f: Facts) -> Flag | None:
+    if not f.board.checks.require_unit or f.byline.unit or f.sender.agency is not None:
+        return None
+    return Flag("missing-unit", Action.RETURN, "Thiếu đơn vị hoặc địa chỉ của tác giả.")
+
+
+def missing_source(f: Facts) -> Flag | None:
+    checks = f.board.checks
+    if not (checks.require_source_for_collected and f.byline.collected) or f.byline.source:
+        return None
+    return Flag("missing-source", Action.RETURN, "Tin, bài sưu tầm nhưng chưa ghi nguồn.")
+
+
+def sensitive_topic(f: Facts) -> Flag | None:
+    folded = fold(f"{f.title}\n{f.text}")
+    hits = [k for k in f.board.checks.sensitive_keywords if fold(k) in folded]
+    if not hits:
+        return None
+    return Flag("sensitive-topic", Action.ESCALATE,
+                "Nội dung nhạy cảm (" + ", ".join(hits) + "): cần ý kiến lãnh đạo Ban.",
+                {"keywords": hits})
+
+
+def near_duplicate(f: Facts) -> Flag | None:
+    if f.duplicate_of is None:
+        return None
+    item_id, code = f.duplicate_of
+    return Flag("near-duplicate", Action.NOTE, f"Gần trùng với bài đã nhận {code} (#{item_id}).",
+                {"submission_id": item_id, "tracking_code": code})
+
+
+def legacy_font(f: Facts) -> Flag | None:
+    if f.legacy_encoding is None:
+        return None
+    name = {"tcvn3": "TCVN3 (ABC)", "vni": "VNI"}.get(f.legacy_encoding, f.legacy_encoding)
+    return Flag("legacy-font", Action.NOTE,
+                f"Văn bản gõ bằng bảng mã {name}, đã chuyển sang Unicode dựng sẵn.")
+
+
+def remote_images(f: Facts) -> Flag | None:
+    if not f.remote_images:
+        return None
+    return Flag("remote-images", Action.NOTE,
+                f"Có {len(f.remote_images)} ảnh liên kết ngoài chưa được tải về.",
+                {"urls": list(f.remote_images)})
+
+
+# Order is data: every check runs; the strongest action decides the state.
+CHECKS: tuple[tuple[str, Callable[[Facts], Flag | None]], ...] = (
+    ("security-marking", security_marking),
+    ("unknown-sender", unknown_sender),
+    ("too-large", too_large),
+    ("missing-author", missing_author),
+    ("missing-unit", missing_unit),
+    ("missing-source", missing_source),
+    ("sensitive-topic", sensitive_topic),
+    ("near-duplicate", near_duplicate),
+    ("legacy-font", legacy_font),
+    ("remote-images", remote_images),
+)
+
+
+def run_checks(facts: Facts) -> list[Flag]:
+    return [flag for _, check in CHECKS if (flag := check(facts)) is not None]
+
+
+def decide(flags: list[Flag]) -> State:
+    strongest = max((f.action for f in flags), default=Action.NOTE)
+    return STATE_FOR_ACTION[strongest]

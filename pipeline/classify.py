@@ -1,0 +1,79 @@
+"""Who sent it and whose is it: sender -> agency and member; text -> fields -> owners.
+
+Everything comes from the board's configuration; code never names a province.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pipeline.config import Agency, Board, Member
+from pipeline.screening import fold
+
+_TAG = re.compile(r"\[([^\[\]]{1,40})\]")
+
+
+@dataclass(frozen=True)
+class Sender:
+    member: Member | None
+    agency: Agency | None
+
+    @property
+    def known(self) -> bool:
+        return self.member is not None or self.agency is not None
+
+
+def identify_sender(board: Board, address: str) -> Sender:
+    address = address.lower()
+    member = next((m for m in board.members if address in (m.email, *m.aliases)), None)
+    agency = None
+    if member is not None and member.agency is not None:
+        agency = board.agency(member.agency)
+    if agency is None:
+        domain = address.rpartition("@")[2]
+        for candidate in board.agencies:
+            if address in candidate.addresses or any(
+                domain == d or domain.endswith("." + d) for d in candidate.domains
+            ):
+                agency = candidate
+                break
+    return Sender(member=member, agency=agency)
+
+
+def subject_tags(subject: str) -> list[str]:
+    """Bracketed tags of a subject, folded: "[GD] [Tin] ..." -> ["gd", "tin"]."""
+    return [fold(t).strip() for t in _TAG.findall(subject)]
+
+
+def _keyword_hits(keyword: str, folded_text: str) -> int:
+    return len(re.findall(rf"(?<!\w){re.escape(fold(keyword))}(?!\w)", folded_text))
+
+
+def classify_fields(board: Board, subject: str, text: str, sender: Sender) -> list[str]:
+    """Fields of the item: subject tags first, then keywords, then the sender's own fields."""
+    tags = set(subject_tags(subject))
+    tagged = [
+        f.id for f in board.fields
+        if tags & ({fold(t) for t in f.tags} | {fold(f.name)})
+    ]
+    if tagged:
+        return tagged
+    folded = fold(f"{subject}\n{subject}\n{text}")  # the subject weighs double
+    scores = {f.id: sum(_keyword_hits(k, folded) for k in f.keywords) for f in board.fields}
+    best = max(scores.values(), default=0)
+    if best > 0:
+        # the best field, and any other that scores close to it
+        return [fid for fid, score in scores.items() if score * 2 >= best and score > 0]
+    if sender.member is not None and sender.member.fields:
+        return list(sender.member.fields)
+    return []
+
+
+def owners(board: Board, field_ids: list[str]) -> list[str]:
+    found: list[str] = []
+    for field_id in field_ids:
+        for member in board.owners_of(field_id):
+            if member.id not in found:
+                found.append(member.id)
+    return found

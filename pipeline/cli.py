@@ -1,0 +1,114 @@
+"""The operators' command line: ``bientap list`` and ``bientap show``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from sqlalchemy import select
+
+from pipeline.config import ConfigError, load_deployment
+from pipeline.db import open_database
+from pipeline.models import STATE_LABELS, State, Submission
+
+
+def item_dict(item: Submission, full: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": item.id,
+        "board": item.board_id,
+        "tracking_code": item.tracking_code,
+        "state": item.state,
+        "state_label": STATE_LABELS.get(State(item.state), item.state),
+        "reason": item.reason,
+        "kind": item.kind,
+        "agency": item.agency_id,
+        "sender": item.sender_address,
+        "sender_name": item.sender_name,
+        "sender_member": item.sender_member_id,
+        "fields": item.field_ids,
+        "members": item.member_ids,
+        "title": item.title,
+        "flags": item.flags,
+        "message_id": item.message_id,
+        "created_at": item.created_at.isoformat(),
+    }
+    if full:
+        out.update({
+            "body_text": item.body_text,
+            "body_html": item.body_html,
+            "author": item.author,
+            "unit": item.unit,
+            "source": item.source,
+            "document": item.document,
+            "legacy_encoding": item.legacy_encoding,
+            "remote_images": item.remote_images,
+            "duplicate_of": item.duplicate_of,
+            "files": [
+                {"filename": f.filename, "content_type": f.content_type, "size": f.size,
+                 "sha256": f.sha256, "role": f.role, "content_id": f.content_id}
+                for f in item.files
+            ],
+        })
+    return out
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bientap", description="bientap: stored submissions")
+    parser.add_argument("--config", default="config", help="a board file or a folder of them")
+    parser.add_argument("--database-url", help="overrides deployment.toml and BIENTAP_DATABASE_URL")
+    sub = parser.add_subparsers(dest="command", required=True)
+    lister = sub.add_parser("list", help="list stored items, newest first")
+    lister.add_argument("--json", action="store_true")
+    lister.add_argument("--board")
+    lister.add_argument("--state", choices=[s.value for s in State])
+    lister.add_argument("--limit", type=int, default=200)
+    shower = sub.add_parser("show", help="show one item whole")
+    shower.add_argument("id", help="item id or tracking code")
+    shower.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        deployment = load_deployment(args.config, {"database_url": args.database_url})
+    except ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    _engine, sessions = open_database(deployment.database_url)
+    with sessions() as session:
+        if args.command == "list":
+            query = select(Submission).order_by(Submission.id.desc()).limit(args.limit)
+            if args.board:
+                query = query.where(Submission.board_id == args.board)
+            if args.state:
+                query = query.where(Submission.state == args.state)
+            items = [item_dict(i) for i in session.scalars(query)]
+            if args.json:
+                print(json.dumps(items, ensure_ascii=False, indent=2))
+            else:
+                for i in items:
+                    print(f"{i['id']:>6}  {i['tracking_code']:<17} {i['state_label']:<30} "
+                          f"{i['kind'] or '-':<7} {i['sender']:<32} {i['title'][:60]}")
+            return 0
+        key = args.id
+        query = select(Submission).where(
+            Submission.id == int(key) if key.isdigit() else Submission.tracking_code == key)
+        item = session.scalar(query)
+        if item is None:
+            print(f"no item {key}", file=sys.stderr)
+            return 1
+        data = item_dict(item, full=True)
+        if args.json:
+            print(json.dumps(data, ensure_ascii=False, indent=2))
+        else:
+            for k, v in data.items():
+                if k not in ("body_html",):
+                    print(f"{k}: {v}")
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

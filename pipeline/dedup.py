@@ -1,0 +1,93 @@
+"""Near-duplicate detection: word shingles, MinHash (datasketch), LSH buckets in the database.
+
+Each submission's signature is cut into bands; a band's hash is a bucket row with
+an index, so a look-up reads only the items that share a bucket, never the whole
+table. Candidates are then confirmed by their estimated Jaccard similarity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import struct
+
+import numpy as np
+from datasketch import LeanMinHash, MinHash
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from pipeline.models import ShingleBand, State, Submission
+from pipeline.screening import fold
+
+NUM_PERM = 128
+BANDS, ROWS = 32, 4  # candidate threshold about (1/32)^(1/4) = 0.42, well below any setting
+SHINGLE = 4
+_WORD = re.compile(r"\w+")
+_LIVE = (State.PENDING_REVIEW, State.HELD, State.RETURNED)  # queued; published joins later
+
+
+def shingles(text: str) -> set[bytes]:
+    words = _WORD.findall(fold(text))
+    if len(words) < SHINGLE:
+        return {" ".join(words).encode()} if words else set()
+    return {" ".join(words[i : i + SHINGLE]).encode() for i in range(len(words) - SHINGLE + 1)}
+
+
+def signature(text: str) -> LeanMinHash | None:
+    grams = shingles(text)
+    if len(grams) < 3:
+        return None  # too short to compare meaningfully
+    mh = MinHash(num_perm=NUM_PERM)
+    mh.update_batch(list(grams))
+    return LeanMinHash(mh)
+
+
+def to_bytes(sig: LeanMinHash) -> bytes:
+    buf = bytearray(sig.bytesize())
+    sig.serialize(buf)
+    return bytes(buf)
+
+
+def from_bytes(data: bytes) -> LeanMinHash:
+    return LeanMinHash.deserialize(data)
+
+
+def buckets(sig: LeanMinHash) -> list[tuple[int, int]]:
+    values = np.asarray(sig.hashvalues, dtype=np.uint64)
+    out = []
+    for band in range(BANDS):
+        chunk = values[band * ROWS : (band + 1) * ROWS].tobytes()
+        digest = hashlib.blake2b(chunk, digest_size=8).digest()
+        out.append((band, struct.unpack(">q", digest)[0]))
+    return out
+
+
+def find_duplicate(
+    session: Session, board_id: str, sig: LeanMinHash, threshold: float
+) -> Submission | None:
+    """The most similar live submission at or above ``threshold``, if any."""
+    keys = buckets(sig)
+    candidate_ids = session.scalars(
+        select(ShingleBand.submission_id)
+        .where(ShingleBand.board_id == board_id)
+        .where(tuple_(ShingleBand.band, ShingleBand.bucket).in_(keys))
+        .distinct()
+    ).all()
+    best: tuple[float, Submission] | None = None
+    for item in session.scalars(
+        select(Submission).where(Submission.id.in_(candidate_ids), Submission.state.in_(_LIVE))
+    ):
+        if item.minhash is None:
+            continue
+        score = sig.jaccard(from_bytes(item.minhash))
+        if score >= threshold and (best is None or score > best[0]):
+            best = (score, item)
+    return best[1] if best else None
+
+
+def index(session: Session, item: Submission, sig: LeanMinHash) -> None:
+    item.minhash = to_bytes(sig)
+    session.add_all(
+        ShingleBand(submission_id=item.id, band=band, board_id=item.board_id, bucket=bucket)
+        for band, bucket in buckets(sig)
+    )

@@ -1,0 +1,225 @@
+"""The stored record: raw messages, submissions, their files, outgoing mail, events.
+
+The schema is created and upgraded by Alembic migrations (pipeline/migrations);
+these classes are the one description the migrations are written from.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class RawStatus(StrEnum):
+    NEW = "new"  # recorded, not processed yet
+    DONE = "done"  # processed into a submission row
+
+
+class State(StrEnum):
+    """Where a submission stands. Review states are added by the workflow."""
+
+    PENDING_REVIEW = "pending_review"
+    HELD = "held"  # unknown sender: an operator decides
+    QUARANTINED = "quarantined"  # security marking: never publishable
+    RETURNED = "returned"  # sent back to the sender with what to fix
+    SET_ASIDE = "set_aside"  # not a submission (auto-reply, bounce, list, our own mail)
+    FAILED = "failed"  # could not be read; kept raw with the reason
+
+
+STATE_LABELS: dict[State, str] = {
+    State.PENDING_REVIEW: "Chờ duyệt",
+    State.HELD: "Tạm giữ (người gửi chưa xác định)",
+    State.QUARANTINED: "Cách ly (tài liệu mật)",
+    State.RETURNED: "Đã trả lại người gửi",
+    State.SET_ASIDE: "Không phải bài gửi",
+    State.FAILED: "Không đọc được",
+}
+
+
+class MailboxState(Base):
+    """Where the daemon stands in one mailbox (IMAP UIDVALIDITY and last UID)."""
+
+    __tablename__ = "mailbox_state"
+    __table_args__ = (UniqueConstraint("board_id", "mailbox"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    board_id: Mapped[str] = mapped_column(String(64))
+    mailbox: Mapped[str] = mapped_column(String(64))
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_poll_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class RawMessage(Base):
+    """A message exactly as it arrived, recorded before anything else happens."""
+
+    __tablename__ = "raw_message"
+    __table_args__ = (
+        UniqueConstraint("board_id", "fingerprint"),
+        Index("ix_raw_message_status", "board_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    board_id: Mapped[str] = mapped_column(String(64))
+    mailbox: Mapped[str] = mapped_column(String(64))
+    source_key: Mapped[str] = mapped_column(String(255))  # IMAP UID or Maildir key
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    message_id: Mapped[str | None] = mapped_column(String(998), index=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))  # Message-ID + content hash
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default=RawStatus.NEW)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    target_folder: Mapped[str | None] = mapped_column(String(255))  # where to file it
+    filed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    submission: Mapped[Submission | None] = relationship(back_populates="raw_message")
+
+
+class Submission(Base):
+    """One mailed submission (or a message set aside), as reviewers see it."""
+
+    __tablename__ = "submission"
+    __table_args__ = (Index("ix_submission_board_state", "board_id", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    board_id: Mapped[str] = mapped_column(String(64))
+    raw_message_id: Mapped[int] = mapped_column(ForeignKey("raw_message.id"), unique=True)
+    tracking_code: Mapped[str] = mapped_column(String(32), unique=True)
+    state: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)  # why it was set aside, held, returned…
+    kind: Mapped[str | None] = mapped_column(String(16))
+    message_id: Mapped[str | None] = mapped_column(String(998))
+    sender_address: Mapped[str] = mapped_column(String(320), default="")
+    sender_name: Mapped[str] = mapped_column(String(255), default="")
+    agency_id: Mapped[str | None] = mapped_column(String(64))
+    sender_member_id: Mapped[str | None] = mapped_column(String(64))
+    field_ids: Mapped[list[Any]] = mapped_column(default=list)
+    member_ids: Mapped[list[Any]] = mapped_column(default=list)  # owners of the fields
+    title: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    body_text: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str | None] = mapped_column(String(255))
+    unit: Mapped[str | None] = mapped_column(String(255))
+    source: Mapped[str | None] = mapped_column(String(500))
+    document: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    flags: Mapped[list[Any]] = mapped_column(default=list)  # [{"code", "action", "detail"}]
+    remote_images: Mapped[list[Any]] = mapped_column(default=list)
+    legacy_encoding: Mapped[str | None] = mapped_column(String(16))
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    minhash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    duplicate_of: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    raw_message: Mapped[RawMessage] = relationship(back_populates="submission")
+    files: Mapped[list[StoredFile]] = relationship(
+        back_populates="submission", order_by="StoredFile.id"
+    )
+
+
+class StoredFile(Base):
+    """An attachment of a submission; its bytes live content-addressed on disk."""
+
+    __tablename__ = "stored_file"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))  # None: not stored (too large)
+    content_id: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))  # attachment | inline | article
+
+    submission: Mapped[Submission] = relationship(back_populates="files")
+
+
+class ShingleBand(Base):
+    """MinHash LSH buckets of a submission, for sub-linear near-duplicate look-up."""
+
+    __tablename__ = "shingle_band"
+    __table_args__ = (Index("ix_shingle_band_lookup", "board_id", "band", "bucket"),)
+
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), primary_key=True)
+    band: Mapped[int] = mapped_column(Integer, primary_key=True)
+    board_id: Mapped[str] = mapped_column(String(64))
+    bucket: Mapped[int] = mapped_column(BigInteger)
+
+
+class OutgoingMail(Base):
+    """A mail the pipeline owes someone; written in the same transaction as its cause."""
+
+    __tablename__ = "outgoing_mail"
+    __table_args__ = (Index("ix_outgoing_pending", "board_id", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    board_id: Mapped[str] = mapped_column(String(64))
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submission.id"))
+    to_address: Mapped[str] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(String(64))  # receipt, returned, quarantine-alert…
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class NoticeLog(Base):
+    """When a sender was last told something is wrong, per reason (rate limit)."""
+
+    __tablename__ = "notice_log"
+    __table_args__ = (UniqueConstraint("board_id", "address", "reason"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    board_id: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(String(64))
+    last_sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    suppressed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Event(Base):
+    """What happened to a message or submission, in order."""
+
+    __tablename__ = "event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    board_id: Mapped[str] = mapped_column(String(64))
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submission.id"), index=True)
+    raw_message_id: Mapped[int | None] = mapped_column(ForeignKey("raw_message.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(320), default="system")
+    channel: Mapped[str] = mapped_column(String(32), default="pipeline")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

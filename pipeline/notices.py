@@ -1,0 +1,149 @@
+"""Mails the pipeline owes people: receipts, returns, alerts (Vietnamese first).
+
+A notice is written to ``outgoing_mail`` in the same transaction as its cause and
+sent after the commit, so a crash never loses one. Notices that tell a sender
+something is wrong are limited per address and reason (``notice_interval_hours``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline.checks import Action, Flag
+from pipeline.config import Board, Role
+from pipeline.models import NoticeLog, OutgoingMail, State, Submission, utcnow
+from pipeline.screening import LOOP_HEADER
+
+SIGNATURE = "\n\n--\n{name}\nThư này được gửi tự động; vui lòng không trả lời nếu không cần thiết.\n"
+
+
+def _compose(board: Board, to: str, subject: str, body: str, reply_to_id: str | None) -> EmailMessage:
+    out = board.mail_out
+    msg = EmailMessage()
+    msg["From"] = formataddr((out.from_name, out.from_address))
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(utcnow())
+    msg["Message-ID"] = make_msgid(domain=out.from_address.rpartition("@")[2])
+    if reply_to_id:
+        msg["In-Reply-To"] = f"<{reply_to_id}>"
+        msg["References"] = f"<{reply_to_id}>"
+    msg["Auto-Submitted"] = "auto-replied"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg[LOOP_HEADER] = board.id
+    msg.set_content(body + SIGNATURE.format(name=out.from_name))
+    return msg
+
+
+def _queue(session: Session, board: Board, item: Submission | None, to: str, reason: str,
+           msg: EmailMessage) -> OutgoingMail:
+    mail = OutgoingMail(
+        board_id=board.id,
+        submission_id=item.id if item is not None else None,
+        to_address=to,
+        reason=reason,
+        message_id=str(msg["Message-ID"]).strip("<>"),
+        raw=msg.as_bytes(),
+    )
+    session.add(mail)
+    return mail
+
+
+def allowed(session: Session, board: Board, address: str, reason: str, now: datetime) -> bool:
+    """At most one "something is wrong" notice per address and reason per interval."""
+    log = session.scalar(
+        select(NoticeLog).where(NoticeLog.board_id == board.id, NoticeLog.address == address,
+                                NoticeLog.reason == reason)
+    )
+    interval = timedelta(hours=board.checks.notice_interval_hours)
+    if log is not None:
+        last = log.last_sent_at if log.last_sent_at.tzinfo else log.last_sent_at.replace(
+            tzinfo=now.tzinfo)
+        if now - last < interval:
+            log.suppressed += 1
+            return False
+        log.last_sent_at = now
+        return True
+    session.add(NoticeLog(board_id=board.id, address=address, reason=reason, last_sent_at=now))
+    return True
+
+
+def _lines(flags: list[Flag], action: Action) -> str:
+    return "\n".join(f"  - {f.message}" for f in flags if f.action is action)
+
+
+def receipt(session: Session, board: Board, item: Submission) -> None:
+    body = (
+        f"Kính gửi {item.sender_name or item.sender_address},\n\n"
+        f"{board.name} đã nhận được tin, bài của quý cơ quan, đơn vị.\n\n"
+        f"  Mã theo dõi: {item.tracking_code}\n"
+        f"  Tiêu đề: {item.title or '(không có tiêu đề)'}\n\n"
+        "Tin, bài sẽ được chuyển thành viên phụ trách lĩnh vực xem xét theo quy chế của "
+        "Ban Biên tập. Quý cơ quan sẽ nhận được thông báo khi có kết quả.\n"
+        "Khi liên hệ về tin, bài này, vui lòng ghi mã theo dõi ở trên."
+    )
+    msg = _compose(board, item.sender_address, f"[{item.tracking_code}] Đã nhận: {item.title}"[:200],
+                   body, item.message_id)
+    _queue(session, board, item, item.sender_address, "receipt", msg)
+
+
+def returned(session: Session, board: Board, item: Submission, flags: list[Flag]) -> bool:
+    reason = "returned:" + ",".join(sorted(f.code for f in flags if f.action is Action.RETURN))
+    if not allowed(session, board, item.sender_address, reason, utcnow()):
+        return False
+    body = (
+        f"Kính gửi {item.sender_name or item.sender_address},\n\n"
+        f"{board.name} đã nhận tin, bài “{item.title}” (mã theo dõi {item.tracking_code}) "
+        "nhưng chưa thể tiếp nhận vì:\n\n"
+        f"{_lines(flags, Action.RETURN)}\n\n"
+        "Đề nghị quý cơ quan, đơn vị bổ sung theo mẫu cung cấp thông tin "
+        "(họ tên tác giả, đơn vị, địa chỉ; nguồn đối với tin, bài sưu tầm) và gửi lại."
+    )
+    msg = _compose(board, item.sender_address, f"[{item.tracking_code}] Cần bổ sung: {item.title}"[:200],
+                   body, item.message_id)
+    _queue(session, board, item, item.sender_address, "returned", msg)
+    return True
+
+
+def quarantined(session: Session, board: Board, item: Submission, flags: list[Flag]) -> None:
+    """The sender is told it cannot be received this way; the head is alerted."""
+    if allowed(session, board, item.sender_address, "quarantined", utcnow()):
+        body = (
+            f"Kính gửi {item.sender_name or item.sender_address},\n\n"
+            f"Thư “{item.title}” (mã theo dõi {item.tracking_code}) có dấu mức độ mật. "
+            "Tài liệu mật không được gửi qua thư điện tử và không được đăng tải trên "
+            "Cổng thông tin điện tử. Thư đã được cách ly và báo cáo Trưởng ban."
+        )
+        msg = _compose(board, item.sender_address,
+                       f"[{item.tracking_code}] Không tiếp nhận: tài liệu mật", body, item.message_id)
+        _queue(session, board, item, item.sender_address, "quarantined", msg)
+    for head in board.members_with_role(Role.TRUONG_BAN):
+        body = (
+            f"Kính gửi {head.name},\n\n"
+            f"Hệ thống đã cách ly một thư có dấu mức độ mật gửi đến {board.name}.\n\n"
+            f"  Mã theo dõi: {item.tracking_code}\n"
+            f"  Người gửi: {item.sender_name} <{item.sender_address}>\n"
+            f"  Tiêu đề: {item.title}\n"
+            f"{_lines(flags, Action.QUARANTINE)}\n\n"
+            "Thư không được đưa vào quy trình duyệt đăng và không thể xuất bản."
+        )
+        msg = _compose(board, head.email, f"[{item.tracking_code}] Cảnh báo: thư có dấu mật",
+                       body, None)
+        _queue(session, board, item, head.email, "quarantine-alert", msg)
+
+
+def for_state(session: Session, board: Board, item: Submission, flags: list[Flag]) -> None:
+    """The notices a freshly stored submission calls for."""
+    if not item.sender_address:
+        return
+    if item.state == State.PENDING_REVIEW:
+        receipt(session, board, item)
+    elif item.state == State.RETURNED:
+        returned(session, board, item, flags)
+    elif item.state == State.QUARANTINED:
+        quarantined(session, board, item, flags)

@@ -1,0 +1,223 @@
+"""One mailbox's work: record new mail, process it, send what is owed, file what is done.
+
+A message is recorded (raw bytes, in the same transaction that advances the
+mailbox's cursor) before anything else happens; processing then commits per
+message. A crash anywhere is followed by a restart that neither loses nor
+duplicates a submission: unrecorded mail is fetched again, recorded mail not yet
+processed is processed, and the fingerprint refuses a second copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from connectors.base import (
+    Cursor,
+    Fetched,
+    MailSender,
+    MailSource,
+    PermanentError,
+    TransientError,
+)
+from pipeline import ingest
+from pipeline.config import Board
+from pipeline.files import FileStore
+from pipeline.models import Event, MailboxState, OutgoingMail, RawMessage, RawStatus, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3  # a message that crashes the pipeline this often is kept as failed
+MAX_SEND_ATTEMPTS = 8
+
+
+def message_id_of(raw: bytes) -> str | None:
+    try:
+        value = BytesHeaderParser(policy=compat32).parsebytes(raw[:65536]).get("Message-ID")
+    except Exception:  # noqa: BLE001 - any header garbage: no Message-ID
+        return None
+    return str(value).strip().strip("<>")[:990] or None if value else None
+
+
+def fingerprint(raw: bytes, message_id: str | None) -> str:
+    """Message-ID plus a content hash: the same mail fetched twice is one record."""
+    body = hashlib.sha256(raw).hexdigest()
+    return hashlib.sha256(f"{message_id or ''}\n{body}".encode()).hexdigest()
+
+
+@dataclass
+class PassResult:
+    recorded: int = 0
+    processed: int = 0
+    sent: int = 0
+    filed: int = 0
+
+
+class MailboxRunner:
+    def __init__(
+        self,
+        board: Board,
+        mailbox: str,
+        sessions: sessionmaker[Session],
+        files: FileStore,
+        source: MailSource,
+        sender: MailSender,
+    ) -> None:
+        self.board, self.mailbox = board, mailbox
+        self.sessions, self.files = sessions, files
+        self.source, self.sender = source, sender
+
+    # -- record ---------------------------------------------------------------
+    def _state(self, session: Session) -> MailboxState:
+        state = session.scalar(select(MailboxState).where(
+            MailboxState.board_id == self.board.id, MailboxState.mailbox == self.mailbox))
+        if state is None:
+            state = MailboxState(board_id=self.board.id, mailbox=self.mailbox, last_uid=0)
+            session.add(state)
+        return state
+
+    def record(self) -> int:
+        with self.sessions() as session:
+            state = self._state(session)
+            cursor = Cursor(state.uidvalidity, state.last_uid or 0)
+            session.commit()
+        recorded = 0
+        for batch in self.source.poll(cursor):
+            recorded += self._record_batch(batch)
+        with self.sessions.begin() as session:
+            self._state(session).last_poll_at = utcnow()
+        return recorded
+
+    def _record_batch(self, batch: list[Fetched]) -> int:
+        rows = []
+        for fetched in batch:
+            mid = message_id_of(fetched.raw)
+            rows.append((fetched, mid, fingerprint(fetched.raw, mid)))
+        with self.sessions.begin() as session:
+            known = set(session.scalars(select(RawMessage.fingerprint).where(
+                RawMessage.board_id == self.board.id,
+                RawMessage.fingerprint.in_([fp for _, _, fp in rows]))))
+            added = 0
+            for fetched, mid, fp in rows:
+                if fp in known:
+                    continue
+                known.add(fp)
+                session.add(RawMessage(
+                    board_id=self.board.id, mailbox=self.mailbox, source_key=fetched.key,
+                    uidvalidity=fetched.uidvalidity, message_id=mid, fingerprint=fp,
+                    raw=fetched.raw, size=len(fetched.raw), status=RawStatus.NEW,
+                ))
+                added += 1
+            uids = [f.uid for f in batch if f.uid is not None]
+            if uids:
+                state = self._state(session)
+                state.uidvalidity = batch[-1].uidvalidity
+                state.last_uid = max(uids)
+        return added
+
+    # -- process --------------------------------------------------------------
+    def process(self, limit: int | None = None) -> int:
+        with self.sessions() as session:
+            ids = session.scalars(
+                select(RawMessage.id).where(
+                    RawMessage.board_id == self.board.id, RawMessage.mailbox == self.mailbox,
+                    RawMessage.status == RawStatus.NEW,
+                ).order_by(RawMessage.id).limit(limit)
+            ).all()
+        done = 0
+        for raw_id in ids:
+            if self._process_one(raw_id):
+                done += 1
+        return done
+
+    def _process_one(self, raw_id: int) -> bool:
+        try:
+            with self.sessions.begin() as session:
+                raw = session.get(RawMessage, raw_id)
+                if raw is None or raw.status != RawStatus.NEW:
+                    return False
+                item = ingest.process(session, self.board, self.files, raw)
+                log.info("board=%s message=%s raw=%d item=%d state=%s", self.board.id,
+                         raw.message_id, raw.id, item.id, item.state)
+            return True
+        except Exception as exc:  # noqa: BLE001 - the daemon never dies of one message
+            log.exception("board=%s raw=%d: processing failed", self.board.id, raw_id)
+            self._attempt_failed(raw_id, f"{type(exc).__name__}: {exc}")
+            return False
+
+    def _attempt_failed(self, raw_id: int, error: str) -> None:
+        with self.sessions.begin() as session:
+            raw = session.get(RawMessage, raw_id)
+            if raw is None:
+                return
+            raw.attempts += 1
+            raw.last_error = error[:2000]
+            if raw.attempts >= MAX_ATTEMPTS:
+                ingest.fail(session, self.board, self.files, raw,
+                            f"lỗi xử lý sau {raw.attempts} lần thử: {error[:500]}")
+
+    # -- send -----------------------------------------------------------------
+    def deliver(self) -> int:
+        sent = 0
+        with self.sessions() as session:
+            pending = session.scalars(
+                select(OutgoingMail).where(
+                    OutgoingMail.board_id == self.board.id, OutgoingMail.sent_at.is_(None),
+                    OutgoingMail.attempts < MAX_SEND_ATTEMPTS,
+                ).order_by(OutgoingMail.id)
+            ).all()
+            for mail in pending:
+                try:
+                    self.sender.send(self.board.mail_out.from_address, [mail.to_address], mail.raw)
+                except TransientError as exc:
+                    mail.attempts += 1
+                    mail.last_error = str(exc)
+                    session.commit()
+                    log.warning("board=%s outgoing=%d: will retry: %s", self.board.id, mail.id, exc)
+                    break  # the server is unwell: try the rest next pass
+                except PermanentError as exc:
+                    mail.attempts = MAX_SEND_ATTEMPTS
+                    mail.last_error = str(exc)
+                    session.add(Event(board_id=self.board.id, submission_id=mail.submission_id,
+                                      kind="notice-failed", detail={"error": str(exc)}))
+                    session.commit()
+                    log.error("board=%s outgoing=%d: gave up: %s", self.board.id, mail.id, exc)
+                    continue
+                mail.sent_at = utcnow()
+                mail.attempts += 1
+                session.commit()
+                sent += 1
+        return sent
+
+    # -- file -----------------------------------------------------------------
+    def file(self) -> int:
+        with self.sessions() as session:
+            state = self._state(session)
+            rows = session.scalars(
+                select(RawMessage).where(
+                    RawMessage.board_id == self.board.id, RawMessage.mailbox == self.mailbox,
+                    RawMessage.status == RawStatus.DONE, RawMessage.filed.is_(False),
+                )
+            ).all()
+            moves = [(r.source_key, r.target_folder) for r in rows
+                     if r.target_folder and r.uidvalidity == state.uidvalidity]
+            self.source.file([(k, f) for k, f in moves if f])
+            for row in rows:
+                row.filed = True
+            session.commit()
+        return len(moves)
+
+    def run_once(self) -> PassResult:
+        result = PassResult()
+        result.recorded = self.record()
+        result.processed = self.process()
+        result.sent = self.deliver()
+        result.filed = self.file()
+        return result
+
