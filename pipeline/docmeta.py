@@ -1,0 +1,507 @@
+"""Official-document metadata (Đ8.1d) and submission-kind classification.
+
+Regulations require each published document (văn bản) to show its form, number/symbol
+(số/ký hiệu), issuer, issue date, effective date and summary (trích yếu). This module reads
+them from the header of a document's text (NFC) or from the mail subject, and classifies
+what a mail submits: news (tin), article (bài), photo (ảnh), video or official document.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from datetime import date
+from pathlib import PurePath
+from typing import Literal, cast, get_args
+
+Kind = Literal["tin", "bai", "anh", "video", "van_ban"]
+
+KIND_LABELS: dict[str, str] = {
+    "tin": "Tin",
+    "bai": "Bài",
+    "anh": "Ảnh",
+    "video": "Video",
+    "van_ban": "Văn bản",
+}
+
+# Subject tags ("[Tin]", "[Văn bản]"…), compared accent- and case-insensitively.
+SUBJECT_TAGS: dict[str, Kind] = {
+    "tin": "tin",
+    "tin tuc": "tin",
+    "bai": "bai",
+    "bai viet": "bai",
+    "anh": "anh",
+    "hinh anh": "anh",
+    "phong su anh": "anh",
+    "video": "video",
+    "clip": "video",
+    "van ban": "van_ban",
+}
+
+ARTICLE_MIN_WORDS = 600  # a text this long is an article (bài), not a news item (tin)
+PHOTO_MAX_WORDS = 80  # a photo mail carries at most a caption of this length
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".tif", ".tiff"})
+VIDEO_EXTENSIONS = frozenset(
+    {".mp4", ".mov", ".avi", ".mkv", ".wmv", ".flv", ".webm", ".m4v", ".3gp", ".mpg", ".mpeg"}
+)
+DOCUMENT_EXTENSIONS = frozenset({".pdf", ".doc", ".docx", ".odt", ".rtf"})
+
+# Document forms (Nghị định 30/2020/NĐ-CP, Phụ lục III) and their symbol codes.
+# Longer labels first: the list doubles as a regex alternation.
+DOC_KINDS: tuple[tuple[str, str | None], ...] = (
+    ("Thông tư liên tịch", "TTLT"),
+    ("Nghị quyết liên tịch", "NQLT"),
+    ("Quyết định", "QĐ"),
+    ("Công văn", "CV"),
+    ("Thông báo", "TB"),
+    ("Thông cáo", "TC"),
+    ("Kế hoạch", "KH"),
+    ("Chỉ thị", "CT"),
+    ("Nghị quyết", "NQ"),
+    ("Báo cáo", "BC"),
+    ("Tờ trình", "TTr"),
+    ("Hướng dẫn", "HD"),
+    ("Thông tư", "TT"),
+    ("Nghị định", "NĐ"),
+    ("Pháp lệnh", None),
+    ("Luật", None),
+    ("Công điện", "CĐ"),
+    ("Giấy mời", "GM"),
+    ("Quy chế", "QC"),
+    ("Quy định", "QyĐ"),
+    ("Chương trình", "CTr"),
+    ("Đề án", "ĐA"),
+    ("Phương án", "PA"),
+    ("Dự án", "DA"),
+    ("Biên bản", "BB"),
+    ("Hợp đồng", "HĐ"),
+)
+DEFAULT_DOC_KIND = "Công văn"  # a symbol without a form code (52/STP-VP) is a công văn
+# Issuer codes that also fix the form: 17/2008/QH12 is a law (or a resolution, named in text).
+KIND_BY_ISSUER_CODE: dict[str, str] = {"QH": "Luật", "UBTVQH": "Pháp lệnh"}
+
+ISSUER_CODES: dict[str, str] = {
+    "QH": "Quốc hội",
+    "UBTVQH": "Ủy ban Thường vụ Quốc hội",
+    "CTN": "Chủ tịch nước",
+    "CP": "Chính phủ",
+    "TTg": "Thủ tướng Chính phủ",
+    "BTTTT": "Bộ Thông tin và Truyền thông",
+    "BNV": "Bộ Nội vụ",
+    "BTP": "Bộ Tư pháp",
+    "BTC": "Bộ Tài chính",
+    "UBND": "Ủy ban nhân dân",
+    "HĐND": "Hội đồng nhân dân",
+    "VPUBND": "Văn phòng Ủy ban nhân dân",
+    "TU": "Tỉnh ủy",
+    "BBT": "Ban Biên tập",
+    "BBTCTTĐT": "Ban Biên tập Cổng thông tin điện tử",
+    "BCĐ": "Ban Chỉ đạo",
+    "STP": "Sở Tư pháp",
+    "SNV": "Sở Nội vụ",
+    "STC": "Sở Tài chính",
+    "STTTT": "Sở Thông tin và Truyền thông",
+    "SYT": "Sở Y tế",
+    "SGDĐT": "Sở Giáo dục và Đào tạo",
+    "SKHĐT": "Sở Kế hoạch và Đầu tư",
+    "STNMT": "Sở Tài nguyên và Môi trường",
+    "SXD": "Sở Xây dựng",
+    "SCT": "Sở Công Thương",
+    "SNNPTNT": "Sở Nông nghiệp và Phát triển nông thôn",
+    "SVHTTDL": "Sở Văn hóa, Thể thao và Du lịch",
+    "SLĐTBXH": "Sở Lao động - Thương binh và Xã hội",
+    "SGTVT": "Sở Giao thông vận tải",
+    "SKHCN": "Sở Khoa học và Công nghệ",
+}
+
+# Casing of agency names written in capitals in a document header.
+ACRONYMS = frozenset(ISSUER_CODES) | {"TTĐT", "CNTT", "MTTQ", "HĐND&UBND"}
+FIXED_PHRASES: dict[str, str] = {
+    "ủy ban nhân dân": "Ủy ban nhân dân",
+    "uỷ ban nhân dân": "Ủy ban nhân dân",
+    "hội đồng nhân dân": "Hội đồng nhân dân",
+    "tỉnh ủy": "Tỉnh ủy",
+    "tỉnh uỷ": "Tỉnh ủy",
+    "huyện ủy": "Huyện ủy",
+    "huyện uỷ": "Huyện ủy",
+    "thành ủy": "Thành ủy",
+    "thành uỷ": "Thành ủy",
+}
+AGENCY_TYPES = ("sở", "bộ", "ban", "phòng", "cục", "chi cục", "tổng cục", "trung tâm",
+                "văn phòng", "thanh tra", "đài", "viện")  # fmt: skip
+PLACE_WORDS = ("thành phố", "thị xã", "thị trấn", "tỉnh", "huyện", "quận", "xã", "phường")
+NOT_AGENCY = frozenset({"ban hành", "phòng chống", "phòng ngừa", "bộ máy", "bộ phận", "sở hữu"})
+GENERIC_UNITS = frozenset({"Văn phòng", "Thanh tra"})  # named after the parent agency
+
+SEND_VERBS = r"gửi|chuyển|đăng tải|đăng|trình|xin đăng|đề nghị đăng"
+SUBJECT_PREFIX = re.compile(r"^(?:\s*(?:re|fw|fwd|tr|tl)\s*:\s*|\s*\[[^\]]*\]\s*)*", re.I)
+SUBJECT_TAG = re.compile(r"\[([^\]]{1,40})\]")
+
+DATE = r"\d{1,2}\s*[/.\-]\s*\d{1,2}\s*[/.\-]\s*\d{4}|\d{1,2}\s+tháng\s+\d{1,2}\s*,?\s+năm\s+\d{4}"
+CODE = r"[A-ZĐ][A-Za-zĐđ0-9&]*"
+SYMBOL = (
+    rf"(?P<num>\d{{1,6}}[a-z]?)\s*/\s*(?:(?P<year>\d{{4}})\s*/\s*)?(?P<code>{CODE}(?:-{CODE})*)"
+)
+KIND_ALT = "|".join(label for label, _ in DOC_KINDS)
+
+NUMBER_LINE = re.compile(rf"^\s*Số\s*[:.]?\s*{SYMBOL}", re.M)
+PLACE_DATE_LINE = re.compile(rf"^[^\d\n,]{{2,40}},\s*ngày\s+(?P<date>{DATE})", re.M | re.I)
+PLACE_DATE_LOOSE = re.compile(r"^[^\d\n,]{2,40},\s*ngày\b", re.M | re.I)
+TITLE_LINE = re.compile(rf"^\s*(?P<kind>{KIND_ALT.upper()})\b\s*(?P<rest>.*)$")
+VV_LINE = re.compile(r"^\s*(?:V/v|Về việc)\b", re.I)
+BODY_START = re.compile(
+    r"^\s*(?:Kính gửi|Căn cứ|Theo đề nghị|Xét đề nghị|Điều 1\b|Chương I\b|Phần I\b)", re.M | re.I
+)
+AUTHORITY_LINE = re.compile(
+    r"^(?:(?:TM\.\s*|KT\.\s*)?(?:CHỦ TỊCH|BỘ TRƯỞNG|GIÁM ĐỐC|TRƯỞNG BAN|THỦ TRƯỞNG)\s+)?"
+    r"(?P<agency>(?:ỦY BAN|UỶ BAN|UBND|HỘI ĐỒNG|BỘ|SỞ|BAN (?!HÀNH)|VĂN PHÒNG|CỤC|TRUNG TÂM).*)$"
+)
+NATIONAL_MOTTO = re.compile(r"CỘNG\s+HÒA|CỘNG\s+HOÀ|Độc\s+lập", re.I)
+EFFECTIVE = re.compile(
+    rf"(?:hiệu lực|thi hành)[^.;\n]{{0,80}}?từ\s+ngày\s+"
+    rf"(?:(?P<signing>ký|ban hành)|(?P<date>{DATE}))",
+    re.I,
+)
+SUBJECT_DOC = re.compile(
+    rf"^(?:.*?\b(?:{SEND_VERBS})\s+(?:văn bản\s+)?)?"
+    rf"(?:(?P<kind>{KIND_ALT})\s+)?(?:số\s*[:.]?\s*)?{SYMBOL}"
+    rf"(?:\s*,?\s*ngày\s+(?P<date>{DATE}))?"
+    r"(?:\s+của\s+(?P<issuer>.+?))?"
+    r"(?:\s*[:–-]\s*(?P<summary>.+)|\s+(?P<about>(?:về|V/v)\b.+))?\s*$",
+    re.I,
+)
+HEAD_MAX_LINES = 60
+
+_KIND_BY_CODE = {code: label for label, code in DOC_KINDS if code}
+_FOLDED_CODES = "|".join(
+    sorted({code.upper().replace("Đ", "D") for code in _KIND_BY_CODE}, key=len, reverse=True)
+)
+SYMBOL_FILENAME = re.compile(
+    rf"(?<![A-Z0-9])(?:\d{{1,6}}[-_. ]+(?:\d{{4}}[-_. ]+)?(?:{_FOLDED_CODES})(?![A-Z])"
+    rf"|(?:{_FOLDED_CODES})[-_. ]*\d{{1,6}}(?!\d))"
+)
+UNIT_SYMBOL_FILENAME = re.compile(r"\d+[-_ ]+(?:\d{4}[-_ ]+)?[A-ZĐ]{2,}[-_][A-ZĐ]{2,}")
+
+_KIND_BY_LABEL_UPPER = {label.upper(): label for label, _ in DOC_KINDS}
+
+
+@dataclass(frozen=True)
+class DocumentMetadata:
+    doc_type: str | None
+    number: str | None
+    issuer: str | None
+    issue_date: date | None
+    effective_date: date | None
+    summary: str | None
+
+    def to_dict(self) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = value.isoformat() if isinstance(value, date) else value
+        return out
+
+
+def extract_document_metadata(subject: str, text: str) -> DocumentMetadata | None:
+    """Metadata of the official document in `text` (header) or named by `subject`.
+
+    Header fields win over the subject's. None when neither the text's header (a "Số:" line,
+    or a title such as "QUYẾT ĐỊNH" with a place-date line) nor the subject names a document.
+    """
+    from_subject = _from_subject(subject)
+    from_text = _from_text(text, named_by_subject=from_subject is not None)
+    if from_text is None and from_subject is None:
+        return None
+    empty = DocumentMetadata(None, None, None, None, None, None)
+    a, b = from_text or empty, from_subject or empty
+    merged = DocumentMetadata(
+        *(getattr(a, f.name) or getattr(b, f.name) for f in fields(DocumentMetadata))
+    )
+    effective = _effective_clause(text)
+    if effective == "signing":  # "có hiệu lực kể từ ngày ký": the issue date
+        return replace(merged, effective_date=merged.issue_date)
+    return replace(merged, effective_date=effective)
+
+
+def classify_kind(
+    subject: str,
+    text: str,
+    attachment_types: Sequence[tuple[str, str]],
+    subject_tags: Mapping[str, str] | None = None,
+    *,
+    article_min_words: int = ARTICLE_MIN_WORDS,
+    photo_max_words: int = PHOTO_MAX_WORDS,
+) -> Kind:
+    """What a mail submits; `attachment_types` holds (filename, content_type) pairs."""
+    tags: dict[str, str] = dict(SUBJECT_TAGS)
+    for tag, kind in (subject_tags or {}).items():
+        if kind not in get_args(Kind):
+            raise ValueError(f"unknown kind {kind!r} for subject tag {tag!r}")
+        tags[_fold(tag)] = kind
+    for match in SUBJECT_TAG.finditer(subject):
+        tagged = tags.get(_fold(match.group(1)))
+        if tagged:
+            return cast(Kind, tagged)
+
+    if extract_document_metadata(subject, text) is not None or any(
+        _suffix(name) in DOCUMENT_EXTENSIONS and _looks_like_symbol(PurePath(name).stem)
+        for name, _ in attachment_types
+    ):
+        return "van_ban"
+    if any(_is_media(name, ctype, "video/", VIDEO_EXTENSIONS) for name, ctype in attachment_types):
+        return "video"
+    words = len(re.findall(r"\w+", text))
+    images = sum(
+        _is_media(name, ctype, "image/", IMAGE_EXTENSIONS) for name, ctype in attachment_types
+    )
+    if images and images * 2 >= len(attachment_types) and words < photo_max_words:
+        return "anh"
+    return "bai" if words >= article_min_words else "tin"
+
+
+# --- document text -------------------------------------------------------------------------
+
+
+def _from_text(text: str, *, named_by_subject: bool) -> DocumentMetadata | None:
+    """Header fields; None unless the text (or else the subject) shows it is a document."""
+    lines = [_clean(line) for line in _head(text).splitlines()]
+    head = "\n".join(lines)
+    number_match = NUMBER_LINE.search(head)
+    titles = [(i, match) for i, line in enumerate(lines) if (match := TITLE_LINE.match(line))]
+    titled = bool(titles) and PLACE_DATE_LOOSE.search(head) is not None
+    if number_match is None and not titled and not named_by_subject:
+        return None
+
+    number = _symbol(number_match) if number_match else None
+    doc_type: str | None = None
+    summary: str | None = None
+    if titles:
+        title_index, title = titles[0]
+        doc_type = _KIND_BY_LABEL_UPPER[title.group("kind")]
+        summary = _title_summary(title.group("rest"), lines[title_index + 1 :])
+    vv_index = next((i for i, line in enumerate(lines) if VV_LINE.match(line)), None)
+    if summary is None and vv_index is not None:
+        summary = _join(_paragraph(lines[vv_index:]))
+    if doc_type is None and number_match:
+        doc_type = _kind_from_code(number_match.group("code"))
+
+    date_match = PLACE_DATE_LINE.search(head)
+    issue_date = _to_date(date_match.group("date")) if date_match else None
+    issuer = _header_issuer(lines) or _authority_issuer(lines)
+    if issuer is None and number_match:
+        issuer = _issuer_from_code(number_match.group("code"))
+    return DocumentMetadata(
+        doc_type=doc_type,
+        number=number,
+        issuer=issuer,
+        issue_date=issue_date,
+        effective_date=None,  # read from the whole body by extract_document_metadata
+        summary=summary,
+    )
+
+
+def _head(text: str) -> str:
+    """The document header: up to the salutation or the legal grounds (Kính gửi, Căn cứ…)."""
+    head = "\n".join(text.splitlines()[:HEAD_MAX_LINES])
+    body = BODY_START.search(head)
+    return head[: body.start()] if body else head
+
+
+def _clean(line: str) -> str:
+    return line.replace("*", "").strip()
+
+
+def _paragraph(lines: Sequence[str]) -> list[str]:
+    """Lines up to the first blank line, a place-date line or a note in parentheses."""
+    out: list[str] = []
+    for line in lines:
+        if not line or line.startswith("(") or PLACE_DATE_LOOSE.match(line):
+            break
+        out.append(line)
+    return out
+
+
+def _title_summary(rest: str, following: Sequence[str]) -> str | None:
+    if rest.strip():
+        return _join([rest, *_paragraph(following)])
+    start = next((i for i, line in enumerate(following) if line), len(following))
+    paragraph = _paragraph(following[start:])
+    if not paragraph or (_is_upper(paragraph[0]) and AUTHORITY_LINE.match(paragraph[0])):
+        return None
+    return _join(paragraph)
+
+
+def _join(parts: Sequence[str]) -> str | None:
+    joined = " ".join(" ".join(parts).split())
+    return (_agency_case(joined) if _is_upper(joined) else joined) or None
+
+
+def _header_issuer(lines: Sequence[str]) -> str | None:
+    """Issuing agency from the header block left of (above) the national motto."""
+    block: list[str] = []
+    for line in lines:
+        if NUMBER_LINE.match(line) or PLACE_DATE_LOOSE.match(line) or TITLE_LINE.match(line):
+            break
+        left = NATIONAL_MOTTO.split(re.split(r"\t| {2,}", line)[0])[0].strip(" -–_")
+        if left and _is_upper(left):
+            block.append(left)
+    if not block:
+        return None
+    parent: str | None = None
+    if len(block) > 1 and _starts_with_agency_type(block[1]):
+        parent, block = block[0], block[1:]
+    issuer = _agency_case(" ".join(block))
+    if parent and issuer in GENERIC_UNITS:
+        issuer = f"{issuer} {_agency_case(parent)}"
+    return issuer
+
+
+def _authority_issuer(lines: Sequence[str]) -> str | None:
+    """Issuing authority from a capitalised line such as 'ỦY BAN NHÂN DÂN TỈNH KHÁNH HOÀ'."""
+    for line in lines:
+        match = AUTHORITY_LINE.match(line)
+        if match and _is_upper(line) and not TITLE_LINE.match(line):
+            return _agency_case(match.group("agency"))
+    return None
+
+
+def _effective_clause(text: str) -> date | Literal["signing"] | None:
+    """The effective-date clause of the first document (which ends at "Nơi nhận")."""
+    match = EFFECTIVE.search(text.split("Nơi nhận", 1)[0])
+    if match is None:
+        return None
+    return "signing" if match.group("signing") else _to_date(match.group("date"))
+
+
+# --- subject -------------------------------------------------------------------------------
+
+
+def _from_subject(subject: str) -> DocumentMetadata | None:
+    cleaned = " ".join(SUBJECT_PREFIX.sub("", subject).split())
+    match = SUBJECT_DOC.match(cleaned)
+    if match is None:
+        return None
+    kind = match.group("kind")
+    doc_type = (
+        next(label for label, _ in DOC_KINDS if label.lower() == kind.lower())
+        if kind
+        else _kind_from_code(match.group("code"))
+    )
+    summary = match.group("summary") or match.group("about")
+    return DocumentMetadata(
+        doc_type=doc_type,
+        number=_symbol(match),
+        issuer=(match.group("issuer") or "").strip() or _issuer_from_code(match.group("code")),
+        issue_date=_to_date(match.group("date")) if match.group("date") else None,
+        effective_date=None,
+        summary=summary[:1].upper() + summary[1:] if summary else None,
+    )
+
+
+# --- symbols, dates, names -----------------------------------------------------------------
+
+
+def _symbol(match: re.Match[str]) -> str:
+    year = f"{match.group('year')}/" if match.group("year") else ""
+    return f"{match.group('num')}/{year}{match.group('code')}"
+
+
+def _code_parts(code: str) -> list[str]:
+    """'QĐ-UBND' → ['QĐ', 'UBND']; a trailing term number goes: 'QH12' → 'QH'."""
+    return [re.sub(r"\d+$", "", part) for part in code.split("-")]
+
+
+def _lookup(table: Mapping[str, str], code: str) -> str | None:
+    """Exact (case-insensitive) match first, then without diacritics: 'QD' → 'QĐ'."""
+    exact = {key.upper(): value for key, value in table.items()}
+    folded: dict[str, str] = {}
+    for key, value in table.items():
+        folded.setdefault(_ascii_upper(key), value)
+    return exact.get(code.upper()) or folded.get(_ascii_upper(code))
+
+
+def _kind_from_code(code: str) -> str:
+    first = _code_parts(code)[0]
+    return _lookup(_KIND_BY_CODE, first) or KIND_BY_ISSUER_CODE.get(first, DEFAULT_DOC_KIND)
+
+
+def _issuer_from_code(code: str) -> str | None:
+    parts = _code_parts(code)
+    if _lookup(_KIND_BY_CODE, parts[0]):
+        parts = parts[1:]
+    return _lookup(ISSUER_CODES, parts[0]) if parts else None
+
+
+def _to_date(raw: str) -> date | None:
+    day, month, year = (int(n) for n in re.findall(r"\d+", raw)[:3])
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _agency_case(name: str) -> str:
+    """Sentence case for capitalised names and titles, keeping agency and place names.
+
+    'SỞ TƯ PHÁP' → 'Sở Tư pháp'; 'UBND TỈNH ĐỒNG NAI' → 'UBND tỉnh Đồng Nai';
+    'BAN HÀNH QUY CHẾ CỦA BAN BIÊN TẬP' → 'Ban hành quy chế của Ban Biên tập'.
+    """
+    text = " ".join(w if w in ACRONYMS else w.lower() for w in name.split())
+    for phrase, cased in FIXED_PHRASES.items():  # kept whole: '_' joins their words
+        text = re.sub(rf"(?<!\w){phrase}(?!\w)", cased.replace(" ", "_"), text)
+    words = text.split()
+    out: list[str] = []
+    capitalise_next, in_field, in_place = True, False, False
+    i = 0
+    while i < len(words):
+        word, two = words[i], " ".join(words[i : i + 2])
+        place = two if two in PLACE_WORDS else word if word in PLACE_WORDS else None
+        agency = two if two in AGENCY_TYPES else word if word in AGENCY_TYPES else None
+        if place and out and not capitalise_next and not in_place:
+            out.append(place)
+            i, in_field, in_place = i + len(place.split()), False, True
+        elif agency and not in_place and two not in NOT_AGENCY:
+            out.append(agency[:1].upper() + agency[1:])
+            i, capitalise_next, in_field = i + len(agency.split()), True, True
+        else:
+            if capitalise_next or in_place:
+                word = word[:1].upper() + word[1:]
+            out.append(word)
+            capitalise_next = in_field and (word in {"và", "-"} or word.endswith(","))
+            i += 1
+    return " ".join(out).replace("_", " ")
+
+
+def _starts_with_agency_type(line: str) -> bool:
+    lowered = line.lower()
+    return any(lowered == t or lowered.startswith(t + " ") for t in AGENCY_TYPES)
+
+
+def _is_upper(line: str) -> bool:
+    return any(c.isalpha() for c in line) and line == line.upper()
+
+
+def _fold(value: str) -> str:
+    decomposed = unicodedata.normalize("NFD", value.replace("đ", "d").replace("Đ", "D"))
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(stripped.lower().split())
+
+
+def _ascii_upper(value: str) -> str:
+    return _fold(value).upper()
+
+
+def _suffix(filename: str) -> str:
+    return PurePath(filename).suffix.lower()
+
+
+def _is_media(filename: str, content_type: str, prefix: str, extensions: frozenset[str]) -> bool:
+    return content_type.lower().startswith(prefix) or _suffix(filename) in extensions
+
+
+def _looks_like_symbol(stem: str) -> bool:
+    """'1060-QD-UBND', 'QĐ 172', '52_STP-VP' look like document symbols; 'IMG_0412' not."""
+    return bool(SYMBOL_FILENAME.search(_ascii_upper(stem)) or UNIT_SYMBOL_FILENAME.search(stem))

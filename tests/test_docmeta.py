@@ -1,0 +1,397 @@
+"""Document metadata (Đ8.1d) and submission kinds, on the regulations' own documents."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from pipeline.docmeta import (
+    ARTICLE_MIN_WORDS,
+    KIND_LABELS,
+    DocumentMetadata,
+    classify_kind,
+    extract_document_metadata,
+)
+
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+
+
+def seed_lines(prefix: str) -> list[str]:
+    (path,) = SEEDS.glob(f"{prefix}_*.txt")
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def seed_head(prefix: str, start: int = 0) -> str:
+    return "\n".join(seed_lines(prefix)[start : start + 60])
+
+
+def extract(subject: str, text: str) -> DocumentMetadata:
+    meta = extract_document_metadata(subject, text)
+    assert meta is not None
+    return meta
+
+
+COVER_NOTE = "Kính gửi Ban Biên tập Cổng thông tin điện tử tỉnh.\n\nTrân trọng."
+
+NEWS = """Đồng Nai: Hơn 2.000 đoàn viên ra quân chiến dịch Thanh niên tình nguyện hè
+
+Sáng 15/6, Tỉnh đoàn Đồng Nai tổ chức lễ ra quân chiến dịch Thanh niên tình nguyện hè năm 2024
+tại huyện Vĩnh Cửu. Theo Quyết định số 123/QĐ-UBND ngày 2/5/2024 của UBND tỉnh, chiến dịch
+diễn ra đến hết tháng 8 với nhiều hoạt động như sửa chữa nhà tình nghĩa, trồng cây xanh,
+hướng dẫn người dân sử dụng dịch vụ công trực tuyến.
+
+Phát biểu tại buổi lễ, đồng chí Bí thư Tỉnh đoàn đề nghị các cơ sở đoàn phát huy tinh thần
+xung kích, tình nguyện vì cộng đồng."""
+
+ARTICLE_PARAGRAPHS = [
+    "Chuyển đổi số trong cơ quan hành chính nhà nước không chỉ là việc trang bị máy tính hay "
+    "phần mềm, mà trước hết là thay đổi cách nghĩ, cách làm của đội ngũ cán bộ, công chức. "
+    "Thời gian qua, các sở, ngành và địa phương trong tỉnh đã tập trung rà soát quy trình, "
+    "cắt giảm thủ tục giấy tờ, đưa hồ sơ công việc lên môi trường mạng.",
+    "Tại Trung tâm Phục vụ hành chính công tỉnh, người dân có thể nộp hồ sơ trực tuyến, theo "
+    "dõi tiến độ giải quyết và nhận kết quả qua dịch vụ bưu chính công ích. Nhiều thủ tục "
+    "trước đây phải đi lại nhiều lần nay chỉ cần vài thao tác trên điện thoại thông minh, "
+    "giúp tiết kiệm thời gian và chi phí cho người dân, doanh nghiệp.",
+    "Tuy vậy, quá trình triển khai vẫn còn những khó khăn nhất định. Hạ tầng viễn thông ở một "
+    "số xã vùng sâu chưa đồng bộ, kỹ năng số của một bộ phận người dân còn hạn chế, dữ liệu "
+    "giữa các ngành chưa được kết nối, chia sẻ đầy đủ. Đây là những vấn đề cần được giải quyết "
+    "căn cơ trong giai đoạn tới.",
+    "Để chuyển đổi số thực sự đi vào chiều sâu, các chuyên gia cho rằng cần ưu tiên nguồn lực "
+    "cho đào tạo, bồi dưỡng kỹ năng số, xây dựng cơ sở dữ liệu dùng chung và lấy sự hài lòng "
+    "của người dân làm thước đo hiệu quả. Mỗi cơ quan cần có người đứng đầu trực tiếp chỉ đạo, "
+    "kiểm tra, đôn đốc việc thực hiện.",
+]
+LONG_ARTICLE = "\n\n".join(ARTICLE_PARAGRAPHS * 4)
+
+
+# --- the seeds' own headers ----------------------------------------------------------------
+
+
+def test_cong_van_header_of_seed_000() -> None:
+    meta = extract("", seed_head("000"))
+    assert meta == DocumentMetadata(
+        doc_type="Công văn",
+        number="52/STP-VP",
+        issuer="Sở Tư pháp",
+        issue_date=date(2020, 1, 1),
+        effective_date=None,
+        summary="V/v triển khai thực hiện Quy chế tổ chức và hoạt động của "
+        "Ban Biên tập công thông tin điện tử tỉnh Đồng Nai",
+    )
+
+
+def test_decision_attached_to_seed_000_with_multiline_issuer() -> None:
+    lines = seed_lines("000")
+    start = lines.index("AN KHU") + 1  # the attached Quyết định 172 begins after this scan noise
+    meta = extract("", seed_head("000", start))
+    assert meta == DocumentMetadata(
+        doc_type="Quyết định",
+        number="172/QĐ-BBT",  # written "172 /QĐ-BBT" in the header
+        issuer="Ban Biên tập công thông tin điện tử tỉnh Đồng Nai",
+        issue_date=date(2019, 12, 27),
+        effective_date=date(2019, 12, 27),  # "có hiệu lực thi hành kể từ ngày ký"
+        summary="Ban hành Quy chế tổ chức và hoạt động của Ban Biên tập "
+        "Công Thông tin điện tử tỉnh Đồng Nai",
+    )
+
+
+def test_whole_seed_000_reads_the_first_document_only() -> None:
+    text = "\n".join(seed_lines("000"))
+    meta = extract("", text)
+    assert meta.number == "52/STP-VP"
+    # The attached decision's "kể từ ngày ký" (after "Nơi nhận") is not the letter's own.
+    assert meta.effective_date is None
+
+
+def test_cong_van_of_a_generic_unit_names_its_parent_seed_001() -> None:
+    meta = extract("", seed_head("001"))
+    assert meta.doc_type == "Công văn"  # VPUBND is an issuer code, not a form code
+    assert meta.number == "1293/VPUBND-TTTH-CB"
+    assert meta.issuer == "Văn phòng UBND tỉnh Bình Phước"
+    assert meta.issue_date == date(2015, 9, 21)
+    assert meta.summary == (
+        "V/v góp ý Dự thảo Quy chế tổ chức hoạt động của Công TTĐT tỉnh Bình Phước"
+    )
+
+
+def test_decision_without_header_block_uses_authority_line_seed_002() -> None:
+    meta = extract("", seed_head("002"))
+    assert meta == DocumentMetadata(
+        doc_type="Quyết định",
+        number="1060/QĐ-UBND",
+        issuer="Ủy ban nhân dân tỉnh Khánh Hoà",
+        issue_date=date(2020, 5, 11),
+        effective_date=date(2020, 5, 11),  # "thi hành Quyết định này kể từ ngày ký"
+        summary="Ban hành Quy chế làm việc của Ban Biên tập Cổng thông tin "
+        "Dịch vụ hành chính công trực tuyến tỉnh Khánh Hòa",
+    )
+
+
+def test_draft_regulation_without_number_seed_003() -> None:
+    meta = extract("", seed_head("003"))
+    assert meta.doc_type == "Quy chế"
+    assert meta.number is None
+    assert meta.issue_date is None  # "ngày tháng 9 năm 2021": the day was left blank
+    assert meta.summary == "Làm việc của Ban Biên tập công thông tin điện tử tỉnh"
+
+
+def test_district_decision_seed_004() -> None:
+    meta = extract("", seed_head("004"))
+    assert meta == DocumentMetadata(
+        doc_type="Quyết định",
+        number="217/QĐ-UBND",
+        issuer="Ủy ban nhân dân huyện Lục Nam",
+        issue_date=date(2019, 3, 29),
+        effective_date=date(2019, 3, 29),
+        summary="Về việc kiện toàn Ban biên tập Cổng thông tin điện tử huyện Lục Nam",
+    )
+
+
+@pytest.mark.parametrize("prefix", ["000", "001", "002", "003", "004"])
+def test_every_seed_is_classified_as_an_official_document(prefix: str) -> None:
+    assert classify_kind("Văn bản gửi Ban Biên tập", seed_head(prefix), []) == "van_ban"
+
+
+# --- hand-written headers ------------------------------------------------------------------
+
+
+def test_title_and_summary_on_one_line() -> None:
+    text = (
+        "ỦY BAN NHÂN DÂN\nTỈNH ĐỒNG NAI\n\nCỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\n"
+        "Độc lập - Tự do - Hạnh phúc\n\nSố: 3581/QĐ-UBND\n\nĐồng Nai, ngày 6 tháng 11 năm 2019\n\n"
+        "QUYẾT ĐỊNH Về việc thành lập Ban Biên tập Cổng thông tin điện tử tỉnh Đồng Nai\n\n"
+        "CHỦ TỊCH ỦY BAN NHÂN DÂN TỈNH ĐỒNG NAI\n\nCăn cứ Luật Tổ chức chính quyền địa phương;\n"
+        "Điều 3. Quyết định này có hiệu lực kể từ ngày 15/11/2019.\n"
+    )
+    meta = extract("", text)
+    assert meta.doc_type == "Quyết định"
+    assert meta.issuer == "Ủy ban nhân dân tỉnh Đồng Nai"
+    assert meta.issue_date == date(2019, 11, 6)
+    assert meta.effective_date == date(2019, 11, 15)
+    assert meta.summary == ("Về việc thành lập Ban Biên tập Cổng thông tin điện tử tỉnh Đồng Nai")
+
+
+def test_form_taken_from_symbol_code_when_the_title_is_missing() -> None:
+    text = (
+        "UBND TỈNH ĐỒNG NAI\tCỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\n"
+        "SỞ THÔNG TIN VÀ TRUYỀN THÔNG\tĐộc lập - Tự do - Hạnh phúc\n\n"
+        "Số: 15/TB-STTTT\n\nĐồng Nai, ngày 3 tháng 4 năm 2024\n\n"
+        "Kính gửi: Các cơ quan, đơn vị.\n"
+    )
+    meta = extract("", text)
+    assert meta.doc_type == "Thông báo"
+    assert meta.number == "15/TB-STTTT"
+    assert meta.issuer == "Sở Thông tin và Truyền thông"  # table layout: left column only
+    assert meta.summary is None
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["05/06/2024", "5/6/2024", "5-6-2024", "5.6.2024", "5 / 6 /2024", "5 tháng 6 năm 2024"],
+)
+def test_issue_date_forms(written: str) -> None:
+    text = f"Số: 7/KH-UBND\n\nĐồng Nai, ngày {written}\n\nKẾ HOẠCH\nTổ chức Ngày Sách Việt Nam\n"
+    meta = extract("", text)
+    assert meta.issue_date == date(2024, 6, 5)
+    assert meta.doc_type == "Kế hoạch"
+    assert meta.summary == "Tổ chức Ngày Sách Việt Nam"
+
+
+def test_impossible_date_gives_none() -> None:
+    meta = extract("", "Số: 7/KH-UBND\n\nĐồng Nai, ngày 31 tháng 02 năm 2024\n")
+    assert meta.issue_date is None
+
+
+@pytest.mark.parametrize(
+    ("clause", "expected"),
+    [
+        ("Quyết định này có hiệu lực thi hành kể từ ngày ký.", date(2024, 6, 5)),
+        ("Quyết định này có hiệu lực kể từ ngày ban hành.", date(2024, 6, 5)),
+        ("Quyết định này có hiệu lực từ ngày 1/7/2024.", date(2024, 7, 1)),
+        ("Quyết định có hiệu lực thi hành kể từ ngày 01 tháng 8 năm 2024.", date(2024, 8, 1)),
+        ("Các cơ quan, đơn vị căn cứ Quyết định thi hành./.", None),
+    ],
+)
+def test_effective_date(clause: str, expected: date | None) -> None:
+    text = f"Số: 9/QĐ-STP\n\nĐồng Nai, ngày 5/6/2024\n\nQUYẾT ĐỊNH\nVề việc X\n\nĐiều 2. {clause}\n"
+    assert extract("", text).effective_date == expected
+
+
+def test_effective_on_signing_without_a_known_issue_date_is_unknown() -> None:
+    text = "Số: 9/QĐ-STP\n\nQUYẾT ĐỊNH\n\nĐiều 2. Quyết định này có hiệu lực kể từ ngày ký.\n"
+    meta = extract("", text)
+    assert meta.issue_date is None
+    assert meta.effective_date is None
+
+
+# --- mail subjects -------------------------------------------------------------------------
+
+
+def test_subject_send_form() -> None:
+    subject = (
+        "Gửi Quyết định số 1060/QĐ-UBND ngày 12/5/2024 của UBND tỉnh "
+        "về việc ban hành Quy chế làm việc của Ban Biên tập"
+    )
+    meta = extract(subject, COVER_NOTE)
+    assert meta == DocumentMetadata(
+        doc_type="Quyết định",
+        number="1060/QĐ-UBND",
+        issuer="UBND tỉnh",
+        issue_date=date(2024, 5, 12),
+        effective_date=None,
+        summary="Về việc ban hành Quy chế làm việc của Ban Biên tập",
+    )
+
+
+def test_subject_with_reply_prefix_tag_and_sender() -> None:
+    subject = "Fwd: [Văn bản] Sở Tư pháp gửi Công văn 52/STP-VP V/v triển khai Quy chế"
+    meta = extract(subject, COVER_NOTE)
+    assert meta.doc_type == "Công văn"
+    assert meta.number == "52/STP-VP"
+    assert meta.issuer == "Sở Tư pháp"  # from the issuer code
+    assert meta.summary == "V/v triển khai Quy chế"
+
+
+def test_subject_fills_what_the_text_lacks() -> None:
+    subject = "Gửi Quyết định số 9/QĐ-STP ngày 5.6.2024"
+    text = "QUYẾT ĐỊNH\nVề việc X\n\nĐiều 2. Quyết định này có hiệu lực kể từ ngày ký.\n"
+    meta = extract(subject, text)
+    assert meta.issue_date == date(2024, 6, 5)
+    assert meta.effective_date == date(2024, 6, 5)
+    assert meta.summary == "Về việc X"
+
+
+def test_header_wins_over_subject() -> None:
+    meta = extract("Gửi Công văn số 1/STP-VP ngày 1/1/2019", seed_head("000"))
+    assert meta.number == "52/STP-VP"
+    assert meta.issue_date == date(2020, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("number", "doc_type", "issuer"),
+    [
+        ("123/KH-UBND", "Kế hoạch", "Ủy ban nhân dân"),
+        ("52/STP-VP", "Công văn", "Sở Tư pháp"),
+        ("77/CV-STP", "Công văn", "Sở Tư pháp"),
+        ("172/QĐ-BBT", "Quyết định", "Ban Biên tập"),
+        ("1060/QD-UBND", "Quyết định", "Ủy ban nhân dân"),  # typed without "Đ"
+        ("05/2023/TT-BTTTT", "Thông tư", "Bộ Thông tin và Truyền thông"),
+        ("43/2011/NĐ-CP", "Nghị định", "Chính phủ"),
+        ("17/2008/QH12", "Luật", "Quốc hội"),
+        ("01/CT-UBND", "Chỉ thị", "Ủy ban nhân dân"),
+        ("12/NQ-HĐND", "Nghị quyết", "Hội đồng nhân dân"),
+        ("30/BC-SNV", "Báo cáo", "Sở Nội vụ"),
+        ("2570/TTr-VP", "Tờ trình", None),
+        ("08/HD-STTTT", "Hướng dẫn", "Sở Thông tin và Truyền thông"),
+        ("02/CĐ-UBND", "Công điện", "Ủy ban nhân dân"),
+        ("45/GM-UBND", "Giấy mời", "Ủy ban nhân dân"),
+        ("03/QC-BBT", "Quy chế", "Ban Biên tập"),
+        ("10/TTg-KGVX", "Công văn", "Thủ tướng Chính phủ"),
+    ],
+)
+def test_symbol_codes(number: str, doc_type: str, issuer: str | None) -> None:
+    meta = extract(f"Gửi văn bản số {number}", COVER_NOTE)
+    assert (meta.number, meta.doc_type, meta.issuer) == (number, doc_type, issuer)
+
+
+def test_news_story_citing_a_decision_is_not_a_document() -> None:
+    subject = "UBND tỉnh ban hành Quyết định số 123/QĐ-UBND về chiến dịch hè"
+    assert extract_document_metadata(subject, NEWS) is None
+    assert classify_kind(subject, NEWS, []) == "tin"
+
+
+def test_to_dict_is_json_friendly() -> None:
+    data = extract("", seed_head("004")).to_dict()
+    assert data["issue_date"] == "2019-03-29"
+    assert data["effective_date"] == "2019-03-29"
+    assert data["number"] == "217/QĐ-UBND"
+    assert json.loads(json.dumps(data, ensure_ascii=False)) == data
+    assert set(data) == {"doc_type", "number", "issuer", "issue_date", "effective_date", "summary"}
+
+
+# --- kinds of item -------------------------------------------------------------------------
+
+
+def test_kind_labels() -> None:
+    assert KIND_LABELS == {
+        "tin": "Tin",
+        "bai": "Bài",
+        "anh": "Ảnh",
+        "video": "Video",
+        "van_ban": "Văn bản",
+    }
+
+
+def test_long_article_is_bai_and_short_one_is_tin() -> None:
+    assert len(LONG_ARTICLE.split()) >= ARTICLE_MIN_WORDS
+    subject = "Chuyển đổi số: bắt đầu từ con người"
+    assert classify_kind(subject, LONG_ARTICLE, []) == "bai"
+    short = "\n\n".join(ARTICLE_PARAGRAPHS[:2])
+    assert classify_kind(subject, short, []) == "tin"
+    assert classify_kind(subject, short, [], article_min_words=50) == "bai"
+
+
+def test_photo_mail_is_anh() -> None:
+    photos = [(f"IMG_04{i}.JPG", "image/jpeg") for i in range(3)]
+    caption = "Ảnh: Lãnh đạo tỉnh trao quà cho hộ nghèo xã Phú Lý, huyện Vĩnh Cửu sáng 15/6."
+    assert classify_kind("Ảnh hoạt động", caption, photos) == "anh"
+    # The same photos with a full story are an article, and a lone attachment among many
+    # documents does not make a photo mail.
+    assert classify_kind("Ảnh hoạt động", LONG_ARTICLE, photos) == "bai"
+    docs = [("danh-sach.xlsx", "application/vnd.ms-excel")] * 3
+    assert classify_kind("Tài liệu", caption, [photos[0], *docs]) == "tin"
+
+
+@pytest.mark.parametrize(
+    "attachment",
+    [("phong-su.mp4", "video/mp4"), ("CLIP_LE_RA_QUAN.MOV", "application/octet-stream")],
+)
+def test_video_attachment_is_video(attachment: tuple[str, str]) -> None:
+    caption = "Phóng sự lễ ra quân chiến dịch Thanh niên tình nguyện hè."
+    assert classify_kind("Phóng sự", caption, [attachment, ("anh.jpg", "image/jpeg")]) == "video"
+
+
+@pytest.mark.parametrize(
+    ("filename", "expected"),
+    [
+        ("1060-QD-UBND.pdf", "van_ban"),
+        ("52_STP-VP.docx", "van_ban"),
+        ("QĐ 172.doc", "van_ban"),
+        ("05_2023_TT-BTTTT.pdf", "van_ban"),
+        ("Thu moi du hoi nghi.pdf", "tin"),
+        ("IMG_0412.pdf", "tin"),
+        ("1060-QD-UBND.zip", "tin"),
+    ],
+)
+def test_document_attachment_names(filename: str, expected: str) -> None:
+    attachments = [(filename, "application/octet-stream")]
+    assert classify_kind("Gửi tài liệu", "Kính gửi Ban Biên tập.", attachments) == expected
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("[Tin] Chuyển đổi số: bắt đầu từ con người", "tin"),
+        ("[BÀI] Hội nghị sơ kết", "bai"),
+        ("Fwd: [ảnh] Hội nghị sơ kết", "anh"),
+        ("[Video] Lễ ra quân", "video"),
+        ("[Van ban] Kế hoạch tuyên truyền", "van_ban"),
+        ("[Văn bản] Kế hoạch tuyên truyền", "van_ban"),
+    ],
+)
+def test_subject_tags_come_first(subject: str, expected: str) -> None:
+    # A long text with a video and a document-named file: only the tag decides.
+    attachments = [("clip.mp4", "video/mp4"), ("123-KH-UBND.pdf", "application/pdf")]
+    assert classify_kind(subject, LONG_ARTICLE, attachments) == expected
+
+
+def test_extra_subject_tags() -> None:
+    tags = {"Phóng sự": "video", "Thông cáo": "van_ban"}
+    assert classify_kind("[PHONG SU] Mùa lúa mới", NEWS, [], tags) == "video"
+    assert classify_kind("[Thông cáo] Kết quả kỳ họp", NEWS, [], tags) == "van_ban"
+    assert classify_kind("[Phóng sự] Mùa lúa mới", NEWS, []) == "tin"  # not a default tag
+    with pytest.raises(ValueError, match="unknown kind"):
+        classify_kind("[X] y", NEWS, [], {"X": "podcast"})
