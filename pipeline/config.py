@@ -284,7 +284,7 @@ def _location(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
+    return out
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -304,7 +304,8 @@ def _validate(model: type[_Strict], data: dict[str, Any], path: Path) -> Any:
         problems = []
         for err in exc.errors():
             msg = err["msg"].removeprefix("Value error, ")
-            problems.append(f"{path}: {_location(err['loc'])}: {msg}")
+            where = f"{_location(err['loc'])}: " if err["loc"] else ""
+            problems.append(f"{path}: {where}{msg}")
         raise ConfigError("\n".join(problems)) from None
 
 

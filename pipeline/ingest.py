@@ -155,9 +155,9 @@ def store_files(w: Work) -> None:
     for att in w.attachments:
         role = "article" if att.filename == w.article_file else (
             "inline" if att.inline else "attachment")
-        too_big = whole_too_big or att.size > max_part
-        if too_big and not whole_too_big:
+        if att.size > max_part:
             w.oversized.append(f"{att.filename} ({att.size // (1024 * 1024)} MB)")
+        too_big = whole_too_big or att.size > max_part
         w.stored.append(StoredFile(
             filename=att.filename, content_type=att.content_type, size=att.size,
             sha256=None if too_big else w.files.put(att.data),

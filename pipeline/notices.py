@@ -73,6 +73,14 @@ def allowed(session: Session, board: Board, address: str, reason: str, now: date
     return True
 
 
+_HINTS = (
+    ("too-large", "Đề nghị nén, chia nhỏ tệp hoặc gửi đường dẫn tải về, rồi gửi lại."),
+    ("missing-author", "Đề nghị bổ sung họ tên tác giả theo mẫu cung cấp thông tin và gửi lại."),
+    ("missing-unit", "Đề nghị bổ sung đơn vị, địa chỉ của tác giả và gửi lại."),
+    ("missing-source", "Đề nghị ghi rõ nguồn của tin, bài sưu tầm và gửi lại."),
+)
+
+
 def _lines(flags: list[Flag], action: Action) -> str:
     return "\n".join(f"  - {f.message}" for f in flags if f.action is action)
 
@@ -101,8 +109,7 @@ def returned(session: Session, board: Board, item: Submission, flags: list[Flag]
         f"{board.name} đã nhận tin, bài “{item.title}” (mã theo dõi {item.tracking_code}) "
         "nhưng chưa thể tiếp nhận vì:\n\n"
         f"{_lines(flags, Action.RETURN)}\n\n"
-        "Đề nghị quý cơ quan, đơn vị bổ sung theo mẫu cung cấp thông tin "
-        "(họ tên tác giả, đơn vị, địa chỉ; nguồn đối với tin, bài sưu tầm) và gửi lại."
+        + "\n".join(hint for code, hint in _HINTS if any(f.code == code for f in flags))
     )
     msg = _compose(board, item.sender_address, f"[{item.tracking_code}] Cần bổ sung: {item.title}"[:200],
                    body, item.message_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,6 +30,25 @@ năng lực và nhu cầu của thị trường lao động.
 Tin, ảnh: Lê Thị Hồng Nhung
 Đơn vị: Phòng Giáo dục Trung học, Sở Giáo dục và Đào tạo
 """
+
+
+_TONES = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
+
+
+def to_cp1258(text: str) -> bytes:
+    """Encode as Windows-1258 does: letters like ư, â precomposed, tone marks combining."""
+    out = bytearray()
+    for char in unicodedata.normalize("NFC", text):
+        try:
+            out += char.encode("cp1258")
+            continue
+        except UnicodeEncodeError:
+            pass
+        parts = unicodedata.normalize("NFD", char)
+        base = unicodedata.normalize("NFC", "".join(c for c in parts if c not in _TONES))
+        tones = "".join(c for c in parts if c in _TONES)
+        out += (base + tones).encode("cp1258", errors="replace")
+    return bytes(out)
 
 
 def article_mail(
@@ -59,21 +79,20 @@ def article_mail(
     for name, value in (extra_headers or {}).items():
         msg[name] = value
     if charset.lower() in ("windows-1258", "cp1258"):
-        import unicodedata
-
-        # Windows-1258 writes most tone marks as combining characters.
-        raw = unicodedata.normalize("NFD", body).encode("cp1258", errors="replace")
+        raw = to_cp1258(body)
         msg.set_content(raw, maintype="text", subtype="plain", cte="quoted-printable")
         msg.replace_header("Content-Type", 'text/plain; charset="windows-1258"')
     else:
         msg.set_content(body, charset=charset)
     if html:
-        paragraphs = "".join(f"<p>{p}</p>" for p in body.split("\n\n"))
+        paragraphs = "".join(
+            "<p>" + p.strip().replace("\n", "<br>") + "</p>" for p in body.split("\n\n"))
         msg.add_alternative(f"<html><body>{paragraphs}</body></html>", subtype="html")
     for filename, ctype, data in attachments or []:
         maintype, _, subtype = ctype.partition("/")
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
-    return msg.as_bytes()
+    # no folding: the standard library drops the space between folded encoded-words
+    return msg.as_bytes(policy=msg.policy.clone(max_line_length=998))
 
 
 def demo_mails(board_address: str) -> list[tuple[str, bytes]]:

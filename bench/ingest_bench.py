@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Ingestion benchmark against a real Dovecot started here.
+
+1. Drain: a backlog of N messages (default 5,000) goes through the whole pipeline
+   (record, parse, normalise, sanitise, classify, check, store, receipt, file), next
+   to the raw rate of fetching the same messages over IMAP and parsing them, measured
+   in the same run. Target: the pipeline keeps at least a third of the raw rate.
+2. Idle poll: the cost of a poll that finds nothing, on a mailbox of 50,000 messages
+   next to one of 50. Target: at most 1.5x.
+
+    .venv/bin/python bench/ingest_bench.py [--messages 5000] [--big 50000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from imapclient import IMAPClient  # noqa: E402
+
+from connectors.imap import ImapSource  # noqa: E402
+from connectors.maildir import OutboxSender  # noqa: E402
+from pipeline.config import Board, load_board  # noqa: E402
+from pipeline.db import open_database  # noqa: E402
+from pipeline.files import FileStore  # noqa: E402
+from pipeline.models import MailboxState  # noqa: E402
+from pipeline.parsing import parse_message  # noqa: E402
+from pipeline.runner import MailboxRunner  # noqa: E402
+from pipeline.samples import NEWS_BODY, article_mail  # noqa: E402
+from tests.services import Dovecot  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+BOX = "bbt@demo.bientap.vn"
+SENDERS = ["nhung.ltt@sgddt.demo.bientap.vn", "dung.pt@syt.demo.bientap.vn",
+           "em.hq@stp.demo.bientap.vn", "someone@unknown.example"]
+TOPICS = ["tuyển sinh", "tiêm chủng", "hộ tịch", "giao thông", "nông thôn mới"]
+
+
+def backlog(n: int, seed: int = 7) -> list[bytes]:
+    """Realistic, varied submissions: distinct texts, some legacy-font, some HTML."""
+    rng = random.Random(seed)
+    words = NEWS_BODY.split()
+    out = []
+    for i in range(n):
+        body = " ".join(rng.sample(words, len(words) // 2))
+        body = f"{body}\n\nVề {rng.choice(TOPICS)} số {i}.\n\nTin, ảnh: Lê Thị Hồng Nhung\n"
+        kind = i % 10
+        out.append(article_mail(
+            SENDERS[i % len(SENDERS)], BOX, f"Tin hoạt động số {i} về {rng.choice(TOPICS)}",
+            body, legacy="tcvn3" if kind == 0 else ("vni" if kind == 1 else None),
+            html=kind in (2, 3, 4), message_id=f"<bench-{i}@demo.bientap.vn>",
+            attachments=[("anh.jpg", "image/jpeg", rng.randbytes(4000))] if kind == 5 else None,
+        ))
+    return out
+
+
+def board_for(dovecot: Dovecot, user: str) -> Board:
+    data = load_board(REPO / "config" / "demo.toml").model_dump(exclude={"source_file"})
+    data["mailboxes"] = [{"name": "imap", "address": BOX, "source": "imap",
+                          "host": dovecot.host, "port": dovecot.port, "ssl": False,
+                          "username": user, "password": "env:UNUSED"}]
+    return Board.model_validate(data)
+
+
+def runner_for(dovecot: Dovecot, user: str, tmp: Path) -> MailboxRunner:
+    board = board_for(dovecot, user)
+    _engine, sessions = open_database(f"sqlite:///{tmp}/bench-{user}.db")
+    source = ImapSource("imap", dovecot.host, dovecot.port, user, dovecot.password(user),
+                        use_ssl=False)
+    return MailboxRunner(board, "imap", sessions, FileStore(tmp / "files"), source,
+                         OutboxSender(tmp / f"outbox-{user}"))
+
+
+def raw_fetch_and_parse(dovecot: Dovecot, user: str) -> int:
+    imap = IMAPClient(dovecot.host, port=dovecot.port, ssl=False)
+    imap.login(user, dovecot.password(user))
+    imap.select_folder("INBOX", readonly=True)
+    uids = imap.search(["ALL"])
+    for start in range(0, len(uids), 200):
+        data = imap.fetch(uids[start : start + 200], ["BODY.PEEK[]"])
+        for item in data.values():
+            parse_message(item[b"BODY[]"])
+    imap.logout()
+    return len(uids)
+
+
+def drain(dovecot: Dovecot, tmp: Path, n: int) -> tuple[float, float]:
+    mails = backlog(n)
+    raw_user = dovecot.new_user("raw").name
+    pipe_user = dovecot.new_user("pipe").name
+    dovecot.bulk_append(raw_user, mails)
+    dovecot.bulk_append(pipe_user, mails)
+    t0 = time.perf_counter()
+    assert raw_fetch_and_parse(dovecot, raw_user) == n
+    raw_rate = n / (time.perf_counter() - t0)
+    runner = runner_for(dovecot, pipe_user, tmp)
+    t0 = time.perf_counter()
+    result = runner.run_once()
+    pipe_rate = n / (time.perf_counter() - t0)
+    assert result.processed == n, result
+    return raw_rate, pipe_rate
+
+
+def idle_poll(dovecot: Dovecot, tmp: Path, size: int, polls: int) -> float:
+    user = dovecot.new_user(f"idle{size}").name
+    small = article_mail(SENDERS[0], BOX, "x", "y")
+    dovecot.bulk_append(user, (small.replace(b"Message-ID: <", f"Message-ID: <{i}.".encode(), 1)
+                               for i in range(size)))
+    runner = runner_for(dovecot, user, tmp)
+    with dovecot.client(user) as imap:
+        info = imap.select_folder("INBOX", readonly=True)
+    with runner.sessions.begin() as s:  # as if everything had been read already
+        s.add(MailboxState(board_id=runner.board.id, mailbox="imap",
+                           uidvalidity=int(info[b"UIDVALIDITY"]),
+                           last_uid=int(info[b"UIDNEXT"]) - 1))
+    runner.record()  # connect once
+    times = []
+    for _ in range(polls):
+        t0 = time.perf_counter()
+        assert runner.record() == 0
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--big", type=int, default=50000)
+    parser.add_argument("--small", type=int, default=50)
+    parser.add_argument("--polls", type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmpdir, Dovecot() as dovecot:
+        tmp = Path(tmpdir)
+        raw_rate, pipe_rate = drain(dovecot, tmp, args.messages)
+        print(f"drain of {args.messages} messages from Dovecot:")
+        print(f"  raw IMAP fetch + parse : {raw_rate:8.1f} msg/s  (baseline)")
+        print(f"  bientap pipeline       : {pipe_rate:8.1f} msg/s  "
+              f"= {pipe_rate / raw_rate:.2f} of raw (target >= 0.33)")
+        small = idle_poll(dovecot, tmp, args.small, args.polls)
+        big = idle_poll(dovecot, tmp, args.big, args.polls)
+        print(f"idle poll, median of {args.polls}:")
+        print(f"  mailbox of {args.small:>6} : {small * 1000:7.3f} ms  (baseline)")
+        print(f"  mailbox of {args.big:>6} : {big * 1000:7.3f} ms  "
+              f"= {big / small:.2f}x (target <= 1.5x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

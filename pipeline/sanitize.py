@@ -1,0 +1,421 @@
+"""HTML sanitising for mail bodies (nh3 / Ammonia) and HTML <-> text helpers.
+
+Every HTML body that arrives by mail is untrusted. :func:`sanitize_html` reduces it to a
+small safelist fit for a news article, with nothing that can execute, load remote
+resources or clobber the portal's DOM:
+
+* no scripts, event handlers, ``style``/``class``/``id``/``name`` attributes, forms,
+  frames, embedded objects, SVG or MathML;
+* URLs only with the schemes ``http``, ``https``, ``mailto``, ``tel`` (links) and ``cid``
+  (inline images only);
+* remote images (``http``/``https``) are never fetched: they are replaced by their alt
+  text in brackets (or nothing) and listed in :attr:`SanitizedHtml.remote_images`;
+* Outlook/Word junk (``o:p``, VML, conditional comments, ``<xml>`` islands, Mso classes,
+  empty spacer paragraphs) disappears.
+
+The result is idempotent: ``sanitize_html(sanitize_html(x).html) == sanitize_html(x)``.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+import unicodedata
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+import nh3
+from bs4 import BeautifulSoup, NavigableString, Tag
+from bs4.element import Comment, PageElement
+
+__all__ = ["SanitizedHtml", "html_to_text", "sanitize_html", "text_to_html"]
+
+LINK_REL = "noopener noreferrer nofollow"
+
+ALLOWED_TAGS: frozenset[str] = frozenset(
+    {
+        "p",
+        "br",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "strong",
+        "b",
+        "em",
+        "i",
+        "u",
+        "s",
+        "sub",
+        "sup",
+        "blockquote",
+        "ul",
+        "ol",
+        "li",
+        "dl",
+        "dt",
+        "dd",
+        "table",
+        "thead",
+        "tbody",
+        "tfoot",
+        "tr",
+        "th",
+        "td",
+        "caption",
+        "colgroup",
+        "col",
+        "a",
+        "img",
+        "figure",
+        "figcaption",
+        "hr",
+        "span",
+        "div",
+        "pre",
+        "code",
+    }
+)
+
+# Tags removed together with everything inside them (their text is never article content).
+CLEAN_CONTENT_TAGS: frozenset[str] = frozenset(
+    {
+        "script",
+        "style",
+        "title",
+        "xml",
+        "template",
+        "noscript",
+        "noembed",
+        "noframes",
+        "iframe",
+        "frameset",
+        "object",
+        "applet",
+        "textarea",
+        "select",
+        "svg",
+        "math",
+    }
+)
+
+ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+    "col": {"span"},
+    "colgroup": {"span"},
+    "ol": {"start"},
+}
+
+URL_SCHEMES: frozenset[str] = frozenset({"http", "https", "mailto", "tel", "cid"})
+
+_REMOTE_SCHEMES = ("http:", "https:")
+_LINK_SCHEMES = ("http:", "https:", "mailto:", "tel:")
+_CID_SCHEME = "cid:"
+# Protocol-relative URLs are let through the filters of the first pass and turned into
+# https URLs by ``_protocol_relative_to_https``; the final pass denies every relative URL.
+
+_SPAN_RE = re.compile(r"^[1-9][0-9]{0,2}$")  # colspan/rowspan/span: 1..999
+_SIZE_RE = re.compile(r"^[0-9]{1,4}(?:px|%)?$")
+_SCOPE_VALUES = frozenset({"row", "col", "rowgroup", "colgroup"})
+_URL_STRIP = "\x00\t\n\r\f "
+_ASCII_SPACES = "\t\n\f\r "
+
+
+def _url_prefix(value: str) -> str:
+    return value.strip(_URL_STRIP).lower()
+
+
+def _common_filter(tag: str, attr: str, value: str) -> str | None:
+    if attr in {"colspan", "rowspan", "span"}:
+        return value.strip() if _SPAN_RE.match(value.strip()) else None
+    if attr in {"width", "height"}:
+        return value.strip() if _SIZE_RE.match(value.strip()) else None
+    if attr == "start":
+        return value.strip() if re.fullmatch(r"-?[0-9]{1,6}", value.strip()) else None
+    if attr == "scope":
+        return value.strip().lower() if value.strip().lower() in _SCOPE_VALUES else None
+    if tag == "a" and attr == "href":
+        return value if _url_prefix(value).startswith(_LINK_SCHEMES + ("//",)) else None
+    return value
+
+
+def _first_pass_filter(tag: str, attr: str, value: str) -> str | None:
+    if tag == "img" and attr == "src":
+        prefix = _url_prefix(value)
+        return value if prefix.startswith(_REMOTE_SCHEMES + (_CID_SCHEME, "//")) else None
+    return _common_filter(tag, attr, value)
+
+
+def _final_pass_filter(tag: str, attr: str, value: str) -> str | None:
+    if tag == "img" and attr == "src":
+        return value if _url_prefix(value).startswith(_CID_SCHEME) else None
+    return _common_filter(tag, attr, value)
+
+
+def _protocol_relative_to_https(url: str) -> str | None:
+    """Relative URLs mean nothing in a mail; ``//host/x`` is really a remote URL."""
+    stripped = url.strip(_URL_STRIP)
+    if stripped.startswith("//") and len(stripped) > 2 and stripped[2] not in "/\\":
+        return "https:" + stripped
+    return None
+
+
+def _cleaner(attribute_filter: object, url_relative: object) -> nh3.Cleaner:
+    return nh3.Cleaner(
+        tags=set(ALLOWED_TAGS),
+        clean_content_tags=set(CLEAN_CONTENT_TAGS),
+        attributes={tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()},
+        attribute_filter=attribute_filter,
+        strip_comments=True,
+        link_rel=LINK_REL,
+        url_schemes=set(URL_SCHEMES),
+        url_relative=url_relative,
+    )
+
+
+_FIRST_PASS = _cleaner(_first_pass_filter, _protocol_relative_to_https)
+_FINAL_PASS = _cleaner(_final_pass_filter, "deny")
+
+
+@dataclass(frozen=True)
+class SanitizedHtml:
+    """Sanitised HTML plus what was found about images on the way."""
+
+    html: str
+    remote_images: tuple[str, ...]  # URLs of remote images that were removed (not fetched)
+    cid_refs: tuple[str, ...]  # content-ids referenced by kept inline images
+
+
+def _cid_from_src(src: str) -> str:
+    value = src.strip(_URL_STRIP)[len(_CID_SCHEME) :]
+    return unquote(value).strip().strip("<>").strip()
+
+
+def _is_blank(text: str) -> bool:
+    return not text.replace("\xa0", " ").strip()
+
+
+def _process_tree(soup: BeautifulSoup) -> tuple[list[str], list[str]]:
+    remote: list[str] = []
+    cids: list[str] = []
+    for img in soup.find_all("img"):
+        src = str(img.get("src") or "")
+        prefix = _url_prefix(src)
+        if prefix.startswith(_CID_SCHEME) and _cid_from_src(src):
+            cid = _cid_from_src(src)
+            if cid not in cids:
+                cids.append(cid)
+            continue
+        if prefix.startswith(_REMOTE_SCHEMES):
+            url = src.strip(_URL_STRIP)
+            if url not in remote:
+                remote.append(url)
+            alt = " ".join(str(img.get("alt") or "").split())
+            if alt:
+                img.replace_with(NavigableString(f"[{alt}]"))
+                continue
+        img.decompose()
+    # Anchors whose href did not survive are only noise.
+    for anchor in soup.find_all("a"):
+        if not anchor.get("href"):
+            anchor.unwrap()
+    # Word/Outlook spacer paragraphs (<p class=MsoNormal><o:p>&nbsp;</o:p></p>).
+    for para in soup.find_all("p"):
+        if _is_blank(para.get_text()) and para.find(["img", "br", "hr", "table"]) is None:
+            para.decompose()
+    _normalise_blank_strings(soup)
+    return remote, cids
+
+
+def _normalise_blank_strings(soup: BeautifulSoup) -> None:
+    """Collapse whitespace-only text outside ``<pre>`` the way the parser does on re-reading.
+
+    Removing elements leaves neighbouring blank strings; without this the next
+    ``sanitize_html`` run would collapse them and the result would not be idempotent.
+    """
+    soup.smooth()
+    for string in list(soup.find_all(string=True)):
+        if isinstance(string, Comment) or string.find_parent("pre") is not None:
+            continue
+        if str(string) and str(string).strip(_ASCII_SPACES) == "":
+            string.replace_with(NavigableString("\n" if "\n" in string else " "))
+
+
+def sanitize_html(html: str) -> SanitizedHtml:
+    """Sanitise an untrusted HTML body; see the module docstring for the policy."""
+    first = _FIRST_PASS.clean(html)
+    soup = BeautifulSoup(first, "html.parser")
+    remote, cids = _process_tree(soup)
+    final = _FINAL_PASS.clean(str(soup)).strip()
+    return SanitizedHtml(html=final, remote_images=tuple(remote), cid_refs=tuple(cids))
+
+
+_URL_RE = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
+_URL_TRAILING = ".,;:!?)]}'\""
+
+
+def _linkify_line(line: str) -> str:
+    out: list[str] = []
+    pos = 0
+    for match in _URL_RE.finditer(line):
+        url = match.group(0)
+        while url and url[-1] in _URL_TRAILING:
+            # Keep a closing parenthesis that belongs to the URL (Wikipedia style).
+            if url[-1] == ")" and url.count("(") >= url.count(")"):
+                break
+            url = url[:-1]
+        if len(url) <= len("https://"):
+            continue
+        start = match.start()
+        out.append(html_lib.escape(line[pos:start], quote=False))
+        href = html_lib.escape(url, quote=True)
+        out.append(f'<a href="{href}">{html_lib.escape(url, quote=False)}</a>')
+        pos = start + len(url)
+    out.append(html_lib.escape(line[pos:], quote=False))
+    return "".join(out)
+
+
+def text_to_html(text: str) -> str:
+    """Plain-text body -> safe HTML: blank-line separated ``<p>``, ``<br>`` inside them.
+
+    Everything is escaped; http(s) URLs become links (with the same ``rel`` as sanitised
+    links). The result is already in sanitised form.
+    """
+    normalised = text.replace("\r\n", "\n").replace("\r", "\n")
+    paragraphs = [p for p in re.split(r"\n[ \t\xa0]*\n", normalised) if not _is_blank(p)]
+    parts: list[str] = []
+    for para in paragraphs:
+        lines = [_linkify_line(line.rstrip()) for line in para.strip("\n").split("\n")]
+        parts.append("<p>" + "<br>".join(lines) + "</p>")
+    return _FINAL_PASS.clean("\n".join(parts)).strip()
+
+
+_BLOCK_TAGS: frozenset[str] = frozenset(
+    {
+        "p",
+        "div",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "pre",
+        "table",
+        "figure",
+        "ul",
+        "ol",
+        "dl",
+        "address",
+        "article",
+        "section",
+        "header",
+        "footer",
+        "main",
+        "aside",
+        "nav",
+        "hr",
+        "form",
+        "fieldset",
+        "center",
+    }
+)
+_LINE_TAGS: frozenset[str] = frozenset(
+    {"li", "tr", "caption", "figcaption", "dt", "dd", "thead", "tbody", "tfoot"}
+)
+_CELL_TAGS: frozenset[str] = frozenset({"td", "th"})
+_SKIP_TAGS: frozenset[str] = frozenset(
+    {"script", "style", "head", "title", "template", "noscript", "xml", "svg", "math"}
+)
+
+
+class _TextBuilder:
+    """Accumulates text with pending line breaks (1 = newline, 2 = blank line)."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.pending = 0
+        self.cell_sep = False
+
+    def text(self, value: str) -> None:
+        if not value:
+            return
+        if self.parts:
+            if self.pending:
+                self.parts.append("\n" * self.pending)
+            elif self.cell_sep:
+                self.parts.append("\t")
+        self.pending = 0
+        self.cell_sep = False
+        self.parts.append(value)
+
+    def newline(self) -> None:
+        if self.parts:
+            self.parts.append("\n" * max(self.pending, 1))
+        self.pending = 0
+        self.cell_sep = False
+
+    def brk(self, level: int) -> None:
+        self.pending = max(self.pending, level)
+
+    def result(self) -> str:
+        raw = "".join(self.parts)
+        lines = [re.sub(r"[ ]{2,}", " ", line).strip(" ") for line in raw.split("\n")]
+        joined = "\n".join(lines)
+        return re.sub(r"\n{3,}", "\n\n", joined).strip("\n")
+
+
+def _walk(node: PageElement, out: _TextBuilder, in_pre: bool) -> None:
+    if isinstance(node, Comment):
+        return
+    if isinstance(node, NavigableString):
+        value = str(node).replace("\xa0", " ")
+        if in_pre:
+            for i, line in enumerate(value.split("\n")):
+                if i:
+                    out.newline()
+                out.text(line)
+        else:
+            out.text(re.sub(r"[ \t\n\r\f]+", " ", value))
+        return
+    if not isinstance(node, Tag):
+        return
+    name = node.name.lower()
+    if name in _SKIP_TAGS:
+        return
+    if name == "br":
+        out.newline()
+        return
+    level = 2 if name in _BLOCK_TAGS else 1 if name in _LINE_TAGS else 0
+    if level:
+        out.brk(level)
+    if name in _CELL_TAGS:
+        out.cell_sep = True
+    if name == "li":
+        out.text("- ")
+    for child in node.children:
+        _walk(child, out, in_pre or name == "pre")
+    if level:
+        out.brk(level)
+    if name in _CELL_TAGS:
+        out.cell_sep = True
+
+
+def html_to_text(html: str) -> str:
+    """Readable plain text from (sanitised) HTML, NFC-normalised.
+
+    Paragraphs and other blocks are separated by a blank line, ``<br>``, list items,
+    table rows and captions by a newline; list items start with ``"- "`` and table
+    cells are separated by a tab. Used for classification and duplicate detection.
+    """
+    soup = BeautifulSoup(html, "html.parser")
+    out = _TextBuilder()
+    for child in soup.children:
+        _walk(child, out, in_pre=False)
+    return unicodedata.normalize("NFC", out.result())

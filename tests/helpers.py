@@ -1,0 +1,67 @@
+"""Test helpers: a ready board, runner and outbox on the embedded defaults."""
+
+from __future__ import annotations
+
+import mailbox
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from connectors.base import MailSender, MailSource
+from connectors.maildir import MaildirSource, OutboxSender, deliver
+from pipeline.config import Board, load_board
+from pipeline.db import open_database
+from pipeline.files import FileStore
+from pipeline.models import Submission
+from pipeline.runner import MailboxRunner
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = REPO / "config"
+CORPUS = REPO.parent / "shared" / "corpus"
+DEMO_BOX = "bbt@demo.bientap.vn"
+
+
+@dataclass
+class Rig:
+    board: Board
+    sessions: sessionmaker[Session]
+    files: FileStore
+    inbox: Path
+    outbox: Path
+    runner: MailboxRunner
+
+    def drop(self, raw: bytes) -> None:
+        deliver(self.inbox, raw)
+
+    def items(self) -> list[Submission]:
+        with self.sessions() as s:
+            return list(s.scalars(
+                select(Submission).options(selectinload(Submission.files)).order_by(Submission.id)))
+
+    def sent(self) -> list[EmailMessage]:
+        box = mailbox.Maildir(self.outbox, factory=None, create=True)
+        return [
+            message_from_bytes(box.get_bytes(k), policy=policy.default)  # type: ignore[misc]
+            for k in sorted(box.keys())
+        ]
+
+
+def make_rig(
+    tmp: Path,
+    db_url: str,
+    board: Board | None = None,
+    source: MailSource | None = None,
+    sender: MailSender | None = None,
+) -> Rig:
+    board = board or load_board(CONFIG / "demo.toml")
+    _engine, sessions = open_database(db_url)
+    files = FileStore(tmp / "files")
+    inbox, outbox = tmp / "inbox", tmp / "outbox"
+    source = source or MaildirSource(board.mailboxes[0].name, inbox)
+    sender = sender or OutboxSender(outbox)
+    runner = MailboxRunner(board, board.mailboxes[0].name, sessions, files, source, sender)
+    return Rig(board, sessions, files, inbox, outbox, runner)

@@ -1,0 +1,255 @@
+"""Ingestion on the embedded defaults (Maildir inbox, local outbox), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from pipeline import cli, ingest
+from pipeline.models import RawMessage, State
+from pipeline.samples import NEWS_BODY, NEWS_TITLE, article_mail
+from tests.helpers import DEMO_BOX, Rig, make_rig
+
+AGENCY_SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
+
+
+@pytest.fixture
+def rig(tmp_path: Path, db_url: str) -> Rig:
+    return make_rig(tmp_path, db_url)
+
+
+def test_submission_is_stored_classified_and_acknowledged(rig: Rig) -> None:
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, html=True))
+    result = rig.runner.run_once()
+
+    assert (result.recorded, result.processed, result.sent, result.filed) == (1, 1, 1, 1)
+    [item] = rig.items()
+    assert item.state == State.PENDING_REVIEW
+    assert item.title == NEWS_TITLE
+    assert "hơn 1.200 học sinh lớp 12" in item.body_text
+    assert item.agency_id == "so-gddt"
+    assert item.field_ids == ["giao-duc"]
+    assert item.member_ids == ["uv-giao-duc"]
+    assert item.kind == "tin"
+    assert item.author == "Lê Thị Hồng Nhung"
+    [receipt] = rig.sent()
+    assert receipt["To"] == AGENCY_SENDER
+    assert item.tracking_code in str(receipt["Subject"])
+    assert "Mã theo dõi: " + item.tracking_code in receipt.get_content()
+    assert receipt["Auto-Submitted"] == "auto-replied"
+    # handled mail leaves the inbox for the processed folder, never deleted
+    assert not list((rig.inbox / "new").iterdir()) and not list((rig.inbox / "cur").iterdir())
+    assert len(list((rig.inbox / ".Đã xử lý" / "new").iterdir())) == 1
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        {"legacy": "tcvn3"},
+        {"legacy": "vni"},
+        {"charset": "windows-1258"},
+        {"decomposed": True},
+    ],
+    ids=["tcvn3", "vni", "windows-1258", "nfd"],
+)
+def test_every_encoding_yields_the_same_nfc_text(rig: Rig, variant: dict[str, object]) -> None:
+    import unicodedata
+
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, message_id="<ref@x>"))
+    if variant.pop("decomposed", False):
+        raw = article_mail(AGENCY_SENDER, DEMO_BOX, unicodedata.normalize("NFD", NEWS_TITLE),
+                           unicodedata.normalize("NFD", NEWS_BODY), message_id="<v@x>")
+    else:
+        raw = article_mail(AGENCY_SENDER, DEMO_BOX, message_id="<v@x>", **variant)  # type: ignore[arg-type]
+    rig.drop(raw)
+    rig.runner.run_once()
+    reference, converted = sorted(rig.items(), key=lambda i: i.message_id != "ref@x")
+    assert converted.title == reference.title == NEWS_TITLE
+    assert converted.body_text == reference.body_text
+    assert unicodedata.is_normalized("NFC", converted.body_text)
+    assert converted.author == "Lê Thị Hồng Nhung"
+
+
+def test_security_marking_quarantines_and_tells_the_head(rig: Rig) -> None:
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, "Báo cáo tình hình quý I",
+                          "TỐI MẬT\n\nNội dung báo cáo.\n\nNgười viết: Lê Thị Hồng Nhung\n"))
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert item.state == State.QUARANTINED
+    assert item.flags[0]["code"] == "security-marking"
+    assert item.flags[0]["detail"] == {"marking": "TỐI MẬT"}
+    recipients = sorted(str(m["To"]) for m in rig.sent())
+    assert recipients == sorted([AGENCY_SENDER, "an.nv@demo.bientap.vn"])  # sender and head
+
+
+def test_bi_mat_in_a_headline_is_not_a_stamp(rig: Rig) -> None:
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, "BÍ MẬT CỦA NHỮNG HỌC SINH GIỎI", NEWS_BODY))
+    rig.runner.run_once()
+    assert rig.items()[0].state == State.PENDING_REVIEW
+
+
+def test_missing_author_returns_once_a_day(rig: Rig) -> None:
+    body = "Sở Giáo dục tổ chức hội nghị tổng kết năm học tại hội trường.\n"
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, "Hội nghị tổng kết năm học", body))
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, "Hội nghị tổng kết (gửi lại)", body + "."))
+    rig.runner.run_once()
+    items = rig.items()
+    assert [i.state for i in items] == [State.RETURNED, State.RETURNED]
+    assert all("Thiếu tên tác giả" in (i.reason or "") for i in items)
+    [notice] = rig.sent()  # the second is suppressed by the daily limit
+    assert "Thiếu tên tác giả" in notice.get_content()
+
+
+def test_unknown_sender_is_held_without_reply(rig: Rig) -> None:
+    rig.drop(article_mail("someone@unknown.example", DEMO_BOX))
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert item.state == State.HELD
+    assert rig.sent() == []
+
+
+def test_sensitive_topic_is_flagged_for_escalation(rig: Rig) -> None:
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, body=NEWS_BODY + "\nVụ việc là điểm nóng.\n"))
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert item.state == State.PENDING_REVIEW
+    assert [f["action"] for f in item.flags if f["code"] == "sensitive-topic"] == ["escalate"]
+
+
+def test_near_duplicate_points_to_the_earlier_item(rig: Rig) -> None:
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, message_id="<a@x>"))
+    rig.runner.run_once()
+    edited = NEWS_BODY.replace("hơn 1.200", "gần 1.300")
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, body=edited, message_id="<b@x>"))
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, "Tin khác",
+                          "Một nội dung hoàn toàn khác về y tế cơ sở và tiêm chủng.\n"
+                          "Tin, ảnh: Lê Thị Hồng Nhung\n", message_id="<c@x>"))
+    rig.runner.run_once()
+    first, second, third = rig.items()
+    [dup] = [f for f in second.flags if f["code"] == "near-duplicate"]
+    assert dup["detail"]["submission_id"] == first.id
+    assert first.tracking_code in dup["message"]
+    assert second.duplicate_of == first.id
+    assert not [f for f in third.flags if f["code"] == "near-duplicate"]
+
+
+def test_oversized_attachment_is_kept_and_sender_told(rig: Rig) -> None:
+    big = b"\0" * (int(rig.board.limits.max_attachment_mb * 1024 * 1024) + 10)
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, attachments=[("video.mp4", "video/mp4", big)]))
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert item.state == State.RETURNED
+    [stored] = item.files
+    assert stored.sha256 is None and stored.size == len(big)
+    with rig.sessions() as s:  # the raw message, attachment included, is kept
+        assert s.scalar(select(func.max(RawMessage.size))) > len(big)
+    [notice] = rig.sent()
+    assert "video.mp4" in notice.get_content()
+
+
+def test_auto_replies_are_set_aside_and_never_answered(rig: Rig) -> None:
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, "Trả lời tự động: Vắng mặt", "Tôi đi vắng."))
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, "Out of Office", "Away",
+                          extra_headers={"X-Auto-Response-Suppress": "All"}))
+    rig.drop(article_mail(DEMO_BOX, DEMO_BOX, "Loop", "Our own mail",
+                          extra_headers={"X-Bientap-Loop": "demo"}))
+    rig.drop(article_mail("news@list.example", DEMO_BOX, "Bản tin", "Tin tức",
+                          extra_headers={"List-Id": "<news.list.example>"}))
+    rig.runner.run_once()
+    items = rig.items()
+    assert [i.state for i in items] == [State.SET_ASIDE] * 4
+    assert all(i.reason for i in items)
+    assert rig.sent() == []
+    assert len(list((rig.inbox / ".Không phải bài gửi" / "new").iterdir())) == 4
+
+
+def test_docx_attachment_becomes_the_article(rig: Rig) -> None:
+    import io
+
+    from docx import Document
+
+    doc = Document()
+    doc.add_heading("Hội thi giáo viên dạy giỏi cấp tỉnh", level=1)
+    doc.add_paragraph("Hội thi thu hút 300 giáo viên đến từ các trường học trong tỉnh.")
+    doc.add_paragraph("Tác giả: Lê Thị Hồng Nhung")
+    buf = io.BytesIO()
+    doc.save(buf)
+    docx_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, "Gửi bài hội thi giáo viên",
+                          "Kính gửi Ban Biên tập, đơn vị gửi bài đính kèm.",
+                          attachments=[("hoi-thi.docx", docx_type, buf.getvalue())]))
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert "<h1>Hội thi giáo viên dạy giỏi cấp tỉnh</h1>" in item.body_html
+    assert item.author == "Lê Thị Hồng Nhung"
+    assert [(f.filename, f.role) for f in item.files] == [("hoi-thi.docx", "article")]
+    assert rig.files.get(item.files[0].sha256 or "") == buf.getvalue()
+
+
+def test_crash_at_any_point_neither_loses_nor_duplicates(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Crash(BaseException):
+        pass
+
+    def crash(*_a: object, **_k: object) -> None:
+        raise Crash
+
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, message_id="<one@x>"))
+    # 1: crash while storing (after every stage but the last)
+    monkeypatch.setattr(ingest, "STAGES", (*ingest.STAGES[:-1], ("crash", crash)))
+    with pytest.raises(Crash):
+        rig.runner.run_once()
+    assert rig.items() == []
+    monkeypatch.undo()
+    # 2: crash after processing, before the receipt is sent
+    monkeypatch.setattr(rig.runner, "deliver", crash)
+    with pytest.raises(Crash):
+        rig.runner.run_once()
+    monkeypatch.undo()
+    # 3: crash after sending, before the mail is filed: it is read again on restart
+    monkeypatch.setattr(rig.runner.source, "file", crash)
+    with pytest.raises(Crash):
+        rig.runner.run_once()
+    monkeypatch.undo()
+    rig.runner.run_once()
+    rig.runner.run_once()
+    assert len(rig.items()) == 1
+    assert len(rig.sent()) == 1
+    with rig.sessions() as s:
+        assert s.scalar(select(func.count(RawMessage.id))) == 1
+
+
+def test_a_message_that_breaks_the_pipeline_is_kept_and_the_next_goes_on(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(w: ingest.Work) -> None:
+        if "hỏng" in w.title:
+            raise ValueError("bug in a stage")
+
+    monkeypatch.setattr(ingest, "STAGES", (*ingest.STAGES[:3], ("boom", boom), *ingest.STAGES[3:]))
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, "Thư hỏng", message_id="<bad@x>"))
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, message_id="<good@x>"))
+    for _ in range(3):
+        rig.runner.run_once()
+    bad, good = sorted(rig.items(), key=lambda i: i.message_id != "bad@x")
+    assert good.state == State.PENDING_REVIEW
+    assert bad.state == State.FAILED
+    assert "ValueError: bug in a stage" in (bad.reason or "")
+
+
+def test_cli_lists_and_shows_items(rig: Rig, db_url: str, capsys: pytest.CaptureFixture[str]
+                                   ) -> None:
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX))
+    rig.runner.run_once()
+    assert cli.main(["--database-url", db_url, "list", "--json"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert listed["state"] == "pending_review" and listed["agency"] == "so-gddt"
+    assert cli.main(["--database-url", db_url, "show", listed["tracking_code"], "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["members"] == ["uv-giao-duc"] and shown["kind"] == "tin"
+    assert shown["author"] == "Lê Thị Hồng Nhung"
+    assert "1.200 học sinh" in shown["body_text"]
