@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 
 from connectors.base import PermanentError, TransientError
+
+_BARE_LF = re.compile(rb"(?<!\r)\n")
 
 
 class SmtpSender:
@@ -55,7 +58,8 @@ class SmtpSender:
     def send(self, sender: str, recipients: list[str], raw: bytes) -> None:
         conn = self._connect()
         try:
-            refused = conn.sendmail(sender, recipients, raw)
+            # smtplib sends bytes as they are: line ends must already be CRLF
+            refused = conn.sendmail(sender, recipients, _BARE_LF.sub(b"\r\n", raw))
         except smtplib.SMTPRecipientsRefused as exc:
             raise PermanentError(f"recipients refused: {sorted(exc.recipients)}") from exc
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:

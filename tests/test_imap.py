@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import unicodedata
 from email import message_from_bytes, policy
@@ -133,7 +134,7 @@ def test_a_dropped_connection_is_retried_and_nothing_is_lost(
     dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, message_id="<a@x>"))
     assert watcher.run_once() is not None
     client = watcher.runner.source._client  # type: ignore[attr-defined]
-    client._imap.sock.close()  # the server "drops" us
+    client._imap.sock.shutdown(socket.SHUT_RDWR)  # the connection drops
     dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, "Tin thứ hai",
                                                 message_id="<b@x>"))
     assert watcher.run_once() is None  # a transient failure, recorded with backoff
