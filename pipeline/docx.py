@@ -46,8 +46,10 @@ _OFFICE_DOCUMENT = "/officeDocument"
 _NOTE_PARTS = ("/footnotes", "/endnotes")
 UNICODE_FONT = "Times New Roman"
 MAX_PART_BYTES = 64 * 1024 * 1024  # an uncompressed XML part larger than this is refused
+MAX_PACKAGE_BYTES = 512 * 1024 * 1024  # the whole package, uncompressed (zip bombs)
 _FONT_ATTRS = ("ascii", "hAnsi")
 _SENTENCE_END = frozenset(".!?:…")
+_BLOCK_END = re.compile(r"</(?:p|h[1-6]|li|tr|table|ul|ol|blockquote)>")
 _THEME_ATTRS = {"ascii": "asciiTheme", "hAnsi": "hAnsiTheme"}
 
 
@@ -320,35 +322,47 @@ def _convert_legacy_runs(data: bytes) -> bytes:
         archive = zipfile.ZipFile(BytesIO(data))
     except (zipfile.BadZipFile, ValueError) as exc:
         raise DocxError("not a .docx file (not a ZIP archive)") from exc
-    with archive:
-        main = _relationship_targets(archive, "").get(_OFFICE_DOCUMENT, "word/document.xml")
-        related = _relationship_targets(archive, main)
-        styles_xml = _read_part(archive, related.get("/styles", "word/styles.xml"))
-        if styles_xml is not None:
-            _refuse_dtd(styles_xml, "styles")
-        contents: dict[str, bytes] = {}
-        for part in (main, *(related[kind] for kind in _NOTE_PARTS if kind in related)):
-            content = _read_part(archive, part)
-            if content is not None:
-                _refuse_dtd(content, part)
-                contents[part] = content
-        if main not in contents:
-            raise DocxError("the package has no main document part")
-        if not _names_legacy_font(styles_xml, *contents.values()):
-            return data
-        styles = _read_styles(styles_xml)
-        replaced: dict[str, bytes] = {}
-        for part, content in contents.items():
-            converted = _convert_part(content, part, styles)
-            if converted is not None:
-                replaced[part] = converted
-        if not replaced:
-            return data
-        output = BytesIO()
-        with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as rebuilt:
-            for info in archive.infolist():
-                rebuilt.writestr(info, replaced.get(info.filename) or archive.read(info))
-        return output.getvalue()
+    try:
+        with archive:
+            return _rewrite_package(data, archive)
+    except DocxError:
+        raise
+    except Exception as exc:  # encrypted entries, unknown compression, bad CRC...
+        raise DocxError(f"the package cannot be read ({type(exc).__name__}: {exc})") from exc
+
+
+def _rewrite_package(data: bytes, archive: zipfile.ZipFile) -> bytes:
+    declared = sum(info.file_size for info in archive.infolist())
+    if declared > MAX_PACKAGE_BYTES:
+        raise DocxError(f"the package unpacks to {declared} bytes; refused")
+    main = _relationship_targets(archive, "").get(_OFFICE_DOCUMENT, "word/document.xml")
+    related = _relationship_targets(archive, main)
+    styles_xml = _read_part(archive, related.get("/styles", "word/styles.xml"))
+    if styles_xml is not None:
+        _refuse_dtd(styles_xml, "styles")
+    contents: dict[str, bytes] = {}
+    for part in (main, *(related[kind] for kind in _NOTE_PARTS if kind in related)):
+        content = _read_part(archive, part)
+        if content is not None:
+            _refuse_dtd(content, part)
+            contents[part] = content
+    if main not in contents:
+        raise DocxError("the package has no main document part")
+    if not _names_legacy_font(styles_xml, *contents.values()):
+        return data
+    styles = _read_styles(styles_xml)
+    replaced: dict[str, bytes] = {}
+    for part, content in contents.items():
+        converted = _convert_part(content, part, styles)
+        if converted is not None:
+            replaced[part] = converted
+    if not replaced:
+        return data
+    output = BytesIO()
+    with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as rebuilt:
+        for info in archive.infolist():
+            rebuilt.writestr(info, replaced.get(info.filename) or archive.read(info))
+    return output.getvalue()
 
 
 # --------------------------------------------------------------------------- conversion
@@ -397,7 +411,9 @@ def docx_to_html(data: bytes) -> DocxArticle:
     except Exception as exc:
         raise DocxError(f"mammoth could not read the document ({type(exc).__name__})") from exc
     messages[:0] = [str(message.message) for message in result.messages]
-    return DocxArticle(html=normalize(result.value), images=tuple(images), messages=tuple(messages))
+    # mammoth writes one long line; `normalize` decides per line, so give it one per block.
+    html = _BLOCK_END.sub(lambda match: match.group(0) + "\n", result.value)
+    return DocxArticle(html=normalize(html), images=tuple(images), messages=tuple(messages))
 
 
 def docx_text(data: bytes) -> str:

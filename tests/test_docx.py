@@ -1,0 +1,178 @@
+"""pipeline.docx: Word articles to HTML, legacy Vietnamese fonts converted, images collected."""
+
+from __future__ import annotations
+
+import base64
+import unicodedata
+import zipfile
+from io import BytesIO
+
+import docx
+import pytest
+from bs4 import BeautifulSoup
+from docx.shared import Pt
+
+from pipeline.docx import DocxError, _convert_legacy_runs, docx_text, docx_to_html
+from pipeline.vietnamese import Legacy, encode_legacy
+
+# 1x1 RGBA PNG: python-docx reads its header, mammoth hands its bytes back.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+TITLE = "Hội nghị tổng kết công tác năm 2024"
+LEAD = "Sáng nay, Ủy ban nhân dân tỉnh tổ chức hội nghị tổng kết công tác năm 2024."
+# Legacy text avoids upper-case toned letters: TCVN3 keeps those in a separate font (.VnTimeH).
+LEGACY = "Quyết định số 15/QĐ-UBND về việc tăng cường phòng, chống thiên tai năm 2024"
+LEGACY_2 = "để các sở, ngành triển khai ngay"  # continues a sentence: stays lower-case
+LEGACY_3 = "Các sở, ngành báo cáo kết quả trước ngày 15/12."
+
+
+def save(document: docx.document.Document) -> bytes:
+    buffer = BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def paragraphs(html: str) -> list[str]:
+    return [p.get_text() for p in BeautifulSoup(html, "html.parser").find_all("p")]
+
+
+def unicode_article() -> bytes:
+    document = docx.Document()
+    document.add_heading(TITLE, level=1)
+    document.add_paragraph(LEAD)
+    document.add_heading("Kết quả đạt được", level=2)
+    table = document.add_table(rows=2, cols=2)
+    for row, (label, value) in enumerate([("Chỉ tiêu", "Kết quả"), ("Tăng trưởng", "8,5%")]):
+        table.cell(row, 0).text = label
+        table.cell(row, 1).text = value
+    document.add_picture(BytesIO(PNG))
+    document.add_paragraph("Ảnh: Hội nghị")
+    return save(document)
+
+
+def test_unicode_article_headings_paragraphs_table_and_image() -> None:
+    article = docx_to_html(unicode_article())
+    soup = BeautifulSoup(article.html, "html.parser")
+    assert [h.get_text() for h in soup.find_all("h1")] == [TITLE]
+    assert [h.get_text() for h in soup.find_all("h2")] == ["Kết quả đạt được"]
+    assert LEAD in paragraphs(article.html)
+    cells = [td.get_text(strip=True) for td in soup.find_all("td")]
+    assert cells == ["Chỉ tiêu", "Kết quả", "Tăng trưởng", "8,5%"]
+
+    (image,) = article.images
+    assert image.data == PNG
+    assert image.content_type == "image/png"
+    assert image.inline is True
+    assert image.filename == "image-1.png"
+    assert image.content_id is not None
+    (img,) = soup.find_all("img")
+    assert img["src"] == f"cid:{image.content_id}"
+    assert "data:" not in article.html
+    assert unicodedata.is_normalized("NFC", article.html)
+
+
+def test_docx_text() -> None:
+    text = docx_text(unicode_article())
+    assert TITLE in text and LEAD in text and "Tăng trưởng" in text
+
+
+@pytest.mark.parametrize(
+    ("font", "encoding"),
+    [(".VnTime", "tcvn3"), ("VNI-Times", "vni")],
+)
+def test_run_in_legacy_font_becomes_unicode(font: str, encoding: Legacy) -> None:
+    document = docx.Document()
+    document.add_paragraph(LEAD)  # a Unicode paragraph next to it must stay intact
+    paragraph = document.add_paragraph()
+    run = paragraph.add_run(encode_legacy(LEGACY, encoding))
+    run.font.name = font
+    run.font.size = Pt(14)
+    paragraph.add_run(" ")
+    bold = paragraph.add_run(encode_legacy(LEGACY_2, encoding))
+    bold.font.name = font
+    bold.bold = True
+    data = save(document)
+
+    article = docx_to_html(data)
+    assert paragraphs(article.html) == [LEAD, f"{LEGACY} {LEGACY_2}"]
+    assert f"<strong>{LEGACY_2}</strong>" in article.html
+    assert LEGACY in docx_text(data)
+
+
+@pytest.mark.parametrize(
+    ("font", "encoding"),
+    [(".VnTime", "tcvn3"), ("VNI-Times", "vni")],
+)
+def test_legacy_font_from_the_paragraph_style(font: str, encoding: Legacy) -> None:
+    document = docx.Document()
+    document.styles["Normal"].font.name = font  # no direct formatting on the runs
+    document.add_paragraph(encode_legacy(LEGACY, encoding))
+    document.add_paragraph(encode_legacy(LEGACY_3, encoding))
+    article = docx_to_html(save(document))
+    assert paragraphs(article.html) == [LEGACY, LEGACY_3]
+
+
+def test_unicode_font_overrides_a_legacy_style() -> None:
+    document = docx.Document()
+    document.styles["Normal"].font.name = ".VnTime"
+    unicode_run = document.add_paragraph().add_run(LEAD)
+    unicode_run.font.name = "Times New Roman"
+    article = docx_to_html(save(document))
+    assert paragraphs(article.html) == [LEAD]
+
+
+def test_legacy_text_in_a_unicode_font_is_normalized_per_paragraph() -> None:
+    document = docx.Document()
+    document.add_paragraph(LEAD)
+    document.add_paragraph(encode_legacy(LEGACY_3, "tcvn3"))  # font lost on copy and paste
+    document.add_paragraph(TITLE)
+    article = docx_to_html(save(document))
+    assert paragraphs(article.html) == [LEAD, LEGACY_3, TITLE]
+
+
+def test_document_without_legacy_fonts_is_passed_through_unchanged() -> None:
+    data = unicode_article()
+
+    assert _convert_legacy_runs(data) is data
+
+
+def test_converted_package_is_still_a_valid_docx() -> None:
+    document = docx.Document()
+    document.add_paragraph().add_run(encode_legacy(LEGACY, "tcvn3")).font.name = ".VnTime"
+
+    converted = _convert_legacy_runs(save(document))
+    reopened = docx.Document(BytesIO(converted))
+    (paragraph,) = reopened.paragraphs
+    assert paragraph.text == LEGACY
+    assert paragraph.runs[0].font.name == "Times New Roman"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"not a zip at all", b"PK\x03\x04broken", "zip-without-document"],
+    ids=["empty", "text", "truncated-zip", "no-document"],
+)
+def test_unreadable_files_raise_docx_error(data: bytes | str) -> None:
+    if data == "zip-without-document":
+        buffer = BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("hello.txt", "xin chào")
+        data = buffer.getvalue()
+    assert isinstance(data, bytes)
+    with pytest.raises(DocxError) as caught:
+        docx_to_html(data)
+    assert caught.value.reason
+
+
+def test_part_with_a_dtd_is_refused() -> None:
+    source = zipfile.ZipFile(BytesIO(unicode_article()))
+    buffer = BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for info in source.infolist():
+            content = source.read(info)
+            if info.filename == "word/document.xml":
+                content = content.replace(b"?>", b'?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">]>', 1)
+            archive.writestr(info, content)
+    with pytest.raises(DocxError, match="DTD"):
+        docx_to_html(buffer.getvalue())
