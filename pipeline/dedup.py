@@ -13,7 +13,7 @@ import struct
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.models import ShingleBand, State, Submission
@@ -57,7 +57,8 @@ def buckets(sig: LeanMinHash) -> list[tuple[int, int]]:
     out = []
     for band in range(BANDS):
         chunk = values[band * ROWS : (band + 1) * ROWS].tobytes()
-        digest = hashlib.blake2b(chunk, digest_size=8).digest()
+        # the band number is hashed in, so one indexed column finds every band
+        digest = hashlib.blake2b(bytes([band]) + chunk, digest_size=8).digest()
         out.append((band, struct.unpack(">q", digest)[0]))
     return out
 
@@ -66,23 +67,23 @@ def find_duplicate(
     session: Session, board_id: str, sig: LeanMinHash, threshold: float
 ) -> Submission | None:
     """The most similar live submission at or above ``threshold``, if any."""
-    keys = buckets(sig)
-    candidate_ids = session.scalars(
+    candidates = (
         select(ShingleBand.submission_id)
         .where(ShingleBand.board_id == board_id)
-        .where(tuple_(ShingleBand.band, ShingleBand.bucket).in_(keys))
+        .where(ShingleBand.bucket.in_([bucket for _, bucket in buckets(sig)]))
         .distinct()
-    ).all()
-    best: tuple[float, Submission] | None = None
-    for item in session.scalars(
-        select(Submission).where(Submission.id.in_(candidate_ids), Submission.state.in_(_LIVE))
-    ):
-        if item.minhash is None:
-            continue
-        score = sig.jaccard(from_bytes(item.minhash))
+    )
+    best: tuple[float, int] | None = None
+    rows = session.execute(
+        select(Submission.id, Submission.minhash).where(
+            Submission.id.in_(candidates), Submission.state.in_(_LIVE),
+            Submission.minhash.is_not(None))
+    )
+    for item_id, minhash in rows:
+        score = sig.jaccard(from_bytes(minhash))
         if score >= threshold and (best is None or score > best[0]):
-            best = (score, item)
-    return best[1] if best else None
+            best = (score, item_id)
+    return session.get(Submission, best[1]) if best else None
 
 
 def index(session: Session, item: Submission, sig: LeanMinHash) -> None:

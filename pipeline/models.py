@@ -168,7 +168,7 @@ class ShingleBand(Base):
     """MinHash LSH buckets of a submission, for sub-linear near-duplicate look-up."""
 
     __tablename__ = "shingle_band"
-    __table_args__ = (Index("ix_shingle_band_lookup", "board_id", "band", "bucket"),)
+    __table_args__ = (Index("ix_shingle_band_lookup", "board_id", "bucket"),)
 
     submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), primary_key=True)
     band: Mapped[int] = mapped_column(Integer, primary_key=True)

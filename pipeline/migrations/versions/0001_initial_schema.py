@@ -145,7 +145,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('submission_id', 'band')
     )
     with op.batch_alter_table('shingle_band', schema=None) as batch_op:
-        batch_op.create_index('ix_shingle_band_lookup', ['board_id', 'band', 'bucket'], unique=False)
+        batch_op.create_index('ix_shingle_band_lookup', ['board_id', 'bucket'], unique=False)
 
     op.create_table('stored_file',
     sa.Column('id', sa.Integer(), nullable=False),
