@@ -17,6 +17,11 @@ def _folder_name(name: str) -> str:
     return name.replace(".", "_").replace("/", "_")
 
 
+def _maildir(path: Path) -> mailbox.Maildir:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return mailbox.Maildir(path, factory=None, create=True)
+
+
 class MaildirSource:
     """Reads every message still in the Maildir; handled ones are moved to sub-folders.
 
@@ -26,7 +31,7 @@ class MaildirSource:
 
     def __init__(self, name: str, path: Path) -> None:
         self.name = name
-        self.box = mailbox.Maildir(path, factory=None, create=True)
+        self.box = _maildir(path)
 
     def poll(self, cursor: Cursor) -> Iterator[list[Fetched]]:
         keys = sorted(self.box.iterkeys())
@@ -67,7 +72,7 @@ class MaildirSource:
 
 def deliver(path: Path, raw: bytes) -> str:
     """Drop one message into a Maildir (used for the outbox and the demo)."""
-    return mailbox.Maildir(path, factory=None, create=True).add(raw)
+    return _maildir(path).add(raw)
 
 
 class OutboxSender:
