@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The bientap daemon: watch every mailbox of every configured board.
 
-    python run_pipeline.py --config config/            # run until SIGTERM
-    python run_pipeline.py --config config/demo.toml --once   # one pass, then exit
+python run_pipeline.py --config config/            # run until SIGTERM
+python run_pipeline.py --config config/demo.toml --once   # one pass, then exit
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ log = logging.getLogger("bientap")
 def _args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--config", default="config", help="a board file or a folder of them")
-    parser.add_argument("--once", action="store_true", help="one pass over every mailbox, then exit")
+    parser.add_argument(
+        "--once", action="store_true", help="one pass over every mailbox, then exit"
+    )
     parser.add_argument("--database-url", help="overrides deployment.toml and BIENTAP_DATABASE_URL")
     parser.add_argument("--data-dir", help="overrides deployment.toml and BIENTAP_DATA_DIR")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -36,7 +38,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
 
 def _watch(watcher: Watcher, stop: threading.Event) -> None:
     """One scheduled run: a pass, then IDLE (if offered) until the interval is used up."""
-    box = next(m for m in watcher.runner.board.mailboxes if m.name == watcher.runner.mailbox)
+    box = watcher.mailbox
     deadline = time.monotonic() + box.poll_seconds * 0.9
     watcher.run_once()
     if not (box.source == "imap" and box.idle):
@@ -53,8 +55,10 @@ def _watch(watcher: Watcher, stop: threading.Event) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         deployed = open_deployment(args.config, args.database_url, args.data_dir)
         active = watchers(deployed)
@@ -64,20 +68,31 @@ def main(argv: list[str] | None = None) -> int:
     if args.once:
         for watcher in active:
             result = watcher.run_once()
-            box = f"{watcher.runner.board.id}/{watcher.runner.mailbox}"
+            name = f"{watcher.runner.board.id}/{watcher.runner.mailbox}"
             if result is None:
-                log.error("%s: pass failed, see the warning above", box)
+                log.error("%s: pass failed, see the warning above", name)
             else:
-                log.info("%s: recorded %d, processed %d, sent %d, filed %d", box,
-                         result.recorded, result.processed, result.sent, result.filed)
+                log.info(
+                    "%s: recorded %d, processed %d, sent %d, filed %d",
+                    name,
+                    result.recorded,
+                    result.processed,
+                    result.sent,
+                    result.filed,
+                )
         return 0
     stop = threading.Event()
     scheduler = BackgroundScheduler(job_defaults={"coalesce": True, "max_instances": 1})
     for watcher in active:
-        box = next(m for m in watcher.runner.board.mailboxes if m.name == watcher.runner.mailbox)
-        scheduler.add_job(_watch, "interval", seconds=box.poll_seconds, args=[watcher, stop],
-                          id=f"watch:{watcher.runner.board.id}:{box.name}",
-                          next_run_time=datetime.now())
+        box = watcher.mailbox
+        scheduler.add_job(
+            _watch,
+            "interval",
+            seconds=box.poll_seconds,
+            args=[watcher, stop],
+            id=f"watch:{watcher.runner.board.id}:{box.name}",
+            next_run_time=datetime.now(),
+        )
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %d: finishing the message in hand", signum)

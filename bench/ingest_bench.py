@@ -38,8 +38,12 @@ from tests.services import Dovecot  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 BOX = "bbt@demo.bientap.vn"
-SENDERS = ["nhung.ltt@sgddt.demo.bientap.vn", "dung.pt@syt.demo.bientap.vn",
-           "em.hq@stp.demo.bientap.vn", "someone@unknown.example"]
+SENDERS = [
+    "nhung.ltt@sgddt.demo.bientap.vn",
+    "dung.pt@syt.demo.bientap.vn",
+    "em.hq@stp.demo.bientap.vn",
+    "someone@unknown.example",
+]
 TOPICS = ["tuyển sinh", "tiêm chủng", "hộ tịch", "giao thông", "nông thôn mới"]
 
 
@@ -52,30 +56,52 @@ def backlog(n: int, seed: int = 7) -> list[bytes]:
         body = " ".join(rng.sample(words, len(words) // 2))
         body = f"{body}\n\nVề {rng.choice(TOPICS)} số {i}.\n\nTin, ảnh: Lê Thị Hồng Nhung\n"
         kind = i % 10
-        out.append(article_mail(
-            SENDERS[i % len(SENDERS)], BOX, f"Tin hoạt động số {i} về {rng.choice(TOPICS)}",
-            body, legacy="tcvn3" if kind == 0 else ("vni" if kind == 1 else None),
-            html=kind in (2, 3, 4), message_id=f"<bench-{i}@demo.bientap.vn>",
-            attachments=[("anh.jpg", "image/jpeg", rng.randbytes(4000))] if kind == 5 else None,
-        ))
+        out.append(
+            article_mail(
+                SENDERS[i % len(SENDERS)],
+                BOX,
+                f"Tin hoạt động số {i} về {rng.choice(TOPICS)}",
+                body,
+                legacy="tcvn3" if kind == 0 else ("vni" if kind == 1 else None),
+                html=kind in (2, 3, 4),
+                message_id=f"<bench-{i}@demo.bientap.vn>",
+                attachments=[("anh.jpg", "image/jpeg", rng.randbytes(4000))] if kind == 5 else None,
+            )
+        )
     return out
 
 
 def board_for(dovecot: Dovecot, user: str) -> Board:
     data = load_board(REPO / "config" / "demo.toml").model_dump(exclude={"source_file"})
-    data["mailboxes"] = [{"name": "imap", "address": BOX, "source": "imap",
-                          "host": dovecot.host, "port": dovecot.port, "ssl": False,
-                          "username": user, "password": "env:UNUSED"}]
+    data["mailboxes"] = [
+        {
+            "name": "imap",
+            "address": BOX,
+            "source": "imap",
+            "host": dovecot.host,
+            "port": dovecot.port,
+            "ssl": False,
+            "username": user,
+            "password": "env:UNUSED",
+        }
+    ]
     return Board.model_validate(data)
 
 
 def runner_for(dovecot: Dovecot, user: str, tmp: Path) -> MailboxRunner:
     board = board_for(dovecot, user)
     _engine, sessions = open_database(f"sqlite:///{tmp}/bench-{user}.db")
-    source = ImapSource("imap", dovecot.host, dovecot.port, user, dovecot.password(user),
-                        use_ssl=False)
-    return MailboxRunner(board, "imap", sessions, FileStore(tmp / "files"), source,
-                         OutboxSender(tmp / f"outbox-{user}"))
+    source = ImapSource(
+        "imap", dovecot.host, dovecot.port, user, dovecot.password(user), use_ssl=False
+    )
+    return MailboxRunner(
+        board,
+        "imap",
+        sessions,
+        FileStore(tmp / "files"),
+        source,
+        OutboxSender(tmp / f"outbox-{user}"),
+    )
 
 
 def raw_fetch_and_parse(dovecot: Dovecot, user: str) -> int:
@@ -111,15 +137,22 @@ def drain(dovecot: Dovecot, tmp: Path, n: int) -> tuple[float, float]:
 def idle_poll(dovecot: Dovecot, tmp: Path, size: int, polls: int) -> float:
     user = dovecot.new_user(f"idle{size}").name
     small = article_mail(SENDERS[0], BOX, "x", "y")
-    dovecot.bulk_append(user, (small.replace(b"Message-ID: <", f"Message-ID: <{i}.".encode(), 1)
-                               for i in range(size)))
+    dovecot.bulk_append(
+        user,
+        (small.replace(b"Message-ID: <", f"Message-ID: <{i}.".encode(), 1) for i in range(size)),
+    )
     runner = runner_for(dovecot, user, tmp)
     with dovecot.client(user) as imap:
         info = imap.select_folder("INBOX", readonly=True)
     with runner.sessions.begin() as s:  # as if everything had been read already
-        s.add(MailboxState(board_id=runner.board.id, mailbox="imap",
-                           uidvalidity=int(info[b"UIDVALIDITY"]),
-                           last_uid=int(info[b"UIDNEXT"]) - 1))
+        s.add(
+            MailboxState(
+                board_id=runner.board.id,
+                mailbox="imap",
+                uidvalidity=int(info[b"UIDVALIDITY"]),
+                last_uid=int(info[b"UIDNEXT"]) - 1,
+            )
+        )
     runner.record()  # connect once
     times = []
     for _ in range(polls):
@@ -141,14 +174,18 @@ def main() -> int:
         raw_rate, pipe_rate = drain(dovecot, tmp, args.messages)
         print(f"drain of {args.messages} messages from Dovecot:")
         print(f"  raw IMAP fetch + parse : {raw_rate:8.1f} msg/s  (baseline)")
-        print(f"  bientap pipeline       : {pipe_rate:8.1f} msg/s  "
-              f"= {pipe_rate / raw_rate:.2f} of raw (target >= 0.33)")
+        print(
+            f"  bientap pipeline       : {pipe_rate:8.1f} msg/s  "
+            f"= {pipe_rate / raw_rate:.2f} of raw (target >= 0.33)"
+        )
         small = idle_poll(dovecot, tmp, args.small, args.polls)
         big = idle_poll(dovecot, tmp, args.big, args.polls)
         print(f"idle poll, median of {args.polls}:")
         print(f"  mailbox of {args.small:>6} : {small * 1000:7.3f} ms  (baseline)")
-        print(f"  mailbox of {args.big:>6} : {big * 1000:7.3f} ms  "
-              f"= {big / small:.2f}x (target <= 1.5x)")
+        print(
+            f"  mailbox of {args.big:>6} : {big * 1000:7.3f} ms  "
+            f"= {big / small:.2f}x (target <= 1.5x)"
+        )
     return 0
 
 

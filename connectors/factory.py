@@ -22,8 +22,14 @@ def mail_source(box: Mailbox, data_dir: Path) -> MailSource:
         return MaildirSource(box.name, _resolve(data_dir, box.path))
     assert box.host and box.username and box.password
     return ImapSource(
-        box.name, box.host, box.port, box.username, box.password.reveal(),
-        use_ssl=box.ssl, folder=box.folder, idle=box.idle,
+        box.name,
+        box.host,
+        box.port,
+        box.username,
+        box.password.reveal(),
+        use_ssl=box.ssl,
+        folder=box.folder,
+        idle=box.idle,
     )
 
 
@@ -32,7 +38,10 @@ def mail_sender(out: MailOut, data_dir: Path) -> MailSender:
         return OutboxSender(_resolve(data_dir, out.path))
     assert out.host is not None
     return SmtpSender(
-        out.host, out.port, username=out.username,
+        out.host,
+        out.port,
+        username=out.username,
         password=out.password.reveal() if out.password else None,
-        starttls=out.starttls, use_ssl=out.ssl,
+        starttls=out.starttls,
+        use_ssl=out.ssl,
     )

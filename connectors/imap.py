@@ -8,6 +8,7 @@ job), never deleted.
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import logging
 import socket
@@ -58,17 +59,17 @@ class ImapSource:
         except LoginError as exc:
             raise PermanentError(f"{self.name}: IMAP login refused for {self.username}") from exc
         except (*_DROPPED, IMAPClientError) as exc:
-            raise TransientError(f"{self.name}: cannot reach {self.host}:{self.port}: {exc}") from exc
+            raise TransientError(
+                f"{self.name}: cannot reach {self.host}:{self.port}: {exc}"
+            ) from exc
         self._client = client
         return client
 
     def _drop(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            try:
+            with contextlib.suppress(Exception):  # the connection is already broken
                 client.shutdown()
-            except Exception:  # noqa: BLE001 - the connection is already broken
-                pass
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run an IMAP command; a dropped connection becomes TransientError."""
@@ -87,8 +88,12 @@ class ImapSource:
         uidvalidity = int(info[b"UIDVALIDITY"])
         last_uid = cursor.last_uid
         if cursor.uidvalidity is not None and cursor.uidvalidity != uidvalidity:
-            log.warning("%s: UIDVALIDITY changed %s -> %s, re-syncing", self.name,
-                        cursor.uidvalidity, uidvalidity)
+            log.warning(
+                "%s: UIDVALIDITY changed %s -> %s, re-syncing",
+                self.name,
+                cursor.uidvalidity,
+                uidvalidity,
+            )
             last_uid = 0
         uidnext = info.get(b"UIDNEXT")
         if uidnext is not None and int(uidnext) <= last_uid + 1:
@@ -148,8 +153,6 @@ class ImapSource:
 
     def close(self) -> None:
         if self._client is not None:
-            try:
+            with contextlib.suppress(Exception):  # closing a broken connection
                 self._client.logout()
-            except Exception:  # noqa: BLE001 - closing a broken connection
-                pass
             self._client = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import smtplib
 import ssl
@@ -39,7 +40,9 @@ class SmtpSender:
         try:
             if self.use_ssl:
                 conn: smtplib.SMTP = smtplib.SMTP_SSL(
-                    self.host, self.port, timeout=self.timeout,
+                    self.host,
+                    self.port,
+                    timeout=self.timeout,
                     context=ssl.create_default_context(),
                 )
             else:
@@ -74,8 +77,6 @@ class SmtpSender:
 
     def close(self) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
                 self._conn.quit()
-            except (smtplib.SMTPException, OSError):
-                pass
             self._conn = None

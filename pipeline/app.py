@@ -12,7 +12,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import PermanentError, TransientError
 from connectors.factory import mail_sender, mail_source
-from pipeline.config import Board, ConfigError, Deployment, load_boards, load_deployment
+from pipeline.config import (
+    Board,
+    ConfigError,
+    Deployment,
+    Mailbox,
+    load_boards,
+    load_deployment,
+)
 from pipeline.db import open_database
 from pipeline.files import FileStore
 from pipeline.runner import MailboxRunner, PassResult
@@ -32,8 +39,9 @@ class Deployed:
     data_dir: Path
 
 
-def open_deployment(config: str | Path, database_url: str | None = None,
-                    data_dir: str | None = None) -> Deployed:
+def open_deployment(
+    config: str | Path, database_url: str | None = None, data_dir: str | None = None
+) -> Deployed:
     deployment = load_deployment(config, {"database_url": database_url, "data_dir": data_dir})
     boards = load_boards(config)
     engine, sessions = open_database(deployment.database_url)
@@ -50,6 +58,10 @@ class Watcher:
     retry_at: float = 0.0
     last: PassResult = field(default_factory=PassResult)
 
+    @property
+    def mailbox(self) -> Mailbox:
+        return next(m for m in self.runner.board.mailboxes if m.name == self.runner.mailbox)
+
     def run_once(self) -> PassResult | None:
         if time.monotonic() < self.retry_at:
             return None
@@ -57,11 +69,16 @@ class Watcher:
             self.last = self.runner.run_once()
         except (TransientError, PermanentError) as exc:
             self.failures += 1
-            delay = min(MAX_BACKOFF, 2.0 ** self.failures)
+            delay = min(MAX_BACKOFF, 2.0**self.failures)
             self.retry_at = time.monotonic() + delay
             self._record_error(str(exc))
-            log.warning("board=%s mailbox=%s: %s (retry in %.0fs)", self.runner.board.id,
-                        self.runner.mailbox, exc, delay)
+            log.warning(
+                "board=%s mailbox=%s: %s (retry in %.0fs)",
+                self.runner.board.id,
+                self.runner.mailbox,
+                exc,
+                delay,
+            )
             return None
         if self.failures:
             self._record_error(None)
@@ -89,4 +106,3 @@ def watchers(d: Deployed) -> list[Watcher]:
                 raise ConfigError(f"{board.source_file}: mailboxes[{i}].password: {exc}") from None
             out.append(Watcher(MailboxRunner(board, box.name, d.sessions, d.files, source, sender)))
     return out
-

@@ -22,6 +22,7 @@ from pipeline.screening import fold
 NUM_PERM = 128
 BANDS, ROWS = 32, 4  # candidate threshold about (1/32)^(1/4) = 0.42, well below any setting
 SHINGLE = 4
+Signature = LeanMinHash
 _WORD = re.compile(r"\w+")
 _LIVE = (State.PENDING_REVIEW, State.HELD, State.RETURNED)  # queued; published joins later
 
@@ -76,10 +77,14 @@ def find_duplicate(
     best: tuple[float, int] | None = None
     rows = session.execute(
         select(Submission.id, Submission.minhash).where(
-            Submission.id.in_(candidates), Submission.state.in_(_LIVE),
-            Submission.minhash.is_not(None))
+            Submission.id.in_(candidates),
+            Submission.state.in_(_LIVE),
+            Submission.minhash.is_not(None),
+        )
     )
     for item_id, minhash in rows:
+        if minhash is None:
+            continue
         score = sig.jaccard(from_bytes(minhash))
         if score >= threshold and (best is None or score > best[0]):
             best = (score, item_id)

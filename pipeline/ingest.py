@@ -72,7 +72,7 @@ class Work:
     byline: byline.Byline | None = None
     stored: list[StoredFile] = field(default_factory=list)
     oversized: list[str] = field(default_factory=list)
-    signature: object | None = None
+    signature: dedup.Signature | None = None
     duplicate: Submission | None = None
     flags: list[Flag] = field(default_factory=list)
     item: Submission | None = None
@@ -114,10 +114,15 @@ def normalise(w: Work) -> None:
     body_text = mail.text_body or (html_to_text(mail.html_body) if mail.html_body else "")
     w.legacy = detect_legacy(mail.subject) or detect_legacy(body_text)
     w.title = normalize(mail.subject).strip()
-    w.html = _normalize_html(mail.html_body) if mail.html_body else text_to_html(normalize(body_text))
+    w.html = (
+        _normalize_html(mail.html_body) if mail.html_body else text_to_html(normalize(body_text))
+    )
     w.attachments = list(mail.attachments)
-    docx = [a for a in mail.attachments if a.content_type == DOCX_TYPE
-            or a.filename.lower().endswith(".docx")]
+    docx = [
+        a
+        for a in mail.attachments
+        if a.content_type == DOCX_TYPE or a.filename.lower().endswith(".docx")
+    ]
     if docx and _words(body_text) < COVER_NOTE_WORDS:
         try:
             article = docx_to_html(docx[0].data)
@@ -153,41 +158,60 @@ def store_files(w: Work) -> None:
     if whole_too_big:
         w.oversized.append(f"toàn bộ thư ({w.raw.size // (1024 * 1024)} MB)")
     for att in w.attachments:
-        role = "article" if att.filename == w.article_file else (
-            "inline" if att.inline else "attachment")
+        role = (
+            "article"
+            if att.filename == w.article_file
+            else ("inline" if att.inline else "attachment")
+        )
         if att.size > max_part:
             w.oversized.append(f"{att.filename} ({att.size // (1024 * 1024)} MB)")
         too_big = whole_too_big or att.size > max_part
-        w.stored.append(StoredFile(
-            filename=att.filename, content_type=att.content_type, size=att.size,
-            sha256=None if too_big else w.files.put(att.data),
-            content_id=att.content_id, role=role,
-        ))
+        w.stored.append(
+            StoredFile(
+                filename=att.filename,
+                content_type=att.content_type,
+                size=att.size,
+                sha256=None if too_big else w.files.put(att.data),
+                content_id=att.content_id,
+                role=role,
+            )
+        )
 
 
 def find_duplicates(w: Work) -> None:
     w.signature = dedup.signature(f"{w.title}\n{w.text}")
     if w.signature is not None:
         w.duplicate = dedup.find_duplicate(
-            w.session, w.board.id, w.signature, w.board.checks.duplicate_threshold)  # type: ignore[arg-type]
+            w.session, w.board.id, w.signature, w.board.checks.duplicate_threshold
+        )
 
 
 def check(w: Work) -> None:
     assert w.byline is not None
     dup = (w.duplicate.id, w.duplicate.tracking_code) if w.duplicate is not None else None
-    w.flags = run_checks(Facts(
-        board=w.board, sender=w.sender, title=w.title, text=w.text, byline=w.byline,
-        file_names=tuple(a.filename for a in w.attachments), oversized=tuple(w.oversized),
-        duplicate_of=dup, legacy_encoding=w.legacy, remote_images=w.remote_images,
-    ))
+    w.flags = run_checks(
+        Facts(
+            board=w.board,
+            sender=w.sender,
+            title=w.title,
+            text=w.text,
+            byline=w.byline,
+            file_names=tuple(a.filename for a in w.attachments),
+            oversized=tuple(w.oversized),
+            duplicate_of=dup,
+            legacy_encoding=w.legacy,
+            remote_images=w.remote_images,
+        )
+    )
 
 
 def store(w: Work) -> None:
     mail, by = w.mail, w.byline
     assert mail is not None and by is not None
     state = decide(w.flags)
-    item = _new_item(w, state, reason="; ".join(f.message for f in w.flags
-                                                 if f.action.name != "NOTE") or None)
+    item = _new_item(
+        w, state, reason="; ".join(f.message for f in w.flags if f.action.name != "NOTE") or None
+    )
     item.kind = w.kind
     item.agency_id = w.sender.agency.id if w.sender.agency else None
     item.sender_member_id = w.sender.member.id if w.sender.member else None
@@ -206,7 +230,7 @@ def store(w: Work) -> None:
     item.files = w.stored
     w.session.flush()
     if w.signature is not None:
-        dedup.index(w.session, item, w.signature)  # type: ignore[arg-type]
+        dedup.index(w.session, item, w.signature)
     w.item = item
 
 
@@ -248,7 +272,10 @@ def _new_item(w: Work, state: State, reason: str | None) -> Submission:
         sender_address=mail.from_address if mail else "",
         sender_name=normalize(mail.from_name) if mail else "",
         title=normalize(mail.subject) if mail else "",
-        field_ids=[], member_ids=[], flags=[], remote_images=[],
+        field_ids=[],
+        member_ids=[],
+        flags=[],
+        remote_images=[],
     )
     w.session.add(item)
     return item
@@ -259,10 +286,18 @@ def _finish(w: Work, state: State, reason: str | None) -> Submission:
     w.session.flush()
     box = next(m for m in w.board.mailboxes if m.name == w.raw.mailbox)
     w.raw.status = RawStatus.DONE
-    w.raw.target_folder = (box.set_aside_folder if state in (State.SET_ASIDE, State.FAILED)
-                           else box.processed_folder)
-    w.session.add(Event(board_id=w.board.id, submission_id=item.id, raw_message_id=w.raw.id,
-                        kind=str(state), detail={"reason": reason} if reason else {}))
+    w.raw.target_folder = (
+        box.set_aside_folder if state in (State.SET_ASIDE, State.FAILED) else box.processed_folder
+    )
+    w.session.add(
+        Event(
+            board_id=w.board.id,
+            submission_id=item.id,
+            raw_message_id=w.raw.id,
+            kind=str(state),
+            detail={"reason": reason} if reason else {},
+        )
+    )
     return item
 
 
@@ -280,8 +315,9 @@ def process(session: Session, board: Board, files: FileStore, raw: RawMessage) -
     return _finish(w, State(w.item.state), w.item.reason)
 
 
-def fail(session: Session, board: Board, files: FileStore, raw: RawMessage, reason: str
-         ) -> Submission:
+def fail(
+    session: Session, board: Board, files: FileStore, raw: RawMessage, reason: str
+) -> Submission:
     """Keep a message that kept crashing the pipeline as a failed item, raw and visible."""
     w = Work(board=board, raw=raw, session=session, files=files)
     return _finish(w, State.FAILED, reason)

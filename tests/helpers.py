@@ -39,13 +39,18 @@ class Rig:
 
     def items(self) -> list[Submission]:
         with self.sessions() as s:
-            return list(s.scalars(
-                select(Submission).options(selectinload(Submission.files)).order_by(Submission.id)))
+            return list(
+                s.scalars(
+                    select(Submission)
+                    .options(selectinload(Submission.files))
+                    .order_by(Submission.id)
+                )
+            )
 
     def sent(self) -> list[EmailMessage]:
         box = mailbox.Maildir(self.outbox, factory=None, create=True)
         return [
-            message_from_bytes(box.get_bytes(k), policy=policy.default)  # type: ignore[misc]
+            message_from_bytes(box.get_bytes(k), policy=policy.default)
             for k in sorted(box.keys())
         ]
 

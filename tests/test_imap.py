@@ -5,8 +5,10 @@ from __future__ import annotations
 import socket
 import threading
 import unicodedata
+from collections.abc import Callable
 from email import message_from_bytes, policy
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -24,27 +26,46 @@ BOARD_BOX = "bbt@demo.bientap.vn"
 SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
 
 
-def imap_board(dovecot: Dovecot, account: ImapAccount, sink: SmtpSink | None,
-               folder: str = "INBOX") -> Board:
+def imap_board(
+    dovecot: Dovecot, account: ImapAccount, sink: SmtpSink | None, folder: str = "INBOX"
+) -> Board:
     demo = load_board(CONFIG / "demo.toml")
     data = demo.model_dump(exclude={"source_file"})
-    data["mailboxes"] = [{
-        "name": "imap", "address": BOARD_BOX, "source": "imap", "host": dovecot.host,
-        "port": dovecot.port, "ssl": False, "username": account.name,
-        "password": "env:TEST_IMAP_PASSWORD", "folder": folder, "poll_seconds": 5,
-    }]
+    data["mailboxes"] = [
+        {
+            "name": "imap",
+            "address": BOARD_BOX,
+            "source": "imap",
+            "host": dovecot.host,
+            "port": dovecot.port,
+            "ssl": False,
+            "username": account.name,
+            "password": "env:TEST_IMAP_PASSWORD",
+            "folder": folder,
+            "poll_seconds": 5,
+        }
+    ]
     if sink is not None:
         data["mail_out"] = {
-            "transport": "smtp", "from_address": BOARD_BOX, "host": "127.0.0.1",
-            "port": sink.port, "starttls": False, "username": sink.username,
+            "transport": "smtp",
+            "from_address": BOARD_BOX,
+            "host": "127.0.0.1",
+            "port": sink.port,
+            "starttls": False,
+            "username": sink.username,
             "password": "env:TEST_SMTP_PASSWORD",
         }
     return Board.model_validate(data)
 
 
 @pytest.fixture
-def deploy(tmp_path: Path, dovecot: Dovecot, imap_user: ImapAccount, smtp_sink: SmtpSink,
-           monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def deploy(
+    tmp_path: Path,
+    dovecot: Dovecot,
+    imap_user: ImapAccount,
+    smtp_sink: SmtpSink,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[..., tuple[Deployed, Watcher]]:
     monkeypatch.setenv("TEST_IMAP_PASSWORD", imap_user.password)
     monkeypatch.setenv("TEST_SMTP_PASSWORD", smtp_sink.password or "")
 
@@ -63,24 +84,32 @@ def _items(d: Deployed) -> list[Submission]:
         return list(s.scalars(select(Submission).order_by(Submission.id)))
 
 
-VARIANTS = {
+VARIANTS: dict[str, dict[str, Any]] = {
     "utf-8": {},
     "tcvn3": {"legacy": "tcvn3"},
     "vni": {"legacy": "vni"},
     "windows-1258": {"charset": "windows-1258"},
-    "nfd": {"subject": unicodedata.normalize("NFD", NEWS_TITLE),
-            "body": unicodedata.normalize("NFD", NEWS_BODY)},
+    "nfd": {
+        "subject": unicodedata.normalize("NFD", NEWS_TITLE),
+        "body": unicodedata.normalize("NFD", NEWS_BODY),
+    },
 }
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_submission_from_dovecot_is_stored_clean_classified_and_acknowledged(
-    deploy, dovecot: Dovecot, imap_user: ImapAccount, smtp_sink: SmtpSink, variant: str,
+    deploy,
+    dovecot: Dovecot,
+    imap_user: ImapAccount,
+    smtp_sink: SmtpSink,
+    variant: str,
     db_url: str,
 ) -> None:
     d, watcher = deploy(db_url=db_url)
-    dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, html=variant == "utf-8",
-                                                **VARIANTS[variant]))
+    dovecot.append(
+        imap_user.name,
+        article_mail(SENDER, BOARD_BOX, html=variant == "utf-8", **VARIANTS[variant]),
+    )
     result = watcher.run_once()
     assert result is not None and result.processed == 1
 
@@ -91,7 +120,10 @@ def test_submission_from_dovecot_is_stored_clean_classified_and_acknowledged(
     assert "Ngày hội tuyển sinh năm 2026 cho hơn 1.200 học sinh lớp 12" in item.body_text
     assert "<script" not in item.body_html
     assert (item.agency_id, item.field_ids, item.member_ids) == (
-        "so-gddt", ["giao-duc"], ["uv-giao-duc"])
+        "so-gddt",
+        ["giao-duc"],
+        ["uv-giao-duc"],
+    )
     assert item.author == "Lê Thị Hồng Nhung"
     if variant in ("tcvn3", "vni"):
         assert item.legacy_encoding == variant
@@ -133,10 +165,11 @@ def test_a_dropped_connection_is_retried_and_nothing_is_lost(
     d, watcher = deploy()
     dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, message_id="<a@x>"))
     assert watcher.run_once() is not None
-    client = watcher.runner.source._client  # type: ignore[attr-defined]
+    client = watcher.runner.source._client
     client._imap.sock.shutdown(socket.SHUT_RDWR)  # the connection drops
-    dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, "Tin thứ hai",
-                                                message_id="<b@x>"))
+    dovecot.append(
+        imap_user.name, article_mail(SENDER, BOARD_BOX, "Tin thứ hai", message_id="<b@x>")
+    )
     assert watcher.run_once() is None  # a transient failure, recorded with backoff
     assert watcher.failures == 1 and watcher.retry_at > 0
     watcher.retry_at = 0  # the backoff has passed
