@@ -31,7 +31,7 @@ from pipeline.models import Event, RawMessage, RawStatus, State, StoredFile, Sub
 from pipeline.parsing import Attachment, MessageParseError, ParsedMail, parse_message
 from pipeline.sanitize import html_to_text, sanitize_html, text_to_html
 from pipeline.screening import not_a_submission
-from pipeline.vietnamese import detect_legacy, normalize
+from pipeline.vietnamese import Legacy, detect_legacy, normalize
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +97,11 @@ def screen(w: Work) -> None:
         raise SetAside(reason)
 
 
-def _normalize_html(html: str) -> str:
+def _normalize_html(html: str, legacy: Legacy | None) -> str:
     soup = BeautifulSoup(html, "html.parser")
     for node in soup.find_all(string=True):
         if isinstance(node, NavigableString) and node.strip():
-            fixed = normalize(str(node))
+            fixed = normalize(str(node), legacy=legacy)
             if fixed != node:
                 node.replace_with(fixed)
     return str(soup)
@@ -112,10 +112,13 @@ def normalise(w: Work) -> None:
     mail = w.mail
     assert mail is not None
     body_text = mail.text_body or (html_to_text(mail.html_body) if mail.html_body else "")
-    w.legacy = detect_legacy(mail.subject) or detect_legacy(body_text)
-    w.title = normalize(mail.subject).strip()
+    # detect on the whole body: a text node or a subject alone may be too short to tell
+    w.legacy = detect_legacy(body_text) or detect_legacy(mail.subject)
+    w.title = normalize(mail.subject, legacy=w.legacy).strip()
     w.html = (
-        _normalize_html(mail.html_body) if mail.html_body else text_to_html(normalize(body_text))
+        _normalize_html(mail.html_body, w.legacy)
+        if mail.html_body
+        else text_to_html(normalize(body_text, legacy=w.legacy))
     )
     w.attachments = list(mail.attachments)
     docx = [

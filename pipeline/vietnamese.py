@@ -6,35 +6,37 @@ those bytes arrive as Windows-1252/Latin-1 characters:
 * **TCVN3** (TCVN 5712:1993 table VN3, "ABC"; fonts ``.VnTime``, ``.VnArial``...): one byte
   per letter, e.g. "Th«ng b¸o" = "Thông báo". The lower-case fonts have only the seven
   capitals Ă Â Ê Ô Ơ Ư Đ; a capital with a tone mark is typed in the upper-case font
-  (``.VnTimeH``), which draws capitals *in the lower-case slots*. In plain text the font is
-  lost, so "CéNG" (.VnTimeH) and "céng" (.VnTime) carry the same byte for "ộ". The decoder
-  recovers case from context: a word whose other letters are capitals is upper-case, a word
-  alone with a one-letter capital initial ("X·") is upper-case only on an all-capitals line,
-  and a word starting a sentence or paragraph gets a capital initial. A capital inside a
-  mixed-case sentence ("của Ủy ban") cannot be recovered and comes out lower-case ("ủy").
-  Callers that know the font (a .docx run) pass ``uppercase=True`` for the H fonts
-  (`is_uppercase_font`). The VN1/VN2 capitals that sit in 0xA0-0xFF (Ắ Ầ Ế Ố...) are
-  accepted when decoding; encoding writes pure VN3 (capitals with tones in the lower-case
-  slots, as a .VnTimeH user would have typed them).
+  (``.VnTimeH``), which draws capitals *in the lower-case slots*. The VN1/VN2 capitals that
+  sit in VN3's gaps in 0xA0-0xFF (Ắ Ầ Ế Ố...) are read too; `encode_legacy` writes pure VN3.
 * **VNI** (fonts ``VNI-Times``...): a base letter followed by a separate mark character,
-  e.g. "Thoâng baùo" = "Thông báo"; upper-case letters take upper-case marks ("AÙ" = "Á").
-  Lossless in both directions.
+  e.g. "Thoâng baùo" = "Thông báo"; capitals take upper-case marks ("AÙ" = "Á"). Lossless.
 * **Windows-1258** (`decode_bytes`): stdlib ``cp1258`` plus NFC, since it writes most tone
   marks as combining characters. NFD input is composed by `normalize`.
 
-Detection (`detect_legacy`, `normalize`) is scored, never triggered by one character: for
-each line it counts the words that become valid Vietnamese syllables after conversion and
-were not before ("gains"), the words that were valid and stop being so ("losses"), and how
-many words conversion changes at all. A line is converted only if most changed words gain,
-and a document is legacy only if one line is decisive (see `_decisive`). Detection and
-conversion work per line, so a Unicode signature under a TCVN3 body is left alone; a line
-that mixes Unicode and legacy words is converted as a whole if its legacy words dominate.
+Upper-case TCVN3. In plain text the font is lost, so "CéNG" (.VnTimeH) and "céng" (.VnTime)
+carry the same byte for "ộ". `normalize` infers capitals from context: a word whose other
+letters are capitals ("CéNG", "ñY"), a one-capital word ("X·", "Tæ") on a line in capitals or
+next to a word in capitals, and the first word of a sentence or paragraph (after ". ", after
+an empty line, a line ending in ".:!?" or a heading in capitals - not after a hard-wrapped
+line) get capitals. A capital inside a mixed-case sentence ("của Ủy ban") cannot be told
+and comes out lower-case ("của ủy ban"). Where the font is known (a .docx run) nothing is
+guessed: `convert_legacy` draws what the font draws, ``uppercase=True`` for the H fonts.
+
+Detection is scored, never triggered by one character. For each line and encoding, every
+word that conversion changes is judged by `is_vietnamese_syllable` before and after: a gain
+(valid only after), the same (valid both ways, as "cã" = "có"), a loss (valid only before).
+A line is decisive when gains and same words are at least half the changed words, losses
+few, and two gains hold a sign no Western word has (a TCVN3 byte that is no letter in
+Windows-1252, such as "¸" or "«"; a VNI mark merged into a word) - or three gains without.
+A text is legacy if one of its lines is decisive; then each line is converted if it agrees
+(so a Unicode signature under a TCVN3 body is left alone). French, German, prices with ¢/£
+and «quotes» fail these tests; a line mixing Unicode and legacy words is converted as a
+whole when the legacy words dominate.
 """
 
 from __future__ import annotations
 
 import codecs
-import contextlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -80,7 +82,7 @@ _LOWER_MARKED = "ăâêôơưđ" + "".join(
 VIETNAMESE_LETTERS: str = _LOWER_MARKED + _LOWER_MARKED.upper()
 _BEYOND_LATIN1 = frozenset(ch for ch in VIETNAMESE_LETTERS if ord(ch) > 0xFF)
 
-# Toned letter -> (letter without tone, tone number 1..5 in the order above).
+# Toned letter -> its tone (1..5 in the order above); and the translate table that drops it.
 _TONE_OF: dict[str, int] = {}
 _UNTONE: dict[int, str] = {}
 for _base in _BASE_VOWELS:
@@ -91,47 +93,55 @@ _TONE_ACUTE, _TONE_DOT = 4, 5
 
 
 # --- Syllable structure -----------------------------------------------------------------------
-# Onset, then a vowel nucleus (with its glides), then a final consonant. Nuclei are split by
-# whether they need, allow or forbid a final consonant. Spelling rules on the onset: k, gh, ngh
-# only before i e ê y; c, ng, g(h-less) not before them (g + i is the onset "gi").
-
-
-def _listed(words: str) -> list[str]:
-    return words.split()
-
+# Onset, vowel nucleus (with its glides), final consonant. Spelling rules on the onset: k, gh,
+# ngh only before i e ê y; c, ng, g not before them (g + i is the onset "gi"). Each nucleus
+# says where its tone mark may sit, open / closed by a final consonant ("" = impossible):
+# "hòa" and "hoà" are both accepted, "hoàng" but not "hòang".
 
 _ONSET = (
     r"(?:ngh(?=[ieêy])|ng(?![ieêy])|nh|ch|gh(?=[ieêy])|gi|kh|ph|qu|th|tr"
     r"|k(?=[ieêy])|c(?![ieêy])|g(?![eê])|[bdđhlmnprstvx])"
 )
-_OPEN_ONLY = _listed(
-    "iêu yêu oai oao oay oeo uây uôi ươi ươu uya uyu "
-    "ai ao au ay âu ây eo êu ia iu oi ôi ơi ua ui ưa ưi ưu uơ"
-)
-_NEEDS_FINAL = _listed("uyê iê yê uô ươ oă uâ oo ă â")
-_ANY_FINAL = _listed("oa oe uê uy a e ê i o ô ơ u ư y")
+_FINAL = r"(?:ch|ng|nh|[cmnpt])"
+_NUCLEI: dict[str, tuple[str, str]] = {}
+for _group, _places in (
+    ("a e ê i o ô ơ u ư y", ("0", "0")),
+    ("ă â", ("", "0")),
+    ("oa oe uy", ("01", "1")),
+    ("uê", ("1", "1")),
+    ("iê yê uô ươ oă uâ oo", ("", "1")),
+    ("uyê", ("", "2")),
+    ("ai ao au ay âu ây eo êu ia iu oi ôi ơi ua ui ưa ưi ưu", ("0", "")),
+    ("uơ iêu yêu oai oao oay oeo uây uôi ươi ươu uya uyu", ("1", "")),
+):
+    _NUCLEI.update(dict.fromkeys(_group.split(), _places))
 _SYLLABLE = re.compile(
-    rf"{_ONSET}?(?:(?:{'|'.join(_OPEN_ONLY)})"
-    rf"|(?:{'|'.join(_NEEDS_FINAL)})(?:ch|ng|nh|[cmnpt])"
-    rf"|(?:{'|'.join(_ANY_FINAL)})(?:ch|ng|nh|[cmnpt])?)"
+    rf"{_ONSET}?(?P<nucleus>{'|'.join(sorted(_NUCLEI, key=len, reverse=True))})"
+    rf"(?P<final>{_FINAL})?"
 )
-_STOP_FINAL = re.compile(r"(?:c|ch|p|t)$")
+_STOPS = ("c", "ch", "p", "t")
 
 
 @lru_cache(maxsize=65536)
 def is_vietnamese_syllable(word: str) -> bool:
     """Whether `word` (letters only, any case, NFC) is a well-formed Vietnamese syllable."""
     lower = word.lower()
-    tones = [_TONE_OF[ch] for ch in lower if ch in _TONE_OF]
-    if len(tones) > 1:
+    toned = [(index, _TONE_OF[ch]) for index, ch in enumerate(lower) if ch in _TONE_OF]
+    if len(toned) > 1:
         return False
-    bare = lower.translate(_UNTONE)
-    if _SYLLABLE.fullmatch(bare) is None:
+    match = _SYLLABLE.fullmatch(lower.translate(_UNTONE))
+    if match is None:
         return False
-    # A syllable closed by a stop (c ch p t) takes only the sắc or nặng tone.
-    return not (
-        _STOP_FINAL.search(bare) and (not tones or tones[0] not in (_TONE_ACUTE, _TONE_DOT))
-    )
+    final = match.group("final")
+    places = _NUCLEI[match.group("nucleus")][1 if final else 0]
+    if not places:
+        return False
+    if not toned:  # a syllable closed by a stop takes the sắc or nặng tone
+        return final not in _STOPS
+    index, tone = toned[0]
+    if str(index - match.start("nucleus")) not in places:
+        return False
+    return final not in _STOPS or tone in (_TONE_ACUTE, _TONE_DOT)
 
 
 # --- TCVN3 (TCVN 5712:1993, table VN3) ------------------------------------------------------------
@@ -170,9 +180,7 @@ for _byte, _letter in _TCVN3_DECODE.items():
     _TCVN3_ENCODE[ord(_letter)] = chr(_byte)
     if _letter.islower() and _letter.upper() not in _TCVN3_CAPITALS:
         _TCVN3_ENCODE[ord(_letter.upper())] = chr(_byte)  # the .VnTimeH convention
-for _byte, _letter in _TCVN3_VN1_CAPITALS.items():
-    _TCVN3_DECODE[_byte] = _letter
-_TCVN3_TABLE = {b: letter for b, letter in _TCVN3_DECODE.items()}  # str.translate table
+_TCVN3_DECODE.update(_TCVN3_VN1_CAPITALS)
 
 # --- VNI (VNI for Windows) ------------------------------------------------------------------------
 # Each letter is its base letter followed by a mark character; ơ ư đ and the toned i and ỵ are
@@ -215,7 +223,7 @@ _VNI_PATTERN = re.compile(
 )
 
 _LEGACY_CHARS: dict[Legacy, str] = {
-    "tcvn3": "".join(sorted(chr(b) for b in _TCVN3_TABLE)),
+    "tcvn3": "".join(sorted(chr(b) for b in _TCVN3_DECODE)),
     "vni": "".join(sorted({ch for seq in _VNI_DECODE for ch in seq if ord(ch) > 0x7F})),
 }
 _ANY_LEGACY = re.compile(f"[{re.escape(''.join(_LEGACY_CHARS.values()))}]")
@@ -225,12 +233,15 @@ _TOKEN: dict[Legacy, re.Pattern[str]] = {
 _HAS_LEGACY: dict[Legacy, re.Pattern[str]] = {
     enc: re.compile(f"[{re.escape(chars)}]") for enc, chars in _LEGACY_CHARS.items()
 }
-# TCVN3 characters that are not letters at all: a word holding one is no Western word.
+# TCVN3 characters no Western word holds: those that are no letter in Windows-1252, and the
+# micro sign and ordinal indicators (µ = à, ª = ê, º = Ẳ), letters only to Unicode.
 _TCVN3_NON_ALPHA = re.compile(
-    f"[{re.escape(''.join(ch for ch in _LEGACY_CHARS['tcvn3'] if not ch.isalpha()))}]"
+    f"[{re.escape(''.join(c for c in _LEGACY_CHARS['tcvn3'] if not c.isalpha() or c in 'µªº'))}]"
 )
+_MICRO_UNIT = re.compile(r"µ[A-Za-z]{1,2}")
 _ASCII_LETTER = re.compile(r"[A-Za-z]")
 _QUOTES = "«»‹›¡¿"
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _UNICODE_VIETNAMESE = re.compile(f"[{''.join(sorted(_BEYOND_LATIN1))}]")
 
 
@@ -240,7 +251,7 @@ def _vni_decode(text: str) -> str:
 
 def _plain_decode(token: str, encoding: Legacy) -> str:
     """Conversion without case recovery (enough to judge a word)."""
-    return token.translate(_TCVN3_TABLE) if encoding == "tcvn3" else _vni_decode(token)
+    return token.translate(_TCVN3_DECODE) if encoding == "tcvn3" else _vni_decode(token)
 
 
 # --- Scoring --------------------------------------------------------------------------------------
@@ -254,18 +265,26 @@ class _Score:
     gain: int = 0  # ...that become valid syllables and were not
     same: int = 0  # ...that are valid syllables before and after ("cã" = "có")
     loss: int = 0  # ...that were valid syllables and are no longer
-    strong: int = 0  # gains no Western word could produce
+    strong: int = 0  # gains no Western word could produce (else three gains are needed)
     marked: int = 0  # changed words no Western word could be, valid or not ("L§VP")
     unicode: bool = False  # the line holds Vietnamese letters beyond Latin-1: some is Unicode
+    wordy: int = 0  # gains of three characters or more with an ASCII letter
+    foreign: int = 0  # unchanged words with a non-ASCII letter that are no syllable ("KÝnh")
 
     @property
     def decisive(self) -> bool:
         """This line alone shows the encoding."""
-        if self.strong == 0:
-            return False
-        if self.gain >= 2:
-            return self.loss * 3 <= self.gain and (self.gain + self.same) * 2 >= self.changed
-        return self.gain == self.changed == 1 and not self.unicode
+        if self.gain >= (2 if self.strong else 3):
+            return (
+                self.loss * 3 <= self.gain
+                and (self.gain + self.same) * 2 >= self.changed + self.foreign
+            )
+        # One word alone ("b¸o" in an HTML element) if it is a real word, not a stray symbol.
+        return (
+            self.strong == self.gain == self.changed == self.wordy == 1
+            and not self.unicode
+            and not self.foreign
+        )
 
     @property
     def plausible(self) -> bool:
@@ -281,38 +300,44 @@ class _Score:
 
 
 def _is_marked(source: str, converted: str, encoding: Legacy) -> bool:
-    if encoding == "tcvn3":  # a character that is no letter in Windows-1252
-        return _TCVN3_NON_ALPHA.search(source) is not None
+    if encoding == "tcvn3":  # a character no Western word holds (but "µm" is a micrometre)
+        return _TCVN3_NON_ALPHA.search(source) is not None and not _MICRO_UNIT.fullmatch(source)
     # A letter beyond Latin-1, or a mark merged into a longer word (French "où" -> "ó" is not).
     return len(converted) >= 2 and (
         len(converted) < len(source) or any(ch in _BEYOND_LATIN1 for ch in converted)
     )
 
 
-# What converting one word does: (changed, gain, same, loss, marked), each 0 or 1.
-_Verdict = tuple[int, int, int, int, int]
-_UNCHANGED: _Verdict = (0, 0, 0, 0, 0)
+# What converting one word does: (changed, gain, same, loss, marked, wordy, foreign), 0 or 1.
+_Verdict = tuple[int, int, int, int, int, int, int]
+_UNCHANGED: _Verdict = (0, 0, 0, 0, 0, 0, 0)
+_FOREIGN: _Verdict = (0, 0, 0, 0, 0, 0, 1)
 
 
 @lru_cache(maxsize=65536)
 def _judge(token: str, encoding: Legacy) -> _Verdict:
-    if _HAS_LEGACY[encoding].search(token) is None:
+    if token.isascii():
         return _UNCHANGED
+    if _HAS_LEGACY[encoding].search(token) is None:
+        return _UNCHANGED if is_vietnamese_syllable(token) else _FOREIGN
     if len(token) < 2 and _ASCII_LETTER.search(token) is None:
         return _UNCHANGED  # "£", "©", "½": a symbol, not a word
     converted = _plain_decode(token, encoding)
     if converted == token:
-        return _UNCHANGED
+        return _UNCHANGED if is_vietnamese_syllable(token) else _FOREIGN
     marked = int(_is_marked(token, converted, encoding))
     before = is_vietnamese_syllable(token.strip(_QUOTES))
     after = is_vietnamese_syllable(converted)
-    return (1, int(after and not before), int(after and before), int(before and not after), marked)
+    gain = after and not before
+    wordy = gain and len(token) >= 3 and _ASCII_LETTER.search(token) is not None
+    return (1, int(gain), int(after and before), int(before and not after), marked, int(wordy), 0)
 
 
 def _score(line: str, encoding: Legacy) -> _Score:
-    changed = gain = same = loss = strong = marked = 0
+    changed = gain = same = loss = strong = marked = wordy = foreign = 0
     for token in _TOKEN[encoding].findall(line):
         verdict = _judge(token, encoding)
+        foreign += verdict[6]
         if verdict[0]:
             changed += 1
             gain += verdict[1]
@@ -320,37 +345,48 @@ def _score(line: str, encoding: Legacy) -> _Score:
             loss += verdict[3]
             marked += verdict[4]
             strong += verdict[1] & verdict[4]
-    unicode = _UNICODE_VIETNAMESE.search(line) is not None
-    return _Score(changed, gain, same, loss, strong, marked, unicode)
+            wordy += verdict[5]
+    return _Score(
+        changed,
+        gain,
+        same,
+        loss,
+        strong,
+        marked,
+        unicode=_UNICODE_VIETNAMESE.search(line) is not None,
+        wordy=wordy,
+        foreign=foreign,
+    )
 
 
 def _line_scores(lines: list[str]) -> list[dict[Legacy, _Score]]:
     out: list[dict[Legacy, _Score]] = []
     for line in lines:
-        if _ANY_LEGACY.search(line) is None:
-            out.append({})
+        if _ANY_LEGACY.search(line) is None or _CONTROL.search(line) is not None:
+            out.append({})  # nothing to convert, or binary data rather than text
         else:
             out.append({enc: _score(line, enc) for enc in _ENCODINGS})
     return out
 
 
 def _document_encoding(scores: list[dict[Legacy, _Score]]) -> Legacy | None:
-    best: Legacy | None = None
-    best_gain = 0
-    for enc in _ENCODINGS:
-        decisive = [s[enc] for s in scores if enc in s and s[enc].decisive]
-        total = sum(s.gain for s in decisive)
-        if decisive and total > best_gain:
-            best, best_gain = enc, total
-    return best
+    """The encoding with a decisive line that explains the text best (most words made or
+    kept valid over all lines); None if there is none, or the other explains it better."""
+    explained = {
+        enc: sum(s[enc].gain + s[enc].same for s in scores if enc in s) for enc in _ENCODINGS
+    }
+    candidates = [enc for enc in _ENCODINGS if any(enc in s and s[enc].decisive for s in scores)]
+    if not candidates:
+        return None
+    best = max(candidates, key=explained.__getitem__)
+    return best if all(explained[best] >= n for n in explained.values()) else None
 
 
 # --- Case recovery for TCVN3 --------------------------------------------------------------------
 _SURE_UPPER = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    + "".join(chr(b) for b, letter in _TCVN3_TABLE.items() if letter.isupper())
+    + "".join(chr(b) for b, letter in _TCVN3_DECODE.items() if letter.isupper())
 )
-_SURE_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
 # List markers before the first word of a line: "- ", "1. ", "a) ", "đ) " (TCVN3 "®) ").
 _LINE_START = re.compile(r"\s*(?:(?:[-–—•*+]|\(?(?:\d+|[a-z®]|[ivxlc]+)[.)])\s*)*")
 _SENTENCE_END = re.compile(r"(?<!\.)[.!?][\"'”’»)\]]*\s+$")  # not an ellipsis "..."
@@ -372,25 +408,28 @@ class _Case:
         return self.ambiguous and self.upper >= 2 and self.lower == 0
 
 
+_AMBIGUOUS_CHAR = re.compile(f"[{re.escape(''.join(sorted(_TCVN3_AMBIGUOUS)))}]")
+_SURE_UPPER_CHAR = re.compile(f"[{re.escape(''.join(sorted(_SURE_UPPER)))}]")
+_SURE_LOWER_CHAR = re.compile("[a-z]")
+_NO_CASE = _Case(0, 0, -1, False)
+
+
 @lru_cache(maxsize=65536)
 def _case_of(word: str) -> _Case:
-    upper = lower = 0
-    first_upper = -1
-    ambiguous = False
-    for index, ch in enumerate(word):
-        if ch in _TCVN3_AMBIGUOUS:
-            ambiguous = True
-        elif ch in _SURE_UPPER:
-            upper += 1
-            first_upper = index if first_upper < 0 else first_upper
-        elif ch in _SURE_LOWER:
-            lower += 1
-    return _Case(upper, lower, first_upper, ambiguous)
+    if _AMBIGUOUS_CHAR.search(word) is None:
+        return _NO_CASE  # nothing to decide
+    first = _SURE_UPPER_CHAR.search(word)
+    return _Case(
+        upper=len(_SURE_UPPER_CHAR.findall(word)),
+        lower=len(_SURE_LOWER_CHAR.findall(word)),
+        first_upper=first.start() if first else -1,
+        ambiguous=True,
+    )
 
 
 def _tcvn3_word(word: str, case: _Case, caps_context: bool, sentence_start: bool) -> str:
-    converted = word.translate(_TCVN3_TABLE)
-    if not case.ambiguous or case.lower > 0 and not sentence_start:
+    converted = word.translate(_TCVN3_DECODE)
+    if not case.ambiguous or (case.lower > 0 and not sentence_start):
         return converted
     if case.lower == 0 and (
         case.upper >= 2 or (case.upper == 1 and case.first_upper > 0) or caps_context
@@ -401,19 +440,29 @@ def _tcvn3_word(word: str, case: _Case, caps_context: bool, sentence_start: bool
     return converted
 
 
+def _is_caps_line(line: str, cases: list[_Case]) -> bool:
+    """A line in capitals: a word plainly shouts, and hardly any letter is small."""
+    if not any(case.shouting for case in cases):
+        return False
+    return len(_SURE_LOWER_CHAR.findall(line)) * 10 <= len(_SURE_UPPER_CHAR.findall(line))
+
+
 def _tcvn3_line(line: str, paragraph_start: bool) -> str:
     """Convert one TCVN3 line, recovering the capitals .VnTimeH wrote in lower-case slots."""
     matches = list(_TOKEN["tcvn3"].finditer(line))
     cases = [_case_of(m.group()) for m in matches]
-    upper = sum(c.upper for c in cases)
-    lower = sum(c.lower for c in cases)
-    caps_line = any(c.shouting for c in cases) and lower * 10 <= upper
+    caps_line = _is_caps_line(line, cases)
     start = _LINE_START.match(line)
     first_word = start.end() if start else 0
     out: list[str] = []
     last = 0
     for index, (match, case) in enumerate(zip(matches, cases, strict=True)):
         at = match.start()
+        out.append(line[last:at])
+        last = match.end()
+        if not case.ambiguous:
+            out.append(match.group().translate(_TCVN3_DECODE))
+            continue
         sentence_start = (paragraph_start and at == first_word) or (
             _SENTENCE_END.search(line, max(0, at - 6), at) is not None
         )
@@ -422,48 +471,56 @@ def _tcvn3_line(line: str, paragraph_start: bool) -> str:
             case.upper == 1
             and any(0 <= n < len(cases) and cases[n].shouting for n in (index - 1, index + 1))
         )
-        out.append(line[last:at])
         out.append(_tcvn3_word(match.group(), case, caps_context, sentence_start))
-        last = match.end()
     out.append(line[last:])
     return "".join(out)
 
 
-def _is_caps_line(line: str) -> bool:
-    cases = [_case_of(word) for word in _TOKEN["tcvn3"].findall(line)]
-    upper = sum(c.upper for c in cases)
-    lower = sum(c.lower for c in cases)
-    return any(c.shouting for c in cases) and lower * 10 <= upper
-
-
 def _ends_paragraph(line: str) -> bool:
+    """The line after this one starts a paragraph: it is empty, ends a sentence or a list
+    heading (":"), or is a heading in capitals."""
     stripped = line.strip()
-    return not stripped or _PARAGRAPH_END.search(stripped) is not None or _is_caps_line(stripped)
+    if not stripped or _PARAGRAPH_END.search(stripped) is not None:
+        return True
+    return _is_caps_line(stripped, [_case_of(word) for word in _TOKEN["tcvn3"].findall(stripped)])
 
 
 # --- Public API -----------------------------------------------------------------------------------
 
 
 def convert_legacy(
-    text: str, encoding: Legacy, *, uppercase: bool = False, at_sentence_start: bool = True
+    text: str,
+    encoding: Legacy,
+    *,
+    uppercase: bool = False,
+    at_sentence_start: bool = False,
+    recover_case: bool = False,
 ) -> str:
     """Convert `text` from a legacy font encoding to NFC Unicode, unconditionally.
 
-    `uppercase`: the text was typed in an upper-case TCVN3 font (.VnTimeH), so every letter
-    is a capital. `at_sentence_start`: the text begins a sentence (False for a .docx run that
-    continues one), which lets a TCVN3 word at its start take a capital initial.
+    By default the letters are what the font draws: for a .docx run whose font is known.
+    `uppercase`: the font is an upper-case TCVN3 one (.VnTimeH, `is_uppercase_font`), which
+    draws every letter as a capital. `at_sentence_start`: the run begins a sentence, so a
+    TCVN3 first letter in a lower-case slot is the capital a lower-case font could not show.
+    `recover_case`: the font is unknown (plain text), so TCVN3 capitals are inferred from
+    context as `normalize` does ("CéNG" -> "CỘNG").
     """
     if encoding == "vni":
         out = _vni_decode(text)
+    elif encoding == "tcvn3" and recover_case:
+        lines = text.splitlines(keepends=True)
+        out = "".join(
+            _tcvn3_line(line, _ends_paragraph(lines[i - 1]) if i else True)
+            if _HAS_LEGACY["tcvn3"].search(line)
+            else line
+            for i, line in enumerate(lines)
+        )
     elif encoding == "tcvn3":
-        parts: list[str] = []
-        paragraph_start = at_sentence_start
-        for line in text.splitlines(keepends=True):
-            parts.append(
-                _tcvn3_line(line, paragraph_start) if _HAS_LEGACY["tcvn3"].search(line) else line
-            )
-            paragraph_start = _ends_paragraph(line)
-        out = "".join(parts)
+        out = text.translate(_TCVN3_DECODE)  # one character for one: positions are kept
+        start = _LINE_START.match(text)
+        first = start.end() if start else 0
+        if at_sentence_start and first < len(text) and text[first] in _TCVN3_AMBIGUOUS:
+            out = out[:first] + out[first].upper() + out[first + 1 :]
     else:
         raise ValueError(f"unknown legacy encoding {encoding!r}")
     return _nfc(out.upper() if uppercase else out)
@@ -489,87 +546,76 @@ def detect_legacy(text: str) -> Legacy | None:
     return _document_encoding(_line_scores(text.splitlines()))
 
 
-def normalize(text: str) -> str:
-    """NFC Unicode, with the lines that are TCVN3 or VNI converted. Idempotent."""
+def normalize(text: str, *, legacy: Legacy | None = None) -> str:
+    """NFC Unicode, with the lines that are TCVN3 or VNI converted. Idempotent.
+
+    `legacy`: what the whole document was found to be (`detect_legacy` of the full body),
+    for a fragment of it (an HTML text node) too short to show its encoding by itself.
+    """
     text = _nfc(text)
     if _ANY_LEGACY.search(text) is None:
         return text
     lines = text.splitlines(keepends=True)
     scores = _line_scores(lines)
-    encoding = _document_encoding(scores)
+    encoding = _document_encoding(scores) or legacy
     if encoding is None:
         return text
     out: list[str] = []
-    paragraph_start = True
-    for line, score in zip(lines, scores, strict=True):
-        if encoding in score and score[encoding].plausible:
-            if encoding == "vni":
-                out.append(_vni_decode(line))
-            else:
-                out.append(_tcvn3_line(line, paragraph_start))
-        else:
+    for index, (line, score) in enumerate(zip(lines, scores, strict=True)):
+        if encoding not in score or not score[encoding].plausible:
             out.append(line)
-        paragraph_start = _ends_paragraph(line)
+        elif encoding == "vni":
+            out.append(_vni_decode(line))
+        else:
+            out.append(_tcvn3_line(line, _ends_paragraph(lines[index - 1]) if index else True))
     return _nfc("".join(out))
 
 
-_TCVN3_FONT = re.compile(r"\.?vn(?!i\b|i[-_ ])[a-z]", re.IGNORECASE)
-_VNI_FONT = re.compile(r"vni[-_ ]?[a-z]", re.IGNORECASE)
+_TCVN3_FONT = re.compile(r"\.vn[a-z]|vn(?:time|arial)", re.IGNORECASE)  # dot may be lost
+_VNI_FONT = re.compile(r"vni[-_ ][a-z]", re.IGNORECASE)
 _FONT_STYLE = re.compile(r"(?:[ ,-]+(?:bold|italic|regular|oblique|normal))+$", re.IGNORECASE)
 
 
 def font_encoding(font_name: str | None) -> Legacy | None:
-    """The legacy encoding of a font: ".VnTime", ".VnTimeH", ".VnArial"... -> "tcvn3";
-    "VNI-Times", "VNI-Helve"... -> "vni"; any other font (or None) -> None."""
-    if not font_name:
-        return None
-    name = font_name.strip().strip("\"'")
-    if name.startswith(".") and _TCVN3_FONT.match(name):
+    """The legacy encoding a font stands for: ".VnTime", ".VnTimeH", ".VnArial"... (TCVN3
+    "ABC" fonts all start with ".Vn") -> "tcvn3"; "VNI-Times", "VNI-Helve"... -> "vni";
+    any other font, or None -> None."""
+    name = (font_name or "").strip().strip("\"'")
+    if _TCVN3_FONT.match(name):
         return "tcvn3"
     if _VNI_FONT.match(name):
         return "vni"
-    if _TCVN3_FONT.match(name) and name[:2].lower() == "vn" and name[2:6].lower() in (
-        "time", "aria", "avan", "helv", "cour", "book", "cent", "univ", "pres", "comm",
-    ):  # fmt: skip
-        return "tcvn3"  # ".VnTime" with its dot lost
     return None
 
 
 def is_uppercase_font(font_name: str | None) -> bool:
-    """Whether a TCVN3 font is an upper-case one (".VnTimeH", ".VnArialH"...)."""
+    """Whether a TCVN3 font is an upper-case one (".VnTimeH", ".VnArial NarrowH"...)."""
     if font_encoding(font_name) != "tcvn3":
         return False
-    assert font_name is not None
-    name = _FONT_STYLE.sub("", font_name.strip().strip("\"'"))
+    name = _FONT_STYLE.sub("", (font_name or "").strip().strip("\"'"))
     return name.endswith("H")
 
 
 # --- Charsets -------------------------------------------------------------------------------------
 
 
-def _single_byte_table(codec: str) -> dict[int, str]:
-    """Latin-1 code point -> the codec's character (bytes it leaves undefined stay Latin-1)."""
-    table: dict[int, str] = {}
-    for byte in range(0x80, 0x100):
-        with contextlib.suppress(UnicodeDecodeError):
-            table[byte] = bytes([byte]).decode(codec)
-    return table
-
-
-_CP1252 = _single_byte_table("cp1252")
-_CP1258 = _single_byte_table("cp1258")
-_SINGLE_BYTE = frozenset({"ascii", "latin-1", "iso8859-1", "cp1252", "cp1258", "iso8859-15"})
+_ESCAPED = re.compile("[\udc80-\udcff]")
+_SINGLE_BYTE = frozenset({"ascii", "iso8859-1", "cp1252", "cp1258"})
 _NOT_TEXT = frozenset(
     {"unicode-escape", "raw-unicode-escape", "idna", "punycode", "undefined", "mbcs", "oem"}
 )
-_WORD = re.compile(r"[^\W\d_]+")
+_VIETNAMESE_WORD = re.compile(rf"[^\W\d_]*[{VIETNAMESE_LETTERS}][^\W\d_]*")
 _COMBINING = re.compile(r"[\u0300-\u036f]")
 
 
+def _single_byte(data: bytes, codec: str) -> str:
+    """`data` in a Windows code page, total: a byte the page leaves undefined stays Latin-1."""
+    text = data.decode(codec, errors="surrogateescape")
+    return _ESCAPED.sub(lambda m: chr(ord(m.group()) - 0xDC00), text)
+
+
 def _codec_name(declared: str | None) -> str | None:
-    if not declared:
-        return None
-    label = declared.strip().strip("\"'").strip().lower()
+    label = (declared or "").split(";")[0].strip().strip("\"'").strip().lower()
     if not label:
         return None
     try:
@@ -583,11 +629,8 @@ def _codec_name(declared: str | None) -> str | None:
 
 
 def _vietnamese_words(text: str) -> int:
-    return sum(
-        1
-        for word in _WORD.findall(text)
-        if any(ch in VIETNAMESE_LETTERS for ch in word) and is_vietnamese_syllable(word)
-    )
+    """Words with a Vietnamese letter that are well-formed syllables."""
+    return sum(map(is_vietnamese_syllable, _VIETNAMESE_WORD.findall(text)))
 
 
 def _utf8(data: bytes) -> str | None:
@@ -602,66 +645,53 @@ def _mostly_utf8(data: bytes) -> str | None:
 
     Text in an 8-bit charset hardly ever holds a valid UTF-8 sequence at all."""
     text = data.decode("utf-8", errors="replace")
-    bad = text.count("\ufffd") - data.decode("latin-1").count("\ufffd")
-    good = sum(1 for ch in text if ord(ch) > 0x7F and ch != "\ufffd")
+    bad = text.count("\ufffd") - data.count("\ufffd".encode())
+    good = len(text) - len(text.encode("ascii", errors="ignore")) - text.count("\ufffd")
     return text if good >= bad and good > 0 else None
 
 
-def _eight_bit(data: bytes) -> str:
-    """Undeclared 8-bit bytes: Windows-1258 if that yields Vietnamese, else Windows-1252.
+def _eight_bit(data: bytes, declared_1258: bool = False) -> str:
+    """8-bit bytes: Windows-1258 if that yields Vietnamese (or was declared), else Windows-1252.
 
-    Legacy-font text (TCVN3, VNI) is kept in its Windows-1252 form for `normalize`."""
-    latin = data.decode("latin-1")
-    western = latin.translate(_CP1252)
-    if detect_legacy(western) is not None:
-        return western
-    vietnamese = _nfc(latin.translate(_CP1258))
+    Text typed in a legacy font (TCVN3, VNI) is kept in its Windows-1252 form, for
+    `normalize`, unless Windows-1258 reads as more Vietnamese than the converted text."""
+    western = _single_byte(data, "cp1252")
+    vietnamese = _nfc(_single_byte(data, "cp1258"))
     score_1258 = _vietnamese_words(vietnamese) - len(_COMBINING.findall(vietnamese))
-    if score_1258 > 0 and score_1258 > _vietnamese_words(western):
+    if detect_legacy(western) is not None and _vietnamese_words(normalize(western)) > score_1258:
+        return western
+    if declared_1258 or (score_1258 > 0 and score_1258 > _vietnamese_words(western)):
         return vietnamese
     return western
-
-
-def _sniff(data: bytes) -> str:
-    if data.isascii():
-        return data.decode("ascii")
-    return _utf8(data) or _eight_bit(data)
 
 
 def _decode(data: bytes, declared: str | None) -> str:
     if data.startswith(codecs.BOM_UTF8):
         return data[3:].decode("utf-8", errors="replace")
     name = _codec_name(declared)
+    if data.isascii() and name in (None, "utf-8", *_SINGLE_BYTE):
+        return data.decode("ascii")
     if name is None:
-        return _sniff(data)
+        return _utf8(data) or _eight_bit(data)
     if name == "utf-8":
         return _utf8(data) or _mostly_utf8(data) or _eight_bit(data)
     if name in _SINGLE_BYTE:
-        # A label on 8-bit mail is often wrong: UTF-8 bytes, Windows-1258 under a Latin-1
-        # label, TCVN3 under a Windows-1258 label. Only a label that fits is honoured.
-        if data.isascii():
-            return data.decode("ascii")
-        text = _utf8(data)
-        if text is not None:
-            return text
-        if name == "cp1258":
-            latin = data.decode("latin-1")
-            western = latin.translate(_CP1252)
-            if detect_legacy(western) is not None:
-                return western
-            return latin.translate(_CP1258)
-        return _eight_bit(data)
+        # 8-bit labels are often wrong: UTF-8 bytes under ISO-8859-1, Windows-1258 under
+        # ISO-8859-1, TCVN3 under Windows-1258. A label is honoured where it fits.
+        return _utf8(data) or _eight_bit(data, declared_1258=name == "cp1258")
     try:
         return data.decode(name)
     except (UnicodeDecodeError, LookupError, ValueError, TypeError):
-        return _sniff(data)
+        return _utf8(data) or _eight_bit(data)
 
 
 def decode_bytes(data: bytes, declared: str | None) -> str:
     """Text of a mail part: the declared charset where it fits the bytes, else detected.
 
-    Never raises; the result is NFC. Legacy-font text stays as Windows-1252 characters:
-    `normalize` converts it.
+    A part labelled ISO-8859-1, US-ASCII, Windows-1252/1258 or nothing whose bytes are valid
+    UTF-8 is UTF-8; other 8-bit bytes are Windows-1258 if that reads as Vietnamese, else
+    Windows-1252; unknown labels are treated as none. Never raises; the result is NFC.
+    Legacy-font text stays as Windows-1252 characters: `normalize` converts it.
     """
     try:
         text = _decode(bytes(data), declared)
