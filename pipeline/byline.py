@@ -34,9 +34,29 @@ _SOURCE_LINE = re.compile(r"^\s*\(?\s*(theo|nguon)\s+(.{3,120}?)\s*\)?\s*$")
 _COLLECTED = re.compile(r"(?<!\w)(suu tam|\(st\)|st:|tong hop tu)(?!\w)")
 _NAME = re.compile(r"^(?:[A-ZĐÀ-Ỹ][a-zà-ỹđ]+)(?: [A-ZĐÀ-Ỹ][a-zà-ỹđ]+){1,4}$")
 _UNIT_WORDS = (
-    "phong", "so ", "trung tam", "ubnd", "uy ban", "ban ", "truong", "benh vien",
-    "van phong", "hoi ", "cong an", "chi cuc", "doan ", "huyen", "xa ", "phuong",
-    "thi tran", "bao ", "dai ", "cuc ", "vien ", "cong ty", "tinh ",
+    "phong",
+    "so ",
+    "trung tam",
+    "ubnd",
+    "uy ban",
+    "ban ",
+    "truong",
+    "benh vien",
+    "van phong",
+    "hoi ",
+    "cong an",
+    "chi cuc",
+    "doan ",
+    "huyen",
+    "xa ",
+    "phuong",
+    "thi tran",
+    "bao ",
+    "dai ",
+    "cuc ",
+    "vien ",
+    "cong ty",
+    "tinh ",
 )
 
 
@@ -66,9 +86,7 @@ def _signature(lines: list[str]) -> tuple[str | None, str | None]:
     tail = [ln.strip(" -–()") for ln in lines[-6:] if ln.strip()]
     for i, line in enumerate(tail):
         if _NAME.match(line):
-            unit = next(
-                (u for u in tail[i + 1 : i + 3] if fold(u).startswith(_UNIT_WORDS)), None
-            )
+            unit = next((u for u in tail[i + 1 : i + 3] if fold(u).startswith(_UNIT_WORDS)), None)
             return line, unit
     return None, None
 
@@ -88,4 +106,6 @@ def extract(text: str) -> Byline:
                 source = line.strip(" ()")
                 break
     folded = fold(text)
-    return Byline(author=author, unit=unit, source=source, collected=bool(_COLLECTED.search(folded)))
+    return Byline(
+        author=author, unit=unit, source=source, collected=bool(_COLLECTED.search(folded))
+    )

@@ -61,17 +61,19 @@ class Flag:
     detail: dict[str, object] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
-        return {"code": self.code, "action": self.action.name.lower(),
-                "message": self.message, "detail": self.detail}
+        return {
+            "code": self.code,
+            "action": self.action.name.lower(),
+            "message": self.message,
+            "detail": self.detail,
+        }
 
 
 def _marking(board: Board, text: str) -> str | None:
     for marking in board.checks.security_markings:
         # A stamp is a short line of its own, "Độ mật: …", or a tag in the subject;
         # "BÍ MẬT" in a headline is not a stamp.
-        stamp = re.compile(
-            rf"(?<![\w])(?<!BÍ )(?<!Bí ){re.escape(marking)}(?![\w])"
-        )
+        stamp = re.compile(rf"(?<![\w])(?<!BÍ )(?<!Bí ){re.escape(marking)}(?![\w])")
         for line in text.splitlines():
             stripped = line.strip(" \t*[]()-–")
             if len(stripped) > 40 and not fold(stripped).startswith("do mat"):
@@ -88,8 +90,12 @@ def security_marking(f: Facts) -> Flag | None:
     marking = _marking(f.board, text)
     if marking is None:
         return None
-    return Flag("security-marking", Action.QUARANTINE,
-                f"Có dấu mức độ mật “{marking}”: không được đăng tải.", {"marking": marking})
+    return Flag(
+        "security-marking",
+        Action.QUARANTINE,
+        f"Có dấu mức độ mật “{marking}”: không được đăng tải.",
+        {"marking": marking},
+    )
 
 
 def _title_tags(title: str) -> list[str]:
@@ -99,16 +105,22 @@ def _title_tags(title: str) -> list[str]:
 def unknown_sender(f: Facts) -> Flag | None:
     if f.sender.known or f.board.checks.unknown_sender != "hold":
         return None
-    return Flag("unknown-sender", Action.HOLD,
-                "Người gửi chưa có trong danh sách cơ quan, thành viên của Ban Biên tập.")
+    return Flag(
+        "unknown-sender",
+        Action.HOLD,
+        "Người gửi chưa có trong danh sách cơ quan, thành viên của Ban Biên tập.",
+    )
 
 
 def too_large(f: Facts) -> Flag | None:
     if not f.oversized:
         return None
-    return Flag("too-large", Action.RETURN,
-                "Thư hoặc tệp đính kèm vượt dung lượng cho phép: " + ", ".join(f.oversized),
-                {"parts": list(f.oversized)})
+    return Flag(
+        "too-large",
+        Action.RETURN,
+        "Thư hoặc tệp đính kèm vượt dung lượng cho phép: " + ", ".join(f.oversized),
+        {"parts": list(f.oversized)},
+    )
 
 
 def missing_author(f: Facts) -> Flag | None:
@@ -135,33 +147,46 @@ def sensitive_topic(f: Facts) -> Flag | None:
     hits = [k for k in f.board.checks.sensitive_keywords if fold(k) in folded]
     if not hits:
         return None
-    return Flag("sensitive-topic", Action.ESCALATE,
-                "Nội dung nhạy cảm (" + ", ".join(hits) + "): cần ý kiến lãnh đạo Ban.",
-                {"keywords": hits})
+    return Flag(
+        "sensitive-topic",
+        Action.ESCALATE,
+        "Nội dung nhạy cảm (" + ", ".join(hits) + "): cần ý kiến lãnh đạo Ban.",
+        {"keywords": hits},
+    )
 
 
 def near_duplicate(f: Facts) -> Flag | None:
     if f.duplicate_of is None:
         return None
     item_id, code = f.duplicate_of
-    return Flag("near-duplicate", Action.NOTE, f"Gần trùng với bài đã nhận {code} (#{item_id}).",
-                {"submission_id": item_id, "tracking_code": code})
+    return Flag(
+        "near-duplicate",
+        Action.NOTE,
+        f"Gần trùng với bài đã nhận {code} (#{item_id}).",
+        {"submission_id": item_id, "tracking_code": code},
+    )
 
 
 def legacy_font(f: Facts) -> Flag | None:
     if f.legacy_encoding is None:
         return None
     name = {"tcvn3": "TCVN3 (ABC)", "vni": "VNI"}.get(f.legacy_encoding, f.legacy_encoding)
-    return Flag("legacy-font", Action.NOTE,
-                f"Văn bản gõ bằng bảng mã {name}, đã chuyển sang Unicode dựng sẵn.")
+    return Flag(
+        "legacy-font",
+        Action.NOTE,
+        f"Văn bản gõ bằng bảng mã {name}, đã chuyển sang Unicode dựng sẵn.",
+    )
 
 
 def remote_images(f: Facts) -> Flag | None:
     if not f.remote_images:
         return None
-    return Flag("remote-images", Action.NOTE,
-                f"Có {len(f.remote_images)} ảnh liên kết ngoài chưa được tải về.",
-                {"urls": list(f.remote_images)})
+    return Flag(
+        "remote-images",
+        Action.NOTE,
+        f"Có {len(f.remote_images)} ảnh liên kết ngoài chưa được tải về.",
+        {"urls": list(f.remote_images)},
+    )
 
 
 # Order is data: every check runs; the strongest action decides the state.

@@ -53,10 +53,7 @@ def _keyword_hits(keyword: str, folded_text: str) -> int:
 def classify_fields(board: Board, subject: str, text: str, sender: Sender) -> list[str]:
     """Fields of the item: subject tags first, then keywords, then the sender's own fields."""
     tags = set(subject_tags(subject))
-    tagged = [
-        f.id for f in board.fields
-        if tags & ({fold(t) for t in f.tags} | {fold(f.name)})
-    ]
+    tagged = [f.id for f in board.fields if tags & ({fold(t) for t in f.tags} | {fold(f.name)})]
     if tagged:
         return tagged
     folded = fold(f"{subject}\n{subject}\n{text}")  # the subject weighs double

@@ -35,22 +35,30 @@ def item_dict(item: Submission, full: bool = False) -> dict[str, Any]:
         "created_at": item.created_at.isoformat(),
     }
     if full:
-        out.update({
-            "body_text": item.body_text,
-            "body_html": item.body_html,
-            "author": item.author,
-            "unit": item.unit,
-            "source": item.source,
-            "document": item.document,
-            "legacy_encoding": item.legacy_encoding,
-            "remote_images": item.remote_images,
-            "duplicate_of": item.duplicate_of,
-            "files": [
-                {"filename": f.filename, "content_type": f.content_type, "size": f.size,
-                 "sha256": f.sha256, "role": f.role, "content_id": f.content_id}
-                for f in item.files
-            ],
-        })
+        out.update(
+            {
+                "body_text": item.body_text,
+                "body_html": item.body_html,
+                "author": item.author,
+                "unit": item.unit,
+                "source": item.source,
+                "document": item.document,
+                "legacy_encoding": item.legacy_encoding,
+                "remote_images": item.remote_images,
+                "duplicate_of": item.duplicate_of,
+                "files": [
+                    {
+                        "filename": f.filename,
+                        "content_type": f.content_type,
+                        "size": f.size,
+                        "sha256": f.sha256,
+                        "role": f.role,
+                        "content_id": f.content_id,
+                    }
+                    for f in item.files
+                ],
+            }
+        )
     return out
 
 
@@ -90,12 +98,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(items, ensure_ascii=False, indent=2))
             else:
                 for i in items:
-                    print(f"{i['id']:>6}  {i['tracking_code']:<17} {i['state_label']:<30} "
-                          f"{i['kind'] or '-':<7} {i['sender']:<32} {i['title'][:60]}")
+                    print(
+                        f"{i['id']:>6}  {i['tracking_code']:<17} {i['state_label']:<30} "
+                        f"{i['kind'] or '-':<7} {i['sender']:<32} {i['title'][:60]}"
+                    )
             return 0
         key = args.id
         query = select(Submission).where(
-            Submission.id == int(key) if key.isdigit() else Submission.tracking_code == key)
+            Submission.id == int(key) if key.isdigit() else Submission.tracking_code == key
+        )
         item = session.scalar(query)
         if item is None:
             print(f"no item {key}", file=sys.stderr)

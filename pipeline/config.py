@@ -334,8 +334,9 @@ def load_boards(config: str | Path) -> list[Board]:
     seen: dict[str, str] = {}
     for board in boards:
         if board.id in seen:
-            raise ConfigError(f"{board.source_file}: id: board id {board.id!r} is also used "
-                              f"by {seen[board.id]}")
+            raise ConfigError(
+                f"{board.source_file}: id: board id {board.id!r} is also used by {seen[board.id]}"
+            )
         seen[board.id] = board.source_file
     return boards
 

@@ -20,11 +20,12 @@ from pipeline.config import Board, Role
 from pipeline.models import NoticeLog, OutgoingMail, State, Submission, utcnow
 from pipeline.screening import LOOP_HEADER
 
-SIGNATURE = "\n\n--\n{name}\nThư này được gửi tự động; vui lòng không trả lời nếu không cần thiết.\n"
+SIGNATURE = (
+    "\n\n--\n{name}\nThư này được gửi tự động; vui lòng không trả lời nếu không cần thiết.\n"
+)
 
 
-def _compose(board: Board, to: str, subject: str, body: str, reply_to_id: str | None
-             ) -> MIMEText:
+def _compose(board: Board, to: str, subject: str, body: str, reply_to_id: str | None) -> MIMEText:
     # compat32 (MIMEText, Header) writes the same standard mail several times faster
     # than EmailMessage's header folding, and receipts are on the ingestion path.
     out = board.mail_out
@@ -43,8 +44,9 @@ def _compose(board: Board, to: str, subject: str, body: str, reply_to_id: str | 
     return msg
 
 
-def _queue(session: Session, board: Board, item: Submission | None, to: str, reason: str,
-           msg: MIMEText) -> OutgoingMail:
+def _queue(
+    session: Session, board: Board, item: Submission | None, to: str, reason: str, msg: MIMEText
+) -> OutgoingMail:
     mail = OutgoingMail(
         board_id=board.id,
         submission_id=item.id if item is not None else None,
@@ -60,13 +62,17 @@ def _queue(session: Session, board: Board, item: Submission | None, to: str, rea
 def allowed(session: Session, board: Board, address: str, reason: str, now: datetime) -> bool:
     """At most one "something is wrong" notice per address and reason per interval."""
     log = session.scalar(
-        select(NoticeLog).where(NoticeLog.board_id == board.id, NoticeLog.address == address,
-                                NoticeLog.reason == reason)
+        select(NoticeLog).where(
+            NoticeLog.board_id == board.id, NoticeLog.address == address, NoticeLog.reason == reason
+        )
     )
     interval = timedelta(hours=board.checks.notice_interval_hours)
     if log is not None:
-        last = log.last_sent_at if log.last_sent_at.tzinfo else log.last_sent_at.replace(
-            tzinfo=now.tzinfo)
+        last = (
+            log.last_sent_at
+            if log.last_sent_at.tzinfo
+            else log.last_sent_at.replace(tzinfo=now.tzinfo)
+        )
         if now - last < interval:
             log.suppressed += 1
             return False
@@ -98,8 +104,13 @@ def receipt(session: Session, board: Board, item: Submission) -> None:
         "Ban Biên tập. Quý cơ quan sẽ nhận được thông báo khi có kết quả.\n"
         "Khi liên hệ về tin, bài này, vui lòng ghi mã theo dõi ở trên."
     )
-    msg = _compose(board, item.sender_address, f"[{item.tracking_code}] Đã nhận: {item.title}"[:200],
-                   body, item.message_id)
+    msg = _compose(
+        board,
+        item.sender_address,
+        f"[{item.tracking_code}] Đã nhận: {item.title}"[:200],
+        body,
+        item.message_id,
+    )
     _queue(session, board, item, item.sender_address, "receipt", msg)
 
 
@@ -114,8 +125,13 @@ def returned(session: Session, board: Board, item: Submission, flags: list[Flag]
         f"{_lines(flags, Action.RETURN)}\n\n"
         + "\n".join(hint for code, hint in _HINTS if any(f.code == code for f in flags))
     )
-    msg = _compose(board, item.sender_address, f"[{item.tracking_code}] Cần bổ sung: {item.title}"[:200],
-                   body, item.message_id)
+    msg = _compose(
+        board,
+        item.sender_address,
+        f"[{item.tracking_code}] Cần bổ sung: {item.title}"[:200],
+        body,
+        item.message_id,
+    )
     _queue(session, board, item, item.sender_address, "returned", msg)
     return True
 
@@ -129,8 +145,13 @@ def quarantined(session: Session, board: Board, item: Submission, flags: list[Fl
             "Tài liệu mật không được gửi qua thư điện tử và không được đăng tải trên "
             "Cổng thông tin điện tử. Thư đã được cách ly và báo cáo Trưởng ban."
         )
-        msg = _compose(board, item.sender_address,
-                       f"[{item.tracking_code}] Không tiếp nhận: tài liệu mật", body, item.message_id)
+        msg = _compose(
+            board,
+            item.sender_address,
+            f"[{item.tracking_code}] Không tiếp nhận: tài liệu mật",
+            body,
+            item.message_id,
+        )
         _queue(session, board, item, item.sender_address, "quarantined", msg)
     for head in board.members_with_role(Role.TRUONG_BAN):
         body = (
@@ -142,8 +163,9 @@ def quarantined(session: Session, board: Board, item: Submission, flags: list[Fl
             f"{_lines(flags, Action.QUARANTINE)}\n\n"
             "Thư không được đưa vào quy trình duyệt đăng và không thể xuất bản."
         )
-        msg = _compose(board, head.email, f"[{item.tracking_code}] Cảnh báo: thư có dấu mật",
-                       body, None)
+        msg = _compose(
+            board, head.email, f"[{item.tracking_code}] Cảnh báo: thư có dấu mật", body, None
+        )
         _queue(session, board, item, head.email, "quarantine-alert", msg)
 
 

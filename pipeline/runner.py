@@ -75,8 +75,11 @@ class MailboxRunner:
 
     # -- record ---------------------------------------------------------------
     def _state(self, session: Session) -> MailboxState:
-        state = session.scalar(select(MailboxState).where(
-            MailboxState.board_id == self.board.id, MailboxState.mailbox == self.mailbox))
+        state = session.scalar(
+            select(MailboxState).where(
+                MailboxState.board_id == self.board.id, MailboxState.mailbox == self.mailbox
+            )
+        )
         if state is None:
             state = MailboxState(board_id=self.board.id, mailbox=self.mailbox, last_uid=0)
             session.add(state)
@@ -100,19 +103,32 @@ class MailboxRunner:
             mid = message_id_of(fetched.raw)
             rows.append((fetched, mid, fingerprint(fetched.raw, mid)))
         with self.sessions.begin() as session:
-            known = set(session.scalars(select(RawMessage.fingerprint).where(
-                RawMessage.board_id == self.board.id,
-                RawMessage.fingerprint.in_([fp for _, _, fp in rows]))))
+            known = set(
+                session.scalars(
+                    select(RawMessage.fingerprint).where(
+                        RawMessage.board_id == self.board.id,
+                        RawMessage.fingerprint.in_([fp for _, _, fp in rows]),
+                    )
+                )
+            )
             added = 0
             for fetched, mid, fp in rows:
                 if fp in known:
                     continue
                 known.add(fp)
-                session.add(RawMessage(
-                    board_id=self.board.id, mailbox=self.mailbox, source_key=fetched.key,
-                    uidvalidity=fetched.uidvalidity, message_id=mid, fingerprint=fp,
-                    raw=fetched.raw, size=len(fetched.raw), status=RawStatus.NEW,
-                ))
+                session.add(
+                    RawMessage(
+                        board_id=self.board.id,
+                        mailbox=self.mailbox,
+                        source_key=fetched.key,
+                        uidvalidity=fetched.uidvalidity,
+                        message_id=mid,
+                        fingerprint=fp,
+                        raw=fetched.raw,
+                        size=len(fetched.raw),
+                        status=RawStatus.NEW,
+                    )
+                )
                 added += 1
             uids = [f.uid for f in batch if f.uid is not None]
             if uids:
@@ -125,10 +141,14 @@ class MailboxRunner:
     def process(self, limit: int | None = None) -> int:
         with self.sessions() as session:
             ids = session.scalars(
-                select(RawMessage.id).where(
-                    RawMessage.board_id == self.board.id, RawMessage.mailbox == self.mailbox,
+                select(RawMessage.id)
+                .where(
+                    RawMessage.board_id == self.board.id,
+                    RawMessage.mailbox == self.mailbox,
                     RawMessage.status == RawStatus.NEW,
-                ).order_by(RawMessage.id).limit(limit)
+                )
+                .order_by(RawMessage.id)
+                .limit(limit)
             ).all()
         done = 0
         for raw_id in ids:
@@ -143,8 +163,14 @@ class MailboxRunner:
                 if raw is None or raw.status != RawStatus.NEW:
                     return False
                 item = ingest.process(session, self.board, self.files, raw)
-                log.info("board=%s message=%s raw=%d item=%d state=%s", self.board.id,
-                         raw.message_id, raw.id, item.id, item.state)
+                log.info(
+                    "board=%s message=%s raw=%d item=%d state=%s",
+                    self.board.id,
+                    raw.message_id,
+                    raw.id,
+                    item.id,
+                    item.state,
+                )
             return True
         except Exception as exc:  # noqa: BLE001 - the daemon never dies of one message
             log.exception("board=%s raw=%d: processing failed", self.board.id, raw_id)
@@ -159,18 +185,26 @@ class MailboxRunner:
             raw.attempts += 1
             raw.last_error = error[:2000]
             if raw.attempts >= MAX_ATTEMPTS:
-                ingest.fail(session, self.board, self.files, raw,
-                            f"lỗi xử lý sau {raw.attempts} lần thử: {error[:500]}")
+                ingest.fail(
+                    session,
+                    self.board,
+                    self.files,
+                    raw,
+                    f"lỗi xử lý sau {raw.attempts} lần thử: {error[:500]}",
+                )
 
     # -- send -----------------------------------------------------------------
     def deliver(self) -> int:
         sent = 0
         with self.sessions() as session:
             pending = session.scalars(
-                select(OutgoingMail).where(
-                    OutgoingMail.board_id == self.board.id, OutgoingMail.sent_at.is_(None),
+                select(OutgoingMail)
+                .where(
+                    OutgoingMail.board_id == self.board.id,
+                    OutgoingMail.sent_at.is_(None),
                     OutgoingMail.attempts < MAX_SEND_ATTEMPTS,
-                ).order_by(OutgoingMail.id)
+                )
+                .order_by(OutgoingMail.id)
             ).all()
             for mail in pending:
                 try:
@@ -184,8 +218,14 @@ class MailboxRunner:
                 except PermanentError as exc:
                     mail.attempts = MAX_SEND_ATTEMPTS
                     mail.last_error = str(exc)
-                    session.add(Event(board_id=self.board.id, submission_id=mail.submission_id,
-                                      kind="notice-failed", detail={"error": str(exc)}))
+                    session.add(
+                        Event(
+                            board_id=self.board.id,
+                            submission_id=mail.submission_id,
+                            kind="notice-failed",
+                            detail={"error": str(exc)},
+                        )
+                    )
                     session.commit()
                     log.error("board=%s outgoing=%d: gave up: %s", self.board.id, mail.id, exc)
                     continue
@@ -201,12 +241,17 @@ class MailboxRunner:
             state = self._state(session)
             rows = session.scalars(
                 select(RawMessage).where(
-                    RawMessage.board_id == self.board.id, RawMessage.mailbox == self.mailbox,
-                    RawMessage.status == RawStatus.DONE, RawMessage.filed.is_(False),
+                    RawMessage.board_id == self.board.id,
+                    RawMessage.mailbox == self.mailbox,
+                    RawMessage.status == RawStatus.DONE,
+                    RawMessage.filed.is_(False),
                 )
             ).all()
-            moves = [(r.source_key, r.target_folder) for r in rows
-                     if r.target_folder and r.uidvalidity == state.uidvalidity]
+            moves = [
+                (r.source_key, r.target_folder)
+                for r in rows
+                if r.target_folder and r.uidvalidity == state.uidvalidity
+            ]
             self.source.file([(k, f) for k, f in moves if f])
             for row in rows:
                 row.filed = True
@@ -220,4 +265,3 @@ class MailboxRunner:
         result.sent = self.deliver()
         result.filed = self.file()
         return result
-

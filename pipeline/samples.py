@@ -5,11 +5,11 @@ Every person, address and event here is invented.
 
 from __future__ import annotations
 
+import unicodedata
+from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-import unicodedata
-from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline.vietnamese import encode_legacy
@@ -86,7 +86,8 @@ def article_mail(
         msg.set_content(body, charset=charset)
     if html:
         paragraphs = "".join(
-            "<p>" + p.strip().replace("\n", "<br>") + "</p>" for p in body.split("\n\n"))
+            "<p>" + p.strip().replace("\n", "<br>") + "</p>" for p in body.split("\n\n")
+        )
         msg.add_alternative(f"<html><body>{paragraphs}</body></html>", subtype="html")
     for filename, ctype, data in attachments or []:
         maintype, _, subtype = ctype.partition("/")
@@ -99,24 +100,42 @@ def demo_mails(board_address: str) -> list[tuple[str, bytes]]:
     """The demo's inbox: (what it shows, raw mail). Fixed Message-IDs: a second run adds
     nothing new."""
     mails = [
-        ("tin bài Unicode của Sở Giáo dục và Đào tạo",
-         article_mail("nhung.ltt@sgddt.demo.bientap.vn", board_address)),
-        ("cùng tin bài, gõ bằng phông .VnTime (TCVN3)",
-         article_mail("nhung.ltt@sgddt.demo.bientap.vn", board_address,
-                      subject="Sở Y tế triển khai chiến dịch tiêm chủng mở rộng",
-                      body=NEWS_BODY.replace("Ngô Quyền", "Lương Thế Vinh"), legacy="tcvn3",
-                      sender_name="Lê Thị Hồng Nhung")),
-        ("văn bản có dấu MẬT",
-         article_mail("em.hq@stp.demo.bientap.vn", board_address,
-                      subject="Báo cáo tình hình an ninh trật tự quý I",
-                      body="MẬT\n\nBáo cáo nội bộ về tình hình an ninh trật tự quý I.\n\n"
-                           "Người viết: Hoàng Quốc Em\nĐơn vị: Sở Tư pháp\n",
-                      sender_name="Hoàng Quốc Em")),
-        ("thư trả lời tự động (không phải bài gửi)",
-         article_mail("dung.pt@syt.demo.bientap.vn", board_address,
-                      subject="Trả lời tự động: Vắng mặt tại cơ quan",
-                      body="Tôi đang đi công tác đến hết ngày 20/3.",
-                      extra_headers={"Auto-Submitted": "auto-replied"})),
+        (
+            "tin bài Unicode của Sở Giáo dục và Đào tạo",
+            article_mail("nhung.ltt@sgddt.demo.bientap.vn", board_address),
+        ),
+        (
+            "cùng tin bài, gõ bằng phông .VnTime (TCVN3)",
+            article_mail(
+                "nhung.ltt@sgddt.demo.bientap.vn",
+                board_address,
+                subject="Sở Y tế triển khai chiến dịch tiêm chủng mở rộng",
+                body=NEWS_BODY.replace("Ngô Quyền", "Lương Thế Vinh"),
+                legacy="tcvn3",
+                sender_name="Lê Thị Hồng Nhung",
+            ),
+        ),
+        (
+            "văn bản có dấu MẬT",
+            article_mail(
+                "em.hq@stp.demo.bientap.vn",
+                board_address,
+                subject="Báo cáo tình hình an ninh trật tự quý I",
+                body="MẬT\n\nBáo cáo nội bộ về tình hình an ninh trật tự quý I.\n\n"
+                "Người viết: Hoàng Quốc Em\nĐơn vị: Sở Tư pháp\n",
+                sender_name="Hoàng Quốc Em",
+            ),
+        ),
+        (
+            "thư trả lời tự động (không phải bài gửi)",
+            article_mail(
+                "dung.pt@syt.demo.bientap.vn",
+                board_address,
+                subject="Trả lời tự động: Vắng mặt tại cơ quan",
+                body="Tôi đang đi công tác đến hết ngày 20/3.",
+                extra_headers={"Auto-Submitted": "auto-replied"},
+            ),
+        ),
     ]
     return [
         (label, raw.replace(b"Message-ID: <", f"Message-ID: <demo-{i}.".encode(), 1))

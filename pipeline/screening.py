@@ -87,8 +87,11 @@ def our_own(mail: ParsedMail, own: Collection[str]) -> str | None:
 
 
 def auto_subject(mail: ParsedMail, own: Collection[str]) -> str | None:
-    return f"automatic reply subject: {mail.subject[:80]!r}" if _AUTO_SUBJECT.match(
-        fold(mail.subject)) else None
+    return (
+        f"automatic reply subject: {mail.subject[:80]!r}"
+        if _AUTO_SUBJECT.match(fold(mail.subject))
+        else None
+    )
 
 
 RULES: tuple[tuple[str, Callable[[ParsedMail, Collection[str]], str | None]], ...] = (

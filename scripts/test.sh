@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 scripts/install-system-deps.sh
 scripts/setup.sh
 .venv/bin/ruff check pipeline connectors tests bench run_pipeline.py
+.venv/bin/mypy pipeline connectors tests bench run_pipeline.py
 .venv/bin/python -m pytest "$@"

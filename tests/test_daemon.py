@@ -14,52 +14,82 @@ BIN = Path(sys.executable).parent
 
 
 def _run(args: list[str], tmp: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {**os.environ, "BIENTAP_DATA_DIR": str(tmp),
-               "BIENTAP_DATABASE_URL": f"sqlite:///{tmp}/bientap.db", **env}
-    return subprocess.run(args, cwd=REPO, env=environ, capture_output=True, text=True,
-                          timeout=300)
+    environ = {
+        **os.environ,
+        "BIENTAP_DATA_DIR": str(tmp),
+        "BIENTAP_DATABASE_URL": f"sqlite:///{tmp}/bientap.db",
+        **env,
+    }
+    return subprocess.run(args, cwd=REPO, env=environ, capture_output=True, text=True, timeout=300)
 
 
 def test_demo_pass_stores_the_samples_and_lists_them(tmp_path: Path) -> None:
-    seeded = _run([sys.executable, "-m", "pipeline.samples", str(tmp_path / "demo" / "inbox"),
-                   "bbt@demo.bientap.vn"], tmp_path)
+    seeded = _run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline.samples",
+            str(tmp_path / "demo" / "inbox"),
+            "bbt@demo.bientap.vn",
+        ],
+        tmp_path,
+    )
     assert seeded.returncode == 0, seeded.stderr
-    ran = _run([sys.executable, "run_pipeline.py", "--config", "config/demo.toml", "--once"],
-               tmp_path)
+    ran = _run(
+        [sys.executable, "run_pipeline.py", "--config", "config/demo.toml", "--once"], tmp_path
+    )
     assert ran.returncode == 0, ran.stderr
-    listed = _run([str(BIN / "bientap"), "--config", "config/demo.toml", "list", "--json"],
-                  tmp_path)
+    listed = _run(
+        [str(BIN / "bientap"), "--config", "config/demo.toml", "list", "--json"], tmp_path
+    )
     items = {i["title"]: i for i in json.loads(listed.stdout)}
     assert items["Sở Y tế triển khai chiến dịch tiêm chủng mở rộng"]["state"] == "pending_review"
     assert items["Báo cáo tình hình an ninh trật tự quý I"]["state"] == "quarantined"
     assert items["Trả lời tự động: Vắng mặt tại cơ quan"]["state"] == "set_aside"
-    shown = _run([str(BIN / "bientap"), "--config", "config/demo.toml", "show",
-                  str(items["Sở Y tế triển khai chiến dịch tiêm chủng mở rộng"]["id"]), "--json"],
-                 tmp_path)
+    shown = _run(
+        [
+            str(BIN / "bientap"),
+            "--config",
+            "config/demo.toml",
+            "show",
+            str(items["Sở Y tế triển khai chiến dịch tiêm chủng mở rộng"]["id"]),
+            "--json",
+        ],
+        tmp_path,
+    )
     detail = json.loads(shown.stdout)
     assert detail["legacy_encoding"] == "tcvn3"
     assert "Lương Thế Vinh" in detail["body_text"]
     # a second pass over the same inbox adds nothing
-    again = _run([sys.executable, "run_pipeline.py", "--config", "config/demo.toml", "--once"],
-                 tmp_path)
+    again = _run(
+        [sys.executable, "run_pipeline.py", "--config", "config/demo.toml", "--once"], tmp_path
+    )
     assert again.returncode == 0
-    relisted = _run([str(BIN / "bientap"), "--config", "config/demo.toml", "list", "--json"],
-                    tmp_path)
+    relisted = _run(
+        [str(BIN / "bientap"), "--config", "config/demo.toml", "list", "--json"], tmp_path
+    )
     assert len(json.loads(relisted.stdout)) == len(items) == 4
 
 
 def test_a_bad_config_names_file_key_and_problem(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text((REPO / "config" / "demo.toml").read_text(encoding="utf-8")
-                   .replace('role = "thu_ky"', 'role = "boss"'), encoding="utf-8")
+    bad.write_text(
+        (REPO / "config" / "demo.toml")
+        .read_text(encoding="utf-8")
+        .replace('role = "thu_ky"', 'role = "boss"'),
+        encoding="utf-8",
+    )
     ran = _run([sys.executable, "run_pipeline.py", "--config", str(bad), "--once"], tmp_path)
     assert ran.returncode == 2
     assert f"{bad}: members[5].role:" in ran.stderr
 
 
 def test_a_missing_secret_is_named_without_its_value(tmp_path: Path) -> None:
-    ran = _run([sys.executable, "run_pipeline.py", "--config", "config/khanhhoa.toml", "--once"],
-               tmp_path, KHANHHOA_SMTP_PASSWORD="s3cr3t-value")
+    ran = _run(
+        [sys.executable, "run_pipeline.py", "--config", "config/khanhhoa.toml", "--once"],
+        tmp_path,
+        KHANHHOA_SMTP_PASSWORD="s3cr3t-value",
+    )
     assert ran.returncode == 2
     assert "KHANHHOA_IMAP_PASSWORD is not set" in ran.stderr
     assert "s3cr3t-value" not in ran.stderr + ran.stdout
