@@ -21,7 +21,9 @@ from __future__ import annotations
 import html as html_lib
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import unquote
 
 import nh3
@@ -101,7 +103,9 @@ CLEAN_CONTENT_TAGS: frozenset[str] = frozenset(
     }
 )
 
+# The "*" entry overrides Ammonia's generic attributes (lang, title): nothing on every tag.
 ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
+    "*": set(),
     "a": {"href", "title"},
     "img": {"src", "alt", "title", "width", "height"},
     "td": {"colspan", "rowspan"},
@@ -165,7 +169,10 @@ def _protocol_relative_to_https(url: str) -> str | None:
     return None
 
 
-def _cleaner(attribute_filter: object, url_relative: object) -> nh3.Cleaner:
+def _cleaner(
+    attribute_filter: Callable[[str, str, str], str | None],
+    url_relative: Callable[[str], str | None] | Literal["deny"],
+) -> nh3.Cleaner:
     return nh3.Cleaner(
         tags=set(ALLOWED_TAGS),
         clean_content_tags=set(CLEAN_CONTENT_TAGS),
@@ -220,10 +227,13 @@ def _process_tree(soup: BeautifulSoup) -> tuple[list[str], list[str]]:
                 img.replace_with(NavigableString(f"[{alt}]"))
                 continue
         img.decompose()
-    # Anchors whose href did not survive are only noise.
+    # Anchors whose href did not survive are only noise, and so are spans: they never keep
+    # an attribute (Outlook wraps nearly every word in a styled one).
     for anchor in soup.find_all("a"):
         if not anchor.get("href"):
             anchor.unwrap()
+    for span in soup.find_all("span"):
+        span.unwrap()
     # Word/Outlook spacer paragraphs (<p class=MsoNormal><o:p>&nbsp;</o:p></p>).
     for para in soup.find_all("p"):
         if _is_blank(para.get_text()) and para.find(["img", "br", "hr", "table"]) is None:
@@ -346,6 +356,10 @@ class _TextBuilder:
     def text(self, value: str) -> None:
         if not value:
             return
+        if not value.strip(" ") and (
+            self.pending or self.cell_sep or not self.parts or self.parts[-1].endswith("\n")
+        ):
+            return  # inter-element whitespace must not break a pending line break
         if self.parts:
             if self.pending:
                 self.parts.append("\n" * self.pending)
@@ -366,7 +380,10 @@ class _TextBuilder:
 
     def result(self) -> str:
         raw = "".join(self.parts)
-        lines = [re.sub(r"[ ]{2,}", " ", line).strip(" ") for line in raw.split("\n")]
+        lines = [
+            re.sub(r" *\t *", "\t", re.sub(r"[ ]{2,}", " ", line)).strip(" ")
+            for line in raw.split("\n")
+        ]
         joined = "\n".join(lines)
         return re.sub(r"\n{3,}", "\n\n", joined).strip("\n")
 
