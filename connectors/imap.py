@@ -84,6 +84,12 @@ class ImapSource:
 
     # -- reading ----------------------------------------------------------
     def poll(self, cursor: Cursor) -> Iterator[list[Fetched]]:
+        # STATUS reads the folder's index only: an idle poll costs the same for 50 or
+        # 50,000 messages. SELECT (which may sync the whole folder) only when needed.
+        status = self._call("folder_status", self.folder, [b"UIDVALIDITY", b"UIDNEXT"])
+        uidvalidity = int(status[b"UIDVALIDITY"])
+        if cursor.uidvalidity == uidvalidity and int(status[b"UIDNEXT"]) <= cursor.last_uid + 1:
+            return
         info = self._call("select_folder", self.folder)
         uidvalidity = int(info[b"UIDVALIDITY"])
         last_uid = cursor.last_uid

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pipeline.screening import fold
+from pipeline.textfold import fold
 
 # Folded label -> what it names. A line "Tin, ảnh: Minh Anh" names the author.
 _LABELS: tuple[tuple[str, str], ...] = (

@@ -10,12 +10,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
+from functools import lru_cache
 
 from pipeline.byline import Byline
 from pipeline.classify import Sender
 from pipeline.config import Board
 from pipeline.models import State
-from pipeline.screening import fold
+from pipeline.textfold import fold
 
 
 class Action(IntEnum):
@@ -69,11 +70,16 @@ class Flag:
         }
 
 
+@lru_cache(maxsize=64)
+def _stamp(marking: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w])(?<!BÍ )(?<!Bí ){re.escape(marking)}(?![\w])")
+
+
 def _marking(board: Board, text: str) -> str | None:
     for marking in board.checks.security_markings:
         # A stamp is a short line of its own, "Độ mật: …", or a tag in the subject;
         # "BÍ MẬT" in a headline is not a stamp.
-        stamp = re.compile(rf"(?<![\w])(?<!BÍ )(?<!Bí ){re.escape(marking)}(?![\w])")
+        stamp = _stamp(marking)
         for line in text.splitlines():
             stripped = line.strip(" \t*[]()-–")
             if len(stripped) > 40 and not fold(stripped).startswith("do mat"):

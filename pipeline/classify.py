@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pipeline.config import Agency, Board, Member
-from pipeline.screening import fold
+from pipeline.textfold import fold
 
 _TAG = re.compile(r"\[([^\[\]]{1,40})\]")
 
@@ -46,8 +47,10 @@ def subject_tags(subject: str) -> list[str]:
     return [fold(t).strip() for t in _TAG.findall(subject)]
 
 
-def _keyword_hits(keyword: str, folded_text: str) -> int:
-    return len(re.findall(rf"(?<!\w){re.escape(fold(keyword))}(?!\w)", folded_text))
+@lru_cache(maxsize=1024)
+def _keywords_pattern(keywords: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(fold(k)) for k in sorted(keywords, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
 
 
 def classify_fields(board: Board, subject: str, text: str, sender: Sender) -> list[str]:
@@ -57,7 +60,10 @@ def classify_fields(board: Board, subject: str, text: str, sender: Sender) -> li
     if tagged:
         return tagged
     folded = fold(f"{subject}\n{subject}\n{text}")  # the subject weighs double
-    scores = {f.id: sum(_keyword_hits(k, folded) for k in f.keywords) for f in board.fields}
+    scores = {
+        f.id: len(_keywords_pattern(tuple(f.keywords)).findall(folded)) if f.keywords else 0
+        for f in board.fields
+    }
     best = max(scores.values(), default=0)
     if best > 0:
         # the best field, and any other that scores close to it

@@ -13,11 +13,11 @@ import struct
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from pipeline.models import ShingleBand, State, Submission
-from pipeline.screening import fold
+from pipeline.textfold import fold
 
 NUM_PERM = 128
 BANDS, ROWS = 32, 4  # candidate threshold about (1/32)^(1/4) = 0.42, well below any setting
@@ -25,6 +25,11 @@ SHINGLE = 4
 Signature = LeanMinHash
 _WORD = re.compile(r"\w+")
 _LIVE = (State.PENDING_REVIEW, State.HELD, State.RETURNED)  # queued; published joins later
+
+
+# Drawing the permutations costs more than hashing a message: draw them once (fixed seed,
+# so signatures stored by one process compare with those of another).
+_TEMPLATE = MinHash(num_perm=NUM_PERM, seed=1)
 
 
 def shingles(text: str) -> set[bytes]:
@@ -38,7 +43,7 @@ def signature(text: str) -> LeanMinHash | None:
     grams = shingles(text)
     if len(grams) < 3:
         return None  # too short to compare meaningfully
-    mh = MinHash(num_perm=NUM_PERM)
+    mh = MinHash(num_perm=NUM_PERM, permutations=_TEMPLATE.permutations, scheme=_TEMPLATE.scheme)
     mh.update_batch(list(grams))
     return LeanMinHash(mh)
 
@@ -68,18 +73,20 @@ def find_duplicate(
     session: Session, board_id: str, sig: LeanMinHash, threshold: float
 ) -> Submission | None:
     """The most similar live submission at or above ``threshold``, if any."""
+    # Core statements on the tables: this runs for every message, the ORM adds nothing here
+    bands, items = ShingleBand.__table__.c, Submission.__table__.c
     candidates = (
-        select(ShingleBand.submission_id)
-        .where(ShingleBand.board_id == board_id)
-        .where(ShingleBand.bucket.in_([bucket for _, bucket in buckets(sig)]))
+        select(bands.submission_id)
+        .where(bands.board_id == board_id)
+        .where(bands.bucket.in_([bucket for _, bucket in buckets(sig)]))
         .distinct()
     )
     best: tuple[float, int] | None = None
-    rows = session.execute(
-        select(Submission.id, Submission.minhash).where(
-            Submission.id.in_(candidates),
-            Submission.state.in_(_LIVE),
-            Submission.minhash.is_not(None),
+    rows = session.connection().execute(
+        select(items.id, items.minhash).where(
+            items.id.in_(candidates),
+            items.state.in_([str(s) for s in _LIVE]),
+            items.minhash.is_not(None),
         )
     )
     for item_id, minhash in rows:
@@ -93,7 +100,10 @@ def find_duplicate(
 
 def index(session: Session, item: Submission, sig: LeanMinHash) -> None:
     item.minhash = to_bytes(sig)
-    session.add_all(
-        ShingleBand(submission_id=item.id, band=band, board_id=item.board_id, bucket=bucket)
-        for band, bucket in buckets(sig)
+    session.connection().execute(
+        insert(ShingleBand.__table__),
+        [
+            {"submission_id": item.id, "band": band, "board_id": item.board_id, "bucket": bucket}
+            for band, bucket in buckets(sig)
+        ],
     )

@@ -9,12 +9,13 @@ what a mail submits: news (tin), article (bài), photo (ảnh), video or officia
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date
 from pathlib import PurePath
 from typing import Literal, cast, get_args
+
+from pipeline.textfold import fold
 
 Kind = Literal["tin", "bai", "anh", "video", "van_ban"]
 
@@ -485,9 +486,7 @@ def _is_upper(line: str) -> bool:
 
 
 def _fold(value: str) -> str:
-    decomposed = unicodedata.normalize("NFD", value.replace("đ", "d").replace("Đ", "D"))
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(stripped.lower().split())
+    return " ".join(fold(value).split())
 
 
 def _ascii_upper(value: str) -> str:

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import re
 import secrets
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -62,6 +63,7 @@ class Work:
     html: str = ""
     text: str = ""
     legacy: str | None = None
+    from_plain_text: bool = False  # html was made by text_to_html (escaped, already safe)
     article_file: str | None = None  # the .docx that carried the article
     attachments: list[Attachment] = field(default_factory=list)
     remote_images: tuple[str, ...] = ()
@@ -98,6 +100,8 @@ def screen(w: Work) -> None:
 
 
 def _normalize_html(html: str, legacy: Legacy | None) -> str:
+    if legacy is None:
+        return unicodedata.normalize("NFC", html)  # markup is ASCII: NFC leaves it alone
     soup = BeautifulSoup(html, "html.parser")
     for node in soup.find_all(string=True):
         if isinstance(node, NavigableString) and node.strip():
@@ -115,11 +119,11 @@ def normalise(w: Work) -> None:
     # detect on the whole body: a text node or a subject alone may be too short to tell
     w.legacy = detect_legacy(body_text) or detect_legacy(mail.subject)
     w.title = normalize(mail.subject, legacy=w.legacy).strip()
-    w.html = (
-        _normalize_html(mail.html_body, w.legacy)
-        if mail.html_body
-        else text_to_html(normalize(body_text, legacy=w.legacy))
-    )
+    if mail.html_body:
+        w.html = _normalize_html(mail.html_body, w.legacy)
+    else:  # text_to_html escapes everything: its output needs no sanitising
+        w.text = normalize(body_text, legacy=w.legacy).strip()
+        w.html, w.from_plain_text = text_to_html(w.text), True
     w.attachments = list(mail.attachments)
     docx = [
         a
@@ -132,12 +136,14 @@ def normalise(w: Work) -> None:
         except DocxError as exc:
             log.info("message %s: .docx not usable as the article: %s", w.raw.id, exc.reason)
             return
-        w.html = article.html
+        w.html, w.from_plain_text = article.html, False
         w.article_file = docx[0].filename
         w.attachments.extend(article.images)
 
 
 def sanitise(w: Work) -> None:
+    if w.from_plain_text:
+        return
     clean = sanitize_html(w.html)
     w.html, w.remote_images = clean.html, clean.remote_images
     w.text = html_to_text(w.html)

@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3  # a message that crashes the pipeline this often is kept as failed
 MAX_SEND_ATTEMPTS = 8
+# Messages processed in one transaction: all of a batch is stored, or none of it and the
+# batch is redone message by message, so a crash still neither loses nor duplicates.
+PROCESS_BATCH = 25
 
 
 def message_id_of(raw: bytes) -> str | None:
@@ -151,27 +154,37 @@ class MailboxRunner:
                 .limit(limit)
             ).all()
         done = 0
-        for raw_id in ids:
-            if self._process_one(raw_id):
-                done += 1
+        for start in range(0, len(ids), PROCESS_BATCH):
+            chunk = ids[start : start + PROCESS_BATCH]
+            try:
+                with self.sessions.begin() as session:
+                    done += sum(self._process_in(session, raw_id) for raw_id in chunk)
+            except Exception:  # noqa: BLE001 - one bad message: redo the batch one by one
+                log.info(
+                    "board=%s: a batch failed, processing it message by message", self.board.id
+                )
+                done += sum(self._process_one(raw_id) for raw_id in chunk)
         return done
+
+    def _process_in(self, session: Session, raw_id: int) -> bool:
+        raw = session.get(RawMessage, raw_id)
+        if raw is None or raw.status != RawStatus.NEW:
+            return False
+        item = ingest.process(session, self.board, self.files, raw)
+        log.info(
+            "board=%s message=%s raw=%d item=%d state=%s",
+            self.board.id,
+            raw.message_id,
+            raw.id,
+            item.id,
+            item.state,
+        )
+        return True
 
     def _process_one(self, raw_id: int) -> bool:
         try:
             with self.sessions.begin() as session:
-                raw = session.get(RawMessage, raw_id)
-                if raw is None or raw.status != RawStatus.NEW:
-                    return False
-                item = ingest.process(session, self.board, self.files, raw)
-                log.info(
-                    "board=%s message=%s raw=%d item=%d state=%s",
-                    self.board.id,
-                    raw.message_id,
-                    raw.id,
-                    item.id,
-                    item.state,
-                )
-            return True
+                return self._process_in(session, raw_id)
         except Exception as exc:  # noqa: BLE001 - the daemon never dies of one message
             log.exception("board=%s raw=%d: processing failed", self.board.id, raw_id)
             self._attempt_failed(raw_id, f"{type(exc).__name__}: {exc}")

@@ -7,10 +7,10 @@ the message aside, recorded and never answered, so no mail loop can start.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Collection
 
 from pipeline.parsing import ParsedMail
+from pipeline.textfold import fold
 
 # Header written on every mail bientap sends; seeing it come back means a loop.
 LOOP_HEADER = "x-bientap-loop"
@@ -26,13 +26,6 @@ _AUTO_SUBJECT = re.compile(
 )
 _BOUNCE_SENDERS = re.compile(r"^(mailer-daemon|postmaster|mail-daemon)@", re.IGNORECASE)
 _SUPPRESS_VALUES = {"all", "oof", "autoreply", "dr", "ndr", "rn", "nrn"}
-
-
-def fold(text: str) -> str:
-    """Lower-case without accents: "Trả lời tự động" -> "tra loi tu dong"."""
-    text = text.replace("đ", "d").replace("Đ", "D")
-    decomposed = unicodedata.normalize("NFD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
 def _header(mail: ParsedMail, name: str) -> str:
