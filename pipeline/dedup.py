@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
+from typing import cast
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from pipeline.models import ShingleBand, State, Submission
@@ -101,7 +102,7 @@ def find_duplicate(
 def index(session: Session, item: Submission, sig: LeanMinHash) -> None:
     item.minhash = to_bytes(sig)
     session.connection().execute(
-        insert(ShingleBand.__table__),
+        insert(cast(Table, ShingleBand.__table__)),
         [
             {"submission_id": item.id, "band": band, "board_id": item.board_id, "bucket": bucket}
             for band, bucket in buckets(sig)
