@@ -85,12 +85,21 @@ class ImapSource:
     # -- reading ----------------------------------------------------------
     def poll(self, cursor: Cursor) -> Iterator[list[Fetched]]:
         # STATUS reads the folder's index only: an idle poll costs the same for 50 or
-        # 50,000 messages. SELECT (which may sync the whole folder) only when needed.
+        # 50,000 messages. SELECT (which may sync the whole folder) only when needed, and
+        # the folder is left unselected after: STATUS must not ask about a selected folder
+        # (RFC 3501 6.3.10; Dovecot then answers from the stale selected view).
         status = self._call("folder_status", self.folder, [b"UIDVALIDITY", b"UIDNEXT"])
         uidvalidity = int(status[b"UIDVALIDITY"])
         if cursor.uidvalidity == uidvalidity and int(status[b"UIDNEXT"]) <= cursor.last_uid + 1:
             return
         info = self._call("select_folder", self.folder)
+        try:
+            yield from self._fetch_new(cursor, info)
+        finally:
+            if self._client is not None:
+                self._unselect()
+
+    def _fetch_new(self, cursor: Cursor, info: dict[bytes, Any]) -> Iterator[list[Fetched]]:
         uidvalidity = int(info[b"UIDVALIDITY"])
         last_uid = cursor.last_uid
         if cursor.uidvalidity is not None and cursor.uidvalidity != uidvalidity:
@@ -103,7 +112,7 @@ class ImapSource:
             last_uid = 0
         uidnext = info.get(b"UIDNEXT")
         if uidnext is not None and int(uidnext) <= last_uid + 1:
-            return  # nothing new: the idle poll stops here
+            return
         # `UID n:*` answers with the last message even when n is past it: filter.
         uids = sorted(u for u in self._call("search", ["UID", f"{last_uid + 1}:*"]) if u > last_uid)
         for start in range(0, len(uids), BATCH):
@@ -116,6 +125,12 @@ class ImapSource:
             ]
             if batch:
                 yield batch
+
+    def _unselect(self) -> None:
+        if self._call("has_capability", "UNSELECT"):
+            self._call("unselect_folder")
+        else:  # CLOSE also expunges, but nothing here is ever left flagged \Deleted
+            self._call("close_folder")
 
     # -- filing -----------------------------------------------------------
     def _ensure_folder(self, folder: str) -> None:
@@ -141,6 +156,7 @@ class ImapSource:
                 self._call("copy", uids, folder)
                 self._call("add_flags", uids, [b"\\Deleted"])
                 self._call("uid_expunge", uids)
+        self._unselect()
 
     # -- waiting ----------------------------------------------------------
     def wait(self, timeout: float) -> bool:
@@ -155,6 +171,7 @@ class ImapSource:
         finally:
             if self._client is not None:
                 self._call("idle_done")
+                self._unselect()
         return bool(responses)
 
     def close(self) -> None:
