@@ -22,7 +22,7 @@ from bs4 import BeautifulSoup, NavigableString
 from sqlalchemy.orm import Session
 
 from pipeline import byline, dedup, notices
-from pipeline.checks import Facts, Flag, decide, run_checks
+from pipeline.checks import Action, Facts, Flag, decide, run_checks
 from pipeline.classify import Sender, classify_fields, identify_sender, owners
 from pipeline.config import Board
 from pipeline.docmeta import classify_kind, extract_document_metadata
@@ -218,9 +218,8 @@ def store(w: Work) -> None:
     mail, by = w.mail, w.byline
     assert mail is not None and by is not None
     state = decide(w.flags)
-    item = _new_item(
-        w, state, reason="; ".join(f.message for f in w.flags if f.action.name != "NOTE") or None
-    )
+    reason = "; ".join(f.message for f in w.flags if f.action is not Action.NOTE)
+    item = _new_item(w, state, reason=reason or None)
     item.kind = w.kind
     item.agency_id = w.sender.agency.id if w.sender.agency else None
     item.sender_member_id = w.sender.member.id if w.sender.member else None

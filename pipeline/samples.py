@@ -5,14 +5,13 @@ Every person, address and event here is invented.
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
-from pipeline.vietnamese import encode_legacy
+from pipeline.vietnamese import encode_cp1258, encode_legacy
 
 NEWS_TITLE = "Trường THPT Ngô Quyền tổ chức Ngày hội tuyển sinh năm 2026"
 NEWS_BODY = """\
@@ -30,25 +29,6 @@ năng lực và nhu cầu của thị trường lao động.
 Tin, ảnh: Lê Thị Hồng Nhung
 Đơn vị: Phòng Giáo dục Trung học, Sở Giáo dục và Đào tạo
 """
-
-
-_TONES = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
-
-
-def to_cp1258(text: str) -> bytes:
-    """Encode as Windows-1258 does: letters like ư, â precomposed, tone marks combining."""
-    out = bytearray()
-    for char in unicodedata.normalize("NFC", text):
-        try:
-            out += char.encode("cp1258")
-            continue
-        except UnicodeEncodeError:
-            pass
-        parts = unicodedata.normalize("NFD", char)
-        base = unicodedata.normalize("NFC", "".join(c for c in parts if c not in _TONES))
-        tones = "".join(c for c in parts if c in _TONES)
-        out += (base + tones).encode("cp1258", errors="replace")
-    return bytes(out)
 
 
 def article_mail(
@@ -79,7 +59,7 @@ def article_mail(
     for name, value in (extra_headers or {}).items():
         msg[name] = value
     if charset.lower() in ("windows-1258", "cp1258"):
-        raw = to_cp1258(body)
+        raw = encode_cp1258(body)
         msg.set_content(raw, maintype="text", subtype="plain", cte="quoted-printable")
         msg.replace_header("Content-Type", 'text/plain; charset="windows-1258"')
     else:

@@ -526,6 +526,26 @@ def convert_legacy(
     return _nfc(out.upper() if uppercase else out)
 
 
+_CP1258_TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")
+
+
+def encode_cp1258(text: str) -> bytes:
+    """Windows-1258 the way Word writes it: precomposed where the code page has the letter,
+    else the letter without its tone followed by a combining tone mark (for fixtures)."""
+    out = bytearray()
+    for char in unicodedata.normalize("NFC", text):
+        try:
+            out += char.encode("cp1258")
+            continue
+        except UnicodeEncodeError:
+            pass
+        parts = unicodedata.normalize("NFD", char)
+        base = unicodedata.normalize("NFC", "".join(c for c in parts if c not in _CP1258_TONES))
+        tones = "".join(c for c in parts if c in _CP1258_TONES)
+        out += (base + tones).encode("cp1258", errors="replace")
+    return bytes(out)
+
+
 def encode_legacy(text: str, encoding: Legacy) -> str:
     """Unicode -> legacy characters (as they arrive in Windows-1252 mail), for fixtures.
 

@@ -28,6 +28,7 @@ from pipeline.parsing import (
     parse_message,
     sanitize_filename,
 )
+from pipeline.vietnamese import encode_cp1258
 
 DATA = Path(__file__).resolve().parent / "data" / "parsing"
 REAL_MAIL = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real-mail"
@@ -39,23 +40,7 @@ PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
 
-_CP1258_TONES = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
-
-
-def cp1258(text: str) -> bytes:
-    """Encode as Windows-1258 does: the tone mark is a separate combining character."""
-    out = bytearray()
-    for char in unicodedata.normalize("NFC", text):
-        try:
-            out += char.encode("cp1258")
-            continue
-        except UnicodeEncodeError:
-            pass
-        parts = unicodedata.normalize("NFD", char)
-        base = unicodedata.normalize("NFC", "".join(c for c in parts if c not in _CP1258_TONES))
-        tones = "".join(c for c in parts if c in _CP1258_TONES)
-        out += base.encode("cp1258") + tones.encode("cp1258")
-    return bytes(out)
+cp1258 = encode_cp1258
 
 
 def b_word(text: str, charset: str = "utf-8") -> str:

@@ -20,6 +20,7 @@ from pipeline.vietnamese import (
     convert_legacy,
     decode_bytes,
     detect_legacy,
+    encode_cp1258,
     encode_legacy,
     font_encoding,
     is_uppercase_font,
@@ -104,21 +105,7 @@ VNI_PHRASES = [
 TONE_MARKS = "\u0300\u0301\u0303\u0309\u0323"
 
 
-def to_cp1258(text: str) -> bytes:
-    """Windows-1258 the way Word writes it: precomposed where the code page has the letter,
-    else the letter without its tone followed by a combining tone mark."""
-    out = bytearray()
-    for ch in nfc(text):
-        try:
-            out += ch.encode("cp1258")
-            continue
-        except UnicodeEncodeError:
-            pass
-        parts = unicodedata.normalize("NFD", ch)
-        tones = "".join(c for c in parts if c in TONE_MARKS)
-        base = nfc("".join(c for c in parts if c not in TONE_MARKS))
-        out += base.encode("cp1258") + tones.encode("cp1258")
-    return bytes(out)
+to_cp1258 = encode_cp1258
 
 
 # --- The tables -----------------------------------------------------------------------------------
