@@ -25,6 +25,9 @@ from connectors.base import Cursor, Fetched, PermanentError, TransientError
 log = logging.getLogger(__name__)
 
 BATCH = 200
+# A folder deleted and recreated under a selected session can stay invisible to NOOP
+# (Dovecot keeps the old view): re-SELECT this often to catch a new UIDVALIDITY.
+RESELECT_SECONDS = 300.0
 _DROPPED = (imaplib.IMAP4.abort, socket.error, ssl.SSLError, EOFError, TimeoutError)
 
 
@@ -47,6 +50,10 @@ class ImapSource:
         self.username, self._password = username, password
         self.folder, self.use_idle, self.timeout = folder, idle, timeout
         self._client: IMAPClient | None = None
+        self.reselect_seconds = RESELECT_SECONDS
+        self._selected: int | None = None  # UIDVALIDITY of the folder kept selected
+        self._selected_at = 0.0
+        self._changed = False
         self._created: set[str] = set()
 
     # -- connection -------------------------------------------------------
@@ -67,6 +74,7 @@ class ImapSource:
 
     def _drop(self) -> None:
         client, self._client = self._client, None
+        self._selected = None
         if client is not None:
             with contextlib.suppress(Exception):  # the connection is already broken
                 client.shutdown()
@@ -83,21 +91,33 @@ class ImapSource:
             raise PermanentError(f"{self.name}: {fn} refused: {exc}") from exc
 
     # -- reading ----------------------------------------------------------
+    def _select(self) -> dict[bytes, Any]:
+        info: dict[bytes, Any] = self._call("select_folder", self.folder)
+        self._selected = int(info[b"UIDVALIDITY"])
+        self._selected_at = time.monotonic()
+        self._changed = False
+        return info
+
+    def _quiet(self, cursor: Cursor) -> bool:
+        """Nothing new since the last look? On the folder kept selected, NOOP answers that
+        at the same cost for 50 or 50,000 messages; SELECT and STATUS make Dovecot sync the
+        whole folder. A periodic re-SELECT catches anything NOOP could miss."""
+        if (
+            self._selected is None
+            or self._changed
+            or cursor.uidvalidity != self._selected
+            or time.monotonic() - self._selected_at > self.reselect_seconds
+        ):
+            return False
+        _tagged, untagged = self._call("noop")
+        return not any(
+            isinstance(r, tuple) and len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in untagged
+        )
+
     def poll(self, cursor: Cursor) -> Iterator[list[Fetched]]:
-        # STATUS reads the folder's index only: an idle poll costs the same for 50 or
-        # 50,000 messages. SELECT (which may sync the whole folder) only when needed, and
-        # the folder is left unselected after: STATUS must not ask about a selected folder
-        # (RFC 3501 6.3.10; Dovecot then answers from the stale selected view).
-        status = self._call("folder_status", self.folder, [b"UIDVALIDITY", b"UIDNEXT"])
-        uidvalidity = int(status[b"UIDVALIDITY"])
-        if cursor.uidvalidity == uidvalidity and int(status[b"UIDNEXT"]) <= cursor.last_uid + 1:
+        if self._quiet(cursor):
             return
-        info = self._call("select_folder", self.folder)
-        try:
-            yield from self._fetch_new(cursor, info)
-        finally:
-            if self._client is not None:
-                self._unselect()
+        yield from self._fetch_new(cursor, self._select())
 
     def _fetch_new(self, cursor: Cursor, info: dict[bytes, Any]) -> Iterator[list[Fetched]]:
         uidvalidity = int(info[b"UIDVALIDITY"])
@@ -126,12 +146,6 @@ class ImapSource:
             if batch:
                 yield batch
 
-    def _unselect(self) -> None:
-        if self._call("has_capability", "UNSELECT"):
-            self._call("unselect_folder")
-        else:  # CLOSE also expunges, but nothing here is ever left flagged \Deleted
-            self._call("close_folder")
-
     # -- filing -----------------------------------------------------------
     def _ensure_folder(self, folder: str) -> None:
         if folder in self._created:
@@ -146,7 +160,8 @@ class ImapSource:
             by_folder.setdefault(folder, []).append(int(key))
         if not by_folder:
             return
-        self._call("select_folder", self.folder)
+        if self._selected is None:
+            self._select()
         can_move = self._call("has_capability", "MOVE")
         for folder, uids in by_folder.items():
             self._ensure_folder(folder)
@@ -156,7 +171,6 @@ class ImapSource:
                 self._call("copy", uids, folder)
                 self._call("add_flags", uids, [b"\\Deleted"])
                 self._call("uid_expunge", uids)
-        self._unselect()
 
     # -- waiting ----------------------------------------------------------
     def wait(self, timeout: float) -> bool:
@@ -164,14 +178,15 @@ class ImapSource:
         if not (self.use_idle and self._call("has_capability", "IDLE")):
             time.sleep(timeout)
             return True
-        self._call("select_folder", self.folder, readonly=True)
+        if self._selected is None:
+            self._select()
         self._call("idle")
         try:
             responses = self._call("idle_check", timeout=timeout)
         finally:
             if self._client is not None:
                 self._call("idle_done")
-                self._unselect()
+        self._changed = self._changed or bool(responses)
         return bool(responses)
 
     def close(self) -> None:
