@@ -157,7 +157,7 @@ def test_only_new_uids_are_fetched_and_uidvalidity_change_resyncs(
         dovecot.append(imap_user.name, raw, folder)
     # The session may keep the old folder's view (or be dropped); the periodic re-SELECT
     # sees the new UIDVALIDITY and re-reads the folder without duplicating anything.
-    runner.source.reselect_seconds = 0  # type: ignore[attr-defined]
+    runner.source.reselect_seconds = 0
     try:
         recorded = runner.record()
     except TransientError:  # dropped instead: the next pass reconnects
