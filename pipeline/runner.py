@@ -1,10 +1,11 @@
 """One mailbox's work: record new mail, process it, send what is owed, file what is done.
 
 A message is recorded (raw bytes, in the same transaction that advances the
-mailbox's cursor) before anything else happens; processing then commits per
-message. A crash anywhere is followed by a restart that neither loses nor
-duplicates a submission: unrecorded mail is fetched again, recorded mail not yet
-processed is processed, and the fingerprint refuses a second copy.
+mailbox's cursor) before anything else happens; processing then commits in small
+batches (a failing batch is redone message by message). A crash anywhere is
+followed by a restart that neither loses nor duplicates a submission: unrecorded
+mail is fetched again, recorded mail not yet processed is processed, and the
+fingerprint refuses a second copy.
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ def message_id_of(raw: bytes) -> str | None:
         value = BytesHeaderParser(policy=compat32).parsebytes(raw[:65536]).get("Message-ID")
     except Exception:  # noqa: BLE001 - any header garbage: no Message-ID
         return None
-    return str(value).strip().strip("<>")[:990] or None if value else None
+    if not value:
+        return None
+    return str(value).strip().strip("<>")[:990] or None
 
 
 def fingerprint(raw: bytes, message_id: str | None) -> str:
