@@ -127,10 +127,23 @@ def drain(dovecot: Dovecot, tmp: Path, n: int) -> tuple[float, float]:
     assert raw_fetch_and_parse(dovecot, raw_user) == n
     raw_rate = n / (time.perf_counter() - t0)
     runner = runner_for(dovecot, pipe_user, tmp)
-    t0 = time.perf_counter()
-    result = runner.run_once()
-    pipe_rate = n / (time.perf_counter() - t0)
-    assert result.processed == n, result
+    phases: dict[str, float] = {}
+    for name, step in (
+        ("record", runner.record),
+        ("process", runner.process),
+        ("send", runner.deliver),
+        ("file", runner.file),
+    ):
+        t0 = time.perf_counter()
+        count = step()
+        phases[name] = time.perf_counter() - t0
+        if name == "process":
+            assert count == n, count
+    pipe_rate = n / sum(phases.values())
+    print(
+        "  phases (ms per message): "
+        + ", ".join(f"{k} {v / n * 1000:.2f}" for k, v in phases.items())
+    )
     return raw_rate, pipe_rate
 
 
