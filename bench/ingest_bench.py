@@ -34,6 +34,7 @@ from pipeline.models import MailboxState  # noqa: E402
 from pipeline.parsing import parse_message  # noqa: E402
 from pipeline.runner import MailboxRunner  # noqa: E402
 from pipeline.samples import NEWS_BODY, article_mail  # noqa: E402
+from pipeline.workers import Readers  # noqa: E402
 from tests.services import Dovecot  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,20 +89,16 @@ def board_for(dovecot: Dovecot, user: str) -> Board:
     return Board.model_validate(data)
 
 
-def runner_for(dovecot: Dovecot, user: str, tmp: Path) -> MailboxRunner:
+def runner_for(dovecot: Dovecot, user: str, tmp: Path, workers: int = 1) -> MailboxRunner:
     board = board_for(dovecot, user)
     _engine, sessions = open_database(f"sqlite:///{tmp}/bench-{user}.db")
     source = ImapSource(
         "imap", dovecot.host, dovecot.port, user, dovecot.password(user), use_ssl=False
     )
-    return MailboxRunner(
-        board,
-        "imap",
-        sessions,
-        FileStore(tmp / "files"),
-        source,
-        OutboxSender(tmp / f"outbox-{user}"),
-    )
+    files = FileStore(tmp / "files")
+    outbox = OutboxSender(tmp / f"outbox-{user}")
+    readers = Readers(board, files, workers)
+    return MailboxRunner(board, "imap", sessions, files, source, outbox, readers)
 
 
 def raw_fetch_and_parse(dovecot: Dovecot, user: str) -> int:
@@ -117,7 +114,7 @@ def raw_fetch_and_parse(dovecot: Dovecot, user: str) -> int:
     return len(uids)
 
 
-def drain(dovecot: Dovecot, tmp: Path, n: int) -> tuple[float, float]:
+def drain(dovecot: Dovecot, tmp: Path, n: int, workers: int) -> tuple[float, float]:
     mails = backlog(n)
     raw_user = dovecot.new_user("raw").name
     pipe_user = dovecot.new_user("pipe").name
@@ -126,7 +123,7 @@ def drain(dovecot: Dovecot, tmp: Path, n: int) -> tuple[float, float]:
     t0 = time.perf_counter()
     assert raw_fetch_and_parse(dovecot, raw_user) == n
     raw_rate = n / (time.perf_counter() - t0)
-    runner = runner_for(dovecot, pipe_user, tmp)
+    runner = runner_for(dovecot, pipe_user, tmp, workers)
     phases: dict[str, float] = {}
     for name, step in (
         ("record", runner.record),
@@ -188,11 +185,12 @@ def main() -> int:
     parser.add_argument("--big", type=int, default=50000)
     parser.add_argument("--small", type=int, default=50)
     parser.add_argument("--polls", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2, help="reader processes (cores)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmpdir, Dovecot() as dovecot:
         tmp = Path(tmpdir)
-        raw_rate, pipe_rate = drain(dovecot, tmp, args.messages)
-        print(f"drain of {args.messages} messages from Dovecot:")
+        raw_rate, pipe_rate = drain(dovecot, tmp, args.messages, args.workers)
+        print(f"drain of {args.messages} messages from Dovecot, {args.workers} reader process(es):")
         print(f"  raw IMAP fetch + parse : {raw_rate:8.1f} msg/s  (baseline)")
         print(
             f"  bientap pipeline       : {pipe_rate:8.1f} msg/s  "

@@ -23,6 +23,7 @@ from pipeline.config import (
 from pipeline.db import open_database
 from pipeline.files import FileStore
 from pipeline.runner import MailboxRunner, PassResult
+from pipeline.workers import Readers
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ def watchers(d: Deployed) -> list[Watcher]:
     """One watcher per mailbox of every board; secrets are read from the environment here."""
     out = []
     for board in d.boards:
+        readers = Readers(board, d.files, d.deployment.workers)  # shared by its mailboxes
         try:
             sender = mail_sender(board.mail_out, d.data_dir)
         except ConfigError as exc:
@@ -104,5 +106,6 @@ def watchers(d: Deployed) -> list[Watcher]:
                 source = mail_source(box, d.data_dir)
             except ConfigError as exc:
                 raise ConfigError(f"{board.source_file}: mailboxes[{i}].password: {exc}") from None
-            out.append(Watcher(MailboxRunner(board, box.name, d.sessions, d.files, source, sender)))
+            runner = MailboxRunner(board, box.name, d.sessions, d.files, source, sender, readers)
+            out.append(Watcher(runner))
     return out

@@ -72,8 +72,8 @@ def buckets(sig: LeanMinHash) -> list[tuple[int, int]]:
 
 def find_duplicate(
     session: Session, board_id: str, sig: LeanMinHash, threshold: float
-) -> Submission | None:
-    """The most similar live submission at or above ``threshold``, if any."""
+) -> tuple[int, str] | None:
+    """(id, tracking code) of the most similar live submission at or above ``threshold``."""
     # Core statements on the tables: this runs for every message, the ORM adds nothing here
     bands, items = ShingleBand.__table__.c, Submission.__table__.c
     candidates = (
@@ -82,21 +82,21 @@ def find_duplicate(
         .where(bands.bucket.in_([bucket for _, bucket in buckets(sig)]))
         .distinct()
     )
-    best: tuple[float, int] | None = None
+    best: tuple[float, int, str] | None = None
     rows = session.connection().execute(
-        select(items.id, items.minhash).where(
+        select(items.id, items.minhash, items.tracking_code).where(
             items.id.in_(candidates),
             items.state.in_([str(s) for s in _LIVE]),
             items.minhash.is_not(None),
         )
     )
-    for item_id, minhash in rows:
+    for item_id, minhash, code in rows:
         if minhash is None:
             continue
         score = sig.jaccard(from_bytes(minhash))
         if score >= threshold and (best is None or score > best[0]):
-            best = (score, item_id)
-    return session.get(Submission, best[1]) if best else None
+            best = (score, item_id, code)
+    return (best[1], best[2]) if best else None
 
 
 def index(session: Session, item: Submission, sig: LeanMinHash) -> None:

@@ -1,241 +1,105 @@
 """From a recorded raw message to a stored, clean, classified submission.
 
-The flow is data: STAGES lists the steps in order. A step reads and extends the
-``Work`` in hand; it ends the flow early by raising ``SetAside`` (not a
-submission) or ``Unreadable`` (kept raw with the reason). Everything a message
-causes — the submission, its files, its flags, the notices owed — is written in
-one transaction, so a crash leaves either all of it or none.
+Two phases. Reading (``pipeline/reading.py``) needs only the message's bytes and
+can run in worker processes. Recording, here, needs the database: STAGES looks for
+near-duplicates, runs the checks, stores the submission and queues the notices it
+calls for. Everything a message causes is written in the caller's transaction, so
+a crash leaves either all of it or none.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
-import re
 import secrets
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bs4 import BeautifulSoup, NavigableString
 from sqlalchemy.orm import Session
 
-from pipeline import byline, dedup, notices
+from pipeline import dedup, notices
 from pipeline.checks import Action, Facts, Flag, decide, run_checks
-from pipeline.classify import Sender, classify_fields, identify_sender, owners
+from pipeline.classify import Sender, owners
 from pipeline.config import Board
-from pipeline.docmeta import classify_kind, extract_document_metadata
-from pipeline.docx import DocxError, docx_to_html
 from pipeline.files import FileStore
 from pipeline.models import Event, RawMessage, RawStatus, State, StoredFile, Submission
-from pipeline.parsing import Attachment, MessageParseError, ParsedMail, parse_message
-from pipeline.sanitize import html_to_text, sanitize_html, text_to_html
-from pipeline.screening import not_a_submission
-from pipeline.vietnamese import Legacy, detect_legacy, normalize
+from pipeline.reading import Reading, read
 
-log = logging.getLogger(__name__)
-
-DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-COVER_NOTE_WORDS = 120  # a mail body this short is a cover note; a .docx carries the article
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-_WORDS = re.compile(r"\w+")
-
-
-class SetAside(Exception):
-    """Not a submission (auto-reply, bounce, list, our own mail)."""
-
-
-class Unreadable(Exception):
-    """The message cannot be read; it is kept raw with this reason."""
 
 
 @dataclass
 class Work:
-    """What the stages know about one message so far."""
+    """What the recording stages know about one message so far."""
 
     board: Board
-    raw: RawMessage
     session: Session
-    files: FileStore
-    mail: ParsedMail | None = None
-    title: str = ""
-    html: str = ""
-    text: str = ""
-    legacy: str | None = None
-    from_plain_text: bool = False  # html was made by text_to_html (escaped, already safe)
-    article_file: str | None = None  # the .docx that carried the article
-    attachments: list[Attachment] = field(default_factory=list)
-    remote_images: tuple[str, ...] = ()
-    sender: Sender = Sender(None, None)
-    field_ids: list[str] = field(default_factory=list)
-    kind: str | None = None
-    document: dict[str, str | None] | None = None
-    byline: byline.Byline | None = None
-    stored: list[StoredFile] = field(default_factory=list)
-    oversized: list[str] = field(default_factory=list)
+    raw: RawMessage
+    reading: Reading
     signature: dedup.Signature | None = None
-    duplicate: Submission | None = None
+    duplicate: tuple[int, str] | None = None  # (submission id, tracking code)
     flags: list[Flag] = field(default_factory=list)
     item: Submission | None = None
 
-
-def _words(text: str) -> int:
-    return len(_WORDS.findall(text))
+    @property
+    def sender(self) -> Sender:
+        r, board = self.reading, self.board
+        return Sender(
+            board.member(r.sender_member_id) if r.sender_member_id else None,
+            board.agency(r.agency_id) if r.agency_id else None,
+        )
 
 
 # -- stages ----------------------------------------------------------------------
-def parse(w: Work) -> None:
-    try:
-        w.mail = parse_message(w.raw.raw)
-    except MessageParseError as exc:
-        raise Unreadable(exc.reason) from exc
-
-
-def screen(w: Work) -> None:
-    assert w.mail is not None
-    reason = not_a_submission(w.mail, w.board.addresses())
-    if reason:
-        raise SetAside(reason)
-
-
-def _normalize_html(html: str, legacy: Legacy | None) -> str:
-    if legacy is None:
-        return unicodedata.normalize("NFC", html)  # markup is ASCII: NFC leaves it alone
-    soup = BeautifulSoup(html, "html.parser")
-    for node in soup.find_all(string=True):
-        if isinstance(node, NavigableString) and node.strip():
-            fixed = normalize(str(node), legacy=legacy)
-            if fixed != node:
-                node.replace_with(fixed)
-    return str(soup)
-
-
-def normalise(w: Work) -> None:
-    """Pick the article (mail body or a .docx), convert legacy fonts, make it NFC."""
-    mail = w.mail
-    assert mail is not None
-    body_text = mail.text_body or (html_to_text(mail.html_body) if mail.html_body else "")
-    # detect on the whole body: a text node or a subject alone may be too short to tell
-    w.legacy = detect_legacy(body_text) or detect_legacy(mail.subject)
-    w.title = normalize(mail.subject, legacy=w.legacy).strip()
-    if mail.html_body:
-        w.html = _normalize_html(mail.html_body, w.legacy)
-    else:  # text_to_html escapes everything: its output needs no sanitising
-        w.text = normalize(body_text, legacy=w.legacy).strip()
-        w.html, w.from_plain_text = text_to_html(w.text), True
-    w.attachments = list(mail.attachments)
-    docx = [
-        a
-        for a in mail.attachments
-        if a.content_type == DOCX_TYPE or a.filename.lower().endswith(".docx")
-    ]
-    if docx and _words(body_text) < COVER_NOTE_WORDS:
-        try:
-            article = docx_to_html(docx[0].data)
-        except DocxError as exc:
-            log.info("message %s: .docx not usable as the article: %s", w.raw.id, exc.reason)
-            return
-        w.html, w.from_plain_text = article.html, False
-        w.article_file = docx[0].filename
-        w.attachments.extend(article.images)
-
-
-def sanitise(w: Work) -> None:
-    if w.from_plain_text:
-        return
-    clean = sanitize_html(w.html)
-    w.html, w.remote_images = clean.html, clean.remote_images
-    w.text = html_to_text(w.html)
-
-
-def classify(w: Work) -> None:
-    assert w.mail is not None
-    w.sender = identify_sender(w.board, w.mail.from_address)
-    w.field_ids = classify_fields(w.board, w.title, w.text, w.sender)
-    doc = extract_document_metadata(w.title, w.text)
-    w.document = doc.to_dict() if doc is not None else None
-    types = [(a.filename, a.content_type) for a in w.attachments if not a.inline]
-    w.kind = classify_kind(w.title, w.text, types)
-    w.byline = byline.extract(w.text)
-
-
-def store_files(w: Work) -> None:
-    limits = w.board.limits
-    max_part = int(limits.max_attachment_mb * 1024 * 1024)
-    whole_too_big = w.raw.size > limits.max_message_mb * 1024 * 1024
-    if whole_too_big:
-        w.oversized.append(f"toàn bộ thư ({w.raw.size // (1024 * 1024)} MB)")
-    for att in w.attachments:
-        role = (
-            "article"
-            if att.filename == w.article_file
-            else ("inline" if att.inline else "attachment")
-        )
-        if att.size > max_part:
-            w.oversized.append(f"{att.filename} ({att.size // (1024 * 1024)} MB)")
-        too_big = whole_too_big or att.size > max_part
-        w.stored.append(
-            StoredFile(
-                filename=att.filename,
-                content_type=att.content_type,
-                size=att.size,
-                sha256=None if too_big else w.files.put(att.data),
-                content_id=att.content_id,
-                role=role,
-            )
-        )
-
-
 def find_duplicates(w: Work) -> None:
-    w.signature = dedup.signature(f"{w.title}\n{w.text}")
-    if w.signature is not None:
-        w.duplicate = dedup.find_duplicate(
-            w.session, w.board.id, w.signature, w.board.checks.duplicate_threshold
-        )
+    if w.reading.signature is None:
+        return
+    w.signature = dedup.from_bytes(w.reading.signature)
+    w.duplicate = dedup.find_duplicate(
+        w.session, w.board.id, w.signature, w.board.checks.duplicate_threshold
+    )
 
 
 def check(w: Work) -> None:
-    assert w.byline is not None
-    dup = (w.duplicate.id, w.duplicate.tracking_code) if w.duplicate is not None else None
+    r = w.reading
+    assert r.byline is not None
     w.flags = run_checks(
         Facts(
             board=w.board,
             sender=w.sender,
-            title=w.title,
-            text=w.text,
-            byline=w.byline,
-            file_names=tuple(a.filename for a in w.attachments),
-            oversized=tuple(w.oversized),
-            duplicate_of=dup,
-            legacy_encoding=w.legacy,
-            remote_images=w.remote_images,
+            title=r.title,
+            text=r.text,
+            byline=r.byline,
+            file_names=r.file_names,
+            oversized=r.oversized,
+            duplicate_of=w.duplicate,
+            legacy_encoding=r.legacy,
+            remote_images=r.remote_images,
         )
     )
 
 
 def store(w: Work) -> None:
-    mail, by = w.mail, w.byline
-    assert mail is not None and by is not None
-    state = decide(w.flags)
+    r, sender = w.reading, w.sender
+    assert r.byline is not None
     reason = "; ".join(f.message for f in w.flags if f.action is not Action.NOTE)
-    item = _new_item(w, state, reason=reason or None)
-    item.kind = w.kind
-    item.agency_id = w.sender.agency.id if w.sender.agency else None
-    item.sender_member_id = w.sender.member.id if w.sender.member else None
-    item.field_ids = w.field_ids
-    item.member_ids = owners(w.board, w.field_ids)
-    item.title, item.body_html, item.body_text = w.title, w.html, w.text
-    item.author = by.author
-    item.unit = by.unit or (w.sender.agency.name if w.sender.agency else None)
-    item.source = by.source
-    item.document = w.document
+    item = _new_item(w, decide(w.flags), reason or None)
+    item.kind = r.kind
+    item.agency_id = r.agency_id
+    item.sender_member_id = r.sender_member_id
+    item.field_ids = list(r.field_ids)
+    item.member_ids = owners(w.board, list(r.field_ids))
+    item.body_html, item.body_text = r.html, r.text
+    item.author = r.byline.author
+    item.unit = r.byline.unit or (sender.agency.name if sender.agency else None)
+    item.source = r.byline.source
+    item.document = r.document
     item.flags = [f.to_dict() for f in w.flags]
-    item.remote_images = list(w.remote_images)
-    item.legacy_encoding = w.legacy
-    item.content_hash = hashlib.sha256(f"{w.title}\n{w.html}".encode()).hexdigest()
-    item.duplicate_of = w.duplicate.id if w.duplicate is not None else None
-    item.files = w.stored
+    item.remote_images = list(r.remote_images)
+    item.legacy_encoding = r.legacy
+    item.content_hash = hashlib.sha256(f"{r.title}\n{r.html}".encode()).hexdigest()
+    item.duplicate_of = w.duplicate[0] if w.duplicate is not None else None
+    item.files = [StoredFile(**vars(f)) for f in r.files]
     w.session.flush()
     if w.signature is not None:
         dedup.index(w.session, item, w.signature)
@@ -247,14 +111,8 @@ def acknowledge(w: Work) -> None:
     notices.for_state(w.session, w.board, w.item, w.flags)
 
 
-# Order is data: read the list and you know the flow.
+# Order is data: read the list and you know the flow (reading.STAGES come first).
 STAGES: tuple[tuple[str, Callable[[Work], None]], ...] = (
-    ("parse", parse),
-    ("screen", screen),
-    ("normalise", normalise),
-    ("sanitise", sanitise),
-    ("classify", classify),
-    ("store-files", store_files),
     ("find-duplicates", find_duplicates),
     ("check", check),
     ("store", store),
@@ -269,17 +127,17 @@ def tracking_code(now: datetime) -> str:
 
 
 def _new_item(w: Work, state: State, reason: str | None) -> Submission:
-    mail = w.mail
+    r = w.reading
     item = Submission(
         board_id=w.board.id,
         raw_message_id=w.raw.id,
         tracking_code=tracking_code(w.raw.received_at),
         state=state,
         reason=reason,
-        message_id=mail.message_id if mail else w.raw.message_id,
-        sender_address=mail.from_address if mail else "",
-        sender_name=normalize(mail.from_name) if mail else "",
-        title=normalize(mail.subject) if mail else "",
+        message_id=r.message_id or w.raw.message_id,
+        sender_address=r.from_address,
+        sender_name=r.from_name,
+        title=r.title,
         field_ids=[],
         member_ids=[],
         flags=[],
@@ -309,23 +167,25 @@ def _finish(w: Work, state: State, reason: str | None) -> Submission:
     return item
 
 
-def process(session: Session, board: Board, files: FileStore, raw: RawMessage) -> Submission:
-    """Run every stage on ``raw``; the caller commits."""
-    w = Work(board=board, raw=raw, session=session, files=files)
-    try:
-        for _name, stage in STAGES:
-            stage(w)
-    except SetAside as exc:
-        return _finish(w, State.SET_ASIDE, str(exc))
-    except Unreadable as exc:
-        return _finish(w, State.FAILED, f"không đọc được thư: {exc}")
+_OUTCOME_STATE = {"set_aside": State.SET_ASIDE, "unreadable": State.FAILED}
+
+
+def record(session: Session, board: Board, raw: RawMessage, reading: Reading) -> Submission:
+    """Store what reading ``raw`` found; the caller commits."""
+    w = Work(board=board, session=session, raw=raw, reading=reading)
+    if reading.outcome in _OUTCOME_STATE:
+        return _finish(w, _OUTCOME_STATE[reading.outcome], reading.reason)
+    for _name, stage in STAGES:
+        stage(w)
     assert w.item is not None
     return _finish(w, State(w.item.state), w.item.reason)
 
 
-def fail(
-    session: Session, board: Board, files: FileStore, raw: RawMessage, reason: str
-) -> Submission:
+def process(session: Session, board: Board, files: FileStore, raw: RawMessage) -> Submission:
+    """Read and record ``raw`` in this process; the caller commits."""
+    return record(session, board, raw, read(board, files, raw.raw))
+
+
+def fail(session: Session, board: Board, raw: RawMessage, reason: str) -> Submission:
     """Keep a message that kept crashing the pipeline as a failed item, raw and visible."""
-    w = Work(board=board, raw=raw, session=session, files=files)
-    return _finish(w, State.FAILED, reason)
+    return _finish(Work(board, session, raw, Reading(outcome="unreadable")), State.FAILED, reason)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import compat32
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,14 +33,29 @@ from pipeline import ingest
 from pipeline.config import Board
 from pipeline.files import FileStore
 from pipeline.models import Event, MailboxState, OutgoingMail, RawMessage, RawStatus, utcnow
+from pipeline.reading import Reading
+from pipeline.workers import Outcome, Readers
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_ATTEMPTS = 3  # a message that crashes the pipeline this often is kept as failed
 MAX_SEND_ATTEMPTS = 8
 # Messages processed in one transaction: all of a batch is stored, or none of it and the
 # batch is redone message by message, so a crash still neither loses nor duplicates.
 PROCESS_BATCH = 25
+READ_AHEAD = 200  # messages handed to the readers at a time
+
+
+def _batched(items: Iterator[T], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def message_id_of(raw: bytes) -> str | None:
@@ -74,10 +91,12 @@ class MailboxRunner:
         files: FileStore,
         source: MailSource,
         sender: MailSender,
+        readers: Readers | None = None,
     ) -> None:
         self.board, self.mailbox = board, mailbox
         self.sessions, self.files = sessions, files
         self.source, self.sender = source, sender
+        self.readers = readers or Readers(board, files)
 
     # -- record ---------------------------------------------------------------
     def _state(self, session: Session) -> MailboxState:
@@ -157,23 +176,38 @@ class MailboxRunner:
                 .limit(limit)
             ).all()
         done = 0
-        for start in range(0, len(ids), PROCESS_BATCH):
-            chunk = ids[start : start + PROCESS_BATCH]
-            try:
-                with self.sessions.begin() as session:
-                    done += sum(self._process_in(session, raw_id) for raw_id in chunk)
-            except Exception:  # noqa: BLE001 - one bad message: redo the batch one by one
-                log.info(
-                    "board=%s: a batch failed, processing it message by message", self.board.id
-                )
-                done += sum(self._process_one(raw_id) for raw_id in chunk)
+        for start in range(0, len(ids), READ_AHEAD):
+            readings = self.readers.read_all(self._raw_bytes(ids[start : start + READ_AHEAD]))
+            for chunk in _batched(readings, PROCESS_BATCH):
+                done += self._store_readings(chunk)
         return done
 
-    def _process_in(self, session: Session, raw_id: int) -> bool:
+    def _raw_bytes(self, ids: Sequence[int]) -> list[tuple[int, bytes]]:
+        with self.sessions() as session:
+            rows = session.execute(
+                select(RawMessage.id, RawMessage.raw).where(RawMessage.id.in_(ids))
+            ).all()
+        return sorted((row.id, row.raw) for row in rows)
+
+    def _store_readings(self, chunk: list[tuple[int, Outcome]]) -> int:
+        done = 0
+        for raw_id, outcome in chunk:
+            if isinstance(outcome, str):  # reading raised: count the attempt
+                self._attempt_failed(raw_id, outcome)
+        good = [(i, o) for i, o in chunk if isinstance(o, Reading)]
+        try:
+            with self.sessions.begin() as session:
+                done += sum(self._store_in(session, i, o) for i, o in good)
+        except Exception:  # noqa: BLE001 - one bad message: redo the batch one by one
+            log.info("board=%s: a batch failed, recording it message by message", self.board.id)
+            done += sum(self._store_one(i, o) for i, o in good)
+        return done
+
+    def _store_in(self, session: Session, raw_id: int, reading: Reading) -> bool:
         raw = session.get(RawMessage, raw_id)
         if raw is None or raw.status != RawStatus.NEW:
             return False
-        item = ingest.process(session, self.board, self.files, raw)
+        item = ingest.record(session, self.board, raw, reading)
         log.info(
             "board=%s message=%s raw=%d item=%d state=%s",
             self.board.id,
@@ -184,12 +218,12 @@ class MailboxRunner:
         )
         return True
 
-    def _process_one(self, raw_id: int) -> bool:
+    def _store_one(self, raw_id: int, reading: Reading) -> bool:
         try:
             with self.sessions.begin() as session:
-                return self._process_in(session, raw_id)
+                return self._store_in(session, raw_id, reading)
         except Exception as exc:  # noqa: BLE001 - the daemon never dies of one message
-            log.exception("board=%s raw=%d: processing failed", self.board.id, raw_id)
+            log.exception("board=%s raw=%d: recording failed", self.board.id, raw_id)
             self._attempt_failed(raw_id, f"{type(exc).__name__}: {exc}")
             return False
 
@@ -204,7 +238,6 @@ class MailboxRunner:
                 ingest.fail(
                     session,
                     self.board,
-                    self.files,
                     raw,
                     f"lỗi xử lý sau {raw.attempts} lần thử: {error[:500]}",
                 )

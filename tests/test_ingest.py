@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from pipeline import cli, ingest
+from pipeline import cli, ingest, reading
 from pipeline.models import RawMessage, State
 from pipeline.samples import NEWS_BODY, NEWS_TITLE, article_mail
+from pipeline.workers import Readers
 from tests.helpers import DEMO_BOX, Rig, make_rig
 
 AGENCY_SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
@@ -267,11 +268,13 @@ def test_crash_at_any_point_neither_loses_nor_duplicates(
 def test_a_message_that_breaks_the_pipeline_is_kept_and_the_next_goes_on(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def boom(w: ingest.Work) -> None:
-        if "hỏng" in w.title:
+    def boom(d: reading.Draft) -> None:
+        if "hỏng" in d.title:
             raise ValueError("bug in a stage")
 
-    monkeypatch.setattr(ingest, "STAGES", (*ingest.STAGES[:3], ("boom", boom), *ingest.STAGES[3:]))
+    monkeypatch.setattr(
+        reading, "STAGES", (*reading.STAGES[:3], ("boom", boom), *reading.STAGES[3:])
+    )
     rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, "Thư hỏng", message_id="<bad@x>"))
     rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, message_id="<good@x>"))
     for _ in range(3):
@@ -295,3 +298,32 @@ def test_cli_lists_and_shows_items(
     assert shown["members"] == ["uv-giao-duc"] and shown["kind"] == "tin"
     assert shown["author"] == "Lê Thị Hồng Nhung"
     assert "1.200 học sinh" in shown["body_text"]
+
+
+def test_reading_in_worker_processes_gives_the_same_items(tmp_path: Path) -> None:
+    mails = [
+        article_mail(AGENCY_SENDER, DEMO_BOX, message_id="<a@x>"),
+        article_mail(AGENCY_SENDER, DEMO_BOX, legacy="tcvn3", message_id="<b@x>"),
+        article_mail(AGENCY_SENDER, DEMO_BOX, "Trả lời tự động", "x", message_id="<c@x>"),
+        article_mail("who@unknown.example", DEMO_BOX, message_id="<d@x>"),
+        b"not a mail at all",
+    ]
+    results = []
+    for workers in (1, 2):
+        rig = make_rig(tmp_path / str(workers), f"sqlite:///{tmp_path}/{workers}.db")
+        rig.runner.readers = Readers(rig.board, rig.files, workers=workers)
+        for raw in mails:
+            rig.drop(raw)
+        rig.runner.run_once()
+        rig.runner.readers.close()
+        results.append(
+            [(i.state, i.title, i.body_text, [f["code"] for f in i.flags]) for i in rig.items()]
+        )
+    assert results[0] == results[1]
+    assert [r[0] for r in results[1]] == [
+        State.PENDING_REVIEW,
+        State.PENDING_REVIEW,
+        State.SET_ASIDE,
+        State.HELD,
+        State.FAILED,
+    ]

@@ -1,0 +1,276 @@
+"""Reading a message: everything that needs only its bytes and the board's configuration.
+
+The stages here touch no database, so they can run in worker processes while the
+main process records earlier messages (``pipeline/workers.py``). READ_STAGES lists
+them in order; a stage reads and extends the ``Draft`` in hand and ends the flow
+early by raising ``SetAside`` (not a submission) or ``Unreadable`` (kept raw with
+the reason). What comes out is a ``Reading``: plain, picklable values.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bs4 import BeautifulSoup, NavigableString
+
+from pipeline import dedup
+from pipeline.byline import Byline
+from pipeline.byline import extract as extract_byline
+from pipeline.classify import Sender, classify_fields, identify_sender
+from pipeline.config import Board
+from pipeline.docmeta import classify_kind, extract_document_metadata
+from pipeline.docx import DocxError, docx_to_html
+from pipeline.files import FileStore
+from pipeline.parsing import Attachment, MessageParseError, ParsedMail, parse_message
+from pipeline.sanitize import html_to_text, sanitize_html, text_to_html
+from pipeline.screening import not_a_submission
+from pipeline.vietnamese import Legacy, detect_legacy, normalize
+
+log = logging.getLogger(__name__)
+
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+COVER_NOTE_WORDS = 120  # a mail body this short is a cover note; a .docx carries the article
+_WORDS = re.compile(r"\w+")
+
+
+class SetAside(Exception):
+    """Not a submission (auto-reply, bounce, list, our own mail)."""
+
+
+class Unreadable(Exception):
+    """The message cannot be read; it is kept raw with this reason."""
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """An attachment as stored: ``sha256`` is None when it was over the size limit."""
+
+    filename: str
+    content_type: str
+    size: int
+    sha256: str | None
+    content_id: str | None
+    role: str  # attachment | inline | article
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What reading a message found; the record phase turns it into a submission."""
+
+    outcome: str  # "submission", "set_aside" or "unreadable"
+    reason: str | None = None
+    message_id: str | None = None
+    from_address: str = ""
+    from_name: str = ""
+    title: str = ""
+    html: str = ""
+    text: str = ""
+    legacy: str | None = None
+    remote_images: tuple[str, ...] = ()
+    sender_member_id: str | None = None
+    agency_id: str | None = None
+    field_ids: tuple[str, ...] = ()
+    kind: str | None = None
+    document: dict[str, Any] | None = None
+    byline: Byline | None = None
+    files: tuple[FileRecord, ...] = ()
+    file_names: tuple[str, ...] = ()
+    oversized: tuple[str, ...] = ()
+    signature: bytes | None = None  # serialised MinHash
+
+
+@dataclass
+class Draft:
+    """What the reading stages know about one message so far."""
+
+    board: Board
+    files: FileStore
+    raw: bytes
+    mail: ParsedMail | None = None
+    title: str = ""
+    html: str = ""
+    text: str = ""
+    legacy: str | None = None
+    from_plain_text: bool = False  # html was made by text_to_html (escaped, already safe)
+    article_file: str | None = None  # the .docx that carried the article
+    attachments: list[Attachment] = field(default_factory=list)
+    remote_images: tuple[str, ...] = ()
+    sender: Sender = Sender(None, None)
+    field_ids: list[str] = field(default_factory=list)
+    kind: str | None = None
+    document: dict[str, Any] | None = None
+    byline: Byline | None = None
+    stored: list[FileRecord] = field(default_factory=list)
+    oversized: list[str] = field(default_factory=list)
+    signature: bytes | None = None
+
+
+def _words(text: str) -> int:
+    return len(_WORDS.findall(text))
+
+
+# -- stages ----------------------------------------------------------------------
+def parse(d: Draft) -> None:
+    try:
+        d.mail = parse_message(d.raw)
+    except MessageParseError as exc:
+        raise Unreadable(exc.reason) from exc
+
+
+def screen(d: Draft) -> None:
+    assert d.mail is not None
+    reason = not_a_submission(d.mail, d.board.addresses())
+    if reason:
+        raise SetAside(reason)
+
+
+def _normalize_html(html: str, legacy: Legacy | None) -> str:
+    if legacy is None:
+        return unicodedata.normalize("NFC", html)  # markup is ASCII: NFC leaves it alone
+    soup = BeautifulSoup(html, "html.parser")
+    for node in soup.find_all(string=True):
+        if isinstance(node, NavigableString) and node.strip():
+            fixed = normalize(str(node), legacy=legacy)
+            if fixed != node:
+                node.replace_with(fixed)
+    return str(soup)
+
+
+def normalise(d: Draft) -> None:
+    """Pick the article (mail body or a .docx), convert legacy fonts, make it NFC."""
+    mail = d.mail
+    assert mail is not None
+    body_text = mail.text_body or (html_to_text(mail.html_body) if mail.html_body else "")
+    # detect on the whole body: a text node or a subject alone may be too short to tell
+    d.legacy = detect_legacy(body_text) or detect_legacy(mail.subject)
+    d.title = normalize(mail.subject, legacy=d.legacy).strip()
+    if mail.html_body:
+        d.html = _normalize_html(mail.html_body, d.legacy)
+    else:  # text_to_html escapes everything: its output needs no sanitising
+        d.text = normalize(body_text, legacy=d.legacy).strip()
+        d.html, d.from_plain_text = text_to_html(d.text), True
+    d.attachments = list(mail.attachments)
+    docx = [
+        a
+        for a in mail.attachments
+        if a.content_type == DOCX_TYPE or a.filename.lower().endswith(".docx")
+    ]
+    if docx and _words(body_text) < COVER_NOTE_WORDS:
+        try:
+            article = docx_to_html(docx[0].data)
+        except DocxError as exc:
+            log.info("message %s: .docx not usable as the article: %s", mail.message_id, exc.reason)
+            return
+        d.html, d.from_plain_text = article.html, False
+        d.article_file = docx[0].filename
+        d.attachments.extend(article.images)
+
+
+def sanitise(d: Draft) -> None:
+    if d.from_plain_text:
+        return
+    clean = sanitize_html(d.html)
+    d.html, d.remote_images = clean.html, clean.remote_images
+    d.text = html_to_text(d.html)
+
+
+def classify(d: Draft) -> None:
+    assert d.mail is not None
+    d.sender = identify_sender(d.board, d.mail.from_address)
+    d.field_ids = classify_fields(d.board, d.title, d.text, d.sender)
+    doc = extract_document_metadata(d.title, d.text)
+    d.document = doc.to_dict() if doc is not None else None
+    types = [(a.filename, a.content_type) for a in d.attachments if not a.inline]
+    d.kind = classify_kind(d.title, d.text, types)
+    d.byline = extract_byline(d.text)
+
+
+def store_files(d: Draft) -> None:
+    limits = d.board.limits
+    max_part = int(limits.max_attachment_mb * 1024 * 1024)
+    whole_too_big = len(d.raw) > limits.max_message_mb * 1024 * 1024
+    if whole_too_big:
+        d.oversized.append(f"toàn bộ thư ({len(d.raw) // (1024 * 1024)} MB)")
+    for att in d.attachments:
+        role = (
+            "article"
+            if att.filename == d.article_file
+            else ("inline" if att.inline else "attachment")
+        )
+        if att.size > max_part:
+            d.oversized.append(f"{att.filename} ({att.size // (1024 * 1024)} MB)")
+        too_big = whole_too_big or att.size > max_part
+        d.stored.append(
+            FileRecord(
+                filename=att.filename,
+                content_type=att.content_type,
+                size=att.size,
+                sha256=None if too_big else d.files.put(att.data),
+                content_id=att.content_id,
+                role=role,
+            )
+        )
+
+
+def sign(d: Draft) -> None:
+    sig = dedup.signature(f"{d.title}\n{d.text}")
+    d.signature = dedup.to_bytes(sig) if sig is not None else None
+
+
+# Order is data: read the list and you know the flow.
+STAGES: tuple[tuple[str, Callable[[Draft], None]], ...] = (
+    ("parse", parse),
+    ("screen", screen),
+    ("normalise", normalise),
+    ("sanitise", sanitise),
+    ("classify", classify),
+    ("store-files", store_files),
+    ("sign", sign),
+)
+
+
+def _envelope(d: Draft) -> dict[str, Any]:
+    mail = d.mail
+    if mail is None:
+        return {}
+    return {
+        "message_id": mail.message_id,
+        "from_address": mail.from_address,
+        "from_name": normalize(mail.from_name),
+        "title": d.title or normalize(mail.subject),
+    }
+
+
+def read(board: Board, files: FileStore, raw: bytes) -> Reading:
+    """Run every reading stage on ``raw``."""
+    d = Draft(board=board, files=files, raw=raw)
+    try:
+        for _name, stage in STAGES:
+            stage(d)
+    except SetAside as exc:
+        return Reading(outcome="set_aside", reason=str(exc), **_envelope(d))
+    except Unreadable as exc:
+        return Reading(outcome="unreadable", reason=f"không đọc được thư: {exc}", **_envelope(d))
+    return Reading(
+        outcome="submission",
+        **_envelope(d),
+        html=d.html,
+        text=d.text,
+        legacy=d.legacy,
+        remote_images=d.remote_images,
+        sender_member_id=d.sender.member.id if d.sender.member else None,
+        agency_id=d.sender.agency.id if d.sender.agency else None,
+        field_ids=tuple(d.field_ids),
+        kind=d.kind,
+        document=d.document,
+        byline=d.byline,
+        files=tuple(d.stored),
+        file_names=tuple(a.filename for a in d.attachments),
+        oversized=tuple(d.oversized),
+        signature=d.signature,
+    )
