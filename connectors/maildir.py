@@ -80,9 +80,12 @@ class OutboxSender:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._box: mailbox.Maildir | None = None
 
     def send(self, sender: str, recipients: list[str], raw: bytes) -> None:
-        deliver(self.path, raw)
+        if self._box is None:
+            self._box = _maildir(self.path)
+        self._box.add(raw)
 
     def close(self) -> None:
         pass

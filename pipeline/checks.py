@@ -76,17 +76,21 @@ def _stamp(marking: str) -> re.Pattern[str]:
 
 
 def _marking(board: Board, text: str) -> str | None:
-    for marking in board.checks.security_markings:
-        # A stamp is a short line of its own, "Độ mật: …", or a tag in the subject;
-        # "BÍ MẬT" in a headline is not a stamp.
-        stamp = _stamp(marking)
-        for line in text.splitlines():
-            stripped = line.strip(" \t*[]()-–")
-            if len(stripped) > 40 and not fold(stripped).startswith("do mat"):
-                continue
-            if stamp.search(stripped) or (
-                fold(stripped).startswith("do mat") and fold(marking) in fold(stripped)[6:]
-            ):
+    """A stamp is a short line of its own, "Độ mật: …", or a tag in the subject;
+    "BÍ MẬT" in a headline is not a stamp."""
+    folded_markings = [(m, fold(m)) for m in board.checks.security_markings]
+    if not any(f in fold(text) for _, f in folded_markings):
+        return None  # the common case: no word of any marking anywhere
+    lines = []  # (line, folded, is an "Độ mật:" line): short lines and degree lines only
+    for line in text.splitlines():
+        stripped = line.strip(" \t*[]()-–")
+        folded = fold(stripped)
+        degree = folded.startswith("do mat")
+        if len(stripped) <= 40 or degree:
+            lines.append((stripped, folded, degree))
+    for marking, folded_marking in folded_markings:  # the strongest marking first
+        for stripped, folded, degree in lines:
+            if _stamp(marking).search(stripped) or (degree and folded_marking in folded[6:]):
                 return marking
     return None
 

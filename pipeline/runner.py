@@ -44,7 +44,7 @@ MAX_SEND_ATTEMPTS = 8
 # Messages processed in one transaction: all of a batch is stored, or none of it and the
 # batch is redone message by message, so a crash still neither loses nor duplicates.
 PROCESS_BATCH = 25
-READ_AHEAD = 200  # messages handed to the readers at a time
+LOAD_WINDOW = 200  # raw messages loaded from the database at a time
 
 
 def _batched(items: Iterator[T], size: int) -> Iterator[list[T]]:
@@ -176,18 +176,20 @@ class MailboxRunner:
                 .limit(limit)
             ).all()
         done = 0
-        for start in range(0, len(ids), READ_AHEAD):
-            readings = self.readers.read_all(self._raw_bytes(ids[start : start + READ_AHEAD]))
-            for chunk in _batched(readings, PROCESS_BATCH):
-                done += self._store_readings(chunk)
+        for chunk in _batched(self.readers.read_all(self._raw_bytes(ids)), PROCESS_BATCH):
+            done += self._store_readings(chunk)
         return done
 
-    def _raw_bytes(self, ids: Sequence[int]) -> list[tuple[int, bytes]]:
-        with self.sessions() as session:
-            rows = session.execute(
-                select(RawMessage.id, RawMessage.raw).where(RawMessage.id.in_(ids))
-            ).all()
-        return sorted((row.id, row.raw) for row in rows)
+    def _raw_bytes(self, ids: Sequence[int]) -> Iterator[tuple[int, bytes]]:
+        """The raw messages, loaded a window at a time as the readers ask for them."""
+        for start in range(0, len(ids), LOAD_WINDOW):
+            with self.sessions() as session:
+                rows = session.execute(
+                    select(RawMessage.id, RawMessage.raw)
+                    .where(RawMessage.id.in_(ids[start : start + LOAD_WINDOW]))
+                    .order_by(RawMessage.id)
+                ).all()
+            yield from ((row.id, row.raw) for row in rows)
 
     def _store_readings(self, chunk: list[tuple[int, Outcome]]) -> int:
         done = 0

@@ -8,9 +8,11 @@ error text, so one bad message never takes the others down with it.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import multiprocessing
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -40,15 +42,20 @@ def _start(board: Board, files_root: str) -> None:
     _board, _files = board, FileStore(Path(files_root))
 
 
+def _ready() -> bool:
+    return _board is not None
+
+
 def _read_in_worker(raw: bytes) -> Outcome:
     assert _board is not None and _files is not None
     return safe_read(_board, _files, raw)
 
 
 class Readers:
-    def __init__(self, board: Board, files: FileStore, workers: int = 1) -> None:
-        self.board, self.files, self.workers = board, files, workers
+    def __init__(self, board: Board, files: FileStore, workers: int = 1, ahead: int = 64) -> None:
+        self.board, self.files, self.workers, self.ahead = board, files, workers, ahead
         self._pool: ProcessPoolExecutor | None = None
+        self._broken = False
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -61,24 +68,45 @@ class Readers:
             )
         return self._pool
 
-    def read_all(self, raws: Sequence[tuple[int, bytes]]) -> Iterator[tuple[int, Outcome]]:
-        """Readings in the order given; workers read ahead while the caller records."""
-        if self.workers <= 1:
+    def start(self) -> None:
+        """Start the reader processes now (a daemon does it once; the first read would)."""
+        if self.workers > 1:
+            pool = self._executor()
+            for future in [pool.submit(_ready) for _ in range(self.workers)]:
+                future.result()
+
+    def read_all(self, raws: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, Outcome]]:
+        """Readings in the order given. Workers keep up to ``ahead`` messages in hand, so
+        they read on while the caller records what they returned."""
+        if self.workers <= 1 or self._broken:
             for raw_id, raw in raws:
                 yield raw_id, safe_read(self.board, self.files, raw)
             return
-        futures: list[Future[Outcome]] = [
-            self._executor().submit(_read_in_worker, raw) for _, raw in raws
-        ]
-        for (raw_id, raw), future in zip(raws, futures, strict=True):
+        pool, pending = self._executor(), deque[tuple[int, bytes, Future[Outcome]]]()
+        source = iter(raws)
+        for raw_id, raw in itertools.islice(source, self.ahead):
+            pending.append((raw_id, raw, pool.submit(_read_in_worker, raw)))
+        while pending:
+            raw_id, raw, future = pending.popleft()
+            for next_id, next_raw in itertools.islice(source, 1):
+                pending.append((next_id, next_raw, pool.submit(_read_in_worker, next_raw)))
             try:
-                yield raw_id, future.result()
+                outcome = future.result()
             except BrokenProcessPool:  # a worker died (a crash in a C library?)
-                log.error("board=%s: a reader process died; reading here", self.board.id)
-                self.close()
-                yield raw_id, safe_read(self.board, self.files, raw)
+                if not self._broken:
+                    log.error(
+                        "board=%s: a reader process died; reading in this process "
+                        "until the next pass",
+                        self.board.id,
+                    )
+                self._broken = True
+                outcome = safe_read(self.board, self.files, raw)
+            yield raw_id, outcome
+        if self._broken:
+            self.close()
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        self._broken = False
