@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
+from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
@@ -23,7 +24,6 @@ from pipeline.textfold import fold
 NUM_PERM = 128
 BANDS, ROWS = 32, 4  # candidate threshold about (1/32)^(1/4) = 0.42, well below any setting
 SHINGLE = 4
-Signature = LeanMinHash
 _WORD = re.compile(r"\w+")
 _LIVE = (State.PENDING_REVIEW, State.HELD, State.RETURNED)  # queued; published joins later
 
@@ -38,6 +38,19 @@ def shingles(text: str) -> set[bytes]:
     if len(words) < SHINGLE:
         return {" ".join(words).encode()} if words else set()
     return {" ".join(words[i : i + SHINGLE]).encode() for i in range(len(words) - SHINGLE + 1)}
+
+
+@dataclass(frozen=True)
+class Sketch:
+    """A text's MinHash (serialised) and its LSH buckets: plain values, made by a reader."""
+
+    minhash: bytes
+    buckets: tuple[tuple[int, int], ...]  # (band, bucket)
+
+
+def sketch(text: str) -> Sketch | None:
+    sig = signature(text)
+    return Sketch(to_bytes(sig), tuple(buckets(sig))) if sig is not None else None
 
 
 def signature(text: str) -> LeanMinHash | None:
@@ -71,7 +84,7 @@ def buckets(sig: LeanMinHash) -> list[tuple[int, int]]:
 
 
 def find_duplicate(
-    session: Session, board_id: str, sig: LeanMinHash, threshold: float
+    session: Session, board_id: str, sk: Sketch, threshold: float
 ) -> tuple[int, str] | None:
     """(id, tracking code) of the most similar live submission at or above ``threshold``."""
     # Core statements on the tables: this runs for every message, the ORM adds nothing here
@@ -79,10 +92,11 @@ def find_duplicate(
     candidates = (
         select(bands.submission_id)
         .where(bands.board_id == board_id)
-        .where(bands.bucket.in_([bucket for _, bucket in buckets(sig)]))
+        .where(bands.bucket.in_([bucket for _, bucket in sk.buckets]))
         .distinct()
     )
     best: tuple[float, int, str] | None = None
+    sig = from_bytes(sk.minhash)
     rows = session.connection().execute(
         select(items.id, items.minhash, items.tracking_code).where(
             items.id.in_(candidates),
@@ -99,12 +113,12 @@ def find_duplicate(
     return (best[1], best[2]) if best else None
 
 
-def index(session: Session, item: Submission, sig: LeanMinHash) -> None:
-    item.minhash = to_bytes(sig)
+def index(session: Session, item: Submission, sk: Sketch) -> None:
+    item.minhash = sk.minhash
     session.connection().execute(
         insert(cast(Table, ShingleBand.__table__)),
         [
             {"submission_id": item.id, "band": band, "board_id": item.board_id, "bucket": bucket}
-            for band, bucket in buckets(sig)
+            for band, bucket in sk.buckets
         ],
     )

@@ -36,7 +36,6 @@ class Work:
     session: Session
     raw: RawMessage
     reading: Reading
-    signature: dedup.Signature | None = None
     duplicate: tuple[int, str] | None = None  # (submission id, tracking code)
     flags: list[Flag] = field(default_factory=list)
     item: Submission | None = None
@@ -52,12 +51,10 @@ class Work:
 
 # -- stages ----------------------------------------------------------------------
 def find_duplicates(w: Work) -> None:
-    if w.reading.signature is None:
-        return
-    w.signature = dedup.from_bytes(w.reading.signature)
-    w.duplicate = dedup.find_duplicate(
-        w.session, w.board.id, w.signature, w.board.checks.duplicate_threshold
-    )
+    if w.reading.sketch is not None:
+        w.duplicate = dedup.find_duplicate(
+            w.session, w.board.id, w.reading.sketch, w.board.checks.duplicate_threshold
+        )
 
 
 def check(w: Work) -> None:
@@ -101,8 +98,8 @@ def store(w: Work) -> None:
     item.duplicate_of = w.duplicate[0] if w.duplicate is not None else None
     item.files = [StoredFile(**vars(f)) for f in r.files]
     w.session.flush()
-    if w.signature is not None:
-        dedup.index(w.session, item, w.signature)
+    if r.sketch is not None:
+        dedup.index(w.session, item, r.sketch)
     w.item = item
 
 

@@ -81,7 +81,7 @@ class Reading:
     files: tuple[FileRecord, ...] = ()
     file_names: tuple[str, ...] = ()
     oversized: tuple[str, ...] = ()
-    signature: bytes | None = None  # serialised MinHash
+    sketch: dedup.Sketch | None = None  # for near-duplicate look-up
 
 
 @dataclass
@@ -107,7 +107,7 @@ class Draft:
     byline: Byline | None = None
     stored: list[FileRecord] = field(default_factory=list)
     oversized: list[str] = field(default_factory=list)
-    signature: bytes | None = None
+    sketch: dedup.Sketch | None = None
 
 
 def _words(text: str) -> int:
@@ -217,9 +217,8 @@ def store_files(d: Draft) -> None:
         )
 
 
-def sign(d: Draft) -> None:
-    sig = dedup.signature(f"{d.title}\n{d.text}")
-    d.signature = dedup.to_bytes(sig) if sig is not None else None
+def sketch(d: Draft) -> None:
+    d.sketch = dedup.sketch(f"{d.title}\n{d.text}")
 
 
 # Order is data: read the list and you know the flow.
@@ -230,7 +229,7 @@ STAGES: tuple[tuple[str, Callable[[Draft], None]], ...] = (
     ("sanitise", sanitise),
     ("classify", classify),
     ("store-files", store_files),
-    ("sign", sign),
+    ("sketch", sketch),
 )
 
 
@@ -272,5 +271,5 @@ def read(board: Board, files: FileStore, raw: bytes) -> Reading:
         files=tuple(d.stored),
         file_names=tuple(a.filename for a in d.attachments),
         oversized=tuple(d.oversized),
-        signature=d.signature,
+        sketch=d.sketch,
     )

@@ -199,6 +199,10 @@ class MailboxRunner:
         good = [(i, o) for i, o in chunk if isinstance(o, Reading)]
         try:
             with self.sessions.begin() as session:
+                # one query loads the batch's rows into the session; get() then finds them
+                session.scalars(
+                    select(RawMessage).where(RawMessage.id.in_([i for i, _ in good]))
+                ).all()
                 done += sum(self._store_in(session, i, o) for i, o in good)
         except Exception:  # noqa: BLE001 - one bad message: redo the batch one by one
             log.info("board=%s: a batch failed, recording it message by message", self.board.id)
