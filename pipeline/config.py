@@ -276,8 +276,7 @@ class Deployment(_Strict):
 
     database_url: str = "sqlite:///var/bientap.db"
     data_dir: str = "var"
-    web_address: str = "127.0.0.1:8080"
-    workers: int = Field(default=1, ge=1)
+    workers: int = Field(default=1, ge=1)  # reader processes per board (pipeline/workers.py)
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
