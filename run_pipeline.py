@@ -65,22 +65,35 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         return 2
-    if args.once:
+    try:
+        return _once(active) if args.once else _serve(active, len(deployed.boards))
+    finally:
         for watcher in active:
-            result = watcher.run_once()
-            name = f"{watcher.runner.board.id}/{watcher.runner.mailbox}"
-            if result is None:
-                log.error("%s: pass failed, see the warning above", name)
-            else:
-                log.info(
-                    "%s: recorded %d, processed %d, sent %d, filed %d",
-                    name,
-                    result.recorded,
-                    result.processed,
-                    result.sent,
-                    result.filed,
-                )
-        return 0
+            watcher.close()
+
+
+def _once(active: list[Watcher]) -> int:
+    """One pass over every mailbox; exit 1 if any pass failed (for cron)."""
+    failed = 0
+    for watcher in active:
+        result = watcher.run_once()
+        name = f"{watcher.runner.board.id}/{watcher.runner.mailbox}"
+        if result is None:
+            failed += 1
+            log.error("%s: pass failed, see the warning above", name)
+        else:
+            log.info(
+                "%s: recorded %d, processed %d, sent %d, filed %d",
+                name,
+                result.recorded,
+                result.processed,
+                result.sent,
+                result.filed,
+            )
+    return 1 if failed else 0
+
+
+def _serve(active: list[Watcher], boards: int) -> int:
     stop = threading.Event()
     scheduler = BackgroundScheduler(job_defaults={"coalesce": True, "max_instances": 1})
     for watcher in active:
@@ -101,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     scheduler.start()
-    log.info("watching %d mailbox(es) of %d board(s)", len(active), len(deployed.boards))
+    log.info("watching %d mailbox(es) of %d board(s)", len(active), boards)
     stop.wait()
     scheduler.shutdown(wait=True)
     return 0

@@ -86,6 +86,11 @@ class Watcher:
         self.failures = 0
         return self.last
 
+    def close(self) -> None:
+        self.runner.readers.close()
+        self.runner.source.close()
+        self.runner.sender.close()
+
     def _record_error(self, error: str | None) -> None:
         with self.runner.sessions.begin() as session:
             state = self.runner._state(session)

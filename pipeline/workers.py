@@ -82,28 +82,39 @@ class Readers:
             for raw_id, raw in raws:
                 yield raw_id, safe_read(self.board, self.files, raw)
             return
-        pool, pending = self._executor(), deque[tuple[int, bytes, Future[Outcome]]]()
+        pending = deque[tuple[int, bytes, Future[Outcome] | None]]()
         source = iter(raws)
         for raw_id, raw in itertools.islice(source, self.ahead):
-            pending.append((raw_id, raw, pool.submit(_read_in_worker, raw)))
+            pending.append((raw_id, raw, self._submit(raw)))
         while pending:
             raw_id, raw, future = pending.popleft()
             for next_id, next_raw in itertools.islice(source, 1):
-                pending.append((next_id, next_raw, pool.submit(_read_in_worker, next_raw)))
+                pending.append((next_id, next_raw, self._submit(next_raw)))
             try:
-                outcome = future.result()
+                outcome = future.result() if future is not None else None
             except BrokenProcessPool:  # a worker died (a crash in a C library?)
-                if not self._broken:
-                    log.error(
-                        "board=%s: a reader process died; reading in this process "
-                        "until the next pass",
-                        self.board.id,
-                    )
-                self._broken = True
-                outcome = safe_read(self.board, self.files, raw)
-            yield raw_id, outcome
+                self._mark_broken()
+                outcome = None
+            yield raw_id, outcome if outcome is not None else safe_read(self.board, self.files, raw)
         if self._broken:
-            self.close()
+            self.close()  # the next pass starts fresh processes
+
+    def _submit(self, raw: bytes) -> Future[Outcome] | None:
+        if self._broken:
+            return None
+        try:
+            return self._executor().submit(_read_in_worker, raw)
+        except BrokenProcessPool:
+            self._mark_broken()
+            return None
+
+    def _mark_broken(self) -> None:
+        if not self._broken:
+            log.error(
+                "board=%s: a reader process died; reading in this process until the next pass",
+                self.board.id,
+            )
+        self._broken = True
 
     def close(self) -> None:
         if self._pool is not None:

@@ -93,3 +93,51 @@ def test_a_missing_secret_is_named_without_its_value(tmp_path: Path) -> None:
     assert ran.returncode == 2
     assert "KHANHHOA_IMAP_PASSWORD is not set" in ran.stderr
     assert "s3cr3t-value" not in ran.stderr + ran.stdout
+
+
+def test_the_daemon_picks_up_new_mail_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    from pipeline.samples import article_mail
+
+    config = tmp_path / "board.toml"
+    config.write_text(
+        (REPO / "config" / "demo.toml")
+        .read_text(encoding="utf-8")
+        .replace("poll_seconds = 10", "poll_seconds = 1"),
+        encoding="utf-8",
+    )
+    environ = {
+        **os.environ,
+        "BIENTAP_DATA_DIR": str(tmp_path),
+        "BIENTAP_DATABASE_URL": f"sqlite:///{tmp_path}/bientap.db",
+    }
+    daemon = subprocess.Popen(
+        [sys.executable, "run_pipeline.py", "--config", str(config)],
+        cwd=REPO,
+        env=environ,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        from connectors.maildir import deliver
+
+        deliver(
+            tmp_path / "demo" / "inbox",
+            article_mail("nhung.ltt@sgddt.demo.bientap.vn", "bbt@demo.bientap.vn"),
+        )
+        items: list[dict[str, object]] = []
+        deadline = time.monotonic() + 60
+        while not items and time.monotonic() < deadline:
+            time.sleep(0.5)
+            listed = _run(
+                [str(BIN / "bientap"), "--config", str(config), "list", "--json"], tmp_path
+            )
+            items = json.loads(listed.stdout or "[]")
+        assert [i["state"] for i in items] == ["pending_review"]
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _out, err = daemon.communicate(timeout=60)
+    assert daemon.returncode == 0, err
+    assert "finishing the message in hand" in err
