@@ -141,3 +141,36 @@ def test_the_daemon_picks_up_new_mail_and_stops_cleanly_on_sigterm(tmp_path: Pat
         _out, err = daemon.communicate(timeout=60)
     assert daemon.returncode == 0, err
     assert "finishing the message in hand" in err
+
+
+def test_several_boards_and_mailboxes_in_one_deployment(tmp_path: Path) -> None:
+    from connectors.maildir import deliver
+    from pipeline.samples import article_mail
+
+    demo = (REPO / "config" / "demo.toml").read_text(encoding="utf-8")
+    folder = tmp_path / "config"
+    folder.mkdir()
+    (folder / "a.toml").write_text(
+        demo.replace('id = "demo"', 'id = "a"').replace("demo/inbox", "a/inbox"), encoding="utf-8"
+    )
+    second_box = (
+        '[[mailboxes]]\nname = "hop-thu-phu"\naddress = "bbt2@demo.bientap.vn"\n'
+        'source = "maildir"\npath = "b/inbox2"\n\n[mail_out]'
+    )
+    (folder / "b.toml").write_text(
+        demo.replace('id = "demo"', 'id = "b"')
+        .replace("demo/inbox", "b/inbox")
+        .replace("[mail_out]", second_box, 1),
+        encoding="utf-8",
+    )
+    sender = "nhung.ltt@sgddt.demo.bientap.vn"
+    for inbox, title in (("a/inbox", "Tin A"), ("b/inbox", "Tin B"), ("b/inbox2", "Tin B2")):
+        deliver(
+            tmp_path / inbox,
+            article_mail(sender, "bbt@demo.bientap.vn", title, message_id=f"<{title}@x>"),
+        )
+    ran = _run([sys.executable, "run_pipeline.py", "--config", str(folder), "--once"], tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    listed = _run([str(BIN / "bientap"), "--config", str(folder), "list", "--json"], tmp_path)
+    found = sorted((i["board"], i["title"]) for i in json.loads(listed.stdout))
+    assert found == [("a", "Tin A"), ("b", "Tin B"), ("b", "Tin B2")]
