@@ -5,7 +5,7 @@ its own error instead of `RecursionError`), lenient address lists and lenient da
 walk, the text decoding and the header decoding are done here with the standard library
 `email` package, because mail-parser decodes text with the declared charset only, and the
 mail of Vietnamese offices is full of Windows-1258, mislabelled ISO-8859-1 and undeclared
-charsets: every text part goes through `vietnamese.decode_bytes`.
+charsets: every text part goes through `charsets.decode_bytes`.
 
 Outlook's `winmail.dat` (application/ms-tnef) is unpacked into its real files (`tnef.py`).
 
@@ -39,7 +39,7 @@ import mailparser
 from mailparser.exceptions import MailParserRecursionError
 from mailparser.utils import get_addresses
 
-from pipeline import tnef, vietnamese
+from pipeline import charsets, tnef
 
 __all__ = [
     "Attachment",
@@ -121,9 +121,9 @@ _SUPERSETS = {
 
 
 def decode_bytes(data: bytes, declared: str | None) -> str:
-    """`vietnamese.decode_bytes`, with CJK/Thai labels widened to the charset really used."""
+    """`charsets.decode_bytes`, with CJK/Thai labels widened to the charset really used."""
     label = declared.strip().strip("\"'").lower() if declared else None
-    return vietnamese.decode_bytes(data, _SUPERSETS.get(label or "", declared))
+    return charsets.decode_bytes(data, _SUPERSETS.get(label or "", declared))
 
 
 # --------------------------------------------------------------------------- headers

@@ -11,7 +11,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
-from pipeline.vietnamese import encode_cp1258, encode_legacy
+from pipeline.charsets import encode_cp1258
+from pipeline.vietnamese import encode_legacy
 
 NEWS_TITLE = "Trường THPT Ngô Quyền tổ chức Ngày hội tuyển sinh năm 2026"
 NEWS_BODY = """\

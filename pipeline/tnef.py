@@ -13,7 +13,7 @@ from typing import Any
 
 from tnefparse import TNEF
 
-from pipeline.vietnamese import decode_bytes
+from pipeline.charsets import decode_bytes
 
 _MAPI_ATTACH_LONG_FILENAME = 0x3707
 _MAPI_ATTACH_MIME_TAG = 0x370E

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.charsets import encode_cp1258
 from pipeline.parsing import (
     MessageParseError,
     ParsedMail,
@@ -28,7 +29,6 @@ from pipeline.parsing import (
     parse_message,
     sanitize_filename,
 )
-from pipeline.vietnamese import encode_cp1258
 
 DATA = Path(__file__).resolve().parent / "data" / "parsing"
 REAL_MAIL = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real-mail"

@@ -15,12 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.charsets import decode_bytes, encode_cp1258
 from pipeline.vietnamese import (
     VIETNAMESE_LETTERS,
     convert_legacy,
-    decode_bytes,
     detect_legacy,
-    encode_cp1258,
     encode_legacy,
     font_encoding,
     is_uppercase_font,

@@ -1,0 +1,142 @@
+"""Charsets of mail parts: Windows-1258 (tone marks as combining characters), mislabelled
+ISO-8859-1 that is really UTF-8 or Windows-1258, and undeclared 8-bit text. Every result is
+NFC; legacy-font text inside is the business of ``vietnamese.normalize``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+
+from pipeline.vietnamese import (
+    VIETNAMESE_LETTERS,
+    detect_legacy,
+    is_vietnamese_syllable,
+    normalize,
+)
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+_ESCAPED = re.compile("[\udc80-\udcff]")
+_SINGLE_BYTE = frozenset({"ascii", "iso8859-1", "cp1252", "cp1258"})
+_NOT_TEXT = frozenset(
+    {"unicode-escape", "raw-unicode-escape", "idna", "punycode", "undefined", "mbcs", "oem"}
+)
+_VIETNAMESE_WORD = re.compile(rf"[^\W\d_]*[{VIETNAMESE_LETTERS}][^\W\d_]*")
+_COMBINING = re.compile(r"[\u0300-\u036f]")
+
+
+def _single_byte(data: bytes, codec: str) -> str:
+    """`data` in a Windows code page, total: a byte the page leaves undefined stays Latin-1."""
+    text = data.decode(codec, errors="surrogateescape")
+    return _ESCAPED.sub(lambda m: chr(ord(m.group()) - 0xDC00), text)
+
+
+def _codec_name(declared: str | None) -> str | None:
+    label = (declared or "").split(";")[0].strip().strip("\"'").strip().lower()
+    if not label:
+        return None
+    try:
+        info = codecs.lookup(label)
+    except (LookupError, ValueError):
+        return None
+    name = info.name.replace("_", "-")
+    if name in _NOT_TEXT or not getattr(info, "_is_text_encoding", True):
+        return None
+    return name
+
+
+def _vietnamese_words(text: str) -> int:
+    """Words with a Vietnamese letter that are well-formed syllables."""
+    return sum(map(is_vietnamese_syllable, _VIETNAMESE_WORD.findall(text)))
+
+
+def _utf8(data: bytes) -> str | None:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _mostly_utf8(data: bytes) -> str | None:
+    """UTF-8 with damaged bytes replaced, if most multi-byte sequences are valid ones.
+
+    Text in an 8-bit charset hardly ever holds a valid UTF-8 sequence at all."""
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd") - data.count("\ufffd".encode())
+    good = len(text) - len(text.encode("ascii", errors="ignore")) - text.count("\ufffd")
+    return text if good >= bad and good > 0 else None
+
+
+def _eight_bit(data: bytes, declared_1258: bool = False) -> str:
+    """8-bit bytes: Windows-1258 if that yields Vietnamese (or was declared), else Windows-1252.
+
+    Text typed in a legacy font (TCVN3, VNI) is kept in its Windows-1252 form, for
+    `normalize`, unless Windows-1258 reads as more Vietnamese than the converted text."""
+    western = _single_byte(data, "cp1252")
+    vietnamese = _nfc(_single_byte(data, "cp1258"))
+    score_1258 = _vietnamese_words(vietnamese) - len(_COMBINING.findall(vietnamese))
+    if detect_legacy(western) is not None and _vietnamese_words(normalize(western)) > score_1258:
+        return western
+    if declared_1258 or (score_1258 > 0 and score_1258 > _vietnamese_words(western)):
+        return vietnamese
+    return western
+
+
+def _decode(data: bytes, declared: str | None) -> str:
+    if data.startswith(codecs.BOM_UTF8):
+        return data[3:].decode("utf-8", errors="replace")
+    name = _codec_name(declared)
+    if data.isascii() and name in (None, "utf-8", *_SINGLE_BYTE):
+        return data.decode("ascii")
+    if name is None:
+        return _utf8(data) or _eight_bit(data)
+    if name == "utf-8":
+        return _utf8(data) or _mostly_utf8(data) or _eight_bit(data)
+    if name in _SINGLE_BYTE:
+        # 8-bit labels are often wrong: UTF-8 bytes under ISO-8859-1, Windows-1258 under
+        # ISO-8859-1, TCVN3 under Windows-1258. A label is honoured where it fits.
+        return _utf8(data) or _eight_bit(data, declared_1258=name == "cp1258")
+    try:
+        return data.decode(name)
+    except (UnicodeDecodeError, LookupError, ValueError, TypeError):
+        return _utf8(data) or _eight_bit(data)
+
+
+def decode_bytes(data: bytes, declared: str | None) -> str:
+    """Text of a mail part: the declared charset where it fits the bytes, else detected.
+
+    A part labelled ISO-8859-1, US-ASCII, Windows-1252/1258 or nothing whose bytes are valid
+    UTF-8 is UTF-8; other 8-bit bytes are Windows-1258 if that reads as Vietnamese, else
+    Windows-1252; unknown labels are treated as none. Never raises; the result is NFC.
+    Legacy-font text stays as Windows-1252 characters: `normalize` converts it.
+    """
+    try:
+        text = _decode(bytes(data), declared)
+    except Exception:  # noqa: BLE001 - a mail part must never stop the pipeline
+        text = bytes(data).decode("latin-1")
+    return _nfc(text)
+
+
+_CP1258_TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")
+
+
+def encode_cp1258(text: str) -> bytes:
+    """Windows-1258 the way Word writes it: precomposed where the code page has the letter,
+    else the letter without its tone followed by a combining tone mark (for fixtures)."""
+    out = bytearray()
+    for char in unicodedata.normalize("NFC", text):
+        try:
+            out += char.encode("cp1258")
+            continue
+        except UnicodeEncodeError:
+            pass
+        parts = unicodedata.normalize("NFD", char)
+        base = unicodedata.normalize("NFC", "".join(c for c in parts if c not in _CP1258_TONES))
+        tones = "".join(c for c in parts if c in _CP1258_TONES)
+        out += (base + tones).encode("cp1258", errors="replace")
+    return bytes(out)
