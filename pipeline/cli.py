@@ -8,10 +8,12 @@ import sys
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from pipeline import audit
 from pipeline.config import ConfigError, load_deployment
 from pipeline.db import open_database
-from pipeline.models import STATE_LABELS, State, Submission
+from pipeline.models import STATE_LABELS, AuditHead, Event, State, Submission
 
 
 def item_dict(item: Submission, full: bool = False) -> dict[str, Any]:
@@ -75,7 +77,26 @@ def _parser() -> argparse.ArgumentParser:
     shower = sub.add_parser("show", help="show one item whole")
     shower.add_argument("id", help="item id or tracking code")
     shower.add_argument("--json", action="store_true")
+    auditor = sub.add_parser("audit", help="the tamper-evident record")
+    auditor.add_argument("action", choices=["verify"])
+    auditor.add_argument("--board", help="one board (default: every board on record)")
     return parser
+
+
+def _audit_verify(session: Session, board: str | None) -> int:
+    boards = [board] if board else sorted(session.scalars(select(AuditHead.board_id)))
+    broken = 0
+    for board_id in boards:
+        verdict = audit.verify(session, board_id)
+        if verdict.ok:
+            print(f"{board_id}: {verdict.checked} sự kiện, chuỗi nhật ký toàn vẹn (intact)")
+        else:
+            broken += 1
+            print(
+                f"{board_id}: CHUỖI NHẬT KÝ BỊ PHÁ VỠ (broken) sau {verdict.checked} sự kiện: "
+                f"{verdict.problem}"
+            )
+    return 1 if broken else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _engine, sessions = open_database(deployment.database_url)
     with sessions() as session:
+        if args.command == "audit":
+            return _audit_verify(session, args.board)
         if args.command == "list":
             query = select(Submission).order_by(Submission.id.desc()).limit(args.limit)
             if args.board:
@@ -112,6 +135,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"no item {key}", file=sys.stderr)
             return 1
         data = item_dict(item, full=True)
+        data["history"] = [
+            {
+                "seq": e.seq,
+                "kind": e.kind,
+                "actor": e.actor,
+                "channel": e.channel,
+                "at": e.created_at.isoformat(),
+                "detail": e.detail,
+            }
+            for e in session.scalars(
+                select(Event).where(Event.submission_id == item.id).order_by(Event.id)
+            )
+        ]
         if args.json:
             print(json.dumps(data, ensure_ascii=False, indent=2))
         else:

@@ -210,9 +210,14 @@ class NoticeLog(Base):
 
 
 class Event(Base):
-    """What happened to a message or submission, in order."""
+    """What happened to a message or submission, in order.
+
+    Sealed events (``seq`` set) form a hash chain per board (pipeline/audit.py): each
+    carries the hash of the one before, so a changed or removed event shows.
+    """
 
     __tablename__ = "event"
+    __table_args__ = (UniqueConstraint("board_id", "seq", name="uq_event_board_seq"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     board_id: Mapped[str] = mapped_column(String(64))
@@ -223,3 +228,16 @@ class Event(Base):
     channel: Mapped[str] = mapped_column(String(32), default="pipeline")
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    seq: Mapped[int | None] = mapped_column(Integer)  # position in the board's chain
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The end of a board's audit chain: the last sealed event's number and hash."""
+
+    __tablename__ = "audit_head"
+
+    board_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str] = mapped_column(String(64))

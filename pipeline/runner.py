@@ -29,7 +29,7 @@ from connectors.base import (
     PermanentError,
     TransientError,
 )
-from pipeline import ingest
+from pipeline import audit, ingest
 from pipeline.config import Board
 from pipeline.files import FileStore
 from pipeline.models import Event, MailboxState, OutgoingMail, RawMessage, RawStatus, utcnow
@@ -319,4 +319,6 @@ class MailboxRunner:
         result.processed = self.process()
         result.sent = self.deliver()
         result.filed = self.file()
+        with self.sessions.begin() as session:  # chain this pass's events into the record
+            audit.seal(session, self.board.id)
         return result

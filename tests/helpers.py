@@ -50,8 +50,7 @@ class Rig:
     def sent(self) -> list[EmailMessage]:
         box = mailbox.Maildir(self.outbox, factory=None, create=True)
         return [
-            message_from_bytes(box.get_bytes(k), policy=policy.default)
-            for k in sorted(box.keys())
+            message_from_bytes(box.get_bytes(k), policy=policy.default) for k in sorted(box.keys())
         ]
 
 

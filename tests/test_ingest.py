@@ -297,6 +297,7 @@ def test_cli_lists_and_shows_items(
     shown = json.loads(capsys.readouterr().out)
     assert shown["members"] == ["uv-giao-duc"] and shown["kind"] == "tin"
     assert shown["author"] == "Lê Thị Hồng Nhung"
+    assert [(h["kind"], h["seq"]) for h in shown["history"]] == [("pending_review", 1)]
     assert "1.200 học sinh" in shown["body_text"]
 
 
