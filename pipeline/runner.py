@@ -128,32 +128,35 @@ class MailboxRunner:
             mid = message_id_of(fetched.raw)
             rows.append((fetched, mid, fingerprint(fetched.raw, mid)))
         with self.sessions.begin() as session:
-            known = set(
-                session.scalars(
-                    select(RawMessage.fingerprint).where(
+            known = {
+                row.fingerprint: row
+                for row in session.scalars(
+                    select(RawMessage).where(
                         RawMessage.board_id == self.board.id,
                         RawMessage.fingerprint.in_([fp for _, _, fp in rows]),
                     )
                 )
-            )
+            }
             added = 0
             for fetched, mid, fp in rows:
                 if fp in known:
+                    seen = known[fp]
+                    if not seen.filed and seen.uidvalidity != fetched.uidvalidity:
+                        # read again after a UIDVALIDITY change: file it by its new UID
+                        seen.source_key, seen.uidvalidity = fetched.key, fetched.uidvalidity
                     continue
-                known.add(fp)
-                session.add(
-                    RawMessage(
-                        board_id=self.board.id,
-                        mailbox=self.mailbox,
-                        source_key=fetched.key,
-                        uidvalidity=fetched.uidvalidity,
-                        message_id=mid,
-                        fingerprint=fp,
-                        raw=fetched.raw,
-                        size=len(fetched.raw),
-                        status=RawStatus.NEW,
-                    )
+                known[fp] = RawMessage(
+                    board_id=self.board.id,
+                    mailbox=self.mailbox,
+                    source_key=fetched.key,
+                    uidvalidity=fetched.uidvalidity,
+                    message_id=mid,
+                    fingerprint=fp,
+                    raw=fetched.raw,
+                    size=len(fetched.raw),
+                    status=RawStatus.NEW,
                 )
+                session.add(known[fp])
                 added += 1
             uids = [f.uid for f in batch if f.uid is not None]
             if uids:

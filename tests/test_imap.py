@@ -165,6 +165,10 @@ def test_only_new_uids_are_fetched_and_uidvalidity_change_resyncs(
     assert recorded == 1
     with d.sessions() as s:
         assert s.scalar(select(func.count(RawMessage.id))) == 3
+    # all three are filed by their new UIDs, none left behind in the folder
+    assert runner.process() == 3 and runner.file() == 3
+    assert dovecot.messages(imap_user.name, folder) == []
+    assert len(dovecot.messages(imap_user.name, "Đã xử lý")) == 3
 
 
 def test_a_dropped_connection_is_retried_and_nothing_is_lost(
