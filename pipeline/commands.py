@@ -1,0 +1,399 @@
+"""Reading a board member's command from a reply to a notification mail.
+
+Reviewers answer from phones and desktop clients, in Vietnamese or English, with or without
+diacritics. :func:`fresh_text` drops what the reply quotes (``>`` lines, the reply headers of
+Gmail, Outlook, Apple Mail and Thunderbird in both languages, and everything after them) and
+signatures; :func:`read_command` then looks for a command word at the start of one of the first
+three non-empty lines::
+
+    DUYỆT / APPROVE                         -> approve
+    TỪ CHỐI: <lý do> / REJECT: <reason>     -> reject (reason required)
+    SỬA: <nội dung> / CHANGES: <what>       -> back to the sender (text required)
+    CHUYỂN <thành viên> / FORWARD <member>  -> forward (raw target; the caller resolves it)
+
+Matching ignores case and *missing* diacritics ("Duyet", "tu choi"), but a word typed with
+other diacritics is another word: "Chuyện" (a story) is not "Chuyển", "sữa" is not "sửa".
+Pure module: no I/O, no database.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bs4 import BeautifulSoup, Tag
+
+from pipeline.sanitize import html_to_text
+from pipeline.textfold import fold
+
+
+class Verb(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    CHANGES = "changes"
+    FORWARD = "forward"
+
+
+@dataclass(frozen=True)
+class Command:
+    verb: Verb
+    text: str | None  # reason (reject), what to fix (changes), target (forward); None: approve
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    reason: str  # Vietnamese: what was understood and what is expected
+
+
+@dataclass(frozen=True)
+class _Rule:
+    verb: Verb
+    patterns: tuple[str, ...]  # word sequences, written with their diacritics
+    needs_text: bool
+    label: str = ""  # what the text is, for the "missing text" answer
+    syntax: str = ""  # how to write it
+
+
+# The command table. Longer patterns win over shorter ones ("chuyển tiếp cho" before "chuyển"),
+# and "không duyệt" cannot be read as "duyệt" because a command word must start the line.
+RULES: tuple[_Rule, ...] = (
+    _Rule(Verb.APPROVE, ("duyệt", "đã duyệt", "đồng ý", "approve", "approved"), False),
+    _Rule(
+        Verb.REJECT,
+        ("từ chối", "không duyệt", "không đồng ý", "reject", "rejected"),
+        True,
+        "lý do",
+        "{word}: <lý do>",
+    ),
+    _Rule(
+        Verb.CHANGES,
+        ("sửa", "sửa lại", "cần sửa", "yêu cầu sửa", "changes", "request changes"),
+        True,
+        "nội dung cần sửa",
+        "{word}: <nội dung cần sửa>",
+    ),
+    _Rule(
+        Verb.FORWARD,
+        ("chuyển", "chuyển cho", "chuyển tiếp", "chuyển tiếp cho", "chuyển đến", "chuyển sang")
+        + ("forward", "forward to"),
+        True,
+        "người nhận",
+        "{word} <mã, tên hoặc e-mail thành viên>",
+    ),
+)
+
+# Words that may precede a command ("OK duyệt", "Dạ, duyệt ạ"); alone they are no command.
+FILLERS: tuple[str, ...] = ("ok", "okay", "oke", "dạ", "vâng", "ừ")
+# Polite particles dropped from the end of a forward target ("CHUYỂN anh Nam ạ"); exact
+# spelling only, so that "Nguyễn Văn A" keeps its "A".
+TRAILING_PARTICLES: tuple[str, ...] = ("ạ", "nhé", "nhe", "please", "pls", "giúp", "giùm")
+# Lines that end a multi-line reason.
+CLOSINGS: tuple[str, ...] = (
+    "trân trọng",
+    "trân trọng cảm ơn",
+    "cảm ơn",
+    "xin cảm ơn",
+    "thân ái",
+    "thanks",
+    "thank you",
+    "regards",
+    "best regards",
+    "kind regards",
+)
+
+VERB_NAMES: dict[Verb, str] = {
+    Verb.APPROVE: "DUYỆT",
+    Verb.REJECT: "TỪ CHỐI",
+    Verb.CHANGES: "SỬA",
+    Verb.FORWARD: "CHUYỂN",
+}
+
+HELP_VI = (
+    "Vui lòng trả lời bằng một trong các lệnh sau, viết ở đầu thư "
+    "(có dấu hay không dấu, chữ hoa hay thường đều được):\n"
+    "- DUYỆT: duyệt đăng bài\n"
+    "- TỪ CHỐI: <lý do>: từ chối, lý do được gửi cho người gửi bài\n"
+    "- SỬA: <nội dung cần sửa>: trả lại người gửi để sửa\n"
+    "- CHUYỂN <mã, tên hoặc e-mail thành viên>: chuyển cho thành viên khác xem xét\n"
+    "Tiếng Anh: APPROVE, REJECT: <reason>, CHANGES: <what to fix>, FORWARD <member>."
+)
+
+_MAX_COMMAND_LINES = 3
+_EXAMPLES = "ví dụ: DUYỆT, TỪ CHỐI: <lý do>, SỬA: <nội dung cần sửa>, CHUYỂN <thành viên>"
+
+# --- Quotes and signatures ----------------------------------------------------------------------
+
+# Matched against the folded (lower-case, accent-less), stripped line.
+_ATTRIBUTION_START = re.compile(r"^(on|vao|le|am)\b")
+_ATTRIBUTION_END = re.compile(r"\b(wrote|da viet|viet|a ecrit|schrieb)\s*:$")
+_ADDRESS_WROTE = re.compile(r"<[^<>\s]+@[^<>\s]+>.*\b(wrote|da viet|viet)\s*:$")
+_SEPARATOR = re.compile(
+    r"^-{2,}\s*(original message|thu goc|tin nhan goc|forwarded message|thu da chuyen tiep"
+    r"|thu chuyen tiep|tin nhan da chuyen tiep)\s*-{2,}$"
+    r"|^_{10,}$"
+    r"|^(begin forwarded message|bat dau thu chuyen tiep)\s*:$"
+)
+_HEADER_FROM = re.compile(r"^\**(from|tu)\s*:\**\s*\S")
+_HEADER_SENT = re.compile(r"^\**(sent|date|gui|da gui|ngay gui|ngay)\s*:")
+_HEADER_ONE_LINE = re.compile(r"^\**(from|tu)\s*:.+\b(sent|date|gui|da gui)\s*:")
+_MOBILE_SIGNATURE = re.compile(
+    r"^(sent from (my|mail|outlook|yahoo)\b|sent with\b|get outlook for\b"
+    r"|(duoc )?gui tu (dien thoai|iphone|ipad|android|thiet bi|samsung|outlook|yahoo|mail)\b)"
+)
+_INVISIBLE = str.maketrans({"\u200b": None, "\u200c": None, "\u200d": None, "\ufeff": None})
+
+# HTML containers that hold the quoted message; everything from them on is dropped.
+_HTML_CUT_SELECTORS = (
+    "div.gmail_quote",
+    "div.gmail_quote_container",
+    "#divRplyFwdMsg",
+    "#appendonsend",
+    "#mail-editor-reference-message-container",
+    "div.moz-cite-prefix",
+    "div.yahoo_quoted",
+)
+_HTML_DROP_SELECTORS = ("blockquote", "div.gmail_signature", "div.moz-signature", "#Signature")
+
+
+def _normalise(text: str) -> str:
+    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE).replace("\xa0", " ")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _starts_quote(lines: list[str], i: int) -> bool:
+    """Whether line *i* (folded, stripped) starts the quoted part: a header or a signature."""
+    line = lines[i]
+    if _SEPARATOR.match(line) or (_MOBILE_SIGNATURE.match(line) and len(line) < 80):
+        return True
+    if _ADDRESS_WROTE.search(line) or _HEADER_ONE_LINE.match(line):
+        return True
+    if _ATTRIBUTION_START.match(line):
+        joined = line
+        for extra in range(3):  # clients wrap long "On ..., X <x@y> wrote:" lines
+            if _ATTRIBUTION_END.search(joined):
+                return len(joined) < 400
+            if i + extra + 1 >= len(lines) or not lines[i + extra + 1]:
+                break
+            joined += " " + lines[i + extra + 1]
+    if _HEADER_FROM.match(line):
+        return any(_HEADER_SENT.match(following) for following in lines[i + 1 : i + 5])
+    return False
+
+
+def _strip_text(text: str) -> str:
+    raw = _normalise(text).split("\n")
+    folded = [fold(line.strip()) for line in raw]
+    kept: list[str] = []
+    for i, line in enumerate(raw):
+        if line.rstrip() == "--" or _starts_quote(folded, i):
+            break
+        if line.lstrip().startswith(">"):
+            if kept and kept[-1]:
+                kept.append("")  # a quote ends a paragraph (and a reason)
+            continue
+        kept.append(line.rstrip())
+    out = "\n".join(kept).strip("\n")
+    return re.sub(r"\n{3,}", "\n\n", out)
+
+
+def _cut_from(element: Tag) -> None:
+    """Remove *element* and everything after it in document order."""
+    node: Tag | None = element
+    while node is not None and node.parent is not None:
+        for sibling in list(node.next_siblings):
+            sibling.extract()
+        node = node.parent
+    element.decompose()
+
+
+def _html_fresh(html: str) -> str:
+    soup = BeautifulSoup(html, "html.parser")
+    for selector in _HTML_CUT_SELECTORS:
+        found = soup.select_one(selector)
+        if found is not None:
+            _cut_from(found)
+    for selector in _HTML_DROP_SELECTORS:
+        for element in soup.select(selector):
+            element.decompose()
+    return html_to_text(str(soup))
+
+
+def fresh_text(text: str | None, html: str | None = None) -> str:
+    """The reply without quoted text and signatures; the HTML part is used if *text* is blank."""
+    if text and text.strip():
+        return _strip_text(text)
+    if html and html.strip():
+        return _strip_text(_html_fresh(html))
+    return ""
+
+
+# --- Command words -------------------------------------------------------------------------------
+
+_WORD = re.compile(r"\w+")
+_LEAD = re.compile(r"^[\W_]*$")  # only punctuation before the command: "*DUYỆT*", "- Duyệt"
+_TEXT_START = re.compile(r"^[\s:：\-–—.,;!]+")
+_MAILTO = re.compile(r"\s*<mailto:[^>]*>|^mailto:", re.IGNORECASE)
+
+
+def _marks(char: str) -> frozenset[str]:
+    char = char.lower()
+    if char == "đ":
+        return frozenset({"\u0335"})
+    return frozenset(c for c in unicodedata.normalize("NFD", char) if unicodedata.combining(c))
+
+
+def _same_word(typed: str, expected: str) -> bool:
+    """Case-insensitive; diacritics may be left out, but not replaced by others."""
+    return len(typed) == len(expected) and all(
+        fold(t) == fold(e) and _marks(t) <= _marks(e) for t, e in zip(typed, expected, strict=True)
+    )
+
+
+@dataclass(frozen=True)
+class _Match:
+    rule: _Rule
+    pattern: str
+    rest: str  # what follows the command words on the line
+
+
+_PATTERNS: tuple[tuple[_Rule, str, tuple[str, ...]], ...] = tuple(
+    sorted(
+        ((rule, p, tuple(p.split())) for rule in RULES for p in rule.patterns),
+        key=lambda item: -len(item[2]),
+    )
+)
+
+
+def _words_at(line: str, start: int, words: tuple[str, ...]) -> int | None:
+    """End offset if *words* follow *start* in *line* (separated by blanks only), else None."""
+    pos = start
+    for n, expected in enumerate(words):
+        found = _WORD.search(line, pos)
+        gap = line[pos : found.start()] if found else ""
+        if found is None or (n and gap.strip()) or not _same_word(found.group(), expected):
+            return None
+        pos = found.end()
+    return pos
+
+
+def _match_line(line: str) -> _Match | None:
+    first = _WORD.search(line)
+    if first is None or not _LEAD.match(line[: first.start()]):
+        return None
+    start = first.start()
+    while True:  # skip "OK", "Dạ," ... before the command word
+        word = _WORD.match(line, start)
+        if word is None or not any(_same_word(word.group(), f) for f in FILLERS):
+            break
+        following = _WORD.search(line, word.end())
+        if following is None or line[word.end() : following.start()].strip(" ,.!"):
+            break
+        start = following.start()
+    for rule, pattern, words in _PATTERNS:
+        end = _words_at(line, start, words)
+        if end is not None:
+            return _Match(rule, pattern, line[end:])
+    return None
+
+
+def _is_closing(line: str) -> bool:
+    words = " ".join(_WORD.findall(line))
+    return any(_same_word(words, closing) for closing in CLOSINGS)
+
+
+def _text_after(rest: str) -> str:
+    """What follows a command word, without separators and without a lone "ạ"."""
+    text = _TEXT_START.sub("", rest).strip()
+    words = _WORD.findall(text)
+    return "" if words and all(w.lower() in TRAILING_PARTICLES for w in words) else text
+
+
+def _gather_text(lines: list[str], index: int, rest: str) -> str:
+    """The text on the command line and on the lines below it, up to a blank line or closing."""
+    parts = [_text_after(rest)]
+    for line in lines[index + 1 :]:
+        if not line.strip() or _is_closing(line):
+            break
+        repeated = _match_line(line)
+        if repeated is not None and not any(parts):  # "Từ chối\nTừ chối: trùng bài"
+            parts.append(_text_after(repeated.rest))
+        else:
+            parts.append(line.strip())
+    return "\n".join(p for p in parts if p).strip()
+
+
+def _forward_target(rest: str) -> str:
+    target = _MAILTO.sub("", _text_after(rest)).strip()
+    changed = True
+    while changed and target:
+        changed = False
+        target = target.rstrip(" .,;!").strip()
+        if target.startswith("<") and target.endswith(">"):
+            target, changed = target[1:-1].strip(), True
+        last = target.rsplit(None, 1)
+        if len(last) == 2 and last[1].lower() in TRAILING_PARTICLES:
+            target, changed = last[0], True
+    return target
+
+
+def _display(pattern: str) -> str:
+    return pattern[:1].upper() + pattern[1:]
+
+
+def _unreadable_without_command(lines: list[str], question: bool) -> Unreadable:
+    if question:
+        return Unreadable(f"Câu hỏi chưa phải là lệnh; để duyệt, trả lời DUYỆT ({_EXAMPLES}).")
+    for line in lines:
+        for word in _WORD.finditer(line):
+            for _, pattern, words in _PATTERNS:
+                if _words_at(line, word.start(), words) is not None:
+                    return Unreadable(
+                        f"Chưa rõ lệnh: có chữ “{pattern}” nhưng không ở đầu dòng. "
+                        f"Lệnh phải viết ở đầu dòng, {_EXAMPLES}."
+                    )
+    return Unreadable(f"Không tìm thấy lệnh ở đầu thư trả lời; {_EXAMPLES}.")
+
+
+def read_command(text: str | None, html: str | None = None) -> Command | Unreadable:
+    """The reviewer's command, or why it could not be read (in Vietnamese)."""
+    lines = fresh_text(text, html).split("\n")
+    candidates = [i for i, line in enumerate(lines) if line.strip()][:_MAX_COMMAND_LINES]
+    if not candidates:
+        return Unreadable(
+            "Thư trả lời không có nội dung mới (phần trích dẫn và chữ ký được bỏ qua); "
+            f"{_EXAMPLES}."
+        )
+    found: list[tuple[int, _Match]] = []
+    question = False
+    for i in candidates:
+        match = _match_line(lines[i])
+        if match is None:
+            continue
+        if match.rule.verb is Verb.APPROVE and match.rest.strip().endswith("?"):
+            question = True  # "Duyệt?" is a question, not an approval
+            continue
+        found.append((i, match))
+    if not found:
+        return _unreadable_without_command([lines[i] for i in candidates], question)
+    verbs = list(dict.fromkeys(match.rule.verb for _, match in found))
+    if len(verbs) > 1:
+        names = " và ".join(VERB_NAMES[v] for v in verbs)
+        return Unreadable(
+            f"Thư có các lệnh mâu thuẫn nhau ({names}), chưa rõ ý kiến cuối cùng. "
+            "Vui lòng trả lời lại chỉ với một lệnh."
+        )
+    rule = found[0][1].rule
+    if not rule.needs_text:
+        return Command(rule.verb, None)
+    for i, match in found:
+        if rule.verb is Verb.FORWARD:
+            value = _forward_target(match.rest)
+        else:
+            value = _gather_text(lines, i, match.rest)
+        if value:
+            return Command(rule.verb, value)
+    pattern = found[0][1].pattern
+    syntax = rule.syntax.format(word=pattern.upper())
+    return Unreadable(f"{_display(pattern)} cần có {rule.label}: {syntax}")
