@@ -93,7 +93,7 @@ class Watcher:
 
     def _record_error(self, error: str | None) -> None:
         with self.runner.sessions.begin() as session:
-            state = self.runner._state(session)
+            state = self.runner.mailbox_state(session)
             state.last_error = error
 
 

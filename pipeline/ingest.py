@@ -21,9 +21,8 @@ from pipeline import dedup, notices
 from pipeline.checks import Action, Facts, Flag, decide, run_checks
 from pipeline.classify import Sender, owners
 from pipeline.config import Board
-from pipeline.files import FileStore
 from pipeline.models import Event, RawMessage, RawStatus, State, StoredFile, Submission
-from pipeline.reading import Reading, read
+from pipeline.reading import Reading
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -176,11 +175,6 @@ def record(session: Session, board: Board, raw: RawMessage, reading: Reading) ->
         stage(w)
     assert w.item is not None
     return _finish(w, State(w.item.state), w.item.reason)
-
-
-def process(session: Session, board: Board, files: FileStore, raw: RawMessage) -> Submission:
-    """Read and record ``raw`` in this process; the caller commits."""
-    return record(session, board, raw, read(board, files, raw.raw))
 
 
 def fail(session: Session, board: Board, raw: RawMessage, reason: str) -> Submission:

@@ -99,7 +99,7 @@ class MailboxRunner:
         self.readers = readers or Readers(board, files)
 
     # -- record ---------------------------------------------------------------
-    def _state(self, session: Session) -> MailboxState:
+    def mailbox_state(self, session: Session) -> MailboxState:
         state = session.scalar(
             select(MailboxState).where(
                 MailboxState.board_id == self.board.id, MailboxState.mailbox == self.mailbox
@@ -112,14 +112,14 @@ class MailboxRunner:
 
     def record(self) -> int:
         with self.sessions() as session:
-            state = self._state(session)
+            state = self.mailbox_state(session)
             cursor = Cursor(state.uidvalidity, state.last_uid or 0)
             session.commit()
         recorded = 0
         for batch in self.source.poll(cursor):
             recorded += self._record_batch(batch)
         with self.sessions.begin() as session:
-            self._state(session).last_poll_at = utcnow()
+            self.mailbox_state(session).last_poll_at = utcnow()
         return recorded
 
     def _record_batch(self, batch: list[Fetched]) -> int:
@@ -160,7 +160,7 @@ class MailboxRunner:
                 added += 1
             uids = [f.uid for f in batch if f.uid is not None]
             if uids:
-                state = self._state(session)
+                state = self.mailbox_state(session)
                 state.uidvalidity = batch[-1].uidvalidity
                 state.last_uid = max(uids)
         return added
@@ -296,7 +296,7 @@ class MailboxRunner:
     # -- file -----------------------------------------------------------------
     def file(self) -> int:
         with self.sessions() as session:
-            state = self._state(session)
+            state = self.mailbox_state(session)
             rows = session.scalars(
                 select(RawMessage).where(
                     RawMessage.board_id == self.board.id,
