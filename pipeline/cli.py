@@ -48,6 +48,7 @@ def item_dict(item: Submission, full: bool = False) -> dict[str, Any]:
                 "legacy_encoding": item.legacy_encoding,
                 "remote_images": item.remote_images,
                 "duplicate_of": item.duplicate_of,
+                "due_at": item.due_at.isoformat() if item.due_at else None,
                 "files": [
                     {
                         "filename": f.filename,

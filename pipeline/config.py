@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -209,6 +210,16 @@ class Checks(_Strict):
     notice_interval_hours: float = Field(default=24, ge=0)
 
 
+class Deadline(_Strict):
+    """How long an item of one kind may wait for publication (e.g. Lục Nam Đ12.3–4)."""
+
+    kind: Literal["tin", "bai", "anh", "video", "van_ban"]
+    amount: int = Field(ge=0)
+    unit: Literal["days", "working_days"]
+    remind_before_hours: float = Field(default=4, ge=0)
+    escalate_after_hours: float = Field(default=0, ge=0)
+
+
 class Board(_Strict):
     id: Ident
     name: str
@@ -221,6 +232,9 @@ class Board(_Strict):
     agencies: list[Agency] = []
     limits: Limits = Limits()
     checks: Checks = Checks()
+    deadlines: list[Deadline] = []
+    extra_days_off: list[date] = []  # days off decided beyond the public holidays
+    extra_working_days: list[date] = []  # make-up Saturdays
     source_file: str = Field(default="", exclude=True)
 
     @model_validator(mode="after")
@@ -229,6 +243,7 @@ class Board(_Strict):
         _unique("fields", [f.id for f in self.fields])
         _unique("members", [m.id for m in self.members])
         _unique("agencies", [a.id for a in self.agencies])
+        _unique("deadlines", [d.kind for d in self.deadlines])
         field_ids = {f.id for f in self.fields}
         agency_ids = {a.id for a in self.agencies}
         for i, member in enumerate(self.members):

@@ -13,7 +13,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,7 @@ from pipeline import dedup, notices
 from pipeline.checks import Action, Facts, Flag, decide, run_checks
 from pipeline.classify import Sender, owners
 from pipeline.config import Board
+from pipeline.deadlines import Calendar, DeadlineRule, schedule
 from pipeline.models import Event, RawMessage, RawStatus, State, StoredFile, Submission
 from pipeline.reading import Reading
 
@@ -96,6 +97,8 @@ def store(w: Work) -> None:
     item.content_hash = hashlib.sha256(f"{r.title}\n{r.html}".encode()).hexdigest()
     item.duplicate_of = w.duplicate[0] if w.duplicate is not None else None
     item.files = [StoredFile(**vars(f)) for f in r.files]
+    if item.state == State.PENDING_REVIEW:
+        item.due_at = due_date(w.board, r.kind, w.raw.received_at)
     w.session.flush()
     if r.sketch is not None:
         dedup.index(w.session, item, r.sketch)
@@ -105,6 +108,31 @@ def store(w: Work) -> None:
 def acknowledge(w: Work) -> None:
     assert w.item is not None
     notices.for_state(w.session, w.board, w.item, w.flags)
+
+
+def due_date(board: Board, kind: str | None, arrived: datetime) -> datetime | None:
+    """When an item of ``kind`` arriving at ``arrived`` must be published, per the board.
+
+    The regulations count from the event (Lục Nam Đ12.3); the mail's arrival is the
+    closest thing the pipeline knows.
+    """
+    rule = next((d for d in board.deadlines if d.kind == kind), None)
+    if rule is None:
+        return None
+    calendar = Calendar(
+        frozenset(board.extra_days_off), frozenset(board.extra_working_days), tz=board.timezone
+    )
+    return schedule(
+        DeadlineRule(
+            kind=rule.kind,
+            amount=rule.amount,
+            unit=rule.unit,
+            remind_before=timedelta(hours=rule.remind_before_hours),
+            escalate_after=timedelta(hours=rule.escalate_after_hours),
+        ),
+        arrived,
+        calendar,
+    ).due
 
 
 # Order is data: read the list and you know the flow (reading.STAGES come first).

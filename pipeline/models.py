@@ -23,11 +23,33 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An instant, always handed back aware in UTC. SQLite keeps no offset, so what is
+    written there is first converted to UTC (an aware time would be stored as its local
+    wall time and read back wrong)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -71,7 +93,7 @@ class MailboxState(Base):
     mailbox: Mapped[str] = mapped_column(String(64))
     uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
     last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
-    last_poll_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
@@ -93,7 +115,7 @@ class RawMessage(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))  # Message-ID + content hash
     raw: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # loaded when read
     size: Mapped[int] = mapped_column(Integer)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     status: Mapped[str] = mapped_column(String(16), default=RawStatus.NEW)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -136,10 +158,9 @@ class Submission(Base):
     content_hash: Mapped[str | None] = mapped_column(String(64))
     minhash: Mapped[bytes | None] = mapped_column(LargeBinary)
     duplicate_of: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # publish by
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     raw_message: Mapped[RawMessage] = relationship(back_populates="submission")
     files: Mapped[list[StoredFile]] = relationship(
@@ -189,8 +210,8 @@ class OutgoingMail(Base):
     reason: Mapped[str] = mapped_column(String(64))  # receipt, returned, quarantine-alert…
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
     raw: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
 
@@ -205,7 +226,7 @@ class NoticeLog(Base):
     board_id: Mapped[str] = mapped_column(String(64))
     address: Mapped[str] = mapped_column(String(320))
     reason: Mapped[str] = mapped_column(String(64))
-    last_sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
     suppressed: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -227,7 +248,7 @@ class Event(Base):
     actor: Mapped[str] = mapped_column(String(320), default="system")
     channel: Mapped[str] = mapped_column(String(32), default="pipeline")
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     seq: Mapped[int | None] = mapped_column(Integer)  # position in the board's chain
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     hash: Mapped[str | None] = mapped_column(String(64))

@@ -68,11 +68,7 @@ def allowed(session: Session, board: Board, address: str, reason: str, now: date
     )
     interval = timedelta(hours=board.checks.notice_interval_hours)
     if log is not None:
-        last = (
-            log.last_sent_at
-            if log.last_sent_at.tzinfo
-            else log.last_sent_at.replace(tzinfo=now.tzinfo)
-        )
+        last = log.last_sent_at
         if now - last < interval:
             log.suppressed += 1
             return False

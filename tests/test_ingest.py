@@ -328,3 +328,36 @@ def test_reading_in_worker_processes_gives_the_same_items(tmp_path: Path) -> Non
         State.HELD,
         State.FAILED,
     ]
+
+
+def test_due_date_follows_the_boards_deadline_on_working_days(rig: Rig) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import update
+
+    hanoi = ZoneInfo("Asia/Ho_Chi_Minh")
+    decision = (
+        "UBND TỈNH ĐỒNG NAI\nSỞ GIÁO DỤC VÀ ĐÀO TẠO\n\nSố: 123/QĐ-SGDĐT\n\n"
+        "Đồng Nai, ngày 13 tháng 02 năm 2026\n\nQUYẾT ĐỊNH\nVề việc tuyển sinh năm học 2026\n\n"
+        "Điều 1. Ban hành kế hoạch tuyển sinh.\n\nNgười viết: Lê Thị Hồng Nhung\n"
+    )
+    rig.drop(
+        article_mail(
+            AGENCY_SENDER, DEMO_BOX, "Quyết định tuyển sinh", decision, message_id="<doc@x>"
+        )
+    )
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, message_id="<news@x>"))
+    rig.runner.record()
+    friday_evening = datetime(2026, 2, 13, 18, 30, tzinfo=hanoi)  # the Friday before Tết
+    with rig.sessions.begin() as s:
+        s.execute(update(RawMessage).values(received_at=friday_evening))
+    rig.runner.process()
+    doc, news = sorted(rig.items(), key=lambda i: i.message_id != "doc@x")
+    assert doc.kind == "van_ban" and news.kind == "tin"
+    # received after office hours before Tết (16–20 Feb 2026): counted as received on
+    # Monday 23 Feb, the day of receipt not counted, 2 working days end on Wednesday 25
+    assert doc.due_at is not None and news.due_at is not None
+    assert doc.due_at.astimezone(hanoi) == datetime(2026, 2, 25, 17, 0, tzinfo=hanoi)
+    # news: 2 calendar days after the event (here, the arrival)
+    assert news.due_at.astimezone(hanoi) == datetime(2026, 2, 15, 17, 0, tzinfo=hanoi)
