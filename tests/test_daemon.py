@@ -13,6 +13,16 @@ from tests.helpers import REPO
 BIN = Path(sys.executable).parent
 
 
+def demo_variant(path: Path, *replacements: tuple[str, str]) -> Path:
+    """Write config/demo.toml to ``path`` with each (old, new) text replaced once."""
+    text = (REPO / "config" / "demo.toml").read_text(encoding="utf-8")
+    for old, new in replacements:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def _run(args: list[str], tmp: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {
         **os.environ,
@@ -72,13 +82,7 @@ def test_demo_pass_stores_the_samples_and_lists_them(tmp_path: Path) -> None:
 
 
 def test_a_bad_config_names_file_key_and_problem(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.toml"
-    bad.write_text(
-        (REPO / "config" / "demo.toml")
-        .read_text(encoding="utf-8")
-        .replace('role = "thu_ky"', 'role = "boss"'),
-        encoding="utf-8",
-    )
+    bad = demo_variant(tmp_path / "bad.toml", ('role = "thu_ky"', 'role = "boss"'))
     ran = _run([sys.executable, "run_pipeline.py", "--config", str(bad), "--once"], tmp_path)
     assert ran.returncode == 2
     assert f"{bad}: members[5].role:" in ran.stderr
@@ -101,13 +105,7 @@ def test_the_daemon_picks_up_new_mail_and_stops_cleanly_on_sigterm(tmp_path: Pat
 
     from pipeline.samples import article_mail
 
-    config = tmp_path / "board.toml"
-    config.write_text(
-        (REPO / "config" / "demo.toml")
-        .read_text(encoding="utf-8")
-        .replace("poll_seconds = 10", "poll_seconds = 1"),
-        encoding="utf-8",
-    )
+    config = demo_variant(tmp_path / "board.toml", ("poll_seconds = 10", "poll_seconds = 1"))
     environ = {
         **os.environ,
         "BIENTAP_DATA_DIR": str(tmp_path),
@@ -147,21 +145,18 @@ def test_several_boards_and_mailboxes_in_one_deployment(tmp_path: Path) -> None:
     from connectors.maildir import deliver
     from pipeline.samples import article_mail
 
-    demo = (REPO / "config" / "demo.toml").read_text(encoding="utf-8")
     folder = tmp_path / "config"
     folder.mkdir()
-    (folder / "a.toml").write_text(
-        demo.replace('id = "demo"', 'id = "a"').replace("demo/inbox", "a/inbox"), encoding="utf-8"
-    )
+    demo_variant(folder / "a.toml", ('id = "demo"', 'id = "a"'), ("demo/inbox", "a/inbox"))
     second_box = (
         '[[mailboxes]]\nname = "hop-thu-phu"\naddress = "bbt2@demo.bientap.vn"\n'
         'source = "maildir"\npath = "b/inbox2"\n\n[mail_out]'
     )
-    (folder / "b.toml").write_text(
-        demo.replace('id = "demo"', 'id = "b"')
-        .replace("demo/inbox", "b/inbox")
-        .replace("[mail_out]", second_box, 1),
-        encoding="utf-8",
+    demo_variant(
+        folder / "b.toml",
+        ('id = "demo"', 'id = "b"'),
+        ("demo/inbox", "b/inbox"),
+        ("[mail_out]", second_box),
     )
     sender = "nhung.ltt@sgddt.demo.bientap.vn"
     for inbox, title in (("a/inbox", "Tin A"), ("b/inbox", "Tin B"), ("b/inbox2", "Tin B2")):
