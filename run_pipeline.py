@@ -18,10 +18,12 @@ from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from pipeline.app import Watcher, open_deployment, watchers
+from pipeline.app import Sweeper, Watcher, open_deployment, sweepers, watchers, web_server
 from pipeline.config import ConfigError
+from pipeline.web import WebServer
 
 log = logging.getLogger("bientap")
+SWEEP_SECONDS = 300  # reminders and escalations are checked this often
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -62,18 +64,43 @@ def main(argv: list[str] | None = None) -> int:
     try:
         deployed = open_deployment(args.config, args.database_url, args.data_dir)
         active = watchers(deployed)
+        clocks = sweepers(deployed)
+        web = None if args.once else web_server(deployed)
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the web address is taken
+        print(f"cannot serve reviewers' pages: {exc}", file=sys.stderr)
+        return 2
     try:
-        return _once(active) if args.once else _serve(active, len(deployed.boards))
+        if web is None:
+            return _once(active, clocks)
+        return _serve(active, clocks, web, len(deployed.boards))
     finally:
         for watcher in active:
             watcher.close()
 
 
-def _once(active: list[Watcher]) -> int:
-    """One pass over every mailbox; exit 1 if any pass failed (for cron)."""
+def _sweep(sweeper: Sweeper) -> None:
+    try:
+        result = sweeper.run_once()
+    except Exception:  # noqa: BLE001 - the daemon never dies of one sweep
+        log.exception("board=%s: reminder sweep failed", sweeper.board.id)
+        return
+    if result.reminded or result.escalated or result.digests:
+        log.info(
+            "board=%s: reminded %d, escalated %d, digests %d",
+            sweeper.board.id,
+            result.reminded,
+            result.escalated,
+            result.digests,
+        )
+
+
+def _once(active: list[Watcher], clocks: list[Sweeper]) -> int:
+    """Reminders, then one pass over every mailbox; exit 1 if any pass failed (for cron)."""
+    for sweeper in clocks:
+        _sweep(sweeper)
     failed = 0
     for watcher in active:
         result = watcher.run_once()
@@ -93,9 +120,18 @@ def _once(active: list[Watcher]) -> int:
     return 1 if failed else 0
 
 
-def _serve(active: list[Watcher], boards: int) -> int:
+def _serve(active: list[Watcher], clocks: list[Sweeper], web: WebServer, boards: int) -> int:
     stop = threading.Event()
     scheduler = BackgroundScheduler(job_defaults={"coalesce": True, "max_instances": 1})
+    for sweeper in clocks:
+        scheduler.add_job(
+            _sweep,
+            "interval",
+            seconds=SWEEP_SECONDS,
+            args=[sweeper],
+            id=f"sweep:{sweeper.board.id}",
+            next_run_time=datetime.now(),
+        )
     for watcher in active:
         box = watcher.mailbox
         scheduler.add_job(
@@ -114,8 +150,16 @@ def _serve(active: list[Watcher], boards: int) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     scheduler.start()
-    log.info("watching %d mailbox(es) of %d board(s)", len(active), boards)
+    web.start()
+    log.info(
+        "watching %d mailbox(es) of %d board(s); reviewers' pages on %s:%d",
+        len(active),
+        boards,
+        web.host,
+        web.port,
+    )
     stop.wait()
+    web.stop()
     scheduler.shutdown(wait=True)
     return 0
 

@@ -35,6 +35,7 @@ from pipeline.parsing import parse_message  # noqa: E402
 from pipeline.runner import MailboxRunner  # noqa: E402
 from pipeline.samples import NEWS_BODY, article_mail  # noqa: E402
 from pipeline.workers import Readers  # noqa: E402
+from tests.helpers import LINKS  # noqa: E402
 from tests.services import Dovecot  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -98,7 +99,7 @@ def runner_for(dovecot: Dovecot, user: str, tmp: Path, workers: int = 1) -> Mail
     files = FileStore(tmp / "files")
     outbox = OutboxSender(tmp / f"outbox-{user}")
     readers = Readers(board, files, workers)
-    return MailboxRunner(board, "imap", sessions, files, source, outbox, readers)
+    return MailboxRunner(board, "imap", sessions, files, source, outbox, LINKS, readers)
 
 
 def raw_fetch_and_parse(dovecot: Dovecot, user: str) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import PermanentError, TransientError
 from connectors.factory import mail_sender, mail_source
+from pipeline import audit, reminders
 from pipeline.config import (
     Board,
     ConfigError,
@@ -22,7 +24,11 @@ from pipeline.config import (
 )
 from pipeline.db import open_database
 from pipeline.files import FileStore
+from pipeline.models import utcnow
+from pipeline.review import Desk, Links
 from pipeline.runner import MailboxRunner, PassResult
+from pipeline.tokens import Signer, TokenKeyError, load_key
+from pipeline.web import WebServer, make_app
 from pipeline.workers import Readers
 
 log = logging.getLogger(__name__)
@@ -97,9 +103,53 @@ class Watcher:
             state.last_error = error
 
 
+@dataclass
+class Sweeper:
+    """A board's clock-driven work: reminders, escalations, digests (pipeline/reminders.py)."""
+
+    board: Board
+    sessions: sessionmaker[Session]
+    links: Links
+    files: FileStore
+
+    def run_once(self, now: datetime | None = None) -> reminders.SweepResult:
+        with self.sessions.begin() as session:
+            desk = Desk(self.board, session, self.links, self.files, now or utcnow())
+            result = reminders.sweep(desk)
+            audit.seal(session, self.board.id)
+        return result
+
+
+def sweepers(d: Deployed) -> list[Sweeper]:
+    signing = links(d)
+    return [Sweeper(board, d.sessions, signing, d.files) for board in d.boards]
+
+
+def web_server(d: Deployed) -> WebServer:
+    """The reviewers' link pages, on the deployment's web address (not started)."""
+    app = make_app(
+        d.sessions,
+        {b.id: b for b in d.boards},
+        links(d),
+        d.files,
+        secure_cookies=d.deployment.public_url.startswith("https://"),
+    )
+    return WebServer(app, d.deployment.web_address)
+
+
+def links(d: Deployed) -> Links:
+    """How reviewers' links are signed (key from BIENTAP_LINK_KEY) and addressed."""
+    try:
+        key = load_key()
+    except TokenKeyError as exc:
+        raise ConfigError(str(exc)) from None
+    return Links(Signer([key]), d.deployment.public_url)
+
+
 def watchers(d: Deployed) -> list[Watcher]:
     """One watcher per mailbox of every board; secrets are read from the environment here."""
     out = []
+    signing = links(d)
     for board in d.boards:
         readers = Readers(board, d.files, d.deployment.workers)  # shared by its mailboxes
         try:
@@ -111,6 +161,8 @@ def watchers(d: Deployed) -> list[Watcher]:
                 source = mail_source(box, d.data_dir)
             except ConfigError as exc:
                 raise ConfigError(f"{board.source_file}: mailboxes[{i}].password: {exc}") from None
-            runner = MailboxRunner(board, box.name, d.sessions, d.files, source, sender, readers)
+            runner = MailboxRunner(
+                board, box.name, d.sessions, d.files, source, sender, signing, readers
+            )
             out.append(Watcher(runner))
     return out

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from pipeline import audit
 from pipeline.config import ConfigError, load_deployment
 from pipeline.db import open_database
-from pipeline.models import STATE_LABELS, AuditHead, Event, State, Submission
+from pipeline.models import STATE_LABELS, AuditHead, Event, ReviewTask, State, Submission
 
 
 def item_dict(item: Submission, full: bool = False) -> dict[str, Any]:
@@ -49,6 +49,8 @@ def item_dict(item: Submission, full: bool = False) -> dict[str, Any]:
                 "remote_images": item.remote_images,
                 "duplicate_of": item.duplicate_of,
                 "due_at": item.due_at.isoformat() if item.due_at else None,
+                "version": item.version,
+                "review_step": item.review_step,
                 "files": [
                     {
                         "filename": f.filename,
@@ -147,6 +149,24 @@ def main(argv: list[str] | None = None) -> int:
             }
             for e in session.scalars(
                 select(Event).where(Event.submission_id == item.id).order_by(Event.id)
+            )
+        ]
+        data["review"] = [
+            {
+                "round": t.round,
+                "step": t.step_id,
+                "member": t.member_id,
+                "state": t.state,
+                "actor": t.actor_id,
+                "channel": t.channel,
+                "text": t.text,
+                "escalated_to": t.escalated_to,
+                "decided_at": t.decided_at.isoformat() if t.decided_at else None,
+            }
+            for t in session.scalars(
+                select(ReviewTask)
+                .where(ReviewTask.submission_id == item.id)
+                .order_by(ReviewTask.id)
             )
         ]
         if args.json:

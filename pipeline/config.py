@@ -220,6 +220,92 @@ class Deadline(_Strict):
     escalate_after_hours: float = Field(default=0, ge=0)
 
 
+class Actor(_Strict):
+    """Who may act at a review step: exactly one of a role, the owners of the item's
+    field(s) or section(s), or a named member."""
+
+    role: Role | None = None
+    field_owners: bool = False
+    member: Ident | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Actor:
+        given = (self.role is not None) + self.field_owners + (self.member is not None)
+        if given != 1:
+            raise ValueError("an actor is exactly one of role, field_owners = true or member")
+        return self
+
+
+class Condition(StrEnum):
+    """When a conditional step joins an item's review path."""
+
+    ALWAYS = "always"
+    SENSITIVE = "sensitive"  # a check escalated it (sensitive keywords; Đồng Nai Đ9.1)
+    IN_MEMBER_FIELD = "in_member_field"  # its field is owned by a member (Khánh Hòa Bước 1)
+    FROM_REPORTER = "from_reporter"  # sent by a reporter (phong_vien; Lục Nam TB II.4)
+
+
+class Quorum(StrEnum):
+    ANY = "any"  # the first reviewer's decision is the step's
+    ALL = "all"  # every reviewer approves; one refusal decides
+    MAJORITY = "majority"  # more than half; a tie goes the head's way (Tuyên Quang Đ2.1)
+
+
+class ReviewStep(_Strict):
+    id: Ident
+    name: str  # Vietnamese, shown to reviewers: "Phó Trưởng ban thường trực duyệt"
+    actors: list[Actor] = Field(min_length=1)
+    quorum: Quorum = Quorum.ANY
+    when: Condition = Condition.ALWAYS
+
+
+class Delegation(_Strict):
+    """``to`` may act for ``member`` on items of ``fields`` (Khánh Hòa Đ5.2)."""
+
+    member: Ident
+    to: Ident
+    fields: list[Ident] = Field(min_length=1)
+
+
+class Absence(_Strict):
+    """``acting`` stands in for ``member`` from ``start`` to ``end`` (days, inclusive)."""
+
+    member: Ident
+    acting: Ident
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Absence:
+        if self.end < self.start:
+            raise ValueError("end is before start")
+        return self
+
+
+class ReplyAuth(_Strict):
+    """What a reply must carry to count, where the board's server stamps
+    Authentication-Results (RFC 8601). Empty ``authserv_ids``: no check."""
+
+    authserv_ids: list[str] = []  # the board's own servers, the only stamps trusted
+    require: list[Literal["dkim", "spf", "dmarc"]] = ["dmarc"]
+
+
+class Review(_Strict):
+    steps: list[ReviewStep] = Field(min_length=1)
+    delegations: list[Delegation] = []
+    absences: list[Absence] = []
+    reply_auth: ReplyAuth = ReplyAuth()
+    link_ttl_days: float = Field(default=7, gt=0)
+    digest_hour: int = Field(default=8, ge=0, le=23)  # local hour of the daily digest
+
+
+DEFAULT_REVIEW = Review(
+    steps=[
+        ReviewStep(id="truong-ban", name="Trưởng ban duyệt", actors=[Actor(role=Role.TRUONG_BAN)])
+    ]
+)
+
+
 class Board(_Strict):
     id: Ident
     name: str
@@ -235,6 +321,7 @@ class Board(_Strict):
     deadlines: list[Deadline] = []
     extra_days_off: list[date] = []  # days off decided beyond the public holidays
     extra_working_days: list[date] = []  # make-up Saturdays
+    review: Review = DEFAULT_REVIEW
     source_file: str = Field(default="", exclude=True)
 
     @model_validator(mode="after")
@@ -254,7 +341,39 @@ class Board(_Strict):
                 raise ValueError(f"members[{i}].agency: unknown agency {member.agency!r}")
         if not any(m.role is Role.TRUONG_BAN for m in self.members):
             raise ValueError("members: the board needs a member with role truong_ban")
+        self._check_review(field_ids)
         return self
+
+    def _check_review(self, field_ids: set[str]) -> None:
+        member_ids = {m.id for m in self.members}
+        roles = {m.role for m in self.members}
+        _unique("review.steps", [s.id for s in self.review.steps])
+        for i, step in enumerate(self.review.steps):
+            for j, actor in enumerate(step.actors):
+                where = f"review.steps[{i}].actors[{j}]"
+                if actor.member is not None and actor.member not in member_ids:
+                    raise ValueError(f"{where}.member: unknown member {actor.member!r}")
+                if actor.role is not None and actor.role not in roles:
+                    raise ValueError(f"{where}.role: no member has role {actor.role!r}")
+            if step.quorum is Quorum.MAJORITY and not any(
+                a.role is Role.TRUONG_BAN for a in step.actors
+            ):
+                raise ValueError(
+                    f"review.steps[{i}].quorum: a majority step needs the truong_ban role "
+                    "among its actors, to break a tie"
+                )
+        for key, entries in (
+            ("delegations", self.review.delegations),
+            ("absences", self.review.absences),
+        ):
+            for i, entry in enumerate(entries):
+                for name in ("member", "to", "acting"):
+                    ref = getattr(entry, name, None)
+                    if ref is not None and ref not in member_ids:
+                        raise ValueError(f"review.{key}[{i}].{name}: unknown member {ref!r}")
+                for ref in getattr(entry, "fields", []):
+                    if ref not in field_ids:
+                        raise ValueError(f"review.{key}[{i}].fields: unknown field {ref!r}")
 
     # Look-ups used across the pipeline
     def member(self, member_id: str) -> Member:
@@ -268,6 +387,10 @@ class Board(_Strict):
 
     def owners_of(self, field_id: str) -> list[Member]:
         return [m for m in self.members if field_id in m.fields]
+
+    def member_by_address(self, address: str) -> Member | None:
+        address = address.strip().lower()
+        return next((m for m in self.members if address in (m.email, *m.aliases)), None)
 
     def addresses(self) -> set[str]:
         """Every address the board itself sends or receives from (loop protection)."""
@@ -292,6 +415,8 @@ class Deployment(_Strict):
     database_url: str = "sqlite:///var/bientap.db"
     data_dir: str = "var"
     workers: int = Field(default=1, ge=1)  # reader processes per board (pipeline/workers.py)
+    web_address: str = "127.0.0.1:8470"  # where the daemon serves reviewers' link pages
+    public_url: str = "http://127.0.0.1:8470"  # how reviewers' links start
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -355,13 +480,21 @@ def load_boards(config: str | Path) -> list[Board]:
     return boards
 
 
+ENVIRONMENT = (
+    ("database_url", "BIENTAP_DATABASE_URL"),
+    ("data_dir", "BIENTAP_DATA_DIR"),
+    ("web_address", "BIENTAP_WEB_ADDRESS"),
+    ("public_url", "BIENTAP_PUBLIC_URL"),
+)
+
+
 def load_deployment(config: str | Path, overrides: dict[str, Any] | None = None) -> Deployment:
     """Defaults < ``deployment.toml`` beside the boards < environment < command line."""
     config = Path(config)
     folder = config if config.is_dir() else config.parent
     path = folder / DEPLOYMENT_FILE
     data: dict[str, Any] = _read_toml(path) if path.exists() else {}
-    for key, env in (("database_url", "BIENTAP_DATABASE_URL"), ("data_dir", "BIENTAP_DATA_DIR")):
+    for key, env in ENVIRONMENT:
         if os.environ.get(env):
             data[key] = os.environ[env]
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})

@@ -9,7 +9,6 @@ a crash leaves either all of it or none.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,13 +16,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from pipeline import dedup, notices
+from pipeline import dedup, notices, replies, review
 from pipeline.checks import Action, Facts, Flag, decide, run_checks
 from pipeline.classify import Sender, owners
 from pipeline.config import Board
 from pipeline.deadlines import Calendar, DeadlineRule, schedule
 from pipeline.models import Event, RawMessage, RawStatus, State, StoredFile, Submission
 from pipeline.reading import Reading
+from pipeline.review import Desk
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -32,13 +32,20 @@ _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 class Work:
     """What the recording stages know about one message so far."""
 
-    board: Board
-    session: Session
+    desk: Desk
     raw: RawMessage
     reading: Reading
     duplicate: tuple[int, str] | None = None  # (submission id, tracking code)
     flags: list[Flag] = field(default_factory=list)
     item: Submission | None = None
+
+    @property
+    def board(self) -> Board:
+        return self.desk.board
+
+    @property
+    def session(self) -> Session:
+        return self.desk.session
 
     @property
     def sender(self) -> Sender:
@@ -94,7 +101,7 @@ def store(w: Work) -> None:
     item.flags = [f.to_dict() for f in w.flags]
     item.remote_images = list(r.remote_images)
     item.legacy_encoding = r.legacy
-    item.content_hash = hashlib.sha256(f"{r.title}\n{r.html}".encode()).hexdigest()
+    item.content_hash = review.content_hash(r.title, r.html)
     item.duplicate_of = w.duplicate[0] if w.duplicate is not None else None
     item.files = [StoredFile(**vars(f)) for f in r.files]
     if item.state == State.PENDING_REVIEW:
@@ -108,6 +115,14 @@ def store(w: Work) -> None:
 def acknowledge(w: Work) -> None:
     assert w.item is not None
     notices.for_state(w.session, w.board, w.item, w.flags)
+
+
+def route(w: Work) -> None:
+    """Put an item awaiting review at the first step of its board's review path (once it
+    is on record: its first event says it arrived, the next where it went)."""
+    assert w.item is not None
+    if w.item.state == State.PENDING_REVIEW:
+        review.start(w.desk, w.item)
 
 
 def due_date(board: Board, kind: str | None, arrived: datetime) -> datetime | None:
@@ -142,6 +157,7 @@ STAGES: tuple[tuple[str, Callable[[Work], None]], ...] = (
     ("store", store),
     ("acknowledge", acknowledge),
 )
+AFTER_RECORD: tuple[tuple[str, Callable[[Work], None]], ...] = (("route", route),)
 
 
 # -- outcomes ------------------------------------------------------------------
@@ -171,14 +187,16 @@ def _new_item(w: Work, state: State, reason: str | None) -> Submission:
     return item
 
 
+def _done(w: Work, set_aside: bool) -> None:
+    box = next(m for m in w.board.mailboxes if m.name == w.raw.mailbox)
+    w.raw.status = RawStatus.DONE
+    w.raw.target_folder = box.set_aside_folder if set_aside else box.processed_folder
+
+
 def _finish(w: Work, state: State, reason: str | None) -> Submission:
     item = w.item or _new_item(w, state, reason)
     w.session.flush()
-    box = next(m for m in w.board.mailboxes if m.name == w.raw.mailbox)
-    w.raw.status = RawStatus.DONE
-    w.raw.target_folder = (
-        box.set_aside_folder if state in (State.SET_ASIDE, State.FAILED) else box.processed_folder
-    )
+    _done(w, state in (State.SET_ASIDE, State.FAILED))
     w.session.add(
         Event(
             board_id=w.board.id,
@@ -194,17 +212,28 @@ def _finish(w: Work, state: State, reason: str | None) -> Submission:
 _OUTCOME_STATE = {"set_aside": State.SET_ASIDE, "unreadable": State.FAILED}
 
 
-def record(session: Session, board: Board, raw: RawMessage, reading: Reading) -> Submission:
-    """Store what reading ``raw`` found; the caller commits."""
-    w = Work(board=board, session=session, raw=raw, reading=reading)
+def record(desk: Desk, raw: RawMessage, reading: Reading) -> Submission | None:
+    """Store what reading ``raw`` found; the caller commits. A reviewer's reply is applied
+    to the item it answers (None); a sender's correction becomes a new version of it."""
+    w = Work(desk=desk, raw=raw, reading=reading)
+    if replies.take_reply(desk, raw, reading):
+        _done(w, set_aside=False)
+        return None
+    corrected = replies.take_correction(desk, raw, reading)
+    if corrected is not None:
+        _done(w, set_aside=False)
+        return corrected
     if reading.outcome in _OUTCOME_STATE:
         return _finish(w, _OUTCOME_STATE[reading.outcome], reading.reason)
     for _name, stage in STAGES:
         stage(w)
     assert w.item is not None
-    return _finish(w, State(w.item.state), w.item.reason)
+    item = _finish(w, State(w.item.state), w.item.reason)
+    for _name, stage in AFTER_RECORD:
+        stage(w)
+    return item
 
 
-def fail(session: Session, board: Board, raw: RawMessage, reason: str) -> Submission:
+def fail(desk: Desk, raw: RawMessage, reason: str) -> Submission:
     """Keep a message that kept crashing the pipeline as a failed item, raw and visible."""
-    return _finish(Work(board, session, raw, Reading(outcome="unreadable")), State.FAILED, reason)
+    return _finish(Work(desk, raw, Reading(outcome="unreadable")), State.FAILED, reason)

@@ -65,6 +65,8 @@ class State(StrEnum):
     """Where a submission stands. Review states are added by the workflow."""
 
     PENDING_REVIEW = "pending_review"
+    APPROVED = "approved"  # approved for publication
+    REJECTED = "rejected"  # refused by a reviewer, with the reason
     HELD = "held"  # unknown sender: an operator decides
     QUARANTINED = "quarantined"  # security marking: never publishable
     RETURNED = "returned"  # sent back to the sender with what to fix
@@ -74,6 +76,8 @@ class State(StrEnum):
 
 STATE_LABELS: dict[State, str] = {
     State.PENDING_REVIEW: "Chờ duyệt",
+    State.APPROVED: "Đã duyệt, chờ đăng",
+    State.REJECTED: "Không duyệt",
     State.HELD: "Tạm giữ (người gửi chưa xác định)",
     State.QUARANTINED: "Cách ly (tài liệu mật)",
     State.RETURNED: "Đã trả lại người gửi",
@@ -159,6 +163,9 @@ class Submission(Base):
     minhash: Mapped[bytes | None] = mapped_column(LargeBinary)
     duplicate_of: Mapped[int | None] = mapped_column(Integer)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # publish by
+    version: Mapped[int] = mapped_column(Integer, default=1)  # current SubmissionVersion.number
+    review_step: Mapped[int | None] = mapped_column(Integer)  # index into the board's path
+    review_round: Mapped[int] = mapped_column(Integer, default=0)  # restarts of the review
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -262,3 +269,84 @@ class AuditHead(Base):
     board_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class SubmissionVersion(Base):
+    """One version of an item's content: as received, edited by a reviewer, corrected by
+    the sender. Approvals bind to a version's hash."""
+
+    __tablename__ = "submission_version"
+    __table_args__ = (UniqueConstraint("submission_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    made_by: Mapped[str] = mapped_column(String(320))  # "sender" or a member id
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TaskState(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CHANGES = "changes"  # asked to send the item back to the sender
+    FORWARDED = "forwarded"  # handed to another member, whose task replaces this one
+    VOID = "void"  # the step was decided without it, or the item changed
+
+
+class ReviewTask(Base):
+    """One reviewer's seat at one step of one item's review."""
+
+    __tablename__ = "review_task"
+    __table_args__ = (Index("ix_review_task_open", "board_id", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    board_id: Mapped[str] = mapped_column(String(64))
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), index=True)
+    round: Mapped[int] = mapped_column(Integer, default=0)
+    step_index: Mapped[int] = mapped_column(Integer)
+    step_id: Mapped[str] = mapped_column(String(64))
+    member_id: Mapped[str] = mapped_column(String(64))  # the seat
+    state: Mapped[str] = mapped_column(String(16), default=TaskState.PENDING)
+    asked_version: Mapped[str] = mapped_column(String(64))  # hash shown in the last request
+    decided_version: Mapped[str | None] = mapped_column(String(64))
+    actor_id: Mapped[str | None] = mapped_column(String(64))  # who acted (seat or delegate)
+    channel: Mapped[str | None] = mapped_column(String(16))  # reply | link | cli
+    text: Mapped[str | None] = mapped_column(Text)  # reason, what to fix, forward target
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    escalated_to: Mapped[str | None] = mapped_column(String(64))  # may act in this seat too
+
+
+class ReviewNotice(Base):
+    """A mail asking a reviewer to act; a reply is matched to it by Message-ID or token."""
+
+    __tablename__ = "review_notice"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    board_id: Mapped[str] = mapped_column(String(64))
+    task_id: Mapped[int] = mapped_column(ForeignKey("review_task.id"), index=True)
+    member_id: Mapped[str] = mapped_column(String(64))  # the recipient
+    token: Mapped[str] = mapped_column(String(40), unique=True)
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    version: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(String(16))  # request | again | reminder
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class UsedLink(Base):
+    """A link token that has been used: a second use is refused."""
+
+    __tablename__ = "used_link"
+
+    nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
+    board_id: Mapped[str] = mapped_column(String(64))
+    task_id: Mapped[int] = mapped_column(Integer)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -59,17 +59,26 @@ def _queue(
     return mail
 
 
-def allowed(session: Session, board: Board, address: str, reason: str, now: datetime) -> bool:
-    """At most one "something is wrong" notice per address and reason per interval."""
+def allowed(
+    session: Session,
+    board: Board,
+    address: str,
+    reason: str,
+    now: datetime,
+    since: datetime | None = None,
+) -> bool:
+    """At most one notice per address and reason per interval (the board's
+    ``notice_interval_hours``, or since ``since``); records the one allowed."""
     log = session.scalar(
         select(NoticeLog).where(
             NoticeLog.board_id == board.id, NoticeLog.address == address, NoticeLog.reason == reason
         )
     )
-    interval = timedelta(hours=board.checks.notice_interval_hours)
+    cutoff = (
+        since if since is not None else now - timedelta(hours=board.checks.notice_interval_hours)
+    )
     if log is not None:
-        last = log.last_sent_at
-        if now - last < interval:
+        if log.last_sent_at > cutoff:
             log.suppressed += 1
             return False
         log.last_sent_at = now

@@ -14,14 +14,18 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
+from email.policy import default as default_policy
 from typing import Any
 
 from bs4 import BeautifulSoup, NavigableString
 
-from pipeline import dedup
+from pipeline import dedup, replyauth
 from pipeline.byline import Byline
 from pipeline.byline import extract as extract_byline
 from pipeline.classify import Sender, classify_fields, identify_sender
+from pipeline.commands import Command, read_command
+from pipeline.commands import Unreadable as UnreadableCommand
 from pipeline.config import Board
 from pipeline.docmeta import classify_kind, extract_document_metadata
 from pipeline.docx import DocxError, docx_to_html
@@ -59,6 +63,18 @@ class FileRecord:
 
 
 @dataclass(frozen=True)
+class ReplyFacts:
+    """What a message that answers one of our mails says, read before the database is asked
+    whether it answers a review request (pipeline/replies.py)."""
+
+    refs: replyauth.ReplyRefs
+    auth: replyauth.AuthVerdict
+    auto_reply: str | None  # why it is an automatic reply, if it is one
+    command: Command | UnreadableCommand
+    subject: str
+
+
+@dataclass(frozen=True)
 class Reading:
     """What reading a message found; the record phase turns it into a submission."""
 
@@ -82,6 +98,7 @@ class Reading:
     file_names: tuple[str, ...] = ()
     oversized: tuple[str, ...] = ()
     sketch: dedup.Sketch | None = None  # for near-duplicate look-up
+    reply: ReplyFacts | None = None  # it answers one of our mails
 
 
 @dataclass
@@ -108,6 +125,7 @@ class Draft:
     stored: list[FileRecord] = field(default_factory=list)
     oversized: list[str] = field(default_factory=list)
     sketch: dedup.Sketch | None = None
+    reply: ReplyFacts | None = None
 
 
 def _words(text: str) -> int:
@@ -120,6 +138,35 @@ def parse(d: Draft) -> None:
         d.mail = parse_message(d.raw)
     except MessageParseError as exc:
         raise Unreadable(exc.reason) from exc
+
+
+def _may_answer_us(mail: ParsedMail) -> bool:
+    return bool(
+        mail.in_reply_to
+        or mail.references
+        or "[#" + replyauth.TOKEN_PREFIX in mail.subject
+        or any("+" + replyauth.TOKEN_PREFIX in a for a in (*mail.to, *mail.cc))
+    )
+
+
+def reply(d: Draft) -> None:
+    """Note what a reply says; whether it answers a review request is decided on record."""
+    mail = d.mail
+    assert mail is not None
+    if not _may_answer_us(mail):
+        return
+    headers = BytesHeaderParser(policy=default_policy).parsebytes(d.raw)
+    refs = replyauth.reply_tokens(headers, d.board.addresses())
+    if not (refs.message_ids or refs.tokens):
+        return
+    domain = mail.from_address.rpartition("@")[2]
+    d.reply = ReplyFacts(
+        refs=refs,
+        auth=replyauth.check_authentication(headers, d.board.review.reply_auth, domain),
+        auto_reply=replyauth.is_auto_reply(headers),
+        command=read_command(mail.text_body, mail.html_body),
+        subject=mail.subject,
+    )
 
 
 def screen(d: Draft) -> None:
@@ -224,6 +271,7 @@ def sketch(d: Draft) -> None:
 # Order is data: read the list and you know the flow.
 STAGES: tuple[tuple[str, Callable[[Draft], None]], ...] = (
     ("parse", parse),
+    ("reply", reply),
     ("screen", screen),
     ("normalise", normalise),
     ("sanitise", sanitise),
@@ -242,6 +290,7 @@ def _envelope(d: Draft) -> dict[str, Any]:
         "from_address": mail.from_address,
         "from_name": normalize(mail.from_name),
         "title": d.title or normalize(mail.subject),
+        "reply": d.reply,
     }
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import TypeVar
@@ -34,6 +35,7 @@ from pipeline.config import Board
 from pipeline.files import FileStore
 from pipeline.models import Event, MailboxState, OutgoingMail, RawMessage, RawStatus, utcnow
 from pipeline.reading import Reading
+from pipeline.review import Desk, Links
 from pipeline.workers import Outcome, Readers
 
 log = logging.getLogger(__name__)
@@ -91,12 +93,18 @@ class MailboxRunner:
         files: FileStore,
         source: MailSource,
         sender: MailSender,
+        links: Links,
         readers: Readers | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.board, self.mailbox = board, mailbox
         self.sessions, self.files = sessions, files
         self.source, self.sender = source, sender
+        self.links, self.clock = links, clock
         self.readers = readers or Readers(board, files)
+
+    def desk(self, session: Session) -> Desk:
+        return Desk(self.board, session, self.links, self.files, self.clock())
 
     # -- record ---------------------------------------------------------------
     def mailbox_state(self, session: Session) -> MailboxState:
@@ -154,6 +162,7 @@ class MailboxRunner:
                     fingerprint=fp,
                     raw=fetched.raw,
                     size=len(fetched.raw),
+                    received_at=self.clock(),
                     status=RawStatus.NEW,
                 )
                 session.add(known[fp])
@@ -216,14 +225,14 @@ class MailboxRunner:
         raw = session.get(RawMessage, raw_id)
         if raw is None or raw.status != RawStatus.NEW:
             return False
-        item = ingest.record(session, self.board, raw, reading)
+        item = ingest.record(self.desk(session), raw, reading)
         log.info(
-            "board=%s message=%s raw=%d item=%d state=%s",
+            "board=%s message=%s raw=%d item=%s state=%s",
             self.board.id,
             raw.message_id,
             raw.id,
-            item.id,
-            item.state,
+            item.id if item else "-",
+            item.state if item else "reply",
         )
         return True
 
@@ -245,8 +254,7 @@ class MailboxRunner:
             raw.last_error = error[:2000]
             if raw.attempts >= MAX_ATTEMPTS:
                 ingest.fail(
-                    session,
-                    self.board,
+                    self.desk(session),
                     raw,
                     f"lỗi xử lý sau {raw.attempts} lần thử: {error[:500]}",
                 )

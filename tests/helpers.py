@@ -17,12 +17,16 @@ from pipeline.config import Board, load_board
 from pipeline.db import open_database
 from pipeline.files import FileStore
 from pipeline.models import Submission
+from pipeline.review import Links
 from pipeline.runner import MailboxRunner
+from pipeline.tokens import Signer
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "config"
 CORPUS = REPO.parent / "shared" / "corpus"
 DEMO_BOX = "bbt@demo.bientap.vn"
+TEST_KEY = bytes(range(32))
+LINKS = Links(Signer([TEST_KEY]), "http://127.0.0.1:8470")
 
 
 @dataclass
@@ -67,5 +71,5 @@ def make_rig(
     inbox, outbox = tmp / "inbox", tmp / "outbox"
     source = source or MaildirSource(board.mailboxes[0].name, inbox)
     sender = sender or OutboxSender(outbox)
-    runner = MailboxRunner(board, board.mailboxes[0].name, sessions, files, source, sender)
+    runner = MailboxRunner(board, board.mailboxes[0].name, sessions, files, source, sender, LINKS)
     return Rig(board, sessions, files, inbox, outbox, runner)

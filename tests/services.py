@@ -32,7 +32,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parseaddr
 from pathlib import Path
@@ -700,6 +700,7 @@ class SmtpSink(_ServiceBase):
         auth_required: bool = False,
         deliver_to: Dovecot | None = None,
         address_map: Mapping[str, str] | None = None,
+        stamp: Callable[[bytes], str | None] | None = None,
     ) -> None:
         if auth_required and auth is None:
             raise ValueError("auth_required needs auth=(user, password)")
@@ -709,6 +710,7 @@ class SmtpSink(_ServiceBase):
         self.auth_required = auth_required
         self.deliver_to = deliver_to
         self.address_map = {k.lower(): v for k, v in (address_map or {}).items()}
+        self.stamp = stamp
         self._messages: list[ReceivedMessage] = []
         self._errors: list[str] = []
         self._cond = threading.Condition()
@@ -752,8 +754,10 @@ class SmtpSink(_ServiceBase):
         """The Dovecot user that ``address`` delivers to, if any."""
         if self.deliver_to is None:
             return None
-        address = parseaddr(address)[1] or address
-        user = self.address_map.get(address.lower()) or address.rpartition("@")[0] or address
+        address = (parseaddr(address)[1] or address).lower()
+        local, _, domain = address.rpartition("@")
+        base = f"{local.partition('+')[0]}@{domain}"  # plus addressing, as real MTAs do
+        user = self.address_map.get(address) or self.address_map.get(base) or base.partition("@")[0]
         return user if self.deliver_to.has_user(user) else None
 
     # -- aiosmtpd hooks --------------------------------------------------------
@@ -783,6 +787,9 @@ class SmtpSink(_ServiceBase):
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         data = envelope.original_content or envelope.content
         raw = data if isinstance(data, bytes) else str(data).encode("utf-8")
+        stamped = self.stamp(raw) if self.stamp is not None else None
+        if stamped:  # as the receiving server does: Authentication-Results on top
+            raw = f"Authentication-Results: {stamped}\r\n".encode() + raw
         rcpts = tuple(str(r) for r in envelope.rcpt_tos)
         delivered: list[str] = []
         users = {u for u in (self.user_for(r) for r in rcpts) if u is not None}

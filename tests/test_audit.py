@@ -36,10 +36,11 @@ def test_every_event_is_sealed_into_one_chain(
 ) -> None:
     with rig.sessions() as s:
         seqs = list(s.scalars(select(Event.seq).order_by(Event.id)))
-    assert seqs == [1, 2, 3, 4]
+    assert len(seqs) > 4  # received, routed, notified… for each of the 4 items
+    assert seqs == list(range(1, len(seqs) + 1))
     code, out = _verify(db_url, capsys)
     assert code == 0
-    assert "demo: 4 sự kiện, chuỗi nhật ký toàn vẹn" in out
+    assert f"demo: {len(seqs)} sự kiện, chuỗi nhật ký toàn vẹn" in out
 
 
 def test_an_altered_event_breaks_the_chain(
@@ -65,7 +66,8 @@ def test_removing_the_newest_events_shows_too(
     rig: Rig, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with rig.sessions.begin() as s:
-        s.execute(delete(Event).where(Event.seq == 4))
-        assert s.scalar(select(func.count(Event.id))) == 3
+        last = s.scalar(select(func.max(Event.seq)))
+        assert last is not None and last > 3
+        s.execute(delete(Event).where(Event.seq == last))
     code, out = _verify(db_url, capsys)
-    assert code == 1 and "events after #3 were removed" in out
+    assert code == 1 and f"events after #{last - 1} were removed" in out

@@ -26,7 +26,8 @@ def test_submission_is_stored_classified_and_acknowledged(rig: Rig) -> None:
     rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, html=True))
     result = rig.runner.run_once()
 
-    assert (result.recorded, result.processed, result.sent, result.filed) == (1, 1, 1, 1)
+    # sent: the sender's receipt and the first reviewer's request
+    assert (result.recorded, result.processed, result.sent, result.filed) == (1, 1, 2, 1)
     [item] = rig.items()
     assert item.state == State.PENDING_REVIEW
     assert item.title == NEWS_TITLE
@@ -36,8 +37,9 @@ def test_submission_is_stored_classified_and_acknowledged(rig: Rig) -> None:
     assert item.member_ids == ["uv-giao-duc"]
     assert item.kind == "tin"
     assert item.author == "Lê Thị Hồng Nhung"
-    [receipt] = rig.sent()
+    receipt, request = rig.sent()
     assert receipt["To"] == AGENCY_SENDER
+    assert request["To"].addresses[0].addr_spec == rig.board.member("uv-giao-duc").email
     assert item.tracking_code in str(receipt["Subject"])
     assert "Mã theo dõi: " + item.tracking_code in receipt.get_content()
     assert receipt["Auto-Submitted"] == "auto-replied"
@@ -260,7 +262,9 @@ def test_crash_at_any_point_neither_loses_nor_duplicates(
     rig.runner.run_once()
     rig.runner.run_once()
     assert len(rig.items()) == 1
-    assert len(rig.sent()) == 1
+    sent = rig.sent()
+    assert [m["To"] for m in sent].count(AGENCY_SENDER) == 1, "one receipt"
+    assert len(sent) == 2, "and one review request"
     with rig.sessions() as s:
         assert s.scalar(select(func.count(RawMessage.id))) == 1
 
@@ -273,7 +277,7 @@ def test_a_message_that_breaks_the_pipeline_is_kept_and_the_next_goes_on(
             raise ValueError("bug in a stage")
 
     monkeypatch.setattr(
-        reading, "STAGES", (*reading.STAGES[:3], ("boom", boom), *reading.STAGES[3:])
+        reading, "STAGES", (*reading.STAGES[:4], ("boom", boom), *reading.STAGES[4:])
     )
     rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, "Thư hỏng", message_id="<bad@x>"))
     rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, message_id="<good@x>"))
@@ -297,7 +301,11 @@ def test_cli_lists_and_shows_items(
     shown = json.loads(capsys.readouterr().out)
     assert shown["members"] == ["uv-giao-duc"] and shown["kind"] == "tin"
     assert shown["author"] == "Lê Thị Hồng Nhung"
-    assert [(h["kind"], h["seq"]) for h in shown["history"]] == [("pending_review", 1)]
+    kinds = [(h["kind"], h["seq"]) for h in shown["history"]]
+    assert kinds[:2] == [("pending_review", 1), ("routed", 2)]
+    assert [(t["step"], t["member"], t["state"]) for t in shown["review"]] == [
+        ("uy-vien-linh-vuc", "uv-giao-duc", "pending")
+    ]
     assert "1.200 học sinh" in shown["body_text"]
 
 

@@ -1,0 +1,613 @@
+"""The review workflow: an item walks its board's review path, step by step.
+
+``start`` puts a new submission at its first step and asks the reviewers sitting
+there; ``act`` records one reviewer's decision (from a reply, a link or the command
+line) and moves the item on when the step's quorum is reached; ``revise`` takes a
+new version of the content (an edit at a step, a correction from the sender).
+
+A decision binds to the version the reviewer was shown (its content hash): if the
+item changed since, the decision does not count and the reviewer is asked again,
+with the difference. Everything is written in the caller's transaction, mails
+included (``outgoing_mail``), so a crash leaves all of it or none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline import review_mail, routing
+from pipeline.commands import Verb
+from pipeline.config import Board, Member, Quorum
+from pipeline.files import FileStore
+from pipeline.models import (
+    Event,
+    OutgoingMail,
+    ReviewNotice,
+    ReviewTask,
+    State,
+    Submission,
+    SubmissionVersion,
+    TaskState,
+    utcnow,
+)
+from pipeline.replyauth import new_reply_token, plus_address, subject_tag
+from pipeline.sanitize import html_to_text, sanitize_html
+from pipeline.tokens import Signer
+
+log = logging.getLogger(__name__)
+
+Channel = Literal["reply", "link", "cli"]
+
+DECISION_LABELS: dict[str, str] = {
+    Verb.APPROVE: "Duyệt",
+    "edit": "Duyệt có chỉnh sửa",
+    Verb.REJECT: "Từ chối",
+    Verb.CHANGES: "Trả lại người gửi để sửa",
+    Verb.FORWARD: "Chuyển thành viên khác",
+}
+
+
+def content_hash(title: str, html: str) -> str:
+    return hashlib.sha256(f"{title}\n{html}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Links:
+    """How reviewers' links are made: signed tokens under the daemon's public address."""
+
+    signer: Signer
+    public_url: str
+
+    def url(self, task_id: int, token: str) -> str:
+        return f"{self.public_url.rstrip('/')}/duyet/{task_id}/{token}"
+
+
+@dataclass
+class Desk:
+    """What the workflow needs besides the item: one board, one transaction, one clock."""
+
+    board: Board
+    session: Session
+    links: Links
+    files: FileStore
+    now: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class Decision:
+    verb: Verb
+    text: str | None = None  # reason, what to fix, forward target
+    edit: tuple[str, str] | None = None  # approve with edits: (title, html)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    channel: Channel
+    detail: dict[str, Any] = field(default_factory=dict)  # Message-ID, auth, IP, user agent
+
+
+class Refused(Exception):
+    """A decision that does not count; ``message`` says why, in Vietnamese."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code)
+        self.code, self.message = code, message
+
+
+# -- records ---------------------------------------------------------------------
+def event(
+    d: Desk,
+    item: Submission,
+    kind: str,
+    actor: str = "system",
+    channel: str = "pipeline",
+    **detail: Any,
+) -> None:
+    d.session.add(
+        Event(
+            board_id=d.board.id,
+            submission_id=item.id,
+            kind=kind,
+            actor=actor,
+            channel=channel,
+            detail=detail,
+            created_at=d.now,
+        )
+    )
+
+
+def queue(d: Desk, item: Submission | None, to: str, reason: str, msg: EmailMessage) -> None:
+    d.session.add(
+        OutgoingMail(
+            board_id=d.board.id,
+            submission_id=item.id if item is not None else None,
+            to_address=to,
+            reason=reason,
+            message_id=str(msg["Message-ID"]).strip().strip("<>"),
+            raw=msg.as_bytes(),
+            created_at=d.now,
+        )
+    )
+
+
+def facts(item: Submission) -> routing.Facts:
+    return routing.facts_of(list(item.field_ids), item.sender_member_id, list(item.flags))
+
+
+def versions(d: Desk, item: Submission) -> list[SubmissionVersion]:
+    return list(
+        d.session.scalars(
+            select(SubmissionVersion)
+            .where(SubmissionVersion.submission_id == item.id)
+            .order_by(SubmissionVersion.number)
+        )
+    )
+
+
+def version_by_hash(d: Desk, item: Submission, digest: str) -> SubmissionVersion | None:
+    return next((v for v in versions(d, item) if v.content_hash == digest), None)
+
+
+def tasks(d: Desk, item: Submission, step: int | None = None) -> list[ReviewTask]:
+    query = select(ReviewTask).where(
+        ReviewTask.submission_id == item.id, ReviewTask.round == item.review_round
+    )
+    if step is not None:
+        query = query.where(ReviewTask.step_index == step)
+    return list(d.session.scalars(query.order_by(ReviewTask.id)))
+
+
+# -- asking ----------------------------------------------------------------------
+def local_time(board: Board, moment: datetime) -> str:
+    return moment.astimezone(ZoneInfo(board.timezone)).strftime("%H:%M %d/%m/%Y")
+
+
+def history(d: Desk, item: Submission) -> list[str]:
+    """The decisions taken on the item so far, one Vietnamese line each."""
+    lines = []
+    for t in d.session.scalars(
+        select(ReviewTask)
+        .where(
+            ReviewTask.submission_id == item.id,
+            ReviewTask.decided_at.is_not(None),
+            ReviewTask.state != TaskState.VOID,
+        )
+        .order_by(ReviewTask.decided_at)
+    ):
+        assert t.decided_at is not None
+        who = d.board.member(t.actor_id or t.member_id).name
+        lines.append(f"{local_time(d.board, t.decided_at)}: {who} — {_task_label(t)}")
+    return lines
+
+
+def _task_label(t: ReviewTask) -> str:
+    labels = {
+        TaskState.APPROVED: "đã duyệt",
+        TaskState.REJECTED: f"từ chối ({t.text})",
+        TaskState.CHANGES: f"trả lại để sửa ({t.text})",
+        TaskState.FORWARDED: f"chuyển cho {t.text}",
+    }
+    return labels.get(TaskState(t.state), t.state)
+
+
+CAPACITY_REASONS = {
+    "acting": "vắng mặt, theo phân công người thay",
+    "delegate": "được ủy quyền duyệt lĩnh vực này",
+    "escalated": "quá hạn xử lý, chuyển lên cấp trên",
+}
+
+
+def _shown_before(d: Desk, item: Submission, seen: str | None) -> SubmissionVersion | None:
+    """What to show the difference from: the version the reviewer saw, or, for a reviewer
+    new to the item, the version as received when it has been edited since."""
+    if seen is not None:
+        return version_by_hash(d, item, seen) if seen != item.content_hash else None
+    return versions(d, item)[0] if item.version > 1 else None
+
+
+def ask(
+    d: Desk,
+    item: Submission,
+    task: ReviewTask,
+    purpose: str,
+    seen: str | None = None,
+    only: str | None = None,
+) -> None:
+    """Mail everyone who may act in ``task``'s seat (or ``only`` that member): the request,
+    with the two ways to act, and the difference from the version ``seen`` if it changed."""
+    f = facts(item)
+    step = d.board.review.steps[task.step_index]
+    old = _shown_before(d, item, seen)
+    ttl = timedelta(days=d.board.review.link_ttl_days)
+    domain = d.board.mail_out.from_address.rpartition("@")[2]
+    box = d.board.mailboxes[0].address
+    who = routing.recipients(d.board, task.member_id, f, d.now.date())
+    if task.escalated_to is not None:
+        who.append((task.escalated_to, "escalated"))
+    for member_id, capacity in who:
+        if only is not None and member_id != only:
+            continue
+        member = d.board.member(member_id)
+        token = new_reply_token()
+        link = {
+            action: d.links.url(
+                task.id,
+                d.links.signer.issue(
+                    member_id,
+                    d.board.id,
+                    task.id,
+                    task.step_index,
+                    action,
+                    item.content_hash or "",
+                    ttl=ttl,
+                    now=d.now,
+                ),
+            )
+            for action in ("view", "approve")
+        }
+        message_id = make_msgid(idstring=token, domain=domain).strip("<>")
+        msg = review_mail.review_request(
+            d.board,
+            item,
+            list(item.files),
+            d.files,
+            recipient=member,
+            step_name=step.name,
+            acting_for=None if capacity == "self" else d.board.member(task.member_id),
+            acting_reason=CAPACITY_REASONS.get(capacity),
+            view_url=link["view"],
+            approve_url=link["approve"],
+            reply_to=plus_address(box, token),
+            subject_tag=subject_tag(token),
+            message_id=message_id,
+            purpose=purpose,  # type: ignore[arg-type]
+            diff=(old.body_text, item.body_text) if old is not None else None,
+            flags=list(item.flags),
+            due_at=item.due_at,
+            history=history(d, item),
+            link_days=d.board.review.link_ttl_days,
+        )
+        queue(d, item, member.email, f"review-{purpose}", msg)
+        d.session.add(
+            ReviewNotice(
+                board_id=d.board.id,
+                task_id=task.id,
+                member_id=member_id,
+                token=token,
+                message_id=message_id,
+                version=item.content_hash or "",
+                purpose=purpose,
+                created_at=d.now,
+            )
+        )
+        event(
+            d,
+            item,
+            "notified",
+            to=member_id,
+            capacity=capacity,
+            step=step.id,
+            purpose=purpose,
+            version=item.content_hash,
+            message_id=message_id,
+        )
+    task.asked_version = item.content_hash or ""
+
+
+# -- moving along the path ---------------------------------------------------------
+def start(d: Desk, item: Submission) -> None:
+    """Record version 1 and put a new submission at the first step of its path."""
+    d.session.flush()
+    if not versions(d, item):
+        d.session.add(
+            SubmissionVersion(
+                submission_id=item.id,
+                number=1,
+                content_hash=item.content_hash or "",
+                title=item.title,
+                body_html=item.body_html,
+                body_text=item.body_text,
+                made_by="sender",
+                created_at=d.now,
+            )
+        )
+    _enter(d, item, after=-1)
+
+
+def _enter(d: Desk, item: Submission, after: int, seen: str | None = None) -> None:
+    seats = routing.next_seats(d.board, facts(item), after)
+    if seats is None:
+        _approved(d, item)
+        return
+    item.review_step = seats.index
+    event(
+        d,
+        item,
+        "routed",
+        step=seats.step.id,
+        reviewers=list(seats.members),
+        quorum=str(seats.step.quorum),
+    )
+    for member_id in seats.members:
+        task = ReviewTask(
+            board_id=d.board.id,
+            submission_id=item.id,
+            round=item.review_round,
+            step_index=seats.index,
+            step_id=seats.step.id,
+            member_id=member_id,
+            asked_version=item.content_hash or "",
+            created_at=d.now,
+        )
+        d.session.add(task)
+        d.session.flush()
+        ask(d, item, task, "again" if seen else "request", seen)
+
+
+def _approved(d: Desk, item: Submission) -> None:
+    item.state = State.APPROVED
+    item.review_step = None
+    event(d, item, "approved-for-publication", version=item.content_hash)
+    _tell_sender(d, item, "approved", None)
+
+
+Outcome = Literal["approved", "changes", "rejected"]
+
+
+def _tell_sender(d: Desk, item: Submission, outcome: Outcome, text: str | None) -> None:
+    if not item.sender_address:
+        return
+    msg = review_mail.outcome_to_sender(
+        d.board, item, outcome=outcome, text=text, in_reply_to=item.message_id
+    )
+    queue(d, item, item.sender_address, f"outcome-{outcome}", msg)
+
+
+def _close_step(d: Desk, item: Submission, step: int) -> None:
+    for t in tasks(d, item, step):
+        if t.state == TaskState.PENDING:
+            t.state = TaskState.VOID
+            t.decided_at = d.now
+
+
+def _tally(d: Desk, item: Submission, step: int) -> None:
+    seats = [
+        t for t in tasks(d, item, step) if t.state not in (TaskState.FORWARDED, TaskState.VOID)
+    ]
+    current = item.content_hash
+    yes = [t for t in seats if t.state == TaskState.APPROVED and t.decided_version == current]
+    no = [t for t in seats if t.state == TaskState.REJECTED]
+    quorum = d.board.review.steps[step].quorum
+    verdict: bool | None = None
+    if quorum is Quorum.ANY:
+        verdict = True if yes else (False if no else None)
+    elif quorum is Quorum.ALL:
+        verdict = False if no else (True if len(yes) == len(seats) else None)
+    elif 2 * len(yes) > len(seats):
+        verdict = True
+    elif 2 * len(no) > len(seats):
+        verdict = False
+    elif len(yes) + len(no) == len(seats):  # a tie: the head's side wins (Tuyên Quang Đ2.1)
+        head = next(t for t in seats if routing.is_head(d.board, t.member_id))
+        verdict = head in yes
+        event(
+            d,
+            item,
+            "tie-broken",
+            step=d.board.review.steps[step].id,
+            approve=len(yes),
+            reject=len(no),
+            head=head.member_id,
+            approved=verdict,
+        )
+    if verdict is None:
+        return
+    _close_step(d, item, step)
+    if verdict:
+        event(d, item, "step-approved", step=d.board.review.steps[step].id, votes=len(yes))
+        _enter(d, item, after=step)
+    else:
+        reasons = "; ".join(t.text or "" for t in no if t.text)
+        item.state = State.REJECTED
+        item.reason = reasons or None
+        item.review_step = None
+        event(d, item, "rejected", step=d.board.review.steps[step].id, reason=reasons)
+        _tell_sender(d, item, "rejected", reasons)
+
+
+# -- acting -------------------------------------------------------------------------
+def open_task(d: Desk, task_id: int) -> tuple[ReviewTask, Submission]:
+    task = d.session.get(ReviewTask, task_id)
+    if task is None:
+        raise Refused("unknown-task", "Không tìm thấy yêu cầu duyệt này.")
+    item = d.session.get(Submission, task.submission_id)
+    assert item is not None
+    return task, item
+
+
+def check_open(d: Desk, task: ReviewTask, item: Submission) -> None:
+    if (
+        task.state != TaskState.PENDING
+        or item.state != State.PENDING_REVIEW
+        or task.round != item.review_round
+    ):
+        raise Refused(
+            "closed",
+            f"Yêu cầu này đã được xử lý; tin bài {item.tracking_code} hiện ở trạng thái: "
+            f"{_state_label(item)}.",
+        )
+
+
+def _state_label(item: Submission) -> str:
+    from pipeline.models import STATE_LABELS
+
+    return STATE_LABELS.get(State(item.state), item.state)
+
+
+def may_act(d: Desk, task: ReviewTask, item: Submission, actor_id: str) -> str:
+    """In what capacity ``actor_id`` may act in ``task``'s seat; Refused if he may not."""
+    capacity = routing.capacity(d.board, task.member_id, actor_id, facts(item), d.now.date())
+    if capacity is None and actor_id == task.escalated_to:
+        capacity = "escalated"
+    if capacity is None:
+        raise Refused(
+            "not-reviewer",
+            f"{d.board.member(actor_id).name if actor_id in _ids(d.board) else actor_id} "
+            "không phải người được giao duyệt bước này.",
+        )
+    return capacity
+
+
+def _ids(board: Board) -> set[str]:
+    return {m.id for m in board.members}
+
+
+def act(
+    d: Desk,
+    task_id: int,
+    actor_id: str,
+    decision: Decision,
+    seen: str,
+    evidence: Evidence,
+) -> str:
+    """Record ``actor_id``'s decision in a task; a Vietnamese line saying what was done.
+
+    Raises ``Refused`` (and changes nothing but the record) when the decision does not
+    count: the task is closed, the actor may not sit there, or the content changed since
+    the version ``seen`` (then the reviewer is asked again, with the difference).
+    """
+    task, item = open_task(d, task_id)
+    check_open(d, task, item)
+    capacity = may_act(d, task, item, actor_id)
+    if seen != item.content_hash:
+        if task.asked_version != item.content_hash:
+            ask(d, item, task, "again", seen)
+        raise Refused(
+            "stale",
+            "Nội dung tin bài đã thay đổi sau khi ông/bà xem; quyết định chưa được ghi nhận. "
+            "Thư mới với phần thay đổi đã được gửi để ông/bà xem và quyết định lại.",
+        )
+    target: Member | None = None
+    if decision.verb is Verb.FORWARD:
+        target = routing.find_member(d.board, decision.text or "")
+        if target is None or target.id in (task.member_id, actor_id):
+            raise Refused(
+                "bad-forward",
+                f"Không xác định được thành viên để chuyển: {decision.text or '(trống)'}. "
+                "Hãy ghi mã, họ tên hoặc địa chỉ thư của thành viên Ban Biên tập.",
+            )
+    task.actor_id, task.channel = actor_id, evidence.channel
+    task.decided_at, task.decided_version = d.now, item.content_hash
+    task.text = decision.text
+    kind = "edited" if decision.edit else str(decision.verb)
+    step_id = task.step_id
+    event(
+        d,
+        item,
+        kind,
+        actor=actor_id,
+        channel=evidence.channel,
+        step=step_id,
+        capacity=capacity,
+        version=item.content_hash,
+        text=decision.text,
+        **evidence.detail,
+    )
+    if decision.verb is Verb.APPROVE:
+        if decision.edit is not None:
+            revise(d, item, *decision.edit, made_by=actor_id, note=decision.text, keep=task)
+        task.state = TaskState.APPROVED
+        task.decided_version = item.content_hash
+        _tally(d, item, task.step_index)
+    elif decision.verb is Verb.REJECT:
+        task.state = TaskState.REJECTED
+        _tally(d, item, task.step_index)
+    elif decision.verb is Verb.CHANGES:
+        task.state = TaskState.CHANGES
+        _close_step(d, item, task.step_index)
+        item.state = State.RETURNED
+        item.reason = decision.text
+        item.review_step = None
+        _tell_sender(d, item, "changes", decision.text)
+    else:
+        assert target is not None
+        task.state = TaskState.FORWARDED
+        task.text = target.id
+        new = ReviewTask(
+            board_id=d.board.id,
+            submission_id=item.id,
+            round=item.review_round,
+            step_index=task.step_index,
+            step_id=task.step_id,
+            member_id=target.id,
+            asked_version=item.content_hash or "",
+            created_at=d.now,
+        )
+        d.session.add(new)
+        d.session.flush()
+        ask(d, item, new, "request")
+    label = "Duyệt có chỉnh sửa" if decision.edit else DECISION_LABELS[decision.verb]
+    return f"Đã ghi nhận: {label} — {item.tracking_code} «{item.title}»."
+
+
+def revise(
+    d: Desk,
+    item: Submission,
+    title: str,
+    html: str,
+    made_by: str,
+    note: str | None = None,
+    keep: ReviewTask | None = None,
+) -> SubmissionVersion | None:
+    """A new version of the content, sanitised again. None when nothing changed.
+
+    An edit by a reviewer (``keep`` is his task) stands as his approval; everyone else at
+    his step who approved the old version is asked again, with the difference. A
+    correction from the sender restarts the review from the first step.
+    """
+    clean = sanitize_html(html).html
+    title = " ".join(title.split())
+    digest = content_hash(title, clean)
+    if digest == item.content_hash:
+        return None
+    old = item.content_hash
+    number = item.version + 1
+    version = SubmissionVersion(
+        submission_id=item.id,
+        number=number,
+        content_hash=digest,
+        title=title,
+        body_html=clean,
+        body_text=html_to_text(clean),
+        made_by=made_by,
+        note=note,
+        created_at=d.now,
+    )
+    d.session.add(version)
+    item.version, item.content_hash = number, digest
+    item.title, item.body_html, item.body_text = title, clean, version.body_text
+    event(d, item, "new-version", actor=made_by, number=number, version=digest, previous=old)
+    if keep is not None:
+        for t in tasks(d, item, keep.step_index):
+            if t.id != keep.id and t.state in (TaskState.PENDING, TaskState.APPROVED):
+                t.state = TaskState.PENDING
+                t.decided_at = None
+                ask(d, item, t, "again", old)
+    elif item.state in (State.PENDING_REVIEW, State.RETURNED):
+        for t in tasks(d, item):
+            if t.state == TaskState.PENDING:
+                t.state = TaskState.VOID
+        item.state = State.PENDING_REVIEW
+        item.review_round += 1
+        _enter(d, item, after=-1, seen=old)
+    return version

@@ -1,0 +1,648 @@
+"""The pages reviewers reach by tapping a link in a review-request mail.
+
+``GET /duyet/<task>/<token>`` checks the signed token (pipeline/tokens.py) against the
+task it names and shows the item as it will be published, with its files, flags,
+history, what changed since the mail, and the forms the token allows. A GET never
+changes the item, its tasks or the token: link scanners and mail-client previews open
+links too. It only records that the page was viewed.
+
+``POST`` to the same address, with the CSRF value of the page (bound to the token and
+to a random cookie), records the decision through ``review.act`` and spends the token
+in the same transaction, also when the decision does not count.
+
+Every refusal (expired, used, altered or misdirected link, closed task, bad CSRF) is
+recorded as a ``link-refused`` event. Pages are Vietnamese, work without JavaScript and
+are served with a strict Content-Security-Policy; tokens are never logged.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import secrets
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from html import unescape
+from pathlib import PurePosixPath
+from typing import Any, Final
+from urllib.parse import unquote
+from wsgiref.types import WSGIApplication
+
+from flask import Flask, Response, render_template, request, send_file, url_for
+from markupsafe import escape
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from waitress import create_server, wasyncore
+
+from pipeline import diffing, review
+from pipeline.commands import Verb
+from pipeline.config import Board, Member
+from pipeline.files import FileStore
+from pipeline.models import (
+    STATE_LABELS,
+    Event,
+    ReviewTask,
+    State,
+    StoredFile,
+    Submission,
+    UsedLink,
+    utcnow,
+)
+from pipeline.review import Decision, Desk, Evidence, Links, Refused
+from pipeline.tokens import ActionClaim, TokenError, TokenExpired, TokenMismatch, token_digest
+
+log = logging.getLogger(__name__)
+
+CSP: Final = (
+    "default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+SESSION_COOKIE: Final = "bientap_phien"
+MAX_REQUEST_BYTES: Final = 5 * 1024 * 1024  # an edited article, with room to spare
+MAX_REASON_CHARS: Final = 5000
+FORM_ACTIONS: Final = ("approve", "edit", "changes", "reject", "forward")
+# Raster images are served with their type (an inline image in the body); anything else
+# as bytes to download.
+IMAGE_TYPES: Final = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+FILE_ROLES: Final = {"inline": "ảnh trong bài", "article": "tệp bài viết"}
+
+_CID_SRC = re.compile(r'src="cid:([^"]*)"')
+
+
+# -- refusals ---------------------------------------------------------------------------
+@dataclass(eq=False)
+class Refusal(Exception):
+    """A link that cannot be used; ``message`` is Vietnamese, for the page."""
+
+    code: str  # expired, replayed, wrong-reviewer, bad-token, closed, csrf, wrong-action
+    message: str
+    status: int
+    board_id: str | None = None
+    item: Submission | None = None
+    actor: str = "unknown"
+    show_state: bool = False  # the holder is a genuine reviewer: say where the item stands
+
+
+REPLAYED = (
+    "Liên kết này đã được dùng để ghi nhận một quyết định và không dùng lại được. "
+    "Nếu cần, vui lòng dùng liên kết trong thư thông báo mới nhất."
+)
+CSRF_REFUSED = (
+    "Không xác nhận được phiên làm việc (trình duyệt có thể đã chặn cookie, hoặc trang "
+    "đã mở quá lâu). Quyết định chưa được ghi nhận. Vui lòng mở lại liên kết trong thư "
+    "và thao tác lại."
+)
+WRONG_ACTION = (
+    "Liên kết này chỉ dùng cho thao tác đã ghi trên nút. Để xử lý khác, vui lòng dùng "
+    "liên kết «Xem, sửa, trả lại hoặc từ chối» trong thư hoặc trả lời thư."
+)
+
+
+# -- what a valid link gives ------------------------------------------------------------
+@dataclass
+class Visit:
+    """A link that passed every check: who holds it, for which task of which item."""
+
+    desk: Desk
+    token: str
+    claim: ActionClaim
+    task: ReviewTask
+    item: Submission
+    capacity: str
+
+    @property
+    def board(self) -> Board:
+        return self.desk.board
+
+    @property
+    def where(self) -> tuple[str, Submission, str]:
+        """Board, item and actor, for a refusal."""
+        return self.board.id, self.item, self.claim.reviewer
+
+    @property
+    def allowed(self) -> tuple[str, ...]:
+        """The form actions this token accepts: a "view" link every one, others their own."""
+        return FORM_ACTIONS if self.claim.action == "view" else (self.claim.action,)
+
+
+@dataclass
+class FormInput:
+    """What the reviewer typed, kept to fill the form again when it is refused."""
+
+    action: str = ""
+    reason: str = ""
+    title: str | None = None
+    body: str | None = None
+    target: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def client_detail() -> dict[str, str]:
+    return {
+        "ip": request.remote_addr or "",
+        "user_agent": request.headers.get("User-Agent", "")[:300],
+    }
+
+
+class LinkPages:
+    """The request handlers, with what they need from the deployment."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        boards: Mapping[str, Board],
+        links: Links,
+        files: FileStore,
+        secure_cookies: bool,
+    ) -> None:
+        self.sessions, self.boards, self.links, self.files = sessions, boards, links, files
+        self.secure_cookies = secure_cookies
+
+    # -- checking a link ------------------------------------------------------------
+    def admit(self, s: Session, task_id: int, token: str, now: datetime) -> Visit:
+        """The visit a link allows, or Refusal."""
+        try:
+            claim = self.links.signer.verify(token, now=now)
+        except TokenExpired as exc:
+            raise self._refusal(s, task_id, "expired", exc.message, 410, exc.claim) from None
+        except TokenError as exc:
+            raise self._refusal(s, task_id, "bad-token", exc.message, 404, None) from None
+        task = s.get(ReviewTask, task_id)
+        board = self.boards.get(claim.board)
+        if (
+            task is None
+            or board is None
+            or (claim.item, claim.board, claim.step) != (task.id, task.board_id, task.step_index)
+        ):
+            raise self._refusal(s, task_id, "bad-token", TokenMismatch.message, 404, claim)
+        desk = Desk(board, s, self.links, self.files, now)
+        task, item = review.open_task(desk, task_id)
+        who = claim.reviewer
+        if s.get(UsedLink, claim.nonce) is not None:
+            raise Refusal("replayed", REPLAYED, 410, board.id, item, who, show_state=True)
+        try:
+            capacity = review.may_act(desk, task, item, who)
+        except Refused as exc:
+            raise Refusal("wrong-reviewer", exc.message, 403, board.id, item, who) from None
+        try:
+            review.check_open(desk, task, item)
+        except Refused as exc:
+            raise Refusal("closed", exc.message, 409, board.id, item, who, True) from None
+        return Visit(desk, token, claim, task, item, capacity)
+
+    def _refusal(
+        self,
+        s: Session,
+        task_id: int,
+        code: str,
+        message: str,
+        status: int,
+        claim: ActionClaim | None,
+    ) -> Refusal:
+        """A refusal placed on the link's board, and on its item when the token is ours."""
+        task = s.get(ReviewTask, task_id)
+        if task is None:
+            return Refusal(code, message, status)
+        item = None
+        if claim is not None and (claim.item, claim.board) == (task.id, task.board_id):
+            item = s.get(Submission, task.submission_id)
+        actor = claim.reviewer if claim is not None else "unknown"
+        return Refusal(code, message, status, task.board_id, item, actor)
+
+    def record_refusal(self, s: Session, refusal: Refusal, task_id: int) -> None:
+        log.warning(
+            "link refused: code=%s task=%d ip=%s", refusal.code, task_id, request.remote_addr
+        )
+        if refusal.board_id is None:
+            return
+        s.add(
+            Event(
+                board_id=refusal.board_id,
+                submission_id=refusal.item.id if refusal.item is not None else None,
+                kind="link-refused",
+                actor=refusal.actor,
+                channel="link",
+                detail={"code": refusal.code, "task": task_id, **client_detail()},
+                created_at=utcnow(),
+            )
+        )
+        s.commit()
+
+    def refused_page(self, s: Session, refusal: Refusal, task_id: int) -> Response:
+        self.record_refusal(s, refusal, task_id)
+        context: dict[str, Any] = {"heading": "Không thể dùng liên kết", "message": refusal.message}
+        board = self.boards.get(refusal.board_id or "")
+        if refusal.show_state and refusal.item is not None and board is not None:
+            context |= state_context(Desk(board, s, self.links, self.files), refusal.item)
+        return page("notice.html", refusal.status, **context)
+
+    # -- GET ------------------------------------------------------------------------
+    def show(self, task_id: int, token: str) -> Response:
+        with self.sessions() as s:
+            try:
+                visit = self.admit(s, task_id, token, utcnow())
+            except Refusal as refusal:
+                return self.refused_page(s, refusal, task_id)
+            nonce = request.cookies.get(SESSION_COOKIE) or secrets.token_urlsafe(24)
+            response = self.review_page(visit, nonce, FormInput(), 200)
+            if request.method == "GET":  # a HEAD is no view
+                review.event(
+                    visit.desk,
+                    visit.item,
+                    "viewed",
+                    actor=visit.claim.reviewer,
+                    channel="link",
+                    task=task_id,
+                    action=visit.claim.action,
+                    **client_detail(),
+                )
+                s.commit()
+        response.set_cookie(
+            SESSION_COOKIE,
+            nonce,
+            path="/duyet/",
+            httponly=True,
+            samesite="Strict",
+            secure=self.secure_cookies,
+        )
+        return response
+
+    def review_page(self, visit: Visit, nonce: str, typed: FormInput, status: int) -> Response:
+        d, item = visit.desk, visit.item
+        files = list(item.files)
+        by_cid = {
+            f.content_id: self.file_url(visit, f)
+            for f in files
+            if f.content_id and f.sha256 and f.content_type in IMAGE_TYPES
+        }
+        old = None
+        if visit.claim.version != item.content_hash:
+            old = review.version_by_hash(d, item, visit.claim.version)
+        seat = d.board.member(visit.task.member_id)
+        return page(
+            "review.html",
+            status,
+            board=d.board,
+            step=d.board.review.steps[visit.task.step_index],
+            reviewer=d.board.member(visit.claim.reviewer),
+            acting_for=None if visit.capacity == "self" else seat,
+            item=item,
+            body=with_inline_images(item.body_html, by_cid),
+            files=[file_row(f, self.file_url(visit, f)) for f in files],
+            flags=[str(f.get("message") or f.get("code") or "") for f in item.flags],
+            history=history_lines(d, item),
+            due=review.local_time(d.board, item.due_at) if item.due_at else None,
+            changed=visit.claim.version != item.content_hash,
+            old_title=old.title if old is not None and old.title != item.title else None,
+            diff=diffing.text_diff_html(old.body_text, item.body_text) if old else None,
+            allowed=visit.allowed,
+            csrf=self.links.signer.csrf(token_digest(visit.token), nonce),
+            version=item.content_hash or "",
+            targets=forward_targets(d.board, visit),
+            typed=typed,
+            action_url=url_for("link", task_id=visit.task.id, token=visit.token),
+        )
+
+    def file_url(self, visit: Visit, f: StoredFile) -> str:
+        return url_for("file", task_id=visit.task.id, token=visit.token, file_id=f.id)
+
+    # -- POST -----------------------------------------------------------------------
+    def decide(self, task_id: int, token: str) -> Response:
+        with self.sessions() as s:
+            lock(s, task_id)
+            try:
+                visit = self.admit(s, task_id, token, utcnow())
+                nonce = request.cookies.get(SESSION_COOKIE, "")
+                if not self.links.signer.check_csrf(
+                    request.form.get("csrf", ""), token_digest(token), nonce
+                ):
+                    raise Refusal("csrf", CSRF_REFUSED, 403, *visit.where)
+                typed = read_form(visit)
+            except Refusal as refusal:
+                return self.refused_page(s, refusal, task_id)
+            if typed.errors:
+                return self.review_page(visit, nonce, typed, 400)
+            return self.record(s, visit, typed)
+
+    def record(self, s: Session, visit: Visit, typed: FormInput) -> Response:
+        """Act and spend the link, in one transaction."""
+        evidence = Evidence("link", {**client_detail(), "token_digest": token_digest(visit.token)})
+        seen = request.form.get("version") or visit.claim.version
+        refused: Refused | None = None
+        said = ""
+        try:
+            said = review.act(
+                visit.desk, visit.task.id, visit.claim.reviewer, decision(typed), seen, evidence
+            )
+        except Refused as exc:
+            refused = exc
+            review.event(
+                visit.desk,
+                visit.item,
+                "link-refused",
+                actor=visit.claim.reviewer,
+                channel="link",
+                code=exc.code,
+                task=visit.task.id,
+                **client_detail(),
+            )
+        s.add(
+            UsedLink(
+                nonce=visit.claim.nonce,
+                board_id=visit.board.id,
+                task_id=visit.task.id,
+                used_at=visit.desk.now,
+            )
+        )
+        try:
+            s.commit()
+        except IntegrityError:  # the same link, used at the same moment elsewhere
+            s.rollback()
+            replay = Refusal("replayed", REPLAYED, 410, *visit.where)
+            return self.refused_page(s, replay, visit.task.id)
+        context = state_context(visit.desk, visit.item)
+        if refused is not None:
+            heading = "Quyết định chưa được ghi nhận"
+            return page("notice.html", 409, heading=heading, message=refused.message, **context)
+        return page("notice.html", 200, heading="Đã ghi nhận", message=said, done=True, **context)
+
+    # -- files ----------------------------------------------------------------------
+    def download(self, task_id: int, token: str, file_id: int) -> Response:
+        with self.sessions() as s:
+            try:
+                visit = self.admit(s, task_id, token, utcnow())
+            except Refusal as refusal:
+                return self.refused_page(s, refusal, task_id)
+            f = s.get(StoredFile, file_id)
+            if f is None or f.submission_id != visit.item.id or f.sha256 is None:
+                return page("notice.html", 404, heading="Không tìm thấy tệp", message=NO_FILE)
+            data = self.files.get(f.sha256)
+        name = PurePosixPath(f.filename.replace("\\", "/")).name or "tep-dinh-kem"
+        kind = f.content_type if f.content_type in IMAGE_TYPES else "application/octet-stream"
+        response = send_file(
+            io.BytesIO(data), mimetype=kind, as_attachment=True, download_name=name
+        )
+        response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        return response
+
+
+NO_FILE = "Tệp này không thuộc tin bài của liên kết, hoặc không được lưu (quá lớn)."
+
+
+def lock(s: Session, task_id: int) -> None:
+    """Serialise decisions on one item (a row lock on PostgreSQL)."""
+    task = s.scalar(select(ReviewTask).where(ReviewTask.id == task_id).with_for_update())
+    if task is not None:
+        s.scalar(select(Submission).where(Submission.id == task.submission_id).with_for_update())
+
+
+def read_form(visit: Visit) -> FormInput:
+    """The decision the form asks for; errors (Vietnamese) for the fields to fix."""
+    form = request.form
+    typed = FormInput(
+        action=form.get("action", ""),
+        reason=form.get("reason", "").strip(),
+        title=form.get("title"),
+        body=form.get("body"),
+        target=form.get("target", ""),
+    )
+    if typed.action not in FORM_ACTIONS:
+        typed.errors["action"] = "Thao tác không hợp lệ. Vui lòng chọn một nút trên trang."
+        return typed
+    if typed.action not in visit.allowed:
+        raise Refusal("wrong-action", WRONG_ACTION, 403, *visit.where)
+    if typed.action in ("reject", "changes") and not typed.reason:
+        typed.errors[typed.action] = (
+            "Vui lòng ghi lý do từ chối."
+            if typed.action == "reject"
+            else "Vui lòng ghi nội dung người gửi cần sửa."
+        )
+    if len(typed.reason) > MAX_REASON_CHARS:
+        typed.errors[typed.action] = f"Nội dung ghi quá dài (tối đa {MAX_REASON_CHARS} ký tự)."
+    if typed.action == "edit" and not ((typed.title or "").strip() and (typed.body or "").strip()):
+        typed.errors["edit"] = "Tiêu đề và nội dung không được để trống."
+    if typed.action == "forward" and typed.target not in {
+        m.id for m in forward_targets(visit.board, visit)
+    }:
+        typed.errors["forward"] = "Vui lòng chọn thành viên nhận chuyển."
+    return typed
+
+
+def decision(typed: FormInput) -> Decision:
+    if typed.action == "edit":
+        edit = ((typed.title or "").strip(), typed.body or "")
+        return Decision(Verb.APPROVE, text=typed.reason or None, edit=edit)
+    if typed.action in ("changes", "reject"):
+        return Decision(Verb(typed.action), typed.reason)
+    if typed.action == "forward":
+        return Decision(Verb.FORWARD, typed.target)
+    return Decision(Verb.APPROVE)
+
+
+def forward_targets(board: Board, visit: Visit) -> list[Member]:
+    """Members an item may be forwarded to: not the reviewer, not the seat's own member."""
+    return [m for m in board.members if m.id not in (visit.claim.reviewer, visit.task.member_id)]
+
+
+# -- what the pages show -----------------------------------------------------------------
+def with_inline_images(html: str, by_cid: Mapping[str, str]) -> str:
+    """``body_html`` (already sanitised) with its ``cid:`` images pointing at the file route."""
+
+    def swap(match: re.Match[str]) -> str:
+        cid = unquote(unescape(match.group(1))).strip().strip("<>").strip()
+        url = by_cid.get(cid)
+        return f'src="{escape(url)}"' if url else match.group(0)
+
+    return _CID_SRC.sub(swap, html)
+
+
+def file_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    value, unit = (size / 1024, "KB") if size < 1024 * 1024 else (size / 1024 / 1024, "MB")
+    return f"{value:.1f} {unit}".replace(".", ",")
+
+
+def file_row(f: StoredFile, url: str) -> dict[str, str | None]:
+    return {
+        "name": f.filename,
+        "size": file_size(f.size),
+        "role": FILE_ROLES.get(f.role, ""),
+        "url": url if f.sha256 else None,
+    }
+
+
+def history_lines(d: Desk, item: Submission) -> list[str]:
+    """When the item arrived, then every decision taken on it."""
+    sender = item.sender_name or item.sender_address or "người gửi"
+    received = item.raw_message.received_at if item.raw_message else item.created_at
+    first = f"{review.local_time(d.board, received)}: nhận tin bài từ {sender}"
+    return [first, *review.history(d, item)]
+
+
+def state_label(board: Board, item: Submission) -> str:
+    label = STATE_LABELS.get(State(item.state), item.state)
+    if item.state == State.PENDING_REVIEW and item.review_step is not None:
+        label += f" — bước «{board.review.steps[item.review_step].name}»"
+    return label
+
+
+def state_context(d: Desk, item: Submission) -> dict[str, Any]:
+    return {
+        "item": item,
+        "state": state_label(d.board, item),
+        "history": history_lines(d, item),
+        "board": d.board,
+    }
+
+
+def page(template: str, status: int, **context: Any) -> Response:
+    return Response(render_template(template, **context), status=status, mimetype="text/html")
+
+
+def secure_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["Cache-Control"] = "no-store"
+    headers["X-Robots-Tag"] = "noindex, nofollow"
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+# -- the application ------------------------------------------------------------------------
+_TOKEN_IN_PATH = re.compile(r"^(/duyet/\d+/)[^/]+")
+
+
+class LinkApp(Flask):
+    """Flask, logging errors without the token that is in the path."""
+
+    def log_exception(self, exc_info: Any) -> None:
+        path = _TOKEN_IN_PATH.sub(r"\1…", request.path)
+        self.logger.error("Exception on %s [%s]", path, request.method, exc_info=exc_info)
+
+
+def make_app(
+    sessions: sessionmaker[Session],
+    boards: Mapping[str, Board],
+    links: Links,
+    files: FileStore,
+    *,
+    secure_cookies: bool = False,
+) -> Flask:
+    """The link pages as a WSGI application. ``boards`` by id; ``secure_cookies`` when the
+    public address is https."""
+    app = LinkApp(__name__)
+    app.jinja_env.autoescape = True
+    app.config.update(
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        MAX_FORM_MEMORY_SIZE=MAX_REQUEST_BYTES,
+    )
+    pages = LinkPages(sessions, boards, links, files, secure_cookies)
+
+    @app.get("/duyet/<int:task_id>/<token>", endpoint="link")
+    def show(task_id: int, token: str) -> Response:
+        return pages.show(task_id, token)
+
+    @app.post("/duyet/<int:task_id>/<token>")
+    def decide(task_id: int, token: str) -> Response:
+        return pages.decide(task_id, token)
+
+    @app.get("/duyet/<int:task_id>/<token>/tep/<int:file_id>", endpoint="file")
+    def download(task_id: int, token: str, file_id: int) -> Response:
+        return pages.download(task_id, token, file_id)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return Response("ok", mimetype="text/plain")
+
+    for status, message in ERRORS.items():
+        app.register_error_handler(status, _error_page(status, message))
+    app.after_request(secure_headers)
+    return app
+
+
+ERRORS: Final = {
+    404: "Không tìm thấy trang. Vui lòng mở lại liên kết trong thư thông báo.",
+    405: "Thao tác không được hỗ trợ trên trang này.",
+    413: "Nội dung gửi lên quá lớn.",
+    500: "Đã có lỗi khi xử lý. Quyết định chưa được ghi nhận; vui lòng thử lại sau.",
+}
+
+
+def _error_page(status: int, message: str) -> Any:
+    def handler(_exc: Exception) -> Response:
+        return page("notice.html", status, heading="Không thực hiện được", message=message)
+
+    return handler
+
+
+# -- serving ---------------------------------------------------------------------------------
+def parse_address(address: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:8470`` for IPv6) as (host, port); ValueError otherwise."""
+    host, sep, port = address.strip().rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"web address must be host:port, got {address!r}")
+    return host.strip("[]"), int(port)
+
+
+class WebServer:
+    """Waitress serving ``app`` on ``address`` ("host:port"; port 0 picks a free one), in a
+    daemon thread. The socket is bound on construction, so ``port`` is known at once."""
+
+    def __init__(self, app: WSGIApplication, address: str, *, threads: int = 4) -> None:
+        host, port = parse_address(address)
+        self._map: dict[int, Any] = {}
+        self._server: Any = create_server(
+            app, map=self._map, host=host, port=port, threads=threads, ident="bientap"
+        )
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def host(self) -> str:
+        return str(self._server.effective_host)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.effective_port)
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("the web server is already started")
+        self._thread = threading.Thread(target=self._serve, name="bientap-web", daemon=True)
+        self._thread.start()
+        log.info("link pages served on %s:%d", self.host, self.port)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop accepting, close every connection and the worker threads."""
+        self._stopping.set()
+        if self._thread is None:
+            self._close()
+            return
+        self._server.pull_trigger()  # wake the loop
+        self._thread.join(timeout)
+
+    def _serve(self) -> None:
+        try:
+            while not self._stopping.is_set() and self._map:
+                wasyncore.loop(timeout=0.5, map=self._map, count=1)
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        self._server.task_dispatcher.shutdown()  # lets running requests finish first
+        self._server.close()
+        wasyncore.close_all(self._map, ignore_all=True)
+
+    def __enter__(self) -> WebServer:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()

@@ -1,0 +1,99 @@
+"""Deadlines at work, on a fixed clock around Tết 2026: an official document arriving the
+Friday before the holiday is due on the second working day after it, the reviewer is
+reminded before that, and the seat is escalated once it is overdue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from pipeline import reminders
+from pipeline.models import Event, ReviewTask, Submission, TaskState
+from pipeline.review import Desk
+from pipeline.samples import NEWS_BODY, article_mail
+from tests.helpers import DEMO_BOX, Rig, make_rig
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
+ARRIVED = datetime(2026, 2, 13, 10, 0, tzinfo=VN)  # Friday; Tết holidays 16–20 Feb
+
+
+def sweep(rig: Rig, now: datetime) -> reminders.SweepResult:
+    with rig.sessions.begin() as s:
+        return reminders.sweep(Desk(rig.board, s, rig.runner.links, rig.files, now))
+
+
+def mails_to(rig: Rig, address: str, marker: str) -> int:
+    return sum(1 for m in rig.sent() if address in str(m["To"]) and marker in str(m["Subject"]))
+
+
+def kinds(rig: Rig) -> list[str]:
+    with rig.sessions() as s:
+        return list(s.scalars(select(Event.kind).order_by(Event.id)))
+
+
+def test_deadline_reminder_and_escalation_around_tet(tmp_path: Path, db_url: str) -> None:
+    rig = make_rig(tmp_path, db_url)
+    rig.runner.clock = lambda: ARRIVED
+    rig.drop(article_mail(SENDER, DEMO_BOX, "[Văn bản] [GD] Kế hoạch tuyển sinh lớp 10", NEWS_BODY))
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert item.kind == "van_ban"
+    # 2 working days: Mon 16 – Fri 20 Feb are Tết, 21–22 a weekend: Mon 23, Tue 24.
+    assert item.due_at is not None
+    assert item.due_at.astimezone(VN) == datetime(2026, 2, 24, 17, 0, tzinfo=VN)
+    reviewer = rig.board.member("uv-giao-duc")
+
+    # During Tết and until shortly before the deadline: nothing to send.
+    for now in (datetime(2026, 2, 17, 9, 0, tzinfo=VN), datetime(2026, 2, 24, 12, 0, tzinfo=VN)):
+        assert sweep(rig, now) == reminders.SweepResult()
+    assert mails_to(rig, reviewer.email, "[Nhắc duyệt]") == 0
+
+    # Four hours before the deadline: one reminder, and only one.
+    assert sweep(rig, datetime(2026, 2, 24, 13, 5, tzinfo=VN)).reminded == 1
+    assert sweep(rig, datetime(2026, 2, 24, 15, 0, tzinfo=VN)).reminded == 0
+    rig.runner.deliver()
+    assert mails_to(rig, reviewer.email, "[Nhắc duyệt]") == 1
+
+    # Once overdue, the seat goes up to the standing deputy, once.
+    assert sweep(rig, datetime(2026, 2, 24, 16, 59, tzinfo=VN)).escalated == 0
+    assert sweep(rig, datetime(2026, 2, 24, 17, 30, tzinfo=VN)).escalated == 1
+    assert sweep(rig, datetime(2026, 2, 25, 10, 0, tzinfo=VN)).escalated == 0
+    rig.runner.deliver()
+    deputy = rig.board.member("pho-ban-tt")
+    assert mails_to(rig, deputy.email, item.tracking_code) == 1
+    with rig.sessions() as s:
+        [task] = s.scalars(select(ReviewTask).where(ReviewTask.state == TaskState.PENDING)).all()
+        assert task.member_id == reviewer.id and task.escalated_to == deputy.id
+    assert kinds(rig).count("reminded") == 1 and kinds(rig).count("escalated") == 1
+
+
+def test_daily_digest_for_a_reviewer_with_several_items(tmp_path: Path, db_url: str) -> None:
+    rig = make_rig(tmp_path, db_url)
+    rig.runner.clock = lambda: ARRIVED
+    for n in range(3):
+        rig.drop(article_mail(SENDER, DEMO_BOX, f"[GD] Tin số {n + 1} về tuyển sinh", NEWS_BODY))
+    rig.runner.run_once()
+    with rig.sessions() as s:
+        titles = s.scalars(select(Submission.title)).all()
+    assert len(titles) == 3
+    early = datetime(2026, 2, 13, 7, 0, tzinfo=VN)
+    assert sweep(rig, early).digests == 0  # before the board's digest hour
+    morning = datetime(2026, 2, 13, 8, 15, tzinfo=VN)
+    assert sweep(rig, morning).digests == 1
+    assert sweep(rig, datetime(2026, 2, 13, 16, 0, tzinfo=VN)).digests == 0  # once a day
+    rig.runner.deliver()
+    reviewer = rig.board.member("uv-giao-duc")
+    [digest] = [
+        m
+        for m in rig.sent()
+        if reviewer.email in str(m["To"]) and "chờ" in str(m["Subject"]).lower()
+    ]
+    text = digest.get_body(("plain",))
+    assert text is not None
+    body = text.get_content()
+    assert all(t in body for t in titles)
+    assert sweep(rig, datetime(2026, 2, 14, 8, 15, tzinfo=VN)).digests == 1  # next day

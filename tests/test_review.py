@@ -1,0 +1,262 @@
+"""The review workflow's rules on the embedded defaults (Maildir in, outbox out): quorum,
+the head's tie-break, versions, edits, send-back, forwarding, delegation, absence."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from pipeline import review
+from pipeline.commands import Verb
+from pipeline.config import Board, load_board
+from pipeline.models import Event, ReviewTask, State, Submission, SubmissionVersion, TaskState
+from pipeline.review import Decision, Desk, Evidence, Refused
+from pipeline.samples import NEWS_BODY, article_mail
+from tests.helpers import CONFIG, Rig, make_rig
+
+CLI = Evidence("cli", {"operator": "test"})
+
+
+def board_with(board_id: str, change: Any = None) -> Board:
+    data = load_board(CONFIG / f"{board_id}.toml").model_dump(exclude={"source_file"})
+    if change is not None:
+        change(data)
+    return Board.model_validate(data)
+
+
+def submit(rig: Rig, sender: str, subject: str, body: str = NEWS_BODY) -> Submission:
+    rig.drop(article_mail(sender, rig.board.mailboxes[0].address, subject, body))
+    rig.runner.run_once()
+    return rig.items()[-1]
+
+
+def pending(rig: Rig, item_id: int) -> list[ReviewTask]:
+    with rig.sessions() as s:
+        return list(
+            s.scalars(
+                select(ReviewTask)
+                .where(ReviewTask.submission_id == item_id, ReviewTask.state == TaskState.PENDING)
+                .order_by(ReviewTask.id)
+            )
+        )
+
+
+def act(rig: Rig, task: ReviewTask, actor: str, decision: Decision, seen: str | None = None) -> str:
+    with rig.sessions.begin() as s:
+        d = Desk(rig.board, s, rig.runner.links, rig.files)
+        item = s.get(Submission, task.submission_id)
+        assert item is not None
+        done = review.act(d, task.id, actor, decision, seen or item.content_hash or "", CLI)
+    rig.runner.deliver()
+    return done
+
+
+def state(rig: Rig, item_id: int) -> Submission:
+    with rig.sessions() as s:
+        item = s.get(Submission, item_id)
+        assert item is not None
+        return item
+
+
+# -- Tuyên Quang: majority, the head breaks a tie (Đ2.1) ----------------------------------
+TQ_SENDER = "vanthu@vpubnd.tuyenquang.gov.vn"
+
+
+@pytest.mark.parametrize(
+    ("head_approves", "expected"),
+    [(True, State.APPROVED), (False, State.REJECTED)],
+)
+def test_tuyenquang_tie_goes_the_heads_way(
+    tmp_path: Path, db_url: str, head_approves: bool, expected: State
+) -> None:
+    rig = make_rig(tmp_path, db_url, board_with("tuyenquang"))
+    item = submit(rig, TQ_SENDER, "[CDDH] Lịch tiếp công dân định kỳ tháng 4")
+    voters = pending(rig, item.id)
+    assert len(voters) == 4
+    head = next(t for t in voters if t.member_id == "truong-ban")
+    others = [t for t in voters if t is not head]
+    yes_side = [head, others[0]] if head_approves else [others[0], others[1]]
+    for t in voters:
+        if t in yes_side:
+            act(rig, t, t.member_id, Decision(Verb.APPROVE))
+        else:
+            act(rig, t, t.member_id, Decision(Verb.REJECT, "Chưa đủ căn cứ"))
+    assert state(rig, item.id).state == expected
+    with rig.sessions() as s:
+        tie = s.scalars(select(Event).where(Event.kind == "tie-broken")).one()
+    assert tie.detail == {
+        "step": "tap-the",
+        "approve": 2,
+        "reject": 2,
+        "head": "truong-ban",
+        "approved": head_approves,
+    }
+
+
+def test_majority_decides_before_everyone_has_voted(tmp_path: Path, db_url: str) -> None:
+    rig = make_rig(tmp_path, db_url, board_with("tuyenquang"))
+    item = submit(rig, TQ_SENDER, "[CDDH] Lịch tiếp công dân định kỳ tháng 5")
+    voters = [t for t in pending(rig, item.id) if t.member_id != "truong-ban"]
+    for t in voters:  # three of four, the head not among them
+        act(rig, t, t.member_id, Decision(Verb.APPROVE))
+    assert state(rig, item.id).state == State.APPROVED
+    assert pending(rig, item.id) == [], "the head's seat is closed once the majority has spoken"
+
+
+# -- versions --------------------------------------------------------------------------
+DEMO_SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
+
+
+def test_decision_on_an_old_version_does_not_count_and_the_reviewer_is_asked_again(
+    tmp_path: Path, db_url: str
+) -> None:
+    rig = make_rig(tmp_path, db_url)
+    item = submit(rig, DEMO_SENDER, "[GD] Ngày hội tuyển sinh")
+    [first] = pending(rig, item.id)
+    shown = state(rig, item.id).content_hash
+    # the sender sends a correction, replying to the receipt
+    receipt = next(
+        m for m in rig.sent() if "Đã nhận" in str(m["Subject"]) or m["To"] == DEMO_SENDER
+    )
+    rig.drop(
+        article_mail(
+            DEMO_SENDER,
+            rig.board.mailboxes[0].address,
+            "Re: " + str(receipt["Subject"]),
+            NEWS_BODY.replace("1.200", "1.500"),
+            extra_headers={"In-Reply-To": str(receipt["Message-ID"])},
+        )
+    )
+    rig.runner.run_once()
+    items = rig.items()
+    assert len(items) == 1, "a correction is a new version, not a new submission"
+    current = state(rig, item.id)
+    assert current.version == 2 and "1.500" in current.body_text
+    with pytest.raises(Refused) as refused:
+        act(rig, first, first.member_id, Decision(Verb.APPROVE), seen=shown)
+    assert refused.value.code in ("closed", "stale")
+    again = [m for m in rig.sent() if "[Duyệt lại]" in str(m["Subject"])]
+    assert again, "reviewers are asked again, showing the difference"
+    text = again[-1].get_body(("plain",))
+    assert text is not None and "1.500" in text.get_content()
+    assert state(rig, item.id).state == State.PENDING_REVIEW
+
+
+def test_approve_with_edits_makes_a_sanitised_version_later_steps_see(
+    tmp_path: Path, db_url: str
+) -> None:
+    rig = make_rig(tmp_path, db_url)
+    item = submit(rig, DEMO_SENDER, "[GD] Ngày hội tuyển sinh")
+    [task] = pending(rig, item.id)
+    edited = "<p>Ngày hội tuyển sinh thu hút 1.300 học sinh.</p><script>alert(1)</script>"
+    act(rig, task, task.member_id, Decision(Verb.APPROVE, "sửa số liệu", ("Ngày hội", edited)))
+    current = state(rig, item.id)
+    assert current.version == 2
+    assert "<script" not in current.body_html and "1.300" in current.body_html
+    with rig.sessions() as s:
+        numbers = s.scalars(
+            select(SubmissionVersion.number).where(SubmissionVersion.submission_id == item.id)
+        ).all()
+    assert sorted(numbers) == [1, 2]
+    [next_task] = pending(rig, item.id)
+    assert next_task.step_index > task.step_index
+    assert next_task.asked_version == current.content_hash
+
+
+# -- outcomes ------------------------------------------------------------------------------
+def test_send_back_returns_the_item_and_tells_the_sender_what_to_fix(
+    tmp_path: Path, db_url: str
+) -> None:
+    rig = make_rig(tmp_path, db_url)
+    item = submit(rig, DEMO_SENDER, "[GD] Ngày hội tuyển sinh")
+    [task] = pending(rig, item.id)
+    act(
+        rig,
+        task,
+        task.member_id,
+        Decision(Verb.CHANGES, "Bổ sung ảnh và chức danh người phát biểu"),
+    )
+    assert state(rig, item.id).state == State.RETURNED
+    told = [m for m in rig.sent() if m["To"] and DEMO_SENDER in str(m["To"])]
+    assert any("Bổ sung ảnh" in (m.get_body(("plain",)) or m).get_content() for m in told)
+
+
+def test_forward_hands_the_seat_to_another_member(tmp_path: Path, db_url: str) -> None:
+    rig = make_rig(tmp_path, db_url)
+    item = submit(rig, DEMO_SENDER, "[GD] Ngày hội tuyển sinh")
+    [task] = pending(rig, item.id)
+    act(rig, task, task.member_id, Decision(Verb.FORWARD, "Phạm Thu Dung"))
+    [new] = pending(rig, item.id)
+    assert new.member_id == "uv-y-te" and new.step_index == task.step_index
+    with pytest.raises(Refused):
+        act(rig, task, task.member_id, Decision(Verb.APPROVE))
+    with pytest.raises(Refused) as bad:
+        act(rig, new, new.member_id, Decision(Verb.FORWARD, "Không Có Ai"))
+    assert bad.value.code == "bad-forward"
+
+
+def test_someone_else_cannot_act_in_a_seat(tmp_path: Path, db_url: str) -> None:
+    rig = make_rig(tmp_path, db_url)
+    item = submit(rig, DEMO_SENDER, "[GD] Ngày hội tuyển sinh")
+    [task] = pending(rig, item.id)
+    with pytest.raises(Refused) as refused:
+        act(rig, task, "uv-y-te", Decision(Verb.APPROVE))
+    assert refused.value.code == "not-reviewer"
+    assert state(rig, item.id).state == State.PENDING_REVIEW
+
+
+# -- delegation and absence ---------------------------------------------------------------
+def test_khanhhoa_deputy_approves_the_sections_delegated_to_him(
+    tmp_path: Path, db_url: str
+) -> None:
+    rig = make_rig(tmp_path, db_url, board_with("khanhhoa"))
+    item = submit(rig, "vanthu@snv.khanhhoa.gov.vn", "[DVC] Hướng dẫn nộp hồ sơ dịch vụ công")
+    tasks = pending(rig, item.id)
+    while tasks and tasks[0].step_id != "truong-ban":
+        act(rig, tasks[0], tasks[0].member_id, Decision(Verb.APPROVE))
+        tasks = pending(rig, item.id)
+    [head_seat] = tasks
+    act(rig, head_seat, "pho-truong-ban", Decision(Verb.APPROVE))
+    assert state(rig, item.id).state == State.APPROVED
+    with rig.sessions() as s:
+        ev = s.scalars(select(Event).where(Event.kind == "approve")).all()[-1]
+    assert ev.actor == "pho-truong-ban" and ev.detail["capacity"] == "delegate"
+
+
+def test_khanhhoa_deputy_cannot_approve_outside_his_sections(tmp_path: Path, db_url: str) -> None:
+    rig = make_rig(tmp_path, db_url, board_with("khanhhoa"))
+    item = submit(rig, "vanthu@snv.khanhhoa.gov.vn", "[TC] Công khai ngân sách quý I")
+    tasks = pending(rig, item.id)
+    while tasks and tasks[0].step_id != "truong-ban":
+        act(rig, tasks[0], tasks[0].member_id, Decision(Verb.APPROVE))
+        tasks = pending(rig, item.id)
+    with pytest.raises(Refused):
+        act(rig, tasks[0], "pho-truong-ban", Decision(Verb.APPROVE))
+
+
+def test_acting_head_stands_in_during_an_absence(tmp_path: Path, db_url: str) -> None:
+    today = date.today()
+
+    def away(data: dict[str, Any]) -> None:
+        data["review"]["absences"] = [
+            {
+                "member": "truong-ban",
+                "acting": "pho-truong-ban",
+                "start": today,
+                "end": today,
+            }
+        ]
+
+    rig = make_rig(tmp_path, db_url, board_with("binhphuoc", away))
+    item = submit(rig, "vanthu@vpubnd.binhphuoc.gov.vn", "Lịch tiếp công dân tháng 4")
+    [seat] = pending(rig, item.id)
+    assert seat.member_id == "truong-ban"
+    acting = rig.board.member("pho-truong-ban")
+    asked = [m for m in rig.sent() if acting.email in str(m["To"])]
+    assert asked, "the acting head is asked in the head's place"
+    act(rig, seat, acting.id, Decision(Verb.APPROVE))
+    assert state(rig, item.id).state == State.APPROVED
