@@ -1,8 +1,9 @@
-"""The operators' command line: ``bientap list`` and ``bientap show``."""
+"""The operators' command line: ``bientap list``, ``show``, ``act`` and ``audit verify``."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from typing import Any
@@ -10,7 +11,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipeline import audit
+from pipeline import audit, review
+from pipeline.app import links, open_deployment
+from pipeline.commands import Verb
 from pipeline.config import ConfigError, load_deployment
 from pipeline.db import open_database
 from pipeline.models import STATE_LABELS, AuditHead, Event, ReviewTask, State, Submission
@@ -80,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     shower = sub.add_parser("show", help="show one item whole")
     shower.add_argument("id", help="item id or tracking code")
     shower.add_argument("--json", action="store_true")
+    actor = sub.add_parser("act", help="record a reviewer's decision on his behalf")
+    actor.add_argument("id", help="item id or tracking code")
+    actor.add_argument("verb", choices=[v.value for v in Verb])
+    actor.add_argument("--as", dest="member", required=True, help="the member who decided")
+    actor.add_argument("--reason", required=True, help="why it is recorded from here")
+    actor.add_argument("--text", help="reason to reject, what to fix, or whom to forward to")
     auditor = sub.add_parser("audit", help="the tamper-evident record")
     auditor.add_argument("action", choices=["verify"])
     auditor.add_argument("--board", help="one board (default: every board on record)")
@@ -102,8 +111,64 @@ def _audit_verify(session: Session, board: str | None) -> int:
     return 1 if broken else 0
 
 
+def _find(session: Session, key: str) -> Submission | None:
+    return session.scalar(
+        select(Submission).where(
+            Submission.id == int(key) if key.isdigit() else Submission.tracking_code == key
+        )
+    )
+
+
+def _act(args: argparse.Namespace) -> int:
+    """A decision a member gave outside the mail and the links (by phone, on paper),
+    recorded by an operator: channel "cli", with the operator and his reason."""
+    d = open_deployment(args.config, args.database_url)
+    signing = links(d)
+    with d.sessions.begin() as session:
+        item = _find(session, args.id)
+        if item is None:
+            print(f"no item {args.id}", file=sys.stderr)
+            return 1
+        board = next(b for b in d.boards if b.id == item.board_id)
+        desk = review.Desk(board, session, signing, d.files)
+        seats = [t for t in review.tasks(desk, item) if t.state == "pending"]
+        seat = next(
+            (t for t in seats if _may(desk, t, item, args.member)),
+            None,
+        )
+        if seat is None:
+            print(f"{args.member} has no open review seat on this item", file=sys.stderr)
+            return 1
+        evidence = review.Evidence("cli", {"operator": getpass.getuser(), "reason": args.reason})
+        decision = review.Decision(Verb(args.verb), args.text)
+        try:
+            done = review.act(
+                desk, seat.id, args.member, decision, item.content_hash or "", evidence
+            )
+        except review.Refused as exc:
+            print(exc.message, file=sys.stderr)
+            return 1
+        audit.seal(session, board.id)
+    print(done)
+    return 0
+
+
+def _may(desk: review.Desk, task: ReviewTask, item: Submission, member: str) -> bool:
+    try:
+        review.may_act(desk, task, item, member)
+    except review.Refused:
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "act":
+        try:
+            return _act(args)
+        except ConfigError as exc:
+            print(f"configuration error:\n{exc}", file=sys.stderr)
+            return 2
     try:
         deployment = load_deployment(args.config, {"database_url": args.database_url})
     except ConfigError as exc:
@@ -129,13 +194,9 @@ def main(argv: list[str] | None = None) -> int:
                         f"{i['kind'] or '-':<7} {i['sender']:<32} {i['title'][:60]}"
                     )
             return 0
-        key = args.id
-        query = select(Submission).where(
-            Submission.id == int(key) if key.isdigit() else Submission.tracking_code == key
-        )
-        item = session.scalar(query)
+        item = _find(session, args.id)
         if item is None:
-            print(f"no item {key}", file=sys.stderr)
+            print(f"no item {args.id}", file=sys.stderr)
             return 1
         data = item_dict(item, full=True)
         data["history"] = [

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from pipeline import review
+from pipeline import cli, review
 from pipeline.commands import Verb
 from pipeline.config import Board, load_board
 from pipeline.models import Event, ReviewTask, State, Submission, SubmissionVersion, TaskState
@@ -260,3 +260,28 @@ def test_acting_head_stands_in_during_an_absence(tmp_path: Path, db_url: str) ->
     assert asked, "the acting head is asked in the head's place"
     act(rig, seat, acting.id, Decision(Verb.APPROVE))
     assert state(rig, item.id).state == State.APPROVED
+
+
+# -- the command line ----------------------------------------------------------------------
+def test_an_operator_records_a_decision_given_by_phone(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rig = make_rig(tmp_path, db_url)
+    item = submit(rig, DEMO_SENDER, "[GD] Ngày hội tuyển sinh")
+    [task] = pending(rig, item.id)
+    monkeypatch.setenv("BIENTAP_DATA_DIR", str(tmp_path))
+    args = ["--config", str(CONFIG / "demo.toml"), "--database-url", db_url, "act"]
+    why = "Ông Châu duyệt qua điện thoại lúc 9 giờ"
+    assert cli.main([*args, item.tracking_code, "approve", "--as", "uv-y-te", "--reason", why]) == 1
+    assert "no open review seat" in capsys.readouterr().err
+    assert (
+        cli.main([*args, item.tracking_code, "approve", "--as", task.member_id, "--reason", why])
+        == 0
+    )
+    assert "Đã ghi nhận: Duyệt" in capsys.readouterr().out
+    [next_task] = pending(rig, item.id)
+    assert next_task.step_index > task.step_index
+    with rig.sessions() as s:
+        ev = s.scalars(select(Event).where(Event.kind == "approve")).one()
+    assert (ev.actor, ev.channel, ev.detail["reason"]) == (task.member_id, "cli", why)
+    assert ev.detail["operator"]

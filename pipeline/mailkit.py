@@ -1,0 +1,328 @@
+"""Building blocks of the HTML+text mails bientap writes: layout, envelope, attachments.
+
+A mail is an :class:`email.message.EmailMessage` (policy SMTP, see :data:`POLICY`). It is
+read on phones: the text/plain part comes first, then an HTML alternative in one column
+(at most 640px wide, 15px text or larger, links drawn as big buttons), with inline styles
+only, no script and nothing fetched from outside. Every value put into HTML here is
+escaped; HTML handed in as a block is the caller's (sanitised or built with :func:`esc`).
+
+Every mail carries ``Auto-Submitted``, ``X-Auto-Response-Suppress`` and the loop header,
+so no mail loop can start.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.errors import HeaderParseError
+from email.header import Header
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import EmailPolicy
+from email.utils import format_datetime, make_msgid
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from pipeline.config import Board
+from pipeline.files import FileStore
+from pipeline.models import StoredFile, utcnow
+from pipeline.sanitize import text_to_html
+from pipeline.screening import LOOP_HEADER
+
+DEFAULT_ATTACH_LIMIT = 10 * 1024 * 1024  # bytes of attachments per mail, before encoding
+LARGE_FILE_NOTE = "tệp lớn, xem trên trang duyệt"
+NO_TITLE = "(không có tiêu đề)"
+
+# Inline styles (values of ``style=""``): Gmail and most mobile clients keep only these.
+_BODY = "margin:0;padding:0;background-color:#f3f4f6;"
+_WRAP = (
+    "max-width:640px;margin:0 auto;padding:16px;background-color:#ffffff;"
+    "font-family:Arial,Helvetica,sans-serif;font-size:16px;line-height:1.5;color:#111827;"
+)
+H1 = "font-size:22px;line-height:1.3;margin:0 0 12px 0;"
+H2 = "font-size:18px;line-height:1.3;margin:24px 0 8px 0;"
+P = "margin:0 0 12px 0;font-size:16px;"  # a paragraph
+MUTED = "margin:0 0 12px 0;font-size:15px;color:#4b5563;"  # a grey side note
+BOX = (  # a framed block, e.g. the article's preview
+    "border:1px solid #d1d5db;border-radius:6px;padding:12px;margin:8px 0 16px 0;"
+    "overflow-wrap:break-word;word-wrap:break-word;"
+)
+NOTE = (  # an orange call-out: what the reader must mind
+    "background-color:#fff7ed;border-left:4px solid #ea580c;padding:10px 12px;"
+    "margin:8px 0 16px 0;font-size:16px;"
+)
+_BUTTON = (
+    "display:block;padding:14px 16px;margin:10px 0;color:#ffffff;text-decoration:none;"
+    "border-radius:6px;font-size:18px;font-weight:bold;text-align:center;"
+    "background-color:{color};"
+)
+GREEN, BLUE = "#15803d", "#1d4ed8"  # button colours
+CODE = "font-weight:bold;font-size:17px;"  # a command the reader types
+OVERDUE = (  # a red badge
+    "display:inline-block;padding:2px 8px;border-radius:4px;background-color:#b91c1c;"
+    "color:#ffffff;font-size:15px;font-weight:bold;"
+)
+
+
+# --- Text and HTML -------------------------------------------------------------------------------
+
+
+def esc(value: object) -> str:
+    """``value`` as text escaped for HTML (quotes included)."""
+    return html.escape(str(value), quote=True)
+
+
+def one_line(text: str | None) -> str:
+    """``text`` with every run of white space (line breaks included) folded to one space."""
+    return " ".join((text or "").split())
+
+
+def title_line(text: str | None) -> str:
+    """A title on one line, or :data:`NO_TITLE` when there is none."""
+    return one_line(text) or NO_TITLE
+
+
+def _href(url: str) -> str:
+    """An escaped http(s) URL for an ``href``; anything else is a caller's bug."""
+    if urlsplit(url).scheme.lower() not in ("http", "https"):
+        raise ValueError("review links must be http(s) URLs")
+    return esc(url)
+
+
+def _local(board: Board, when: datetime) -> datetime:
+    aware = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    return aware.astimezone(ZoneInfo(board.timezone))
+
+
+def when_vi(board: Board, when: datetime) -> str:
+    """``dd/mm/yyyy HH:MM`` in the board's time zone."""
+    return _local(board, when).strftime("%d/%m/%Y %H:%M")
+
+
+def number_vi(value: float) -> str:
+    """A number with at most one decimal, comma-separated: "2,5", "7"."""
+    text = f"{value:.1f}".rstrip("0").rstrip(".")
+    return text.replace(".", ",")
+
+
+def size_vi(size: int) -> str:
+    """A file size as Vietnamese readers write it: "1,5 MB", "320 KB"."""
+    if size >= 1024 * 1024:
+        return f"{number_vi(size / (1024 * 1024))} MB"
+    if size >= 1024:
+        return f"{number_vi(size / 1024)} KB"
+    return f"{size} byte"
+
+
+def indent(text: str, prefix: str = "   ") -> str:
+    """``text`` stripped, each non-empty line prefixed (for quoting in a text part)."""
+    return "\n".join(prefix + line if line else "" for line in text.strip().splitlines())
+
+
+def text_heading(text: str) -> str:
+    """A heading for a text part: ``text`` underlined with dashes."""
+    return f"{text}\n{'-' * len(text)}"
+
+
+def html_document(title: str, blocks: Sequence[str]) -> str:
+    """The whole HTML part: ``blocks`` (HTML) in the one-column house layout."""
+    return (
+        '<!DOCTYPE html>\n<html lang="vi"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(title)}</title>"
+        "<style>img{max-width:100%;height:auto;}</style></head>\n"
+        f'<body style="{_BODY}"><div style="{_WRAP}">\n'
+        + "\n".join(blocks)
+        + "\n</div></body></html>\n"
+    )
+
+
+def button(label: str, url: str, color: str) -> str:
+    """A link drawn as a full-width button; ``url`` must be http(s) (ValueError otherwise)."""
+    return f'<a href="{_href(url)}" style="{_BUTTON.format(color=color)}">{esc(label)}</a>'
+
+
+def footer_html(board: Board, note: str) -> str:
+    """The HTML signature: the board's sender name and ``note``."""
+    return f'<p style="{MUTED}">—<br>{esc(board.mail_out.from_name)}<br>{esc(note)}</p>'
+
+
+# --- The envelope --------------------------------------------------------------------------------
+
+
+class _MailPolicy(EmailPolicy):
+    """``policy.SMTP``, except that a non-ASCII Subject is encoded the compat32 way.
+
+    CPython's folder (3.11 at least) drops the space between two encoded words when it
+    folds a long Subject ("tổng kết năm" arrives as "tổng kếtnăm"); ``Header`` keeps the
+    spaces inside the encoded words."""
+
+    def _by_hand(self, name: str, value: Any) -> bool:
+        return name.lower() == "subject" and not str(value).isascii()
+
+    def fold(self, name: str, value: Any) -> str:
+        if not self._by_hand(name, value):
+            return super().fold(name, value)
+        encoded = Header(str(value), "utf-8", header_name=name).encode(linesep=self.linesep)
+        return f"{name}: {encoded}{self.linesep}"
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        if not self._by_hand(name, value):
+            return super().fold_binary(name, value)
+        return self.fold(name, value).encode("ascii")
+
+
+POLICY = _MailPolicy(linesep="\r\n")  # policy.SMTP's settings
+
+
+def named_address(name: str | None, address: str) -> Address | str:
+    """``name <address>``, or the bare address when the parser cannot take it apart."""
+    try:
+        return Address(one_line(name), addr_spec=address)
+    except (HeaderParseError, ValueError, IndexError):
+        return address
+
+
+def _bracketed(message_id: str) -> str:
+    return f"<{message_id.strip().strip('<>')}>"
+
+
+def message(
+    board: Board,
+    *,
+    to: Address | str,
+    subject: str,
+    message_id: str | None = None,
+    in_reply_to: str | None = None,
+    reply_to: str | None = None,
+    auto_replied: bool = False,
+) -> EmailMessage:
+    """A mail from the board with its headers set and no body yet."""
+    out = board.mail_out
+    msg = EmailMessage(policy=POLICY)
+    msg["From"] = Address(one_line(out.from_name), addr_spec=out.from_address)
+    msg["To"] = to
+    if reply_to:
+        msg["Reply-To"] = reply_to
+    msg["Subject"] = one_line(subject)
+    msg["Date"] = format_datetime(_local(board, utcnow()))
+    if message_id:
+        msg["Message-ID"] = _bracketed(message_id)
+    else:
+        msg["Message-ID"] = make_msgid(domain=out.from_address.rpartition("@")[2])
+    if in_reply_to:
+        msg["In-Reply-To"] = _bracketed(in_reply_to)
+        msg["References"] = _bracketed(in_reply_to)
+    # RFC 3834: "auto-replied" for an automatic answer to a message, else "auto-generated".
+    msg["Auto-Submitted"] = "auto-replied" if auto_replied else "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg[LOOP_HEADER] = board.id
+    return msg
+
+
+def set_bodies(msg: EmailMessage, text: str, html_doc: str) -> EmailMessage:
+    """Give ``msg`` its text/plain part and then its text/html alternative."""
+    msg.set_content(text, subtype="plain", charset="utf-8")
+    msg.add_alternative(html_doc, subtype="html", charset="utf-8")
+    return msg
+
+
+def simple(board: Board, msg: EmailMessage, heading: str, text: str, footer: str) -> EmailMessage:
+    """A short mail: the text, and the same text as HTML in the house layout."""
+    note = footer.strip().splitlines()[-1]
+    blocks = [
+        f'<h1 style="{H1}">{esc(heading)}</h1>',
+        f'<div style="{P}">{text_to_html(text)}</div>',
+        footer_html(board, note),
+    ]
+    return set_bodies(msg, text + footer, html_document(heading, blocks))
+
+
+# --- Attachments ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Files:
+    """The stored files of an item, sorted for one mail by :func:`pick_files`."""
+
+    inline: list[tuple[StoredFile, bytes]]  # images the body shows by cid:
+    attached: list[tuple[StoredFile, bytes]]
+    left_out: list[StoredFile]  # too large for the mail, or not stored
+
+
+def _is_inline(f: StoredFile) -> bool:
+    return f.role == "inline" and bool(f.content_id)
+
+
+def pick_files(files: Sequence[StoredFile], store: FileStore, limit: int) -> Files:
+    """Inline images first (the preview needs them), then the others, while they fit."""
+    picked = Files([], [], [])
+    budget = limit
+    for f in sorted(files, key=lambda f: not _is_inline(f)):
+        data: bytes | None = None
+        if f.sha256 is not None and f.size <= budget:
+            try:
+                data = store.get(f.sha256)
+            except OSError:
+                data = None
+        if data is None or len(data) > budget:
+            picked.left_out.append(f)
+            continue
+        budget -= len(data)
+        (picked.inline if _is_inline(f) else picked.attached).append((f, data))
+    return picked
+
+
+def _mime_type(content_type: str) -> tuple[str, str]:
+    maintype, _, subtype = (content_type or "").partition(";")[0].strip().lower().partition("/")
+    if not maintype or not subtype or maintype in ("multipart", "message"):
+        return "application", "octet-stream"
+    return maintype, subtype
+
+
+def _filename(f: StoredFile) -> str:
+    return one_line(f.filename).replace("/", "_").replace("\\", "_") or "tep-dinh-kem"
+
+
+def attach(msg: EmailMessage, picked: Files) -> None:
+    """Add the picked files: inline images to the HTML part (by cid), the rest to the mail."""
+    if picked.inline:
+        html_part = msg.get_body(preferencelist=("html",))
+        assert isinstance(html_part, EmailMessage)
+        for f, data in picked.inline:
+            maintype, subtype = _mime_type(f.content_type)
+            html_part.add_related(
+                data,
+                maintype=maintype,
+                subtype=subtype,
+                cid=_bracketed(one_line(f.content_id)),
+                disposition="inline",
+                filename=_filename(f),
+            )
+    for f, data in picked.attached:
+        maintype, subtype = _mime_type(f.content_type)
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=_filename(f))
+
+
+def files_section(picked: Files) -> tuple[str, str]:
+    """(text, HTML) listing the attached files and those left out; ("", "") if none."""
+    rows = [(f, False) for f, _ in picked.attached] + [(f, True) for f in picked.left_out]
+    if not rows:
+        return "", ""
+    lines, items = [], []
+    for f, left in rows:
+        note = f" — {LARGE_FILE_NOTE}" if left else ""
+        lines.append(f"  - {_filename(f)} ({size_vi(f.size)}){note}")
+        items.append(
+            f"<li>{esc(_filename(f))} ({esc(size_vi(f.size))})"
+            + (f" — <i>{esc(LARGE_FILE_NOTE)}</i>" if left else "")
+            + "</li>"
+        )
+    title = "Tệp đính kèm"
+    return (
+        text_heading(title) + "\n" + "\n".join(lines),
+        f'<h2 style="{H2}">{title}</h2><ul style="{P}">' + "".join(items) + "</ul>",
+    )
