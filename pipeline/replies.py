@@ -15,7 +15,7 @@ import re
 
 from sqlalchemy import select
 
-from pipeline import review, review_mail, routing
+from pipeline import review, review_mail
 from pipeline.commands import HELP_VI, Unreadable
 from pipeline.models import OutgoingMail, RawMessage, ReviewNotice, State, StoredFile, Submission
 from pipeline.reading import Reading, ReplyFacts
@@ -108,11 +108,7 @@ def take_reply(d: Desk, raw: RawMessage, reading: Reading) -> bool:
     if reply.auto_reply:
         _refuse(d, item, notice, "auto-reply", "", evidence, tell=False)
         return True
-    day = d.now.date()
-    if (
-        sender is None
-        or routing.capacity(d.board, task.member_id, sender.id, review.facts(item), day) is None
-    ):
+    if sender is None or review.capacity(d, task, item, sender.id) is None:
         _refuse(
             d,
             item,

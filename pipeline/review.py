@@ -234,7 +234,7 @@ def ask(
     who = routing.recipients(d.board, task.member_id, f, d.now.date())
     if task.escalated_to is not None:
         who.append((task.escalated_to, "escalated"))
-    for member_id, capacity in who:
+    for member_id, why in who:
         if only is not None and member_id != only:
             continue
         member = d.board.member(member_id)
@@ -263,8 +263,8 @@ def ask(
             d.files,
             recipient=member,
             step_name=step.name,
-            acting_for=None if capacity == "self" else d.board.member(task.member_id),
-            acting_reason=CAPACITY_REASONS.get(capacity),
+            acting_for=None if why == "self" else d.board.member(task.member_id),
+            acting_reason=CAPACITY_REASONS.get(why),
             view_url=link["view"],
             approve_url=link["approve"],
             reply_to=plus_address(box, token),
@@ -295,7 +295,7 @@ def ask(
             item,
             "notified",
             to=member_id,
-            capacity=capacity,
+            capacity=why,
             step=step.id,
             purpose=purpose,
             version=item.content_hash,
@@ -454,18 +454,25 @@ def _state_label(item: Submission) -> str:
     return STATE_LABELS.get(State(item.state), item.state)
 
 
+def capacity(d: Desk, task: ReviewTask, item: Submission, actor_id: str) -> str | None:
+    """In what capacity ``actor_id`` may act in ``task``'s seat: "self", "acting",
+    "delegate", "escalated"; None if he may not."""
+    found = routing.capacity(d.board, task.member_id, actor_id, facts(item), d.now.date())
+    if found is None and actor_id == task.escalated_to:
+        return "escalated"
+    return found
+
+
 def may_act(d: Desk, task: ReviewTask, item: Submission, actor_id: str) -> str:
-    """In what capacity ``actor_id`` may act in ``task``'s seat; Refused if he may not."""
-    capacity = routing.capacity(d.board, task.member_id, actor_id, facts(item), d.now.date())
-    if capacity is None and actor_id == task.escalated_to:
-        capacity = "escalated"
-    if capacity is None:
+    """``capacity``, or Refused if he may not act there."""
+    found = capacity(d, task, item, actor_id)
+    if found is None:
         raise Refused(
             "not-reviewer",
             f"{d.board.member(actor_id).name if actor_id in _ids(d.board) else actor_id} "
             "không phải người được giao duyệt bước này.",
         )
-    return capacity
+    return found
 
 
 def _ids(board: Board) -> set[str]:
@@ -488,7 +495,7 @@ def act(
     """
     task, item = open_task(d, task_id)
     check_open(d, task, item)
-    capacity = may_act(d, task, item, actor_id)
+    seat = may_act(d, task, item, actor_id)
     if seen != item.content_hash:
         if task.asked_version != item.content_hash:
             ask(d, item, task, "again", seen)
@@ -518,7 +525,7 @@ def act(
         actor=actor_id,
         channel=evidence.channel,
         step=step_id,
-        capacity=capacity,
+        capacity=seat,
         version=item.content_hash,
         text=decision.text,
         **evidence.detail,

@@ -97,3 +97,31 @@ def test_daily_digest_for_a_reviewer_with_several_items(tmp_path: Path, db_url: 
     body = text.get_content()
     assert all(t in body for t in titles)
     assert sweep(rig, datetime(2026, 2, 14, 8, 15, tzinfo=VN)).digests == 1  # next day
+
+
+def test_the_member_a_seat_was_escalated_to_may_decide_by_reply(
+    tmp_path: Path, db_url: str
+) -> None:
+    rig = make_rig(tmp_path, db_url)
+    rig.runner.clock = lambda: ARRIVED
+    rig.drop(article_mail(SENDER, DEMO_BOX, "[Văn bản] [GD] Kế hoạch tuyển sinh lớp 10", NEWS_BODY))
+    rig.runner.run_once()
+    assert sweep(rig, datetime(2026, 2, 25, 9, 0, tzinfo=VN)).escalated == 1
+    rig.runner.deliver()
+    deputy = rig.board.member("pho-ban-tt")
+    [request] = [m for m in rig.sent() if deputy.email in str(m["To"])]
+    answer = article_mail(
+        deputy.email,
+        str(request["Reply-To"]),
+        "Re: " + str(request["Subject"]),
+        "Duyệt",
+        sender_name=deputy.name,
+        extra_headers={"In-Reply-To": str(request["Message-ID"])},
+    )
+    rig.drop(answer)
+    rig.runner.run_once()
+    with rig.sessions() as s:
+        ev = s.scalars(select(Event).where(Event.kind == "approve")).one()
+        assert (ev.actor, ev.detail["capacity"]) == (deputy.id, "escalated")
+        open_seats = s.scalars(select(ReviewTask).where(ReviewTask.state == TaskState.PENDING))
+        assert [t.step_id for t in open_seats] == ["pho-truong-ban-thuong-truc"]
