@@ -18,12 +18,23 @@ from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from pipeline.app import Sweeper, Watcher, open_deployment, sweepers, watchers, web_server
+from pipeline.app import (
+    Sweeper,
+    Watcher,
+    open_deployment,
+    publishers,
+    sweepers,
+    watchers,
+    web_server,
+)
 from pipeline.config import ConfigError
+from pipeline.publishing import Publisher
 from pipeline.web import WebServer
 
 log = logging.getLogger("bientap")
 SWEEP_SECONDS = 300  # reminders and escalations are checked this often
+PUBLISH_SECONDS = 5  # approved items are sent to the CMS within this
+RECHECK_SECONDS = 3600  # live posts are compared with what was approved this often
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -65,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         deployed = open_deployment(args.config, args.database_url, args.data_dir)
         active = watchers(deployed)
         clocks = sweepers(deployed)
+        outlets = publishers(deployed)
         web = None if args.once else web_server(deployed)
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
@@ -74,11 +86,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if web is None:
-            return _once(active, clocks)
-        return _serve(active, clocks, web, len(deployed.boards))
+            return _once(active, clocks, outlets)
+        return _serve(active, clocks, outlets, web, len(deployed.boards))
     finally:
         for watcher in active:
             watcher.close()
+        for outlet in outlets:
+            outlet.cms.close()
 
 
 def _sweep(sweeper: Sweeper) -> None:
@@ -97,8 +111,26 @@ def _sweep(sweeper: Sweeper) -> None:
         )
 
 
-def _once(active: list[Watcher], clocks: list[Sweeper]) -> int:
-    """Reminders, then one pass over every mailbox; exit 1 if any pass failed (for cron)."""
+def _publish(publisher: Publisher) -> None:
+    try:
+        result = publisher.run_once()
+    except Exception:  # noqa: BLE001 - the daemon never dies of one CMS
+        log.exception("board=%s: publishing failed", publisher.board.id)
+        return
+    if any(vars(result).values()):
+        log.info("board=%s: %s", publisher.board.id, result)
+
+
+def _recheck(publisher: Publisher) -> None:
+    try:
+        publisher.recheck()
+    except Exception:  # noqa: BLE001
+        log.exception("board=%s: re-verification failed", publisher.board.id)
+
+
+def _once(active: list[Watcher], clocks: list[Sweeper], outlets: list[Publisher]) -> int:
+    """Reminders, one pass over every mailbox, then publishing; exit 1 if a mailbox pass
+    failed (for cron)."""
     for sweeper in clocks:
         _sweep(sweeper)
     failed = 0
@@ -117,10 +149,20 @@ def _once(active: list[Watcher], clocks: list[Sweeper]) -> int:
                 result.sent,
                 result.filed,
             )
+    for outlet in outlets:
+        _publish(outlet)
+    for watcher in active:  # mail the publishing caused (links to senders, alerts)
+        watcher.runner.deliver()
     return 1 if failed else 0
 
 
-def _serve(active: list[Watcher], clocks: list[Sweeper], web: WebServer, boards: int) -> int:
+def _serve(
+    active: list[Watcher],
+    clocks: list[Sweeper],
+    outlets: list[Publisher],
+    web: WebServer,
+    boards: int,
+) -> int:
     stop = threading.Event()
     scheduler = BackgroundScheduler(job_defaults={"coalesce": True, "max_instances": 1})
     for sweeper in clocks:
@@ -132,6 +174,16 @@ def _serve(active: list[Watcher], clocks: list[Sweeper], web: WebServer, boards:
             id=f"sweep:{sweeper.board.id}",
             next_run_time=datetime.now(),
         )
+    for outlet in outlets:
+        for job, seconds in ((_publish, PUBLISH_SECONDS), (_recheck, RECHECK_SECONDS)):
+            scheduler.add_job(
+                job,
+                "interval",
+                seconds=seconds,
+                args=[outlet],
+                id=f"{job.__name__}:{outlet.board.id}",
+                next_run_time=datetime.now(),
+            )
     for watcher in active:
         box = watcher.mailbox
         scheduler.add_job(

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from connectors.base import MailSender, MailSource
+from connectors.cms import Cms
 from connectors.imap import ImapSource
 from connectors.maildir import MaildirSource, OutboxSender
 from connectors.smtp import SmtpSender
-from pipeline.config import Mailbox, MailOut
+from pipeline.config import Mailbox, MailOut, Publish
 
 
 def _resolve(data_dir: Path, path: str) -> Path:
@@ -45,3 +46,26 @@ def mail_sender(out: MailOut, data_dir: Path) -> MailSender:
         starttls=out.starttls,
         use_ssl=out.ssl,
     )
+
+
+def cms(publish: Publish, data_dir: Path) -> Cms:
+    """The CMS connector a board's ``[publish]`` names; secrets are read here. Imported
+    when named, so a deployment loads only the connectors it uses."""
+    if publish.connector == "wordpress":
+        from connectors.wordpress import WordPressCms
+
+        assert publish.wordpress is not None
+        return WordPressCms(publish.wordpress)
+    if publish.connector == "rest":
+        from connectors.rest import RestCms
+
+        assert publish.rest is not None
+        return RestCms(publish.rest)
+    if publish.connector == "liferay":
+        from connectors.liferay import LiferayCms
+
+        assert publish.liferay is not None
+        return LiferayCms(publish.liferay)
+    from connectors.static_site import StaticSiteCms
+
+    return StaticSiteCms(publish.static, data_dir)

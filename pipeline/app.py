@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import PermanentError, TransientError
-from connectors.factory import mail_sender, mail_source
+from connectors.factory import cms, mail_sender, mail_source
 from pipeline import audit, reminders
 from pipeline.config import (
     Board,
@@ -25,6 +25,7 @@ from pipeline.config import (
 from pipeline.db import open_database
 from pipeline.files import FileStore
 from pipeline.models import utcnow
+from pipeline.publishing import Publisher
 from pipeline.review import Desk, Links
 from pipeline.runner import MailboxRunner, PassResult
 from pipeline.tokens import Signer, TokenKeyError, load_key
@@ -123,6 +124,19 @@ class Sweeper:
 def sweepers(d: Deployed) -> list[Sweeper]:
     signing = links(d)
     return [Sweeper(board, d.sessions, signing, d.files) for board in d.boards]
+
+
+def publishers(d: Deployed) -> list[Publisher]:
+    """One publisher per board, on the CMS its ``[publish]`` names."""
+    signing = links(d)
+    out = []
+    for board in d.boards:
+        try:
+            target = cms(board.publish, d.data_dir)
+        except ConfigError as exc:
+            raise ConfigError(f"{board.source_file}: publish: {exc}") from None
+        out.append(Publisher(board, d.sessions, target, d.files, signing))
+    return out
 
 
 def web_server(d: Deployed) -> WebServer:

@@ -16,7 +16,17 @@ from pipeline.app import links, open_deployment
 from pipeline.commands import Verb
 from pipeline.config import ConfigError, load_deployment
 from pipeline.db import open_database
-from pipeline.models import STATE_LABELS, AuditHead, Event, ReviewTask, State, Submission
+from pipeline.models import (
+    STATE_LABELS,
+    AuditHead,
+    Event,
+    Publication,
+    PubState,
+    ReviewTask,
+    State,
+    Submission,
+    utcnow,
+)
 
 
 def item_dict(item: Submission, full: bool = False) -> dict[str, Any]:
@@ -89,6 +99,11 @@ def _parser() -> argparse.ArgumentParser:
     actor.add_argument("--as", dest="member", required=True, help="the member who decided")
     actor.add_argument("--reason", required=True, help="why it is recorded from here")
     actor.add_argument("--text", help="reason to reject, what to fix, or whom to forward to")
+    retry = sub.add_parser("retry", help="publish a dead-lettered item again")
+    retry.add_argument("id", help="item id or tracking code")
+    pubs = sub.add_parser("publications", help="publications by state (dead letters…)")
+    pubs.add_argument("--state", choices=[s.value for s in PubState])
+    pubs.add_argument("--json", action="store_true")
     auditor = sub.add_parser("audit", help="the tamper-evident record")
     auditor.add_argument("action", choices=["verify"])
     auditor.add_argument("--board", help="one board (default: every board on record)")
@@ -161,6 +176,66 @@ def _may(desk: review.Desk, task: ReviewTask, item: Submission, member: str) -> 
     return True
 
 
+def publication_dict(p: Publication) -> dict[str, Any]:
+    return {
+        "item": p.submission_id,
+        "board": p.board_id,
+        "connector": p.connector,
+        "state": p.state,
+        "key": p.key,
+        "remote_id": p.remote_id,
+        "url": p.url,
+        "attempts": p.attempts,
+        "next_attempt_at": p.next_attempt_at.isoformat(),
+        "last_error": p.last_error,
+        "difference": p.difference,
+    }
+
+
+def _publications(session: Session, state: str | None, as_json: bool) -> int:
+    query = select(Publication).order_by(Publication.id)
+    if state:
+        query = query.where(Publication.state == state)
+    rows = [publication_dict(p) for p in session.scalars(query)]
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    for r in [] if as_json else rows:
+        print(
+            f"{r['item']:>6}  {r['state']:<10} {r['attempts']:>2}  {r['url'] or '-'}  "
+            f"{(r['last_error'] or '')[:80]}"
+        )
+    return 0
+
+
+def _retry(session: Session, key: str) -> int:
+    item = _find(session, key)
+    pub = (
+        session.scalar(select(Publication).where(Publication.submission_id == item.id))
+        if item
+        else None
+    )
+    if item is None or pub is None:
+        print(f"no publication for {key}", file=sys.stderr)
+        return 1
+    if pub.state not in (PubState.DEAD, PubState.MISMATCH):
+        print(f"publication of {key} is {pub.state}, not dead or mismatched", file=sys.stderr)
+        return 1
+    pub.state, pub.attempts, pub.next_attempt_at = PubState.QUEUED, 0, utcnow()
+    pub.reupdated = False
+    session.add(
+        Event(
+            board_id=item.board_id,
+            submission_id=item.id,
+            kind="publish-retry-requested",
+            actor=getpass.getuser(),
+            channel="cli",
+        )
+    )
+    session.commit()
+    print(f"{item.tracking_code}: queued for publishing again")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "act":
@@ -178,6 +253,10 @@ def main(argv: list[str] | None = None) -> int:
     with sessions() as session:
         if args.command == "audit":
             return _audit_verify(session, args.board)
+        if args.command == "retry":
+            return _retry(session, args.id)
+        if args.command == "publications":
+            return _publications(session, args.state, args.json)
         if args.command == "list":
             query = select(Submission).order_by(Submission.id.desc()).limit(args.limit)
             if args.board:
@@ -212,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
                 select(Event).where(Event.submission_id == item.id).order_by(Event.id)
             )
         ]
+        pub = session.scalar(select(Publication).where(Publication.submission_id == item.id))
+        data["publication"] = publication_dict(pub) if pub else None
         data["review"] = [
             {
                 "round": t.round,

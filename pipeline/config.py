@@ -299,6 +299,77 @@ class Review(_Strict):
     digest_hour: int = Field(default=8, ge=0, le=23)  # local hour of the daily digest
 
 
+class StaticSite(_Strict):
+    """The embedded default: pages written to a folder any web server can serve."""
+
+    path: str = "site"  # inside data_dir when relative
+    base_url: str = "http://127.0.0.1:8480/"  # where that folder is served
+
+
+class WordPress(_Strict):
+    url: str  # the site's address; the REST API is reached under it
+    username: str
+    password: SecretRef  # an Application Password
+    status: Literal["publish", "draft"] = "publish"
+    timeout_seconds: float = Field(default=20, gt=0)
+
+
+class RestApi(_Strict):
+    """A portal's own JSON API: the request is a template, answers are read by path."""
+
+    url: str  # collection URL: POST creates here
+    item_url: str  # one post: "{url}/{id}"; GET reads, PUT updates, DELETE withdraws
+    find_url: str | None = None  # by idempotency key: "{url}?externalKey={key}"
+    method: Literal["POST", "PUT"] = "POST"
+    auth_header: str = "Authorization"
+    auth_value: SecretRef | None = None  # e.g. env:PORTAL_TOKEN holding "Bearer …"
+    body: dict[str, Any]  # JSON template; strings may hold {title}, {body_html}, {key}…
+    id_path: str = "id"  # dotted path in the answer: "data.id"
+    url_path: str = "url"
+    read_paths: dict[str, str] = {}  # Live field -> dotted path, for read-back
+    timeout_seconds: float = Field(default=20, gt=0)
+
+
+class Liferay(_Strict):
+    """Liferay 7 headless delivery: structured content in a site's content structure."""
+
+    url: str  # e.g. https://portal.example.gov.vn
+    site_id: int
+    structure_id: int
+    folder_id: int | None = None
+    username: str
+    password: SecretRef
+    fields: dict[str, str] = {"body": "content", "summary": "summary", "author": "author"}
+    timeout_seconds: float = Field(default=20, gt=0)
+
+
+class Publish(_Strict):
+    """Where approved items go and how (issue: publishing)."""
+
+    connector: Literal["static", "wordpress", "rest", "liferay"] = "static"
+    static: StaticSite = StaticSite()
+    wordpress: WordPress | None = None
+    rest: RestApi | None = None
+    liferay: Liferay | None = None
+    sections: dict[str, str] = {}  # field id -> the CMS's category / section
+    default_section: str | None = None
+    english_section: str | None = None  # items in English go here (Bình Phước Đ7.2)
+    attribution: str | None = None  # a line added to every post (Bình Phước Đ8.3)
+    credit: str = "{author}"  # author credit; {author}, {unit}, {source}
+    verify: Literal["auto", "human"] = "auto"
+    verifier_role: Role = Role.THU_KY
+    max_attempts: int = Field(default=6, ge=1)
+    retry_seconds: float = Field(default=30, gt=0)  # first wait; doubles, with jitter
+    breaker_failures: int = Field(default=5, ge=1)  # failures in a row open the circuit
+    breaker_seconds: float = Field(default=300, gt=0)  # how long it stays open
+
+    @model_validator(mode="after")
+    def _connector_settings(self) -> Publish:
+        if self.connector != "static" and getattr(self, self.connector) is None:
+            raise ValueError(f"connector {self.connector!r} needs its [publish.{self.connector}]")
+        return self
+
+
 DEFAULT_REVIEW = Review(
     steps=[
         ReviewStep(id="truong-ban", name="Trưởng ban duyệt", actors=[Actor(role=Role.TRUONG_BAN)])
@@ -322,6 +393,7 @@ class Board(_Strict):
     extra_days_off: list[date] = []  # days off decided beyond the public holidays
     extra_working_days: list[date] = []  # make-up Saturdays
     review: Review = DEFAULT_REVIEW
+    publish: Publish = Publish()
     source_file: str = Field(default="", exclude=True)
 
     @model_validator(mode="after")

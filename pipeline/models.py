@@ -66,6 +66,7 @@ class State(StrEnum):
 
     PENDING_REVIEW = "pending_review"
     APPROVED = "approved"  # approved for publication
+    PUBLISHED = "published"  # live on the portal and verified
     REJECTED = "rejected"  # refused by a reviewer, with the reason
     HELD = "held"  # unknown sender: an operator decides
     QUARANTINED = "quarantined"  # security marking: never publishable
@@ -77,6 +78,7 @@ class State(StrEnum):
 STATE_LABELS: dict[State, str] = {
     State.PENDING_REVIEW: "Chờ duyệt",
     State.APPROVED: "Đã duyệt, chờ đăng",
+    State.PUBLISHED: "Đã đăng",
     State.REJECTED: "Không duyệt",
     State.HELD: "Tạm giữ (người gửi chưa xác định)",
     State.QUARANTINED: "Cách ly (tài liệu mật)",
@@ -350,3 +352,49 @@ class UsedLink(Base):
     board_id: Mapped[str] = mapped_column(String(64))
     task_id: Mapped[int] = mapped_column(Integer)
     used_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PubState(StrEnum):
+    QUEUED = "queued"  # approved; waiting for its (next) attempt
+    SENDING = "sending"  # a request may be in flight: find the key before sending again
+    PUBLISHED = "published"  # the CMS has it; not yet verified
+    VERIFIED = "verified"  # read back equal to what was approved
+    MISMATCH = "mismatch"  # read back different even after a re-update: a person checks
+    DEAD = "dead"  # gave up: the operator was told why
+    WITHDRAWN = "withdrawn"
+
+
+class Publication(Base):
+    """One approved item on one CMS. The idempotency key is recorded before the first
+    request, so no retry, timeout or crash can create a second post."""
+
+    __tablename__ = "publication"
+    __table_args__ = (Index("ix_publication_due", "board_id", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    board_id: Mapped[str] = mapped_column(String(64))
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id"), unique=True)
+    connector: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default=PubState.QUEUED)
+    version: Mapped[str] = mapped_column(String(64))  # content hash to be (or that is) live
+    remote_id: Mapped[str | None] = mapped_column(String(255))
+    url: Mapped[str | None] = mapped_column(String(2000))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    reupdated: Mapped[bool] = mapped_column(Boolean, default=False)
+    difference: Mapped[str | None] = mapped_column(Text)  # what verification found
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CmsBreaker(Base):
+    """A board's circuit breaker on its CMS: open after failures in a row, for a while."""
+
+    __tablename__ = "cms_breaker"
+
+    board_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    open_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -355,10 +355,13 @@ def _enter(d: Desk, item: Submission, after: int, seen: str | None = None) -> No
 
 
 def _approved(d: Desk, item: Submission) -> None:
+    from pipeline import publishing  # publishing builds on review
+
     item.state = State.APPROVED
     item.review_step = None
     event(d, item, "approved-for-publication", version=item.content_hash)
     _tell_sender(d, item, "approved", None)
+    publishing.enqueue(d, item)
 
 
 Outcome = Literal["approved", "changes", "rejected"]

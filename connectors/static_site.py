@@ -1,0 +1,520 @@
+"""The embedded default CMS: pages written to a folder any web server can serve.
+
+Each post is ``posts/<slug>-<shortkey>/index.html`` (``remote_id`` is that folder's
+name) with its media beside it; ``index.html`` at the root lists the posts newest
+first and ``index.json`` holds ``id``, ``key``, ``title``, ``url``, ``section``,
+``published`` and ``updated`` for each (``find`` reads it). Every file is written to a
+temporary name and moved into place (``os.replace``), under a lock, so a reader never
+sees half a page and two workers never lose an index entry.
+
+The page is built with Jinja2, autoescaping on: the body is the only markup let
+through, as the pipeline sanitised it; title, credit, section, document fields and file
+names are escaped. Inline images (``cid:`` in the body) are rewritten to the written
+file, relative to the page. The static site cannot schedule: a post is written at once
+and shows ``scheduled_at`` as its date.
+
+``Live.body_html`` is the body as stored: the article body after ``cid:`` rewriting
+(NFC), without anything the page adds around it (summary, credit, files); ``read``
+returns exactly the stored bytes between the ``<!--bientap:body-->`` markers (the
+sanitiser strips comments, so a body cannot forge them). ``Live.meta`` holds ``key`` and
+the document fields (``document_number``…), from ``<meta name="bientap:…">`` tags.
+``Live.media`` lists the written file names, sorted.
+
+``rewrite_cids``, ``cids_in``, ``content_id``, ``short_key``, ``slugify`` and
+``safe_filename`` are shared with the Liferay connector.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import unicodedata
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+from zoneinfo import ZoneInfo
+
+from bs4 import BeautifulSoup, Tag
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from connectors.cms import Article, CmsError, CmsRejected, CmsTransient, Live, Media
+from pipeline.config import StaticSite
+from pipeline.textfold import fold
+
+TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+BODY_START, BODY_END = "<!--bientap:body-->", "<!--/bientap:body-->"
+DOCUMENT_FIELDS = (
+    ("kind", "Loại văn bản"),
+    ("number", "Số, ký hiệu"),
+    ("issuer", "Cơ quan ban hành"),
+    ("issued", "Ngày ban hành"),
+    ("effective", "Ngày hiệu lực"),
+    ("summary", "Trích yếu"),
+)
+_LOCAL_FILE = re.compile(r"(?:[0-9]+/)?[^/:?#.][^/:?#]*")  # "anh.jpg", "2/anh.jpg"
+_REMOTE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,100}")
+_CID_ATTR = re.compile(
+    r"""(?P<head>\b(?:src|href)\s*=\s*)(?P<q>["'])(?P<value>[\t\n\f\r ]*cid:[^"']*)(?P=q)""",
+    re.IGNORECASE,
+)
+
+_ENV = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+# ---------------------------------------------------------------------------
+# Shared helpers
+
+
+def short_key(key: str) -> str:
+    """Eight hex digits standing for an idempotency key in names and URLs."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
+
+
+def content_id(value: str) -> str:
+    """A content id as a body references it: ``cid:<a%40b>`` and ``<a@b>`` are ``a@b``."""
+    value = value.strip()
+    if value.lower().startswith("cid:"):
+        value = value[4:]
+    return unquote(value).strip().strip("<>").strip()
+
+
+def rewrite_cids(html: str, urls: Mapping[str, str]) -> str:
+    """``html`` with ``src``/``href`` values ``cid:<id>`` replaced by ``urls[id]``.
+
+    Only the attribute values change (no re-serialisation); ids without a URL stay.
+    """
+    wanted = {content_id(cid): url for cid, url in urls.items()}
+
+    def replace(match: re.Match[str]) -> str:
+        url = wanted.get(content_id(match["value"]))
+        if url is None:
+            return match[0]
+        return f'{match["head"]}"{escape(url, quote=True)}"'
+
+    return _CID_ATTR.sub(replace, html)
+
+
+def cids_in(html: str) -> set[str]:
+    """The content ids ``html`` references."""
+    return {content_id(m["value"]) for m in _CID_ATTR.finditer(html)}
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def slugify(title: str, limit: int = 60) -> str:
+    """ASCII words of ``title``: "Hội nghị tổng kết" -> "hoi-nghi-tong-ket"."""
+    words = re.sub(r"[^a-z0-9]+", "-", fold(nfc(title))).strip("-")
+    if len(words) > limit:
+        words = words[:limit].rsplit("-", 1)[0] if "-" in words[:limit] else words[:limit]
+    return words or "bai"
+
+
+# Served from the portal's own origin, these would run in the reader's browser (or on a
+# server that executes scripts): such attachments are written with ".txt" added.
+ACTIVE_EXTENSIONS = frozenset(
+    [
+        "html",
+        "htm",
+        "xhtml",
+        "xht",
+        "shtml",
+        "svg",
+        "svgz",
+        "xml",
+        "xsl",
+        "xslt",
+        "js",
+        "mjs",
+        "mht",
+        "mhtml",
+        "swf",
+        "hta",
+        "php",
+        "phtml",
+        "phar",
+        "cgi",
+        "pl",
+        "asp",
+        "aspx",
+        "jsp",
+    ]
+)
+
+
+def safe_filename(name: str) -> str:
+    """``name`` as a plain file name: no folders, control characters or active content."""
+    name = nfc(name).replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C").strip(" .")
+    name = name[-120:].lstrip(" .") or "tep"
+    if name.rpartition(".")[2].lower() in ACTIVE_EXTENSIONS:
+        name += ".txt"
+    return name
+
+
+# ---------------------------------------------------------------------------
+# The site
+
+
+def _size(data: bytes) -> str:
+    size = len(data)
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB".replace(".", ",")
+    return f"{size / 1024 / 1024:.1f} MB".replace(".", ",")
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(TIMEZONE).strftime("%d/%m/%Y %H:%M")
+
+
+def _day(iso: str) -> str:
+    try:
+        return datetime.strptime(iso[:10], "%Y-%m-%d").strftime("%d/%m/%Y")
+    except ValueError:
+        return iso
+
+
+@dataclass(frozen=True)
+class _Placed:
+    media: Media
+    name: str  # the file name
+    where: str  # the path relative to the page: "anh.jpg" or "2/anh.jpg"
+
+    @property
+    def href(self) -> str:
+        return quote(self.where)
+
+
+@contextlib.contextmanager
+def _disk(what: str) -> Iterator[None]:
+    """File-system failures as CMS errors: permissions will not fix themselves."""
+    try:
+        yield
+    except PermissionError as exc:
+        raise CmsRejected(f"static site: {what}: {exc.strerror}: {exc.filename}") from exc
+    except OSError as exc:
+        raise CmsTransient(f"static site: {what}: {exc.strerror}: {exc.filename}") from exc
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # served by a web server running as someone else
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _remove_stale(folder: Path, keep: set[str]) -> None:
+    """Files a rewritten post no longer uses (and subfolders left empty)."""
+    for path in sorted(folder.rglob("*"), reverse=True):
+        relative = path.relative_to(folder).as_posix()
+        if path.is_dir():
+            if not any(path.iterdir()):
+                path.rmdir()
+        elif relative not in keep:
+            path.unlink()
+
+
+class StaticSiteCms:
+    """Writes posts as static pages under ``settings.path`` (relative: in ``data_dir``)."""
+
+    name = "static"
+
+    def __init__(self, settings: StaticSite, data_dir: Path) -> None:
+        root = Path(settings.path)
+        self.root = root if root.is_absolute() else Path(data_dir) / root
+        self.base_url = settings.base_url.rstrip("/") + "/"
+
+    # -- paths and the index
+
+    def _folder(self, remote_id: str) -> Path:
+        if not _REMOTE_ID.fullmatch(remote_id):
+            raise CmsRejected(f"static site: not a post id: {remote_id!r}")
+        return self.root / "posts" / remote_id
+
+    def _url(self, remote_id: str) -> str:
+        return f"{self.base_url}posts/{remote_id}/"
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with _disk("cannot lock the site"):
+            (self.root / "posts").mkdir(parents=True, exist_ok=True)
+            fh = (self.root / ".lock").open("a")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            yield
+        finally:
+            fh.close()
+
+    def _entries(self) -> list[dict[str, Any]]:
+        path = self.root / "index.json"
+        with _disk("cannot read index.json"):
+            if not path.exists():
+                return []
+            text = path.read_text("utf-8")
+        try:
+            entries = json.loads(text)
+        except ValueError as exc:
+            raise CmsRejected(f"static site: {path} is damaged: {exc}") from exc
+        if not isinstance(entries, list):
+            raise CmsRejected(f"static site: {path} is not a list of posts")
+        return entries
+
+    def _write_index(self, entries: list[dict[str, Any]]) -> None:
+        entries.sort(key=lambda e: (e["published"], e["id"]), reverse=True)
+        posts = [
+            {
+                **e,
+                "href": f"posts/{e['id']}/",
+                "published_text": _when(datetime.fromisoformat(e["published"])),
+            }
+            for e in entries
+        ]
+        page = _ENV.get_template("site_index.html").render(posts=posts, language="vi")
+        with _disk("cannot write the index"):
+            data = json.dumps(entries, ensure_ascii=False, indent=1).encode("utf-8")
+            _write_atomic(self.root / "index.json", data)
+            _write_atomic(self.root / "index.html", page.encode("utf-8"))
+
+    # -- writing a post
+
+    def _place(self, article: Article) -> list[_Placed]:
+        """Where each medium goes: beside the page, or in ``2/``, ``3/``… when its name
+        is taken (mail often carries two ``image001.jpg``); names stay as sent."""
+        taken: set[str] = {"index.html"}
+        placed = []
+        for media in article.media:
+            name = safe_filename(media.filename)
+            where, n = name, 1
+            while where.lower() in taken:
+                n += 1
+                where = f"{n}/{name}"
+            taken.add(where.lower())
+            placed.append(_Placed(media, name, where))
+        return placed
+
+    def _page(
+        self,
+        article: Article,
+        body: str,
+        placed: list[_Placed],
+        published: datetime,
+        updated: datetime | None,
+    ) -> str:
+        inline = cids_in(article.body_html)  # shown in the body: not again below it
+        referenced = [
+            p for p in placed if p.media.content_id and content_id(p.media.content_id) in inline
+        ]
+        rest = [p for p in placed if p not in referenced]
+        gallery = [p for p in rest if p.media.role == "image"]
+        files = [
+            {"name": p.name, "href": p.href, "size": _size(p.media.data)}
+            for p in rest
+            if p.media.role != "image"
+        ]
+        return _ENV.get_template("site_post.html").render(
+            language=article.language,
+            title=nfc(article.title),
+            summary=nfc(article.summary),
+            author=nfc(article.author or ""),
+            section=nfc(article.section or ""),
+            tags=[nfc(t) for t in article.tags],
+            body=body,
+            gallery=gallery,
+            files=files,
+            document=self._document_rows(article),
+            meta=list(self._meta(article).items())
+            + ([("section", nfc(article.section))] if article.section else [])
+            + [("tag", nfc(t)) for t in article.tags],
+            published_iso=published.isoformat(),
+            published_text=_when(published),
+            updated_iso=updated.isoformat() if updated else "",
+            updated_text=_when(updated) if updated else "",
+        )
+
+    @staticmethod
+    def _document_rows(article: Article) -> list[tuple[str, str]]:
+        doc = article.document
+        if doc is None:
+            return []
+        rows = []
+        for name, label in DOCUMENT_FIELDS:
+            value = getattr(doc, name)
+            if value:
+                shown = _day(value) if name in ("issued", "effective") else nfc(value)
+                rows.append((label, shown))
+        return rows
+
+    @staticmethod
+    def _meta(article: Article) -> dict[str, str]:
+        meta = {"key": article.key}
+        if article.document is not None:
+            for name, _ in DOCUMENT_FIELDS:
+                value = getattr(article.document, name)
+                if value:
+                    meta[f"document_{name}"] = nfc(value)
+        return meta
+
+    def _write_post(
+        self, remote_id: str, article: Article, published: datetime, updated: datetime | None
+    ) -> Live:
+        folder = self._folder(remote_id)
+        placed = self._place(article)
+        urls = {p.media.content_id: p.href for p in placed if p.media.content_id}
+        body = nfc(rewrite_cids(article.body_html, urls))
+        page = self._page(article, body, placed, published, updated)
+        with _disk(f"cannot write post {remote_id}"):
+            folder.mkdir(parents=True, exist_ok=True)
+            for p in placed:
+                (folder / p.where).parent.mkdir(exist_ok=True)
+                _write_atomic(folder / p.where, p.media.data)
+            _write_atomic(folder / "index.html", page.encode("utf-8"))
+            _remove_stale(folder, {p.where for p in placed} | {"index.html"})
+        return Live(
+            remote_id=remote_id,
+            url=self._url(remote_id),
+            title=nfc(article.title),
+            body_html=body,
+            section=nfc(article.section) if article.section else None,
+            tags=tuple(nfc(t) for t in article.tags),
+            media=tuple(sorted(p.name for p in placed)),
+            meta=self._meta(article),
+        )
+
+    def _save(self, remote_id: str, article: Article, entries: list[dict[str, Any]]) -> Live:
+        now = datetime.now(UTC)
+        old = next((e for e in entries if e["id"] == remote_id), None)
+        if old is not None:
+            published, updated = datetime.fromisoformat(old["published"]), now
+        else:
+            published, updated = (article.scheduled_at or now).astimezone(UTC), None
+        live = self._write_post(remote_id, article, published, updated)
+        entry = {
+            "id": remote_id,
+            "key": article.key,
+            "title": live.title,
+            "url": live.url,
+            "section": live.section,
+            "published": published.isoformat(),
+            "updated": now.isoformat(),
+        }
+        self._write_index([e for e in entries if e["id"] != remote_id] + [entry])
+        return live
+
+    # -- the Cms interface
+
+    def publish(self, article: Article) -> Live:
+        """Write the post; publishing a key again rewrites the same post."""
+        with self._locked():
+            entries = self._entries()
+            old = next((e for e in entries if e.get("key") == article.key), None)
+            remote_id = old["id"] if old else f"{slugify(article.title)}-{short_key(article.key)}"
+            return self._save(remote_id, article, entries)
+
+    def update(self, remote_id: str, article: Article) -> Live:
+        with self._locked():
+            entries = self._entries()
+            if not any(e["id"] == remote_id for e in entries):
+                raise CmsRejected(f"static site: no post {remote_id}", 404)
+            return self._save(remote_id, article, entries)
+
+    def withdraw(self, remote_id: str) -> None:
+        folder = self._folder(remote_id)
+        with self._locked():
+            entries = self._entries()
+            with _disk(f"cannot remove post {remote_id}"):
+                trash = folder.with_name(f".withdrawn-{remote_id}")
+                if trash.exists():  # left by an earlier attempt that failed half-way
+                    shutil.rmtree(trash)
+                if folder.exists():
+                    os.replace(folder, trash)  # gone from the web at once
+                    shutil.rmtree(trash)
+            self._write_index([e for e in entries if e["id"] != remote_id])
+
+    def find(self, key: str) -> Live | None:
+        entry = next((e for e in self._entries() if e.get("key") == key), None)
+        return self.read(entry["id"]) if entry else None
+
+    def read(self, remote_id: str) -> Live | None:
+        path = self._folder(remote_id) / "index.html"
+        with _disk(f"cannot read post {remote_id}"):
+            if not path.exists():
+                return None
+            page = path.read_text("utf-8")
+        return self._parse(remote_id, page)
+
+    def close(self) -> None:
+        pass
+
+    # -- reading a page back
+
+    def _parse(self, remote_id: str, page: str) -> Live:
+        soup = BeautifulSoup(page, "html.parser")
+        heading = soup.find("h1")
+        container = soup.find(id="noi-dung")
+        if not isinstance(container, Tag):
+            raise CmsError(f"static site: post {remote_id} has no article body")
+        start, end = page.find(BODY_START), page.rfind(BODY_END)
+        if 0 <= start < end:
+            body = page[start + len(BODY_START) : end]
+        else:
+            body = container.decode_contents()
+        meta: dict[str, str] = {}
+        section: str | None = None
+        tags: list[str] = []
+        for tag in soup.find_all("meta"):
+            name = str(tag.get("name") or "")
+            if not name.startswith("bientap:"):
+                continue
+            value = str(tag.get("content") or "")
+            if name == "bientap:section":
+                section = value
+            elif name == "bientap:tag":
+                tags.append(value)
+            else:
+                meta[name.removeprefix("bientap:")] = value
+        return Live(
+            remote_id=remote_id,
+            url=self._url(remote_id),
+            title=heading.get_text().strip() if heading else "",
+            body_html=body,
+            section=section,
+            tags=tuple(tags),
+            media=self._media_names(soup),
+            meta=meta,
+        )
+
+    @staticmethod
+    def _media_names(soup: BeautifulSoup) -> tuple[str, ...]:
+        """Names of the files the page uses from its own folder."""
+        paths: set[str] = set()
+        article = soup.find("article")
+        for tag in (article if isinstance(article, Tag) else soup).find_all(["img", "a"]):
+            ref = str(tag.get("src") or tag.get("href") or "")
+            if _LOCAL_FILE.fullmatch(ref):  # still percent-encoded: no ":" from a file name
+                paths.add(unquote(ref))
+        return tuple(sorted(p.rsplit("/", 1)[-1] for p in paths))

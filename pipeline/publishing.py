@@ -1,0 +1,481 @@
+"""Approved items reach the portal's CMS exactly once, and what is live is checked.
+
+``enqueue`` records a publication with its idempotency key in the transaction that
+approves the item, before any request. ``Publisher.run_once`` then works the queue:
+
+1. the attempt is committed before the request (state ``sending``), so after a
+   timeout or a crash the next attempt first asks the CMS for the key (``find``)
+   and adopts the post it finds instead of creating a second one;
+2. transient failures (timeouts, 5xx) are retried with exponential backoff and
+   jitter; a rejection (bad credentials, validation) or the last attempt parks the
+   item as ``dead`` and mails the board's operators the CMS's own message; failures in
+   a row open a circuit breaker that stops calling the CMS for a while;
+3. once published, the post is read back and compared with what was approved
+   (normalised text, title, media, document metadata). Equal: verified, and the
+   sender gets the public link. Different: updated once more, then handed to the
+   board's verifier (Khánh Hòa Bước 4) with the difference. ``recheck`` does the same
+   later for posts changed by hand.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import secrets
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from connectors.cms import Article, Cms, CmsError, CmsRejected, CmsTransient, Document, Live, Media
+from pipeline import mailkit, review
+from pipeline.config import Board
+from pipeline.files import FileStore
+from pipeline.models import (
+    CmsBreaker,
+    Event,
+    OutgoingMail,
+    Publication,
+    PubState,
+    State,
+    Submission,
+    utcnow,
+)
+from pipeline.sanitize import html_to_text
+
+log = logging.getLogger(__name__)
+
+RECHECK_AFTER = timedelta(hours=24)  # verified posts are read back again this often
+
+
+# -- what goes to the CMS ------------------------------------------------------------------
+_ENGLISH = re.compile(r"\b(the|and|of|to|in|is|for|with|on|province)\b", re.IGNORECASE)
+_VIETNAMESE = re.compile(r"[ăâđêôơưáàảãạấầẩẫậắằẳẵặéèẻẽẹếềểễệíìỉĩịóòỏõọốồổỗộớờởỡợúùủũụứừửữựýỳỷỹỵ]")
+
+
+def language(text: str) -> str:
+    """ "en" for an English version (Bình Phước Đ7.2), else "vi"."""
+    words = max(1, len(text.split()))
+    english = len(_ENGLISH.findall(text)) / words
+    vietnamese = len(_VIETNAMESE.findall(text.lower())) / words
+    return "en" if english > 0.08 and vietnamese < 0.05 else "vi"
+
+
+def _credit(board: Board, item: Submission) -> str | None:
+    if not item.author:
+        return None
+    return board.publish.credit.format(
+        author=item.author, unit=item.unit or "", source=item.source or ""
+    ).strip(" -,")
+
+
+def body_for(board: Board, item: Submission) -> str:
+    """The approved body with the credit and the attribution the board requires."""
+    parts = [item.body_html]
+    credit = _credit(board, item)
+    if credit:
+        parts.append(f"<p><strong>{mailkit.esc(credit)}</strong></p>")
+    if board.publish.attribution:
+        parts.append(f"<p><em>{mailkit.esc(board.publish.attribution)}</em></p>")
+    return "\n".join(parts)
+
+
+def _section(board: Board, item: Submission, lang: str) -> str | None:
+    if lang == "en" and board.publish.english_section:
+        return board.publish.english_section
+    for field_id in item.field_ids:
+        if field_id in board.publish.sections:
+            return board.publish.sections[field_id]
+    return board.publish.default_section
+
+
+def _media(item: Submission, files: FileStore) -> tuple[Media, ...]:
+    out = []
+    for f in item.files:
+        if f.sha256 is None or f.role == "article":
+            continue
+        image = f.content_type.startswith("image/")
+        out.append(
+            Media(
+                filename=f.filename,
+                content_type=f.content_type,
+                data=files.get(f.sha256),
+                content_id=f.content_id,
+                role="image" if image else "file",
+            )
+        )
+    return tuple(out)
+
+
+def _document(item: Submission) -> Document | None:
+    doc = item.document or {}
+    if not doc:
+        return None
+    return Document(
+        kind=doc.get("kind"),
+        number=doc.get("number"),
+        issuer=doc.get("issuer"),
+        issued=doc.get("issued"),
+        effective=doc.get("effective"),
+        summary=doc.get("summary"),
+    )
+
+
+def article(board: Board, item: Submission, key: str, files: FileStore) -> Article:
+    lang = language(item.body_text)
+    summary = " ".join(item.body_text.split())[:300]
+    return Article(
+        key=key,
+        title=item.title,
+        body_html=body_for(board, item),
+        summary=summary,
+        author=_credit(board, item),
+        section=_section(board, item, lang),
+        tags=tuple(f.name for f in board.fields if f.id in item.field_ids),
+        media=_media(item, files),
+        language=lang,
+        document=_document(item),
+    )
+
+
+# -- verification ----------------------------------------------------------------------------
+def _text(html: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", html_to_text(html)).split())
+
+
+def differences(expected: Article, live: Live) -> list[str]:
+    """What differs between the approved article and the live post (Vietnamese)."""
+    found = []
+    if " ".join(expected.title.split()) != " ".join(
+        unicodedata.normalize("NFC", live.title).split()
+    ):
+        found.append(f"Tiêu đề: duyệt «{expected.title}», trên cổng «{live.title}»")
+    if _text(expected.body_html) != _text(live.body_html):
+        found.append("Nội dung bài trên cổng khác bản đã duyệt")
+    wanted = sorted(m.filename for m in expected.media)
+    if wanted != sorted(live.media):
+        found.append(f"Ảnh, tệp: duyệt {wanted}, trên cổng {sorted(live.media)}")
+    if expected.document is not None:
+        for name in ("number", "issuer", "issued", "effective", "summary"):
+            value = getattr(expected.document, name)
+            if value and live.meta.get(f"document_{name}") != value:
+                found.append(f"Thông tin văn bản ({name}) khác bản đã duyệt")
+    return found
+
+
+# -- the queue --------------------------------------------------------------------------------
+def new_key(board: Board, item: Submission) -> str:
+    return f"bientap-{board.id}-{item.id}-{secrets.token_hex(6)}"
+
+
+def enqueue(d: review.Desk, item: Submission) -> Publication:
+    """Record the publication (and its idempotency key) of an approved item."""
+    pub = Publication(
+        board_id=d.board.id,
+        submission_id=item.id,
+        connector=d.board.publish.connector,
+        key=new_key(d.board, item),
+        version=item.content_hash or "",
+        state=PubState.QUEUED,
+        next_attempt_at=d.now,
+        created_at=d.now,
+    )
+    d.session.add(pub)
+    review.event(d, item, "publish-queued", connector=pub.connector, key=pub.key)
+    return pub
+
+
+@dataclass
+class PublishResult:
+    published: int = 0
+    verified: int = 0
+    retried: int = 0
+    dead: int = 0
+    mismatched: int = 0
+    skipped: int = 0  # the circuit breaker is open
+
+
+class Publisher:
+    """Works one board's publication queue against its CMS."""
+
+    def __init__(
+        self,
+        board: Board,
+        sessions: sessionmaker[Session],
+        cms: Cms,
+        files: FileStore,
+        links: review.Links,
+        clock: Callable[[], datetime] = utcnow,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.board, self.sessions, self.cms, self.files = board, sessions, cms, files
+        self.links, self.clock, self.jitter = links, clock, jitter
+
+    def desk(self, session: Session) -> review.Desk:
+        return review.Desk(self.board, session, self.links, self.files, self.clock())
+
+    # -- one pass ------------------------------------------------------------------------
+    def run_once(self) -> PublishResult:
+        result = PublishResult()
+        now = self.clock()
+        with self.sessions() as s:
+            due = s.scalars(
+                select(Publication.id)
+                .where(
+                    Publication.board_id == self.board.id,
+                    Publication.state.in_([PubState.QUEUED, PubState.SENDING]),
+                    Publication.next_attempt_at <= now,
+                )
+                .order_by(Publication.next_attempt_at, Publication.id)
+            ).all()
+            unverified = s.scalars(
+                select(Publication.id).where(
+                    Publication.board_id == self.board.id,
+                    Publication.state == PubState.PUBLISHED,
+                )
+            ).all()
+        for pub_id in unverified:
+            self._verify(pub_id, result)
+        for pub_id in due:
+            if self._breaker_open():
+                result.skipped += 1
+                continue
+            self._attempt(pub_id, result)
+        return result
+
+    def recheck(self) -> PublishResult:
+        """Read verified posts back again (a post changed by hand shows here)."""
+        result = PublishResult()
+        cutoff = self.clock() - RECHECK_AFTER
+        with self.sessions() as s:
+            ids = s.scalars(
+                select(Publication.id).where(
+                    Publication.board_id == self.board.id,
+                    Publication.state == PubState.VERIFIED,
+                    Publication.verified_at <= cutoff,
+                )
+            ).all()
+        for pub_id in ids:
+            with self.sessions.begin() as s:
+                pub = s.get(Publication, pub_id)
+                assert pub is not None
+                pub.state, pub.reupdated = PubState.PUBLISHED, False
+            self._verify(pub_id, result)
+        return result
+
+    # -- breaker -------------------------------------------------------------------------
+    def _breaker(self, s: Session) -> CmsBreaker:
+        found = s.get(CmsBreaker, self.board.id)
+        if found is None:
+            found = CmsBreaker(board_id=self.board.id, failures=0)
+            s.add(found)
+        return found
+
+    def _breaker_open(self) -> bool:
+        with self.sessions() as s:
+            b = s.get(CmsBreaker, self.board.id)
+            return b is not None and b.open_until is not None and b.open_until > self.clock()
+
+    # -- one publication -----------------------------------------------------------------
+    def _load(self, s: Session, pub_id: int) -> tuple[Publication, Submission]:
+        pub = s.get(Publication, pub_id)
+        assert pub is not None
+        item = s.get(Submission, pub.submission_id)
+        assert item is not None
+        return pub, item
+
+    def _attempt(self, pub_id: int, result: PublishResult) -> None:
+        with self.sessions.begin() as s:  # the attempt is on record before the request
+            pub, item = self._load(s, pub_id)
+            maybe_sent = pub.attempts > 0 or pub.state == PubState.SENDING
+            pub.state = PubState.SENDING
+            pub.attempts += 1
+            remote_id, key = pub.remote_id, pub.key
+            expected = article(self.board, item, key, self.files)
+        try:
+            live = self._send(expected, remote_id, maybe_sent)
+        except CmsError as exc:
+            self._failed(pub_id, exc, result)
+            return
+        with self.sessions.begin() as s:
+            pub, item = self._load(s, pub_id)
+            pub.remote_id, pub.url = live.remote_id, live.url
+            pub.state, pub.published_at, pub.last_error = PubState.PUBLISHED, self.clock(), None
+            breaker = self._breaker(s)
+            breaker.failures, breaker.open_until = 0, None
+            review.event(
+                self.desk(s),
+                item,
+                "published",
+                connector=self.cms.name,
+                remote_id=live.remote_id,
+                url=live.url,
+                attempts=pub.attempts,
+            )
+        result.published += 1
+        self._verify(pub_id, result)
+
+    def _send(self, expected: Article, remote_id: str | None, maybe_sent: bool) -> Live:
+        if remote_id is None and maybe_sent:
+            found = self.cms.find(expected.key)  # a request that timed out may have landed
+            if found is not None:
+                log.info(
+                    "board=%s key=%s: found the post of an earlier attempt",
+                    self.board.id,
+                    expected.key,
+                )
+                return self.cms.update(found.remote_id, expected)
+        if remote_id is not None:
+            return self.cms.update(remote_id, expected)
+        return self.cms.publish(expected)
+
+    def _failed(self, pub_id: int, exc: CmsError, result: PublishResult) -> None:
+        now = self.clock()
+        settings = self.board.publish
+        with self.sessions.begin() as s:
+            pub, item = self._load(s, pub_id)
+            d = self.desk(s)
+            pub.last_error = str(exc)[:2000]
+            transient = isinstance(exc, CmsTransient)
+            if transient:
+                breaker = self._breaker(s)
+                breaker.failures += 1
+                if breaker.failures >= settings.breaker_failures:
+                    breaker.open_until = now + timedelta(seconds=settings.breaker_seconds)
+                    review.event(d, item, "breaker-open", until=breaker.open_until.isoformat())
+            if transient and pub.attempts < settings.max_attempts:
+                wait = settings.retry_seconds * 2 ** (pub.attempts - 1) * (0.5 + self.jitter())
+                pub.state, pub.next_attempt_at = PubState.QUEUED, now + timedelta(seconds=wait)
+                review.event(d, item, "publish-retry", attempt=pub.attempts, error=str(exc)[:500])
+                result.retried += 1
+                return
+            pub.state = PubState.DEAD
+            status = exc.status if isinstance(exc, CmsRejected) else None
+            review.event(
+                d, item, "publish-dead", attempts=pub.attempts, error=str(exc)[:500], status=status
+            )
+            self._tell_operators(d, item, pub, str(exc))
+            result.dead += 1
+
+    # -- verification ---------------------------------------------------------------------
+    def _verify(self, pub_id: int, result: PublishResult) -> None:
+        with self.sessions() as s:
+            pub, item = self._load(s, pub_id)
+            expected = article(self.board, item, pub.key, self.files)
+            remote_id, reupdated = pub.remote_id, pub.reupdated
+        assert remote_id is not None
+        try:
+            live = self.cms.read(remote_id)
+            found = differences(expected, live) if live else ["Bài không còn trên cổng"]
+            if found and not reupdated:
+                self._note(pub_id, "reupdated", found)
+                self.cms.update(remote_id, expected)
+                reupdated = True
+                live = self.cms.read(remote_id)
+                found = differences(expected, live) if live else ["Bài không còn trên cổng"]
+        except CmsTransient as exc:
+            log.warning(
+                "board=%s publication=%d: verification postponed: %s", self.board.id, pub_id, exc
+            )
+            return
+        except CmsError as exc:
+            found = [f"Không đọc lại được bài trên cổng: {exc}"]
+        with self.sessions.begin() as s:
+            pub, item = self._load(s, pub_id)
+            d = self.desk(s)
+            pub.reupdated = reupdated
+            if not found:
+                pub.state, pub.verified_at, pub.difference = PubState.VERIFIED, d.now, None
+                first = item.state != State.PUBLISHED
+                item.state = State.PUBLISHED
+                review.event(d, item, "verified", url=pub.url)
+                if first:
+                    self._tell_sender(d, item, pub)
+                result.verified += 1
+            else:
+                pub.state, pub.difference = PubState.MISMATCH, "\n".join(found)
+                review.event(d, item, "verify-mismatch", differences=found, url=pub.url)
+                self._tell_verifiers(d, item, pub, found)
+                result.mismatched += 1
+
+    def _note(self, pub_id: int, kind: str, found: list[str]) -> None:
+        with self.sessions.begin() as s:
+            pub, item = self._load(s, pub_id)
+            review.event(self.desk(s), item, kind, differences=found)
+
+    # -- mails ---------------------------------------------------------------------------
+    def _queue(
+        self, d: review.Desk, item: Submission, to: str, reason: str, heading: str, text: str
+    ) -> None:
+        msg = mailkit.message(self.board, to=to, subject=f"{heading} — {item.tracking_code}")
+        mailkit.simple(self.board, msg, heading, text, "\n\n--\n" + self.board.mail_out.from_name)
+        d.session.add(
+            OutgoingMail(
+                board_id=self.board.id,
+                submission_id=item.id,
+                to_address=to,
+                reason=reason,
+                message_id=str(msg["Message-ID"]).strip().strip("<>"),
+                raw=msg.as_bytes(),
+                created_at=d.now,
+            )
+        )
+
+    def _tell_sender(self, d: review.Desk, item: Submission, pub: Publication) -> None:
+        if item.sender_address:
+            self._queue(
+                d,
+                item,
+                item.sender_address,
+                "published",
+                "Tin, bài đã được đăng",
+                f"Tin, bài «{item.title}» (mã theo dõi {item.tracking_code}) đã được đăng "
+                f"trên {self.board.name}:\n\n{pub.url}\n",
+            )
+
+    def _operators(self) -> list[str]:
+        settings = self.board.publish
+        return [m.email for m in self.board.members_with_role(settings.verifier_role)] or [
+            m.email for m in self.board.members if m.role.value == "truong_ban"
+        ]
+
+    def _tell_operators(
+        self, d: review.Desk, item: Submission, pub: Publication, error: str
+    ) -> None:
+        for to in self._operators():
+            self._queue(
+                d,
+                item,
+                to,
+                "publish-dead",
+                "Không đăng được tin, bài lên cổng",
+                f"Tin, bài «{item.title}» ({item.tracking_code}) đã được duyệt nhưng không đăng "
+                f"được lên cổng sau {pub.attempts} lần thử ({self.cms.name}).\n\n"
+                f"Thông báo của hệ thống quản trị nội dung:\n  {error}\n\n"
+                "Sau khi khắc phục, chạy: bientap retry " + item.tracking_code + "\n",
+            )
+
+    def _tell_verifiers(
+        self, d: review.Desk, item: Submission, pub: Publication, found: list[str]
+    ) -> None:
+        lines = "\n".join(f"  - {f}" for f in found)
+        for to in self._operators():
+            self._queue(
+                d,
+                item,
+                to,
+                "verify-mismatch",
+                "Bài trên cổng khác bản đã duyệt",
+                f"Tin, bài «{item.title}» ({item.tracking_code}) trên cổng ({pub.url}) khác "
+                f"bản đã được duyệt, kể cả sau khi cập nhật lại:\n\n{lines}\n\n"
+                "Đề nghị kiểm tra và cập nhật lại trên cổng, "
+                "hoặc trình Trưởng ban duyệt bổ sung.\n",
+            )
+
+
+def events_of(s: Session, item_id: int) -> list[Event]:
+    return list(s.scalars(select(Event).where(Event.submission_id == item_id).order_by(Event.id)))

@@ -1,0 +1,281 @@
+"""Approved items reach the CMS exactly once and are checked once live: on the static
+site (the embedded default) and on a portal's own JSON API that fails on purpose."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from connectors.factory import cms
+from pipeline import cli, review
+from pipeline.commands import Verb
+from pipeline.config import Board, Publish, Role, load_board
+from pipeline.models import Event, Publication, PubState, ReviewTask, State, Submission, TaskState
+from pipeline.publishing import Publisher, PublishResult
+from pipeline.review import Decision, Desk, Evidence
+from pipeline.samples import article_mail
+from tests.helpers import CONFIG, DEMO_BOX, Rig, make_rig
+from tests.portal import TOKEN, Portal
+
+SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
+    b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00"
+    b"\x00\x00IEND\xaeB`\x82"
+)
+
+
+def approved_item(rig: Rig, attachments: list[tuple[str, str, bytes]] | None = None) -> Submission:
+    """A submission walked through the demo board's path by its reviewers."""
+    rig.drop(article_mail(SENDER, DEMO_BOX, attachments=attachments))
+    rig.runner.run_once()
+    item = rig.items()[-1]
+    for _ in range(5):
+        with rig.sessions.begin() as s:
+            open_tasks = s.scalars(
+                select(ReviewTask).where(
+                    ReviewTask.submission_id == item.id, ReviewTask.state == TaskState.PENDING
+                )
+            ).all()
+            if not open_tasks:
+                break
+            d = Desk(rig.board, s, rig.runner.links, rig.files)
+            current = s.get(Submission, item.id)
+            assert current is not None
+            review.act(
+                d,
+                open_tasks[0].id,
+                open_tasks[0].member_id,
+                Decision(Verb.APPROVE),
+                current.content_hash or "",
+                Evidence("cli"),
+            )
+    item = next(i for i in rig.items() if i.id == item.id)
+    assert item.state == State.APPROVED
+    return item
+
+
+def with_publish(board: Board, **settings: Any) -> Board:
+    data = board.model_dump(exclude={"source_file"})
+    data["publish"] = settings
+    return Board.model_validate(data)
+
+
+def publication(rig: Rig) -> Publication:
+    with rig.sessions() as s:
+        return s.scalars(select(Publication)).one()
+
+
+def kinds(rig: Rig) -> list[str]:
+    with rig.sessions() as s:
+        return list(s.scalars(select(Event.kind).order_by(Event.id)))
+
+
+# -- the static site, the embedded default ----------------------------------------------------
+@pytest.fixture
+def site_rig(tmp_path: Path, db_url: str) -> Rig:
+    board = with_publish(
+        load_board(CONFIG / "demo.toml"),
+        static={"path": str(tmp_path / "site"), "base_url": "http://127.0.0.1:8480/"},
+        sections={"giao-duc": "Giáo dục"},
+        attribution="Theo Cổng TTĐT (bản chạy thử)",
+    )
+    return make_rig(tmp_path, db_url, board)
+
+
+def publisher(rig: Rig, tmp_path: Path, **kw: Any) -> Publisher:
+    return Publisher(
+        rig.board, rig.sessions, cms(rig.board.publish, tmp_path), rig.files, rig.runner.links, **kw
+    )
+
+
+def test_an_approved_item_is_published_verified_and_the_sender_gets_the_link(
+    site_rig: Rig, tmp_path: Path
+) -> None:
+    rig = site_rig
+    item = approved_item(rig, [("anh-le-khai-giang.png", "image/png", PNG)])
+    result = publisher(rig, tmp_path).run_once()
+    assert (result.published, result.verified) == (1, 1)
+    pub = publication(rig)
+    assert pub.state == PubState.VERIFIED and pub.url
+    page = (tmp_path / "site" / "posts" / str(pub.remote_id) / "index.html").read_text(
+        encoding="utf-8"
+    )
+    assert item.title in page and "Theo Cổng TTĐT (bản chạy thử)" in page
+    assert "Lê Thị Hồng Nhung" in page and "anh-le-khai-giang.png" in page
+    assert next(i for i in rig.items() if i.id == item.id).state == State.PUBLISHED
+    rig.runner.deliver()
+    told = [m for m in rig.sent() if SENDER in str(m["To"]) and "đã được đăng" in str(m["Subject"])]
+    assert told and pub.url in told[-1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert publisher(rig, tmp_path).run_once() == PublishResult(), "nothing twice"
+
+
+def test_a_post_changed_by_hand_is_caught_and_put_back(site_rig: Rig, tmp_path: Path) -> None:
+    rig = site_rig
+    approved_item(rig)
+    clock = [review.utcnow()]
+    outlet = publisher(rig, tmp_path, clock=lambda: clock[0])
+    outlet.run_once()
+    pub = publication(rig)
+    page = tmp_path / "site" / "posts" / str(pub.remote_id) / "index.html"
+    page.write_text(page.read_text(encoding="utf-8").replace("1.200", "12.000"), encoding="utf-8")
+    clock[0] += timedelta(hours=25)
+    outlet.recheck()
+    assert "reupdated" in kinds(rig)
+    assert "1.200" in page.read_text(encoding="utf-8") and "12.000" not in page.read_text(
+        encoding="utf-8"
+    )
+    assert publication(rig).state == PubState.VERIFIED
+
+
+# -- a portal's own API that misbehaves -------------------------------------------------------
+@pytest.fixture
+def portal() -> Iterator[Portal]:
+    p = Portal()
+    p.start()
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def api_rig(tmp_path: Path, db_url: str, portal: Portal, monkeypatch: pytest.MonkeyPatch) -> Rig:
+    monkeypatch.setenv("TEST_PORTAL_TOKEN", TOKEN)
+    demo = load_board(CONFIG / "demo.toml")
+    board = with_publish(
+        demo,
+        connector="rest",
+        rest=portal.rest_settings(),
+        max_attempts=4,
+        retry_seconds=1,
+        breaker_failures=3,
+        breaker_seconds=60,
+    )
+    return make_rig(tmp_path, db_url, board)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = review.utcnow()
+
+    def __call__(self) -> Any:
+        return self.now
+
+    def later(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def drain(outlet: Publisher, clock: Clock, passes: int = 12) -> None:
+    for _ in range(passes):
+        outlet.run_once()
+        clock.later(120)
+
+
+def test_server_errors_are_retried_and_the_item_posted_once(
+    api_rig: Rig, portal: Portal, tmp_path: Path
+) -> None:
+    approved_item(api_rig)
+    portal.faults.errors = 2
+    clock = Clock()
+    outlet = publisher(api_rig, tmp_path, clock=clock, jitter=lambda: 0.5)
+    drain(outlet, clock)
+    assert len(portal.posts) == 1 and publication(api_rig).state == PubState.VERIFIED
+    assert kinds(api_rig).count("publish-retry") == 2
+
+
+def test_a_timeout_after_the_portal_accepted_does_not_post_twice(
+    api_rig: Rig, portal: Portal, tmp_path: Path
+) -> None:
+    approved_item(api_rig)
+    portal.faults.stall_after_create = 2.0  # the client gives up after 1 s
+    clock = Clock()
+    outlet = publisher(api_rig, tmp_path, clock=clock, jitter=lambda: 0.5)
+    outlet.run_once()
+    assert publication(api_rig).state == PubState.QUEUED and portal.creates == 1
+    portal.faults.stall_after_create = 0
+    clock.later(120)
+    drain(outlet, clock)
+    assert portal.creates == 1 and len(portal.posts) == 1
+    assert publication(api_rig).state == PubState.VERIFIED
+
+
+def test_a_portal_down_for_a_while_opens_the_breaker_then_resumes(
+    api_rig: Rig, portal: Portal, tmp_path: Path
+) -> None:
+    for _ in range(3):
+        approved_item(api_rig)
+    portal.stop()
+    clock = Clock()
+    outlet = publisher(api_rig, tmp_path, clock=clock, jitter=lambda: 0.5)
+    first = outlet.run_once()
+    assert first.retried == 3 and "breaker-open" in kinds(api_rig)
+    clock.later(30)
+    assert outlet.run_once().skipped > 0, "while open, the portal is left alone"
+    portal.start()
+    clock.later(120)
+    drain(outlet, clock)
+    with api_rig.sessions() as s:
+        states = s.scalars(select(Publication.state)).all()
+    assert states == [PubState.VERIFIED] * 3 and len(portal.posts) == 3
+
+
+def test_refused_credentials_park_the_item_and_tell_the_operator(
+    api_rig: Rig, portal: Portal, tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    item = approved_item(api_rig)
+    portal.faults.refuse = True
+    clock = Clock()
+    outlet = publisher(api_rig, tmp_path, clock=clock)
+    assert outlet.run_once().dead == 1
+    pub = publication(api_rig)
+    assert pub.state == PubState.DEAD and pub.attempts == 1
+    assert "Sai thông tin xác thực" in (pub.last_error or "") and TOKEN not in (
+        pub.last_error or ""
+    )
+    api_rig.runner.deliver()
+    secretary = api_rig.board.members_with_role(Role.THU_KY)
+    told = [m for m in api_rig.sent() if "Không đăng được" in str(m["Subject"])]
+    assert told and {str(m["To"].addresses[0].addr_spec) for m in told} == {
+        m.email for m in secretary
+    }
+    assert cli.main(["--database-url", db_url, "publications", "--state", "dead"]) == 0
+    assert "Sai thông tin xác thực" in capsys.readouterr().out
+    portal.faults.refuse = False
+    assert cli.main(["--database-url", db_url, "retry", item.tracking_code]) == 0
+    drain(outlet, clock, 2)
+    assert publication(api_rig).state == PubState.VERIFIED and len(portal.posts) == 1
+
+
+class Killed(BaseException):
+    """The daemon dies: no except clause of the pipeline catches this."""
+
+
+def test_killed_between_the_portals_answer_and_the_commit(
+    api_rig: Rig, portal: Portal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    approved_item(api_rig)
+    clock = Clock()
+    outlet = publisher(api_rig, tmp_path, clock=clock)
+    real_publish = outlet.cms.publish
+
+    def publish_then_die(article: Any) -> Any:
+        real_publish(article)
+        raise Killed
+
+    monkeypatch.setattr(outlet.cms, "publish", publish_then_die)
+    with pytest.raises(Killed):
+        outlet.run_once()
+    assert len(portal.posts) == 1 and publication(api_rig).state == PubState.SENDING
+    restarted = publisher(api_rig, tmp_path, clock=clock)  # a new daemon
+    drain(restarted, clock, 2)
+    assert portal.creates == 1 and len(portal.posts) == 1
+    assert publication(api_rig).state == PubState.VERIFIED
+
+
+def test_publish_settings_need_their_connector_section() -> None:
+    with pytest.raises(ValueError, match=r"\[publish.wordpress\]"):
+        Publish(connector="wordpress")

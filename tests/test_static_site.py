@@ -1,0 +1,290 @@
+"""The embedded static-site CMS: pages, media and the index written to a folder."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+from bs4 import BeautifulSoup
+
+from connectors.cms import Article, CmsRejected, Document, Media
+from connectors.static_site import StaticSiteCms
+from pipeline.config import StaticSite
+
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(64)) + b"\xff\xd9"
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+BODY = (
+    "<p>Sáng 15/3, UBND tỉnh Đồng Nai tổ chức hội nghị tổng kết công tác năm 2025.</p>"
+    '<p><img alt="Quang cảnh hội nghị" src="cid:anh1@bientap"></p>'
+    "<p>Phát biểu tại hội nghị, đồng chí Chủ tịch nhấn mạnh &amp; giao nhiệm vụ.</p>"
+)
+
+
+def article(**changes: object) -> Article:
+    base = Article(
+        key="bientap-dongnai-12-a1b2c3d4e5f6",
+        title="Hội nghị tổng kết công tác năm 2025",
+        body_html=BODY,
+        summary="Tỉnh Đồng Nai tổng kết công tác năm 2025.",
+        author="Nguyễn Văn An – Sở Thông tin và Truyền thông",
+        section="Tin hoạt động",
+        tags=("hội nghị", "tổng kết"),
+        media=(
+            Media("hoi-nghi.jpg", "image/jpeg", JPEG, content_id="anh1@bientap", role="image"),
+            Media("Quyết định 123.pdf", "application/pdf", PDF),
+        ),
+        document=Document(
+            kind="Quyết định",
+            number="123/QĐ-UBND",
+            issuer="UBND tỉnh Đồng Nai",
+            issued="2026-03-10",
+            summary="Về việc ban hành kế hoạch năm 2026",
+        ),
+        scheduled_at=datetime(2026, 3, 15, 2, 30, tzinfo=UTC),
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def cms(tmp_path: Path) -> StaticSiteCms:
+    return StaticSiteCms(StaticSite(path="site", base_url="http://portal.test/"), tmp_path)
+
+
+def page_of(cms: StaticSiteCms, remote_id: str) -> BeautifulSoup:
+    return BeautifulSoup((cms.root / "posts" / remote_id / "index.html").read_text(), "html.parser")
+
+
+def index_json(cms: StaticSiteCms) -> list[dict[str, str]]:
+    entries: list[dict[str, str]] = json.loads((cms.root / "index.json").read_text("utf-8"))
+    return entries
+
+
+def test_publish_writes_a_complete_page_with_its_media(cms: StaticSiteCms, tmp_path: Path) -> None:
+    live = cms.publish(article())
+
+    folder = tmp_path / "site" / "posts" / live.remote_id
+    assert live.remote_id.startswith("hoi-nghi-tong-ket-cong-tac-nam-2025-")
+    assert live.url == f"http://portal.test/posts/{live.remote_id}/"
+    html = (folder / "index.html").read_text("utf-8")
+    assert html.startswith("<!doctype html>")
+    soup = BeautifulSoup(html, "html.parser")
+    assert soup.html is not None and soup.html["lang"] == "vi"
+    assert soup.find("meta", charset="utf-8") is not None
+    assert soup.title is not None and soup.title.string == "Hội nghị tổng kết công tác năm 2025"
+    text = soup.get_text(" ")
+    for shown in (
+        "Nguyễn Văn An – Sở Thông tin và Truyền thông",
+        "Tin hoạt động",
+        "15/03/2026 09:30",  # 02:30 UTC, shown in Viet Nam's time
+        "123/QĐ-UBND",
+        "10/03/2026",
+        "Tỉnh Đồng Nai tổng kết công tác năm 2025.",
+    ):
+        assert shown in text
+
+    image = soup.select_one("#noi-dung img")
+    assert image is not None and image["src"] == "hoi-nghi.jpg"
+    assert len(soup.find_all("img")) == 1  # the inline image is not shown again below
+    assert (folder / "hoi-nghi.jpg").read_bytes() == JPEG
+    links = {unquote(str(a["href"])): a.get_text() for a in soup.select(".tep-dinh-kem a")}
+    assert links == {"Quyết định 123.pdf": "Quyết định 123.pdf"}
+    assert (folder / "Quyết định 123.pdf").read_bytes() == PDF
+    assert "Cập nhật" not in text  # only a post changed later says so
+    assert "cid:" not in html
+    assert sorted(live.media) == ["Quyết định 123.pdf", "hoi-nghi.jpg"]
+
+
+def test_the_index_lists_posts_newest_first(cms: StaticSiteCms) -> None:
+    older = cms.publish(article(scheduled_at=datetime(2026, 3, 1, tzinfo=UTC)))
+    newer = cms.publish(
+        article(
+            key="bientap-dongnai-13-ffffffffffff",
+            title="Tiếp công dân định kỳ tháng 3",
+            scheduled_at=datetime(2026, 3, 20, tzinfo=UTC),
+        )
+    )
+
+    entries = index_json(cms)
+    assert [e["id"] for e in entries] == [newer.remote_id, older.remote_id]
+    assert entries[1]["key"] == "bientap-dongnai-12-a1b2c3d4e5f6"
+    assert entries[1]["url"] == older.url
+    assert entries[1]["title"] == "Hội nghị tổng kết công tác năm 2025"
+    assert entries[1]["section"] == "Tin hoạt động"
+    assert {"id", "key", "title", "url", "section", "updated"} <= set(entries[0])
+    root = BeautifulSoup((cms.root / "index.html").read_text("utf-8"), "html.parser")
+    hrefs = [a["href"] for a in root.select("ul.bai a")]
+    assert hrefs == [f"posts/{newer.remote_id}/", f"posts/{older.remote_id}/"]
+
+
+def test_find_by_key_and_publishing_a_key_twice_keeps_one_post(cms: StaticSiteCms) -> None:
+    live = cms.publish(article())
+
+    found = cms.find("bientap-dongnai-12-a1b2c3d4e5f6")
+    assert found is not None and found.remote_id == live.remote_id
+    assert found.url == live.url
+    assert cms.find("bientap-dongnai-99-000000000000") is None
+
+    again = cms.publish(article())  # a retry after a crash
+    assert again.remote_id == live.remote_id
+    assert len(index_json(cms)) == 1
+
+
+def test_update_rewrites_the_page(cms: StaticSiteCms) -> None:
+    live = cms.publish(article())
+
+    changed = article(
+        title="Hội nghị tổng kết năm 2025 (cập nhật)",
+        body_html="<p>Nội dung đã sửa theo ý kiến Trưởng ban.</p>",
+        media=(Media("Quyết định 123.pdf", "application/pdf", PDF),),
+    )
+    updated = cms.update(live.remote_id, changed)
+
+    assert updated.remote_id == live.remote_id and updated.url == live.url
+    soup = page_of(cms, live.remote_id)
+    assert soup.h1 is not None and soup.h1.get_text() == "Hội nghị tổng kết năm 2025 (cập nhật)"
+    assert "Cập nhật" in soup.get_text()
+    assert "Nội dung đã sửa theo ý kiến Trưởng ban." in soup.get_text()
+    assert not (cms.root / "posts" / live.remote_id / "hoi-nghi.jpg").exists()
+    assert index_json(cms)[0]["title"] == "Hội nghị tổng kết năm 2025 (cập nhật)"
+    with pytest.raises(CmsRejected):
+        cms.update("khong-co-bai-nay-00000000", changed)
+
+
+def test_withdraw_removes_the_post_and_its_entry(cms: StaticSiteCms) -> None:
+    live = cms.publish(article())
+
+    cms.withdraw(live.remote_id)
+
+    assert not (cms.root / "posts" / live.remote_id).exists()
+    assert index_json(cms) == []
+    assert live.remote_id not in (cms.root / "index.html").read_text("utf-8")
+    assert cms.find(article().key) is None
+    assert cms.read(live.remote_id) is None
+    cms.withdraw(live.remote_id)  # withdrawing twice is not an error
+
+
+def test_read_gives_back_what_was_published(cms: StaticSiteCms) -> None:
+    live = cms.publish(article())
+
+    read = cms.read(live.remote_id)
+
+    assert read is not None
+    assert read.title == "Hội nghị tổng kết công tác năm 2025"
+    assert read.body_html == live.body_html
+    assert read.body_html == BODY.replace("cid:anh1@bientap", "hoi-nghi.jpg")
+    assert read.media == ("Quyết định 123.pdf", "hoi-nghi.jpg")
+    assert read.section == "Tin hoạt động"
+    assert read.tags == ("hội nghị", "tổng kết")
+    assert read.meta == {
+        "key": "bientap-dongnai-12-a1b2c3d4e5f6",
+        "document_kind": "Quyết định",
+        "document_number": "123/QĐ-UBND",
+        "document_issuer": "UBND tỉnh Đồng Nai",
+        "document_issued": "2026-03-10",
+        "document_summary": "Về việc ban hành kế hoạch năm 2026",
+    }
+    assert read == live
+
+
+def test_two_attachments_of_one_name_keep_their_names(cms: StaticSiteCms) -> None:
+    other = JPEG.replace(b"JFIF", b"Exif")
+    live = cms.publish(
+        article(
+            body_html='<p>Ảnh:</p><p><img src="cid:a"><img src="cid:b"></p>',
+            media=(
+                Media("image001.jpg", "image/jpeg", JPEG, content_id="a", role="image"),
+                Media("image001.jpg", "image/jpeg", other, content_id="b", role="image"),
+            ),
+        )
+    )
+
+    folder = cms.root / "posts" / live.remote_id
+    assert (folder / "image001.jpg").read_bytes() == JPEG
+    assert (folder / "2" / "image001.jpg").read_bytes() == other
+    srcs = [img["src"] for img in page_of(cms, live.remote_id).select("#noi-dung img")]
+    assert srcs == ["image001.jpg", "2/image001.jpg"]
+    read = cms.read(live.remote_id)
+    assert read is not None and read.media == ("image001.jpg", "image001.jpg") == live.media
+
+
+def test_nothing_in_the_item_can_run_script(cms: StaticSiteCms) -> None:
+    live = cms.publish(
+        article(
+            title='Tin <script>alert("x")</script> nóng',
+            author='"><script>alert(1)</script>',
+            section="<b>Thời sự</b>",
+            document=Document(number='1/QĐ"><img src=x onerror=alert(1)>'),
+            media=(Media("bao-cao.html", "text/html", b"<script>alert(1)</script>"),),
+            body_html="<p>Nội dung.</p>",
+        )
+    )
+
+    for path in (cms.root / "posts" / live.remote_id / "index.html", cms.root / "index.html"):
+        html = path.read_text("utf-8")
+        assert "<script" not in html
+        elements = BeautifulSoup(html, "html.parser").find_all(True)
+        assert not [e for e in elements if e.name == "script" or e.get("src") == "x"]
+        assert not [a for e in elements for a in e.attrs if a.lower().startswith("on")]
+    soup = page_of(cms, live.remote_id)
+    assert soup.h1 is not None and soup.h1.get_text() == 'Tin <script>alert("x")</script> nóng'
+    # an HTML attachment served from the portal would run there: it is written inert
+    assert (cms.root / "posts" / live.remote_id / "bao-cao.html.txt").exists()
+    assert not (cms.root / "posts" / live.remote_id / "bao-cao.html").exists()
+    read = cms.read(live.remote_id)
+    assert read is not None and read.title == 'Tin <script>alert("x")</script> nóng'
+    assert read.meta["document_number"] == '1/QĐ"><img src=x onerror=alert(1)>'
+
+
+def test_vietnamese_is_written_precomposed(cms: StaticSiteCms) -> None:
+    decomposed = unicodedata.normalize("NFD", "Kỷ niệm ngày Quốc tế Phụ nữ 8/3")
+    assert decomposed != unicodedata.normalize("NFC", decomposed)
+
+    live = cms.publish(article(title=decomposed, body_html=f"<p>{decomposed}</p>"))
+
+    html = (cms.root / "posts" / live.remote_id / "index.html").read_text("utf-8")
+    assert html.count("Kỷ niệm ngày Quốc tế Phụ nữ 8/3") >= 2  # <title>, <h1>, body
+    assert decomposed not in html
+    assert live.remote_id.startswith("ky-niem-ngay-quoc-te-phu-nu-8-3-")
+    read = cms.read(live.remote_id)
+    assert read is not None and read.title == "Kỷ niệm ngày Quốc tế Phụ nữ 8/3"
+    assert index_json(cms)[0]["title"] == "Kỷ niệm ngày Quốc tế Phụ nữ 8/3"
+
+
+def test_a_post_id_cannot_leave_the_site(cms: StaticSiteCms, tmp_path: Path) -> None:
+    (tmp_path / "secret").mkdir()
+    for bad in ("../secret", "..", "a/b", "", "bai-1\n"):
+        with pytest.raises(CmsRejected):
+            cms.withdraw(bad)
+        with pytest.raises(CmsRejected):
+            cms.read(bad)
+    assert (tmp_path / "secret").exists()
+
+
+def test_an_absolute_path_is_used_as_it_is(tmp_path: Path) -> None:
+    site = tmp_path / "www"
+    cms = StaticSiteCms(StaticSite(path=str(site)), tmp_path / "var")
+
+    live = cms.publish(article())
+
+    assert (site / "posts" / live.remote_id / "index.html").exists()
+    assert live.url.startswith("http://127.0.0.1:8480/posts/")
+
+
+def test_an_image_the_body_does_not_show_is_shown_below_it(cms: StaticSiteCms) -> None:
+    live = cms.publish(
+        article(
+            body_html="<p>Toàn cảnh buổi lễ.</p>",
+            media=(Media("le-khai-mac.jpg", "image/jpeg", JPEG, role="image"),),
+        )
+    )
+
+    soup = page_of(cms, live.remote_id)
+    assert [img["src"] for img in soup.select("figure img")] == ["le-khai-mac.jpg"]
+    assert soup.select("#noi-dung img") == []
+    read = cms.read(live.remote_id)
+    assert read is not None and read.media == ("le-khai-mac.jpg",)
