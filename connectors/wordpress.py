@@ -14,6 +14,7 @@ permalinks.
 from __future__ import annotations
 
 import re
+import unicodedata
 from html import escape, unescape
 from typing import Any
 from urllib.parse import quote
@@ -78,7 +79,7 @@ class WordPressCms:
         return {unescape(m["title"]["raw"]): m for m in items}
 
     def _upload(self, media: Media) -> dict[str, Any]:
-        disposition = f"attachment; filename*=UTF-8''{quote(media.filename)}"
+        disposition = f'attachment; filename="{ascii_name(media.filename)}"'
         uploaded = self._call(
             "POST",
             "/wp/v2/media",
@@ -190,6 +191,13 @@ class WordPressCms:
 
     def close(self) -> None:
         self.http.close()
+
+
+def ascii_name(filename: str) -> str:
+    """A file name WordPress accepts in Content-Disposition: "Ảnh lễ.png" -> "Anh-le.png"."""
+    plain = unicodedata.normalize("NFKD", filename.replace("đ", "d").replace("Đ", "D"))
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", plain).strip("-.") or "tep"
 
 
 def _message(response: requests.Response) -> str:

@@ -115,12 +115,12 @@ def _document(item: Submission) -> Document | None:
     doc = item.document or {}
     if not doc:
         return None
-    return Document(
-        kind=doc.get("kind"),
+    return Document(  # the keys of docmeta.DocumentMetadata.to_dict
+        kind=doc.get("doc_type"),
         number=doc.get("number"),
         issuer=doc.get("issuer"),
-        issued=doc.get("issued"),
-        effective=doc.get("effective"),
+        issued=doc.get("issue_date"),
+        effective=doc.get("effective_date"),
         summary=doc.get("summary"),
     )
 

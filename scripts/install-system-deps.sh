@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Install the system packages that the real-server tests and benchmarks need:
-#   dovecot-imapd (IMAP), postgresql, chromium + chromium-driver (headless browser).
+#   dovecot-imapd (IMAP), postgresql, chromium + chromium-driver (headless browser),
+#   wordpress + mariadb-server + php-cli + php-mysql (a real CMS for the publishing tests).
 # Idempotent: installs only what `dpkg -s` reports missing and runs `apt-get update` only
 # then. Non-interactive. Run as root, or as a user with sudo.
 #
-# The tests start their own Dovecot and PostgreSQL on free loopback ports with throwaway
-# configs, so the system-wide daemons that these packages ship are not wanted: they are
-# kept from starting during the install (policy-rc.d) and stopped/disabled if running.
+# The tests start their own Dovecot, PostgreSQL, MariaDB and PHP web server on free
+# loopback ports with throwaway configs, so the system-wide daemons that these packages
+# ship are not wanted: they are kept from starting during the install (policy-rc.d) and
+# stopped/disabled if running.
 set -euo pipefail
 
-PACKAGES=(dovecot-imapd postgresql chromium chromium-driver)
-DAEMONS=(dovecot postgresql)
+PACKAGES=(dovecot-imapd postgresql chromium chromium-driver
+    wordpress mariadb-server php-cli php-mysql)
+DAEMONS=(dovecot postgresql mariadb apache2)
 
 if [[ ${EUID} -eq 0 ]]; then
     SUDO=()

@@ -7,6 +7,7 @@ pytest_plugins = [
     "tests.fixtures_db",  # SQLite and PostgreSQL databases
     "tests.fixtures_browser",  # headless Chromium
     "tests.review_loop",  # the review loop on Dovecot and SMTP
+    "tests.fixtures_cms",  # WordPress (PHP's built-in server and MariaDB)
 ]
 
 

@@ -1,0 +1,202 @@
+"""Approved items into a real WordPress (Debian's package, PHP's server, MariaDB), read
+back through WordPress's own REST API; faults on the real site; a post changed by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from connectors.factory import cms
+from pipeline import review
+from pipeline.config import Board, load_board
+from pipeline.models import Event, Publication, PubState
+from pipeline.publishing import Publisher
+from pipeline.samples import article_mail
+from tests.helpers import CONFIG, DEMO_BOX, Rig, make_rig
+from tests.test_publishing import PNG, SENDER, Clock, approved_item, drain
+from tests.wordpress import WordPress
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+DOCUMENT_BODY = """\
+UBND TỈNH ĐỒNG NAI
+Số: 1234/QĐ-UBND
+Đồng Nai, ngày 12 tháng 3 năm 2026
+
+QUYẾT ĐỊNH
+Về việc ban hành Kế hoạch tuyển sinh vào lớp 10 năm học 2026 - 2027
+
+Quyết định này có hiệu lực kể từ ngày 15/3/2026.
+
+Tin: Lê Thị Hồng Nhung
+Đơn vị: Văn phòng Sở Giáo dục và Đào tạo
+"""
+
+
+def wordpress_board(wp: WordPress, **extra: Any) -> Board:
+    data = load_board(CONFIG / "demo.toml").model_dump(exclude={"source_file"})
+    data["publish"] = {
+        "connector": "wordpress",
+        "wordpress": {
+            "url": wp.url,
+            "username": wp.username,
+            "password": "env:TEST_WP_PASSWORD",
+            "timeout_seconds": 5,
+        },
+        "sections": {"giao-duc": "Giáo dục"},
+        "attribution": "Theo Cổng TTĐT (bản chạy thử)",
+        "max_attempts": 4,
+        "retry_seconds": 1,
+        "breaker_failures": 2,
+        "breaker_seconds": 60,
+        **extra,
+    }
+    return Board.model_validate(data)
+
+
+@pytest.fixture
+def wp_rig(
+    tmp_path: Path, db_url: str, wordpress: WordPress, monkeypatch: pytest.MonkeyPatch
+) -> Rig:
+    monkeypatch.setenv("TEST_WP_PASSWORD", wordpress.app_password)
+    return make_rig(tmp_path, db_url, wordpress_board(wordpress))
+
+
+def outlet(rig: Rig, tmp_path: Path, clock: Clock) -> Publisher:
+    target = cms(rig.board.publish, tmp_path)
+    return Publisher(rig.board, rig.sessions, target, rig.files, rig.runner.links, clock=clock)
+
+
+def the_publication(rig: Rig, item_id: int) -> Publication:
+    with rig.sessions() as s:
+        return s.scalars(select(Publication).where(Publication.submission_id == item_id)).one()
+
+
+def test_an_approved_item_reads_back_from_wordpress_as_approved(
+    wp_rig: Rig, wordpress: WordPress, tmp_path: Path
+) -> None:
+    item = approved_item(
+        wp_rig,
+        [
+            ("Ảnh lễ khai giảng.png", "image/png", PNG),
+            ("Kế hoạch chi tiết.pdf", "application/pdf", PDF),
+        ],
+    )
+    clock = Clock()
+    assert outlet(wp_rig, tmp_path, clock).run_once().verified == 1
+    pub = the_publication(wp_rig, item.id)
+    post = wordpress.post(int(pub.remote_id or 0))  # WordPress's own REST API
+    assert post["title"]["raw"] == item.title
+    content = post["content"]["raw"]
+    assert "hơn 1.200 học sinh lớp 12" in content
+    assert "Theo Cổng TTĐT (bản chạy thử)" in content and "Lê Thị Hồng Nhung" in content
+    [category] = [
+        c for c in wordpress.rest("GET", "/wp/v2/categories") if c["id"] in post["categories"]
+    ]
+    assert category["name"] == "Giáo dục"
+    media = wordpress.media(parent=post["id"], context="edit")
+    assert sorted(m["title"]["raw"] for m in media) == [
+        "Kế hoạch chi tiết.pdf",
+        "Ảnh lễ khai giảng.png",
+    ]
+    image = next(m for m in media if m["mime_type"] == "image/png")
+    assert post["featured_media"] == image["id"]
+    pdf = next(m for m in media if m["mime_type"] == "application/pdf")
+    assert pdf["source_url"] in content, "files are listed for download"
+    assert post["meta"]["bientap_key"] == pub.key and post["status"] == "publish"
+    assert pub.url and str(post["id"]) in pub.url
+
+
+def test_an_official_document_carries_its_metadata(
+    wp_rig: Rig, wordpress: WordPress, tmp_path: Path
+) -> None:
+    wp_rig.drop(article_mail(SENDER, DEMO_BOX, "[Văn bản] Quyết định 1234/QĐ-UBND", DOCUMENT_BODY))
+    wp_rig.runner.run_once()
+    item = wp_rig.items()[-1]
+    assert item.document and item.document["number"] == "1234/QĐ-UBND"
+    item = approved_item_by_id(wp_rig, item.id)
+    outlet(wp_rig, tmp_path, Clock()).run_once()
+    post = wordpress.post(int(the_publication(wp_rig, item.id).remote_id or 0))
+    assert post["meta"]["bientap_document_number"] == "1234/QĐ-UBND"
+    assert post["meta"]["bientap_document_issued"] == "2026-03-12"
+    assert post["meta"]["bientap_document_kind"] == "Quyết định"
+
+
+def approved_item_by_id(rig: Rig, item_id: int) -> Any:
+    from pipeline.commands import Verb
+    from pipeline.models import ReviewTask, Submission, TaskState
+    from pipeline.review import Decision, Desk, Evidence
+
+    for _ in range(5):
+        with rig.sessions.begin() as s:
+            open_tasks = s.scalars(
+                select(ReviewTask).where(
+                    ReviewTask.submission_id == item_id, ReviewTask.state == TaskState.PENDING
+                )
+            ).all()
+            if not open_tasks:
+                break
+            current = s.get(Submission, item_id)
+            assert current is not None
+            review.act(
+                Desk(rig.board, s, rig.runner.links, rig.files),
+                open_tasks[0].id,
+                open_tasks[0].member_id,
+                Decision(Verb.APPROVE),
+                current.content_hash or "",
+                Evidence("cli"),
+            )
+    return next(i for i in rig.items() if i.id == item_id)
+
+
+def test_a_post_changed_by_hand_in_wordpress_is_caught_and_put_back(
+    wp_rig: Rig, wordpress: WordPress, tmp_path: Path
+) -> None:
+    item = approved_item(wp_rig)
+    clock = Clock()
+    publisher = outlet(wp_rig, tmp_path, clock)
+    publisher.run_once()
+    post_id = int(the_publication(wp_rig, item.id).remote_id or 0)
+    wordpress.edit_post(post_id, content="<p>Nội dung đã bị sửa tay.</p>")
+    clock.later(25 * 3600)
+    publisher.recheck()
+    with wp_rig.sessions() as s:
+        caught = s.scalars(select(Event).where(Event.kind == "reupdated")).one()
+    assert "Nội dung" in caught.detail["differences"][0]
+    assert "hơn 1.200 học sinh" in wordpress.post(post_id)["content"]["raw"]
+    assert the_publication(wp_rig, item.id).state == PubState.VERIFIED
+
+
+def test_wordpress_down_for_a_while_still_gets_each_item_once(
+    wp_rig: Rig, wordpress: WordPress, tmp_path: Path
+) -> None:
+    items = [approved_item(wp_rig) for _ in range(2)]
+    clock = Clock()
+    publisher = outlet(wp_rig, tmp_path, clock)
+    wordpress.stop_http()
+    try:
+        assert publisher.run_once().retried == 2
+        clock.later(30)
+        assert publisher.run_once().skipped == 2  # the breaker is open
+    finally:
+        wordpress.start_http()
+    clock.later(120)
+    drain(publisher, clock, 3)
+    for item in items:
+        pub = the_publication(wp_rig, item.id)
+        assert pub.state == PubState.VERIFIED
+        assert len(wordpress.posts(slug=pub.key)) == 1
+
+
+def test_a_wrong_application_password_is_a_dead_letter_with_wordpress_message(
+    tmp_path: Path, db_url: str, wordpress: WordPress, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_WP_PASSWORD", "abcd efgh ijkl mnop qrst uvwx")
+    rig = make_rig(tmp_path, db_url, wordpress_board(wordpress))
+    item = approved_item(rig)
+    assert outlet(rig, tmp_path, Clock()).run_once().dead == 1
+    pub = the_publication(rig, item.id)
+    assert pub.state == PubState.DEAD and "401" in (pub.last_error or "")
+    assert not wordpress.posts(slug=pub.key)
