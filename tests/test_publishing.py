@@ -16,9 +16,9 @@ from pipeline import cli, review
 from pipeline.commands import Verb
 from pipeline.config import Board, Publish, Role, load_board
 from pipeline.models import Event, Publication, PubState, ReviewTask, State, Submission, TaskState
-from pipeline.publishing import Publisher, PublishResult
+from pipeline.publishing import Publisher, PublishResult, article
 from pipeline.review import Decision, Desk, Evidence
-from pipeline.samples import article_mail
+from pipeline.samples import NEWS_BODY, article_mail
 from tests.helpers import CONFIG, DEMO_BOX, Rig, make_rig
 from tests.portal import TOKEN, Portal
 
@@ -279,3 +279,34 @@ def test_killed_between_the_portals_answer_and_the_commit(
 def test_publish_settings_need_their_connector_section() -> None:
     with pytest.raises(ValueError, match=r"\[publish.wordpress\]"):
         Publish(connector="wordpress")
+
+
+ENGLISH = """\
+Binh Phuoc province held a conference on the results of the administrative reform in 2025 \
+and the tasks for 2026. The provincial People's Committee asked departments to improve \
+online public services and to answer the questions of citizens and businesses on time.
+
+Author: Tran Van Minh
+Unit: Provincial Information Technology Centre
+"""
+
+
+def test_an_english_version_goes_to_the_english_section(tmp_path: Path, db_url: str) -> None:
+    board = with_publish(
+        load_board(CONFIG / "demo.toml"),
+        static={"path": str(tmp_path / "site")},
+        sections={"giao-duc": "Giáo dục"},
+        english_section="English",
+    )
+    rig = make_rig(tmp_path, db_url, board)
+    rig.drop(article_mail(SENDER, DEMO_BOX, "Administrative reform conference", ENGLISH))
+    rig.drop(article_mail(SENDER, DEMO_BOX, "[GD] Ngày hội tuyển sinh", NEWS_BODY))
+    rig.runner.run_once()
+    english, vietnamese = rig.items()
+    assert english.title.startswith("Administrative")
+    articles = {i.title: article(board, i, "k", rig.files) for i in (english, vietnamese)}
+    assert (articles[english.title].language, articles[english.title].section) == ("en", "English")
+    assert (articles[vietnamese.title].language, articles[vietnamese.title].section) == (
+        "vi",
+        "Giáo dục",
+    )
