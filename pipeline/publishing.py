@@ -38,7 +38,6 @@ from pipeline.files import FileStore
 from pipeline.models import (
     CmsBreaker,
     Event,
-    OutgoingMail,
     Publication,
     PubState,
     State,
@@ -413,17 +412,7 @@ class Publisher:
     ) -> None:
         msg = mailkit.message(self.board, to=to, subject=f"{heading} — {item.tracking_code}")
         mailkit.simple(self.board, msg, heading, text, "\n\n--\n" + self.board.mail_out.from_name)
-        d.session.add(
-            OutgoingMail(
-                board_id=self.board.id,
-                submission_id=item.id,
-                to_address=to,
-                reason=reason,
-                message_id=str(msg["Message-ID"]).strip().strip("<>"),
-                raw=msg.as_bytes(),
-                created_at=d.now,
-            )
-        )
+        review.queue(d, item, to, reason, msg)
 
     def _tell_sender(self, d: review.Desk, item: Submission, pub: Publication) -> None:
         if item.sender_address:

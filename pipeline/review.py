@@ -30,6 +30,7 @@ from pipeline.commands import Verb
 from pipeline.config import Board, Member, Quorum
 from pipeline.files import FileStore
 from pipeline.models import (
+    STATE_LABELS,
     Event,
     OutgoingMail,
     ReviewNotice,
@@ -452,8 +453,6 @@ def check_open(d: Desk, task: ReviewTask, item: Submission) -> None:
 
 
 def _state_label(item: Submission) -> str:
-    from pipeline.models import STATE_LABELS
-
     return STATE_LABELS.get(State(item.state), item.state)
 
 
