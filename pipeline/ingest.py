@@ -12,15 +12,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from pipeline import dedup, notices, replies, review
+from pipeline import dedup, notices, reminders, replies, review
 from pipeline.checks import Action, Facts, Flag, decide, run_checks
 from pipeline.classify import Sender, owners
 from pipeline.config import Board
-from pipeline.deadlines import Calendar, DeadlineRule, schedule
 from pipeline.models import Event, RawMessage, RawStatus, State, StoredFile, Submission
 from pipeline.reading import Reading
 from pipeline.review import Desk
@@ -131,23 +130,8 @@ def due_date(board: Board, kind: str | None, arrived: datetime) -> datetime | No
     The regulations count from the event (Lục Nam Đ12.3); the mail's arrival is the
     closest thing the pipeline knows.
     """
-    rule = next((d for d in board.deadlines if d.kind == kind), None)
-    if rule is None:
-        return None
-    calendar = Calendar(
-        frozenset(board.extra_days_off), frozenset(board.extra_working_days), tz=board.timezone
-    )
-    return schedule(
-        DeadlineRule(
-            kind=rule.kind,
-            amount=rule.amount,
-            unit=rule.unit,
-            remind_before=timedelta(hours=rule.remind_before_hours),
-            escalate_after=timedelta(hours=rule.escalate_after_hours),
-        ),
-        arrived,
-        calendar,
-    ).due
+    times = reminders.item_schedule(board, kind, arrived)
+    return times.due if times is not None else None
 
 
 # Order is data: read the list and you know the flow (reading.STAGES come first).
