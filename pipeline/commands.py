@@ -34,6 +34,7 @@ class Verb(StrEnum):
     REJECT = "reject"
     CHANGES = "changes"
     FORWARD = "forward"
+    WITHDRAW = "withdraw"  # a published item, off the portal
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,13 @@ RULES: tuple[_Rule, ...] = (
         "người nhận",
         "{word} <mã, tên hoặc e-mail thành viên>",
     ),
+    _Rule(
+        Verb.WITHDRAW,
+        ("gỡ bài", "gỡ", "thu hồi", "withdraw"),
+        True,
+        "lý do",
+        "{word}: <lý do>",
+    ),
 )
 
 # Words that may precede a command ("OK duyệt", "Dạ, duyệt ạ"); alone they are no command.
@@ -108,6 +116,7 @@ VERB_NAMES: dict[Verb, str] = {
     Verb.REJECT: "TỪ CHỐI",
     Verb.CHANGES: "SỬA",
     Verb.FORWARD: "CHUYỂN",
+    Verb.WITHDRAW: "GỠ BÀI",
 }
 
 HELP_VI = (
@@ -117,7 +126,9 @@ HELP_VI = (
     "- TỪ CHỐI: <lý do>: từ chối, lý do được gửi cho người gửi bài\n"
     "- SỬA: <nội dung cần sửa>: trả lại người gửi để sửa\n"
     "- CHUYỂN <mã, tên hoặc e-mail thành viên>: chuyển cho thành viên khác xem xét\n"
-    "Tiếng Anh: APPROVE, REJECT: <reason>, CHANGES: <what to fix>, FORWARD <member>."
+    "- GỠ BÀI: <lý do>: gỡ tin bài đã đăng khỏi cổng (trả lời thư báo đã đăng)\n"
+    "Tiếng Anh: APPROVE, REJECT: <reason>, CHANGES: <what to fix>, FORWARD <member>, "
+    "WITHDRAW: <reason>."
 )
 
 _MAX_COMMAND_LINES = 3

@@ -67,6 +67,7 @@ class State(StrEnum):
     PENDING_REVIEW = "pending_review"
     APPROVED = "approved"  # approved for publication
     PUBLISHED = "published"  # live on the portal and verified
+    WITHDRAWN = "withdrawn"  # taken off the portal by the head
     REJECTED = "rejected"  # refused by a reviewer, with the reason
     HELD = "held"  # unknown sender: an operator decides
     QUARANTINED = "quarantined"  # security marking: never publishable
@@ -79,6 +80,7 @@ STATE_LABELS: dict[State, str] = {
     State.PENDING_REVIEW: "Chờ duyệt",
     State.APPROVED: "Đã duyệt, chờ đăng",
     State.PUBLISHED: "Đã đăng",
+    State.WITHDRAWN: "Đã gỡ khỏi cổng",
     State.REJECTED: "Không duyệt",
     State.HELD: "Tạm giữ (người gửi chưa xác định)",
     State.QUARANTINED: "Cách ly (tài liệu mật)",
@@ -361,6 +363,7 @@ class PubState(StrEnum):
     VERIFIED = "verified"  # read back equal to what was approved
     MISMATCH = "mismatch"  # read back different even after a re-update: a person checks
     DEAD = "dead"  # gave up: the operator was told why
+    WITHDRAWING = "withdrawing"  # the head asked: to be taken off the portal
     WITHDRAWN = "withdrawn"
 
 

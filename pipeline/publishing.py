@@ -167,6 +167,23 @@ def differences(expected: Article, live: Live) -> list[str]:
 
 
 # -- the queue --------------------------------------------------------------------------------
+def _publication(d: review.Desk, item: Submission) -> Publication:
+    return d.session.scalars(select(Publication).where(Publication.submission_id == item.id)).one()
+
+
+def withdraw(d: review.Desk, item: Submission) -> None:
+    """The head took a live item back: the publisher removes it from the portal."""
+    pub = _publication(d, item)
+    pub.state, pub.next_attempt_at, pub.attempts = PubState.WITHDRAWING, d.now, 0
+
+
+def republish(d: review.Desk, item: Submission) -> None:
+    """A live item was corrected: the publisher updates the portal and verifies again."""
+    pub = _publication(d, item)
+    pub.state, pub.version, pub.reupdated = PubState.QUEUED, item.content_hash or "", False
+    pub.next_attempt_at, pub.attempts = d.now, 0
+
+
 def new_key(board: Board, item: Submission) -> str:
     return f"bientap-{board.id}-{item.id}-{secrets.token_hex(6)}"
 
@@ -195,6 +212,7 @@ class PublishResult:
     retried: int = 0
     dead: int = 0
     mismatched: int = 0
+    withdrawn: int = 0
     skipped: int = 0  # the circuit breaker is open
 
 
@@ -226,7 +244,9 @@ class Publisher:
                 select(Publication.id)
                 .where(
                     Publication.board_id == self.board.id,
-                    Publication.state.in_([PubState.QUEUED, PubState.SENDING]),
+                    Publication.state.in_(
+                        [PubState.QUEUED, PubState.SENDING, PubState.WITHDRAWING]
+                    ),
                     Publication.next_attempt_at <= now,
                 )
                 .order_by(Publication.next_attempt_at, Publication.id)
@@ -287,7 +307,29 @@ class Publisher:
         assert item is not None
         return pub, item
 
+    def _withdraw(self, pub_id: int, result: PublishResult) -> None:
+        with self.sessions.begin() as s:
+            pub, _item = self._load(s, pub_id)
+            pub.attempts += 1
+            remote_id = pub.remote_id
+        try:
+            if remote_id is not None:
+                self.cms.withdraw(remote_id)
+        except CmsError as exc:
+            self._failed(pub_id, exc, result, then=PubState.WITHDRAWING)
+            return
+        with self.sessions.begin() as s:
+            pub, item = self._load(s, pub_id)
+            pub.state, pub.last_error = PubState.WITHDRAWN, None
+            review.event(
+                self.desk(s), item, "withdrawn", connector=self.cms.name, remote_id=remote_id
+            )
+        result.withdrawn += 1
+
     def _attempt(self, pub_id: int, result: PublishResult) -> None:
+        with self.sessions() as s:
+            if s.get(Publication, pub_id).state == PubState.WITHDRAWING:  # type: ignore[union-attr]
+                return self._withdraw(pub_id, result)
         with self.sessions.begin() as s:  # the attempt is on record before the request
             pub, item = self._load(s, pub_id)
             maybe_sent = pub.attempts > 0 or pub.state == PubState.SENDING
@@ -332,7 +374,13 @@ class Publisher:
             return self.cms.update(remote_id, expected)
         return self.cms.publish(expected)
 
-    def _failed(self, pub_id: int, exc: CmsError, result: PublishResult) -> None:
+    def _failed(
+        self,
+        pub_id: int,
+        exc: CmsError,
+        result: PublishResult,
+        then: PubState = PubState.QUEUED,
+    ) -> None:
         now = self.clock()
         settings = self.board.publish
         with self.sessions.begin() as s:
@@ -348,7 +396,7 @@ class Publisher:
                     review.event(d, item, "breaker-open", until=breaker.open_until.isoformat())
             if transient and pub.attempts < settings.max_attempts:
                 wait = settings.retry_seconds * 2 ** (pub.attempts - 1) * (0.5 + self.jitter())
-                pub.state, pub.next_attempt_at = PubState.QUEUED, now + timedelta(seconds=wait)
+                pub.state, pub.next_attempt_at = then, now + timedelta(seconds=wait)
                 review.event(d, item, "publish-retry", attempt=pub.attempts, error=str(exc)[:500])
                 result.retried += 1
                 return
@@ -394,6 +442,7 @@ class Publisher:
                 review.event(d, item, "verified", url=pub.url)
                 if first:
                     self._tell_sender(d, item, pub)
+                    review.watch(d, item, pub.url or "")
                 result.verified += 1
             else:
                 pub.state, pub.difference = PubState.MISMATCH, "\n".join(found)

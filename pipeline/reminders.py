@@ -118,7 +118,7 @@ def _digest(d: Desk, member: Member, open_tasks: list[tuple[ReviewTask, Submissi
             review_mail.DigestEntry(
                 tracking_code=item.tracking_code,
                 title=item.title,
-                step_name=d.board.review.steps[task.step_index].name,
+                step_name=review.step_of(d.board, task.step_index).name,
                 due_at=item.due_at,
                 overdue=item.due_at is not None and item.due_at < d.now,
                 view_url=d.links.url(task.id, token),

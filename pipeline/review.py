@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from pipeline import review_mail, routing
 from pipeline.commands import Verb
-from pipeline.config import Board, Member, Quorum
+from pipeline.config import Actor, Board, Member, Quorum, ReviewStep, Role
 from pipeline.files import FileStore
 from pipeline.models import (
     STATE_LABELS,
@@ -56,6 +56,24 @@ DECISION_LABELS: dict[str, str] = {
     Verb.CHANGES: "Trả lại người gửi để sửa",
     Verb.FORWARD: "Chuyển thành viên khác",
 }
+
+
+# Once an item is live, the head may still withdraw or correct it: a seat after the path.
+AFTER_PUBLISHING = ReviewStep(
+    id="da-dang",
+    name="Tin bài đã đăng: gỡ bài hoặc đính chính",
+    actors=[Actor(role=Role.TRUONG_BAN)],
+)
+
+
+def step_of(board: Board, index: int) -> ReviewStep:
+    """The step at ``index`` of the board's path, or the seat after publishing."""
+    steps = board.review.steps
+    return steps[index] if index < len(steps) else AFTER_PUBLISHING
+
+
+def after_publishing(board: Board, task: ReviewTask) -> bool:
+    return task.step_index >= len(board.review.steps)
 
 
 def content_hash(title: str, html: str) -> str:
@@ -227,7 +245,7 @@ def ask(
     """Mail everyone who may act in ``task``'s seat (or ``only`` that member): the request,
     with the two ways to act, and the difference from the version ``seen`` if it changed."""
     f = facts(item)
-    step = d.board.review.steps[task.step_index]
+    step = step_of(d.board, task.step_index)
     old = _shown_before(d, item, seen)
     ttl = timedelta(days=d.board.review.link_ttl_days)
     domain = d.board.mail_out.from_address.rpartition("@")[2]
@@ -440,11 +458,8 @@ def open_task(d: Desk, task_id: int) -> tuple[ReviewTask, Submission]:
 
 
 def check_open(d: Desk, task: ReviewTask, item: Submission) -> None:
-    if (
-        task.state != TaskState.PENDING
-        or item.state != State.PENDING_REVIEW
-        or task.round != item.review_round
-    ):
+    live = State.PUBLISHED if after_publishing(d.board, task) else State.PENDING_REVIEW
+    if task.state != TaskState.PENDING or item.state != live or task.round != item.review_round:
         raise Refused(
             "closed",
             f"Yêu cầu này đã được xử lý; tin bài {item.tracking_code} hiện ở trạng thái: "
@@ -498,6 +513,10 @@ def act(
     task, item = open_task(d, task_id)
     check_open(d, task, item)
     seat = may_act(d, task, item, actor_id)
+    if after_publishing(d.board, task):
+        return _on_live_item(d, task, item, actor_id, decision, evidence)
+    if decision.verb is Verb.WITHDRAW:
+        raise Refused("not-live", "Tin bài chưa được đăng nên không có gì để gỡ.")
     if seen != item.content_hash:
         if task.asked_version != item.content_hash:
             ask(d, item, task, "again", seen)
@@ -620,3 +639,101 @@ def revise(
         item.review_round += 1
         _enter(d, item, after=-1, seen=old)
     return version
+
+
+# -- after publishing --------------------------------------------------------------------
+def watch(d: Desk, item: Submission, public_url: str) -> None:
+    """Tell the head an item is live, with the two ways to withdraw or correct it."""
+    ttl = timedelta(days=d.board.review.link_ttl_days)
+    domain = d.board.mail_out.from_address.rpartition("@")[2]
+    index = len(d.board.review.steps)
+    for head in d.board.members_with_role(Role.TRUONG_BAN):
+        task = ReviewTask(
+            board_id=d.board.id,
+            submission_id=item.id,
+            round=item.review_round,
+            step_index=index,
+            step_id=AFTER_PUBLISHING.id,
+            member_id=head.id,
+            asked_version=item.content_hash or "",
+            created_at=d.now,
+        )
+        d.session.add(task)
+        d.session.flush()
+        token = new_reply_token()
+        view = d.links.signer.issue(
+            head.id, d.board.id, task.id, index, "view", item.content_hash or "", ttl=ttl, now=d.now
+        )
+        message_id = make_msgid(idstring=token, domain=domain).strip("<>")
+        msg = review_mail.published_notice(
+            d.board,
+            item,
+            recipient=head,
+            public_url=public_url,
+            view_url=d.links.url(task.id, view),
+            reply_to=plus_address(d.board.mailboxes[0].address, token),
+            subject_tag=subject_tag(token),
+            message_id=message_id,
+            link_days=d.board.review.link_ttl_days,
+        )
+        queue(d, item, head.email, "published-notice", msg)
+        d.session.add(
+            ReviewNotice(
+                board_id=d.board.id,
+                task_id=task.id,
+                member_id=head.id,
+                token=token,
+                message_id=message_id,
+                version=item.content_hash or "",
+                purpose="published",
+                created_at=d.now,
+            )
+        )
+        event(
+            d,
+            item,
+            "notified",
+            to=head.id,
+            step=AFTER_PUBLISHING.id,
+            purpose="published",
+            message_id=message_id,
+        )
+
+
+def _on_live_item(
+    d: Desk,
+    task: ReviewTask,
+    item: Submission,
+    actor_id: str,
+    decision: Decision,
+    evidence: Evidence,
+) -> str:
+    """The head withdraws a live item, or corrects it (the portal is updated)."""
+    from pipeline import publishing  # publishing builds on review
+
+    detail = {"actor": actor_id, "channel": evidence.channel, **evidence.detail}
+    if decision.verb is Verb.WITHDRAW:
+        task.state, task.actor_id, task.channel = TaskState.APPROVED, actor_id, evidence.channel
+        task.decided_at, task.text = d.now, decision.text
+        item.state, item.reason = State.WITHDRAWN, decision.text
+        for other in tasks(d, item, task.step_index):
+            if other.id != task.id and other.state == TaskState.PENDING:
+                other.state = TaskState.VOID
+        publishing.withdraw(d, item)
+        event(d, item, "withdraw", reason=decision.text, **detail)
+        return f"Đã ghi nhận: Gỡ bài — {item.tracking_code} «{item.title}»; cổng sẽ được cập nhật."
+    if decision.verb is Verb.APPROVE and decision.edit is not None:
+        version = revise(d, item, *decision.edit, made_by=actor_id, note=decision.text)
+        if version is None:
+            return "Nội dung không thay đổi; không có gì để đính chính."
+        publishing.republish(d, item)
+        event(d, item, "corrected", number=version.number, reason=decision.text, **detail)
+        return (
+            f"Đã ghi nhận: Đính chính — {item.tracking_code} «{item.title}»; "
+            "cổng sẽ được cập nhật và kiểm tra lại."
+        )
+    raise Refused(
+        "live-item",
+        "Tin bài này đã đăng: chỉ có thể gỡ bài (trả lời «GỠ BÀI: lý do») hoặc đính chính "
+        "trên trang liên kết.",
+    )

@@ -1,4 +1,5 @@
-"""Mails of the review workflow: requests to reviewers, digests, outcomes, answers.
+"""Mails of the review workflow: requests to reviewers, published notices, digests,
+outcomes, answers.
 
 Every function builds and returns an :class:`email.message.EmailMessage` with the
 building blocks of :mod:`pipeline.mailkit` (layout, envelope, attachments); the caller
@@ -8,6 +9,7 @@ and is embedded as is; every other value put into HTML is escaped.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -351,6 +353,134 @@ def review_request(
     set_bodies(msg, text, html_document(subject, blocks))
     attach(msg, picked)
     return msg
+
+
+# --- Published: the head may withdraw or correct -----------------------------------------------
+
+PUBLISHED_FOOTER = (
+    "Thư này được gửi tự động. Nếu cần gỡ bài hoặc đính chính, bấm nút hoặc trả lời thư này "
+    "theo hướng dẫn ở trên."
+)
+EXCERPT_CHARS = 300  # of the body text, in the published notice
+
+
+def _published_intro(recipient: Member) -> tuple[str, str]:
+    heading = "Tin, bài đã được đăng trên cổng"
+    greeting = f"Kính gửi ông/bà {recipient.name},"
+    sentence = "Tin, bài dưới đây đã được đăng trên Cổng thông tin điện tử."
+    text = f"{greeting}\n\n{sentence}"
+    html_part = (
+        f'<h1 style="{H1}">{esc(heading)}</h1>'
+        f'<p style="{P}">{esc(greeting)}</p>'
+        f'<p style="{P}">{esc(sentence)}</p>'
+    )
+    return text, html_part
+
+
+def _published_details(item: Submission, public_url: str) -> tuple[str, str]:
+    label = "Xem trên cổng"
+    rows = [("Tiêu đề", title_line(item.title)), ("Mã theo dõi", item.tracking_code)]
+    text, html_part = _rows_section(rows)
+    return f"{text}\n  {label}: {public_url}", html_part + button(label, public_url, GREEN)
+
+
+def _excerpt(item: Submission) -> tuple[str, str]:
+    body = textwrap.shorten(item.body_text or "", EXCERPT_CHARS, placeholder=" …")
+    if not body:
+        return "", ""
+    title = "Trích nội dung"
+    return (
+        f"{text_heading(title)}\n{body}",
+        f'<h2 style="{H2}">{title}</h2><div style="{BOX}">{esc(body)}</div>',
+    )
+
+
+def _published_howto(recipient: Member, view_url: str, link_days: float) -> tuple[str, str]:
+    title = "Cách xử lý nếu cần"
+    fine = "Nếu tin, bài đã đúng, ông/bà không cần làm gì."
+    view = "Gỡ bài hoặc đính chính"
+    first = "1. Bấm nút (hoặc mở liên kết):"
+    correct = (
+        "Đính chính được thực hiện trên trang này: ông/bà sửa nội dung ngay trên trang, cổng "
+        "được cập nhật theo bản đã sửa. Trên trang này cũng có thể gỡ bài khỏi cổng."
+    )
+    second = (
+        "2. Hoặc, để gỡ bài khỏi cổng, trả lời thư này, ghi ở dòng đầu tiên "
+        "(có dấu hay không dấu đều được):"
+    )
+    command, example = "GỠ BÀI: <lý do>", "ví dụ: GỠ BÀI: Số liệu trong bài chưa chính xác."
+    english = "Tiếng Anh: WITHDRAW: <reason>."
+    own = f"Thư trả lời phải gửi từ địa chỉ thư công vụ của ông/bà ({recipient.email})."
+    links = (
+        f"Liên kết “{view}” là riêng của ông/bà, chỉ dùng được một lần và hết hạn sau "
+        f"{number_vi(link_days)} ngày. Vui lòng không chuyển tiếp thư này."
+    )
+    text = "\n".join(
+        [
+            text_heading(title),
+            fine,
+            "",
+            first,
+            f"   {view}: {view_url}",
+            f"   {correct}",
+            "",
+            second,
+            f"   {command}\n      {example}",
+            f"   {english}",
+            f"   {own}",
+            "",
+            links,
+        ]
+    )
+    html_part = (
+        f'<h2 style="{H2}">{title}</h2>'
+        f'<p style="{P}">{esc(fine)}</p>'
+        f'<p style="{P}">{esc(first)}</p>'
+        + button(view, view_url, BLUE)
+        + f'<p style="{P}">{esc(correct)}</p>'
+        f'<p style="{P}margin-top:16px;">{esc(second)}</p>'
+        f'<p style="{P}"><span style="{CODE}">{esc(command)}</span><br>{esc(example)}</p>'
+        f'<p style="{P}">{esc(english)}<br>{esc(own)}</p>'
+        f'<p style="{MUTED}">{esc(links)}</p>'
+    )
+    return text, html_part
+
+
+def published_notice(
+    board: Board,
+    item: Submission,
+    *,
+    recipient: Member,
+    public_url: str,
+    view_url: str,
+    reply_to: str,
+    subject_tag: str,
+    message_id: str,
+    link_days: float = 7,
+) -> EmailMessage:
+    """Tell ``recipient`` (the head) that ``item`` is live at ``public_url``.
+
+    He may withdraw or correct it on his page ``view_url``, or withdraw it by a reply
+    (``GỠ BÀI: <lý do>``). Both URLs must be http(s) (ValueError otherwise)."""
+    name = title_line(item.title)
+    subject = f"[Đã đăng] {name} — {item.tracking_code} {one_line(subject_tag)}"
+    msg = message(
+        board,
+        to=named_address(recipient.name, recipient.email),
+        subject=subject,
+        message_id=message_id,
+        reply_to=reply_to,
+    )
+    sections = [
+        _published_intro(recipient),
+        _published_details(item, public_url),
+        _excerpt(item),
+        _published_howto(recipient, view_url, link_days),
+    ]
+    text = "\n\n".join(t for t, _ in sections if t)
+    text += f"\n\n--\n{board.mail_out.from_name}\n{PUBLISHED_FOOTER}\n"
+    blocks = [h for _, h in sections if h] + [footer_html(board, PUBLISHED_FOOTER)]
+    return set_bodies(msg, text, html_document(subject, blocks))
 
 
 # --- Digest --------------------------------------------------------------------------------------

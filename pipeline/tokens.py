@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
-Action = Literal["view", "approve", "reject", "changes", "forward"]
+Action = Literal["view", "approve", "reject", "changes", "forward", "withdraw"]
 
 # Wire codes of the actions: append only, never renumber.
 _ACTION_CODES: Final[dict[str, int]] = {
@@ -47,6 +47,7 @@ _ACTION_CODES: Final[dict[str, int]] = {
     "reject": 3,
     "changes": 4,
     "forward": 5,
+    "withdraw": 6,
 }
 _ACTION_BY_CODE: Final[dict[int, str]] = {code: name for name, code in _ACTION_CODES.items()}
 ACTIONS: Final[tuple[str, ...]] = tuple(_ACTION_CODES)

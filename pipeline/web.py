@@ -64,7 +64,8 @@ CSP: Final = (
 SESSION_COOKIE: Final = "bientap_phien"
 MAX_REQUEST_BYTES: Final = 5 * 1024 * 1024  # an edited article, with room to spare
 MAX_REASON_CHARS: Final = 5000
-FORM_ACTIONS: Final = ("approve", "edit", "changes", "reject", "forward")
+FORM_ACTIONS: Final = ("approve", "edit", "changes", "reject", "forward", "withdraw")
+LIVE_ACTIONS: Final = ("withdraw", "edit")  # on a published item: withdraw or correct
 # Raster images are served with their type (an inline image in the body); anything else
 # as bytes to download.
 IMAGE_TYPES: Final = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
@@ -126,7 +127,10 @@ class Visit:
     @property
     def allowed(self) -> tuple[str, ...]:
         """The form actions this token accepts: a "view" link every one, others their own."""
-        return FORM_ACTIONS if self.claim.action == "view" else (self.claim.action,)
+        if review.after_publishing(self.board, self.task):
+            return LIVE_ACTIONS if self.claim.action == "view" else ()
+        actions = tuple(a for a in FORM_ACTIONS if a not in ("withdraw",))
+        return actions if self.claim.action == "view" else (self.claim.action,)
 
 
 @dataclass
@@ -287,7 +291,7 @@ class LinkPages:
             "review.html",
             status,
             board=d.board,
-            step=d.board.review.steps[visit.task.step_index],
+            step=review.step_of(d.board, visit.task.step_index),
             reviewer=d.board.member(visit.claim.reviewer),
             acting_for=None if visit.capacity == "self" else seat,
             item=item,
@@ -415,12 +419,12 @@ def read_form(visit: Visit) -> FormInput:
         return typed
     if typed.action not in visit.allowed:
         raise Refusal("wrong-action", WRONG_ACTION, 403, *visit.where)
-    if typed.action in ("reject", "changes") and not typed.reason:
-        typed.errors[typed.action] = (
-            "Vui lòng ghi lý do từ chối."
-            if typed.action == "reject"
-            else "Vui lòng ghi nội dung người gửi cần sửa."
-        )
+    if typed.action in ("reject", "changes", "withdraw") and not typed.reason:
+        typed.errors[typed.action] = {
+            "reject": "Vui lòng ghi lý do từ chối.",
+            "changes": "Vui lòng ghi nội dung người gửi cần sửa.",
+            "withdraw": "Vui lòng ghi lý do gỡ bài.",
+        }[typed.action]
     if len(typed.reason) > MAX_REASON_CHARS:
         typed.errors[typed.action] = f"Nội dung ghi quá dài (tối đa {MAX_REASON_CHARS} ký tự)."
     if typed.action == "edit" and not ((typed.title or "").strip() and (typed.body or "").strip()):
@@ -436,7 +440,7 @@ def decision(typed: FormInput) -> Decision:
     if typed.action == "edit":
         edit = ((typed.title or "").strip(), typed.body or "")
         return Decision(Verb.APPROVE, text=typed.reason or None, edit=edit)
-    if typed.action in ("changes", "reject"):
+    if typed.action in ("changes", "reject", "withdraw"):
         return Decision(Verb(typed.action), typed.reason)
     if typed.action == "forward":
         return Decision(Verb.FORWARD, typed.target)

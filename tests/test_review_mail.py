@@ -14,7 +14,7 @@ import pytest
 from bs4 import BeautifulSoup, Tag
 
 from pipeline import review_mail
-from pipeline.commands import HELP_VI
+from pipeline.commands import HELP_VI, Command, Verb, read_command
 from pipeline.config import Board, load_board
 from pipeline.files import FileStore
 from pipeline.models import StoredFile, Submission
@@ -327,6 +327,122 @@ def test_unchanged_request_has_no_diff_section(board: Board, stored: Stored) -> 
     mail = _read(_request(board, stored, _item()))
     assert "Nội dung đã thay đổi" not in _text(mail)
     assert _html(mail).find("ins") is None
+
+
+# --- Published notice --------------------------------------------------------------------------
+
+PUBLIC_URL = "https://congthongtin.demo.bientap.vn/tin-tuc/hoi-nghi-tong-ket?id=12&lang=vi"
+HEAD_VIEW_URL = "https://duyet.demo.bientap.vn/r/9?t=GhI.rst&v=2"
+
+
+def _published(board: Board, item: Submission, **changes: Any) -> EmailMessage:
+    args: dict[str, Any] = {
+        "recipient": board.member("truong-ban"),
+        "public_url": PUBLIC_URL,
+        "view_url": HEAD_VIEW_URL,
+        "reply_to": REPLY_TO,
+        "subject_tag": "[#r7m2p4]",
+        "message_id": "published.k3j9x2@demo.bientap.vn",
+    }
+    args.update(changes)
+    return _read(review_mail.published_notice(board, item, **args))
+
+
+def test_published_subject_names_item_code_and_tag(board: Board) -> None:
+    mail = _published(board, _item())
+    assert mail["Subject"] == (
+        "[Đã đăng] Hội nghị tổng kết năm học 2024-2025 — BT-250301-K3J9X2 [#r7m2p4]"
+    )
+
+
+def test_published_headers_reach_the_head_and_route_his_reply(board: Board) -> None:
+    mail = _published(board, _item())
+    assert mail["To"].addresses[0].addr_spec == "an.nv@demo.bientap.vn"
+    assert mail["Reply-To"] == REPLY_TO
+    assert mail["Message-ID"] == "<published.k3j9x2@demo.bientap.vn>"
+    assert mail["Auto-Submitted"] == "auto-generated"
+    assert mail[LOOP_HEADER] == board.id
+    assert list(mail.iter_attachments()) == []
+    alternative = [p.get_content_type() for p in mail.iter_parts()]
+    assert alternative == ["text/plain", "text/html"]
+
+
+def test_published_greets_the_head_and_says_what_is_live(board: Board) -> None:
+    mail = _published(board, _item())
+    for part in (_text(mail), _html(mail).get_text(" ")):
+        assert "Kính gửi ông/bà Nguyễn Văn An" in part
+        assert "đã được đăng trên Cổng thông tin điện tử" in part
+        assert "Hội nghị tổng kết năm học 2024-2025" in part
+        assert "BT-250301-K3J9X2" in part
+        assert "Sáng nay, Sở Giáo dục tổ chức hội nghị." in part  # the excerpt
+
+
+def test_published_links_are_in_text_and_html(board: Board) -> None:
+    mail = _published(board, _item())
+    text = _text(mail)
+    assert f"Xem trên cổng: {PUBLIC_URL}" in text
+    assert f"Gỡ bài hoặc đính chính: {HEAD_VIEW_URL}" in text
+    buttons = {a.get_text(strip=True): _attr(a, "href") for a in _html(mail).find_all("a")}
+    assert buttons == {"Xem trên cổng": PUBLIC_URL, "Gỡ bài hoặc đính chính": HEAD_VIEW_URL}
+
+
+def test_published_tells_how_to_withdraw_or_correct(board: Board) -> None:
+    mail = _published(board, _item())
+    text, page = _text(mail), _html(mail).get_text(" ")
+    for part in (text, page):
+        assert "Cách xử lý nếu cần" in part
+        assert "GỠ BÀI: <lý do>" in part
+        assert "WITHDRAW: <reason>" in part
+        assert "không cần làm gì" in part
+        assert "Đính chính được thực hiện trên trang này" in part
+        assert "cổng được cập nhật" in part
+        assert "chỉ dùng được một lần và hết hạn sau 7 ngày" in part
+        assert "an.nv@demo.bientap.vn" in part  # reply from the official address
+    assert "DUYỆT" not in text  # nothing left to approve
+
+
+def test_published_example_reply_is_read_as_withdraw(board: Board) -> None:
+    text = _text(_published(board, _item()))
+    example = next(line for line in text.splitlines() if "ví dụ: GỠ BÀI:" in line)
+    command = read_command(example.split("ví dụ:", 1)[1].strip())
+    assert isinstance(command, Command)
+    assert command.verb is Verb.WITHDRAW
+    assert command.text == "Số liệu trong bài chưa chính xác."
+
+
+def test_published_link_lifetime_follows_the_board(board: Board) -> None:
+    assert "hết hạn sau 2,5 ngày" in _text(_published(board, _item(), link_days=2.5))
+
+
+def test_published_excerpt_is_short(board: Board) -> None:
+    item = _item()
+    item.body_text = "Đoạn mở đầu của bài. " + "Nội dung dài. " * 100 + "CÂU CUỐI CÙNG."
+    mail = _published(board, item)
+    text = _text(mail)
+    assert "Đoạn mở đầu của bài." in text
+    assert "CÂU CUỐI CÙNG" not in text
+    assert "…" in text
+    assert "CÂU CUỐI CÙNG" not in _html(mail).get_text()
+
+
+def test_published_markup_is_escaped_in_html(board: Board) -> None:
+    title = 'Tin <script>alert("x")</script> & <img src=x onerror=alert(1)>'
+    item = _item(title)
+    item.body_text = "Nội dung <script>alert(2)</script> <b>đậm</b>"
+    mail = _published(board, item)
+    page = _html(mail)
+    assert page.find(["script", "img"]) is None
+    assert page.find("b", string="đậm") is None
+    assert title in page.get_text()
+    assert "<script>alert(2)</script>" in page.get_text()
+    assert title in str(mail["Subject"])
+
+
+def test_published_links_must_be_web_links(board: Board) -> None:
+    with pytest.raises(ValueError):
+        _published(board, _item(), public_url="javascript:alert(1)")
+    with pytest.raises(ValueError):
+        _published(board, _item(), view_url="data:text/html,<script>alert(1)</script>")
 
 
 # --- Digest ------------------------------------------------------------------------------------

@@ -1,0 +1,136 @@
+"""Once an item is live, the head can take it off the portal by reply, or correct it on
+his link page: the portal is updated and the change is on the record."""
+
+from __future__ import annotations
+
+import re
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from connectors.factory import cms
+from pipeline.config import Role, load_board
+from pipeline.models import Event, Publication, PubState, State
+from pipeline.publishing import Publisher
+from pipeline.samples import article_mail
+from pipeline.web import make_app
+from tests.helpers import CONFIG, DEMO_BOX, LINKS, Rig, make_rig
+from tests.test_publishing import approved_item, with_publish
+
+URL = re.compile(re.escape(LINKS.public_url) + r"/duyet/\d+/[A-Za-z0-9_.-]+")
+
+
+@pytest.fixture
+def live(tmp_path: Path, db_url: str) -> tuple[Rig, Publisher]:
+    board = with_publish(load_board(CONFIG / "demo.toml"), static={"path": str(tmp_path / "site")})
+    rig = make_rig(tmp_path, db_url, board)
+    approved_item(rig)
+    outlet = Publisher(board, rig.sessions, cms(board.publish, tmp_path), rig.files, LINKS)
+    assert outlet.run_once().verified == 1
+    rig.runner.deliver()
+    return rig, outlet
+
+
+def notice(rig: Rig) -> EmailMessage:
+    head = rig.board.members_with_role(Role.TRUONG_BAN)[0]
+    [found] = [
+        m for m in rig.sent() if head.email in str(m["To"]) and "[Đã đăng]" in str(m["Subject"])
+    ]
+    return found
+
+
+def page_of(rig: Rig, tmp_path: Path) -> Path:
+    with rig.sessions() as s:
+        pub = s.scalars(select(Publication)).one()
+    return tmp_path / "site" / "posts" / str(pub.remote_id) / "index.html"
+
+
+def kinds(rig: Rig) -> list[str]:
+    with rig.sessions() as s:
+        return list(s.scalars(select(Event.kind).order_by(Event.id)))
+
+
+def test_the_head_withdraws_a_live_item_by_reply(
+    live: tuple[Rig, Publisher], tmp_path: Path
+) -> None:
+    rig, outlet = live
+    page = page_of(rig, tmp_path)
+    assert page.exists()
+    told = notice(rig)
+    head = rig.board.members_with_role(Role.TRUONG_BAN)[0]
+    rig.drop(
+        article_mail(
+            head.email,
+            str(told["Reply-To"]),
+            "Re: " + str(told["Subject"]),
+            "GỠ BÀI: Số liệu tuyển sinh chưa được Sở xác nhận",
+            sender_name=head.name,
+            extra_headers={"In-Reply-To": str(told["Message-ID"])},
+        )
+    )
+    rig.runner.run_once()
+    item = rig.items()[0]
+    assert item.state == State.WITHDRAWN and "chưa được Sở xác nhận" in (item.reason or "")
+    assert outlet.run_once().withdrawn == 1
+    assert not page.exists()
+    with rig.sessions() as s:
+        assert s.scalars(select(Publication.state)).one() == PubState.WITHDRAWN
+        [ev] = s.scalars(select(Event).where(Event.kind == "withdraw")).all()
+    assert (ev.actor, ev.channel) == (head.id, "reply")
+    assert "withdrawn" in kinds(rig)
+
+
+def test_the_head_corrects_a_live_item_on_his_link_page(
+    live: tuple[Rig, Publisher], tmp_path: Path
+) -> None:
+    rig, outlet = live
+    [link] = URL.findall(notice(rig).get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    client = make_app(rig.sessions, {rig.board.id: rig.board}, LINKS, rig.files).test_client()
+    path = link.removeprefix(LINKS.public_url)
+    page = client.get(path)
+    assert page.status_code == 200 and "Gỡ bài" in page.text and "Từ chối" not in page.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    version = re.search(r'name="version" value="([^"]*)"', page.text).group(1)  # type: ignore[union-attr]
+    item = rig.items()[0]
+    corrected = item.body_html.replace("1.200", "1.250")
+    done = client.post(
+        path,
+        data={
+            "csrf": csrf,
+            "version": version,
+            "action": "edit",
+            "title": item.title,
+            "body": corrected,
+            "reason": "Đính chính số học sinh",
+        },
+    )
+    assert done.status_code == 200 and "Đính chính" in done.text
+    result = outlet.run_once()
+    assert (result.published, result.verified) == (1, 1)
+    assert "1.250" in page_of(rig, tmp_path).read_text(encoding="utf-8")
+    assert rig.items()[0].state == State.PUBLISHED
+    assert {"corrected", "new-version"} <= set(kinds(rig))
+
+
+def test_withdraw_is_refused_for_an_item_still_in_review(tmp_path: Path, db_url: str) -> None:
+    rig = make_rig(tmp_path, db_url)
+    rig.drop(article_mail("nhung.ltt@sgddt.demo.bientap.vn", DEMO_BOX))
+    rig.runner.run_once()
+    request = next(m for m in rig.sent() if m["Reply-To"] is not None)
+    reviewer = str(request["To"].addresses[0].addr_spec)
+    rig.drop(
+        article_mail(
+            reviewer,
+            str(request["Reply-To"]),
+            "Re: " + str(request["Subject"]),
+            "Gỡ bài: không phù hợp",
+            extra_headers={"In-Reply-To": str(request["Message-ID"])},
+        )
+    )
+    rig.runner.run_once()
+    assert rig.items()[0].state == State.PENDING_REVIEW
+    with rig.sessions() as s:
+        refused = s.scalars(select(Event).where(Event.kind == "reply-refused")).one()
+    assert refused.detail["code"] == "not-live"
