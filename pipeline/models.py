@@ -362,6 +362,7 @@ class PubState(StrEnum):
     PUBLISHED = "published"  # the CMS has it; not yet verified
     VERIFIED = "verified"  # read back equal to what was approved
     MISMATCH = "mismatch"  # read back different even after a re-update: a person checks
+    CHECKING = "checking"  # the board verifies by hand: its verifier compares the two
     DEAD = "dead"  # gave up: the operator was told why
     WITHDRAWING = "withdrawing"  # the head asked: to be taken off the portal
     WITHDRAWN = "withdrawn"
@@ -388,6 +389,8 @@ class Publication(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     reupdated: Mapped[bool] = mapped_column(Boolean, default=False)
     difference: Mapped[str | None] = mapped_column(Text)  # what verification found
+    live_title: Mapped[str | None] = mapped_column(Text)  # as read back, for a person to see
+    live_html: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -184,6 +184,34 @@ def republish(d: review.Desk, item: Submission) -> None:
     pub.next_attempt_at, pub.attempts = d.now, 0
 
 
+def _mail(d: review.Desk, item: Submission, to: str, reason: str, heading: str, text: str) -> None:
+    msg = mailkit.message(d.board, to=to, subject=f"{heading} — {item.tracking_code}")
+    mailkit.simple(d.board, msg, heading, text, "\n\n--\n" + d.board.mail_out.from_name)
+    review.queue(d, item, to, reason, msg)
+
+
+def went_live(d: review.Desk, item: Submission) -> None:
+    """The post is verified: the item is published, its sender gets the link and the head
+    the ways to withdraw or correct it."""
+    pub = _publication(d, item)
+    pub.state, pub.verified_at, pub.difference = PubState.VERIFIED, d.now, None
+    first = item.state != State.PUBLISHED
+    item.state = State.PUBLISHED
+    review.event(d, item, "verified", url=pub.url)
+    if first and item.sender_address:
+        _mail(
+            d,
+            item,
+            item.sender_address,
+            "published",
+            "Tin, bài đã được đăng",
+            f"Tin, bài «{item.title}» (mã theo dõi {item.tracking_code}) đã được đăng "
+            f"trên {d.board.name}:\n\n{pub.url}\n",
+        )
+    if first:
+        review.watch(d, item, pub.url or "")
+
+
 def new_key(board: Board, item: Submission) -> str:
     return f"bientap-{board.id}-{item.id}-{secrets.token_hex(6)}"
 
@@ -213,6 +241,7 @@ class PublishResult:
     dead: int = 0
     mismatched: int = 0
     withdrawn: int = 0
+    checking: int = 0  # handed to a person to verify
     skipped: int = 0  # the circuit breaker is open
 
 
@@ -415,10 +444,11 @@ class Publisher:
             expected = article(self.board, item, pub.key, self.files)
             remote_id, reupdated = pub.remote_id, pub.reupdated
         assert remote_id is not None
+        by_hand = self.board.publish.verify == "human"
         try:
             live = self.cms.read(remote_id)
             found = differences(expected, live) if live else ["Bài không còn trên cổng"]
-            if found and not reupdated:
+            if found and not reupdated and not by_hand:
                 self._note(pub_id, "reupdated", found)
                 self.cms.update(remote_id, expected)
                 reupdated = True
@@ -435,14 +465,15 @@ class Publisher:
             pub, item = self._load(s, pub_id)
             d = self.desk(s)
             pub.reupdated = reupdated
-            if not found:
-                pub.state, pub.verified_at, pub.difference = PubState.VERIFIED, d.now, None
-                first = item.state != State.PUBLISHED
-                item.state = State.PUBLISHED
-                review.event(d, item, "verified", url=pub.url)
-                if first:
-                    self._tell_sender(d, item, pub)
-                    review.watch(d, item, pub.url or "")
+            if by_hand and item.state != State.PUBLISHED:  # a person compares the two
+                pub.state, pub.difference = PubState.CHECKING, "\n".join(found) or None
+                pub.live_title = live.title if live else None
+                pub.live_html = live.body_html if live else None
+                review.event(d, item, "check-requested", differences=found, url=pub.url)
+                review.ask_verifiers(d, item, found)
+                result.checking += 1
+            elif not found:
+                went_live(d, item)
                 result.verified += 1
             else:
                 pub.state, pub.difference = PubState.MISMATCH, "\n".join(found)
@@ -456,25 +487,6 @@ class Publisher:
             review.event(self.desk(s), item, kind, differences=found)
 
     # -- mails ---------------------------------------------------------------------------
-    def _queue(
-        self, d: review.Desk, item: Submission, to: str, reason: str, heading: str, text: str
-    ) -> None:
-        msg = mailkit.message(self.board, to=to, subject=f"{heading} — {item.tracking_code}")
-        mailkit.simple(self.board, msg, heading, text, "\n\n--\n" + self.board.mail_out.from_name)
-        review.queue(d, item, to, reason, msg)
-
-    def _tell_sender(self, d: review.Desk, item: Submission, pub: Publication) -> None:
-        if item.sender_address:
-            self._queue(
-                d,
-                item,
-                item.sender_address,
-                "published",
-                "Tin, bài đã được đăng",
-                f"Tin, bài «{item.title}» (mã theo dõi {item.tracking_code}) đã được đăng "
-                f"trên {self.board.name}:\n\n{pub.url}\n",
-            )
-
     def _operators(self) -> list[str]:
         settings = self.board.publish
         return [m.email for m in self.board.members_with_role(settings.verifier_role)] or [
@@ -485,7 +497,7 @@ class Publisher:
         self, d: review.Desk, item: Submission, pub: Publication, error: str
     ) -> None:
         for to in self._operators():
-            self._queue(
+            _mail(
                 d,
                 item,
                 to,
@@ -502,7 +514,7 @@ class Publisher:
     ) -> None:
         lines = "\n".join(f"  - {f}" for f in found)
         for to in self._operators():
-            self._queue(
+            _mail(
                 d,
                 item,
                 to,

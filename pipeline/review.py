@@ -66,14 +66,29 @@ AFTER_PUBLISHING = ReviewStep(
 )
 
 
+# Where a board verifies by hand (Khánh Hòa Bước 4): its verifier compares the live post
+# with the approved version and confirms, or asks for a re-update.
+VERIFYING = ReviewStep(
+    id="kiem-tra",
+    name="Kiểm tra bài trên cổng so với bản đã duyệt",
+    actors=[Actor(role=Role.THU_KY)],
+)
+
+
 def step_of(board: Board, index: int) -> ReviewStep:
-    """The step at ``index`` of the board's path, or the seat after publishing."""
+    """The step at ``index`` of the board's path, or one of the seats after it."""
     steps = board.review.steps
-    return steps[index] if index < len(steps) else AFTER_PUBLISHING
+    if index < len(steps):
+        return steps[index]
+    return AFTER_PUBLISHING if index == len(steps) else VERIFYING
 
 
 def after_publishing(board: Board, task: ReviewTask) -> bool:
-    return task.step_index >= len(board.review.steps)
+    return task.step_index == len(board.review.steps)
+
+
+def verifying(board: Board, task: ReviewTask) -> bool:
+    return task.step_index == len(board.review.steps) + 1
 
 
 def content_hash(title: str, html: str) -> str:
@@ -241,6 +256,7 @@ def ask(
     purpose: str,
     seen: str | None = None,
     only: str | None = None,
+    notes: tuple[str, ...] = (),
 ) -> None:
     """Mail everyone who may act in ``task``'s seat (or ``only`` that member): the request,
     with the two ways to act, and the difference from the version ``seen`` if it changed."""
@@ -291,7 +307,7 @@ def ask(
             message_id=message_id,
             purpose=purpose,  # type: ignore[arg-type]
             diff=(old.body_text, item.body_text) if old is not None else None,
-            flags=list(item.flags),
+            flags=list(item.flags) + [{"code": "note", "message": n} for n in notes],
             due_at=item.due_at,
             history=history(d, item),
             link_days=d.board.review.link_ttl_days,
@@ -458,7 +474,11 @@ def open_task(d: Desk, task_id: int) -> tuple[ReviewTask, Submission]:
 
 
 def check_open(d: Desk, task: ReviewTask, item: Submission) -> None:
-    live = State.PUBLISHED if after_publishing(d.board, task) else State.PENDING_REVIEW
+    live = State.PENDING_REVIEW
+    if after_publishing(d.board, task):
+        live = State.PUBLISHED
+    elif verifying(d.board, task):
+        live = State.APPROVED
     if task.state != TaskState.PENDING or item.state != live or task.round != item.review_round:
         raise Refused(
             "closed",
@@ -515,6 +535,8 @@ def act(
     seat = may_act(d, task, item, actor_id)
     if after_publishing(d.board, task):
         return _on_live_item(d, task, item, actor_id, decision, evidence)
+    if verifying(d.board, task):
+        return _on_check(d, task, item, actor_id, decision, evidence)
     if decision.verb is Verb.WITHDRAW:
         raise Refused("not-live", "Tin bài chưa được đăng nên không có gì để gỡ.")
     if seen != item.content_hash:
@@ -737,3 +759,65 @@ def _on_live_item(
         "Tin bài này đã đăng: chỉ có thể gỡ bài (trả lời «GỠ BÀI: lý do») hoặc đính chính "
         "trên trang liên kết.",
     )
+
+
+# -- verification by hand ----------------------------------------------------------------
+def ask_verifiers(d: Desk, item: Submission, found: list[str]) -> None:
+    """Ask the board's verifiers to compare the live post with the approved version."""
+    index = len(d.board.review.steps) + 1
+    notes = tuple(f"Trên cổng: {f}" for f in found) or (
+        "Kiểm tra tự động không thấy khác biệt; đề nghị xem lại bài trên cổng và xác nhận.",
+    )
+    for member in d.board.members_with_role(d.board.publish.verifier_role):
+        task = ReviewTask(
+            board_id=d.board.id,
+            submission_id=item.id,
+            round=item.review_round,
+            step_index=index,
+            step_id=VERIFYING.id,
+            member_id=member.id,
+            asked_version=item.content_hash or "",
+            created_at=d.now,
+        )
+        d.session.add(task)
+        d.session.flush()
+        ask(d, item, task, "request", notes=notes)
+
+
+def _on_check(
+    d: Desk,
+    task: ReviewTask,
+    item: Submission,
+    actor_id: str,
+    decision: Decision,
+    evidence: Evidence,
+) -> str:
+    """The verifier confirms the live post, or asks for it to be updated again."""
+    from pipeline import publishing  # publishing builds on review
+
+    if decision.verb not in (Verb.APPROVE, Verb.CHANGES) or decision.edit is not None:
+        raise Refused(
+            "check-only",
+            "Ở bước kiểm tra chỉ có thể xác nhận bài trên cổng đúng (DUYỆT) hoặc yêu cầu "
+            "cập nhật lại (SỬA: …).",
+        )
+    confirmed = decision.verb is Verb.APPROVE
+    task.state = TaskState.APPROVED if confirmed else TaskState.CHANGES
+    task.actor_id, task.channel, task.decided_at = actor_id, evidence.channel, d.now
+    task.decided_version, task.text = item.content_hash, decision.text
+    _close_step(d, item, task.step_index)
+    kind = "checked-live" if confirmed else "reupdate-requested"
+    event(
+        d,
+        item,
+        kind,
+        actor=actor_id,
+        channel=evidence.channel,
+        text=decision.text,
+        **evidence.detail,
+    )
+    if confirmed:
+        publishing.went_live(d, item)
+        return f"Đã ghi nhận: bài trên cổng đúng với bản đã duyệt — {item.tracking_code}."
+    publishing.republish(d, item)
+    return f"Đã ghi nhận: yêu cầu cập nhật lại bài trên cổng — {item.tracking_code}."

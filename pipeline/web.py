@@ -45,6 +45,7 @@ from pipeline.files import FileStore
 from pipeline.models import (
     STATE_LABELS,
     Event,
+    Publication,
     ReviewTask,
     State,
     StoredFile,
@@ -53,6 +54,7 @@ from pipeline.models import (
     utcnow,
 )
 from pipeline.review import Decision, Desk, Evidence, Links, Refused
+from pipeline.sanitize import sanitize_html
 from pipeline.tokens import ActionClaim, TokenError, TokenExpired, TokenMismatch, token_digest
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,7 @@ MAX_REQUEST_BYTES: Final = 5 * 1024 * 1024  # an edited article, with room to sp
 MAX_REASON_CHARS: Final = 5000
 FORM_ACTIONS: Final = ("approve", "edit", "changes", "reject", "forward", "withdraw")
 LIVE_ACTIONS: Final = ("withdraw", "edit")  # on a published item: withdraw or correct
+CHECK_ACTIONS: Final = ("approve", "changes")  # verifying a live post: right, or update it
 # Raster images are served with their type (an inline image in the body); anything else
 # as bytes to download.
 IMAGE_TYPES: Final = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
@@ -129,6 +132,8 @@ class Visit:
         """The form actions this token accepts: a "view" link every one, others their own."""
         if review.after_publishing(self.board, self.task):
             return LIVE_ACTIONS if self.claim.action == "view" else ()
+        if review.verifying(self.board, self.task):
+            return CHECK_ACTIONS if self.claim.action == "view" else (self.claim.action,)
         actions = tuple(a for a in FORM_ACTIONS if a not in ("withdraw",))
         return actions if self.claim.action == "view" else (self.claim.action,)
 
@@ -287,11 +292,14 @@ class LinkPages:
         if visit.claim.version != item.content_hash:
             old = review.version_by_hash(d, item, visit.claim.version)
         seat = d.board.member(visit.task.member_id)
+        check = review.verifying(d.board, visit.task)
         return page(
             "review.html",
             status,
             board=d.board,
             step=review.step_of(d.board, visit.task.step_index),
+            check=check,
+            live=live_post(d.session, item) if check else None,
             reviewer=d.board.member(visit.claim.reviewer),
             acting_for=None if visit.capacity == "self" else seat,
             item=item,
@@ -486,6 +494,20 @@ def history_lines(d: Desk, item: Submission) -> list[str]:
     received = item.raw_message.received_at if item.raw_message else item.created_at
     first = f"{review.local_time(d.board, received)}: nhận tin bài từ {sender}"
     return [first, *review.history(d, item)]
+
+
+def live_post(s: Session, item: Submission) -> dict[str, Any] | None:
+    """The post as read back from the portal, sanitised again (it may have been edited by
+    hand there), for the verifier to compare with the approved version."""
+    pub = s.scalar(select(Publication).where(Publication.submission_id == item.id))
+    if pub is None:
+        return None
+    return {
+        "title": pub.live_title or "",
+        "body": sanitize_html(pub.live_html or "").html,
+        "url": pub.url,
+        "differences": (pub.difference or "").splitlines(),
+    }
 
 
 def state_label(board: Board, item: Submission) -> str:

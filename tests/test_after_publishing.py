@@ -134,3 +134,67 @@ def test_withdraw_is_refused_for_an_item_still_in_review(tmp_path: Path, db_url:
     with rig.sessions() as s:
         refused = s.scalars(select(Event).where(Event.kind == "reply-refused")).one()
     assert refused.detail["code"] == "not-live"
+
+
+# -- verification by a person (Khánh Hòa Bước 4) ------------------------------------------
+def test_the_secretary_verifies_by_hand_side_by_side(tmp_path: Path, db_url: str) -> None:
+    board = with_publish(
+        load_board(CONFIG / "demo.toml"), static={"path": str(tmp_path / "site")}, verify="human"
+    )
+    rig = make_rig(tmp_path, db_url, board)
+    approved_item(rig)
+    outlet = Publisher(board, rig.sessions, cms(board.publish, tmp_path), rig.files, LINKS)
+    result = outlet.run_once()
+    assert (result.published, result.checking, result.verified) == (1, 1, 0)
+    assert rig.items()[0].state == State.APPROVED, "not published until the secretary says so"
+    # the live page was edited by hand before she looks
+    page = page_of(rig, tmp_path)
+    page.write_text(page.read_text(encoding="utf-8").replace("1.200", "12.000"), encoding="utf-8")
+    rig.runner.deliver()
+    secretary = board.members_with_role(Role.THU_KY)[0]
+    [request] = [m for m in rig.sent() if secretary.email in str(m["To"])]
+    links = {
+        LINKS.signer.verify(u.rpartition("/")[2]).action: u
+        for u in URL.findall(request.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    }
+    client = make_app(rig.sessions, {board.id: board}, LINKS, rig.files).test_client()
+    path = links["view"].removeprefix(LINKS.public_url)
+    shown = client.get(path)
+    assert shown.status_code == 200 and 'id="live"' in shown.text
+    assert "hơn 1.200 học sinh" in shown.text, "the approved version"
+    csrf = re.search(r'name="csrf" value="([^"]+)"', shown.text).group(1)  # type: ignore[union-attr]
+    version = re.search(r'name="version" value="([^"]*)"', shown.text).group(1)  # type: ignore[union-attr]
+    asked = client.post(
+        path,
+        data={
+            "csrf": csrf,
+            "version": version,
+            "action": "changes",
+            "reason": "Số học sinh trên cổng sai",
+        },
+    )
+    assert asked.status_code == 200
+    result = outlet.run_once()  # updated again, and handed to her again
+    assert (result.published, result.checking) == (1, 1)
+    assert "12.000" not in page.read_text(encoding="utf-8")
+    rig.runner.deliver()
+    latest = [m for m in rig.sent() if secretary.email in str(m["To"])][-1]
+    approve = next(
+        u
+        for u in URL.findall(latest.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+        if LINKS.signer.verify(u.rpartition("/")[2]).action == "approve"
+    ).removeprefix(LINKS.public_url)
+    shown = client.get(approve)
+    assert "Đúng — xác nhận bài đã đăng" in shown.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', shown.text).group(1)  # type: ignore[union-attr]
+    version = re.search(r'name="version" value="([^"]*)"', shown.text).group(1)  # type: ignore[union-attr]
+    assert (
+        client.post(
+            approve, data={"csrf": csrf, "version": version, "action": "approve"}
+        ).status_code
+        == 200
+    )
+    assert rig.items()[0].state == State.PUBLISHED
+    with rig.sessions() as s:
+        assert s.scalars(select(Publication.state)).one() == PubState.VERIFIED
+    assert {"check-requested", "reupdate-requested", "checked-live"} <= set(kinds(rig))
