@@ -13,7 +13,7 @@ bad credentials, validation; carries the CMS's own message for the operator).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Literal, Protocol
 
@@ -37,6 +37,15 @@ class Document:
     issued: str | None = None  # ISO date
     effective: str | None = None
     summary: str | None = None  # trích yếu
+
+
+DOCUMENT_KEYS = tuple(f"document_{f.name}" for f in fields(Document))  # document_kind…
+
+
+def document_values(document: Document | None) -> dict[str, str | None]:
+    """``document_<field>`` -> value, in field order; all None without a document."""
+    doc = document or Document()
+    return {f"document_{f.name}": getattr(doc, f.name) for f in fields(Document)}
 
 
 @dataclass(frozen=True)

@@ -41,21 +41,20 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from html import escape
 from typing import Any
 from urllib.parse import quote, unquote_plus
 
 import requests
 
-from connectors.cms import Article, CmsRejected, Document, Live, Media
-from connectors.rest import JsonHttp, json_answer, json_body
-from connectors.static_site import (
+from connectors.cms import DOCUMENT_KEYS, Article, CmsRejected, Live, Media, document_values
+from connectors.http import JsonHttp, json_answer, json_body
+from connectors.media import (
     cids_in,
     content_id,
+    file_list,
+    post_slug,
     rewrite_cids,
     safe_filename,
-    short_key,
-    slugify,
 )
 from pipeline.config import ConfigError, Liferay
 
@@ -66,12 +65,7 @@ FIELD_KEYS = (
     "author",
     "section",
     "files",
-    "document_kind",
-    "document_number",
-    "document_issuer",
-    "document_issued",
-    "document_effective",
-    "document_summary",
+    *DOCUMENT_KEYS,
 )
 FILES_START = '<div class="bientap-tep-dinh-kem">'
 _DOCUMENT_URL = re.compile(r"""/documents/\d+/\d+/([^/"'?#\s]+)""")
@@ -80,17 +74,11 @@ _UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-")
 
 def _field_values(article: Article) -> dict[str, str]:
     """Article values by ``fields`` key; empty ones left out."""
-    doc = article.document or Document()
     values = {
         "summary": article.summary,
-        "author": article.author or "",
-        "section": article.section or "",
-        "document_kind": doc.kind or "",
-        "document_number": doc.number or "",
-        "document_issuer": doc.issuer or "",
-        "document_issued": doc.issued or "",
-        "document_effective": doc.effective or "",
-        "document_summary": doc.summary or "",
+        "author": article.author,
+        "section": article.section,
+        **document_values(article.document),
     }
     return {name: value for name, value in values.items() if value}
 
@@ -195,17 +183,15 @@ class LiferayCms:
         """The body with ``cid:`` rewritten, and the HTML linking the other media."""
         inline = cids_in(article.body_html)
         urls: dict[str, str] = {}
-        links: list[str] = []
+        links: list[tuple[str, str]] = []
         for media in article.media:
             url = self._upload(article, media)
             if media.content_id and content_id(media.content_id) in inline:
                 urls[media.content_id] = url
             else:
-                links.append(
-                    f'<li><a href="{escape(url, quote=True)}">{escape(media.filename)}</a></li>'
-                )
+                links.append((url, media.filename))
         body = rewrite_cids(article.body_html, urls)
-        return body, (f"<ul>{''.join(links)}</ul>" if links else "")
+        return body, file_list(links)
 
     # -- the structured content
 
@@ -266,8 +252,8 @@ class LiferayCms:
             ids = [b.get("taxonomyCategoryId") for b in briefs if isinstance(b, dict)]
             section = next((str(i) for i in ids if i is not None), None)
         meta = {"key": str(answer.get("externalReferenceCode") or "")}
-        for key in FIELD_KEYS:
-            if key.startswith("document_") and key in names and names[key] in fields:
+        for key in DOCUMENT_KEYS:
+            if key in names and names[key] in fields:
                 meta[key] = fields[names[key]]
         friendly = str(answer.get("friendlyUrlPath") or "")
         return Live(
@@ -284,7 +270,7 @@ class LiferayCms:
     # -- the Cms interface
 
     def publish(self, article: Article) -> Live:
-        friendly = f"{slugify(article.title)}-{short_key(article.key)}"
+        friendly = post_slug(article.title, article.key)
         content = self._content(article, friendly)
         if self.settings.folder_id is not None:
             path = f"{API}/structured-content-folders/{self.settings.folder_id}"
@@ -298,7 +284,7 @@ class LiferayCms:
         if not isinstance(current, dict):
             raise CmsRejected(f"{self.name}: no structured content {remote_id}", 404)
         friendly = str(current.get("friendlyUrlPath") or "") or (
-            f"{slugify(article.title)}-{short_key(article.key)}"
+            post_slug(article.title, article.key)
         )
         return self._live(self._json("PUT", item, self._content(article, friendly)))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mailbox
+import re
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -22,6 +23,13 @@ def _maildir(path: Path) -> mailbox.Maildir:
     return mailbox.Maildir(path, factory=None, create=True)
 
 
+def delivery_order(key: str) -> tuple[int, int, str]:
+    """Maildir keys are "<seconds>.M<µs>P<pid>Q<n>.<host>": as text, M99 sorts after M100
+    within one second; the seconds and the delivering process's counter keep the order."""
+    found = re.match(r"(\d+)\.\S*?Q(\d+)", key)
+    return (int(found.group(1)), int(found.group(2)), key) if found else (0, 0, key)
+
+
 class MaildirSource:
     """Reads every message still in the Maildir; handled ones are moved to sub-folders.
 
@@ -34,7 +42,7 @@ class MaildirSource:
         self.box = _maildir(path)
 
     def poll(self, cursor: Cursor) -> Iterator[list[Fetched]]:
-        keys = sorted(self.box.iterkeys())
+        keys = sorted(self.box.iterkeys(), key=delivery_order)
         for start in range(0, len(keys), BATCH):
             batch = []
             for key in keys[start : start + BATCH]:

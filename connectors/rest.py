@@ -22,132 +22,27 @@ key as one of its values. Answers are read with dotted paths (``connectors.jsonp
 ``read_paths["url"]``, when given, replace ``id_path``/``url_path`` for read and find.
 
 ``Live.body_html`` is what ``read_paths["body_html"]`` finds (empty without it); the
-Live that ``publish``/``update`` return carries the body as sent.
-
-``JsonHttp`` (a ``requests.Session`` with the error mapping every HTTP connector
-shares) lives here too: timeouts, connection errors, 5xx, 429 and 408 are
-``CmsTransient``; other 4xx are ``CmsRejected`` with the CMS's own message, secrets
-removed.
+Live that ``publish``/``update`` return carries the body as sent. HTTP failures are
+mapped to CMS errors by ``connectors.http.JsonHttp``.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from string import Formatter
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import requests
 
-from connectors.cms import Article, CmsRejected, CmsTransient, Document, Live
+from connectors.cms import DOCUMENT_KEYS, Article, CmsRejected, Live, document_values
+from connectors.http import JsonHttp, json_answer, json_body
 from connectors.jsonpath import PathError, find_path, get_path
 from pipeline.config import ConfigError, RestApi
 
 log = logging.getLogger(__name__)
-
-MESSAGE_LIMIT = 500
-USER_AGENT = "bientap/0.1"
-
-# ---------------------------------------------------------------------------
-# HTTP with the CMS error mapping (shared with connectors.liferay)
-
-
-def scrub(text: str, secrets: list[str]) -> str:
-    """``text`` with every secret (and a bearer token's last word) replaced by ``***``."""
-    for secret in secrets:
-        for part in {secret, secret.split()[-1] if secret.split() else ""}:
-            if len(part) >= 4:
-                text = text.replace(part, "***")
-    return text
-
-
-def cms_message(response: requests.Response) -> str:
-    """The CMS's own words: JSON ``message``/``title``/``detail``, else the text."""
-    text = response.text or ""
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = None
-    if isinstance(answer, dict):
-        for name in ("message", "title", "detail", "error_description", "error"):
-            value = answer.get(name)
-            if isinstance(value, str) and value.strip():
-                text = value
-                break
-    text = " ".join(text.split()) or (response.reason or "")
-    return text[:MESSAGE_LIMIT]
-
-
-def _bare_url(url: str) -> str:
-    """The URL without user information, for messages."""
-    parts = urlsplit(url)
-    netloc = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
-
-
-class JsonHttp:
-    """A ``requests.Session`` whose failures are ``CmsTransient``/``CmsRejected``."""
-
-    def __init__(self, timeout: float, secrets: Callable[[], list[str]]) -> None:
-        self.timeout = timeout
-        self._secrets = secrets
-        self.session = requests.Session()
-        self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
-
-    def call(
-        self, method: str, url: str, *, missing_ok: bool = False, **kwargs: Any
-    ) -> requests.Response | None:
-        """Send; ``None`` for a 404 when ``missing_ok``. Raises ``CmsError``."""
-        where = f"{method} {_bare_url(url)}"
-        try:
-            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
-        except requests.Timeout as exc:
-            raise CmsTransient(f"{where}: no answer within {self.timeout:g} s") from exc
-        except requests.RequestException as exc:
-            reason = scrub(str(exc), self._safe_secrets())
-            raise CmsTransient(f"{where}: cannot connect: {reason}"[:1000]) from exc
-        status = response.status_code
-        if status < 300:
-            return response
-        if status == 404 and missing_ok:
-            return None
-        message = scrub(cms_message(response), self._safe_secrets())
-        text = f"{where}: HTTP {status}: {message}"
-        if status >= 500 or status in (408, 429):
-            raise CmsTransient(text)
-        raise CmsRejected(text, status)
-
-    def _safe_secrets(self) -> list[str]:
-        try:
-            return self._secrets()
-        except ConfigError:
-            return []
-
-    def close(self) -> None:
-        self.session.close()
-
-
-def json_answer(response: requests.Response) -> Any:
-    """The decoded JSON body; ``None`` when there is none (204)."""
-    if not response.content.strip():
-        return None
-    try:
-        return response.json()
-    except ValueError as exc:
-        kind = response.headers.get("Content-Type", "?")
-        raise CmsRejected(
-            f"{response.request.method} {_bare_url(response.url)}: the answer is not JSON ({kind})",
-            response.status_code,
-        ) from exc
-
-
-def json_body(data: Any) -> bytes:
-    """JSON as UTF-8 text (Vietnamese stays readable; escaping is JSON's own)."""
-    return json.dumps(data, ensure_ascii=False).encode("utf-8")
-
 
 # ---------------------------------------------------------------------------
 # The body template
@@ -163,12 +58,7 @@ ARTICLE_PLACEHOLDERS = (
     "scheduled_at",
     "tags",
     "media",
-    "document_kind",
-    "document_number",
-    "document_issuer",
-    "document_issued",
-    "document_effective",
-    "document_summary",
+    *DOCUMENT_KEYS,
 )
 READ_FIELDS = ("remote_id", "url", "title", "body_html", "section", "tags", "media", "status")
 
@@ -236,7 +126,6 @@ def _media_values(article: Article) -> list[dict[str, Any]]:
 
 def article_values(article: Article, *, with_media: bool) -> dict[str, Any]:
     """What each placeholder stands for, as JSON values."""
-    doc = article.document or Document()
     return {
         "title": article.title,
         "body_html": article.body_html,
@@ -248,12 +137,7 @@ def article_values(article: Article, *, with_media: bool) -> dict[str, Any]:
         "scheduled_at": article.scheduled_at.isoformat() if article.scheduled_at else None,
         "tags": list(article.tags),
         "media": _media_values(article) if with_media else [],
-        "document_kind": doc.kind,
-        "document_number": doc.number,
-        "document_issuer": doc.issuer,
-        "document_issued": doc.issued,
-        "document_effective": doc.effective,
-        "document_summary": doc.summary,
+        **document_values(article.document),
     }
 
 

@@ -19,26 +19,20 @@ returns exactly the stored bytes between the ``<!--bientap:body-->`` markers (th
 sanitiser strips comments, so a body cannot forge them). ``Live.meta`` holds ``key`` and
 the document fields (``document_number``…), from ``<meta name="bientap:…">`` tags.
 ``Live.media`` lists the written file names, sorted.
-
-``rewrite_cids``, ``cids_in``, ``content_id``, ``short_key``, ``slugify`` and
-``safe_filename`` are shared with the Liferay connector.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import re
 import shutil
 import tempfile
-import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from html import escape
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -47,9 +41,24 @@ from zoneinfo import ZoneInfo
 from bs4 import BeautifulSoup, Tag
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from connectors.cms import Article, CmsError, CmsRejected, CmsTransient, Live, Media
+from connectors.cms import (
+    Article,
+    CmsError,
+    CmsRejected,
+    CmsTransient,
+    Live,
+    Media,
+    document_values,
+)
+from connectors.media import (
+    cids_in,
+    content_id,
+    nfc,
+    post_slug,
+    rewrite_cids,
+    safe_filename,
+)
 from pipeline.config import StaticSite
-from pipeline.textfold import fold
 
 TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 BODY_START, BODY_END = "<!--bientap:body-->", "<!--/bientap:body-->"
@@ -63,10 +72,6 @@ DOCUMENT_FIELDS = (
 )
 _LOCAL_FILE = re.compile(r"(?:[0-9]+/)?[^/:?#.][^/:?#]*")  # "anh.jpg", "2/anh.jpg"
 _REMOTE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,100}")
-_CID_ATTR = re.compile(
-    r"""(?P<head>\b(?:src|href)\s*=\s*)(?P<q>["'])(?P<value>[\t\n\f\r ]*cid:[^"']*)(?P=q)""",
-    re.IGNORECASE,
-)
 
 _ENV = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -74,98 +79,6 @@ _ENV = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-
-# ---------------------------------------------------------------------------
-# Shared helpers
-
-
-def short_key(key: str) -> str:
-    """Eight hex digits standing for an idempotency key in names and URLs."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
-
-
-def content_id(value: str) -> str:
-    """A content id as a body references it: ``cid:<a%40b>`` and ``<a@b>`` are ``a@b``."""
-    value = value.strip()
-    if value.lower().startswith("cid:"):
-        value = value[4:]
-    return unquote(value).strip().strip("<>").strip()
-
-
-def rewrite_cids(html: str, urls: Mapping[str, str]) -> str:
-    """``html`` with ``src``/``href`` values ``cid:<id>`` replaced by ``urls[id]``.
-
-    Only the attribute values change (no re-serialisation); ids without a URL stay.
-    """
-    wanted = {content_id(cid): url for cid, url in urls.items()}
-
-    def replace(match: re.Match[str]) -> str:
-        url = wanted.get(content_id(match["value"]))
-        if url is None:
-            return match[0]
-        return f'{match["head"]}"{escape(url, quote=True)}"'
-
-    return _CID_ATTR.sub(replace, html)
-
-
-def cids_in(html: str) -> set[str]:
-    """The content ids ``html`` references."""
-    return {content_id(m["value"]) for m in _CID_ATTR.finditer(html)}
-
-
-def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
-
-
-def slugify(title: str, limit: int = 60) -> str:
-    """ASCII words of ``title``: "Hội nghị tổng kết" -> "hoi-nghi-tong-ket"."""
-    words = re.sub(r"[^a-z0-9]+", "-", fold(nfc(title))).strip("-")
-    if len(words) > limit:
-        words = words[:limit].rsplit("-", 1)[0] if "-" in words[:limit] else words[:limit]
-    return words or "bai"
-
-
-# Served from the portal's own origin, these would run in the reader's browser (or on a
-# server that executes scripts): such attachments are written with ".txt" added.
-ACTIVE_EXTENSIONS = frozenset(
-    [
-        "html",
-        "htm",
-        "xhtml",
-        "xht",
-        "shtml",
-        "svg",
-        "svgz",
-        "xml",
-        "xsl",
-        "xslt",
-        "js",
-        "mjs",
-        "mht",
-        "mhtml",
-        "swf",
-        "hta",
-        "php",
-        "phtml",
-        "phar",
-        "cgi",
-        "pl",
-        "asp",
-        "aspx",
-        "jsp",
-    ]
-)
-
-
-def safe_filename(name: str) -> str:
-    """``name`` as a plain file name: no folders, control characters or active content."""
-    name = nfc(name).replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(c for c in name if unicodedata.category(c)[0] != "C").strip(" .")
-    name = name[-120:].lstrip(" .") or "tep"
-    if name.rpartition(".")[2].lower() in ACTIVE_EXTENSIONS:
-        name += ".txt"
-    return name
-
 
 # ---------------------------------------------------------------------------
 # The site
@@ -372,11 +285,7 @@ class StaticSiteCms:
     @staticmethod
     def _meta(article: Article) -> dict[str, str]:
         meta = {"key": article.key}
-        if article.document is not None:
-            for name, _ in DOCUMENT_FIELDS:
-                value = getattr(article.document, name)
-                if value:
-                    meta[f"document_{name}"] = nfc(value)
+        meta.update({k: nfc(v) for k, v in document_values(article.document).items() if v})
         return meta
 
     def _write_post(
@@ -432,7 +341,7 @@ class StaticSiteCms:
         with self._locked():
             entries = self._entries()
             old = next((e for e in entries if e.get("key") == article.key), None)
-            remote_id = old["id"] if old else f"{slugify(article.title)}-{short_key(article.key)}"
+            remote_id = old["id"] if old else post_slug(article.title, article.key)
             return self._save(remote_id, article, entries)
 
     def update(self, remote_id: str, article: Article) -> Live:

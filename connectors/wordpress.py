@@ -8,25 +8,28 @@ the site: see the README), and the idempotency key both as its slug and as the
 ``bientap_key`` meta: ``find`` asks for the slug, which any WordPress can answer.
 
 Routes are reached as ``?rest_route=/wp/v2/…``, which works with and without pretty
-permalinks.
+permalinks. Round trips are kept few: answers carry only the fields read (``_fields``:
+WordPress then skips rendering the content and building links), a medium gets its title
+on upload and, when the post exists, its post too; a read asks for the post and for the
+media attached to it at the same time. HTTP failures are mapped to CMS errors by
+``connectors.http.JsonHttp`` (the application password scrubbed from messages).
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from html import escape, unescape
+from concurrent.futures import Future, ThreadPoolExecutor
+from html import unescape
 from typing import Any
 from urllib.parse import quote
 
-import requests
-
-from connectors.cms import Article, CmsRejected, CmsTransient, Live, Media
+from connectors.cms import Article, CmsRejected, Live, Media, document_values
+from connectors.http import JsonHttp, json_answer
+from connectors.media import ascii_name, file_list, rewrite_cids
 from pipeline.config import WordPress
 
 FILES_MARK = "<!-- bientap:files -->"  # what follows is the download list we add
-DOCUMENT_META = ("kind", "number", "issuer", "issued", "effective", "summary")
-_CID = re.compile(r"""(src=["'])cid:([^"']+)(["'])""", re.IGNORECASE)
+POST_FIELDS = "id,link,status,title.raw,content.raw,tags,meta"  # what _live reads
+MEDIA_FIELDS = "id,post,source_url,title.raw"  # what publishing a post reads of a medium
 
 
 class WordPressCms:
@@ -34,9 +37,19 @@ class WordPressCms:
 
     def __init__(self, settings: WordPress) -> None:
         self.settings = settings
-        self.http = requests.Session()
-        self.http.auth = (settings.username, settings.password.reveal())
+        self.http = self._session()
+        self.side_http = self._session()  # the media listing, while self.http reads the post
+        self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wordpress-media")
         self._terms: dict[tuple[str, str], int] = {}
+
+    def _session(self) -> JsonHttp:
+        http = JsonHttp(self.settings.timeout_seconds, self._secrets)
+        http.session.auth = (self.settings.username, self.settings.password.reveal())
+        return http
+
+    def _secrets(self) -> list[str]:
+        password = self.settings.password.reveal()
+        return [password, password.replace(" ", "")]  # WordPress takes it either way
 
     # -- HTTP ------------------------------------------------------------------------------
     def _url(self, route: str, **params: str | int) -> str:
@@ -44,21 +57,16 @@ class WordPressCms:
         return f"{self.settings.url.rstrip('/')}/?rest_route={quote(route, safe='/')}{query}"
 
     def _call(
-        self, method: str, route: str, params: dict[str, Any] | None = None, **kw: Any
+        self,
+        method: str,
+        route: str,
+        params: dict[str, Any] | None = None,
+        http: JsonHttp | None = None,
+        **kw: Any,
     ) -> Any:
-        url = self._url(route, **(params or {}))
-        try:
-            response = self.http.request(method, url, timeout=self.settings.timeout_seconds, **kw)
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise CmsTransient(f"WordPress {method} {route}: {type(exc).__name__}") from None
-        if response.status_code >= 500 or response.status_code == 429:
-            raise CmsTransient(f"WordPress {method} {route}: HTTP {response.status_code}")
-        if response.status_code >= 400:
-            raise CmsRejected(
-                f"WordPress {method} {route}: HTTP {response.status_code}: {_message(response)}",
-                response.status_code,
-            )
-        return response.json() if response.content else None
+        response = (http or self.http).call(method, self._url(route, **(params or {})), **kw)
+        assert response is not None  # None only with missing_ok
+        return json_answer(response)
 
     # -- terms and media -----------------------------------------------------------------
     def _term(self, taxonomy: str, name: str) -> int:
@@ -72,54 +80,46 @@ class WordPressCms:
         self._terms[(taxonomy, name)] = int(match["id"])
         return int(match["id"])
 
-    def _attached(self, post_id: str) -> dict[str, dict[str, Any]]:
-        items = self._call(
-            "GET", "/wp/v2/media", {"parent": post_id, "per_page": 100, "context": "edit"}
-        )
+    def _attached(self, post_id: str, http: JsonHttp | None = None) -> dict[str, dict[str, Any]]:
+        params = {"parent": post_id, "per_page": 100, "context": "edit", "_fields": MEDIA_FIELDS}
+        items = self._call("GET", "/wp/v2/media", params, http)
         return {unescape(m["title"]["raw"]): m for m in items}
 
-    def _upload(self, media: Media) -> dict[str, Any]:
+    def _upload(self, media: Media, post_id: str | None) -> dict[str, Any]:
         disposition = f'attachment; filename="{ascii_name(media.filename)}"'
+        # the real file name as title (WordPress would make one from the mangled name),
+        # and the post it belongs to when there is one already
+        params = {"title": media.filename, "_fields": MEDIA_FIELDS}
         uploaded = self._call(
             "POST",
             "/wp/v2/media",
+            params | ({"post": post_id} if post_id else {}),
             data=media.data,
             headers={"Content-Disposition": disposition, "Content-Type": media.content_type},
         )
-        # WordPress makes the title from a mangled file name: keep the real one
-        return dict(
-            self._call("POST", f"/wp/v2/media/{uploaded['id']}", json={"title": media.filename})
-        )
+        return dict(uploaded)
 
     def _media(self, article: Article, post_id: str | None) -> dict[str, dict[str, Any]]:
-        have = self._attached(post_id) if post_id else {}
-        return {m.filename: have.get(m.filename) or self._upload(m) for m in article.media}
+        have = self._attached(post_id) if post_id and article.media else {}
+        return {m.filename: have.get(m.filename) or self._upload(m, post_id) for m in article.media}
 
     # -- the post ------------------------------------------------------------------------
     def _content(self, article: Article, uploaded: dict[str, dict[str, Any]]) -> str:
-        by_cid = {
-            m.content_id: escape(uploaded[m.filename]["source_url"])
-            for m in article.media
-            if m.content_id
+        urls = {
+            m.content_id: uploaded[m.filename]["source_url"] for m in article.media if m.content_id
         }
-        body = _CID.sub(
-            lambda g: f"{g[1]}{by_cid.get(g[2], 'cid:' + g[2])}{g[3]}", article.body_html
+        body = rewrite_cids(article.body_html, urls)
+        files = file_list(
+            (uploaded[m.filename]["source_url"], m.filename)
+            for m in article.media
+            if m.role == "file"
         )
-        files = [m for m in article.media if m.role == "file"]
-        if not files:
-            return body
-        rows = "".join(
-            f'<li><a href="{escape(uploaded[m.filename]["source_url"])}">'
-            f"{escape(m.filename)}</a></li>"
-            for m in files
-        )
-        return f"{body}\n{FILES_MARK}\n<ul>{rows}</ul>"
+        return f"{body}\n{FILES_MARK}\n{files}" if files else body
 
     def _fields(self, article: Article, uploaded: dict[str, dict[str, Any]]) -> dict[str, Any]:
         meta = {"bientap_key": article.key}
         if article.document is not None:
-            for name in DOCUMENT_META:
-                meta[f"bientap_document_{name}"] = getattr(article.document, name) or ""
+            meta |= {f"bientap_{k}": v or "" for k, v in document_values(article.document).items()}
         images = [uploaded[m.filename]["id"] for m in article.media if m.role == "image"]
         fields: dict[str, Any] = {
             "title": article.title,
@@ -141,37 +141,64 @@ class WordPressCms:
     def _adopt(self, post_id: str, uploaded: dict[str, dict[str, Any]]) -> None:
         for media in uploaded.values():
             if str(media.get("post") or "") != post_id:
-                self._call("POST", f"/wp/v2/media/{media['id']}", json={"post": int(post_id)})
+                route, fields = f"/wp/v2/media/{media['id']}", {"_fields": "id"}
+                self._call("POST", route, fields, json={"post": int(post_id)})
 
     def publish(self, article: Article) -> Live:
         uploaded = self._media(article, None)
-        post = self._call("POST", "/wp/v2/posts", json=self._fields(article, uploaded))
+        post = self._call(
+            "POST",
+            "/wp/v2/posts",
+            {"_fields": POST_FIELDS},
+            json=self._fields(article, uploaded),
+        )
         self._adopt(str(post["id"]), uploaded)
         return self._live(post, list(uploaded))
 
     def update(self, remote_id: str, article: Article) -> Live:
         uploaded = self._media(article, remote_id)
-        post = self._call("POST", f"/wp/v2/posts/{remote_id}", json=self._fields(article, uploaded))
+        post = self._call(
+            "POST",
+            f"/wp/v2/posts/{remote_id}",
+            {"_fields": POST_FIELDS},
+            json=self._fields(article, uploaded),
+        )
         self._adopt(remote_id, uploaded)
         return self._live(post, list(uploaded))
 
     def withdraw(self, remote_id: str) -> None:
-        self._call("DELETE", f"/wp/v2/posts/{remote_id}")  # to the trash: recoverable
+        # to the trash: recoverable
+        self._call("DELETE", f"/wp/v2/posts/{remote_id}", {"_fields": "id"})
 
     def find(self, key: str) -> Live | None:
-        posts = self._call("GET", "/wp/v2/posts", {"slug": key, "status": "any", "context": "edit"})
+        params = {"slug": key, "status": "any", "context": "edit", "_fields": "id"}
+        posts = self._call("GET", "/wp/v2/posts", params)
         return self.read(str(posts[0]["id"])) if posts else None
 
     def read(self, remote_id: str) -> Live | None:
+        """The post as WordPress has it now, with every medium attached to it (a post
+        changed by hand may have gained some): two requests, sent at the same time."""
+        media = self._side.submit(self._attached, remote_id, self.side_http)
         try:
-            post = self._call("GET", f"/wp/v2/posts/{remote_id}", {"context": "edit"})
+            post = self._post(remote_id)
+        except BaseException:
+            _settle(media)
+            raise
+        if post is None:
+            _settle(media)
+            return None
+        return self._live(post, list(media.result()))
+
+    def _post(self, remote_id: str) -> dict[str, Any] | None:
+        """The post, or None when it is gone (deleted, in the trash)."""
+        params = {"context": "edit", "_fields": POST_FIELDS}
+        try:
+            post = self._call("GET", f"/wp/v2/posts/{remote_id}", params)
         except CmsRejected as exc:
             if exc.status in (404, 410):
                 return None
             raise
-        if post.get("status") == "trash":
-            return None
-        return self._live(post, list(self._attached(remote_id)))
+        return None if post.get("status") == "trash" else dict(post)
 
     def _live(self, post: dict[str, Any], media: list[str]) -> Live:
         content = post["content"].get("raw", post["content"].get("rendered", ""))
@@ -190,19 +217,11 @@ class WordPressCms:
         )
 
     def close(self) -> None:
+        self._side.shutdown(wait=True)
         self.http.close()
+        self.side_http.close()
 
 
-def ascii_name(filename: str) -> str:
-    """A file name WordPress accepts in Content-Disposition: "Ảnh lễ.png" -> "Anh-le.png"."""
-    plain = unicodedata.normalize("NFKD", filename.replace("đ", "d").replace("Đ", "D"))
-    plain = "".join(c for c in plain if not unicodedata.combining(c))
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", plain).strip("-.") or "tep"
-
-
-def _message(response: requests.Response) -> str:
-    try:
-        data = response.json()
-    except ValueError:
-        return response.text[:500]
-    return str(data.get("message") or data)[:500] if isinstance(data, dict) else str(data)[:500]
+def _settle(future: Future[Any]) -> None:
+    """Wait for a request whose answer is not needed any more; its failure too."""
+    future.exception()

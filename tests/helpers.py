@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from connectors.base import MailSender, MailSource
-from connectors.maildir import MaildirSource, OutboxSender, deliver
+from connectors.maildir import MaildirSource, OutboxSender, deliver, delivery_order
 from pipeline.config import Board, load_board
 from pipeline.db import open_database
 from pipeline.files import FileStore
@@ -52,9 +52,11 @@ class Rig:
             )
 
     def sent(self) -> list[EmailMessage]:
+        """Mail delivered to the outbox, in the order it was sent."""
         box = mailbox.Maildir(self.outbox, factory=None, create=True)
         return [
-            message_from_bytes(box.get_bytes(k), policy=policy.default) for k in sorted(box.keys())
+            message_from_bytes(box.get_bytes(k), policy=policy.default)
+            for k in sorted(box.keys(), key=delivery_order)
         ]
 
 

@@ -1,0 +1,131 @@
+"""Media and names shared by the connectors that store files and write pages.
+
+``cid:`` references of a body (``content_id``, ``cids_in``, ``rewrite_cids``), names
+derived from an article (``short_key``, ``slugify``, ``post_slug``), file names a
+portal can take (``safe_filename``, ``ascii_name``) and the list of download links
+put under a post (``file_list``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from html import escape
+from urllib.parse import unquote
+
+from pipeline.textfold import fold
+
+_CID_ATTR = re.compile(
+    r"""(?P<head>\b(?:src|href)\s*=\s*)(?P<q>["'])(?P<value>[\t\n\f\r ]*cid:[^"']*)(?P=q)""",
+    re.IGNORECASE,
+)
+
+
+def short_key(key: str) -> str:
+    """Eight hex digits standing for an idempotency key in names and URLs."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
+
+
+def content_id(value: str) -> str:
+    """A content id as a body references it: ``cid:<a%40b>`` and ``<a@b>`` are ``a@b``."""
+    value = value.strip()
+    if value.lower().startswith("cid:"):
+        value = value[4:]
+    return unquote(value).strip().strip("<>").strip()
+
+
+def rewrite_cids(html: str, urls: Mapping[str, str]) -> str:
+    """``html`` with ``src``/``href`` values ``cid:<id>`` replaced by ``urls[id]``.
+
+    Only the attribute values change (no re-serialisation); ids without a URL stay.
+    """
+    wanted = {content_id(cid): url for cid, url in urls.items()}
+
+    def replace(match: re.Match[str]) -> str:
+        url = wanted.get(content_id(match["value"]))
+        if url is None:
+            return match[0]
+        return f'{match["head"]}"{escape(url, quote=True)}"'
+
+    return _CID_ATTR.sub(replace, html)
+
+
+def cids_in(html: str) -> set[str]:
+    """The content ids ``html`` references."""
+    return {content_id(m["value"]) for m in _CID_ATTR.finditer(html)}
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def slugify(title: str, limit: int = 60) -> str:
+    """ASCII words of ``title``: "Hội nghị tổng kết" -> "hoi-nghi-tong-ket"."""
+    words = re.sub(r"[^a-z0-9]+", "-", fold(nfc(title))).strip("-")
+    if len(words) > limit:
+        words = words[:limit].rsplit("-", 1)[0] if "-" in words[:limit] else words[:limit]
+    return words or "bai"
+
+
+def post_slug(title: str, key: str) -> str:
+    """A post's name in paths and URLs: ``<slug of the title>-<short key>``."""
+    return f"{slugify(title)}-{short_key(key)}"
+
+
+def file_list(files: Iterable[tuple[str, str]]) -> str:
+    """A ``<ul>`` of download links, one per (URL, file name); empty without files."""
+    rows = "".join(
+        f'<li><a href="{escape(url, quote=True)}">{escape(name)}</a></li>' for url, name in files
+    )
+    return f"<ul>{rows}</ul>" if rows else ""
+
+
+# Served from the portal's own origin, these would run in the reader's browser (or on a
+# server that executes scripts): such attachments are written with ".txt" added.
+ACTIVE_EXTENSIONS = frozenset(
+    [
+        "html",
+        "htm",
+        "xhtml",
+        "xht",
+        "shtml",
+        "svg",
+        "svgz",
+        "xml",
+        "xsl",
+        "xslt",
+        "js",
+        "mjs",
+        "mht",
+        "mhtml",
+        "swf",
+        "hta",
+        "php",
+        "phtml",
+        "phar",
+        "cgi",
+        "pl",
+        "asp",
+        "aspx",
+        "jsp",
+    ]
+)
+
+
+def safe_filename(name: str) -> str:
+    """``name`` as a plain file name: no folders, control characters or active content."""
+    name = nfc(name).replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C").strip(" .")
+    name = name[-120:].lstrip(" .") or "tep"
+    if name.rpartition(".")[2].lower() in ACTIVE_EXTENSIONS:
+        name += ".txt"
+    return name
+
+
+def ascii_name(filename: str) -> str:
+    """A file name WordPress accepts in Content-Disposition: "Ảnh lễ.png" -> "Anh-le.png"."""
+    plain = unicodedata.normalize("NFKD", filename.replace("đ", "d").replace("Đ", "D"))
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", plain).strip("-.") or "tep"
