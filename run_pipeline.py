@@ -33,6 +33,7 @@ from pipeline.web import WebServer
 
 log = logging.getLogger("bientap")
 SWEEP_SECONDS = 300  # reminders and escalations are checked this often
+IDLE_SLICE = 5.0  # longest single IDLE (s)
 PUBLISH_SECONDS = 5  # approved items are sent to the CMS within this
 RECHECK_SECONDS = 3600  # live posts are compared with what was approved this often
 
@@ -49,21 +50,34 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _watch(watcher: Watcher, stop: threading.Event) -> None:
-    """One scheduled run: a pass, then IDLE (if offered) until the interval is used up."""
-    box = watcher.mailbox
-    deadline = time.monotonic() + box.poll_seconds * 0.9
+def _watch(watcher: Watcher) -> None:
+    """One scheduled run of a polled mailbox: a pass."""
     watcher.run_once()
-    if not (box.source == "imap" and box.idle):
-        return
-    while not stop.is_set() and (remaining := deadline - time.monotonic()) > 1:
+
+
+def _idle(watcher: Watcher, stop: threading.Event) -> None:
+    """An IDLE mailbox until SIGTERM, in its own thread: a pass, then IDLE; a pass after
+    every change the server reports, and every poll_seconds anyway. IDLE is re-issued
+    every IDLE_SLICE so that SIGTERM is seen soon."""
+    box = watcher.mailbox
+    changed, due = True, 0.0
+    while not stop.is_set():
+        if changed or time.monotonic() >= due:
+            try:
+                result = watcher.run_once()
+            except Exception:  # noqa: BLE001 - the daemon never dies of one pass
+                log.exception("mailbox %s: pass failed", watcher.runner.mailbox)
+                result = None
+            due = time.monotonic() + box.poll_seconds
+            if result is None:  # server unwell: Watcher set the backoff
+                stop.wait(max(1.0, watcher.retry_at - time.monotonic()))
+                continue
         try:
-            changed = watcher.runner.source.wait(min(remaining, 29 * 60))
-        except Exception as exc:  # noqa: BLE001 - a dropped IDLE: the next run reconnects
+            changed = watcher.runner.source.wait(max(0.0, min(IDLE_SLICE, due - time.monotonic())))
+        except Exception as exc:  # noqa: BLE001 - a dropped IDLE: the next pass reconnects
             log.warning("mailbox %s: IDLE ended: %s", watcher.runner.mailbox, exc)
-            return
-        if changed:
-            watcher.run_once()
+            changed = True
+            stop.wait(1.0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,14 +198,19 @@ def _serve(
                 id=f"{job.__name__}:{outlet.board.id}",
                 next_run_time=datetime.now(),
             )
+    idlers: list[threading.Thread] = []
     for watcher in active:
         box = watcher.mailbox
+        name = f"watch:{watcher.runner.board.id}:{box.name}"
+        if box.source == "imap" and box.idle:
+            idlers.append(threading.Thread(target=_idle, args=[watcher, stop], name=name))
+            continue
         scheduler.add_job(
             _watch,
             "interval",
             seconds=box.poll_seconds,
-            args=[watcher, stop],
-            id=f"watch:{watcher.runner.board.id}:{box.name}",
+            args=[watcher],
+            id=name,
             next_run_time=datetime.now(),
         )
 
@@ -202,6 +221,8 @@ def _serve(
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     scheduler.start()
+    for thread in idlers:
+        thread.start()
     web.start()
     log.info(
         "watching %d mailbox(es) of %d board(s); reviewers' pages on %s:%d",
@@ -213,6 +234,8 @@ def _serve(
     stop.wait()
     web.stop()
     scheduler.shutdown(wait=True)
+    for thread in idlers:
+        thread.join()
     return 0
 
 

@@ -31,6 +31,13 @@ RESELECT_SECONDS = 300.0
 _DROPPED = (imaplib.IMAP4.abort, socket.error, ssl.SSLError, EOFError, TimeoutError)
 
 
+def _news(untagged: list[Any]) -> bool:
+    """Do untagged responses announce new mail?"""
+    return any(
+        isinstance(r, tuple) and len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in untagged
+    )
+
+
 class ImapSource:
     def __init__(
         self,
@@ -110,9 +117,7 @@ class ImapSource:
         ):
             return False
         _tagged, untagged = self._call("noop")
-        return not any(
-            isinstance(r, tuple) and len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in untagged
-        )
+        return not _news(untagged)
 
     def poll(self, cursor: Cursor) -> Iterator[list[Fetched]]:
         if self._quiet(cursor):
@@ -177,15 +182,23 @@ class ImapSource:
         """IDLE until the server reports a change or ``timeout`` passes."""
         if not (self.use_idle and self._call("has_capability", "IDLE")):
             time.sleep(timeout)
-            return True
+            return False
         if self._selected is None:
             self._select()
+        # Dovecot's IDLE reports only what changes after it began (the rest comes with
+        # DONE): ask about mail that came during the pass first.
+        if _news(self._call("noop")[1]):
+            self._changed = True
+            return True
         self._call("idle")
+        responses: list[Any] = []
         try:
             responses = self._call("idle_check", timeout=timeout)
         finally:
             if self._client is not None:
-                self._call("idle_done")
+                # What arrives as IDLE ends comes with DONE's answer. Keep it: the server
+                # has told this connection, so no later NOOP will tell it again.
+                responses += self._call("idle_done")[1]
         self._changed = self._changed or bool(responses)
         return bool(responses)
 
