@@ -414,6 +414,9 @@ class Board(_Strict):
         if not any(m.role is Role.TRUONG_BAN for m in self.members):
             raise ValueError("members: the board needs a member with role truong_ban")
         self._check_review(field_ids)
+        for ref in self.publish.sections:
+            if ref not in field_ids:
+                raise ValueError(f"publish.sections: unknown field {ref!r}")
         return self
 
     def _check_review(self, field_ids: set[str]) -> None:

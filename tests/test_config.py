@@ -664,3 +664,11 @@ def test_missing_board_file_is_named(tmp_path: Path) -> None:
     path = tmp_path / "khong-co.toml"
     with pytest.raises(ConfigError, match=re.escape(f"{path}: cannot read")):
         load_board(path)
+
+
+def test_publish_sections_name_known_fields(tmp_path: Path) -> None:
+    text = (CONFIG / "demo.toml").read_text(encoding="utf-8")
+    bad = tmp_path / "demo.toml"
+    bad.write_text(text + '\n[publish]\nsections = { "khong-co" = "Không có" }\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"publish.sections: unknown field 'khong-co'"):
+        load_board(bad)
