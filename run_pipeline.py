@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from types import FrameType
 
@@ -109,44 +110,33 @@ def main(argv: list[str] | None = None) -> int:
             outlet.cms.close()
 
 
-def _sweep(sweeper: Sweeper) -> None:
+def _job(name: str, board_id: str, run: Callable[[], object]) -> None:
+    """One run of a board's clock-driven job; the daemon never dies of one failing job."""
     try:
-        result = sweeper.run_once()
-    except Exception:  # noqa: BLE001 - the daemon never dies of one sweep
-        log.exception("board=%s: reminder sweep failed", sweeper.board.id)
-        return
-    if result.reminded or result.escalated or result.digests:
-        log.info(
-            "board=%s: reminded %d, escalated %d, digests %d",
-            sweeper.board.id,
-            result.reminded,
-            result.escalated,
-            result.digests,
-        )
-
-
-def _publish(publisher: Publisher) -> None:
-    try:
-        result = publisher.run_once()
-    except Exception:  # noqa: BLE001 - the daemon never dies of one CMS
-        log.exception("board=%s: publishing failed", publisher.board.id)
+        result = run()
+    except Exception:  # noqa: BLE001 - logged; the next run tries again
+        log.exception("board=%s: %s failed", board_id, name)
         return
     if any(vars(result).values()):
-        log.info("board=%s: %s", publisher.board.id, result)
+        log.info("board=%s: %s: %s", board_id, name, result)
 
 
-def _recheck(publisher: Publisher) -> None:
-    try:
-        publisher.recheck()
-    except Exception:  # noqa: BLE001
-        log.exception("board=%s: re-verification failed", publisher.board.id)
+def _jobs(
+    clocks: list[Sweeper], outlets: list[Publisher]
+) -> list[tuple[str, float, Callable[[], object], str]]:
+    """Every board's clock-driven jobs: (name, interval in seconds, what to run, board)."""
+    return [
+        *(("reminders", SWEEP_SECONDS, c.run_once, c.board.id) for c in clocks),
+        *(("publishing", PUBLISH_SECONDS, p.run_once, p.board.id) for p in outlets),
+        *(("re-verification", RECHECK_SECONDS, p.recheck, p.board.id) for p in outlets),
+    ]
 
 
 def _once(active: list[Watcher], clocks: list[Sweeper], outlets: list[Publisher]) -> int:
     """Reminders, one pass over every mailbox, then publishing; exit 1 if a mailbox pass
     failed (for cron)."""
     for sweeper in clocks:
-        _sweep(sweeper)
+        _job("reminders", sweeper.board.id, sweeper.run_once)
     failed = 0
     for watcher in active:
         result = watcher.run_once()
@@ -164,7 +154,7 @@ def _once(active: list[Watcher], clocks: list[Sweeper], outlets: list[Publisher]
                 result.filed,
             )
     for outlet in outlets:
-        _publish(outlet)
+        _job("publishing", outlet.board.id, outlet.run_once)
     for watcher in active:  # mail the publishing caused (links to senders, alerts)
         watcher.runner.deliver()
     return 1 if failed else 0
@@ -179,25 +169,15 @@ def _serve(
 ) -> int:
     stop = threading.Event()
     scheduler = BackgroundScheduler(job_defaults={"coalesce": True, "max_instances": 1})
-    for sweeper in clocks:
+    for name, seconds, run, board_id in _jobs(clocks, outlets):
         scheduler.add_job(
-            _sweep,
+            _job,
             "interval",
-            seconds=SWEEP_SECONDS,
-            args=[sweeper],
-            id=f"sweep:{sweeper.board.id}",
+            seconds=seconds,
+            args=[name, board_id, run],
+            id=f"{name}:{board_id}",
             next_run_time=datetime.now(),
         )
-    for outlet in outlets:
-        for job, seconds in ((_publish, PUBLISH_SECONDS), (_recheck, RECHECK_SECONDS)):
-            scheduler.add_job(
-                job,
-                "interval",
-                seconds=seconds,
-                args=[outlet],
-                id=f"{job.__name__}:{outlet.board.id}",
-                next_run_time=datetime.now(),
-            )
     idlers: list[threading.Thread] = []
     for watcher in active:
         box = watcher.mailbox

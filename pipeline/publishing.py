@@ -37,7 +37,6 @@ from pipeline.config import Board
 from pipeline.files import FileStore
 from pipeline.models import (
     CmsBreaker,
-    Event,
     Publication,
     PubState,
     State,
@@ -269,8 +268,8 @@ class Publisher:
         result = PublishResult()
         now = self.clock()
         with self.sessions() as s:
-            due = s.scalars(
-                select(Publication.id)
+            due = s.execute(
+                select(Publication.id, Publication.state)
                 .where(
                     Publication.board_id == self.board.id,
                     Publication.state.in_(
@@ -288,11 +287,13 @@ class Publisher:
             ).all()
         for pub_id in unverified:
             self._verify(pub_id, result)
-        for pub_id in due:
+        for pub_id, state in due:
             if self._breaker_open():
                 result.skipped += 1
-                continue
-            self._attempt(pub_id, result)
+            elif state == PubState.WITHDRAWING:
+                self._withdraw(pub_id, result)
+            else:
+                self._attempt(pub_id, result)
         return result
 
     def recheck(self) -> PublishResult:
@@ -356,9 +357,6 @@ class Publisher:
         result.withdrawn += 1
 
     def _attempt(self, pub_id: int, result: PublishResult) -> None:
-        with self.sessions() as s:
-            if s.get(Publication, pub_id).state == PubState.WITHDRAWING:  # type: ignore[union-attr]
-                return self._withdraw(pub_id, result)
         with self.sessions.begin() as s:  # the attempt is on record before the request
             pub, item = self._load(s, pub_id)
             maybe_sent = pub.attempts > 0 or pub.state == PubState.SENDING
@@ -387,7 +385,7 @@ class Publisher:
                 attempts=pub.attempts,
             )
         result.published += 1
-        self._verify(pub_id, result)
+        self._verify(pub_id, result, expected)
 
     def _send(self, expected: Article, remote_id: str | None, maybe_sent: bool) -> Live:
         if remote_id is None and maybe_sent:
@@ -438,10 +436,11 @@ class Publisher:
             result.dead += 1
 
     # -- verification ---------------------------------------------------------------------
-    def _verify(self, pub_id: int, result: PublishResult) -> None:
+    def _verify(self, pub_id: int, result: PublishResult, expected: Article | None = None) -> None:
+        """Read the post back and compare; ``expected`` is the article just sent, if any."""
         with self.sessions() as s:
             pub, item = self._load(s, pub_id)
-            expected = article(self.board, item, pub.key, self.files)
+            expected = expected or article(self.board, item, pub.key, self.files)
             remote_id, reupdated = pub.remote_id, pub.reupdated
         assert remote_id is not None
         by_hand = self.board.publish.verify == "human"
@@ -525,7 +524,3 @@ class Publisher:
                 "Đề nghị kiểm tra và cập nhật lại trên cổng, "
                 "hoặc trình Trưởng ban duyệt bổ sung.\n",
             )
-
-
-def events_of(s: Session, item_id: int) -> list[Event]:
-    return list(s.scalars(select(Event).where(Event.submission_id == item_id).order_by(Event.id)))

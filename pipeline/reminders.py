@@ -101,19 +101,8 @@ def _escalate(d: Desk, task: ReviewTask, item: Submission) -> bool:
 
 
 def _digest(d: Desk, member: Member, open_tasks: list[tuple[ReviewTask, Submission]]) -> None:
-    ttl = timedelta(days=d.board.review.link_ttl_days)
     entries = []
     for task, item in open_tasks:
-        token = d.links.signer.issue(
-            member.id,
-            d.board.id,
-            task.id,
-            task.step_index,
-            "view",
-            item.content_hash or "",
-            ttl=ttl,
-            now=d.now,
-        )
         entries.append(
             review_mail.DigestEntry(
                 tracking_code=item.tracking_code,
@@ -121,7 +110,7 @@ def _digest(d: Desk, member: Member, open_tasks: list[tuple[ReviewTask, Submissi
                 step_name=review.step_of(d.board, task.step_index).name,
                 due_at=item.due_at,
                 overdue=item.due_at is not None and item.due_at < d.now,
-                view_url=d.links.url(task.id, token),
+                view_url=review.link(d, item, task, member.id, "view"),
             )
         )
     msg = review_mail.digest(d.board, recipient=member, entries=entries)

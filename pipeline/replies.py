@@ -16,7 +16,7 @@ import re
 from sqlalchemy import select
 
 from pipeline import review, review_mail
-from pipeline.commands import HELP_VI, Unreadable
+from pipeline.commands import Unreadable
 from pipeline.models import OutgoingMail, RawMessage, ReviewNotice, State, StoredFile, Submission
 from pipeline.reading import Reading, ReplyFacts
 from pipeline.review import Decision, Desk, Evidence, Refused
@@ -126,7 +126,7 @@ def take_reply(d: Desk, raw: RawMessage, reading: Reading) -> bool:
         review.event(
             d, item, "reply-unreadable", actor=sender.id, channel="reply", **evidence.detail
         )
-        _answer(d, item, reading.from_address, reading, f"{reply.command.reason}\n\n{HELP_VI}")
+        _answer(d, item, reading.from_address, reading, reply.command.reason)  # + the commands
         return True
     command = reply.command
     try:

@@ -249,6 +249,73 @@ def _shown_before(d: Desk, item: Submission, seen: str | None) -> SubmissionVers
     return versions(d, item)[0] if item.version > 1 else None
 
 
+def seat(d: Desk, item: Submission, index: int, step_id: str, member_id: str) -> ReviewTask:
+    """A new seat for ``member_id`` at step ``index`` of the item's current round."""
+    task = ReviewTask(
+        board_id=d.board.id,
+        submission_id=item.id,
+        round=item.review_round,
+        step_index=index,
+        step_id=step_id,
+        member_id=member_id,
+        asked_version=item.content_hash or "",
+        created_at=d.now,
+    )
+    d.session.add(task)
+    d.session.flush()
+    return task
+
+
+def link(d: Desk, item: Submission, task: ReviewTask, member_id: str, action: str) -> str:
+    """A signed link for ``member_id`` to do ``action`` in ``task`` on the current version."""
+    token = d.links.signer.issue(
+        member_id,
+        d.board.id,
+        task.id,
+        task.step_index,
+        action,
+        item.content_hash or "",
+        ttl=timedelta(days=d.board.review.link_ttl_days),
+        now=d.now,
+    )
+    return d.links.url(task.id, token)
+
+
+def _reply_ids(d: Desk) -> tuple[str, str]:
+    """A reply token and the Message-ID that carries it, for one mail asking to act."""
+    token = new_reply_token()
+    domain = d.board.mail_out.from_address.rpartition("@")[2]
+    return token, make_msgid(idstring=token, domain=domain).strip("<>")
+
+
+def _send(
+    d: Desk,
+    item: Submission,
+    task: ReviewTask,
+    member: Member,
+    token: str,
+    msg: EmailMessage,
+    purpose: str,
+    **detail: Any,
+) -> None:
+    """Queue a mail asking ``member`` to act, and keep what a reply is matched by."""
+    message_id = str(msg["Message-ID"]).strip().strip("<>")
+    queue(d, item, member.email, f"review-{purpose}", msg)
+    d.session.add(
+        ReviewNotice(
+            board_id=d.board.id,
+            task_id=task.id,
+            member_id=member.id,
+            token=token,
+            message_id=message_id,
+            version=item.content_hash or "",
+            purpose=purpose,
+            created_at=d.now,
+        )
+    )
+    event(d, item, "notified", to=member.id, purpose=purpose, message_id=message_id, **detail)
+
+
 def ask(
     d: Desk,
     item: Submission,
@@ -260,37 +327,17 @@ def ask(
 ) -> None:
     """Mail everyone who may act in ``task``'s seat (or ``only`` that member): the request,
     with the two ways to act, and the difference from the version ``seen`` if it changed."""
-    f = facts(item)
     step = step_of(d.board, task.step_index)
     old = _shown_before(d, item, seen)
-    ttl = timedelta(days=d.board.review.link_ttl_days)
-    domain = d.board.mail_out.from_address.rpartition("@")[2]
     box = d.board.mailboxes[0].address
-    who = routing.recipients(d.board, task.member_id, f, d.now.date())
+    who = routing.recipients(d.board, task.member_id, facts(item), d.now.date())
     if task.escalated_to is not None:
         who.append((task.escalated_to, "escalated"))
     for member_id, why in who:
         if only is not None and member_id != only:
             continue
         member = d.board.member(member_id)
-        token = new_reply_token()
-        link = {
-            action: d.links.url(
-                task.id,
-                d.links.signer.issue(
-                    member_id,
-                    d.board.id,
-                    task.id,
-                    task.step_index,
-                    action,
-                    item.content_hash or "",
-                    ttl=ttl,
-                    now=d.now,
-                ),
-            )
-            for action in ("view", "approve")
-        }
-        message_id = make_msgid(idstring=token, domain=domain).strip("<>")
+        token, message_id = _reply_ids(d)
         msg = review_mail.review_request(
             d.board,
             item,
@@ -300,8 +347,8 @@ def ask(
             step_name=step.name,
             acting_for=None if why == "self" else d.board.member(task.member_id),
             acting_reason=CAPACITY_REASONS.get(why),
-            view_url=link["view"],
-            approve_url=link["approve"],
+            view_url=link(d, item, task, member_id, "view"),
+            approve_url=link(d, item, task, member_id, "approve"),
             reply_to=plus_address(box, token),
             subject_tag=subject_tag(token),
             message_id=message_id,
@@ -312,29 +359,17 @@ def ask(
             history=history(d, item),
             link_days=d.board.review.link_ttl_days,
         )
-        queue(d, item, member.email, f"review-{purpose}", msg)
-        d.session.add(
-            ReviewNotice(
-                board_id=d.board.id,
-                task_id=task.id,
-                member_id=member_id,
-                token=token,
-                message_id=message_id,
-                version=item.content_hash or "",
-                purpose=purpose,
-                created_at=d.now,
-            )
-        )
-        event(
+        _send(
             d,
             item,
-            "notified",
-            to=member_id,
+            task,
+            member,
+            token,
+            msg,
+            purpose,
             capacity=why,
             step=step.id,
-            purpose=purpose,
             version=item.content_hash,
-            message_id=message_id,
         )
     task.asked_version = item.content_hash or ""
 
@@ -374,18 +409,7 @@ def _enter(d: Desk, item: Submission, after: int, seen: str | None = None) -> No
         quorum=str(seats.step.quorum),
     )
     for member_id in seats.members:
-        task = ReviewTask(
-            board_id=d.board.id,
-            submission_id=item.id,
-            round=item.review_round,
-            step_index=seats.index,
-            step_id=seats.step.id,
-            member_id=member_id,
-            asked_version=item.content_hash or "",
-            created_at=d.now,
-        )
-        d.session.add(task)
-        d.session.flush()
+        task = seat(d, item, seats.index, seats.step.id, member_id)
         ask(d, item, task, "again" if seen else "request", seen)
 
 
@@ -532,7 +556,7 @@ def act(
     """
     task, item = open_task(d, task_id)
     check_open(d, task, item)
-    seat = may_act(d, task, item, actor_id)
+    how = may_act(d, task, item, actor_id)
     if after_publishing(d.board, task):
         return _on_live_item(d, task, item, actor_id, decision, evidence)
     if verifying(d.board, task):
@@ -568,7 +592,7 @@ def act(
         actor=actor_id,
         channel=evidence.channel,
         step=step_id,
-        capacity=seat,
+        capacity=how,
         version=item.content_hash,
         text=decision.text,
         **evidence.detail,
@@ -593,19 +617,7 @@ def act(
         assert target is not None
         task.state = TaskState.FORWARDED
         task.text = target.id
-        new = ReviewTask(
-            board_id=d.board.id,
-            submission_id=item.id,
-            round=item.review_round,
-            step_index=task.step_index,
-            step_id=task.step_id,
-            member_id=target.id,
-            asked_version=item.content_hash or "",
-            created_at=d.now,
-        )
-        d.session.add(new)
-        d.session.flush()
-        ask(d, item, new, "request")
+        ask(d, item, seat(d, item, task.step_index, task.step_id, target.id), "request")
     label = "Duyệt có chỉnh sửa" if decision.edit else DECISION_LABELS[decision.verb]
     return f"Đã ghi nhận: {label} — {item.tracking_code} «{item.title}»."
 
@@ -666,60 +678,22 @@ def revise(
 # -- after publishing --------------------------------------------------------------------
 def watch(d: Desk, item: Submission, public_url: str) -> None:
     """Tell the head an item is live, with the two ways to withdraw or correct it."""
-    ttl = timedelta(days=d.board.review.link_ttl_days)
-    domain = d.board.mail_out.from_address.rpartition("@")[2]
     index = len(d.board.review.steps)
     for head in d.board.members_with_role(Role.TRUONG_BAN):
-        task = ReviewTask(
-            board_id=d.board.id,
-            submission_id=item.id,
-            round=item.review_round,
-            step_index=index,
-            step_id=AFTER_PUBLISHING.id,
-            member_id=head.id,
-            asked_version=item.content_hash or "",
-            created_at=d.now,
-        )
-        d.session.add(task)
-        d.session.flush()
-        token = new_reply_token()
-        view = d.links.signer.issue(
-            head.id, d.board.id, task.id, index, "view", item.content_hash or "", ttl=ttl, now=d.now
-        )
-        message_id = make_msgid(idstring=token, domain=domain).strip("<>")
+        task = seat(d, item, index, AFTER_PUBLISHING.id, head.id)
+        token, message_id = _reply_ids(d)
         msg = review_mail.published_notice(
             d.board,
             item,
             recipient=head,
             public_url=public_url,
-            view_url=d.links.url(task.id, view),
+            view_url=link(d, item, task, head.id, "view"),
             reply_to=plus_address(d.board.mailboxes[0].address, token),
             subject_tag=subject_tag(token),
             message_id=message_id,
             link_days=d.board.review.link_ttl_days,
         )
-        queue(d, item, head.email, "published-notice", msg)
-        d.session.add(
-            ReviewNotice(
-                board_id=d.board.id,
-                task_id=task.id,
-                member_id=head.id,
-                token=token,
-                message_id=message_id,
-                version=item.content_hash or "",
-                purpose="published",
-                created_at=d.now,
-            )
-        )
-        event(
-            d,
-            item,
-            "notified",
-            to=head.id,
-            step=AFTER_PUBLISHING.id,
-            purpose="published",
-            message_id=message_id,
-        )
+        _send(d, item, task, head, token, msg, "published", step=AFTER_PUBLISHING.id)
 
 
 def _on_live_item(
@@ -769,19 +743,7 @@ def ask_verifiers(d: Desk, item: Submission, found: list[str]) -> None:
         "Kiểm tra tự động không thấy khác biệt; đề nghị xem lại bài trên cổng và xác nhận.",
     )
     for member in d.board.members_with_role(d.board.publish.verifier_role):
-        task = ReviewTask(
-            board_id=d.board.id,
-            submission_id=item.id,
-            round=item.review_round,
-            step_index=index,
-            step_id=VERIFYING.id,
-            member_id=member.id,
-            asked_version=item.content_hash or "",
-            created_at=d.now,
-        )
-        d.session.add(task)
-        d.session.flush()
-        ask(d, item, task, "request", notes=notes)
+        ask(d, item, seat(d, item, index, VERIFYING.id, member.id), "request", notes=notes)
 
 
 def _on_check(

@@ -624,6 +624,29 @@ def _about(item: Submission | None) -> str:
     return f"tin, bài “{title_line(item.title)}” (mã theo dõi {item.tracking_code})"
 
 
+def _to_member(
+    board: Board,
+    to: Member,
+    subject: str,
+    heading: str,
+    text: str,
+    *,
+    message_id: str | None,
+    in_reply_to: str | None,
+    auto_replied: bool = False,
+) -> EmailMessage:
+    """A short mail to a board member, signed by the board."""
+    msg = message(
+        board,
+        to=named_address(to.name, to.email),
+        subject=subject,
+        message_id=message_id,
+        in_reply_to=in_reply_to,
+        auto_replied=auto_replied,
+    )
+    return simple(board, msg, heading, text, SIGNATURE.format(name=board.mail_out.from_name))
+
+
 def refused_reply(
     board: Board,
     *,
@@ -647,19 +670,14 @@ def refused_reply(
         "Nếu không phải ông/bà, ý kiến đó không có hiệu lực và ông/bà không cần làm gì thêm; "
         f"đề nghị báo cho {_secretaries(board)} biết để kiểm tra."
     )
-    msg = message(
+    return _to_member(
         board,
-        to=named_address(to.name, to.email),
-        subject=subject,
-        message_id=message_id,
-        in_reply_to=in_reply_to,
-    )
-    return simple(
-        board,
-        msg,
+        to,
+        subject,
         "Ý kiến nhân danh ông/bà không được ghi nhận",
         text,
-        SIGNATURE.format(name=board.mail_out.from_name),
+        message_id=message_id,
+        in_reply_to=in_reply_to,
     )
 
 
@@ -722,14 +740,13 @@ def decision_receipt(
         "Nếu không phải ông/bà gửi ý kiến này, vui lòng báo ngay cho "
         f"{_secretaries(board)}."
     )
-    msg = message(
+    return _to_member(
         board,
-        to=named_address(to.name, to.email),
-        subject=subject,
+        to,
+        subject,
+        "Đã ghi nhận ý kiến",
+        body,
         message_id=message_id,
         in_reply_to=in_reply_to,
         auto_replied=in_reply_to is not None,
-    )
-    return simple(
-        board, msg, "Đã ghi nhận ý kiến", body, SIGNATURE.format(name=board.mail_out.from_name)
     )
