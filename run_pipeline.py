@@ -14,20 +14,27 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from pipeline import claims, logs
 from pipeline.app import (
+    Deployed,
     Sweeper,
     Watcher,
     open_deployment,
     publishers,
+    reporters,
+    retainers,
+    scheduled_backup,
     sweepers,
     watchers,
     web_server,
 )
+from pipeline.claims import SingleDaemonLock
 from pipeline.config import ConfigError
 from pipeline.publishing import Publisher
 from pipeline.web import WebServer
@@ -37,6 +44,10 @@ SWEEP_SECONDS = 300  # reminders and escalations are checked this often
 IDLE_SLICE = 5.0  # longest single IDLE (s)
 PUBLISH_SECONDS = 5  # approved items are sent to the CMS within this
 RECHECK_SECONDS = 3600  # live posts are compared with what was approved this often
+REPORT_SECONDS = 3600  # is a report period over, to be mailed?
+PURGE_SECONDS = 86400  # personal data past its retention is anonymised daily
+BACKUP_SECONDS = 3600  # is a backup due (backup_interval_days)?
+STANDBY_SECONDS = 2.0  # a mailbox another daemon watches: its mail is processed this often
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -48,6 +59,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--database-url", help="overrides deployment.toml and BIENTAP_DATABASE_URL")
     parser.add_argument("--data-dir", help="overrides deployment.toml and BIENTAP_DATA_DIR")
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument(
+        "--log-format",
+        choices=logs.FORMATS,
+        default=logs.default_format(),
+        help=f"text lines or one JSON object a line (default from {logs.FORMAT_ENV}, else text)",
+    )
     return parser.parse_args(argv)
 
 
@@ -63,6 +80,11 @@ def _idle(watcher: Watcher, stop: threading.Event) -> None:
     box = watcher.mailbox
     changed, due = True, 0.0
     while not stop.is_set():
+        if not watcher.holds():  # another daemon watches it: help with what it fetched
+            _standby(watcher)
+            changed = True
+            stop.wait(STANDBY_SECONDS)
+            continue
         if changed or time.monotonic() >= due:
             try:
                 result = watcher.run_once()
@@ -81,62 +103,102 @@ def _idle(watcher: Watcher, stop: threading.Event) -> None:
             stop.wait(1.0)
 
 
+def _standby(watcher: Watcher) -> None:
+    try:
+        watcher.runner.source.close()  # no IMAP session while another daemon has one
+        watcher.run_once()
+    except Exception:  # noqa: BLE001 - the daemon never dies of one pass
+        log.exception("mailbox %s: pass failed", watcher.runner.mailbox)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.setup(logging.DEBUG if args.verbose else logging.INFO, args.log_format == "json")
+    # every run of every job, and each run skipped while the last is still going: noise
+    logging.getLogger("apscheduler").setLevel(logging.DEBUG if args.verbose else logging.ERROR)
+    lock: SingleDaemonLock | None = None
     try:
         deployed = open_deployment(args.config, args.database_url, args.data_dir)
+        logs.hide_secrets(deployed.boards)
+        lock = SingleDaemonLock(deployed.deployment.database_url)
+        lock.acquire()
+        if lock.path is not None:  # alone on a SQLite file: what was claimed is free
+            claims.free(deployed.sessions)
         active = watchers(deployed)
         clocks = sweepers(deployed)
         outlets = publishers(deployed)
         web = None if args.once else web_server(deployed)
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
+        if lock is not None:
+            lock.release()
         return 2
     except OSError as exc:  # the web address is taken
         print(f"cannot serve reviewers' pages: {exc}", file=sys.stderr)
+        if lock is not None:
+            lock.release()
         return 2
     try:
         if web is None:
-            return _once(active, clocks, outlets)
-        return _serve(active, clocks, outlets, web, len(deployed.boards))
+            return _once(deployed, active, clocks, outlets)
+        return _serve(deployed, active, clocks, outlets, web)
     finally:
         for watcher in active:
             watcher.close()
         for outlet in outlets:
             outlet.cms.close()
+        deployed.crew.let_go(deployed.sessions)  # the other daemons take over at once
+        lock.release()
 
 
-def _job(name: str, board_id: str, run: Callable[[], object]) -> None:
-    """One run of a board's clock-driven job; the daemon never dies of one failing job."""
-    try:
-        result = run()
-    except Exception:  # noqa: BLE001 - logged; the next run tries again
-        log.exception("board=%s: %s failed", board_id, name)
-        return
-    if any(vars(result).values()):
-        log.info("board=%s: %s: %s", board_id, name, result)
+@dataclass(frozen=True)
+class Job:
+    """A clock-driven job of one board."""
+
+    name: str
+    board_id: str
+    seconds: float  # how often
+    run: Callable[[], object]
+    singleton: bool  # one daemon at a time (a lease); else its work is claimed row by row
 
 
-def _jobs(
-    clocks: list[Sweeper], outlets: list[Publisher]
-) -> list[tuple[str, float, Callable[[], object], str]]:
-    """Every board's clock-driven jobs: (name, interval in seconds, what to run, board)."""
+def _jobs(d: Deployed, clocks: list[Sweeper], outlets: list[Publisher]) -> list[Job]:
+    """Every clock-driven job of the deployment, as data."""
     return [
-        *(("reminders", SWEEP_SECONDS, c.run_once, c.board.id) for c in clocks),
-        *(("publishing", PUBLISH_SECONDS, p.run_once, p.board.id) for p in outlets),
-        *(("re-verification", RECHECK_SECONDS, p.recheck, p.board.id) for p in outlets),
+        *(Job("reminders", c.board.id, SWEEP_SECONDS, c.run_once, True) for c in clocks),
+        *(Job("publishing", p.board.id, PUBLISH_SECONDS, p.run_once, False) for p in outlets),
+        *(Job("re-verification", p.board.id, RECHECK_SECONDS, p.recheck, True) for p in outlets),
+        *(Job("reports", r.board.id, REPORT_SECONDS, r.run_once, True) for r in reporters(d)),
+        *(Job("retention", r.board.id, PURGE_SECONDS, r.run_once, True) for r in retainers(d)),
+        Job("backup", "*", BACKUP_SECONDS, lambda: scheduled_backup(d), True),
     ]
 
 
-def _once(active: list[Watcher], clocks: list[Sweeper], outlets: list[Publisher]) -> int:
-    """Reminders, one pass over every mailbox, then publishing; exit 1 if a mailbox pass
-    failed (for cron)."""
-    for sweeper in clocks:
-        _job("reminders", sweeper.board.id, sweeper.run_once)
+def _run(job: Job, d: Deployed) -> None:
+    """One run of a job; the daemon never dies of one failing job. A singleton job runs
+    only in the daemon holding its lease, held for its interval: when that daemon dies,
+    another runs it once the lease lapses."""
+    name = f"job:{job.name}:{job.board_id}"
+    if job.singleton and not d.crew.hold(d.sessions, name, job.seconds + d.crew.lease_seconds):
+        return
+    try:
+        result = job.run()
+    except Exception:  # noqa: BLE001 - logged; the next run tries again
+        log.exception("board=%s: %s failed", job.board_id, job.name)
+        return
+    if any(vars(result).values()):
+        log.info("board=%s: %s: %s", job.board_id, job.name, result)
+
+
+def _once(
+    d: Deployed, active: list[Watcher], clocks: list[Sweeper], outlets: list[Publisher]
+) -> int:
+    """Every job once: reminders, a pass over every mailbox, publishing and the rest;
+    exit 1 if a mailbox pass failed (for cron)."""
+    jobs = _jobs(d, clocks, outlets)
+    for job in jobs:
+        if job.name == "reminders":
+            _run(job, d)
     failed = 0
     for watcher in active:
         result = watcher.run_once()
@@ -153,29 +215,30 @@ def _once(active: list[Watcher], clocks: list[Sweeper], outlets: list[Publisher]
                 result.sent,
                 result.filed,
             )
-    for outlet in outlets:
-        _job("publishing", outlet.board.id, outlet.run_once)
-    for watcher in active:  # mail the publishing caused (links to senders, alerts)
+    for job in jobs:
+        if job.name != "reminders":
+            _run(job, d)
+    for watcher in active:  # mail the jobs caused (links to senders, alerts, reports)
         watcher.runner.deliver()
     return 1 if failed else 0
 
 
 def _serve(
+    d: Deployed,
     active: list[Watcher],
     clocks: list[Sweeper],
     outlets: list[Publisher],
     web: WebServer,
-    boards: int,
 ) -> int:
     stop = threading.Event()
     scheduler = BackgroundScheduler(job_defaults={"coalesce": True, "max_instances": 1})
-    for name, seconds, run, board_id in _jobs(clocks, outlets):
+    for job in _jobs(d, clocks, outlets):
         scheduler.add_job(
-            _job,
+            _run,
             "interval",
-            seconds=seconds,
-            args=[name, board_id, run],
-            id=f"{name}:{board_id}",
+            seconds=job.seconds,
+            args=[job, d],
+            id=f"{job.name}:{job.board_id}",
             next_run_time=datetime.now(),
         )
     idlers: list[threading.Thread] = []
@@ -205,9 +268,10 @@ def _serve(
         thread.start()
     web.start()
     log.info(
-        "watching %d mailbox(es) of %d board(s); reviewers' pages on %s:%d",
+        "daemon %s: watching %d mailbox(es) of %d board(s); reviewers' pages on %s:%d",
+        d.crew.holder,
         len(active),
-        boards,
+        len(d.boards),
         web.host,
         web.port,
     )

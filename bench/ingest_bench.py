@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import sys
 import tempfile
@@ -33,44 +32,13 @@ from pipeline.files import FileStore  # noqa: E402
 from pipeline.models import MailboxState  # noqa: E402
 from pipeline.parsing import parse_message  # noqa: E402
 from pipeline.runner import MailboxRunner  # noqa: E402
-from pipeline.samples import NEWS_BODY, article_mail  # noqa: E402
+from pipeline.samples import article_mail  # noqa: E402
 from pipeline.workers import Readers  # noqa: E402
 from tests.helpers import LINKS  # noqa: E402
 from tests.services import Dovecot  # noqa: E402
+from tests.workload import BOX, SENDERS, backlog  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-BOX = "bbt@demo.bientap.vn"
-SENDERS = [
-    "nhung.ltt@sgddt.demo.bientap.vn",
-    "dung.pt@syt.demo.bientap.vn",
-    "em.hq@stp.demo.bientap.vn",
-    "someone@unknown.example",
-]
-TOPICS = ["tuyển sinh", "tiêm chủng", "hộ tịch", "giao thông", "nông thôn mới"]
-
-
-def backlog(n: int, seed: int = 7) -> list[bytes]:
-    """Realistic, varied submissions: distinct texts, some legacy-font, some HTML."""
-    rng = random.Random(seed)
-    words = NEWS_BODY.split()
-    out = []
-    for i in range(n):
-        body = " ".join(rng.sample(words, len(words) // 2))
-        body = f"{body}\n\nVề {rng.choice(TOPICS)} số {i}.\n\nTin, ảnh: Lê Thị Hồng Nhung\n"
-        kind = i % 10
-        out.append(
-            article_mail(
-                SENDERS[i % len(SENDERS)],
-                BOX,
-                f"Tin hoạt động số {i} về {rng.choice(TOPICS)}",
-                body,
-                legacy="tcvn3" if kind == 0 else ("vni" if kind == 1 else None),
-                html=kind in (2, 3, 4),
-                message_id=f"<bench-{i}@demo.bientap.vn>",
-                attachments=[("anh.jpg", "image/jpeg", rng.randbytes(4000))] if kind == 5 else None,
-            )
-        )
-    return out
 
 
 def board_for(dovecot: Dovecot, user: str) -> Board:

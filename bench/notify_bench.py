@@ -25,12 +25,9 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import random
 import secrets
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,8 +37,7 @@ from dataclasses import dataclass
 from email import policy
 from email.parser import BytesHeaderParser
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any, Self
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -50,6 +46,7 @@ from imapclient import IMAPClient  # noqa: E402
 
 from pipeline.config import Board, Member, load_board  # noqa: E402
 from pipeline.samples import NEWS_BODY, article_mail  # noqa: E402
+from tests.daemons import Daemon  # noqa: E402
 from tests.services import Dovecot, ReceivedMessage, SmtpSink, free_port  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -133,59 +130,6 @@ def write_config(
     (config / "deployment.toml").write_text(tomli_w.dumps(deployment), encoding="utf-8")
     load_board(config / "demo.toml")  # a mistake here is clearer than in the daemon's log
     return config
-
-
-# -- the daemon ---------------------------------------------------------------------------
-class Daemon:
-    """``run_pipeline.py --config <folder>`` as a subprocess, its output in ``log``."""
-
-    def __init__(self, config: Path, password: str, log: Path, verbose: bool) -> None:
-        self.config, self.log, self.verbose = config, log, verbose
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("BIENTAP_")}
-        self.env |= {PASSWORD_ENV: password, "BIENTAP_LINK_KEY": secrets.token_hex(32)}
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._out: IO[bytes] | None = None
-
-    def __enter__(self) -> Self:
-        self._out = self.log.open("wb")
-        argv = [sys.executable, "run_pipeline.py", "--config", str(self.config)]
-        self.proc = subprocess.Popen(
-            argv + (["-v"] if self.verbose else []),
-            cwd=REPO,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-        )
-        return self
-
-    def check(self) -> None:
-        """Raise if the daemon has exited."""
-        if self.proc is not None and self.proc.poll() is not None:
-            raise RuntimeError(f"the daemon exited with {self.proc.returncode}:\n{self.tail()}")
-
-    def tail(self, limit: int = 4000) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")[-limit:]
-
-    def stop(self, timeout: float) -> tuple[int, float]:
-        """SIGTERM; the exit status and how long the daemon took to exit."""
-        assert self.proc is not None
-        t0 = time.perf_counter()
-        self.proc.send_signal(signal.SIGTERM)
-        status = self.proc.wait(timeout=timeout)
-        return status, time.perf_counter() - t0
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        if self._out is not None:
-            self._out.close()
 
 
 # -- watching the reviewer's mailbox ------------------------------------------------------
@@ -290,7 +234,8 @@ def run_phase(
     pause = max_pause if idle else float(poll)
     latencies: list[float] = []
     started = time.perf_counter()
-    with Daemon(config, box.password, folder / "daemon.log", verbose) as daemon:
+    env = {PASSWORD_ENV: box.password}
+    with Daemon(config, folder / "daemon.log", env, verbose) as daemon:
         try:
             with dovecot.client(box.name) as imap:
                 marker, raw = submission(p, 0, tag, rng)  # warm-up: not counted

@@ -13,12 +13,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import PermanentError, TransientError
 from connectors.factory import cms, mail_sender, mail_source
-from pipeline import audit, reminders
+from pipeline import audit, backup, reminders, retention
+from pipeline.claims import Crew
 from pipeline.config import (
     Board,
     ConfigError,
     Deployment,
     Mailbox,
+    Publish,
     load_boards,
     load_deployment,
 )
@@ -26,10 +28,11 @@ from pipeline.db import open_database
 from pipeline.files import FileStore
 from pipeline.models import utcnow
 from pipeline.publishing import Publisher
+from pipeline.reports.mailing import mail_due_reports
 from pipeline.review import Desk, Links
 from pipeline.runner import MailboxRunner, PassResult
 from pipeline.tokens import Signer, TokenKeyError, load_key
-from pipeline.web import WebServer, make_app
+from pipeline.web import SITE_PREFIX, WebServer, make_app
 from pipeline.workers import Readers
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,7 @@ class Deployed:
     sessions: sessionmaker[Session]
     files: FileStore
     data_dir: Path
+    crew: Crew = field(default_factory=Crew)  # this process, in claims and leases
 
 
 def open_deployment(
@@ -54,7 +58,8 @@ def open_deployment(
     boards = load_boards(config)
     engine, sessions = open_database(deployment.database_url)
     root = Path(deployment.data_dir)
-    return Deployed(deployment, boards, engine, sessions, FileStore(root / "files"), root)
+    crew = Crew(lease_seconds=deployment.lease_seconds, claim_seconds=deployment.claim_seconds)
+    return Deployed(deployment, boards, engine, sessions, FileStore(root / "files"), root, crew)
 
 
 @dataclass
@@ -70,11 +75,20 @@ class Watcher:
     def mailbox(self) -> Mailbox:
         return next(m for m in self.runner.board.mailboxes if m.name == self.runner.mailbox)
 
+    @property
+    def lease(self) -> str:
+        return f"mailbox:{self.runner.board.id}:{self.runner.mailbox}"
+
+    def holds(self) -> bool:
+        """Take or renew this mailbox's lease: only its holder fetches and files; any
+        daemon processes what was fetched."""
+        return self.runner.crew.hold(self.runner.sessions, self.lease)
+
     def run_once(self) -> PassResult | None:
         if time.monotonic() < self.retry_at:
             return None
         try:
-            self.last = self.runner.run_once()
+            self.last = self.runner.run_once(self.holds)
         except (TransientError, PermanentError) as exc:
             self.failures += 1
             delay = min(MAX_BACKOFF, 2.0**self.failures)
@@ -121,6 +135,59 @@ class Sweeper:
         return result
 
 
+@dataclass
+class Reported:
+    mailed: int = 0  # report mails queued
+
+
+@dataclass
+class Reporter:
+    """A board's scheduled reports: the activity report of a period that just ended."""
+
+    board: Board
+    sessions: sessionmaker[Session]
+
+    def run_once(self, now: datetime | None = None) -> Reported:
+        with self.sessions.begin() as session:
+            return Reported(mail_due_reports(session, self.board, now or utcnow()))
+
+
+def reporters(d: Deployed) -> list[Reporter]:
+    return [Reporter(board, d.sessions) for board in d.boards]
+
+
+@dataclass
+class Purged:
+    rows: int = 0  # rows anonymised
+
+
+@dataclass
+class Retainer:
+    """A board's personal-data retention: senders' data older than retention_days goes."""
+
+    board: Board
+    sessions: sessionmaker[Session]
+
+    def run_once(self, now: datetime | None = None) -> Purged:
+        with self.sessions.begin() as session:
+            return Purged(sum(retention.purge(session, self.board, now or utcnow()).values()))
+
+
+def retainers(d: Deployed) -> list[Retainer]:
+    return [Retainer(board, d.sessions) for board in d.boards]
+
+
+@dataclass
+class BackedUp:
+    archive: str | None = None  # the archive made, when one was due
+
+
+def scheduled_backup(d: Deployed) -> BackedUp:
+    """The deployment's backup when one is due (every backup_interval_days), rotated."""
+    made = backup.run_scheduled(d, utcnow())
+    return BackedUp(str(made) if made else None)
+
+
 def sweepers(d: Deployed) -> list[Sweeper]:
     signing = links(d)
     return [Sweeper(board, d.sessions, signing, d.files) for board in d.boards]
@@ -132,10 +199,10 @@ def publishers(d: Deployed) -> list[Publisher]:
     out = []
     for board in d.boards:
         try:
-            target = cms(board.publish, d.data_dir)
+            target = cms(publish_settings(board, d.deployment.public_url), d.data_dir)
         except ConfigError as exc:
             raise ConfigError(f"{board.source_file}: publish: {exc}") from None
-        out.append(Publisher(board, d.sessions, target, d.files, signing))
+        out.append(Publisher(board, d.sessions, target, d.files, signing, crew=d.crew))
     return out
 
 
@@ -147,8 +214,36 @@ def web_server(d: Deployed) -> WebServer:
         links(d),
         d.files,
         secure_cookies=d.deployment.public_url.startswith("https://"),
+        site_dir=served_site(d),
     )
     return WebServer(app, d.deployment.web_address)
+
+
+def publish_settings(board: Board, public_url: str) -> Publish:
+    """The board's ``[publish]``; a static site's ``base_url`` given as a path ("/cong/")
+    is on the daemon's own public address."""
+    static = board.publish.static
+    if board.publish.connector != "static" or not static.base_url.startswith("/"):
+        return board.publish
+    static = static.model_copy(update={"base_url": public_url.rstrip("/") + static.base_url})
+    return board.publish.model_copy(update={"static": static})
+
+
+def served_site(d: Deployed) -> Path | None:
+    """The static site the daemon serves at /cong/ itself: the folder of the boards whose
+    site is addressed there (``base_url = "/cong/"``), so nothing else needs installing."""
+    from connectors.static_site import StaticSiteCms
+
+    here = d.deployment.public_url.rstrip("/") + SITE_PREFIX
+    folders = {
+        StaticSiteCms(publish.static, d.data_dir).root
+        for publish in (publish_settings(b, d.deployment.public_url) for b in d.boards)
+        if publish.connector == "static" and publish.static.base_url.rstrip("/") + "/" == here
+    }
+    if len(folders) > 1:
+        names = ", ".join(sorted(str(f) for f in folders))
+        raise ConfigError(f"publish.static: only one site can be served at {here}: {names}")
+    return next(iter(folders), None)
 
 
 def links(d: Deployed) -> Links:
@@ -176,7 +271,15 @@ def watchers(d: Deployed) -> list[Watcher]:
             except ConfigError as exc:
                 raise ConfigError(f"{board.source_file}: mailboxes[{i}].password: {exc}") from None
             runner = MailboxRunner(
-                board, box.name, d.sessions, d.files, source, sender, signing, readers
+                board,
+                box.name,
+                d.sessions,
+                d.files,
+                source,
+                sender,
+                signing,
+                readers,
+                crew=d.crew,
             )
             out.append(Watcher(runner))
     return out

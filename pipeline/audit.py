@@ -5,16 +5,29 @@ order and gives each the hash of its content and of the event before it. ``verif
 walks the chain: an event changed, removed or slipped in afterwards breaks it there.
 Sealing runs after each pass, behind a lock on the board's chain head (a row lock on
 PostgreSQL, a thread lock within one process).
+
+Personal data (pipeline/retention.py): a sender's address may sit in a sealed event (the
+actor of a correction, the ``from`` of a refused reply). When the board's retention runs
+out it is erased without unsealing anything: ``redact`` changes the event and returns
+[seq, its sealed hash, the digest of its new content]; a later sealed ``REDACTION`` event
+carries those entries, and ``verify`` accepts a changed event only as exactly that content,
+vouched for by a redaction event that is itself intact. The chain's links are untouched,
+so old chains verify as before. So that the sealed hash left behind cannot be used to
+confirm a guessed address, ``seal`` adds a random ``_salt`` to the detail of an event
+holding an address, and ``redact`` drops it with the address.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
+import secrets
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +36,26 @@ from pipeline.models import AuditHead, Event
 
 GENESIS = "0" * 64
 _locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+
+REDACTION = "personal-data-purged"  # its detail["redacted"]: [[seq, sealed hash, digest]…]
+SALT = "_salt"
+ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+NOT_PERSONAL = frozenset({"message_id", SALT})  # Message-IDs look like addresses: no one's
+
+
+def addresses(actor: str, detail: Any) -> set[str]:
+    """The e-mail addresses an event's actor and detail hold (lower case)."""
+    found = {a.lower() for a in ADDRESS.findall(actor)}
+    stack = [detail]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            found.update(a.lower() for a in ADDRESS.findall(value))
+        elif isinstance(value, dict):
+            stack.extend(v for k, v in value.items() if k not in NOT_PERSONAL)
+        elif isinstance(value, list):
+            stack.extend(value)
+    return found
 
 
 def _timestamp(value: datetime) -> str:
@@ -62,11 +95,41 @@ def seal(session: Session, board_id: str) -> int:
             select(Event).where(Event.board_id == board_id, Event.seq.is_(None)).order_by(Event.id)
         ).all()
         for event in events:
+            personal = isinstance(event.detail, dict) and addresses(event.actor, event.detail)
+            if personal and SALT not in event.detail:
+                event.detail = {**event.detail, SALT: secrets.token_hex(16)}
             event.seq, event.prev_hash = head.seq + 1, head.hash
             event.hash = digest(event, head.hash)
             head.seq, head.hash = event.seq, event.hash
         session.flush()
         return len(events)
+
+
+def redact(event: Event, actor: str, detail: Any) -> list[Any]:
+    """Give a sealed event its anonymised actor and detail (its salt dropped); the entry
+    returned goes into the detail of a REDACTION event sealed after it."""
+    event.actor = actor
+    event.detail = (
+        {k: v for k, v in detail.items() if k != SALT} if isinstance(detail, dict) else detail
+    )
+    return [event.seq, event.hash, digest(event, event.prev_hash or GENESIS)]
+
+
+def _redactions(session: Session, board_id: str) -> dict[int, tuple[str, str]]:
+    """seq -> (sealed hash, digest of the redacted content), the latest word on each."""
+    out: dict[int, tuple[str, str]] = {}
+    rows = session.execute(
+        select(Event.seq, Event.detail)
+        .where(Event.board_id == board_id, Event.kind == REDACTION, Event.seq.is_not(None))
+        .order_by(Event.seq)
+    )
+    for seq, detail in rows:
+        entries = detail.get("redacted", []) if isinstance(detail, dict) else []
+        for entry in entries:
+            ok = isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], int)
+            if ok and entry[0] < seq:
+                out[entry[0]] = (str(entry[1]), str(entry[2]))
+    return out
 
 
 @dataclass(frozen=True)
@@ -80,8 +143,21 @@ class Verdict:
         return self.problem is None
 
 
+def _intact(event: Event, prev: str, redacted: dict[int, tuple[str, str]]) -> bool:
+    if event.prev_hash != prev:
+        return False
+    computed = digest(event, prev)
+    if computed == event.hash:
+        return True
+    vouched = redacted.get(event.seq or 0)
+    # a redaction event is never itself redacted: it vouches for the others
+    return vouched == (event.hash, computed) and event.kind != REDACTION
+
+
 def verify(session: Session, board_id: str) -> Verdict:
+    """Walk the chain; a redaction event that is not intact breaks it like any other."""
     prev, expected = GENESIS, 1
+    redacted = _redactions(session, board_id)
     events = session.scalars(
         select(Event)
         .where(Event.board_id == board_id, Event.seq.is_not(None))
@@ -91,7 +167,7 @@ def verify(session: Session, board_id: str) -> Verdict:
     for event in events:
         if event.seq != expected:
             return Verdict(board_id, expected - 1, f"event #{expected} is missing")
-        if event.prev_hash != prev or digest(event, prev) != event.hash:
+        if not _intact(event, prev, redacted):
             return Verdict(board_id, expected - 1, f"event #{expected} was altered")
         prev, expected = event.hash or "", expected + 1
     head = session.get(AuditHead, board_id)

@@ -370,6 +370,38 @@ class Publish(_Strict):
         return self
 
 
+ItemKind = Literal["tin", "bai", "anh", "video", "van_ban"]
+PeriodKind = Literal["month", "quarter", "half_year", "year"]
+
+
+class Quota(_Strict):
+    """Items an agency is planned to send (Đồng Nai Đ9.5: kế hoạch phân bổ số lượng tin,
+    bài), scaled to a report's period by its length (24 a year is 12 a half-year)."""
+
+    agency: Ident
+    items: int = Field(ge=0)
+    per: PeriodKind = "year"
+
+
+class Royalties(_Strict):
+    """Nhuận bút of a published item: its kind's coefficient (hệ số) × the unit value (giá
+    trị một đơn vị hệ số), in đồng. The regulations leave both figures to the board."""
+
+    unit_vnd: int = Field(default=0, ge=0)
+    coefficients: dict[ItemKind, Annotated[float, Field(ge=0)]] = {}  # a kind not listed: 0
+    approver: Role = Role.TRUONG_BAN  # approves the statement (Khánh Hòa Đ5.8)
+
+
+class Reports(_Strict):
+    """Royalty statements and activity reports (pipeline/reports/)."""
+
+    royalties: Royalties = Royalties()
+    quotas: list[Quota] = []
+    mail: list[PeriodKind] = []  # activity reports mailed when such a period ends
+    recipient_roles: list[Role] = [Role.TRUONG_BAN, Role.THU_KY]
+    recipient_members: list[Ident] = []
+
+
 DEFAULT_REVIEW = Review(
     steps=[
         ReviewStep(id="truong-ban", name="Trưởng ban duyệt", actors=[Actor(role=Role.TRUONG_BAN)])
@@ -394,6 +426,11 @@ class Board(_Strict):
     extra_working_days: list[date] = []  # make-up Saturdays
     review: Review = DEFAULT_REVIEW
     publish: Publish = Publish()
+    reports: Reports = Reports()
+    # Senders' addresses and names are kept this long after an item arrives, then
+    # anonymised by `bientap purge` (pipeline/retention.py): one year covers the annual
+    # report and any question from the sender; the reports' counts need no address.
+    retention_days: int = Field(default=365, ge=1)
     source_file: str = Field(default="", exclude=True)
 
     @model_validator(mode="after")
@@ -417,7 +454,30 @@ class Board(_Strict):
         for ref in self.publish.sections:
             if ref not in field_ids:
                 raise ValueError(f"publish.sections: unknown field {ref!r}")
+        self._check_reports(agency_ids)
         return self
+
+    def _check_reports(self, agency_ids: set[str]) -> None:
+        reports = self.reports
+        _unique("reports.quotas", [q.agency for q in reports.quotas])
+        for i, quota in enumerate(reports.quotas):
+            if quota.agency not in agency_ids:
+                raise ValueError(f"reports.quotas[{i}].agency: unknown agency {quota.agency!r}")
+        member_ids = {m.id for m in self.members}
+        for i, ref in enumerate(reports.recipient_members):
+            if ref not in member_ids:
+                raise ValueError(f"reports.recipient_members[{i}]: unknown member {ref!r}")
+        roles = set(reports.recipient_roles)
+        if (
+            reports.mail
+            and not reports.recipient_members
+            and not roles & {m.role for m in self.members}
+        ):
+            raise ValueError("reports.mail: no member has a recipient role, and none is named")
+        if not self.members_with_role(reports.royalties.approver):
+            raise ValueError(
+                f"reports.royalties.approver: no member has role {reports.royalties.approver!r}"
+            )
 
     def _check_review(self, field_ids: set[str]) -> None:
         member_ids = {m.id for m in self.members}
@@ -492,6 +552,13 @@ class Deployment(_Strict):
     workers: int = Field(default=1, ge=1)  # reader processes per board (pipeline/workers.py)
     web_address: str = "127.0.0.1:8470"  # where the daemon serves reviewers' link pages
     public_url: str = "http://127.0.0.1:8470"  # how reviewers' links start
+    # Several daemons on one PostgreSQL database (pipeline/claims.py):
+    lease_seconds: float = Field(default=30, ge=2)  # a dead daemon's mailbox is taken over
+    claim_seconds: float = Field(default=120, ge=5)  # a dead daemon's claimed work, likewise
+    # Backups (pipeline/backup.py): weekly by default (Bình Phước Đ11.3), 8 kept
+    backup_dir: str = ""  # "" means <data_dir>/backups; relative paths are inside data_dir
+    backup_interval_days: float = Field(default=7, gt=0)
+    backup_keep: int = Field(default=8, ge=1)
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -575,3 +642,24 @@ def load_deployment(config: str | Path, overrides: dict[str, Any] | None = None)
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
     deployment: Deployment = _validate(Deployment, data, path)
     return deployment
+
+
+def secret_refs(model: BaseModel, where: str = "") -> list[tuple[str, Secret]]:
+    """Every ``env:NAME`` secret in a board (or part of one) with its key, e.g.
+    ``("mailboxes[0].password", Secret(env:X))``: for ``config check`` and the log filter."""
+    found: list[tuple[str, Secret]] = []
+    for name in type(model).model_fields:
+        found += _secrets_in(getattr(model, name), f"{where}.{name}" if where else name)
+    return found
+
+
+def _secrets_in(value: Any, key: str) -> list[tuple[str, Secret]]:
+    if isinstance(value, Secret):
+        return [(key, value)]
+    if isinstance(value, BaseModel):
+        return secret_refs(value, key)
+    if isinstance(value, list | tuple):
+        return [ref for i, v in enumerate(value) for ref in _secrets_in(v, f"{key}[{i}]")]
+    if isinstance(value, dict):
+        return [ref for k, v in value.items() for ref in _secrets_in(v, f"{key}.{k}")]
+    return []

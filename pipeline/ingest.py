@@ -93,9 +93,9 @@ def store(w: Work) -> None:
     item.field_ids = list(r.field_ids)
     item.member_ids = owners(w.board, list(r.field_ids))
     item.body_html, item.body_text = r.html, r.text
-    item.author = r.byline.author
-    item.unit = r.byline.unit or (sender.agency.name if sender.agency else None)
-    item.source = r.byline.source
+    item.author = fit("author", r.byline.author)
+    item.unit = fit("unit", r.byline.unit or (sender.agency.name if sender.agency else None))
+    item.source = fit("source", r.byline.source)
     item.document = r.document
     item.flags = [f.to_dict() for f in w.flags]
     item.remote_images = list(r.remote_images)
@@ -151,24 +151,28 @@ def tracking_code(now: datetime) -> str:
 
 
 def _new_item(w: Work, state: State, reason: str | None) -> Submission:
+    """The message's item. A failed message processed again (``bientap reprocess``) keeps
+    the item it had (id, tracking code, history): one message, one item."""
     r = w.reading
-    item = Submission(
+    item = w.raw.submission or Submission(
         board_id=w.board.id,
         raw_message_id=w.raw.id,
         tracking_code=tracking_code(w.raw.received_at),
-        state=state,
-        reason=reason,
-        message_id=r.message_id or w.raw.message_id,
-        sender_address=r.from_address,
-        sender_name=r.from_name,
-        title=r.title,
-        field_ids=[],
-        member_ids=[],
-        flags=[],
-        remote_images=[],
     )
+    item.state, item.reason = state, reason
+    item.message_id = fit("message_id", r.message_id or w.raw.message_id)
+    item.sender_address = fit("sender_address", r.from_address) or ""
+    item.sender_name, item.title = fit("sender_name", r.from_name) or "", r.title
+    item.field_ids, item.member_ids, item.flags, item.remote_images = [], [], [], []
     w.session.add(item)
     return item
+
+
+def fit(column: str, value: str | None) -> str | None:
+    """``value`` clipped to its column: a byline that runs on past its line, or a forged
+    header, must not cost the item (PostgreSQL refuses what is too long)."""
+    length = getattr(Submission.__table__.c[column].type, "length", None)
+    return value[:length] if value and length else value
 
 
 def _done(w: Work, set_aside: bool) -> None:

@@ -129,6 +129,8 @@ class RawMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     target_folder: Mapped[str | None] = mapped_column(String(255))  # where to file it
     filed: Mapped[bool] = mapped_column(Boolean, default=False)
+    claimed_by: Mapped[str | None] = mapped_column(String(96))  # the daemon working it
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     submission: Mapped[Submission | None] = relationship(back_populates="raw_message")
 
@@ -225,6 +227,8 @@ class OutgoingMail(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(96))  # the daemon working it
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class NoticeLog(Base):
@@ -394,6 +398,8 @@ class Publication(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(96))  # the daemon working it
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class CmsBreaker(Base):
@@ -404,3 +410,16 @@ class CmsBreaker(Base):
     board_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     open_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Lease(Base):
+    """A job only one daemon may run at a time (a mailbox's watcher, a board's reminder
+    sweep): held until ``expires_at`` and renewed by its holder; when the holder dies it
+    lapses and another daemon takes it over."""
+
+    __tablename__ = "lease"
+
+    name: Mapped[str] = mapped_column(String(160), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(96))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -28,15 +28,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.cms import Article, Cms, CmsError, CmsRejected, CmsTransient, Document, Live, Media
 from pipeline import mailkit, review
+from pipeline.claims import Crew
 from pipeline.config import Board
 from pipeline.files import FileStore
 from pipeline.models import (
     CmsBreaker,
+    Event,
     Publication,
     PubState,
     State,
@@ -48,6 +50,8 @@ from pipeline.sanitize import html_to_text
 log = logging.getLogger(__name__)
 
 RECHECK_AFTER = timedelta(hours=24)  # verified posts are read back again this often
+CLAIM = 20  # publications one daemon claims at a time
+SCHEDULED = "publish-scheduled"  # the event that sets an item's time to go live
 
 
 # -- what goes to the CMS ------------------------------------------------------------------
@@ -170,6 +174,10 @@ def _publication(d: review.Desk, item: Submission) -> Publication:
     return d.session.scalars(select(Publication).where(Publication.submission_id == item.id)).one()
 
 
+def publication_of(session: Session, item: Submission) -> Publication | None:
+    return session.scalar(select(Publication).where(Publication.submission_id == item.id))
+
+
 def withdraw(d: review.Desk, item: Submission) -> None:
     """The head took a live item back: the publisher removes it from the portal."""
     pub = _publication(d, item)
@@ -215,8 +223,31 @@ def new_key(board: Board, item: Submission) -> str:
     return f"bientap-{board.id}-{item.id}-{secrets.token_hex(6)}"
 
 
+def scheduled_at(session: Session, item: Submission) -> datetime | None:
+    """When the board asked the item to go live (``bientap schedule``), if it did."""
+    last = session.scalars(
+        select(Event)
+        .where(Event.submission_id == item.id, Event.kind == SCHEDULED)
+        .order_by(Event.id.desc())
+        .limit(1)
+    ).first()
+    return datetime.fromisoformat(last.detail["at"]) if last else None
+
+
+def schedule(
+    d: review.Desk, item: Submission, at: datetime, actor: str, channel: str, reason: str
+) -> None:
+    """Publish the item at ``at`` rather than as soon as it is approved (hẹn giờ đăng):
+    a queued publication waits until then; one approved later is queued for then."""
+    review.event(d, item, SCHEDULED, actor, channel, at=at.isoformat(), reason=reason)
+    pub = publication_of(d.session, item)
+    if pub is not None and pub.state == PubState.QUEUED:
+        pub.next_attempt_at = at
+
+
 def enqueue(d: review.Desk, item: Submission) -> Publication:
-    """Record the publication (and its idempotency key) of an approved item."""
+    """Record the publication (and its idempotency key) of an approved item; it is sent
+    at once, or at the time the board set for it."""
     pub = Publication(
         board_id=d.board.id,
         submission_id=item.id,
@@ -224,7 +255,7 @@ def enqueue(d: review.Desk, item: Submission) -> Publication:
         key=new_key(d.board, item),
         version=item.content_hash or "",
         state=PubState.QUEUED,
-        next_attempt_at=d.now,
+        next_attempt_at=max(d.now, scheduled_at(d.session, item) or d.now),
         created_at=d.now,
     )
     d.session.add(pub)
@@ -256,45 +287,70 @@ class Publisher:
         links: review.Links,
         clock: Callable[[], datetime] = utcnow,
         jitter: Callable[[], float] = random.random,
+        crew: Crew | None = None,
     ) -> None:
         self.board, self.sessions, self.cms, self.files = board, sessions, cms, files
         self.links, self.clock, self.jitter = links, clock, jitter
+        self.crew = crew or Crew()
 
     def desk(self, session: Session) -> review.Desk:
         return review.Desk(self.board, session, self.links, self.files, self.clock())
 
     # -- one pass ------------------------------------------------------------------------
     def run_once(self) -> PublishResult:
+        """Work what is due, a claimed handful at a time (other daemons sharing the
+        database take the rest): verify what went live, send, retry, withdraw."""
         result = PublishResult()
+        seen: list[int] = []
+        while claimed := self._claim(seen):
+            for pub_id, state in claimed:
+                seen.append(pub_id)
+                if state == PubState.PUBLISHED:
+                    self._verify(pub_id, result)
+                elif self._breaker_open():
+                    result.skipped += 1
+                elif state == PubState.WITHDRAWING:
+                    self._withdraw(pub_id, result)
+                else:
+                    self._attempt(pub_id, result)
+                self._release(pub_id)
+        return result
+
+    def _claim(self, seen: list[int]) -> list[tuple[int, str]]:
         now = self.clock()
-        with self.sessions() as s:
-            due = s.execute(
-                select(Publication.id, Publication.state)
-                .where(
+        with self.sessions.begin() as s:
+            ids = self.crew.claim(
+                s,
+                Publication,
+                [
                     Publication.board_id == self.board.id,
-                    Publication.state.in_(
-                        [PubState.QUEUED, PubState.SENDING, PubState.WITHDRAWING]
+                    Publication.id.not_in(seen),
+                    or_(
+                        Publication.state == PubState.PUBLISHED,  # to verify
+                        Publication.state.in_(
+                            [PubState.QUEUED, PubState.SENDING, PubState.WITHDRAWING]
+                        )
+                        & (Publication.next_attempt_at <= now),
                     ),
-                    Publication.next_attempt_at <= now,
-                )
+                ],
+                [Publication.next_attempt_at, Publication.id],
+                CLAIM,
+                now,
+            )
+            rows = s.execute(
+                select(Publication.id, Publication.state)
+                .where(Publication.id.in_(ids))
                 .order_by(Publication.next_attempt_at, Publication.id)
             ).all()
-            unverified = s.scalars(
-                select(Publication.id).where(
-                    Publication.board_id == self.board.id,
-                    Publication.state == PubState.PUBLISHED,
-                )
-            ).all()
-        for pub_id in unverified:
-            self._verify(pub_id, result)
-        for pub_id, state in due:
-            if self._breaker_open():
-                result.skipped += 1
-            elif state == PubState.WITHDRAWING:
-                self._withdraw(pub_id, result)
-            else:
-                self._attempt(pub_id, result)
-        return result
+        return [(row.id, row.state) for row in rows]
+
+    def _release(self, pub_id: int) -> None:
+        with self.sessions.begin() as s:
+            s.execute(
+                update(Publication)
+                .where(Publication.id == pub_id, Publication.claimed_by == self.crew.holder)
+                .values(claimed_by=None, claimed_until=None)
+            )
 
     def recheck(self) -> PublishResult:
         """Read verified posts back again (a post changed by hand shows here)."""
@@ -330,8 +386,8 @@ class Publisher:
             return b is not None and b.open_until is not None and b.open_until > self.clock()
 
     # -- one publication -----------------------------------------------------------------
-    def _load(self, s: Session, pub_id: int) -> tuple[Publication, Submission]:
-        pub = s.get(Publication, pub_id)
+    def _load(self, s: Session, pub_id: int, lock: bool = False) -> tuple[Publication, Submission]:
+        pub = s.get(Publication, pub_id, with_for_update=lock, populate_existing=lock)
         assert pub is not None
         item = s.get(Submission, pub.submission_id)
         assert item is not None
@@ -358,7 +414,9 @@ class Publisher:
 
     def _attempt(self, pub_id: int, result: PublishResult) -> None:
         with self.sessions.begin() as s:  # the attempt is on record before the request
-            pub, item = self._load(s, pub_id)
+            pub, item = self._load(s, pub_id, lock=True)
+            if pub.state not in (PubState.QUEUED, PubState.SENDING):
+                return  # done meanwhile by a daemon whose claim had lapsed
             maybe_sent = pub.attempts > 0 or pub.state == PubState.SENDING
             pub.state = PubState.SENDING
             pub.attempts += 1

@@ -489,10 +489,15 @@ def _tally(d: Desk, item: Submission, step: int) -> None:
 
 # -- acting -------------------------------------------------------------------------
 def open_task(d: Desk, task_id: int) -> tuple[ReviewTask, Submission]:
-    task = d.session.get(ReviewTask, task_id)
+    """The task and its item, locked (PostgreSQL) and read fresh: two decisions on one
+    item, taken by two daemons at once, are recorded one after the other."""
+    d.session.flush()
+    task = d.session.get(ReviewTask, task_id, with_for_update=True, populate_existing=True)
     if task is None:
         raise Refused("unknown-task", "Không tìm thấy yêu cầu duyệt này.")
-    item = d.session.get(Submission, task.submission_id)
+    item = d.session.get(
+        Submission, task.submission_id, with_for_update=True, populate_existing=True
+    )
     assert item is not None
     return task, item
 

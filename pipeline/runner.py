@@ -20,6 +20,7 @@ from email.policy import compat32
 from typing import TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import (
@@ -31,6 +32,7 @@ from connectors.base import (
     TransientError,
 )
 from pipeline import audit, ingest
+from pipeline.claims import Crew
 from pipeline.config import Board
 from pipeline.files import FileStore
 from pipeline.models import Event, MailboxState, OutgoingMail, RawMessage, RawStatus, utcnow
@@ -47,6 +49,7 @@ MAX_SEND_ATTEMPTS = 8
 # batch is redone message by message, so a crash still neither loses nor duplicates.
 PROCESS_BATCH = 25
 LOAD_WINDOW = 200  # raw messages loaded from the database at a time
+CLAIM = 50  # raw messages (or mails to send) one daemon claims at a time
 
 
 def _batched(items: Iterator[T], size: int) -> Iterator[list[T]]:
@@ -96,12 +99,14 @@ class MailboxRunner:
         links: Links,
         readers: Readers | None = None,
         clock: Callable[[], datetime] = utcnow,
+        crew: Crew | None = None,
     ) -> None:
         self.board, self.mailbox = board, mailbox
         self.sessions, self.files = sessions, files
         self.source, self.sender = source, sender
         self.links, self.clock = links, clock
         self.readers = readers or Readers(board, files)
+        self.crew = crew or Crew()
 
     def desk(self, session: Session) -> Desk:
         return Desk(self.board, session, self.links, self.files, self.clock())
@@ -118,14 +123,21 @@ class MailboxRunner:
             session.add(state)
         return state
 
-    def record(self) -> int:
+    def record(self, mine: Callable[[], bool] = lambda: True) -> int:
+        """Fetch and record new mail while ``mine()`` (this daemon holds the mailbox)."""
         with self.sessions() as session:
             state = self.mailbox_state(session)
             cursor = Cursor(state.uidvalidity, state.last_uid or 0)
             session.commit()
         recorded = 0
         for batch in self.source.poll(cursor):
-            recorded += self._record_batch(batch)
+            if not mine():  # the lease lapsed (a long fetch): the new holder goes on
+                break
+            try:
+                recorded += self._record_batch(batch)
+            except IntegrityError:  # another daemon recorded the same mail just now
+                log.warning("board=%s mailbox=%s: already recorded", self.board.id, self.mailbox)
+                break
         with self.sessions.begin() as session:
             self.mailbox_state(session).last_poll_at = utcnow()
         return recorded
@@ -175,22 +187,33 @@ class MailboxRunner:
         return added
 
     # -- process --------------------------------------------------------------
-    def process(self, limit: int | None = None) -> int:
-        with self.sessions() as session:
-            ids = session.scalars(
-                select(RawMessage.id)
-                .where(
+    def process(self, renew: Callable[[], object] = lambda: None) -> int:
+        """Process recorded mail, a claimed handful at a time (other daemons sharing the
+        database take the rest), until none is left; ``renew`` keeps the mailbox's lease
+        while this goes on."""
+        done, after = 0, 0
+        while ids := self._claim(after):
+            renew()
+            after = ids[-1]
+            for chunk in _batched(self.readers.read_all(self._raw_bytes(ids)), PROCESS_BATCH):
+                done += self._store_readings(chunk)
+        return done
+
+    def _claim(self, after: int) -> list[int]:
+        with self.sessions.begin() as session:
+            return self.crew.claim(
+                session,
+                RawMessage,
+                [
                     RawMessage.board_id == self.board.id,
                     RawMessage.mailbox == self.mailbox,
                     RawMessage.status == RawStatus.NEW,
-                )
-                .order_by(RawMessage.id)
-                .limit(limit)
-            ).all()
-        done = 0
-        for chunk in _batched(self.readers.read_all(self._raw_bytes(ids)), PROCESS_BATCH):
-            done += self._store_readings(chunk)
-        return done
+                    RawMessage.id > after,
+                ],
+                [RawMessage.id],
+                CLAIM * max(1, self.readers.workers),
+                self.clock(),
+            )
 
     def _raw_bytes(self, ids: Sequence[int]) -> Iterator[tuple[int, bytes]]:
         """The raw messages, loaded a window at a time as the readers ask for them."""
@@ -212,8 +235,12 @@ class MailboxRunner:
         try:
             with self.sessions.begin() as session:
                 # one query loads the batch's rows into the session; get() then finds them
+                # and locks them: a message is stored once, whoever else holds it
                 session.scalars(
-                    select(RawMessage).where(RawMessage.id.in_([i for i, _ in good]))
+                    select(RawMessage)
+                    .where(RawMessage.id.in_([i for i, _ in good]))
+                    .order_by(RawMessage.id)
+                    .with_for_update()
                 ).all()
                 done += sum(self._store_in(session, i, o) for i, o in good)
         except Exception:  # noqa: BLE001 - one bad message: redo the batch one by one
@@ -252,6 +279,7 @@ class MailboxRunner:
                 return
             raw.attempts += 1
             raw.last_error = error[:2000]
+            Crew.release(session, raw)  # tried again on a later pass, by any daemon
             if raw.attempts >= MAX_ATTEMPTS:
                 ingest.fail(
                     self.desk(session),
@@ -261,15 +289,38 @@ class MailboxRunner:
 
     # -- send -----------------------------------------------------------------
     def deliver(self) -> int:
+        """Send the mail owed, a claimed handful at a time; stop at a failing server."""
+        sent, after = 0, 0
+        while ids := self._claim_mail(after):
+            after = ids[-1]
+            done, healthy = self._send(ids)
+            sent += done
+            if not healthy:
+                break
+        return sent
+
+    def _claim_mail(self, after: int) -> list[int]:
+        with self.sessions.begin() as session:
+            return self.crew.claim(
+                session,
+                OutgoingMail,
+                [
+                    OutgoingMail.board_id == self.board.id,
+                    OutgoingMail.sent_at.is_(None),
+                    OutgoingMail.attempts < MAX_SEND_ATTEMPTS,
+                    OutgoingMail.id > after,
+                ],
+                [OutgoingMail.id],
+                CLAIM,
+                self.clock(),
+            )
+
+    def _send(self, ids: list[int]) -> tuple[int, bool]:
         sent = 0
         with self.sessions() as session:
             pending = session.scalars(
                 select(OutgoingMail)
-                .where(
-                    OutgoingMail.board_id == self.board.id,
-                    OutgoingMail.sent_at.is_(None),
-                    OutgoingMail.attempts < MAX_SEND_ATTEMPTS,
-                )
+                .where(OutgoingMail.id.in_(ids), OutgoingMail.sent_at.is_(None))
                 .order_by(OutgoingMail.id)
             ).all()
             for mail in pending:
@@ -278,9 +329,12 @@ class MailboxRunner:
                 except TransientError as exc:
                     mail.attempts += 1
                     mail.last_error = str(exc)
+                    for unsent in pending:  # any daemon tries them again next pass
+                        if unsent.sent_at is None:
+                            Crew.release(session, unsent)
                     session.commit()
                     log.warning("board=%s outgoing=%d: will retry: %s", self.board.id, mail.id, exc)
-                    break  # the server is unwell: try the rest next pass
+                    return sent, False  # the server is unwell: try the rest next pass
                 except PermanentError as exc:
                     mail.attempts = MAX_SEND_ATTEMPTS
                     mail.last_error = str(exc)
@@ -299,7 +353,7 @@ class MailboxRunner:
                 mail.attempts += 1
                 session.commit()
                 sent += 1
-        return sent
+        return sent, True
 
     # -- file -----------------------------------------------------------------
     def file(self) -> int:
@@ -324,12 +378,16 @@ class MailboxRunner:
             session.commit()
         return len(moves)
 
-    def run_once(self) -> PassResult:
+    def run_once(self, mine: Callable[[], bool] | None = None) -> PassResult:
+        """A pass. ``mine()`` says whether this daemon holds the mailbox (a lease, with
+        several daemons): only its holder fetches and files; any daemon processes."""
         result = PassResult()
-        result.recorded = self.record()
-        result.processed = self.process()
+        if mine is None or mine():
+            result.recorded = self.record(mine or (lambda: True))
+        result.processed = self.process(mine or (lambda: None))
         result.sent = self.deliver()
-        result.filed = self.file()
+        if mine is None or mine():
+            result.filed = self.file()
         with self.sessions.begin() as session:  # chain this pass's events into the record
             audit.seal(session, self.board.id)
         return result

@@ -5,6 +5,8 @@ Every person, address and event here is invented.
 
 from __future__ import annotations
 
+import mailbox
+import re
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -77,13 +79,19 @@ def article_mail(
     return msg.as_bytes(policy=msg.policy.clone(max_line_length=998))
 
 
+_MESSAGE_ID = re.compile(rb"^Message-ID: <[^>\r\n]*>", re.MULTILINE)
+
+
 def demo_mails(board_address: str) -> list[tuple[str, bytes]]:
-    """The demo's inbox: (what it shows, raw mail). Fixed Message-IDs: a second run adds
-    nothing new."""
+    """The demo's inbox: (what it shows, raw mail). Fixed Message-IDs and dates: a second
+    run adds nothing new. The first is sent by the member who owns its field, so it skips
+    his own step and one approval (the standing deputy's) publishes it."""
     mails = [
         (
-            "tin bài Unicode của Sở Giáo dục và Đào tạo",
-            article_mail("nhung.ltt@sgddt.demo.bientap.vn", board_address),
+            "tin bài Unicode của Sở Giáo dục và Đào tạo, do ủy viên phụ trách lĩnh vực gửi",
+            article_mail(
+                "chau.lm@sgddt.demo.bientap.vn", board_address, sender_name="Lê Minh Châu"
+            ),
         ),
         (
             "cùng tin bài, gõ bằng phông .VnTime (TCVN3)",
@@ -119,20 +127,71 @@ def demo_mails(board_address: str) -> list[tuple[str, bytes]]:
         ),
     ]
     return [
-        (label, raw.replace(b"Message-ID: <", f"Message-ID: <demo-{i}.".encode(), 1))
+        (label, _MESSAGE_ID.sub(f"Message-ID: <demo-{i}@demo.bientap.vn>".encode(), raw, 1))
         for i, (label, raw) in enumerate(mails)
     ]
 
 
+def message_ids(folder: Path) -> set[str]:
+    """Message-IDs in a Maildir and its sub-folders (where the daemon files handled mail)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    box = mailbox.Maildir(folder, factory=None, create=True)
+    boxes = [box, *(box.get_folder(name) for name in box.list_folders())]
+    return {str(msg["Message-ID"]).strip() for b in boxes for msg in b if msg["Message-ID"]}
+
+
+def review_link(config: str) -> str | None:
+    """A fresh signed link to a seat of an item waiting for review, the one nearest the end
+    of its path (approving it publishes soonest), for the demo to print; None when none."""
+    from sqlalchemy import select
+
+    from pipeline import review
+    from pipeline.app import links, open_deployment
+    from pipeline.models import ReviewTask, State, Submission, TaskState
+
+    d = open_deployment(config)
+    boards = {b.id: b for b in d.boards}
+    try:
+        with d.sessions() as s:
+            task = s.scalars(
+                select(ReviewTask)
+                .join(Submission, Submission.id == ReviewTask.submission_id)
+                .where(
+                    ReviewTask.state == TaskState.PENDING,
+                    ReviewTask.board_id.in_(boards),
+                    Submission.state == State.PENDING_REVIEW,  # not a published item's seat
+                )
+                .order_by(ReviewTask.step_index.desc(), ReviewTask.id)
+            ).first()
+            if task is None:
+                return None
+            item = s.get_one(Submission, task.submission_id)
+            desk = review.Desk(boards[task.board_id], s, links(d), d.files)
+            return review.link(desk, item, task, task.member_id, "view")
+    finally:
+        d.engine.dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Drop the demo mails into a Maildir: python -m pipeline.samples MAILDIR ADDRESS"""
+    """Drop the demo mails into a Maildir, those not there already:
+    python -m pipeline.samples MAILDIR ADDRESS
+    Print a fresh link to a pending review seat (nothing if none waits):
+    python -m pipeline.samples --link CONFIG"""
     import sys
 
     from connectors.maildir import deliver
 
     args = sys.argv[1:] if argv is None else argv
+    if args[0] == "--link":
+        print(review_link(args[1]) or "")
+        return 0
     folder, address = Path(args[0]), args[1]
+    there = message_ids(folder)
     for label, raw in demo_mails(address):
+        found = _MESSAGE_ID.search(raw)
+        if found and found.group().partition(b" ")[2].decode() in there:
+            print(f"  = {label} (đã có từ lần chạy trước)")
+            continue
         deliver(folder, raw)
         print(f"  + {label}")
     return 0

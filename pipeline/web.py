@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import re
 import secrets
 import threading
@@ -26,19 +27,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import unescape
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any, Final
 from urllib.parse import unquote
 from wsgiref.types import WSGIApplication
 
-from flask import Flask, Response, render_template, request, send_file, url_for
+from flask import (
+    Flask,
+    Response,
+    abort,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    send_from_directory,
+    url_for,
+)
 from markupsafe import escape
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from waitress import create_server, wasyncore
+from werkzeug.security import safe_join
+from werkzeug.wrappers import Response as BaseResponse
 
-from pipeline import diffing, review
+from pipeline import diffing, metrics, review
 from pipeline.commands import Verb
 from pipeline.config import Board, Member
 from pipeline.files import FileStore
@@ -63,7 +76,14 @@ CSP: Final = (
     "default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+# The static site's pages carry this policy in a <meta> (connectors/templates/site_base.html);
+# served here it is also a header, which adds what a <meta> cannot say (frame-ancestors).
+SITE_CSP: Final = (
+    "default-src 'none'; img-src 'self' https: data:; media-src 'self'; "
+    "style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 SESSION_COOKIE: Final = "bientap_phien"
+SITE_PREFIX: Final = "/cong/"  # where make_app serves a static site
 MAX_REQUEST_BYTES: Final = 5 * 1024 * 1024  # an edited article, with room to spare
 MAX_REASON_CHARS: Final = 5000
 FORM_ACTIONS: Final = ("approve", "edit", "changes", "reject", "forward", "withdraw")
@@ -532,10 +552,12 @@ def page(template: str, status: int, **context: Any) -> Response:
 
 def secure_headers(response: Response) -> Response:
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
+    public = request.endpoint == "site"  # the published site: revalidated, indexable
+    headers.setdefault("Content-Security-Policy", SITE_CSP if public else CSP)
     headers["Referrer-Policy"] = "no-referrer"
-    headers["Cache-Control"] = "no-store"
-    headers["X-Robots-Tag"] = "noindex, nofollow"
+    headers["Cache-Control"] = "no-cache" if public else "no-store"
+    if not public:
+        headers["X-Robots-Tag"] = "noindex, nofollow"
     headers["X-Content-Type-Options"] = "nosniff"
     headers["X-Frame-Options"] = "DENY"
     return response
@@ -560,9 +582,11 @@ def make_app(
     files: FileStore,
     *,
     secure_cookies: bool = False,
+    site_dir: Path | None = None,
 ) -> Flask:
     """The link pages as a WSGI application. ``boards`` by id; ``secure_cookies`` when the
-    public address is https."""
+    public address is https; ``site_dir``, a static site's folder, is served read-only at
+    ``/cong/`` (the embedded default needs no other web server)."""
     app = LinkApp(__name__)
     app.jinja_env.autoescape = True
     app.config.update(
@@ -587,6 +611,16 @@ def make_app(
     def healthz() -> Response:
         return Response("ok", mimetype="text/plain")
 
+    app.add_url_rule("/metrics", "metrics", metrics.view(sessions, boards))
+
+    if site_dir is not None:
+        root = site_dir
+
+        @app.get(SITE_PREFIX, endpoint="site", defaults={"path": ""})
+        @app.get(f"{SITE_PREFIX}<path:path>", endpoint="site")
+        def site(path: str) -> BaseResponse:
+            return site_file(root, path)
+
     for status, message in ERRORS.items():
         app.register_error_handler(status, _error_page(status, message))
     app.after_request(secure_headers)
@@ -599,6 +633,25 @@ ERRORS: Final = {
     413: "Nội dung gửi lên quá lớn.",
     500: "Đã có lỗi khi xử lý. Quyết định chưa được ghi nhận; vui lòng thử lại sau.",
 }
+
+
+NO_POSTS: Final = "Chưa có tin bài nào được đăng. Tin bài được duyệt sẽ xuất hiện ở đây."
+
+
+def site_file(root: Path, path: str) -> BaseResponse:
+    """A file of the static site under ``root``; a folder gives its ``index.html``.
+    safe_join refuses ``..`` and absolute paths; the site's dot-files (its lock, pages
+    being written, a post being withdrawn) are not served."""
+    if not path and not (root / "index.html").is_file():
+        return page("notice.html", 200, heading="Tin bài đã đăng", message=NO_POSTS, done=True)
+    full = safe_join(str(root), path) if path else str(root)
+    if full is None or any(part.startswith(".") for part in path.split("/")):
+        abort(404)
+    if os.path.isdir(full):
+        if path and not path.endswith("/"):  # the pages' links are relative to the folder
+            return redirect(url_for("site", path=f"{path}/"), 308)
+        path += "index.html"
+    return send_from_directory(root, path)
 
 
 def _error_page(status: int, message: str) -> Any:

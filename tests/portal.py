@@ -31,6 +31,7 @@ class Portal:
     posts: dict[int, dict[str, Any]] = field(default_factory=dict)
     faults: Faults = field(default_factory=Faults)
     creates: int = 0  # create requests received
+    lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -74,10 +75,11 @@ class Portal:
                 if not self._guard():
                     return
                 post = self._body()
-                portal.creates += 1
-                post_id = max(portal.posts, default=0) + 1
-                post.update(id=post_id, url=f"http://127.0.0.1:{portal.port}/tin/{post_id}")
-                portal.posts[post_id] = post
+                with portal.lock:  # several daemons publish at once
+                    portal.creates += 1
+                    post_id = max(portal.posts, default=0) + 1
+                    post.update(id=post_id, url=f"http://127.0.0.1:{portal.port}/tin/{post_id}")
+                    portal.posts[post_id] = post
                 if portal.faults.stall_after_create:
                     time.sleep(portal.faults.stall_after_create)
                 self._send(201, {"data": post})
@@ -144,6 +146,7 @@ class Portal:
                 "title": "title",
                 "body_html": "content",
                 "section": "section",
+                "media": "media",
                 "meta.document_number": "number",
             },
             "timeout_seconds": 1,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from pipeline import cli, ingest, reading
+from pipeline import claims, cli, ingest, reading
 from pipeline.models import RawMessage, State
 from pipeline.samples import NEWS_BODY, NEWS_TITLE, article_mail
 from pipeline.workers import Readers
@@ -242,6 +242,9 @@ def test_crash_at_any_point_neither_loses_nor_duplicates(
     def crash(*_a: object, **_k: object) -> None:
         raise Crash
 
+    def restart() -> None:  # what the daemon does when it starts alone on its SQLite file
+        claims.free(rig.sessions)
+
     rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, message_id="<one@x>"))
     # 1: crash while storing (after every stage but the last)
     monkeypatch.setattr(ingest, "STAGES", (*ingest.STAGES[:-1], ("crash", crash)))
@@ -249,16 +252,19 @@ def test_crash_at_any_point_neither_loses_nor_duplicates(
         rig.runner.run_once()
     assert rig.items() == []
     monkeypatch.undo()
+    restart()
     # 2: crash after processing, before the receipt is sent
     monkeypatch.setattr(rig.runner, "deliver", crash)
     with pytest.raises(Crash):
         rig.runner.run_once()
     monkeypatch.undo()
+    restart()
     # 3: crash after sending, before the mail is filed: it is read again on restart
     monkeypatch.setattr(rig.runner.source, "file", crash)
     with pytest.raises(Crash):
         rig.runner.run_once()
     monkeypatch.undo()
+    restart()
     rig.runner.run_once()
     rig.runner.run_once()
     assert len(rig.items()) == 1
@@ -369,3 +375,17 @@ def test_due_date_follows_the_boards_deadline_on_working_days(rig: Rig) -> None:
     assert doc.due_at.astimezone(hanoi) == datetime(2026, 2, 25, 17, 0, tzinfo=hanoi)
     # news: 2 calendar days after the event (here, the arrival)
     assert news.due_at.astimezone(hanoi) == datetime(2026, 2, 15, 17, 0, tzinfo=hanoi)
+
+
+def test_a_byline_running_past_its_column_is_clipped_not_lost(rig: Rig) -> None:
+    """PostgreSQL refuses text longer than its column; the item is kept all the same."""
+    unit = "Phòng Giáo dục Trung học, Sở Giáo dục và Đào tạo " * 12
+    body = NEWS_BODY.replace(
+        "Đơn vị: Phòng Giáo dục Trung học, Sở Giáo dục và Đào tạo", f"Đơn vị: {unit}"
+    )
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, NEWS_TITLE, body))
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert item.state == State.PENDING_REVIEW
+    assert item.unit is not None and item.unit.startswith("Phòng Giáo dục Trung học")
+    assert len(item.unit) == 255

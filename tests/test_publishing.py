@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from connectors.factory import cms
 from pipeline import cli, review
+from pipeline.cli_common import VIETNAM
 from pipeline.commands import Verb
 from pipeline.config import Board, Publish, Role, load_board
 from pipeline.models import Event, Publication, PubState, ReviewTask, State, Submission, TaskState
@@ -34,7 +35,11 @@ def approved_item(rig: Rig, attachments: list[tuple[str, str, bytes]] | None = N
     """A submission walked through the demo board's path by its reviewers."""
     rig.drop(article_mail(SENDER, DEMO_BOX, attachments=attachments))
     rig.runner.run_once()
-    item = rig.items()[-1]
+    return approve(rig, rig.items()[-1])
+
+
+def approve(rig: Rig, item: Submission) -> Submission:
+    """Every reviewer on the item's path approves it, one step after another."""
     for _ in range(5):
         with rig.sessions.begin() as s:
             open_tasks = s.scalars(
@@ -271,6 +276,7 @@ def test_killed_between_the_portals_answer_and_the_commit(
         outlet.run_once()
     assert len(portal.posts) == 1 and publication(api_rig).state == PubState.SENDING
     restarted = publisher(api_rig, tmp_path, clock=clock)  # a new daemon
+    clock.later(restarted.crew.claim_seconds + 1)  # the dead one's claim lapses
     drain(restarted, clock, 2)
     assert portal.creates == 1 and len(portal.posts) == 1
     assert publication(api_rig).state == PubState.VERIFIED
@@ -310,3 +316,42 @@ def test_an_english_version_goes_to_the_english_section(tmp_path: Path, db_url: 
         "vi",
         "Giáo dục",
     )
+
+
+def test_an_item_scheduled_by_the_board_goes_live_at_that_time_not_before(
+    api_rig: Rig, portal: Portal, tmp_path: Path, db_url: str
+) -> None:
+    """``bientap schedule`` (hẹn giờ đăng): set before the approval or after it, the item
+    waits in the queue and the publishing job sends it when its time comes."""
+    clock = Clock()
+    outlet = publisher(api_rig, tmp_path, clock=clock)
+    early = approved_item(api_rig)  # approved: queued to go at once
+    at = (clock.now + timedelta(days=2)).astimezone(VIETNAM).replace(second=0, microsecond=0)
+
+    def schedule(code: str) -> int:
+        return cli.main(
+            ["--config", str(CONFIG / "demo.toml"), "--database-url", db_url, "schedule"]
+            + [code, at.strftime("%d/%m/%Y %H:%M"), "--reason", "Trưởng ban hẹn giờ đăng"]
+        )
+
+    assert schedule(early.tracking_code) == 0
+    api_rig.drop(article_mail(SENDER, DEMO_BOX, "Tin hẹn giờ trước khi duyệt", NEWS_BODY))
+    api_rig.runner.run_once()
+    pending = api_rig.items()[-1]
+    assert schedule(pending.tracking_code) == 0  # still in review
+    approve(api_rig, pending)
+    outlet.run_once()
+    assert portal.creates == 0, "not before their time"
+    clock.later(2 * 86400 + 60)
+    outlet.run_once()
+    assert portal.creates == 2
+    with api_rig.sessions() as s:
+        pub = s.scalars(select(Publication).where(Publication.submission_id == early.id)).one()
+        assert pub.state == PubState.VERIFIED and pub.published_at is not None
+        assert pub.published_at >= at
+        [scheduled] = s.scalars(
+            select(Event).where(Event.submission_id == early.id, Event.kind == "publish-scheduled")
+        ).all()
+        assert (
+            scheduled.channel == "cli" and scheduled.detail["reason"] == "Trưởng ban hẹn giờ đăng"
+        )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import unicodedata
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 import pytest
@@ -288,3 +290,37 @@ def test_an_image_the_body_does_not_show_is_shown_below_it(cms: StaticSiteCms) -
     assert soup.select("#noi-dung img") == []
     read = cms.read(live.remote_id)
     assert read is not None and read.media == ("le-khai-mac.jpg",)
+
+
+def _publish_many(root: str, worker: int, count: int, ready: Any) -> None:
+    """One daemon process's publisher: ``count`` posts of its own, once every process is
+    ready to start."""
+    cms = StaticSiteCms(StaticSite(path=root, base_url="http://portal.test/"), Path(root))
+    ready.wait()
+    for n in range(count):
+        title = f"Tin số {n} của tiến trình {worker}"
+        cms.publish(article(key=f"bientap-demo-{worker}-{n}", title=title, media=()))
+
+
+def test_processes_publishing_at_once_lose_no_index_entry(tmp_path: Path) -> None:
+    workers, count = 4, 12
+    spawn = multiprocessing.get_context("spawn")  # real processes, as several daemons are
+    ready = spawn.Barrier(workers)
+    site = tmp_path / "site"
+    processes = [
+        spawn.Process(target=_publish_many, args=(str(site), w, count, ready))
+        for w in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(300)  # a guard against a hang, not a measurement
+    assert [p.exitcode for p in processes] == [0] * workers
+
+    cms = StaticSiteCms(StaticSite(path=str(site), base_url="http://portal.test/"), tmp_path)
+    entries = index_json(cms)
+    expected = {f"bientap-demo-{w}-{n}" for w in range(workers) for n in range(count)}
+    assert sorted(e["key"] for e in entries) == sorted(expected)
+    listed = BeautifulSoup((site / "index.html").read_text("utf-8"), "html.parser")
+    assert {a.get_text() for a in listed.select("ul.bai a")} == {e["title"] for e in entries}
+    assert all((site / "posts" / e["id"] / "index.html").is_file() for e in entries)

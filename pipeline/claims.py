@@ -1,0 +1,191 @@
+"""Several daemons on one database: who works what.
+
+Work that any daemon may do (reading a recorded message, sending a mail, publishing an
+item) is *claimed* a few rows at a time: ``SELECT … FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, so two daemons never pick the same rows, and a claim that lapses (its
+daemon died) is picked up again by another. A job only one daemon may run (a mailbox's
+watcher, a board's reminder sweep) is behind a *lease*: a row naming its holder until
+a time; the holder renews it, and when it dies the lease lapses and another daemon
+takes over. The claim is an optimisation; exactly-once still rests on each unit of
+work checking its row's state under a row lock in the transaction that changes it.
+
+With SQLite only one daemon runs (``single_daemon``), so the same code simply finds
+every row free.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import ColumnElement, case, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from pipeline.config import ConfigError
+from pipeline.models import Lease, OutgoingMail, Publication, RawMessage, utcnow
+
+
+def new_holder() -> str:
+    """This daemon's name in claims and leases: host, process and a random tail."""
+    return f"{socket.gethostname()[:60]}/{os.getpid()}/{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class Crew:
+    """Who this process is, and how long its claims and leases last."""
+
+    holder: str = field(default_factory=new_holder)
+    claim_seconds: float = 120.0  # a claimed row is another daemon's again after this
+    lease_seconds: float = 30.0  # a lapsed singleton job is taken over after this
+
+    def claim(
+        self,
+        session: Session,
+        model: Any,
+        where: Sequence[ColumnElement[bool]],
+        order_by: Sequence[Any],
+        limit: int,
+        now: datetime | None = None,
+    ) -> list[int]:
+        """Claim up to ``limit`` free rows of ``model`` matching ``where``; their ids.
+        The caller commits (the claim is on record then)."""
+        now = now or utcnow()
+        free = or_(model.claimed_until.is_(None), model.claimed_until < now)
+        ids = list(
+            session.scalars(
+                select(model.id)
+                .where(*where, free)
+                .order_by(*order_by)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        if not ids:
+            return []
+        # free again in the UPDATE: SQLite has no row locks, so two threads of one
+        # daemon may have read the same rows; only one of them claims each
+        claimed = session.scalars(
+            update(model)
+            .where(model.id.in_(ids), free)
+            .values(
+                claimed_by=self.holder,
+                claimed_until=now + timedelta(seconds=self.claim_seconds),
+            )
+            .returning(model.id)
+            .execution_options(synchronize_session=False)
+        )
+        return sorted(claimed)
+
+    @staticmethod
+    def release(session: Session, row: Any) -> None:
+        """The work on ``row`` is over for now: any daemon may claim it when it is due."""
+        row.claimed_by, row.claimed_until = None, None
+
+    def hold(
+        self,
+        sessions: sessionmaker[Session],
+        name: str,
+        seconds: float | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Take or renew the lease ``name`` for ``seconds`` (default: lease_seconds);
+        False while another live daemon holds it."""
+        now = now or utcnow()
+        until = now + timedelta(seconds=seconds or self.lease_seconds)
+        with sessions.begin() as s:
+            pg = s.get_bind().dialect.name == "postgresql"
+            insert = postgresql.insert if pg else sqlite.insert
+            s.execute(
+                insert(Lease)
+                .values(name=name, holder=self.holder, expires_at=until, acquired_at=now)
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+            taken = s.execute(
+                update(Lease)
+                .where(
+                    Lease.name == name,
+                    or_(Lease.holder == self.holder, Lease.expires_at < now),
+                )
+                .values(
+                    holder=self.holder,
+                    expires_at=until,
+                    acquired_at=case((Lease.holder == self.holder, Lease.acquired_at), else_=now),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return bool(getattr(taken, "rowcount", 0))
+
+    def let_go(self, sessions: sessionmaker[Session]) -> None:
+        """Hand back every lease and claim of this daemon (a clean stop): another daemon
+        takes them over at once instead of after they lapse."""
+        free(sessions, self.holder)
+
+
+def free(sessions: sessionmaker[Session], holder: str | None = None) -> None:
+    """End ``holder``'s leases and claims, or everyone's: a daemon alone on its SQLite
+    file starts so, since whoever held them before it is gone."""
+    now = utcnow()
+    with sessions.begin() as s:
+        lapse = update(Lease).values(expires_at=now)
+        s.execute(lapse.where(Lease.holder == holder) if holder else lapse)
+        for model in (RawMessage, OutgoingMail, Publication):
+            held = model.claimed_by == holder if holder else model.claimed_by.is_not(None)
+            s.execute(
+                update(model)
+                .where(held)
+                .values(claimed_by=None, claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
+
+
+def leases(session: Session) -> list[Lease]:
+    return list(session.scalars(select(Lease).order_by(Lease.name)))
+
+
+class SingleDaemonLock:
+    """A second daemon on the same SQLite file refuses to start: SQLite has no row locks
+    to share the work, and two writers would only wait on each other."""
+
+    def __init__(self, database_url: str) -> None:
+        url = make_url(database_url)
+        self.path: Path | None = None
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            self.path = Path(f"{url.database}.daemon.lock")
+        self._fh: IO[str] | None = None
+
+    def acquire(self) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = self.path.open("a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            other = fh.read().strip() or "?"
+            fh.close()
+            raise ConfigError(
+                f"another bientap daemon ({other}) is already running on the SQLite database "
+                f"{str(self.path).removesuffix('.daemon.lock')}; SQLite allows one daemon. "
+                "To run several daemons, share a PostgreSQL database (database_url)."
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{socket.gethostname()} pid {os.getpid()}\n")
+        fh.flush()
+        self._fh = fh
+
+    def release(self) -> None:
+        if self._fh is not None:
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None

@@ -1,0 +1,72 @@
+"""What the ``bientap`` commands share: consoles, the database, items, local times."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+from rich.text import Text
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from pipeline.config import load_deployment
+from pipeline.db import open_database
+from pipeline.models import Submission
+
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")  # every board's default; dates typed by staff are local
+
+WIDE = 200  # columns when the output is not a terminal (a pipe, a log, cron's mail)
+
+
+def console(stderr: bool = False) -> Console:
+    """Tables and messages on stdout; problems and progress bars on stderr, so that what
+    a script reads from stdout is only the answer."""
+    stream = sys.stderr if stderr else sys.stdout
+    told = stream.isatty() or os.environ.get("COLUMNS")  # rich reads COLUMNS itself
+    return Console(file=stream, highlight=False, width=None if told else WIDE)
+
+
+def database(args: argparse.Namespace) -> sessionmaker[Session]:
+    """Sessions on the deployment's database (``--config``, ``--database-url``)."""
+    deployment = load_deployment(args.config, {"database_url": args.database_url})
+    _engine, sessions = open_database(deployment.database_url)
+    return sessions
+
+
+def find(session: Session, key: str) -> Submission | None:
+    """An item by id or tracking code."""
+    return session.scalar(
+        select(Submission).where(
+            Submission.id == int(key) if key.isdigit() else Submission.tracking_code == key
+        )
+    )
+
+
+def operator() -> str:
+    """Who runs the command, for the record."""
+    return getpass.getuser()
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def text(value: Any) -> Text:
+    """A cell or line shown as it is: titles like "[GD] …" are not rich markup."""
+    return Text("-" if value is None or value == "" else str(value))
+
+
+def local(when: datetime | None, zone: ZoneInfo = VIETNAM) -> str:
+    return when.astimezone(zone).strftime("%d/%m/%Y %H:%M") if when else "-"
+
+
+def day_start(day: date, zone: ZoneInfo = VIETNAM) -> datetime:
+    """The first instant of a local day (``--since``); ``--until`` uses the next day's."""
+    return datetime.combine(day, time.min, tzinfo=zone)

@@ -1,0 +1,113 @@
+"""``bientap config check``: will the daemon start with this configuration, and why not.
+
+Loads and validates the deployment settings and every board file (each file on its
+own, so every broken file is named), then what the daemon reads from the environment:
+the variable of every ``env:NAME`` secret and the link key. A problem names the file,
+the key and the variable, never a value. Exit 0 when all is well, 2 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from rich.markup import escape
+
+from pipeline.cli_common import console
+from pipeline.config import (
+    DEPLOYMENT_FILE,
+    Board,
+    ConfigError,
+    board_files,
+    load_board,
+    load_deployment,
+    secret_refs,
+)
+from pipeline.tokens import DEFAULT_KEY_ENV, TokenKeyError, load_key
+from pipeline.web import parse_address
+
+
+def _deployment(config: str) -> list[str]:
+    try:
+        deployment = load_deployment(config)
+        parse_address(deployment.web_address)
+    except ConfigError as exc:
+        return str(exc).splitlines()
+    except ValueError as exc:  # the web address
+        folder = Path(config) if Path(config).is_dir() else Path(config).parent
+        return [f"{folder / DEPLOYMENT_FILE}: web_address: {exc}"]
+    return []
+
+
+def _boards(config: str) -> tuple[list[Board], list[str]]:
+    try:
+        files = board_files(config)
+    except ConfigError as exc:
+        return [], [str(exc)]
+    boards: list[Board] = []
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for path in files:
+        try:
+            board = load_board(path)
+        except ConfigError as exc:
+            problems += str(exc).splitlines()
+            continue
+        if board.id in seen:
+            problems.append(f"{path}: id: board id {board.id!r} is also used by {seen[board.id]}")
+        seen[board.id] = str(path)
+        boards.append(board)
+    return boards, problems
+
+
+def _secrets(boards: list[Board]) -> list[str]:
+    return [
+        f"{board.source_file}: {key}: biến môi trường {secret.env_name} chưa được đặt "
+        f"(environment variable {secret.env_name} is not set)"
+        for board in boards
+        for key, secret in secret_refs(board)
+        if not os.environ.get(secret.env_name)
+    ]
+
+
+def _link_key() -> list[str]:
+    try:
+        load_key()
+    except TokenKeyError as exc:
+        return [f"{DEFAULT_KEY_ENV}: khóa ký liên kết không dùng được ({exc})"]
+    return []
+
+
+def check(args: argparse.Namespace) -> int:
+    config = args.check_config or args.config
+    boards, problems = _boards(config)
+    problems = _deployment(config) + problems + _secrets(boards) + _link_key()
+    out = console()
+    for board in boards:
+        out.print(
+            f"[green]✓[/] {escape(board.source_file)}: {escape(board.id)} — {escape(board.name)} "
+            f"({len(board.mailboxes)} hộp thư, {len(board.members)} thành viên)"
+        )
+    for problem in problems:
+        out.print(f"[red]✗[/] {escape(problem)}")
+    if problems:
+        out.print(
+            f"[bold red]Cấu hình có {len(problems)} lỗi: daemon sẽ không khởi động được.[/] "
+            f"(configuration has {len(problems)} problem(s): the daemon would not start)"
+        )
+        return 2
+    out.print(
+        f"[bold green]Cấu hình hợp lệ: {len(boards)} ban, đủ các biến bí mật và khóa ký.[/] "
+        f"(configuration OK: {len(boards)} board(s), every secret and the link key set)"
+    )
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    checker = sub.add_parser("config", help="check the configuration before starting")
+    checker.add_argument("action", choices=["check"])
+    checker.add_argument(
+        "--config", dest="check_config", help="a board file or folder (default: bientap --config)"
+    )
+    checker.set_defaults(handler=check)

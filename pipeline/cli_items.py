@@ -1,0 +1,329 @@
+"""``bientap list`` and ``bientap show``: stored items, filtered, and one item whole."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from rich.console import Group, JustifyMethod
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy import ColumnElement, Select, String, cast, exists, or_, select
+from sqlalchemy.orm import Session
+
+from pipeline.cli_common import console, database, day_start, find, local, print_json, text
+from pipeline.models import (
+    STATE_LABELS,
+    Event,
+    Publication,
+    ReviewTask,
+    State,
+    Submission,
+)
+
+
+def item_dict(item: Submission, full: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": item.id,
+        "board": item.board_id,
+        "tracking_code": item.tracking_code,
+        "state": item.state,
+        "state_label": STATE_LABELS.get(State(item.state), item.state),
+        "reason": item.reason,
+        "kind": item.kind,
+        "agency": item.agency_id,
+        "sender": item.sender_address,
+        "sender_name": item.sender_name,
+        "sender_member": item.sender_member_id,
+        "fields": item.field_ids,
+        "members": item.member_ids,
+        "title": item.title,
+        "flags": item.flags,
+        "message_id": item.message_id,
+        "created_at": item.created_at.isoformat(),
+    }
+    if full:
+        out.update(
+            {
+                "body_text": item.body_text,
+                "body_html": item.body_html,
+                "author": item.author,
+                "unit": item.unit,
+                "source": item.source,
+                "document": item.document,
+                "legacy_encoding": item.legacy_encoding,
+                "remote_images": item.remote_images,
+                "duplicate_of": item.duplicate_of,
+                "due_at": item.due_at.isoformat() if item.due_at else None,
+                "version": item.version,
+                "review_step": item.review_step,
+                "files": [
+                    {
+                        "filename": f.filename,
+                        "content_type": f.content_type,
+                        "size": f.size,
+                        "sha256": f.sha256,
+                        "role": f.role,
+                        "content_id": f.content_id,
+                    }
+                    for f in item.files
+                ],
+            }
+        )
+    return out
+
+
+def publication_dict(p: Publication) -> dict[str, Any]:
+    return {
+        "item": p.submission_id,
+        "board": p.board_id,
+        "connector": p.connector,
+        "state": p.state,
+        "key": p.key,
+        "remote_id": p.remote_id,
+        "url": p.url,
+        "attempts": p.attempts,
+        "next_attempt_at": p.next_attempt_at.isoformat(),
+        "last_error": p.last_error,
+        "difference": p.difference,
+    }
+
+
+# -- list ------------------------------------------------------------------------------------
+def _member(member: str) -> ColumnElement[bool]:
+    """Items of a member: in his fields, sent by him, or with a review seat of his."""
+    seat = exists().where(ReviewTask.submission_id == Submission.id, ReviewTask.member_id == member)
+    # member ids are plain identifiers: in the JSON text of the list they appear quoted
+    in_fields = cast(Submission.member_ids, String).contains(f'"{member}"', autoescape=True)
+    return or_(in_fields, Submission.sender_member_id == member, seat)
+
+
+# Each filter: (option, what it keeps), applied when the option is given.
+FILTERS: tuple[tuple[str, Callable[[Any], ColumnElement[bool]]], ...] = (
+    ("board", lambda v: Submission.board_id == v),
+    ("state", lambda v: Submission.state == v),
+    ("agency", lambda v: Submission.agency_id == v),
+    ("kind", lambda v: Submission.kind == v),
+    ("member", _member),
+    ("since", lambda v: Submission.created_at >= day_start(v)),
+    ("until", lambda v: Submission.created_at < day_start(v + timedelta(days=1))),
+    ("search", lambda v: Submission.title.icontains(v, autoescape=True)),
+)
+
+
+def list_query(args: argparse.Namespace) -> Select[Submission]:
+    query = select(Submission).order_by(Submission.id.desc()).limit(args.limit)
+    for option, keep in FILTERS:
+        value = getattr(args, option, None)
+        if value is not None:
+            query = query.where(keep(value))
+    return query
+
+
+def list_items(args: argparse.Namespace) -> int:
+    with database(args)() as session:
+        items = [item_dict(i) for i in session.scalars(list_query(args))]
+    if args.json:
+        print_json(items)
+        return 0
+    table = Table(title=f"{len(items)} mục (items)", title_justify="left")
+    for heading, justify in LIST_COLUMNS:
+        table.add_column(heading, justify=justify)
+    for i in items:
+        table.add_row(
+            str(i["id"]),
+            text(i["tracking_code"]),
+            text(i["state_label"]),
+            text(i["kind"]),
+            text(i["sender"]),
+            text(i["title"]),
+        )
+    console().print(table)
+    return 0
+
+
+LIST_COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
+    ("ID", "right"),
+    ("Mã theo dõi", "left"),
+    ("Trạng thái", "left"),
+    ("Loại", "left"),
+    ("Người gửi", "left"),
+    ("Tiêu đề", "left"),
+)
+
+
+# -- show ------------------------------------------------------------------------------------
+def item_record(session: Session, item: Submission) -> dict[str, Any]:
+    """An item whole, with its history, review and publication (``show --json``)."""
+    data = item_dict(item, full=True)
+    data["history"] = [
+        {
+            "seq": e.seq,
+            "kind": e.kind,
+            "actor": e.actor,
+            "channel": e.channel,
+            "at": e.created_at.isoformat(),
+            "detail": e.detail,
+        }
+        for e in session.scalars(
+            select(Event).where(Event.submission_id == item.id).order_by(Event.id)
+        )
+    ]
+    pub = session.scalar(select(Publication).where(Publication.submission_id == item.id))
+    data["publication"] = publication_dict(pub) if pub else None
+    data["review"] = [
+        {
+            "round": t.round,
+            "step": t.step_id,
+            "member": t.member_id,
+            "state": t.state,
+            "actor": t.actor_id,
+            "channel": t.channel,
+            "text": t.text,
+            "escalated_to": t.escalated_to,
+            "decided_at": t.decided_at.isoformat() if t.decided_at else None,
+        }
+        for t in session.scalars(
+            select(ReviewTask).where(ReviewTask.submission_id == item.id).order_by(ReviewTask.id)
+        )
+    ]
+    return data
+
+
+# The facts shown at the top of ``show``: (label, key of item_record).
+FACTS = (
+    ("Ban", "board"),
+    ("Trạng thái", "state_label"),
+    ("Lý do", "reason"),
+    ("Loại", "kind"),
+    ("Người gửi", "sender"),
+    ("Tên người gửi", "sender_name"),
+    ("Cơ quan", "agency"),
+    ("Lĩnh vực", "fields"),
+    ("Thành viên phụ trách", "members"),
+    ("Tác giả", "author"),
+    ("Đơn vị", "unit"),
+    ("Nguồn", "source"),
+    ("Phông chữ cũ", "legacy_encoding"),
+    ("Trùng với mục", "duplicate_of"),
+    ("Nhận lúc", "created_at"),
+    ("Hạn đăng", "due_at"),
+    ("Phiên bản", "version"),
+    ("Message-ID", "message_id"),
+)
+
+
+def _table(title: str, rows: list[dict[str, Any]], columns: tuple[tuple[str, str], ...]) -> Table:
+    table = Table(title=title, title_justify="left", expand=False)
+    for heading, _key in columns:
+        table.add_column(heading)
+    for row in rows:
+        table.add_row(*(shown(key, row.get(key)) for _heading, key in columns))
+    return table
+
+
+TIMES = {"created_at", "due_at", "at", "decided_at", "next_attempt_at"}  # ISO in the record
+
+
+def shown(key: str, value: Any) -> Text:
+    """A value of the record as staff read it: local times, lists and details as text."""
+    if key in TIMES and isinstance(value, str):
+        return text(local(datetime.fromisoformat(value)))
+    if isinstance(value, list):
+        return text(", ".join(map(str, value)))
+    if isinstance(value, dict):
+        return text(json.dumps(value, ensure_ascii=False) if value else "")
+    return text(value)
+
+
+def render(data: dict[str, Any]) -> Group:
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column()
+    for label, key in FACTS:
+        facts.add_row(label, shown(key, data.get(key)))
+    for flag in data["flags"]:
+        facts.add_row("Cảnh báo", text(f"{flag.get('code')}: {flag.get('detail') or ''}"))
+    parts: list[Any] = [
+        Panel(facts, title=text(f"#{data['id']} {data['tracking_code']}"), title_align="left"),
+        Panel(text(data["body_text"]), title=text(data["title"]), title_align="left"),
+    ]
+    if data["files"]:
+        parts.append(_table("Tệp đính kèm", data["files"], FILE_COLUMNS))
+    if data["review"]:
+        parts.append(_table("Duyệt", data["review"], REVIEW_COLUMNS))
+    if data["publication"]:
+        parts.append(_table("Đăng trên cổng", [data["publication"]], PUBLICATION_COLUMNS))
+    parts.append(_table("Lịch sử", data["history"], HISTORY_COLUMNS))
+    return Group(*parts)
+
+
+FILE_COLUMNS = (
+    ("Tên tệp", "filename"),
+    ("Kiểu", "content_type"),
+    ("Cỡ", "size"),
+    ("Vai trò", "role"),
+)
+REVIEW_COLUMNS = (
+    ("Vòng", "round"),
+    ("Bước", "step"),
+    ("Thành viên", "member"),
+    ("Kết quả", "state"),
+    ("Người quyết", "actor"),
+    ("Qua", "channel"),
+    ("Ghi chú", "text"),
+    ("Lúc", "decided_at"),
+)
+PUBLICATION_COLUMNS = (
+    ("Trạng thái", "state"),
+    ("Lần thử", "attempts"),
+    ("Địa chỉ", "url"),
+    ("Lỗi gần nhất", "last_error"),
+)
+HISTORY_COLUMNS = (
+    ("#", "seq"),
+    ("Sự kiện", "kind"),
+    ("Người", "actor"),
+    ("Qua", "channel"),
+    ("Lúc", "at"),
+    ("Chi tiết", "detail"),
+)
+
+
+def show_item(args: argparse.Namespace) -> int:
+    with database(args)() as session:
+        item = find(session, args.id)
+        if item is None:
+            console(stderr=True).print(f"no item {args.id}")
+            return 1
+        data = item_record(session, item)
+    if args.json:
+        print_json(data)
+    else:
+        console().print(render(data))
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    lister = sub.add_parser("list", help="list stored items, newest first")
+    lister.add_argument("--json", action="store_true")
+    lister.add_argument("--board")
+    lister.add_argument("--state", choices=[s.value for s in State])
+    lister.add_argument("--agency", help="the sending agency's id")
+    lister.add_argument("--kind", help="tin, bai, anh, video, van_ban…")
+    lister.add_argument("--member", help="items in his fields, sent by him or awaiting him")
+    lister.add_argument(
+        "--since", type=date.fromisoformat, help="received on or after (YYYY-MM-DD)"
+    )
+    lister.add_argument("--until", type=date.fromisoformat, help="received on or before")
+    lister.add_argument("--search", help="the title contains this")
+    lister.add_argument("--limit", type=int, default=200)
+    lister.set_defaults(handler=list_items)
+    shower = sub.add_parser("show", help="show one item whole")
+    shower.add_argument("id", help="item id or tracking code")
+    shower.add_argument("--json", action="store_true")
+    shower.set_defaults(handler=show_item)

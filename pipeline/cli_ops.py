@@ -1,0 +1,215 @@
+"""``bientap act``, ``retry``, ``publications`` and ``audit verify``: an operator's hand on
+the record. What an operator does is recorded as an event with channel "cli"."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich.console import JustifyMethod
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline import audit, review
+from pipeline.app import links, open_deployment
+from pipeline.cli_common import console, database, find, operator, print_json, text
+from pipeline.cli_items import publication_dict
+from pipeline.commands import Verb
+from pipeline.models import (
+    AuditHead,
+    Event,
+    OutgoingMail,
+    Publication,
+    PubState,
+    ReviewTask,
+    Submission,
+    utcnow,
+)
+from pipeline.runner import MAX_SEND_ATTEMPTS
+
+
+# -- act -------------------------------------------------------------------------------------
+def act(args: argparse.Namespace) -> int:
+    """A decision a member gave outside the mail and the links (by phone, on paper),
+    recorded by an operator: channel "cli", with the operator and his reason."""
+    d = open_deployment(args.config, args.database_url)
+    signing = links(d)
+    with d.sessions.begin() as session:
+        item = find(session, args.id)
+        if item is None:
+            print(f"no item {args.id}", file=sys.stderr)
+            return 1
+        board = next(b for b in d.boards if b.id == item.board_id)
+        desk = review.Desk(board, session, signing, d.files)
+        seats = [t for t in review.tasks(desk, item) if t.state == "pending"]
+        seat = next((t for t in seats if _may(desk, t, item, args.member)), None)
+        if seat is None:
+            print(f"{args.member} has no open review seat on this item", file=sys.stderr)
+            return 1
+        evidence = review.Evidence("cli", {"operator": operator(), "reason": args.reason})
+        decision = review.Decision(Verb(args.verb), args.text)
+        try:
+            done = review.act(
+                desk, seat.id, args.member, decision, item.content_hash or "", evidence
+            )
+        except review.Refused as exc:
+            print(exc.message, file=sys.stderr)
+            return 1
+        audit.seal(session, board.id)
+    print(done)
+    return 0
+
+
+def _may(desk: review.Desk, task: ReviewTask, item: Submission, member: str) -> bool:
+    try:
+        review.may_act(desk, task, item, member)
+    except review.Refused:
+        return False
+    return True
+
+
+# -- retry -----------------------------------------------------------------------------------
+def retry(args: argparse.Namespace) -> int:
+    if (args.id is None) == (args.mail is None):
+        print("retry: give an item (publishing) or --mail ID|all", file=sys.stderr)
+        return 2
+    with database(args)() as session:
+        if args.mail is not None:
+            return _retry_mail(session, args.mail, args.board)
+        return _retry_publication(session, args.id)
+
+
+def _retry_publication(session: Session, key: str) -> int:
+    item = find(session, key)
+    pub = (
+        session.scalar(select(Publication).where(Publication.submission_id == item.id))
+        if item
+        else None
+    )
+    if item is None or pub is None:
+        print(f"no publication for {key}", file=sys.stderr)
+        return 1
+    if pub.state not in (PubState.DEAD, PubState.MISMATCH):
+        print(f"publication of {key} is {pub.state}, not dead or mismatched", file=sys.stderr)
+        return 1
+    pub.state, pub.attempts, pub.next_attempt_at = PubState.QUEUED, 0, utcnow()
+    pub.reupdated = False
+    session.add(
+        Event(
+            board_id=item.board_id,
+            submission_id=item.id,
+            kind="publish-retry-requested",
+            actor=operator(),
+            channel="cli",
+        )
+    )
+    session.commit()
+    print(f"{item.tracking_code}: queued for publishing again")
+    return 0
+
+
+def _retry_mail(session: Session, which: str, board: str | None) -> int:
+    """Mail the daemon gave up on (a refused login, a rejected recipient…) is tried again
+    from its first attempt at the next pass, once the cause is fixed."""
+    query = select(OutgoingMail).where(
+        OutgoingMail.sent_at.is_(None), OutgoingMail.attempts >= MAX_SEND_ATTEMPTS
+    )
+    if which != "all":
+        if not which.isdigit():
+            print("retry --mail: a mail id or all", file=sys.stderr)
+            return 2
+        query = query.where(OutgoingMail.id == int(which))
+    if board:
+        query = query.where(OutgoingMail.board_id == board)
+    mails = list(session.scalars(query.order_by(OutgoingMail.id)))
+    if not mails:
+        print(f"no mail given up on matches {which}", file=sys.stderr)
+        return 1
+    who = operator()
+    for mail in mails:
+        session.add(
+            Event(
+                board_id=mail.board_id,
+                submission_id=mail.submission_id,
+                kind="mail-retry-requested",
+                actor=who,
+                channel="cli",
+                detail={"mail": mail.id, "reason": mail.reason, "error": mail.last_error},
+            )
+        )
+        mail.attempts, mail.last_error = 0, None
+        mail.claimed_by, mail.claimed_until = None, None
+    session.commit()
+    console().print(f"Đã xếp {len(mails)} thư để gửi lại ở lượt sau (queued to be sent again).")
+    return 0
+
+
+# -- publications, audit -----------------------------------------------------------------------
+PUBLICATION_COLUMNS: tuple[tuple[str, str, JustifyMethod], ...] = (
+    ("Mục", "item", "right"),
+    ("Trạng thái", "state", "left"),
+    ("Lần thử", "attempts", "right"),
+    ("Địa chỉ", "url", "left"),
+    ("Lỗi gần nhất", "last_error", "left"),
+)
+
+
+def publications(args: argparse.Namespace) -> int:
+    with database(args)() as session:
+        query = select(Publication).order_by(Publication.id)
+        if args.state:
+            query = query.where(Publication.state == args.state)
+        rows = [publication_dict(p) for p in session.scalars(query)]
+    if args.json:
+        print_json(rows)
+        return 0
+    table = Table(title=f"{len(rows)} bài đăng (publications)", title_justify="left")
+    for heading, _key, justify in PUBLICATION_COLUMNS:
+        table.add_column(heading, justify=justify)
+    for r in rows:
+        table.add_row(*(text(r[key]) for _h, key, _j in PUBLICATION_COLUMNS))
+    console().print(table)
+    return 0
+
+
+def audit_verify(args: argparse.Namespace) -> int:
+    with database(args)() as session:
+        boards = [args.board] if args.board else sorted(session.scalars(select(AuditHead.board_id)))
+        broken = 0
+        for board_id in boards:
+            verdict = audit.verify(session, board_id)
+            if verdict.ok:
+                print(f"{board_id}: {verdict.checked} sự kiện, chuỗi nhật ký toàn vẹn (intact)")
+            else:
+                broken += 1
+                print(
+                    f"{board_id}: CHUỖI NHẬT KÝ BỊ PHÁ VỠ (broken) sau {verdict.checked} sự kiện: "
+                    f"{verdict.problem}"
+                )
+    return 1 if broken else 0
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    actor = sub.add_parser("act", help="record a reviewer's decision on his behalf")
+    actor.add_argument("id", help="item id or tracking code")
+    actor.add_argument("verb", choices=[v.value for v in Verb])
+    actor.add_argument("--as", dest="member", required=True, help="the member who decided")
+    actor.add_argument("--reason", required=True, help="why it is recorded from here")
+    actor.add_argument("--text", help="reason to reject, what to fix, or whom to forward to")
+    actor.set_defaults(handler=act)
+    retrier = sub.add_parser(
+        "retry", help="publish a dead-lettered item again, or send mail given up on again"
+    )
+    retrier.add_argument("id", nargs="?", help="item id or tracking code (publishing)")
+    retrier.add_argument("--mail", help="an outgoing mail's id, or all mail given up on")
+    retrier.add_argument("--board", help="with --mail all: one board only")
+    retrier.set_defaults(handler=retry)
+    pubs = sub.add_parser("publications", help="publications by state (dead letters…)")
+    pubs.add_argument("--state", choices=[s.value for s in PubState])
+    pubs.add_argument("--json", action="store_true")
+    pubs.set_defaults(handler=publications)
+    auditor = sub.add_parser("audit", help="the tamper-evident record")
+    auditor.add_argument("action", choices=["verify"])
+    auditor.add_argument("--board", help="one board (default: every board on record)")
+    auditor.set_defaults(handler=audit_verify)

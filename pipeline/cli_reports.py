@@ -1,0 +1,146 @@
+"""``bientap report``: royalty statements, activity reports, and the head's approval.
+
+    bientap report royalty --board B --period 2026-H1 --out DIR [--format csv|xlsx|both]
+    bientap report activity --board B --period 2026-H1 --out DIR
+    bientap report approve-royalty --board B --period 2026-H1 --as MEMBER --reason TEXT
+
+A period is ``2026``, ``2026-H1``, ``2026-Q3`` or ``2026-05``, or ``--from D --to D`` (ISO
+dates, both days included), in the board's time zone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from pipeline.app import Deployed, open_deployment
+from pipeline.config import Board, ConfigError
+from pipeline.models import utcnow
+from pipeline.reports import activity, approval, outputs, periods, royalty
+from pipeline.reports.periods import Period, PeriodError
+from pipeline.reports.tables import shown
+
+FORMATS: dict[str, tuple[str, ...]] = {"csv": ("csv",), "xlsx": ("xlsx",), "both": ("csv", "xlsx")}
+
+
+def _period_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--board", help="board id (may be left out when there is one board)")
+    parser.add_argument("--period", help="2026, 2026-H1, 2026-Q3 or 2026-05")
+    parser.add_argument("--from", dest="first", type=date.fromisoformat, help="YYYY-MM-DD")
+    parser.add_argument("--to", dest="last", type=date.fromisoformat, help="YYYY-MM-DD, included")
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("report", help="royalty statements and activity reports")
+    kinds = parser.add_subparsers(dest="report", required=True)
+    money = kinds.add_parser("royalty", help="the royalty statement (nhuận bút) of a period")
+    _period_options(money)
+    money.add_argument("--out", type=Path, required=True, help="folder to write the files to")
+    money.add_argument("--format", choices=sorted(FORMATS), default="both")
+    work = kinds.add_parser("activity", help="the activity report (HTML and XLSX) of a period")
+    _period_options(work)
+    work.add_argument("--out", type=Path, required=True, help="folder to write the files to")
+    sign = kinds.add_parser("approve-royalty", help="record the head's approval of a statement")
+    _period_options(sign)
+    sign.add_argument("--as", dest="member", required=True, help="the approving member's id")
+    sign.add_argument("--reason", required=True, help="why it is recorded from here")
+    parser.set_defaults(handler=run)
+
+
+def _board(d: Deployed, wanted: str | None) -> Board:
+    if wanted is None and len(d.boards) == 1:
+        return d.boards[0]
+    board = next((b for b in d.boards if b.id == wanted), None)
+    if board is None:
+        known = ", ".join(b.id for b in d.boards)
+        raise ConfigError(f"--board: chọn một ban biên tập trong: {known}")
+    return board
+
+
+def _period(args: argparse.Namespace, board: Board) -> Period:
+    if args.period and (args.first or args.last):
+        raise PeriodError("dùng --period, hoặc --from và --to, không dùng cả hai")
+    if args.period:
+        return periods.parse(args.period, board.timezone)
+    if args.first and args.last:
+        return periods.days(args.first, args.last, board.timezone)
+    raise PeriodError("cần --period (ví dụ 2026-H1), hoặc --from và --to")
+
+
+def _vnd(amount: int) -> str:
+    return shown(amount, "vnd", "UTC")
+
+
+def _write(out: Path, files: dict[str, bytes]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (out / name).write_bytes(data)
+        print(f"  {out / name}")
+
+
+def _royalty(d: Deployed, board: Board, period: Period, args: argparse.Namespace) -> int:
+    with d.sessions() as session:
+        s = royalty.statement(session, board, period)
+        status = approval.status(session, s)
+    files = outputs.royalty_files(s, utcnow(), status, FORMATS[args.format])
+    print(f"Bảng kê nhuận bút {board.name}, {outputs.span(period)}:")
+    print(f"  {len(s.entries)} tin, bài; tổng cộng {_vnd(s.total)}; {status}")
+    _write(args.out, files)
+    return 0
+
+
+def _activity(d: Deployed, board: Board, period: Period, args: argparse.Namespace) -> int:
+    with d.sessions() as session:
+        report = activity.report(session, board, period)
+    files = outputs.activity_files(report, utcnow())
+    t = report.tally()
+    print(f"Báo cáo hoạt động {board.name}, {outputs.span(period)}:")
+    print(f"  đã nhận {t.received}, được đăng {t.published}, không duyệt {t.rejected}")
+    _write(args.out, files)
+    return 0
+
+
+def _approve(d: Deployed, board: Board, period: Period, args: argparse.Namespace) -> int:
+    with d.sessions.begin() as session:
+        s = royalty.statement(session, board, period)
+        try:
+            event = approval.approve(
+                session, s, args.member, args.reason, getpass.getuser(), utcnow()
+            )
+        except approval.Refused as exc:
+            print(f"Không ghi nhận được: {exc}", file=sys.stderr)
+            return 1
+        detail = dict(event.detail)
+    print(
+        f"Đã ghi nhận phê duyệt bảng kê nhuận bút kỳ {detail['period']} của {board.name}: "
+        f"{detail['items']} tin, bài, tổng cộng {_vnd(detail['total_vnd'])}"
+    )
+    print(f"  mã kiểm tra số liệu (SHA-256): {detail['sha256']}")
+    return 0
+
+
+Command = Callable[[Deployed, Board, Period, argparse.Namespace], int]
+COMMANDS: dict[str, Command] = {
+    "royalty": _royalty,
+    "activity": _activity,
+    "approve-royalty": _approve,
+}
+
+
+def run(args: argparse.Namespace) -> int:
+    """The ``report`` handler: 0 done, 1 refused, 2 a configuration or period error."""
+    try:
+        d = open_deployment(args.config, args.database_url)
+        board = _board(d, args.board)
+        period = _period(args, board)
+    except (ConfigError, PeriodError) as exc:
+        print(f"lỗi: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return COMMANDS[args.report](d, board, period, args)
+    finally:
+        d.engine.dispose()

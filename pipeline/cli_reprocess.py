@@ -1,0 +1,198 @@
+"""``bientap reprocess``: a message kept as failed is processed again, here and now.
+
+A message that could not be read, or kept crashing the pipeline, is kept raw as a
+failed item with the reason. Once the cause is fixed (a disk, a bug, a setting), the
+operator puts it back: the raw message is NEW again with no attempts counted, and its
+mailbox's runner (the daemon's own code, ``MailboxRunner.process``) processes it in
+this process. The failed item becomes the proper item, keeping its id and history
+(``ingest._new_item``): one message, one item, however often it is reprocessed. A
+daemon running meanwhile may take some of them first; the row lock and the NEW state
+let only one of the two store each. Each message put back is recorded as a
+``reprocess-requested`` event with channel "cli" and the operator.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from pipeline import audit, logs
+from pipeline.app import Deployed, open_deployment, watchers
+from pipeline.cli_common import console, operator, text
+from pipeline.models import STATE_LABELS, Event, RawMessage, RawStatus, State, Submission
+from pipeline.runner import MAX_ATTEMPTS, MailboxRunner
+
+CHUNK = 50  # messages put back and processed at a time (the progress bar's step)
+
+Target = tuple[int, str, str]  # raw message id, board, mailbox
+
+
+def _failed() -> Select[int, str, str]:
+    return (
+        select(RawMessage.id, RawMessage.board_id, RawMessage.mailbox)
+        .join(Submission, Submission.raw_message_id == RawMessage.id)
+        .where(Submission.state == State.FAILED, RawMessage.status == RawStatus.DONE)
+        .order_by(RawMessage.id)
+    )
+
+
+def targets(
+    session: Session, keys: Sequence[str], board: str | None
+) -> tuple[list[Target], list[str]]:
+    """The failed messages named (raw message ids, or items' tracking codes), or every
+    failed message (of one board); and the keys that name no failed message."""
+    query = _failed()
+    if board:
+        query = query.where(RawMessage.board_id == board)
+    if not keys:
+        return [(row[0], row[1], row[2]) for row in session.execute(query)], []
+    found: list[Target] = []
+    refused: list[str] = []
+    for key in keys:
+        named = RawMessage.id == int(key) if key.isdigit() else Submission.tracking_code == key
+        row = session.execute(query.where(named)).first()
+        if row is None:
+            refused.append(key)
+        else:
+            found.append((row[0], row[1], row[2]))
+    return found, refused
+
+
+def put_back(sessions: sessionmaker[Session], ids: Sequence[int], who: str) -> list[int]:
+    """Make the failed messages NEW again, with the reason each had on record; the ids
+    actually put back (one that changed meanwhile is left alone)."""
+    with sessions.begin() as session:
+        rows = session.execute(
+            select(RawMessage, Submission)
+            .join(Submission, Submission.raw_message_id == RawMessage.id)
+            .where(
+                RawMessage.id.in_(ids),
+                RawMessage.status == RawStatus.DONE,
+                Submission.state == State.FAILED,
+            )
+            .order_by(RawMessage.id)
+            .with_for_update()
+        ).all()
+        for raw, item in rows:
+            session.add(
+                Event(
+                    board_id=raw.board_id,
+                    submission_id=item.id,
+                    raw_message_id=raw.id,
+                    kind="reprocess-requested",
+                    actor=who,
+                    channel="cli",
+                    detail={"failed": item.reason, "attempts": raw.attempts},
+                )
+            )
+            raw.status, raw.attempts, raw.last_error = RawStatus.NEW, 0, None
+            raw.claimed_by, raw.claimed_until = None, None
+        return [raw.id for raw, _item in rows]
+
+
+def _still_new(sessions: sessionmaker[Session], ids: Sequence[int]) -> bool:
+    with sessions() as session:
+        return (
+            session.scalar(
+                select(RawMessage.id).where(
+                    RawMessage.id.in_(ids), RawMessage.status == RawStatus.NEW
+                )
+            )
+            is not None
+        )
+
+
+def process(runner: MailboxRunner, ids: Sequence[int]) -> None:
+    """Process until none of ``ids`` is NEW: a message whose reading fails again counts
+    an attempt per pass and is kept as failed after MAX_ATTEMPTS, as in the daemon."""
+    for _ in range(MAX_ATTEMPTS + 1):
+        runner.process()
+        if not _still_new(runner.sessions, ids):
+            return
+
+
+def _chunks(items: Sequence[Target]) -> Iterator[Sequence[Target]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def run(d: Deployed, found: list[Target], who: str) -> Counter[str]:
+    """Put back and process ``found``, with a progress bar; how many ended in each state."""
+    involved = {board for _raw, board, _box in found}
+    only = replace(d, boards=[b for b in d.boards if b.id in involved])  # their secrets only
+    runners = {(w.runner.board.id, w.runner.mailbox): w for w in watchers(only)}
+    progress = Progress(
+        TextColumn("Xử lý lại (reprocessing)"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console(stderr=True),
+    )
+    try:
+        with progress:
+            task = progress.add_task("reprocess", total=len(found))
+            for chunk in _chunks(found):
+                ids = put_back(d.sessions, [raw_id for raw_id, _b, _m in chunk], who)
+                for key in sorted({(b, m) for raw_id, b, m in chunk if raw_id in ids}):
+                    process(runners[key].runner, [i for i, b, m in chunk if (b, m) == key])
+                for board in sorted({b for _i, b, _m in chunk}):
+                    with d.sessions.begin() as session:
+                        audit.seal(session, board)
+                progress.advance(task, len(chunk))
+    finally:
+        for watcher in runners.values():
+            watcher.close()
+    with d.sessions() as session:
+        states = session.scalars(
+            select(Submission.state).where(Submission.raw_message_id.in_([t[0] for t in found]))
+        )
+        return Counter(states)
+
+
+def reprocess(args: argparse.Namespace) -> int:
+    if bool(args.raw) == bool(args.failed):
+        console(stderr=True).print("reprocess: give RAW_ID… or --failed")
+        return 2
+    d = open_deployment(args.config, args.database_url)
+    try:
+        with d.sessions() as session:
+            found, refused = targets(session, args.raw, args.board)
+        configured = {(b.id, box.name) for b in d.boards for box in b.mailboxes}
+        orphans = [f"{raw_id}" for raw_id, b, m in found if (b, m) not in configured]
+        for key in refused:
+            console(stderr=True).print(f"{key}: không phải thư bị lỗi (not a failed message)")
+        for key in orphans:
+            console(stderr=True).print(
+                f"{key}: hộp thư của thư này không còn trong cấu hình (mailbox not configured)"
+            )
+        if refused or orphans:
+            return 1
+        if not found:
+            console().print("Không có thư lỗi nào để xử lý lại (no failed message).")
+            return 0
+        with logs.to_stderr():
+            outcome = run(d, found, operator())
+    finally:
+        d.engine.dispose()
+    table = Table(title=f"Đã xử lý lại {len(found)} thư (reprocessed)", title_justify="left")
+    table.add_column("Trạng thái")
+    table.add_column("Số mục", justify="right")
+    for state, n in sorted(outcome.items()):
+        table.add_row(text(STATE_LABELS.get(State(state), state)), str(n))
+    console().print(table)
+    return 1 if outcome.get(State.FAILED) else 0
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    again = sub.add_parser("reprocess", help="process failed messages again, now")
+    again.add_argument("raw", nargs="*", help="raw message id or the item's tracking code")
+    again.add_argument("--failed", action="store_true", help="every failed message")
+    again.add_argument("--board", help="with --failed: one board only")
+    again.set_defaults(handler=reprocess)

@@ -1,0 +1,58 @@
+"""``bientap schedule``: the time an item goes live (hẹn giờ đăng), set for the board."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+
+from pipeline import audit, publishing
+from pipeline.app import links, open_deployment
+from pipeline.cli_common import VIETNAM, console, find, local, operator
+from pipeline.models import PubState, State
+from pipeline.review import Desk
+
+OPEN = (State.PENDING_REVIEW, State.APPROVED)  # not live yet: a time can still be set
+FORMATS = ("%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M")
+
+
+def when(text: str) -> datetime:
+    """A local time as board staff type it: "25/11/2026 08:00" or "2026-11-25 08:00"."""
+    for form in FORMATS:
+        try:
+            return datetime.strptime(text.strip(), form).replace(tzinfo=VIETNAM)
+        except ValueError:
+            continue
+    raise argparse.ArgumentTypeError(f"not a time: {text!r} (e.g. 25/11/2026 08:00)")
+
+
+def schedule(args: argparse.Namespace) -> int:
+    d = open_deployment(args.config, args.database_url)
+    out, err = console(), console(stderr=True)
+    with d.sessions.begin() as session:
+        item = find(session, args.id)
+        if item is None:
+            err.print(f"no item {args.id}")
+            return 1
+        if item.state not in OPEN:
+            err.print(f"{item.tracking_code} is {item.state}: only an item not yet live")
+            return 1
+        board = next(b for b in d.boards if b.id == item.board_id)
+        desk = Desk(board, session, links(d), d.files)
+        publishing.schedule(desk, item, args.at, operator(), "cli", args.reason)
+        audit.seal(session, board.id)
+        pub = publishing.publication_of(session, item)
+        waiting = pub is None or pub.state == PubState.QUEUED
+    shown = local(args.at)
+    out.print(
+        f"{item.tracking_code}: sẽ đăng lúc {shown}"
+        + ("" if waiting else f" (đã gửi lên cổng trước đó: {pub.state if pub else '-'})")
+    )
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("schedule", help="publish an item at a set time (hẹn giờ đăng)")
+    parser.add_argument("id", help="item id or tracking code")
+    parser.add_argument("at", type=when, help='local time, e.g. "25/11/2026 08:00"')
+    parser.add_argument("--reason", required=True, help="who asked for it, why")
+    parser.set_defaults(handler=schedule)

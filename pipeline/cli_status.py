@@ -1,0 +1,164 @@
+"""``bientap status``: is every mailbox read, and what waits on whom.
+
+Per mailbox: when it was last read, what is recorded but not processed yet, the last
+error. Per board: items by state, items overdue, publications a person must look at,
+mail not sent. The figures are those of ``/metrics`` (pipeline/metrics.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from sqlalchemy import select
+
+from pipeline import metrics
+from pipeline.cli_common import console, database, local, print_json, text
+from pipeline.config import Board, load_boards
+from pipeline.models import STATE_LABELS, OutgoingMail, PubState, State
+from pipeline.runner import MAX_SEND_ATTEMPTS
+
+GIVEN_UP_SHOWN = 50  # mails given up on, listed with their ids for ``retry --mail``
+
+
+def _mailboxes(fig: metrics.Figures, boards: list[Board]) -> list[dict[str, Any]]:
+    rows = []
+    for board in boards:
+        for box in board.mailboxes:
+            state = fig.mailboxes.get((board.id, box.name))
+            rows.append(
+                {
+                    "board": board.id,
+                    "mailbox": box.name,
+                    "address": box.address,
+                    "last_poll_at": state.last_poll_at.isoformat()
+                    if state and state.last_poll_at
+                    else None,
+                    "backlog": fig.backlog.get((board.id, box.name), 0),
+                    "recorded": fig.fetched.get((board.id, box.name), 0),
+                    "last_error": state.last_error if state else None,
+                }
+            )
+    return rows
+
+
+def _boards(fig: metrics.Figures, boards: list[Board]) -> list[dict[str, Any]]:
+    names = {b.id: b.name for b in boards}
+    return [
+        {
+            "board": board,
+            "name": names.get(board, ""),
+            "items": {s.value: fig.items.get((board, s.value), 0) for s in State},
+            "overdue": fig.overdue.get(board, 0),
+            "publications": {
+                p.value: fig.publications.get((board, p.value), 0)
+                for p in metrics.PUBLICATION_FAILURES
+            },
+            "mail": fig.mail_by_status(board),
+            "oldest_pending_review_seconds": round(fig.age(board, "review_pending")),
+        }
+        for board in fig.boards(names)
+    ]
+
+
+def status_data(args: argparse.Namespace) -> dict[str, Any]:
+    boards = load_boards(args.config)
+    with database(args)() as session:
+        fig = metrics.read(session, [b.id for b in boards])
+        given_up = session.scalars(
+            select(OutgoingMail)
+            .where(OutgoingMail.sent_at.is_(None), OutgoingMail.attempts >= MAX_SEND_ATTEMPTS)
+            .order_by(OutgoingMail.id.desc())
+            .limit(GIVEN_UP_SHOWN)
+        ).all()
+        mails = [
+            {
+                "id": m.id,
+                "board": m.board_id,
+                "to": m.to_address,
+                "reason": m.reason,
+                "created_at": m.created_at.isoformat(),
+                "last_error": m.last_error,
+            }
+            for m in given_up
+        ]
+    return {
+        "at": fig.now.isoformat(),
+        "mailboxes": _mailboxes(fig, boards),
+        "boards": _boards(fig, boards),
+        "mail_given_up": mails,
+    }
+
+
+def render(data: dict[str, Any]) -> Group:
+    boxes = Table(title="Hộp thư (mailboxes)", title_justify="left")
+    for heading in ("Ban", "Hộp thư", "Địa chỉ", "Lần đọc cuối", "Tồn đọng", "Lỗi gần nhất"):
+        boxes.add_column(heading)
+    for m in data["mailboxes"]:
+        polled = datetime.fromisoformat(m["last_poll_at"]) if m["last_poll_at"] else None
+        boxes.add_row(
+            text(m["board"]),
+            text(m["mailbox"]),
+            text(m["address"]),
+            text(local(polled) if polled else "chưa đọc lần nào"),
+            text(m["backlog"]),
+            text(m["last_error"] or "không"),
+        )
+    work = Table(title="Ban biên tập (boards)", title_justify="left")
+    for heading in (
+        "Ban",
+        *(STATE_LABELS[s] for s in SHOWN_STATES),
+        "Quá hạn",
+        "Đăng lỗi",
+        "Sai khác trên cổng",
+        "Thư chờ gửi",
+        "Thư gửi hỏng",
+    ):
+        work.add_column(heading, justify="right")
+    for b in data["boards"]:
+        work.add_row(
+            text(b["board"]),
+            *(text(b["items"][s.value]) for s in SHOWN_STATES),
+            text(b["overdue"]),
+            text(b["publications"][PubState.DEAD.value]),
+            text(b["publications"][PubState.MISMATCH.value]),
+            text(b["mail"]["pending"]),
+            text(b["mail"]["failed"]),
+        )
+    parts: list[Any] = [boxes, work]
+    if data["mail_given_up"]:
+        mails = Table(title="Thư đã thôi gửi: bientap retry --mail ID", title_justify="left")
+        for heading in ("ID", "Ban", "Gửi tới", "Loại thư", "Lỗi"):
+            mails.add_column(heading)
+        for m in data["mail_given_up"]:
+            mails.add_row(*(text(m[k]) for k in ("id", "board", "to", "reason", "last_error")))
+        parts.append(mails)
+    return Group(*parts)
+
+
+SHOWN_STATES = (
+    State.PENDING_REVIEW,
+    State.APPROVED,
+    State.PUBLISHED,
+    State.HELD,
+    State.QUARANTINED,
+    State.FAILED,
+)
+
+
+def status(args: argparse.Namespace) -> int:
+    data = status_data(args)
+    if args.json:
+        print_json(data)
+    else:
+        console().print(render(data))
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    shower = sub.add_parser("status", help="mailboxes, backlog, what waits, what failed")
+    shower.add_argument("--json", action="store_true")
+    shower.set_defaults(handler=status)

@@ -1,0 +1,103 @@
+"""The head's approval of a royalty statement, on the sealed record.
+
+No table of its own: an approval is an event ("royalty-statement-approved") carrying
+the period, the SHA-256 of the statement's figures and its totals, sealed into the
+board's audit chain at once. A statement whose figures changed after an approval (an
+item published late, a kind corrected) has another digest and needs a new approval.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline import audit
+from pipeline.config import ROLE_LABELS
+from pipeline.models import Event
+from pipeline.reports.royalty import Statement
+
+KIND = "royalty-statement-approved"
+
+
+class Refused(Exception):
+    """The approval cannot be recorded; the message says why, in Vietnamese."""
+
+
+def approvals(session: Session, board_id: str, label: str) -> list[Event]:
+    """Approvals recorded for the statement of period ``label``, oldest first."""
+    events = session.scalars(
+        select(Event).where(Event.board_id == board_id, Event.kind == KIND).order_by(Event.id)
+    )
+    return [e for e in events if e.detail.get("period") == label]
+
+
+def approve(
+    session: Session,
+    statement: Statement,
+    member_id: str,
+    reason: str,
+    operator: str,
+    now: datetime,
+) -> Event:
+    """Record ``member_id``'s approval of ``statement``; the caller commits."""
+    board = statement.board
+    approver = board.reports.royalties.approver
+    member = next((m for m in board.members if m.id == member_id), None)
+    if member is None:
+        raise Refused(f"{board.name} không có thành viên {member_id!r}")
+    if member.role is not approver:
+        raise Refused(
+            f"{member.name} ({ROLE_LABELS[member.role]}) không có thẩm quyền phê duyệt bảng kê "
+            f"nhuận bút: chỉ {ROLE_LABELS[approver]} phê duyệt"
+        )
+    if not statement.entries:
+        raise Refused(f"không có tin, bài nào được đăng trong kỳ {statement.period.label}")
+    digest = statement.digest()
+    if any(
+        e.detail.get("sha256") == digest for e in approvals(session, board.id, _label(statement))
+    ):
+        raise Refused(f"bảng kê nhuận bút kỳ {statement.period.label} đã được phê duyệt")
+    event = Event(
+        board_id=board.id,
+        kind=KIND,
+        actor=member.id,
+        channel="cli",
+        detail={
+            "period": _label(statement),
+            "start": statement.period.start.isoformat(),
+            "end": statement.period.end.isoformat(),
+            "sha256": digest,
+            "items": len(statement.entries),
+            "total_vnd": statement.total,
+            "reason": reason,
+            "operator": operator,
+        },
+        created_at=now,
+    )
+    session.add(event)
+    session.flush()
+    audit.seal(session, board.id)
+    return event
+
+
+def _label(statement: Statement) -> str:
+    return statement.period.label
+
+
+def status(session: Session, statement: Statement) -> str:
+    """One line for the statement's header: approved (by whom, when), or not yet."""
+    board = statement.board
+    found = approvals(session, board.id, _label(statement))
+    digest = statement.digest()
+    same = [e for e in found if e.detail.get("sha256") == digest]
+    if same:
+        e = same[-1]
+        who = next((m.name for m in board.members if m.id == e.actor), e.actor)
+        when = e.created_at.astimezone(ZoneInfo(board.timezone)).strftime("%d/%m/%Y %H:%M")
+        return f"Đã phê duyệt: {who}, lúc {when}"
+    if found:
+        return "Chưa phê duyệt: số liệu đã thay đổi sau lần phê duyệt trước"
+    return "Chưa phê duyệt"

@@ -1,0 +1,82 @@
+"""A report put into its files: names, workbook, CSV files and the HTML page."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from pipeline.config import Board
+from pipeline.reports import activity, figures, royalty
+from pipeline.reports.page import Section, document
+from pipeline.reports.periods import Period
+from pipeline.reports.sheets import csv_bytes, xlsx_bytes
+from pipeline.reports.tables import shown
+
+XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def stem(kind: str, board: Board, period: Period) -> str:
+    """``nhuan-but-dongnai-2026-H1``: ASCII, safe as a file name on any system."""
+    return f"{kind}-{board.id}-{period.label.replace('..', '_')}"
+
+
+def span(period: Period) -> str:
+    last = period.end - timedelta(days=1)
+    return f"{period.title} (từ ngày {period.start:%d/%m/%Y} đến hết ngày {last:%d/%m/%Y})"
+
+
+def _made(board: Board, now: datetime) -> str:
+    return now.astimezone(ZoneInfo(board.timezone)).strftime("%d/%m/%Y %H:%M")
+
+
+def royalty_files(
+    s: royalty.Statement, now: datetime, approval: str, formats: tuple[str, ...]
+) -> dict[str, bytes]:
+    """File name → content: the workbook and/or one CSV file per table."""
+    board, tz = s.board, s.board.timezone
+    name = stem("nhuan-but", board, s.period)
+    tables = royalty.tables(s)
+    out: dict[str, bytes] = {}
+    if "xlsx" in formats:
+        info = [
+            ("Ban Biên tập", board.name),
+            ("Báo cáo", "Bảng kê nhuận bút tin, bài được đăng"),
+            ("Kỳ", span(s.period)),
+            ("Lập lúc", _made(board, now)),
+            ("Số tin, bài", str(len(s.entries))),
+            ("Tổng tiền", shown(s.total, "vnd", tz)),
+            ("Mã kiểm tra số liệu (SHA-256)", s.digest()),
+            ("Phê duyệt", approval),
+        ]
+        out[f"{name}.xlsx"] = xlsx_bytes(tables, info, tz)
+    if "csv" in formats:
+        for table in tables:
+            out[f"{name}-{table.name}.csv"] = csv_bytes(table, tz)
+    return out
+
+
+def activity_html(a: activity.Activity, now: datetime) -> str:
+    charts = figures.charts(a)
+    sections = [Section(t, charts.get(t.name)) for t in activity.tables(a)]
+    return document(
+        f"Báo cáo hoạt động {a.period.title}",
+        [a.board.name, f"Kỳ báo cáo: {span(a.period)}", f"Lập lúc: {_made(a.board, now)}"],
+        sections,
+        a.board.timezone,
+        "Số liệu lấy từ hồ sơ của hệ thống tiếp nhận tin, bài (bientap).",
+    )
+
+
+def activity_files(a: activity.Activity, now: datetime) -> dict[str, bytes]:
+    """File name → content: the HTML page and the workbook."""
+    name = stem("bao-cao-hoat-dong", a.board, a.period)
+    info = [
+        ("Ban Biên tập", a.board.name),
+        ("Báo cáo", "Báo cáo hoạt động"),
+        ("Kỳ", span(a.period)),
+        ("Lập lúc", _made(a.board, now)),
+    ]
+    return {
+        f"{name}.html": activity_html(a, now).encode(),
+        f"{name}.xlsx": xlsx_bytes(activity.tables(a), info, a.board.timezone),
+    }

@@ -1,0 +1,121 @@
+"""The record, read for a period: one :class:`Fact` per item that arrived, went live or
+was refused in it.
+
+When an item went live is its first publication: the earliest of the publication's
+``published_at`` and its first "published" event. A correction republishes the item and
+moves ``published_at`` on, but the sealed event keeps the first moment, so a corrected
+item is neither counted twice nor moved into a later period.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from pipeline.models import Event, Publication, RawMessage, State, Submission
+from pipeline.reports.periods import Period
+
+NOT_ITEMS = (State.SET_ASIDE, State.FAILED)  # messages kept, but not submissions
+LIVE_EVENT, REFUSED_EVENT = "published", "rejected"
+NO_AUTHOR = "(không ghi tác giả)"
+
+
+@dataclass(frozen=True)
+class Fact:
+    id: int
+    tracking_code: str
+    title: str
+    kind: str | None
+    state: str
+    agency_id: str | None
+    author: str  # who is credited: the byline's author, else the sender
+    field_ids: tuple[str, ...]
+    member_ids: tuple[str, ...]
+    arrived_at: datetime
+    due_at: datetime | None
+    published_at: datetime | None  # first time live on the portal
+    rejected_at: datetime | None
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.state == State.WITHDRAWN
+
+
+def _name(*candidates: str | None) -> str:
+    for value in candidates:
+        text = " ".join(unicodedata.normalize("NFC", value or "").split())
+        if text:
+            return text
+    return NO_AUTHOR
+
+
+def facts(session: Session, board_id: str, period: Period) -> list[Fact]:
+    """Items of ``board_id`` that arrived, first went live, or were refused in ``period``."""
+    start, end = period.start, period.end
+    live = select(Publication.submission_id).where(
+        Publication.board_id == board_id,
+        Publication.published_at >= start,
+        Publication.published_at < end,
+    )
+    happened = select(Event.submission_id).where(
+        Event.board_id == board_id,
+        Event.kind.in_((LIVE_EVENT, REFUSED_EVENT)),
+        Event.created_at >= start,
+        Event.created_at < end,
+    )
+    touching = (
+        select(Submission.id)
+        .join(RawMessage, Submission.raw_message_id == RawMessage.id)
+        .where(
+            Submission.board_id == board_id,
+            Submission.state.not_in(NOT_ITEMS),
+            or_(
+                (RawMessage.received_at >= start) & (RawMessage.received_at < end),
+                Submission.id.in_(live),
+                Submission.id.in_(happened),
+            ),
+        )
+    )
+    firsts: dict[tuple[int | None, str], datetime] = {
+        (sid, kind): at
+        for sid, kind, at in session.execute(
+            select(Event.submission_id, Event.kind, func.min(Event.created_at))
+            .where(Event.submission_id.in_(touching), Event.kind.in_((LIVE_EVENT, REFUSED_EVENT)))
+            .group_by(Event.submission_id, Event.kind)
+        )
+    }
+    rows = session.execute(
+        select(Submission, RawMessage.received_at, Publication.published_at)
+        .join(RawMessage, Submission.raw_message_id == RawMessage.id)
+        .outerjoin(Publication, Publication.submission_id == Submission.id)
+        .where(Submission.id.in_(touching))
+        .order_by(Submission.id)
+    )
+    out = []
+    for item, arrived, published in rows:
+        went_live = [t for t in (published, firsts.get((item.id, LIVE_EVENT))) if t is not None]
+        refused = None
+        if item.state == State.REJECTED:
+            refused = firsts.get((item.id, REFUSED_EVENT), item.updated_at)
+        out.append(
+            Fact(
+                id=item.id,
+                tracking_code=item.tracking_code,
+                title=_name(item.title) if item.title else "",
+                kind=item.kind,
+                state=item.state,
+                agency_id=item.agency_id,
+                author=_name(item.author, item.sender_name, item.sender_address),
+                field_ids=tuple(item.field_ids or ()),
+                member_ids=tuple(item.member_ids or ()),
+                arrived_at=arrived,
+                due_at=item.due_at,
+                published_at=min(went_live) if went_live else None,
+                rejected_at=refused,
+            )
+        )
+    return out

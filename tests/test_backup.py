@@ -1,0 +1,350 @@
+"""Backups: one archive of a working deployment restores into an empty one (SQLite or
+PostgreSQL, either way) equal row for row and byte for byte, with its record intact; a
+damaged archive is refused; old archives rotate."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import secrets
+import shutil
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline import audit, backup, cli, cli_backup, review
+from pipeline.app import Deployed, open_deployment, publishers
+from pipeline.commands import Verb
+from pipeline.db import make_engine
+from pipeline.models import Base, ReviewTask, State, Submission, TaskState, utcnow
+from pipeline.samples import article_mail
+from tests.helpers import CONFIG, DEMO_BOX, Rig, make_rig
+from tests.services import Postgres
+
+SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
+STRANGER = "ai.do@mail.example.vn"
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+
+
+@dataclass
+class World:
+    """A deployment as an operator has it: a config folder, a data folder, a database."""
+
+    config: Path
+    data: Path
+    db_url: str
+    deployed: Deployed
+    rig: Rig
+
+    @property
+    def board_id(self) -> str:
+        return self.rig.board.id
+
+
+def build_world(tmp: Path, db_url: str, settings: str = "") -> World:
+    """The demo board in ``tmp/config``, its data in ``tmp/var`` (the SQLite file too, as
+    in the default layout); nothing stored yet."""
+    config, data = tmp / "config", tmp / "var"
+    config.mkdir(parents=True)
+    data.mkdir(parents=True)
+    if db_url.startswith("sqlite"):
+        db_url = f"sqlite:///{data}/bientap.db"
+    shutil.copy(CONFIG / "demo.toml", config / "demo.toml")
+    (config / "deployment.toml").write_text(
+        f'database_url = "{db_url}"\ndata_dir = "{data}"\n{settings}', encoding="utf-8"
+    )
+    deployed = open_deployment(config)
+    return World(config, data, db_url, deployed, make_rig(data, db_url, deployed.boards[0]))
+
+
+def decide(world: World, item_id: int, verb: Verb, text: str | None = None) -> None:
+    """Every open seat on the item decides ``verb`` until its review ends (or one refusal)."""
+    rig = world.rig
+    with rig.sessions.begin() as s:
+        while True:
+            task = s.scalars(
+                select(ReviewTask).where(
+                    ReviewTask.submission_id == item_id, ReviewTask.state == TaskState.PENDING
+                )
+            ).first()
+            if task is None:
+                break
+            item = s.get(Submission, item_id)
+            assert item is not None
+            desk = review.Desk(rig.board, s, rig.runner.links, rig.files)
+            decision = review.Decision(verb, text)
+            evidence = review.Evidence("cli", {"operator": "test"})
+            review.act(desk, task.id, task.member_id, decision, item.content_hash or "", evidence)
+            if verb is not Verb.APPROVE:
+                break
+        audit.seal(s, rig.board.id)
+
+
+def stranger_reply(world: World, tracking_code: str, stranger: str = STRANGER) -> None:
+    """Someone outside the board answers a review request (refused, and on record)."""
+    request = next(
+        m
+        for m in world.rig.sent()
+        if tracking_code in str(m["Subject"]) and "Duyệt tin bài" in str(m["Subject"])
+    )
+    msg = EmailMessage()
+    msg["From"] = f"Người Lạ <{stranger}>"
+    msg["To"] = DEMO_BOX
+    msg["Subject"] = "Re: " + str(request["Subject"])
+    msg["Message-ID"] = make_msgid(domain="mail.example.vn")
+    msg["In-Reply-To"] = msg["References"] = request["Message-ID"]
+    msg.set_content("DUYỆT")
+    world.rig.drop(msg.as_bytes())
+    world.rig.runner.run_once()
+
+
+def submit_batch(world: World, sender: str, label: str, stranger: str = STRANGER) -> dict[str, int]:
+    """From ``sender``: an article with a photo, approved and published on the static site;
+    one corrected by its sender, answered by a stranger, then rejected; an auto-reply set
+    aside; one without its author, returned. Everything sent, every event sealed. Returns
+    the items' ids by role."""
+    rig = world.rig
+    before = {i.id for i in rig.items()}
+    rig.drop(
+        article_mail(
+            sender,
+            DEMO_BOX,
+            f"Ngày hội tuyển sinh {label}",
+            attachments=[("anh-khai-giang.png", "image/png", PNG)],
+        )
+    )
+    rig.drop(article_mail(sender, DEMO_BOX, f"Học sinh giỏi cấp tỉnh {label}"))
+    rig.drop(
+        article_mail(
+            sender, DEMO_BOX, f"Vắng mặt {label}", extra_headers={"Auto-Submitted": "auto-replied"}
+        )
+    )
+    rig.drop(article_mail(sender, DEMO_BOX, f"Thông báo {label}", body="Nội dung ngắn.\n"))
+    rig.runner.run_once()
+    new = [i for i in rig.items() if i.id not in before]
+    published, rejected, aside, returned = (i.id for i in new)
+    code = new[1].tracking_code
+    rig.drop(
+        article_mail(
+            sender,
+            DEMO_BOX,
+            f"Re: {code} Học sinh giỏi cấp tỉnh {label} (bản sửa)",
+            body="Nội dung đã sửa lại theo góp ý.\n\nTin: Lê Thị Hồng Nhung\n",
+        )
+    )
+    rig.runner.run_once()
+    rig.runner.deliver()
+    stranger_reply(world, code, stranger)
+    decide(world, published, Verb.APPROVE)
+    decide(world, rejected, Verb.REJECT, "Trùng nội dung đã đăng")
+    for outlet in publishers(world.deployed):
+        outlet.run_once()
+    rig.runner.deliver()
+    with rig.sessions.begin() as s:
+        audit.seal(s, rig.board.id)
+    states = {i.id: i.state for i in rig.items()}
+    assert [states[published], states[rejected], states[aside], states[returned]] == [
+        State.PUBLISHED,
+        State.REJECTED,
+        State.SET_ASIDE,
+        State.RETURNED,
+    ]
+    return {"published": published, "rejected": rejected, "set_aside": aside, "returned": returned}
+
+
+def table_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, in key order, as the application reads them."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {
+                t.name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
+                for t in Base.metadata.sorted_tables
+            }
+    finally:
+        engine.dispose()
+
+
+def tree(folder: Path, leave_out: tuple[str, ...] = ()) -> dict[str, bytes]:
+    """Relative path -> bytes of every file under ``folder``."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.relative_to(folder).as_posix().startswith(leave_out)
+    }
+
+
+def bientap(*argv: str) -> int:
+    """The console script's global options with the commands of pipeline/cli_backup.py."""
+    parser = argparse.ArgumentParser(prog="bientap")
+    parser.add_argument("--config", default="config")
+    parser.add_argument("--database-url")
+    sub = parser.add_subparsers(dest="command", required=True)
+    cli_backup.add_commands(sub)
+    args = parser.parse_args(argv)
+    code: int = args.handler(args)
+    return code
+
+
+# -- fixtures ---------------------------------------------------------------------------------
+@pytest.fixture
+def world(tmp_path: Path, db_url: str) -> World:
+    world = build_world(tmp_path / "live", db_url)
+    submit_batch(world, SENDER, "2026")
+    return world
+
+
+@pytest.fixture(params=["to-sqlite", "to-postgresql"])
+def target_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database to restore into, on either engine."""
+    if request.param == "to-sqlite":
+        yield f"sqlite:///{tmp_path}/restored/bientap.db"
+        return
+    server: Postgres = request.getfixturevalue("postgres")
+    name = f"restore_{secrets.token_hex(8)}"
+    url = server.create_database(name)
+    try:
+        yield url
+    finally:
+        server.drop_database(name)
+
+
+def members(archive: Path) -> list[str]:
+    with tarfile.open(archive, "r:gz") as tar:
+        return tar.getnames()
+
+
+# -- tests ------------------------------------------------------------------------------------
+def test_a_restored_copy_equals_the_original(
+    world: World, target_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    archive = backup.create(world.deployed, backup.backup_dir(world.deployed), utcnow())
+    assert archive.parent == world.data / "backups"
+    assert backup.verify(archive) == []
+    names = members(archive)
+    assert "manifest.json" in names and "config/demo.toml" in names
+    assert "config/deployment.toml" in names and "database/event.jsonl" in names
+    assert any(n.startswith("data/files/") for n in names)  # the attachment store
+    assert any(n.startswith("data/demo/site/posts/") for n in names)  # the published page
+    assert not any(n.startswith("data/backups") or n.endswith(".db") for n in names)
+    manifest = backup.read_manifest(archive)
+    source = table_rows(world.db_url)
+    assert manifest["tables"] == {name: len(rows) for name, rows in source.items()}
+    assert manifest["alembic_revision"]
+
+    data, config = tmp_path / "restored" / "var", tmp_path / "restored" / "config"
+    done = backup.restore(archive, target_url, data, config_dir=config)
+
+    assert table_rows(target_url) == source  # every item, decision, mail and event
+    assert tree(data) == tree(world.data, leave_out=("backups", "bientap.db"))
+    assert tree(config) == tree(world.config)
+    assert done.files == len(tree(data))
+    engine = make_engine(target_url)
+    with Session(engine) as s:
+        assert audit.verify(s, world.board_id).ok
+    engine.dispose()
+    assert cli.main(["--database-url", target_url, "audit", "verify"]) == 0
+    assert "chuỗi nhật ký toàn vẹn" in capsys.readouterr().out
+
+    # the restored deployment goes on working: new ids follow the restored ones
+    rig = make_rig(data, target_url, world.rig.board)
+    rig.drop(article_mail("tin.moi@syt.demo.bientap.vn", DEMO_BOX, "Tiêm chủng mở rộng"))
+    rig.runner.run_once()
+    newest = rig.items()[-1]
+    assert newest.title == "Tiêm chủng mở rộng" and newest.id == len(source["submission"]) + 1
+    assert cli.main(["--database-url", target_url, "audit", "verify"]) == 0
+
+
+def test_restore_refuses_a_deployment_that_has_items(world: World, tmp_path: Path) -> None:
+    archive = backup.create(world.deployed, tmp_path / "out", utcnow())
+    before = table_rows(world.db_url)
+    with pytest.raises(backup.BackupError, match="đã có dữ liệu"):
+        backup.restore(archive, world.db_url, tmp_path / "elsewhere")
+    assert table_rows(world.db_url) == before
+    # --force replaces what is there, and the result is the archive again
+    submit_batch(world, SENDER, "2027")
+    assert table_rows(world.db_url) != before
+    backup.restore(archive, world.db_url, tmp_path / "elsewhere", force=True)
+    assert table_rows(world.db_url) == before
+
+
+def _rewrite(archive: Path, target: Path, change: str) -> None:
+    """Copy ``archive`` with member ``change`` altered and its manifest untouched."""
+    with tarfile.open(archive, "r:gz") as src, tarfile.open(target, "w:gz") as dst:
+        for member in src:
+            fh = src.extractfile(member)
+            data = fh.read() if fh is not None else b""
+            if member.name == change:
+                data = data.replace(b"1.200", b"12.000") + b"\n"
+                member.size = len(data)
+            dst.addfile(member, io.BytesIO(data))
+
+
+def test_a_tampered_archive_fails_verify_and_is_not_restored(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    archive = backup.create(world.deployed, tmp_path / "out", utcnow())
+    page = next(n for n in members(archive) if n.endswith("/index.html") and "/posts/" in n)
+    tampered = tmp_path / "tampered.tar.gz"
+    _rewrite(archive, tampered, page)
+    assert backup.verify(tampered) == [f"{page}: sai mã kiểm tra SHA-256 (checksum mismatch)"]
+    with pytest.raises(backup.BackupError, match="hỏng"):
+        backup.restore(tampered, f"sqlite:///{tmp_path}/r.db", tmp_path / "r")
+    assert not (tmp_path / "r").exists()
+    assert bientap("backup", "--verify", str(tampered)) == 1
+    assert "BẢN SAO LƯU HỎNG" in capsys.readouterr().out
+
+    truncated = tmp_path / "truncated.tar.gz"
+    truncated.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    assert "không đọc được" in backup.verify(truncated)[0]
+    assert bientap("backup", "--verify", str(archive)) == 0
+    assert "toàn vẹn" in capsys.readouterr().out
+
+
+def test_backup_and_restore_from_the_command_line(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dest = tmp_path / "ban-sao"
+    assert bientap("--config", str(world.config), "backup", "--dest", str(dest)) == 0
+    out = capsys.readouterr().out
+    [archive] = backup.archives(dest)
+    assert f"Đã sao lưu (backup written): {archive}" in out
+    target = f"sqlite:///{tmp_path}/moi/bientap.db"
+    args = ["restore", str(archive), "--database-url", target, "--data-dir", str(tmp_path / "moi")]
+    assert bientap("--config", str(tmp_path / "chua-co"), *args) == 0
+    assert "Đã phục hồi" in capsys.readouterr().out
+    assert table_rows(target) == table_rows(world.db_url)
+    assert (tmp_path / "moi" / "config-restored" / "demo.toml").is_file()
+    assert bientap("--config", str(tmp_path / "chua-co"), *args) == 1  # not empty any more
+    assert "--force" in capsys.readouterr().err
+    assert cli.main(["--database-url", target, "audit", "verify"]) == 0
+
+
+def test_scheduled_backups_are_weekly_and_rotate(tmp_path: Path) -> None:
+    world = build_world(tmp_path, "sqlite", "backup_keep = 3\n")
+    world.rig.drop(article_mail(SENDER, DEMO_BOX, "Tin tuần"))
+    world.rig.runner.run_once()
+    start = utcnow()
+    made = []
+    for day in range(0, 70):
+        path = backup.run_scheduled(world.deployed, start + timedelta(days=day))
+        if path is not None:
+            made.append((day, path))
+    assert [day for day, _ in made] == list(range(0, 70, 7))  # weekly (Bình Phước Đ11.3)
+    kept = backup.archives(world.data / "backups")
+    assert kept == [path for _, path in made[-3:]]  # the newest three
+    assert all(backup.verify(p) == [] for p in kept)
+    assert backup.rotate(world.data / "backups", keep=1) == kept[:2]
+    assert backup.archives(world.data / "backups") == kept[2:]
+    assert not any(p.name.startswith(".tmp") for p in (world.data / "backups").iterdir())
+    assert os.listdir(world.data / "backups") == [kept[2].name]

@@ -1,0 +1,288 @@
+"""The operators' commands on a real database after real mail: ``status``, ``list``
+filters, ``show``, ``retry --mail``, ``reprocess`` and ``config check``."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from connectors.smtp import SmtpSender
+from pipeline import cli
+from pipeline.cli_common import VIETNAM
+from pipeline.models import Event, OutgoingMail, RawMessage, State, Submission, utcnow
+from pipeline.samples import article_mail, demo_mails
+from tests.fixtures_mail import MakeSmtpSink
+from tests.helpers import CONFIG, DEMO_BOX, Rig, make_rig
+from tests.test_daemon import demo_variant
+
+SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
+PDF = b"%PDF-1.4\n% bientap test\n"
+
+
+class Bientap:
+    """``bientap --config config/demo.toml --database-url …`` run in this process."""
+
+    def __init__(self, db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+        self.db_url, self.capsys = db_url, capsys
+
+    def __call__(self, *args: str) -> tuple[int, str, str]:
+        code = cli.main(
+            ["--config", str(CONFIG / "demo.toml"), "--database-url", self.db_url, *args]
+        )
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+    def json(self, *args: str) -> Any:
+        code, out, err = self(*args, "--json")
+        assert code == 0, err
+        return json.loads(out)
+
+
+@pytest.fixture
+def rig(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Rig:
+    monkeypatch.setenv("BIENTAP_DATA_DIR", str(tmp_path))  # the commands' file store too
+    return make_rig(tmp_path, db_url)
+
+
+@pytest.fixture
+def bientap(db_url: str, capsys: pytest.CaptureFixture[str]) -> Bientap:
+    return Bientap(db_url, capsys)
+
+
+def demo(rig: Rig) -> None:
+    for _label, raw in demo_mails(DEMO_BOX):
+        rig.drop(raw)
+    rig.runner.run_once()
+
+
+# -- status ----------------------------------------------------------------------------------
+def test_status_shows_each_mailbox_and_what_waits(rig: Rig, bientap: Bientap) -> None:
+    demo(rig)
+    # arrived five days ago: a "tin" is due within 2 days, so it is overdue now
+    rig.runner.clock = lambda: utcnow() - timedelta(days=5)
+    rig.drop(article_mail(SENDER, DEMO_BOX, "Tin gửi từ tuần trước", message_id="<old@x.vn>"))
+    rig.runner.run_once()
+    rig.runner.clock = utcnow
+    rig.drop(article_mail(SENDER, DEMO_BOX, "Tin vừa đến", message_id="<new@x.vn>"))
+    rig.runner.record()  # recorded, not processed yet
+    data = bientap.json("status")
+    [box] = data["mailboxes"]
+    assert (box["mailbox"], box["address"], box["recorded"], box["backlog"]) == (
+        "hop-thu-chinh",
+        DEMO_BOX,
+        6,
+        1,
+    )
+    assert box["last_poll_at"] and box["last_error"] is None
+    [board] = data["boards"]
+    assert board["board"] == "demo" and board["overdue"] == 1
+    assert {k: v for k, v in board["items"].items() if v} == {
+        "pending_review": 3,
+        "quarantined": 1,
+        "set_aside": 1,
+    }
+    assert board["publications"] == {"dead": 0, "mismatch": 0}
+    assert board["mail"] == {"sent": len(rig.sent()), "pending": 0, "failed": 0}
+    code, out, _err = bientap("status")
+    assert code == 0
+    for shown in ("hop-thu-chinh", DEMO_BOX, "Chờ duyệt", "Quá hạn", "Thư gửi hỏng"):
+        assert shown in out
+
+
+# -- list and show ---------------------------------------------------------------------------
+def test_list_filters_narrow_the_items(rig: Rig, bientap: Bientap) -> None:
+    demo(rig)
+
+    def titles(*args: str) -> list[str]:
+        return [i["title"] for i in bientap.json("list", *args)]
+
+    every = titles()
+    assert len(every) == 4
+    quarantined = "Báo cáo tình hình an ninh trật tự quý I"
+    vaccination = "Sở Y tế triển khai chiến dịch tiêm chủng mở rộng"
+    today = datetime.now(VIETNAM).date()
+    assert titles("--state", "quarantined") == [quarantined]
+    assert titles("--agency", "so-tu-phap") == [quarantined]
+    assert titles("--search", "tiêm chủng") == [vaccination]
+    assert titles("--kind", "tin") == every[1:]  # the auto-reply has no kind
+    assert len(titles("--member", "uv-giao-duc")) == 2  # his field: the two articles
+    assert titles("--member", "pho-ban-tt") == [every[-1]]  # his seat: the first article
+    assert titles("--board", "demo") == every and titles("--board", "khanhhoa") == []
+    assert titles("--since", today.isoformat()) == every
+    assert titles("--until", (today - timedelta(days=1)).isoformat()) == []
+    assert titles("--limit", "1") == every[:1]
+    code, out, _err = bientap("list", "--state", "pending_review")
+    assert code == 0 and vaccination in out and quarantined not in out
+
+
+def test_show_lays_an_item_out_and_keeps_its_json(rig: Rig, bientap: Bientap) -> None:
+    demo(rig)
+    [item] = [i for i in rig.items() if i.legacy_encoding == "tcvn3"]
+    data = bientap.json("show", item.tracking_code)
+    assert set(data) == {
+        *("id", "board", "tracking_code", "state", "state_label", "reason", "kind", "agency"),
+        *("sender", "sender_name", "sender_member", "fields", "members", "title", "flags"),
+        *("message_id", "created_at", "body_text", "body_html", "author", "unit", "source"),
+        *("document", "legacy_encoding", "remote_images", "duplicate_of", "due_at", "version"),
+        *("review_step", "files", "history", "publication", "review"),
+    }
+    code, out, _err = bientap("show", str(item.id))
+    assert code == 0
+    for shown in (item.tracking_code, item.title, "Lương Thế Vinh", "Chờ duyệt", "Lịch sử"):
+        assert shown in out
+    assert bientap("show", "BT-000000-NONE00")[0] == 1
+
+
+# -- retry mail ------------------------------------------------------------------------------
+def test_mail_given_up_on_is_sent_again_once_the_cause_is_fixed(
+    tmp_path: Path,
+    db_url: str,
+    bientap: Bientap,
+    make_smtp_sink: MakeSmtpSink,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sink = make_smtp_sink(auth=("bientap", "right-password"), auth_required=True)
+
+    def smtp(password: str) -> SmtpSender:
+        return SmtpSender(
+            sink.host, sink.port, username="bientap", password=password, starttls=False
+        )
+
+    rig = make_rig(tmp_path, db_url, sender=smtp("wrong-password"))
+    rig.drop(article_mail(SENDER, DEMO_BOX))
+    rig.runner.run_once()  # the login is refused: every mail is given up on
+    status = bientap.json("status")
+    given_up = [m["id"] for m in status["mail_given_up"]]
+    owed = len(given_up)
+    assert owed > 0 and status["boards"][0]["mail"]["failed"] == owed
+    assert bientap("retry", "--mail", "999999")[0] == 1
+    rig.runner.sender = smtp("right-password")
+    assert rig.runner.deliver() == 0  # nothing is retried by itself
+    assert bientap("retry", "--mail", str(given_up[-1]))[0] == 0
+    assert rig.runner.deliver() == 1
+    code, out, _err = bientap("retry", "--mail", "all")
+    assert code == 0 and f"Đã xếp {owed - 1} thư" in out
+    assert rig.runner.deliver() == owed - 1
+    assert len(sink.messages) == owed
+    with rig.sessions() as s:
+        asked = s.scalars(select(Event).where(Event.kind == "mail-retry-requested")).all()
+    assert len(asked) == owed
+    assert {(e.channel, e.actor) for e in asked} == {("cli", getpass.getuser())}
+    assert bientap.json("status")["boards"][0]["mail"] == {"sent": owed, "pending": 0, "failed": 0}
+
+
+# -- reprocess -------------------------------------------------------------------------------
+def fail_to_read(rig: Rig, mails: list[bytes]) -> list[int]:
+    """Messages whose attachments cannot be stored (the file store's folder is taken by a
+    file), processed until the pipeline keeps them as failed; their raw ids."""
+    rig.files.root.parent.mkdir(parents=True, exist_ok=True)
+    rig.files.root.write_bytes(b"")  # the disk "full": every put fails
+    for raw in mails:
+        rig.drop(raw)
+    for _ in range(3):  # runner.MAX_ATTEMPTS passes
+        rig.runner.run_once()
+    items = rig.items()
+    assert {i.state for i in items} == {State.FAILED}
+    return [i.raw_message_id for i in items]
+
+
+def with_pdf(title: str) -> bytes:
+    return article_mail(
+        SENDER,
+        DEMO_BOX,
+        title,
+        attachments=[("cong-van.pdf", "application/pdf", PDF)],
+    )
+
+
+def items_of(rig: Rig, raw_id: int) -> list[Submission]:
+    return [i for i in rig.items() if i.raw_message_id == raw_id]
+
+
+def test_a_failed_message_is_reprocessed_into_one_item(rig: Rig, bientap: Bientap) -> None:
+    [raw_id] = fail_to_read(rig, [with_pdf("Ngày hội tuyển sinh")])
+    [failed] = items_of(rig, raw_id)
+    assert "lỗi xử lý sau 3 lần thử" in (failed.reason or "")
+    # put back while the cause is still there: it fails again, still one item
+    code, out, _err = bientap("reprocess", str(raw_id))
+    assert code == 1 and "Không đọc được" in out
+    assert [i.state for i in items_of(rig, raw_id)] == [State.FAILED]
+    rig.files.root.unlink()  # the operator frees the disk
+    code, out, err = bientap("reprocess", failed.tracking_code)
+    assert code == 0, err
+    assert "Chờ duyệt" in out and "1/1" in err
+    [item] = items_of(rig, raw_id)
+    assert (item.id, item.tracking_code, item.state) == (
+        failed.id,
+        failed.tracking_code,
+        "pending_review",
+    )
+    assert [f.filename for f in item.files] == ["cong-van.pdf"]
+    assert rig.files.get(item.files[0].sha256 or "") == PDF
+    with rig.sessions() as s:
+        events = s.scalars(select(Event).where(Event.submission_id == item.id).order_by(Event.id))
+        kinds = [(e.kind, e.channel, e.actor) for e in events]
+        raw = s.get_one(RawMessage, raw_id)
+        to_sender = s.scalar(
+            select(func.count())
+            .select_from(OutgoingMail)
+            .where(OutgoingMail.submission_id == item.id, OutgoingMail.to_address == SENDER)
+        )
+    assert raw.status == "done" and raw.attempts == 0
+    operator = ("reprocess-requested", "cli", getpass.getuser())
+    assert kinds.count(operator) == 2
+    assert [k for k, _c, _a in kinds].count("pending_review") == 1
+    assert to_sender == 1  # the receipt, once
+    # nothing failed is left to put back; the record is intact
+    code, _out, err = bientap("reprocess", str(raw_id))
+    assert code == 1 and "không phải thư bị lỗi" in err
+    assert len(items_of(rig, raw_id)) == 1
+    assert bientap("audit", "verify")[0] == 0
+
+
+def test_every_failed_message_of_a_board_is_reprocessed_with_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db_url = f"sqlite:///{tmp_path}/bientap.db"
+    monkeypatch.setenv("BIENTAP_DATA_DIR", str(tmp_path))
+    rig = make_rig(tmp_path, db_url)
+    raw_ids = fail_to_read(rig, [with_pdf(f"Tin số {n}") for n in range(60)])
+    rig.files.root.unlink()
+    bientap = Bientap(db_url, capsys)
+    code, _out, err = bientap("reprocess", "--failed", "--board", "demo")
+    assert code == 0, err
+    assert "60/60" in err  # the progress bar, on stderr
+    items = rig.items()
+    assert sorted(i.raw_message_id for i in items) == sorted(raw_ids)  # one item each
+    assert State.FAILED not in {i.state for i in items}
+    assert bientap("reprocess", "--failed")[1].startswith("Không có thư lỗi nào")
+
+
+# -- config check ----------------------------------------------------------------------------
+def test_config_check_names_every_problem_and_no_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["config", "check", "--config", str(CONFIG / "demo.toml")]) == 0
+    assert "Cấu hình hợp lệ" in capsys.readouterr().out
+    folder = tmp_path / "config"
+    folder.mkdir()
+    shutil.copy(CONFIG / "khanhhoa.toml", folder / "khanhhoa.toml")
+    bad = demo_variant(folder / "demo.toml", ('role = "thu_ky"', 'role = "boss"'))
+    monkeypatch.setenv("KHANHHOA_SMTP_PASSWORD", "s3cr3t-value")
+    monkeypatch.delenv("KHANHHOA_IMAP_PASSWORD", raising=False)
+    monkeypatch.delenv("BIENTAP_LINK_KEY")
+    assert cli.main(["--config", str(folder), "config", "check"]) == 2
+    out = capsys.readouterr().out
+    assert f"{bad}: members[5].role:" in out
+    assert f"{folder / 'khanhhoa.toml'}: mailboxes[0].password: " in out
+    assert "KHANHHOA_IMAP_PASSWORD" in out and "KHANHHOA_SMTP_PASSWORD" not in out
+    assert "BIENTAP_LINK_KEY" in out
+    assert "s3cr3t-value" not in out
+    assert "Cấu hình có 3 lỗi" in out

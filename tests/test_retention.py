@@ -1,0 +1,227 @@
+"""Personal data: after the board's retention, senders' addresses and names are gone from
+every table, while the reports' counts, published credits and the sealed record stay."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from pipeline import audit, cli, cli_backup, retention
+from pipeline.models import (
+    Event,
+    NoticeLog,
+    OutgoingMail,
+    RawMessage,
+    State,
+    Submission,
+    utcnow,
+)
+from tests.test_backup import (
+    SENDER,
+    STRANGER,
+    World,
+    bientap,
+    build_world,
+    submit_batch,
+    table_rows,
+)
+
+RECENT_SENDER = "hoa.nt@syt.demo.bientap.vn"
+RECENT_STRANGER = "khach.la@mail.example.vn"
+
+
+class Setting:
+    """A deployment with last year's mail (old) and this year's (recent)."""
+
+    def __init__(self, world: World, old: dict[str, int], recent: dict[str, int], mid: datetime):
+        self.world, self.old, self.recent, self.mid = world, old, recent, mid
+
+    @property
+    def later(self) -> datetime:
+        """When the old batch is past the board's retention and the recent one is not."""
+        return self.mid + timedelta(days=self.world.rig.board.retention_days)
+
+    def purge(self, now: datetime | None = None) -> dict[str, int]:
+        rig = self.world.rig
+        with rig.sessions.begin() as s:
+            return retention.purge(s, rig.board, now or self.later)
+
+    def verify(self) -> audit.Verdict:
+        with self.world.rig.sessions() as s:
+            return audit.verify(s, self.world.board_id)
+
+
+@pytest.fixture
+def setting(tmp_path: Path, db_url: str) -> Setting:
+    world = build_world(tmp_path, db_url)
+    old = submit_batch(world, SENDER, "2025")
+    mid = utcnow()
+    recent = submit_batch(world, RECENT_SENDER, "2026", RECENT_STRANGER)
+    return Setting(world, old, recent, mid)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+
+
+def mentions(url: str, needle: str) -> list[str]:
+    """Table and column of every stored value that holds ``needle``."""
+    found: list[str] = []
+    for table, rows in table_rows(url).items():
+        for row in rows:
+            found.extend(f"{table}: {_text(v)[:80]}" for v in row if needle in _text(v))
+    return found
+
+
+def report_counts(setting: Setting) -> Counter[tuple[Any, ...]]:
+    """What the activity report and the royalty statement count."""
+    return Counter(
+        (i.agency_id, i.kind, i.state, i.sender_member_id, tuple(i.field_ids), i.created_at)
+        for i in setting.world.rig.items()
+    ) + Counter(("credit", i.author) for i in setting.world.rig.items() if i.state == "published")
+
+
+def raw_keys(setting: Setting) -> list[Any]:
+    """How a mail is recognised when fetched again."""
+    with setting.world.rig.sessions() as s:
+        columns = (RawMessage.id, RawMessage.size, RawMessage.fingerprint, RawMessage.message_id)
+        return [tuple(r) for r in s.execute(select(*columns).order_by(RawMessage.id))]
+
+
+def rows_of(setting: Setting, ids: dict[str, int]) -> list[Any]:
+    """The recent batch as stored: items, their raw mail, their mail out, their events."""
+    with setting.world.rig.sessions() as s:
+        items = s.scalars(select(Submission).where(Submission.id.in_(ids.values()))).all()
+        raws = s.scalars(
+            select(RawMessage.raw).where(RawMessage.id.in_([i.raw_message_id for i in items]))
+        ).all()
+        out = s.scalars(
+            select(OutgoingMail.raw).where(OutgoingMail.submission_id.in_(ids.values()))
+        ).all()
+        events = s.execute(
+            select(Event.actor, Event.detail, Event.hash).where(
+                Event.submission_id.in_(ids.values())
+            )
+        ).all()
+        fields = [(i.sender_address, i.sender_name, i.author, i.reason) for i in items]
+        return [fields, list(raws), list(out), [tuple(e) for e in events]]
+
+
+def test_old_personal_data_is_anonymised_and_recent_kept(
+    setting: Setting, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = setting.world
+    assert mentions(world.db_url, SENDER) and mentions(world.db_url, STRANGER)
+    counts_before = report_counts(setting)
+    recent_before = rows_of(setting, setting.recent)
+    sizes_before = {t: len(r) for t, r in table_rows(world.db_url).items()}
+    raw_before = raw_keys(setting)
+
+    counts = setting.purge()
+
+    assert counts["submissions"] == len(setting.old)
+    assert counts["raw_messages"] == len(setting.old) + 2  # + the correction and the reply
+    assert counts["outgoing_mails"] > 0 and counts["notices"] == 1  # the returned item's
+    assert counts["events"] == 2  # the sender's correction, the stranger's reply
+    assert mentions(world.db_url, SENDER) == []
+    assert mentions(world.db_url, STRANGER) == []
+    items = {i.id: i for i in world.rig.items()}
+    for key, item_id in setting.old.items():
+        item = items[item_id]
+        assert (item.sender_address, item.sender_name) == ("", ""), key
+    assert items[setting.old["published"]].author == "Lê Thị Hồng Nhung"  # a public credit
+    assert items[setting.old["rejected"]].author is None
+    with world.rig.sessions() as s:
+        assert raw_keys(setting) == raw_before  # the same mail fetched again is still known
+        old_raw = s.scalars(
+            select(RawMessage.raw).where(
+                RawMessage.id == items[setting.old["rejected"]].raw_message_id
+            )
+        ).one()
+        assert old_raw == retention.PLACEHOLDER
+        notices = sorted(n.address for n in s.scalars(select(NoticeLog)))
+        assert notices[0].endswith("@invalid") and notices[1:] == [RECENT_SENDER]
+
+    # what the reports count is unchanged, and so is everything recent
+    assert report_counts(setting) == counts_before
+    assert rows_of(setting, setting.recent) == recent_before
+    assert mentions(world.db_url, RECENT_SENDER) and mentions(world.db_url, RECENT_STRANGER)
+    sizes_after = {t: len(r) for t, r in table_rows(world.db_url).items()}
+    assert sizes_after == {**sizes_before, "event": sizes_before["event"] + 1}
+
+    # the record is intact, and says what was done
+    assert setting.verify().ok
+    assert cli.main(["--database-url", world.db_url, "audit", "verify"]) == 0
+    assert "toàn vẹn" in capsys.readouterr().out
+    with world.rig.sessions() as s:
+        purged = s.scalars(select(Event).where(Event.kind == audit.REDACTION)).one()
+    assert purged.seq is not None and purged.detail["counts"] == counts
+    assert len(purged.detail["redacted"]) == 2
+
+
+def test_purge_is_idempotent(setting: Setting) -> None:
+    setting.purge()
+    after_first = table_rows(setting.world.db_url)
+    assert setting.purge() == dict.fromkeys(retention.COUNTS, 0)
+    assert table_rows(setting.world.db_url) == after_first  # not even a new event
+    assert setting.verify().ok
+
+
+def test_a_redacted_event_cannot_be_altered_nor_its_address_guessed(setting: Setting) -> None:
+    with setting.world.rig.sessions() as s:
+        correction = s.scalars(select(Event).where(Event.kind == "correction")).first()
+        assert correction is not None and audit.SALT in correction.detail  # salted when sealed
+        correction_id = correction.id
+    setting.purge()
+    with setting.world.rig.sessions() as s:
+        event = s.get(Event, correction_id)
+        assert event is not None
+        assert event.actor == retention.ANONYMOUS and audit.SALT not in event.detail
+        # the hash left in the chain does not confirm a guessed address: the salt is gone
+        event.actor = SENDER
+        assert audit.digest(event, event.prev_hash or "") != event.hash
+        s.rollback()
+    with setting.world.rig.sessions.begin() as s:
+        s.execute(update(Event).where(Event.id == correction_id).values(channel="web"))
+    verdict = setting.verify()
+    assert not verdict.ok and "was altered" in (verdict.problem or "")
+
+
+def test_a_forged_redaction_record_breaks_the_chain(setting: Setting) -> None:
+    setting.purge()
+    with setting.world.rig.sessions.begin() as s:
+        purged = s.scalars(select(Event).where(Event.kind == audit.REDACTION)).one()
+        first = s.scalars(select(Event).where(Event.seq == 1)).one()
+        first.kind = "something-else"
+        extra = [first.seq, first.hash, audit.digest(first, first.prev_hash or "")]
+        purged.detail = {**purged.detail, "redacted": [*purged.detail["redacted"], extra]}
+        seq = purged.seq
+    verdict = setting.verify()
+    assert not verdict.ok and verdict.problem == f"event #{seq} was altered"
+
+
+def test_purge_from_the_command_line(
+    setting: Setting, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = setting.world
+    config = str(world.config)
+    monkeypatch.setattr(cli_backup, "utcnow", lambda: setting.later)  # a year on
+    before = table_rows(world.db_url)
+    assert bientap("--config", config, "purge", "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "sẽ ẩn danh (would anonymise)" in out and f"{len(setting.old):>6}  bài gửi" in out
+    assert table_rows(world.db_url) == before
+    assert bientap("--config", config, "purge", "--board", "demo") == 0
+    assert "đã ẩn danh (anonymised)" in capsys.readouterr().out
+    assert mentions(world.db_url, SENDER) == []
+    assert bientap("--config", config, "purge", "--board", "khong-co") == 1
+    assert cli.main(["--database-url", world.db_url, "audit", "verify"]) == 0
+    assert State.PUBLISHED in {i.state for i in world.rig.items()}

@@ -1,0 +1,239 @@
+"""Several daemons on one PostgreSQL database, as the ops team runs them on several
+machines: they split the work, nothing is done twice, and when one dies the others take
+over its mailbox and its unfinished work. And on SQLite a second daemon refuses to start.
+
+The daemons are real ``run_pipeline.py`` processes (tests/daemons.py) on a copy of the
+demo board: its Maildir inbox, its outbox, one review step (Phó Trưởng ban thường trực)
+and a portal with its own JSON API (tests/portal.py) that counts what it is sent.
+"""
+
+from __future__ import annotations
+
+import mailbox
+import subprocess
+import sys
+import time
+import tomllib
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from connectors.maildir import deliver
+from pipeline import audit
+from pipeline.db import open_database
+from pipeline.models import (
+    Event,
+    Lease,
+    OutgoingMail,
+    Publication,
+    PubState,
+    RawMessage,
+    ReviewNotice,
+    ReviewTask,
+    State,
+    Submission,
+    utcnow,
+)
+from tests.daemons import REPO, Daemon
+from tests.portal import TOKEN, Portal
+from tests.services import Postgres
+from tests.workload import AGENCY_SENDERS, backlog
+
+ITEMS = 2000
+KILL_AT = 600  # items stored when the mailbox's holder is killed
+LEASE = 10.0  # lease_seconds of the deployment under test
+CLAIM = 15.0  # claim_seconds
+REVIEWER = "binh.tt@demo.bientap.vn"  # Phó Trưởng ban thường trực of the demo board
+LEASE_NAME = "mailbox:demo:hop-thu-chinh"
+
+
+def write_config(folder: Path, database_url: str, portal: Portal | None) -> Path:
+    with (REPO / "config" / "demo.toml").open("rb") as fh:
+        data: dict[str, Any] = tomllib.load(fh)
+    data["mailboxes"][0] |= {"path": str(folder / "inbox"), "poll_seconds": 1}
+    data["mail_out"]["path"] = str(folder / "outbox")
+    data["review"]["steps"] = [data["review"]["steps"][-1]]  # Phó Trưởng ban thường trực
+    if portal is not None:
+        data["publish"] = {"connector": "rest", "rest": portal.rest_settings()}
+    config = folder / "config"
+    config.mkdir(parents=True)
+    (config / "demo.toml").write_text(tomli_w.dumps(data), encoding="utf-8")
+    deployment = {
+        "database_url": database_url,
+        "data_dir": str(folder / "data"),
+        "web_address": "127.0.0.1:0",
+        "lease_seconds": LEASE,
+        "claim_seconds": CLAIM,
+    }
+    (config / "deployment.toml").write_text(tomli_w.dumps(deployment), encoding="utf-8")
+    return config
+
+
+def wait_for(what: str, done: Callable[[], bool], daemons: list[Daemon], limit: float) -> None:
+    """Poll until ``done()``; fail with the daemons' logs if it never comes."""
+    end = time.monotonic() + limit
+    while not done():
+        for d in daemons:
+            d.check()
+        if time.monotonic() > end:
+            raise AssertionError(f"{what}: not done\n" + "\n".join(d.tail() for d in daemons))
+        time.sleep(0.5)
+
+
+def count(sessions: sessionmaker[Session], query: Any) -> int:
+    with sessions() as s:
+        return int(s.scalar(query) or 0)
+
+
+def requests_to(outbox: Path, address: str) -> list[EmailMessage]:
+    box = mailbox.Maildir(outbox, factory=None, create=True)
+    found = []
+    for key in box.iterkeys():
+        msg = message_from_bytes(box.get_bytes(key), policy=policy.default)
+        if msg["To"] and address in str(msg["To"]) and msg["Reply-To"] is not None:
+            found.append(msg)
+    return found
+
+
+def approval(request: EmailMessage) -> bytes:
+    """The reviewer's reply "DUYỆT" to a review request, as his mail client sends it."""
+    msg = EmailMessage()
+    msg["From"] = REVIEWER
+    msg["To"] = str(request["Reply-To"])
+    msg["Subject"] = "Re: " + str(request["Subject"])
+    msg["Message-ID"] = make_msgid(domain="demo.bientap.vn")
+    msg["In-Reply-To"] = msg["References"] = str(request["Message-ID"])
+    msg.set_content("DUYỆT\n\n> (thư mời duyệt)\n")
+    return bytes(msg)
+
+
+def test_two_daemons_share_the_work_and_one_dying_loses_nothing(
+    postgres: Postgres, tmp_path: Path
+) -> None:
+    portal = Portal()
+    portal.start()
+    database_url = postgres.create_database("several_daemons")
+    config = write_config(tmp_path, database_url, portal)
+    _engine, sessions = open_database(database_url)
+    env = {"TEST_PORTAL_TOKEN": TOKEN}
+    inbox = tmp_path / "inbox"
+    first, second = (
+        backlog(ITEMS // 2, senders=AGENCY_SENDERS),
+        backlog(ITEMS // 2, senders=AGENCY_SENDERS, first=ITEMS // 2),
+    )
+    for raw in first:
+        deliver(inbox, raw)
+    stored = select(func.count(Submission.id))
+    a = Daemon(config, tmp_path / "a.log", env)
+    b = Daemon(config, tmp_path / "b.log", env)
+    c = Daemon(config, tmp_path / "c.log", env)  # started after one of them dies
+    with a, b:
+        wait_for("a mailbox holder", lambda: holder(sessions) is not None, [a, b], 60)
+        wait_for("first items", lambda: count(sessions, stored) >= KILL_AT, [a, b], 300)
+        for raw in second:  # more mail while the holder dies
+            deliver(inbox, raw)
+        watcher = holder(sessions)
+        assert watcher is not None
+        dying, survivor = (a, b) if watcher.split("/")[1] == str(a.pid) else (b, a)
+        dying.kill()
+        died_at = utcnow()
+        wait_for("every item stored", lambda: count(sessions, stored) == ITEMS, [survivor], 600)
+        with sessions() as s:
+            lease = s.get(Lease, LEASE_NAME)
+            assert lease is not None and lease.holder.split("/")[1] == str(survivor.pid)
+            # taken over within the lease (plus the survivor's standby interval)
+            assert lease.acquired_at - died_at < timedelta(seconds=LEASE + 2 + 3)
+        unsent = select(func.count(OutgoingMail.id)).where(OutgoingMail.sent_at.is_(None))
+        wait_for("review requests sent", lambda: count(sessions, unsent) == 0, [survivor], 120)
+        with c:  # the ops team starts a new daemon; the approvals come in
+            requests = requests_to(tmp_path / "outbox", REVIEWER)
+            assert len(requests) == ITEMS
+            for request in requests:
+                deliver(inbox, approval(request))
+            verified = select(func.count(Publication.id)).where(
+                Publication.state == PubState.VERIFIED
+            )
+            wait_for(
+                "every item published",
+                lambda: count(sessions, verified) == ITEMS,
+                [survivor, c],
+                900,
+            )
+            wait_for("every mail sent", lambda: count(sessions, unsent) == 0, [survivor, c], 120)
+    portal.stop()
+
+    with sessions() as s:
+        # each submission processed once: one item, one review seat, one request
+        assert s.scalar(select(func.count(RawMessage.id))) == 2 * ITEMS  # items + replies
+        items = s.scalars(select(Submission)).all()
+        assert len(items) == ITEMS
+        assert {i.state for i in items} == {State.PUBLISHED}
+        # one seat per item and step (its review, and the head's after publishing), each
+        # asked once
+        seats = Counter(s.execute(select(ReviewTask.submission_id, ReviewTask.step_id)).all())
+        assert len(seats) == 2 * ITEMS and set(seats.values()) == {1}
+        asked = Counter(s.scalars(select(ReviewNotice.task_id)))
+        assert len(asked) == 2 * ITEMS and set(asked.values()) == {1}
+        published = Counter(s.scalars(select(Event.submission_id).where(Event.kind == "published")))
+        assert len(published) == ITEMS and set(published.values()) == {1}
+        # the work was shared: every daemon processed some of it
+        workers = Counter(
+            h.split("/")[1] for h in s.scalars(select(RawMessage.claimed_by)) if h is not None
+        )
+        assert {str(a.pid), str(b.pid), str(c.pid)} <= set(workers), workers
+        assert audit.verify(s, "demo").ok
+        owed = set(s.scalars(select(OutgoingMail.message_id)))
+    # each approved item published once on the portal
+    assert portal.creates == ITEMS
+    keys = Counter(post["key"] for post in portal.posts.values())
+    assert len(keys) == ITEMS and set(keys.values()) == {1}
+    # every mail owed was sent; only the one in flight when a daemon died may be twice
+    box = mailbox.Maildir(tmp_path / "outbox", factory=None, create=False)
+    sent = Counter(
+        str(message_from_bytes(box.get_bytes(k), policy=policy.default)["Message-ID"]).strip("<>")
+        for k in box.iterkeys()
+    )
+    assert set(sent) == owed
+    assert sum(n - 1 for n in sent.values()) <= 1
+
+
+def holder(sessions: sessionmaker[Session]) -> str | None:
+    with sessions() as s:
+        lease = s.get(Lease, LEASE_NAME)
+        if lease is None or lease.expires_at < datetime.now(lease.expires_at.tzinfo):
+            return None
+        return lease.holder
+
+
+def test_a_second_daemon_on_one_sqlite_file_refuses_to_start(tmp_path: Path) -> None:
+    config = write_config(tmp_path, f"sqlite:///{tmp_path}/bientap.db", None)
+    with Daemon(config, tmp_path / "first.log") as first:
+        wait_for(
+            "the first daemon",
+            lambda: "watching" in first.log.read_text(encoding="utf-8"),
+            [first],
+            60,
+        )
+        second = subprocess.run(
+            [sys.executable, "run_pipeline.py", "--config", str(config), "--once"],
+            cwd=REPO,
+            env=first.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 2
+        assert "another bientap daemon" in second.stderr
+        assert f"pid {first.pid}" in second.stderr
+        assert "PostgreSQL" in second.stderr
+        status, _took = first.stop(30)
+        assert status == 0
