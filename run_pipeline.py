@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -114,6 +115,7 @@ def _standby(watcher: Watcher) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     logs.setup(logging.DEBUG if args.verbose else logging.INFO, args.log_format == "json")
+    os.environ[logs.FORMAT_ENV] = args.log_format  # reader processes log the same way
     # every run of every job, and each run skipped while the last is still going: noise
     logging.getLogger("apscheduler").setLevel(logging.DEBUG if args.verbose else logging.ERROR)
     lock: SingleDaemonLock | None = None

@@ -23,7 +23,7 @@ from rich.table import Table
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from pipeline import audit, logs
+from pipeline import audit, logs, retention
 from pipeline.app import Deployed, open_deployment, watchers
 from pipeline.cli_common import console, operator, text
 from pipeline.models import STATE_LABELS, Event, RawMessage, RawStatus, State, Submission
@@ -38,7 +38,11 @@ def _failed() -> Select[int, str, str]:
     return (
         select(RawMessage.id, RawMessage.board_id, RawMessage.mailbox)
         .join(Submission, Submission.raw_message_id == RawMessage.id)
-        .where(Submission.state == State.FAILED, RawMessage.status == RawStatus.DONE)
+        .where(
+            Submission.state == State.FAILED,
+            RawMessage.status == RawStatus.DONE,
+            RawMessage.raw != retention.PLACEHOLDER,  # purged: nothing left to read
+        )
         .order_by(RawMessage.id)
     )
 

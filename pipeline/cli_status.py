@@ -15,16 +15,18 @@ from rich.console import Group
 from rich.table import Table
 from sqlalchemy import select
 
-from pipeline import metrics
+from pipeline import claims, metrics
 from pipeline.cli_common import console, database, local, print_json, text
 from pipeline.config import Board, load_boards
-from pipeline.models import STATE_LABELS, OutgoingMail, PubState, State
+from pipeline.models import STATE_LABELS, Lease, OutgoingMail, PubState, State
 from pipeline.runner import MAX_SEND_ATTEMPTS
 
 GIVEN_UP_SHOWN = 50  # mails given up on, listed with their ids for ``retry --mail``
 
 
-def _mailboxes(fig: metrics.Figures, boards: list[Board]) -> list[dict[str, Any]]:
+def _mailboxes(
+    fig: metrics.Figures, boards: list[Board], held: dict[str, Lease]
+) -> list[dict[str, Any]]:
     rows = []
     for board in boards:
         for box in board.mailboxes:
@@ -40,9 +42,15 @@ def _mailboxes(fig: metrics.Figures, boards: list[Board]) -> list[dict[str, Any]
                     "backlog": fig.backlog.get((board.id, box.name), 0),
                     "recorded": fig.fetched.get((board.id, box.name), 0),
                     "last_error": state.last_error if state else None,
+                    "watched_by": _holder(held.get(f"mailbox:{board.id}:{box.name}"), fig),
                 }
             )
     return rows
+
+
+def _holder(lease: Lease | None, fig: metrics.Figures) -> str | None:
+    """The daemon (host/pid/…) holding a mailbox's lease, while it is live."""
+    return lease.holder if lease is not None and lease.expires_at > fig.now else None
 
 
 def _boards(fig: metrics.Figures, boards: list[Board]) -> list[dict[str, Any]]:
@@ -68,6 +76,7 @@ def status_data(args: argparse.Namespace) -> dict[str, Any]:
     boards = load_boards(args.config)
     with database(args)() as session:
         fig = metrics.read(session, [b.id for b in boards])
+        held = {lease.name: lease for lease in claims.leases(session)}
         given_up = session.scalars(
             select(OutgoingMail)
             .where(OutgoingMail.sent_at.is_(None), OutgoingMail.attempts >= MAX_SEND_ATTEMPTS)
@@ -87,7 +96,7 @@ def status_data(args: argparse.Namespace) -> dict[str, Any]:
         ]
     return {
         "at": fig.now.isoformat(),
-        "mailboxes": _mailboxes(fig, boards),
+        "mailboxes": _mailboxes(fig, boards, held),
         "boards": _boards(fig, boards),
         "mail_given_up": mails,
     }
@@ -95,7 +104,8 @@ def status_data(args: argparse.Namespace) -> dict[str, Any]:
 
 def render(data: dict[str, Any]) -> Group:
     boxes = Table(title="Hộp thư (mailboxes)", title_justify="left")
-    for heading in ("Ban", "Hộp thư", "Địa chỉ", "Lần đọc cuối", "Tồn đọng", "Lỗi gần nhất"):
+    headings = ("Ban", "Hộp thư", "Địa chỉ", "Lần đọc cuối", "Tồn đọng", "Lỗi gần nhất", "Daemon")
+    for heading in headings:
         boxes.add_column(heading)
     for m in data["mailboxes"]:
         polled = datetime.fromisoformat(m["last_poll_at"]) if m["last_poll_at"] else None
@@ -106,6 +116,7 @@ def render(data: dict[str, Any]) -> Group:
             text(local(polled) if polled else "chưa đọc lần nào"),
             text(m["backlog"]),
             text(m["last_error"] or "không"),
+            text(m["watched_by"] or "không daemon nào"),
         )
     work = Table(title="Ban biên tập (boards)", title_justify="left")
     for heading in (

@@ -17,6 +17,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from pipeline import logs
 from pipeline.config import Board
 from pipeline.files import FileStore
 from pipeline.reading import Reading, read
@@ -40,6 +41,9 @@ def safe_read(board: Board, files: FileStore, raw: bytes) -> Outcome:
 def _start(board: Board, files_root: str) -> None:
     global _board, _files
     _board, _files = board, FileStore(Path(files_root))
+    # a reader logs as the daemon does: its format, and no secret in any line
+    logs.setup(logging.INFO, logs.default_format() == "json")
+    logs.hide_secrets([board])
 
 
 def _ready() -> bool:
