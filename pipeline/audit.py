@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from pipeline.models import AuditHead, Event
 
 GENESIS = "0" * 64
+SEAL_CHUNK = 500  # events hashed and written at a time
 _locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 
 REDACTION = "personal-data-purged"  # its detail["redacted"]: [[seq, sealed hash, digest]…]
@@ -91,18 +92,23 @@ def seal(session: Session, board_id: str) -> int:
         if head is None:
             head = AuditHead(board_id=board_id, seq=0, hash=GENESIS)
             session.add(head)
-        events = session.scalars(
-            select(Event).where(Event.board_id == board_id, Event.seq.is_(None)).order_by(Event.id)
-        ).all()
-        for event in events:
-            personal = isinstance(event.detail, dict) and addresses(event.actor, event.detail)
-            if personal and SALT not in event.detail:
-                event.detail = {**event.detail, SALT: secrets.token_hex(16)}
-            event.seq, event.prev_hash = head.seq + 1, head.hash
-            event.hash = digest(event, head.hash)
-            head.seq, head.hash = event.seq, event.hash
-        session.flush()
-        return len(events)
+        sealed = 0
+        while events := session.scalars(  # a chunk at a time: a long backlog stays small
+            select(Event)
+            .where(Event.board_id == board_id, Event.seq.is_(None))
+            .order_by(Event.id)
+            .limit(SEAL_CHUNK)
+        ).all():
+            for event in events:
+                personal = isinstance(event.detail, dict) and addresses(event.actor, event.detail)
+                if personal and SALT not in event.detail:
+                    event.detail = {**event.detail, SALT: secrets.token_hex(16)}
+                event.seq, event.prev_hash = head.seq + 1, head.hash
+                event.hash = digest(event, head.hash)
+                head.seq, head.hash = event.seq, event.hash
+            session.flush()
+            sealed += len(events)
+        return sealed
 
 
 def redact(event: Event, actor: str, detail: Any) -> list[Any]:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.orm import load_only
 
 from pipeline import notices, review, review_mail
 from pipeline.config import Board, Member, Role
@@ -73,9 +74,25 @@ class SweepResult:
 
 
 def _open_tasks(d: Desk) -> list[tuple[ReviewTask, Submission, datetime]]:
+    """Every open seat with its item. Only what the schedule and the digest read is
+    loaded: a board may have thousands waiting, and the bodies are read (column by
+    column, when accessed) only for the few items a reminder or escalation is sent for."""
     rows = d.session.execute(
         select(ReviewTask, Submission, RawMessage.received_at)
         .join(Submission, Submission.id == ReviewTask.submission_id)
+        .options(
+            load_only(
+                Submission.id,
+                Submission.board_id,
+                Submission.tracking_code,
+                Submission.title,
+                Submission.kind,
+                Submission.state,
+                Submission.due_at,
+                Submission.review_round,
+                Submission.content_hash,
+            )
+        )
         .join(RawMessage, RawMessage.id == Submission.raw_message_id)
         .where(
             ReviewTask.board_id == d.board.id,

@@ -197,7 +197,13 @@ class MailboxRunner:
             after = ids[-1]
             for chunk in _batched(self.readers.read_all(self._raw_bytes(ids)), PROCESS_BATCH):
                 done += self._store_readings(chunk)
+            self.seal()  # chained as it goes, not all at the end of a long backlog
         return done
+
+    def seal(self) -> None:
+        """Chain the events written so far into the board's record."""
+        with self.sessions.begin() as session:
+            audit.seal(session, self.board.id)
 
     def _claim(self, after: int) -> list[int]:
         with self.sessions.begin() as session:
@@ -388,6 +394,5 @@ class MailboxRunner:
         result.sent = self.deliver()
         if mine is None or mine():
             result.filed = self.file()
-        with self.sessions.begin() as session:  # chain this pass's events into the record
-            audit.seal(session, self.board.id)
+        self.seal()  # and what the pass wrote after that
         return result
