@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import load_only
 
 from pipeline import notices, review, review_mail
 from pipeline.config import Board, Member, Role
@@ -73,26 +72,43 @@ class SweepResult:
     digests: int = 0
 
 
-def _open_tasks(d: Desk) -> list[tuple[ReviewTask, Submission, datetime]]:
-    """Every open seat with its item. Only what the schedule and the digest read is
-    loaded: a board may have thousands waiting, and the bodies are read (column by
-    column, when accessed) only for the few items a reminder or escalation is sent for."""
+@dataclass(frozen=True)
+class Waiting:
+    """An open seat, as much of it and its item as the schedule and the digest read."""
+
+    task_id: int
+    member_id: str
+    step_index: int
+    reminded: bool
+    escalated: bool
+    item_id: int
+    kind: str | None
+    tracking_code: str
+    title: str
+    due_at: datetime | None
+    version: str | None
+    arrived: datetime
+
+
+def _waiting(d: Desk) -> list[Waiting]:
+    """Every open seat of the board. Plain rows, not loaded objects: a board may have
+    thousands waiting; a whole item is loaded only when it is to be mailed about."""
     rows = d.session.execute(
-        select(ReviewTask, Submission, RawMessage.received_at)
-        .join(Submission, Submission.id == ReviewTask.submission_id)
-        .options(
-            load_only(
-                Submission.id,
-                Submission.board_id,
-                Submission.tracking_code,
-                Submission.title,
-                Submission.kind,
-                Submission.state,
-                Submission.due_at,
-                Submission.review_round,
-                Submission.content_hash,
-            )
+        select(
+            ReviewTask.id,
+            ReviewTask.member_id,
+            ReviewTask.step_index,
+            ReviewTask.reminded_at.is_not(None),
+            ReviewTask.escalated_at.is_not(None),
+            Submission.id,
+            Submission.kind,
+            Submission.tracking_code,
+            Submission.title,
+            Submission.due_at,
+            Submission.content_hash,
+            RawMessage.received_at,
         )
+        .join(Submission, Submission.id == ReviewTask.submission_id)
         .join(RawMessage, RawMessage.id == Submission.raw_message_id)
         .where(
             ReviewTask.board_id == d.board.id,
@@ -102,7 +118,13 @@ def _open_tasks(d: Desk) -> list[tuple[ReviewTask, Submission, datetime]]:
         )
         .order_by(ReviewTask.id)
     ).all()
-    return [(t, s, at) for t, s, at in rows]
+    return [Waiting(*tuple(row)) for row in rows]
+
+
+def _loaded(d: Desk, w: Waiting) -> tuple[ReviewTask, Submission]:
+    task, item = d.session.get(ReviewTask, w.task_id), d.session.get(Submission, w.item_id)
+    assert task is not None and item is not None
+    return task, item
 
 
 def _escalate(d: Desk, task: ReviewTask, item: Submission) -> bool:
@@ -117,19 +139,24 @@ def _escalate(d: Desk, task: ReviewTask, item: Submission) -> bool:
     return True
 
 
-def _digest(d: Desk, member: Member, open_tasks: list[tuple[ReviewTask, Submission]]) -> None:
-    entries = []
-    for task, item in open_tasks:
-        entries.append(
-            review_mail.DigestEntry(
-                tracking_code=item.tracking_code,
-                title=item.title,
-                step_name=review.step_of(d.board, task.step_index).name,
-                due_at=item.due_at,
-                overdue=item.due_at is not None and item.due_at < d.now,
-                view_url=review.link(d, item, task, member.id, "view"),
-            )
+def _remind(d: Desk, task: ReviewTask, item: Submission) -> None:
+    task.reminded_at = d.now
+    review.ask(d, item, task, "reminder")
+    review.event(d, item, "reminded", seat=task.member_id, step=task.step_id)
+
+
+def _digest(d: Desk, member: Member, waiting: list[Waiting]) -> None:
+    entries = [
+        review_mail.DigestEntry(
+            tracking_code=w.tracking_code,
+            title=w.title,
+            step_name=review.step_of(d.board, w.step_index).name,
+            due_at=w.due_at,
+            overdue=w.due_at is not None and w.due_at < d.now,
+            view_url=review.signed_url(d, w.task_id, w.step_index, w.version, member.id, "view"),
         )
+        for w in waiting
+    ]
     msg = review_mail.digest(d.board, recipient=member, entries=entries)
     review.queue(d, None, member.email, "digest", msg)
 
@@ -137,25 +164,23 @@ def _digest(d: Desk, member: Member, open_tasks: list[tuple[ReviewTask, Submissi
 def sweep(d: Desk) -> SweepResult:
     """Send what the clock calls for at ``d.now``: reminders, escalations, digests."""
     result = SweepResult()
-    waiting: dict[str, list[tuple[ReviewTask, Submission]]] = defaultdict(list)
-    for task, item, arrived in _open_tasks(d):
-        waiting[task.member_id].append((task, item))
-        times = item_schedule(d.board, item.kind, arrived)
+    waiting: dict[str, list[Waiting]] = defaultdict(list)
+    for w in _waiting(d):
+        waiting[w.member_id].append(w)
+        times = item_schedule(d.board, w.kind, w.arrived)
         if times is None:
             continue
-        if d.now >= times.escalate_at and task.escalated_at is None:
-            result.escalated += _escalate(d, task, item)
-        elif d.now >= times.remind_at and task.reminded_at is None:
-            task.reminded_at = d.now
-            review.ask(d, item, task, "reminder")
-            review.event(d, item, "reminded", seat=task.member_id, step=task.step_id)
+        if d.now >= times.escalate_at and not w.escalated:
+            result.escalated += _escalate(d, *_loaded(d, w))
+        elif d.now >= times.remind_at and not w.reminded:
+            _remind(d, *_loaded(d, w))
             result.reminded += 1
     local = d.now.astimezone(ZoneInfo(d.board.timezone))
     if local.hour >= d.board.review.digest_hour:
-        for member_id, open_tasks in waiting.items():
+        for member_id, open_seats in waiting.items():
             member = d.board.member(member_id)
-            if len(open_tasks) > 1 and _first_today(d, member, local):
-                _digest(d, member, open_tasks)
+            if len(open_seats) > 1 and _first_today(d, member, local):
+                _digest(d, member, open_seats)
                 result.digests += 1
     return result
 

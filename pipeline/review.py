@@ -268,17 +268,23 @@ def seat(d: Desk, item: Submission, index: int, step_id: str, member_id: str) ->
 
 def link(d: Desk, item: Submission, task: ReviewTask, member_id: str, action: str) -> str:
     """A signed link for ``member_id`` to do ``action`` in ``task`` on the current version."""
+    return signed_url(d, task.id, task.step_index, item.content_hash, member_id, action)
+
+
+def signed_url(
+    d: Desk, task_id: int, step_index: int, version: str | None, member_id: str, action: str
+) -> str:
     token = d.links.signer.issue(
         member_id,
         d.board.id,
-        task.id,
-        task.step_index,
+        task_id,
+        step_index,
         action,
-        item.content_hash or "",
+        version or "",
         ttl=timedelta(days=d.board.review.link_ttl_days),
         now=d.now,
     )
-    return d.links.url(task.id, token)
+    return d.links.url(task_id, token)
 
 
 def _reply_ids(d: Desk) -> tuple[str, str]:
