@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""The bientap daemon: watch every mailbox of every configured board.
+"""The bientap daemon: every mailbox of every configured board, and the jobs around them.
 
 python run_pipeline.py --config config/            # run until SIGTERM
-python run_pipeline.py --config config/demo.toml --once   # one pass, then exit
+python run_pipeline.py --config config/demo.toml --once   # every job once, then exit
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--config", default="config", help="a board file or a folder of them")
     parser.add_argument(
-        "--once", action="store_true", help="one pass over every mailbox, then exit"
+        "--once", action="store_true", help="every job once (mailboxes, publishing…), then exit"
     )
     parser.add_argument("--database-url", help="overrides deployment.toml and BIENTAP_DATABASE_URL")
     parser.add_argument("--data-dir", help="overrides deployment.toml and BIENTAP_DATA_DIR")
