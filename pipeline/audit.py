@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pipeline.models import AuditHead, Event
@@ -85,6 +85,12 @@ def digest(event: Event, prev_hash: str) -> str:
 
 def seal(session: Session, board_id: str) -> int:
     """Chain the board's unsealed events; the caller commits. Returns how many."""
+    # The database's write lock (SQLite) or the head's row lock (PostgreSQL) first, then
+    # this process's lock: a thread that wrote before sealing holds them in that order
+    # too, so two threads of one daemon never wait on each other until a timeout.
+    session.execute(
+        update(AuditHead).where(AuditHead.board_id == board_id).values(seq=AuditHead.seq)
+    )
     with _locks[board_id]:
         head = session.scalar(
             select(AuditHead).where(AuditHead.board_id == board_id).with_for_update()

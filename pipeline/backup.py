@@ -69,7 +69,7 @@ STAMP = "%Y%m%dT%H%M%SZ"
 NAME = re.compile(rf"^{re.escape(PREFIX)}(\d{{8}}T\d{{6}}Z)(?:-(\d+))?{re.escape(SUFFIX)}$")
 DB, DATA, CONFIG = "database", "data", "config"  # top folders inside an archive
 SQLITE_MAGIC = b"SQLite format 3\x00"
-SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal", ".migrate.lock", ".daemon.lock")  # not data
 BATCH = 500
 CHUNK = 1 << 20
 

@@ -7,6 +7,7 @@ import getpass
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -56,6 +57,15 @@ def operator() -> str:
 
 def print_json(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def answer(data: Any, as_json: bool, render: Callable[[Any], Any]) -> int:
+    """A command's answer: JSON for scripts, or rendered for people."""
+    if as_json:
+        print_json(data)
+    else:
+        console().print(render(data))
+    return 0
 
 
 def text(value: Any) -> Text:

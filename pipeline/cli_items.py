@@ -15,7 +15,7 @@ from rich.text import Text
 from sqlalchemy import ColumnElement, Select, String, cast, exists, or_, select
 from sqlalchemy.orm import Session
 
-from pipeline.cli_common import console, database, day_start, find, local, print_json, text
+from pipeline.cli_common import answer, console, database, day_start, find, local, print_json, text
 from pipeline.models import (
     STATE_LABELS,
     Event,
@@ -301,11 +301,7 @@ def show_item(args: argparse.Namespace) -> int:
             console(stderr=True).print(f"no item {args.id}")
             return 1
         data = item_record(session, item)
-    if args.json:
-        print_json(data)
-    else:
-        console().print(render(data))
-    return 0
+    return answer(data, args.json, render)
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -16,7 +16,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from pipeline import claims, metrics
-from pipeline.cli_common import console, database, local, print_json, text
+from pipeline.cli_common import answer, database, local, text
 from pipeline.config import Board, load_boards
 from pipeline.models import STATE_LABELS, Lease, OutgoingMail, PubState, State
 from pipeline.runner import MAX_SEND_ATTEMPTS
@@ -162,11 +162,7 @@ SHOWN_STATES = (
 
 def status(args: argparse.Namespace) -> int:
     data = status_data(args)
-    if args.json:
-        print_json(data)
-    else:
-        console().print(render(data))
-    return 0
+    return answer(data, args.json, render)
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

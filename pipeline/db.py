@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +46,16 @@ MIGRATION_LOCK = 0x6269656E  # "bien": daemons starting together migrate one at 
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration."""
+    """Bring the schema to the newest migration, one process at a time (a daemon and a
+    command started together on a new database would otherwise both create it)."""
     if engine.dialect.name != "postgresql":
-        command.upgrade(alembic_config(engine), "head")
+        database = engine.url.database
+        if not database or database == ":memory:":
+            command.upgrade(alembic_config(engine), "head")
+            return
+        with open(f"{database}.migrate.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            command.upgrade(alembic_config(engine), "head")
         return
     with engine.connect() as conn:
         conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})

@@ -23,11 +23,19 @@ def postgres() -> Iterator[Postgres]:
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """SQLAlchemy URL of an empty database: a SQLite file, or a new PostgreSQL database
     created on the session server and dropped after the test."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/bientap.db"
+    yield from empty_database(request, request.param, tmp_path / "bientap.db", "test")
+
+
+def empty_database(
+    request: pytest.FixtureRequest, engine: str, sqlite_file: Path, prefix: str
+) -> Iterator[str]:
+    """An empty SQLite file, or a new database on the session's PostgreSQL that is
+    dropped afterwards: the body of a fixture that yields its URL."""
+    if engine == "sqlite":
+        yield f"sqlite:///{sqlite_file}"
         return
     server: Postgres = request.getfixturevalue("postgres")
-    name = f"test_{secrets.token_hex(8)}"
+    name = f"{prefix}_{secrets.token_hex(8)}"
     url = server.create_database(name)
     try:
         yield url

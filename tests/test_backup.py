@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import secrets
 import shutil
 import tarfile
 from collections.abc import Iterator
@@ -28,8 +27,8 @@ from pipeline.commands import Verb
 from pipeline.db import make_engine
 from pipeline.models import Base, ReviewTask, State, Submission, TaskState, utcnow
 from pipeline.samples import article_mail
+from tests.fixtures_db import empty_database
 from tests.helpers import CONFIG, DEMO_BOX, Rig, make_rig
-from tests.services import Postgres
 
 SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
 STRANGER = "ai.do@mail.example.vn"
@@ -207,16 +206,8 @@ def world(tmp_path: Path, db_url: str) -> World:
 @pytest.fixture(params=["to-sqlite", "to-postgresql"])
 def target_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database to restore into, on either engine."""
-    if request.param == "to-sqlite":
-        yield f"sqlite:///{tmp_path}/restored/bientap.db"
-        return
-    server: Postgres = request.getfixturevalue("postgres")
-    name = f"restore_{secrets.token_hex(8)}"
-    url = server.create_database(name)
-    try:
-        yield url
-    finally:
-        server.drop_database(name)
+    engine = request.param.removeprefix("to-")
+    yield from empty_database(request, engine, tmp_path / "restored" / "bientap.db", "restore")
 
 
 def members(archive: Path) -> list[str]:
