@@ -114,7 +114,7 @@ def find_duplicate(
 
 
 def index(session: Session, item: Submission, sk: Sketch) -> None:
-    item.minhash = sk.minhash
+    """File a stored ``item`` (its ``minhash`` set from ``sk``) under its LSH buckets."""
     session.connection().execute(
         insert(cast(Table, ShingleBand.__table__)),
         [

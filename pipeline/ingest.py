@@ -37,6 +37,7 @@ class Work:
     duplicate: tuple[int, str] | None = None  # (submission id, tracking code)
     flags: list[Flag] = field(default_factory=list)
     item: Submission | None = None
+    new: bool = False  # the item was created by this message (not kept from a failed try)
 
     @property
     def board(self) -> Board:
@@ -102,6 +103,7 @@ def store(w: Work) -> None:
     item.legacy_encoding = r.legacy
     item.content_hash = review.content_hash(r.title, r.html)
     item.duplicate_of = w.duplicate[0] if w.duplicate is not None else None
+    item.minhash = r.sketch.minhash if r.sketch is not None else None
     item.files = [StoredFile(**vars(f)) for f in r.files]
     if item.state == State.PENDING_REVIEW:
         item.due_at = due_date(w.board, r.kind, w.raw.received_at)
@@ -121,7 +123,7 @@ def route(w: Work) -> None:
     is on record: its first event says it arrived, the next where it went)."""
     assert w.item is not None
     if w.item.state == State.PENDING_REVIEW:
-        review.start(w.desk, w.item)
+        review.start(w.desk, w.item, new=w.new)
 
 
 def due_date(board: Board, kind: str | None, arrived: datetime) -> datetime | None:
@@ -154,11 +156,14 @@ def _new_item(w: Work, state: State, reason: str | None) -> Submission:
     """The message's item. A failed message processed again (``bientap reprocess``) keeps
     the item it had (id, tracking code, history): one message, one item."""
     r = w.reading
-    item = w.raw.submission or Submission(
-        board_id=w.board.id,
-        raw_message_id=w.raw.id,
-        tracking_code=tracking_code(w.raw.received_at),
-    )
+    item = w.raw.submission
+    if item is None:
+        w.new = True
+        item = Submission(
+            board_id=w.board.id,
+            raw_message_id=w.raw.id,
+            tracking_code=tracking_code(w.raw.received_at),
+        )
     item.state, item.reason = state, reason
     item.message_id = fit("message_id", r.message_id or w.raw.message_id)
     item.sender_address = fit("sender_address", r.from_address) or ""
@@ -183,7 +188,8 @@ def _done(w: Work, set_aside: bool) -> None:
 
 def _finish(w: Work, state: State, reason: str | None) -> Submission:
     item = w.item or _new_item(w, state, reason)
-    w.session.flush()
+    if item.id is None:
+        w.session.flush()  # its events need its id
     _done(w, state in (State.SET_ASIDE, State.FAILED))
     w.session.add(
         Event(

@@ -1,6 +1,6 @@
 """Building blocks of the HTML+text mails bientap writes: layout, envelope, attachments.
 
-A mail is an :class:`email.message.EmailMessage` (policy SMTP, see :data:`POLICY`). It is
+A mail is a :class:`pipeline.mailbuild.Mail` (built into MIME when it is queued). It is
 read on phones: the text/plain part comes first, then an HTML alternative in one column
 (at most 640px wide, 15px text or larger, links drawn as big buttons), with inline styles
 only, no script and nothing fetched from outside. Every value put into HTML here is
@@ -16,18 +16,14 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.errors import HeaderParseError
 from email.header import Header
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import EmailPolicy
-from email.utils import format_datetime, make_msgid
-from typing import Any
+from email.utils import format_datetime, formataddr, make_msgid
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from pipeline.config import Board
 from pipeline.files import FileStore
+from pipeline.mailbuild import Mail, Part, header_value
 from pipeline.models import StoredFile, utcnow
 from pipeline.sanitize import text_to_html
 from pipeline.screening import LOOP_HEADER
@@ -153,37 +149,12 @@ def footer_html(board: Board, note: str) -> str:
 # --- The envelope --------------------------------------------------------------------------------
 
 
-class _MailPolicy(EmailPolicy):
-    """``policy.SMTP``, except that a non-ASCII Subject is encoded the compat32 way.
-
-    CPython's folder (3.11 at least) drops the space between two encoded words when it
-    folds a long Subject ("tổng kết năm" arrives as "tổng kếtnăm"); ``Header`` keeps the
-    spaces inside the encoded words."""
-
-    def _by_hand(self, name: str, value: Any) -> bool:
-        return name.lower() == "subject" and not str(value).isascii()
-
-    def fold(self, name: str, value: Any) -> str:
-        if not self._by_hand(name, value):
-            return super().fold(name, value)
-        encoded = Header(str(value), "utf-8", header_name=name).encode(linesep=self.linesep)
-        return f"{name}: {encoded}{self.linesep}"
-
-    def fold_binary(self, name: str, value: Any) -> bytes:
-        if not self._by_hand(name, value):
-            return super().fold_binary(name, value)
-        return self.fold(name, value).encode("ascii")
-
-
-POLICY = _MailPolicy(linesep="\r\n")  # policy.SMTP's settings
-
-
-def named_address(name: str | None, address: str) -> Address | str:
-    """``name <address>``, or the bare address when the parser cannot take it apart."""
+def named_address(name: str | None, address: str) -> str | Header:
+    """``name <address>`` for a header (the name RFC 2047-encoded when it is not ASCII)."""
     try:
-        return Address(one_line(name), addr_spec=address)
-    except (HeaderParseError, ValueError, IndexError):
-        return address
+        return formataddr((one_line(name), address), charset="utf-8")
+    except UnicodeEncodeError:  # an address that is not ASCII: encoded whole, never dropped
+        return header_value(address)
 
 
 def _bracketed(message_id: str) -> str:
@@ -193,44 +164,43 @@ def _bracketed(message_id: str) -> str:
 def message(
     board: Board,
     *,
-    to: Address | str,
+    to: str | Header,
     subject: str,
     message_id: str | None = None,
     in_reply_to: str | None = None,
     reply_to: str | None = None,
     auto_replied: bool = False,
-) -> EmailMessage:
+) -> Mail:
     """A mail from the board with its headers set and no body yet."""
     out = board.mail_out
-    msg = EmailMessage(policy=POLICY)
-    msg["From"] = Address(one_line(out.from_name), addr_spec=out.from_address)
-    msg["To"] = to
+    msg = Mail()
+    msg.add("From", named_address(out.from_name, out.from_address))
+    msg.add("To", to)
     if reply_to:
-        msg["Reply-To"] = reply_to
-    msg["Subject"] = one_line(subject)
-    msg["Date"] = format_datetime(_local(board, utcnow()))
+        msg.add("Reply-To", reply_to)
+    msg.add("Subject", header_value(one_line(subject)))
+    msg.add("Date", format_datetime(_local(board, utcnow())))
     if message_id:
-        msg["Message-ID"] = _bracketed(message_id)
+        msg.add("Message-ID", _bracketed(message_id))
     else:
-        msg["Message-ID"] = make_msgid(domain=out.from_address.rpartition("@")[2])
+        msg.add("Message-ID", make_msgid(domain=out.from_address.rpartition("@")[2]))
     if in_reply_to:
-        msg["In-Reply-To"] = _bracketed(in_reply_to)
-        msg["References"] = _bracketed(in_reply_to)
+        msg.add("In-Reply-To", _bracketed(in_reply_to))
+        msg.add("References", _bracketed(in_reply_to))
     # RFC 3834: "auto-replied" for an automatic answer to a message, else "auto-generated".
-    msg["Auto-Submitted"] = "auto-replied" if auto_replied else "auto-generated"
-    msg["X-Auto-Response-Suppress"] = "All"
-    msg[LOOP_HEADER] = board.id
+    msg.add("Auto-Submitted", "auto-replied" if auto_replied else "auto-generated")
+    msg.add("X-Auto-Response-Suppress", "All")
+    msg.add(LOOP_HEADER, board.id)
     return msg
 
 
-def set_bodies(msg: EmailMessage, text: str, html_doc: str) -> EmailMessage:
+def set_bodies(msg: Mail, text: str, html_doc: str) -> Mail:
     """Give ``msg`` its text/plain part and then its text/html alternative."""
-    msg.set_content(text, subtype="plain", charset="utf-8")
-    msg.add_alternative(html_doc, subtype="html", charset="utf-8")
+    msg.text, msg.html = text, html_doc
     return msg
 
 
-def simple(board: Board, msg: EmailMessage, heading: str, text: str, footer: str) -> EmailMessage:
+def simple(board: Board, msg: Mail, heading: str, text: str, footer: str) -> Mail:
     """A short mail: the text, and the same text as HTML in the house layout."""
     note = footer.strip().splitlines()[-1]
     blocks = [
@@ -287,21 +257,12 @@ def _filename(f: StoredFile) -> str:
     return one_line(f.filename).replace("/", "_").replace("\\", "_") or "tep-dinh-kem"
 
 
-def attach(msg: EmailMessage, picked: Files) -> None:
+def attach(msg: Mail, picked: Files) -> None:
     """Add the picked files: inline images to the HTML part (by cid), the rest to the mail."""
-    if picked.inline:
-        html_part = msg.get_body(preferencelist=("html",))
-        assert isinstance(html_part, EmailMessage)
-        for f, data in picked.inline:
-            maintype, subtype = _mime_type(f.content_type)
-            html_part.add_related(
-                data,
-                maintype=maintype,
-                subtype=subtype,
-                cid=_bracketed(one_line(f.content_id)),
-                disposition="inline",
-                filename=_filename(f),
-            )
+    for f, data in picked.inline:
+        maintype, subtype = _mime_type(f.content_type)
+        cid = _bracketed(one_line(f.content_id))
+        msg.inline.append(Part(data, maintype, subtype, _filename(f), cid))
     for f, data in picked.attached:
         maintype, subtype = _mime_type(f.content_type)
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=_filename(f))

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.checks import Action, Flag
 from pipeline.config import Board, Role
+from pipeline.mailbuild import WIRE
 from pipeline.models import NoticeLog, OutgoingMail, State, Submission, utcnow
 from pipeline.screening import LOOP_HEADER
 
@@ -53,7 +54,7 @@ def _queue(
         to_address=to,
         reason=reason,
         message_id=str(msg["Message-ID"]).strip("<>"),
-        raw=msg.as_bytes(),
+        raw=msg.as_bytes(policy=WIRE),
     )
     session.add(mail)
     return mail

@@ -17,7 +17,6 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -29,6 +28,7 @@ from pipeline import review_mail, routing
 from pipeline.commands import Verb
 from pipeline.config import Actor, Board, Member, Quorum, ReviewStep, Role
 from pipeline.files import FileStore
+from pipeline.mailbuild import Mail
 from pipeline.models import (
     STATE_LABELS,
     Event,
@@ -160,7 +160,7 @@ def event(
     )
 
 
-def queue(d: Desk, item: Submission | None, to: str, reason: str, msg: EmailMessage) -> None:
+def queue(d: Desk, item: Submission | None, to: str, reason: str, msg: Mail) -> None:
     d.session.add(
         OutgoingMail(
             board_id=d.board.id,
@@ -300,7 +300,7 @@ def _send(
     task: ReviewTask,
     member: Member,
     token: str,
-    msg: EmailMessage,
+    msg: Mail,
     purpose: str,
     **detail: Any,
 ) -> None:
@@ -330,9 +330,11 @@ def ask(
     seen: str | None = None,
     only: str | None = None,
     notes: tuple[str, ...] = (),
+    new: bool = False,
 ) -> None:
     """Mail everyone who may act in ``task``'s seat (or ``only`` that member): the request,
-    with the two ways to act, and the difference from the version ``seen`` if it changed."""
+    with the two ways to act, and the difference from the version ``seen`` if it changed.
+    A ``new`` item has no decisions to list yet (the query is saved)."""
     step = step_of(d.board, task.step_index)
     old = _shown_before(d, item, seen)
     box = d.board.mailboxes[0].address
@@ -362,7 +364,7 @@ def ask(
             diff=(old.body_text, item.body_text) if old is not None else None,
             flags=list(item.flags) + [{"code": "note", "message": n} for n in notes],
             due_at=item.due_at,
-            history=history(d, item),
+            history=[] if new else history(d, item),
             link_days=d.board.review.link_ttl_days,
         )
         _send(
@@ -381,10 +383,12 @@ def ask(
 
 
 # -- moving along the path ---------------------------------------------------------
-def start(d: Desk, item: Submission) -> None:
-    """Record version 1 and put a new submission at the first step of its path."""
-    d.session.flush()
-    if not versions(d, item):
+def start(d: Desk, item: Submission, new: bool = False) -> None:
+    """Record version 1 and put a submission at the first step of its path. A ``new`` item
+    (stored in this transaction) has no versions or decisions yet: nothing is looked up."""
+    if item.id is None:
+        d.session.flush()
+    if new or not versions(d, item):
         d.session.add(
             SubmissionVersion(
                 submission_id=item.id,
@@ -397,10 +401,12 @@ def start(d: Desk, item: Submission) -> None:
                 created_at=d.now,
             )
         )
-    _enter(d, item, after=-1)
+    _enter(d, item, after=-1, new=new)
 
 
-def _enter(d: Desk, item: Submission, after: int, seen: str | None = None) -> None:
+def _enter(
+    d: Desk, item: Submission, after: int, seen: str | None = None, new: bool = False
+) -> None:
     seats = routing.next_seats(d.board, facts(item), after)
     if seats is None:
         _approved(d, item)
@@ -416,7 +422,7 @@ def _enter(d: Desk, item: Submission, after: int, seen: str | None = None) -> No
     )
     for member_id in seats.members:
         task = seat(d, item, seats.index, seats.step.id, member_id)
-        ask(d, item, task, "again" if seen else "request", seen)
+        ask(d, item, task, "again" if seen else "request", seen, new=new)
 
 
 def _approved(d: Desk, item: Submission) -> None:

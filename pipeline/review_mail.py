@@ -1,7 +1,7 @@
 """Mails of the review workflow: requests to reviewers, published notices, digests,
 outcomes, answers.
 
-Every function builds and returns an :class:`email.message.EmailMessage` with the
+Every function builds and returns a :class:`pipeline.mailbuild.Mail` with the
 building blocks of :mod:`pipeline.mailkit` (layout, envelope, attachments); the caller
 queues it (``outgoing_mail``). The item's ``body_html`` was sanitised when it was stored
 and is embedded as is; every other value put into HTML is escaped.
@@ -13,7 +13,6 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from typing import Literal
 
 from pipeline import diffing
@@ -21,6 +20,7 @@ from pipeline.commands import HELP_VI
 from pipeline.config import Board, Member, Role
 from pipeline.docmeta import KIND_LABELS
 from pipeline.files import FileStore
+from pipeline.mailbuild import Mail
 from pipeline.mailkit import (
     BLUE,
     BOX,
@@ -324,7 +324,7 @@ def review_request(
     link_days: float = 7,
     acting_reason: str | None = None,
     attach_limit: int = DEFAULT_ATTACH_LIMIT,
-) -> EmailMessage:
+) -> Mail:
     """Ask ``recipient`` to review ``item`` at a step: by a button, or by a reply."""
     name = title_line(item.title)
     subject = f"{SUBJECT_PREFIX[purpose]} {name} — {item.tracking_code} {one_line(subject_tag)}"
@@ -457,7 +457,7 @@ def published_notice(
     subject_tag: str,
     message_id: str,
     link_days: float = 7,
-) -> EmailMessage:
+) -> Mail:
     """Tell ``recipient`` (the head) that ``item`` is live at ``public_url``.
 
     He may withdraw or correct it on his page ``view_url``, or withdraw it by a reply
@@ -511,7 +511,7 @@ def _digest_entry(board: Board, n: int, e: DigestEntry) -> tuple[str, str]:
     return text, html_part
 
 
-def digest(board: Board, *, recipient: Member, entries: list[DigestEntry]) -> EmailMessage:
+def digest(board: Board, *, recipient: Member, entries: list[DigestEntry]) -> Mail:
     """The daily list of what waits for ``recipient``, overdue items first."""
     ordered = _digest_order(entries)
     late = sum(1 for e in ordered if e.overdue)
@@ -560,7 +560,7 @@ def outcome_to_sender(
     text: str | None,
     in_reply_to: str | None,
     message_id: str | None = None,
-) -> EmailMessage:
+) -> Mail:
     """Tell the sender the board's decision: approved, changes asked, or rejected."""
     if outcome in ("changes", "rejected") and not (text and text.strip()):
         raise ValueError(f"outcome {outcome!r} needs the text to send (what to fix, the reason)")
@@ -600,11 +600,7 @@ def outcome_to_sender(
         in_reply_to=in_reply_to,
         reply_to=_correction_address(board) if outcome == "changes" else None,
     )
-    msg.set_content(
-        f"{greeting}\n\n{body}" + footer.format(name=board.mail_out.from_name),
-        subtype="plain",
-        charset="utf-8",
-    )
+    msg.text = f"{greeting}\n\n{body}" + footer.format(name=board.mail_out.from_name)
     return msg
 
 
@@ -634,7 +630,7 @@ def _to_member(
     message_id: str | None,
     in_reply_to: str | None,
     auto_replied: bool = False,
-) -> EmailMessage:
+) -> Mail:
     """A short mail to a board member, signed by the board."""
     msg = message(
         board,
@@ -656,7 +652,7 @@ def refused_reply(
     evidence: str,
     in_reply_to: str | None,
     message_id: str | None = None,
-) -> EmailMessage:
+) -> Mail:
     """Tell the real reviewer that an answer in his name was not counted, and why."""
     code = f" — {item.tracking_code}" if item is not None else ""
     subject = f"[Cảnh báo] Ý kiến nhân danh ông/bà không được ghi nhận{code}"
@@ -697,7 +693,7 @@ def reply_answer(
     in_reply_to: str | None,
     text: str,
     message_id: str | None = None,
-) -> EmailMessage:
+) -> Mail:
     """Answer a reply that could not be read or applied; the commands are appended.
 
     ``subject`` is the subject of the mail answered; "Re: " is added unless it has one."""
@@ -729,7 +725,7 @@ def decision_receipt(
     text: str,
     in_reply_to: str | None,
     message_id: str | None = None,
-) -> EmailMessage:
+) -> Mail:
     """Confirm to a reviewer what was recorded in his name."""
     subject = f"[{item.tracking_code}] Đã ghi nhận ý kiến: {title_line(item.title)}"
     body = (

@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from connectors.base import (
     Cursor,
@@ -240,22 +240,23 @@ class MailboxRunner:
         good = [(i, o) for i, o in chunk if isinstance(o, Reading)]
         try:
             with self.sessions.begin() as session:
-                # one query loads the batch's rows into the session; get() then finds them
-                # and locks them: a message is stored once, whoever else holds it
-                session.scalars(
+                # one query loads and locks the batch's rows (and any item a reprocessed
+                # message already has): a message is stored once, whoever else holds it
+                raws = session.scalars(
                     select(RawMessage)
                     .where(RawMessage.id.in_([i for i, _ in good]))
+                    .options(selectinload(RawMessage.submission))
                     .order_by(RawMessage.id)
                     .with_for_update()
                 ).all()
-                done += sum(self._store_in(session, i, o) for i, o in good)
+                rows = {raw.id: raw for raw in raws}
+                done += sum(self._store_in(session, rows.get(i), o) for i, o in good)
         except Exception:  # noqa: BLE001 - one bad message: redo the batch one by one
             log.info("board=%s: a batch failed, recording it message by message", self.board.id)
             done += sum(self._store_one(i, o) for i, o in good)
         return done
 
-    def _store_in(self, session: Session, raw_id: int, reading: Reading) -> bool:
-        raw = session.get(RawMessage, raw_id)
+    def _store_in(self, session: Session, raw: RawMessage | None, reading: Reading) -> bool:
         if raw is None or raw.status != RawStatus.NEW:
             return False
         item = ingest.record(self.desk(session), raw, reading)
@@ -272,7 +273,8 @@ class MailboxRunner:
     def _store_one(self, raw_id: int, reading: Reading) -> bool:
         try:
             with self.sessions.begin() as session:
-                return self._store_in(session, raw_id, reading)
+                raw = session.get(RawMessage, raw_id, with_for_update=True)
+                return self._store_in(session, raw, reading)
         except Exception as exc:  # noqa: BLE001 - the daemon never dies of one message
             log.exception("board=%s raw=%d: recording failed", self.board.id, raw_id)
             self._attempt_failed(raw_id, f"{type(exc).__name__}: {exc}")
@@ -323,7 +325,8 @@ class MailboxRunner:
 
     def _send(self, ids: list[int]) -> tuple[int, bool]:
         sent = 0
-        with self.sessions() as session:
+        # a commit per mail sent; the rest stay loaded (expiring them would reload each one)
+        with self.sessions(expire_on_commit=False) as session:
             pending = session.scalars(
                 select(OutgoingMail)
                 .where(OutgoingMail.id.in_(ids), OutgoingMail.sent_at.is_(None))

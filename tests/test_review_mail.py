@@ -17,6 +17,7 @@ from pipeline import review_mail
 from pipeline.commands import HELP_VI, Command, Verb, read_command
 from pipeline.config import Board, load_board
 from pipeline.files import FileStore
+from pipeline.mailbuild import Mail
 from pipeline.models import StoredFile, Submission
 from pipeline.review_mail import DigestEntry
 from pipeline.screening import LOOP_HEADER
@@ -94,7 +95,7 @@ def _item(title: str = "Hội nghị tổng kết năm học 2024-2025") -> Subm
     )
 
 
-def _request(board: Board, stored: Stored, item: Submission, **changes: Any) -> EmailMessage:
+def _request(board: Board, stored: Stored, item: Submission, **changes: Any) -> Mail:
     args: dict[str, Any] = {
         "recipient": board.member("uv-giao-duc"),
         "step_name": "Thành viên phụ trách lĩnh vực duyệt",
@@ -114,7 +115,7 @@ def _request(board: Board, stored: Stored, item: Submission, **changes: Any) -> 
     return review_mail.review_request(board, item, stored.files, stored.store, **args)
 
 
-def _read(msg: EmailMessage) -> EmailMessage:
+def _read(msg: Mail) -> EmailMessage:
     parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
     assert isinstance(parsed, EmailMessage)
     return parsed

@@ -9,13 +9,13 @@ board's first message is not mailed at all (there is nothing to report).
 from __future__ import annotations
 
 from datetime import datetime
-from email.message import EmailMessage
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pipeline import audit, mailkit
 from pipeline.config import Board, Member
+from pipeline.mailbuild import Mail
 from pipeline.models import Event, OutgoingMail, RawMessage
 from pipeline.reports import activity, outputs
 from pipeline.reports.periods import Period, last_ended
@@ -60,9 +60,7 @@ def _summary(a: activity.Activity) -> str:
     return "\n".join(lines)
 
 
-def _mail(
-    board: Board, member: Member, a: activity.Activity, files: dict[str, bytes]
-) -> EmailMessage:
+def _mail(board: Board, member: Member, a: activity.Activity, files: dict[str, bytes]) -> Mail:
     heading = f"Báo cáo hoạt động {a.period.title}"
     msg = mailkit.message(
         board,
