@@ -46,11 +46,6 @@ class Part:
     cid: str | None = None
 
 
-def header_value(value: str) -> str | Header:
-    """``value`` as a header holds it: ASCII as is, anything else as RFC 2047 words."""
-    return value if value.isascii() else Header(value, "utf-8")
-
-
 @dataclass
 class Mail:
     """Headers first (:meth:`add`), then the bodies and files; :meth:`as_bytes` builds it."""
@@ -61,8 +56,11 @@ class Mail:
     inline: list[Part] = field(default_factory=list)
     attached: list[Part] = field(default_factory=list)
 
-    def add(self, name: str, value: str | Header) -> None:
-        self.headers.append((name, value))
+    def add(self, name: str, value: str) -> None:
+        """Add a header: ASCII as it is, anything else as RFC 2047 encoded words."""
+        self.headers.append(
+            (name, value if value.isascii() else Header(value, "utf-8", header_name=name))
+        )
 
     def __getitem__(self, name: str) -> str | None:
         """The first ``name`` header as set (encoded words left encoded), or None."""

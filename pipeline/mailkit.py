@@ -16,14 +16,13 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.header import Header
 from email.utils import format_datetime, formataddr, make_msgid
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from pipeline.config import Board
 from pipeline.files import FileStore
-from pipeline.mailbuild import Mail, Part, header_value
+from pipeline.mailbuild import Mail, Part
 from pipeline.models import StoredFile, utcnow
 from pipeline.sanitize import text_to_html
 from pipeline.screening import LOOP_HEADER
@@ -149,12 +148,12 @@ def footer_html(board: Board, note: str) -> str:
 # --- The envelope --------------------------------------------------------------------------------
 
 
-def named_address(name: str | None, address: str) -> str | Header:
+def named_address(name: str | None, address: str) -> str:
     """``name <address>`` for a header (the name RFC 2047-encoded when it is not ASCII)."""
     try:
         return formataddr((one_line(name), address), charset="utf-8")
-    except UnicodeEncodeError:  # an address that is not ASCII: encoded whole, never dropped
-        return header_value(address)
+    except UnicodeEncodeError:  # an address that is not ASCII: the header encodes it whole
+        return address
 
 
 def _bracketed(message_id: str) -> str:
@@ -164,7 +163,7 @@ def _bracketed(message_id: str) -> str:
 def message(
     board: Board,
     *,
-    to: str | Header,
+    to: str,
     subject: str,
     message_id: str | None = None,
     in_reply_to: str | None = None,
@@ -178,7 +177,7 @@ def message(
     msg.add("To", to)
     if reply_to:
         msg.add("Reply-To", reply_to)
-    msg.add("Subject", header_value(one_line(subject)))
+    msg.add("Subject", one_line(subject))
     msg.add("Date", format_datetime(_local(board, utcnow())))
     if message_id:
         msg.add("Message-ID", _bracketed(message_id))
