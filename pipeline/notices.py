@@ -8,45 +8,30 @@ something is wrong are limited per address and reason (``notice_interval_hours``
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from email.header import Header
-from email.mime.text import MIMEText
-from email.utils import format_datetime, formataddr, make_msgid
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pipeline import mailkit
 from pipeline.checks import Action, Flag
 from pipeline.config import Board, Role
-from pipeline.mailbuild import WIRE
+from pipeline.mailbuild import Mail
 from pipeline.models import NoticeLog, OutgoingMail, State, Submission, utcnow
-from pipeline.screening import LOOP_HEADER
 
 SIGNATURE = (
     "\n\n--\n{name}\nThư này được gửi tự động; vui lòng không trả lời nếu không cần thiết.\n"
 )
 
 
-def _compose(board: Board, to: str, subject: str, body: str, reply_to_id: str | None) -> MIMEText:
-    # compat32 (MIMEText, Header) writes the same standard mail several times faster
-    # than EmailMessage's header folding, and receipts are on the ingestion path.
-    out = board.mail_out
-    msg = MIMEText(body + SIGNATURE.format(name=out.from_name), "plain", "utf-8")
-    msg["From"] = formataddr((out.from_name, out.from_address), charset="utf-8")
-    msg["To"] = to
-    msg["Subject"] = Header(subject, "utf-8").encode()
-    msg["Date"] = format_datetime(utcnow())
-    msg["Message-ID"] = make_msgid(domain=out.from_address.rpartition("@")[2])
-    if reply_to_id:
-        msg["In-Reply-To"] = f"<{reply_to_id}>"
-        msg["References"] = f"<{reply_to_id}>"
-    msg["Auto-Submitted"] = "auto-replied"
-    msg["X-Auto-Response-Suppress"] = "All"
-    msg[LOOP_HEADER] = board.id
+def _compose(board: Board, to: str, subject: str, body: str, reply_to_id: str | None) -> Mail:
+    """A plain-text notice in answer to a sender's mail."""
+    msg = mailkit.message(board, to=to, subject=subject, in_reply_to=reply_to_id, auto_replied=True)
+    msg.text = body + SIGNATURE.format(name=board.mail_out.from_name)
     return msg
 
 
 def _queue(
-    session: Session, board: Board, item: Submission | None, to: str, reason: str, msg: MIMEText
+    session: Session, board: Board, item: Submission | None, to: str, reason: str, msg: Mail
 ) -> OutgoingMail:
     mail = OutgoingMail(
         board_id=board.id,
@@ -54,7 +39,7 @@ def _queue(
         to_address=to,
         reason=reason,
         message_id=str(msg["Message-ID"]).strip("<>"),
-        raw=msg.as_bytes(policy=WIRE),
+        raw=msg.as_bytes(),
     )
     session.add(mail)
     return mail
