@@ -12,7 +12,10 @@ through the board's review path (``review.act``), untimed.
    in the same loop (so that drift hits both alike), WordPress's own create-post call
    (``POST /wp/v2/posts`` with the fields the connector sends, through ``requests``
    with the Application Password). Target: the pipeline adds at most 25% to the raw
-   call (median against median).
+   call (median against median). Also in the loop, the raw read-back of that post
+   (``GET /wp/v2/posts/{id}`` with the fields the connector's verification reads): the
+   pipeline cannot take less than create + read-back, so the report gives that floor
+   and what bientap adds over it.
 2. Batch: N items approved at once, drained by one ``run_once``: items/s, next to the
    raw create calls/s of N sequential calls, half just before the drain, half just after.
 
@@ -47,7 +50,7 @@ import requests  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from connectors.cms import Article  # noqa: E402
-from connectors.wordpress import WordPressCms  # noqa: E402
+from connectors.wordpress import POST_FIELDS, WordPressCms  # noqa: E402
 from pipeline import review  # noqa: E402
 from pipeline.commands import Verb  # noqa: E402
 from pipeline.config import Board, load_board  # noqa: E402
@@ -261,8 +264,9 @@ class RawWordPress:
             "categories": [self.term("categories", a.section or SECTION)],
         }
 
-    def create(self, a: Article) -> float:
-        """Upload the article's photos (if any) and create the post; seconds taken."""
+    def create(self, a: Article) -> tuple[float, int]:
+        """Upload the article's photos (if any) and create the post; seconds taken, and
+        the post's id."""
         fields = self.fields(a, 0)  # terms first: untimed
         t0 = time.perf_counter()
         for m in a.media:
@@ -280,7 +284,19 @@ class RawWordPress:
         response = self.http.post(self.wp.rest_url("/wp/v2/posts"), json=fields, timeout=30)
         elapsed = time.perf_counter() - t0
         response.raise_for_status()
-        assert response.json()["status"] == "publish"
+        post = response.json()
+        assert post["status"] == "publish"
+        return elapsed, int(post["id"])
+
+    def read(self, post_id: int) -> float:
+        """Read the post back as the connector's verification does; seconds taken."""
+        params = {"context": "edit", "_fields": POST_FIELDS}
+        url = self.wp.rest_url(f"/wp/v2/posts/{post_id}")
+        t0 = time.perf_counter()
+        response = self.http.get(url, params=params, timeout=30)
+        elapsed = time.perf_counter() - t0
+        response.raise_for_status()
+        assert response.json()["id"] == post_id
         return elapsed
 
 
@@ -296,6 +312,7 @@ def raw_article(rig: Rig, item_id: int, n: int) -> Article:
 @dataclass
 class PerItem:
     raw: list[float]
+    raw_read: list[float]  # the raw read-back of the post just created
     pipeline: list[float]
     spent: Spent
 
@@ -309,14 +326,16 @@ def per_item(rig: Rig, raw: RawWordPress, ids: list[int]) -> PerItem:
     approve(rig, warm)
     assert outlet.run_once().verified == 1
     spent.clear()
-    raws, pipes = [], []
+    raws, reads, pipes = [], [], []
     for n, item_id in enumerate(ids[1:], start=1):
-        raws.append(raw.create(raw_article(rig, item_id, n)))
+        created, post_id = raw.create(raw_article(rig, item_id, n))
+        raws.append(created)
+        reads.append(raw.read(post_id))
         approved_at = approve(rig, item_id)
         result = outlet.run_once()
         pipes.append(time.perf_counter() - approved_at)
         assert result.verified == 1, result
-    return PerItem(raws, pipes, spent)
+    return PerItem(raws, reads, pipes, spent)
 
 
 @dataclass
@@ -334,11 +353,11 @@ def batch(rig: Rig, raw: RawWordPress, ids: list[int]) -> Batch:
         approve(rig, item_id)
     articles = [raw_article(rig, item_id, -1) for item_id in ids]
     half = len(articles) // 2
-    raw_seconds = sum(raw.create(a) for a in articles[:half])
+    raw_seconds = sum(raw.create(a)[0] for a in articles[:half])
     t0 = time.perf_counter()
     result = outlet.run_once()
     elapsed = time.perf_counter() - t0
-    raw_seconds += sum(raw.create(a) for a in articles[half:])
+    raw_seconds += sum(raw.create(a)[0] for a in articles[half:])
     assert result.verified == len(ids), result
     assert verified(rig, ids) == len(ids)
     return Batch(len(ids) / elapsed, len(articles) / raw_seconds, spent)
@@ -365,12 +384,19 @@ def where_the_time_goes(spent: Spent, items: int, total: float) -> None:
 
 def report_per_item(run: PerItem, raw_call: str) -> None:
     raw_med, pipe_med = statistics.median(run.raw), statistics.median(run.pipeline)
+    read_med = statistics.median(run.raw_read)
     ratio = pipe_med / raw_med
     print(f"per item, one at a time, {len(run.pipeline)} items (median / p95):")
     print(f"  raw WordPress {raw_call:<21}: {ms(raw_med)} / {ms(p95(run.raw))}  (baseline)")
+    print(f"  raw WordPress read-back GET        : {ms(read_med)} / {ms(p95(run.raw_read))}")
     print(f"  approval -> verified (bientap)     : {ms(pipe_med)} / {ms(p95(run.pipeline))}")
     met = "met" if ratio <= TARGET else "NOT met"
     print(f"  ratio of medians: {ratio:.2f}x (target <= {TARGET}x): {met}")
+    floor = (raw_med + read_med) / raw_med
+    over = pipe_med - raw_med - read_med
+    print(f"  floor with a separate read-back (create + GET): {floor:.2f}x")
+    print(f"  above the floor: {ms(over).strip()} = {over / raw_med:.0%} of a create", end=" ")
+    print("(the media listing beside the GET, bientap's own work)")
     where_the_time_goes(run.spent, len(run.pipeline), sum(run.pipeline))
 
 
@@ -380,6 +406,10 @@ def report_batch(drain: Batch, items: int, raw_call: str) -> None:
     print(f"  raw WordPress {raw_call:<21}: {drain.raw_rate:7.1f} /s  (baseline, sequential)")
     print(f"  publish + verify (bientap)         : {drain.rate:7.1f} /s  = {share:.2f} of raw")
     where_the_time_goes(drain.spent, items, items / drain.rate)
+
+
+def load() -> str:
+    return "load average " + ", ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def main() -> int:
@@ -400,8 +430,10 @@ def main() -> int:
         drained = submit(rig, n, n + 1, rng, args.with_image)
         what = "with one photo each" if args.with_image else "without attachments"
         print(f"WordPress at {wp.url}, items {what}, SQLite, one publisher")
+        print(f"{os.cpu_count()} CPUs, {load()} (other work on the machine skews every figure)")
         report_per_item(per_item(rig, raw, one_by_one), raw_call)
         report_batch(batch(rig, raw, drained), n, raw_call)
+        print(f"at the end: {load()}")
     return 0
 
 

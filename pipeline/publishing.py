@@ -10,11 +10,13 @@ approves the item, before any request. ``Publisher.run_once`` then works the que
    jitter; a rejection (bad credentials, validation) or the last attempt parks the
    item as ``dead`` and mails the board's operators the CMS's own message; failures in
    a row open a circuit breaker that stops calling the CMS for a while;
-3. once published, the post is read back and compared with what was approved
-   (normalised text, title, media, document metadata). Equal: verified, and the
-   sender gets the public link. Different: updated once more, then handed to the
-   board's verifier (Khánh Hòa Bước 4) with the difference. ``recheck`` does the same
-   later for posts changed by hand.
+3. once sent, the post is read back and compared with what was approved
+   (normalised text, title, media, document metadata), and goes on record with the
+   outcome in one transaction (alone, as ``published``, when the read-back has to wait:
+   a crash before that commit leaves it ``sending``, found by its key next time).
+   Equal: verified, and the sender gets the public link. Different: updated once more,
+   then handed to the board's verifier (Khánh Hòa Bước 4) with the difference.
+   ``recheck`` does the same later for posts changed by hand.
 """
 
 from __future__ import annotations
@@ -197,10 +199,10 @@ def _mail(d: review.Desk, item: Submission, to: str, reason: str, heading: str, 
     review.queue(d, item, to, reason, msg)
 
 
-def went_live(d: review.Desk, item: Submission) -> None:
+def went_live(d: review.Desk, item: Submission, pub: Publication | None = None) -> None:
     """The post is verified: the item is published, its sender gets the link and the head
-    the ways to withdraw or correct it."""
-    pub = _publication(d, item)
+    the ways to withdraw or correct it. ``pub``: the item's publication, if loaded."""
+    pub = pub or _publication(d, item)
     pub.state, pub.verified_at, pub.difference = PubState.VERIFIED, d.now, None
     first = item.state != State.PUBLISHED
     item.state = State.PUBLISHED
@@ -275,6 +277,18 @@ class PublishResult:
     skipped: int = 0  # the circuit breaker is open
 
 
+@dataclass(frozen=True)
+class Sent:
+    """A post just created or updated and not yet on record: it is recorded in the
+    transaction that records its verification (one commit instead of two; a crash in
+    between leaves the attempt ``sending``, and the next one finds the post by its key)."""
+
+    expected: Article
+    live: Live
+    at: datetime
+    reupdated: bool
+
+
 class Publisher:
     """Works one board's publication queue against its CMS."""
 
@@ -292,6 +306,8 @@ class Publisher:
         self.board, self.sessions, self.cms, self.files = board, sessions, cms, files
         self.links, self.clock, self.jitter = links, clock, jitter
         self.crew = crew or Crew()
+        self._open_until: datetime | None = None  # the breaker, as last read or set
+        self._released: set[int] = set()  # claims ended in the work's own transaction
 
     def desk(self, session: Session) -> review.Desk:
         return review.Desk(self.board, session, self.links, self.files, self.clock())
@@ -302,7 +318,9 @@ class Publisher:
         database take the rest): verify what went live, send, retry, withdraw."""
         result = PublishResult()
         seen: list[int] = []
-        while claimed := self._claim(seen):
+        while True:
+            claimed = self._claim(seen)
+            self._released.clear()
             for pub_id, state in claimed:
                 seen.append(pub_id)
                 if state == PubState.PUBLISHED:
@@ -313,10 +331,12 @@ class Publisher:
                     self._withdraw(pub_id, result)
                 else:
                     self._attempt(pub_id, result)
-                self._release(pub_id)
-        return result
+            self._release([pub_id for pub_id, _ in claimed if pub_id not in self._released])
+            if len(claimed) < CLAIM:  # all that was due when claimed; later work: next pass
+                return result
 
     def _claim(self, seen: list[int]) -> list[tuple[int, str]]:
+        """Claim due publications; the breaker is read in the same transaction."""
         now = self.clock()
         with self.sessions.begin() as s:
             ids = self.crew.claim(
@@ -337,6 +357,11 @@ class Publisher:
                 CLAIM,
                 now,
             )
+            if not ids:
+                return []
+            self._open_until = s.scalar(
+                select(CmsBreaker.open_until).where(CmsBreaker.board_id == self.board.id)
+            )
             rows = s.execute(
                 select(Publication.id, Publication.state)
                 .where(Publication.id.in_(ids))
@@ -344,13 +369,22 @@ class Publisher:
             ).all()
         return [(row.id, row.state) for row in rows]
 
-    def _release(self, pub_id: int) -> None:
+    def _release(self, pub_ids: list[int]) -> None:
+        """End the claims on work that did not end them itself (skipped, postponed)."""
+        if not pub_ids:
+            return
         with self.sessions.begin() as s:
             s.execute(
                 update(Publication)
-                .where(Publication.id == pub_id, Publication.claimed_by == self.crew.holder)
+                .where(Publication.id.in_(pub_ids), Publication.claimed_by == self.crew.holder)
                 .values(claimed_by=None, claimed_until=None)
             )
+
+    def _done(self, s: Session, pub: Publication) -> None:
+        """The work on ``pub`` is over for now: its claim ends with this transaction."""
+        if pub.claimed_by == self.crew.holder:
+            Crew.release(s, pub)
+        self._released.add(pub.id)
 
     def recheck(self) -> PublishResult:
         """Read verified posts back again (a post changed by hand shows here)."""
@@ -381,9 +415,20 @@ class Publisher:
         return found
 
     def _breaker_open(self) -> bool:
-        with self.sessions() as s:
-            b = s.get(CmsBreaker, self.board.id)
-            return b is not None and b.open_until is not None and b.open_until > self.clock()
+        return self._open_until is not None and self._open_until > self.clock()
+
+    def _breaker_reset(self, s: Session) -> None:
+        """A request went through: the failures in a row are over (one statement, which
+        changes nothing when there were none)."""
+        s.execute(
+            update(CmsBreaker)
+            .where(
+                CmsBreaker.board_id == self.board.id,
+                or_(CmsBreaker.failures != 0, CmsBreaker.open_until.is_not(None)),
+            )
+            .values(failures=0, open_until=None)
+        )
+        self._open_until = None
 
     # -- one publication -----------------------------------------------------------------
     def _load(self, s: Session, pub_id: int, lock: bool = False) -> tuple[Publication, Submission]:
@@ -410,6 +455,7 @@ class Publisher:
             review.event(
                 self.desk(s), item, "withdrawn", connector=self.cms.name, remote_id=remote_id
             )
+            self._done(s, pub)
         result.withdrawn += 1
 
     def _attempt(self, pub_id: int, result: PublishResult) -> None:
@@ -420,30 +466,15 @@ class Publisher:
             maybe_sent = pub.attempts > 0 or pub.state == PubState.SENDING
             pub.state = PubState.SENDING
             pub.attempts += 1
-            remote_id, key = pub.remote_id, pub.key
+            remote_id, key, reupdated = pub.remote_id, pub.key, pub.reupdated
             expected = article(self.board, item, key, self.files)
         try:
             live = self._send(expected, remote_id, maybe_sent)
         except CmsError as exc:
             self._failed(pub_id, exc, result)
             return
-        with self.sessions.begin() as s:
-            pub, item = self._load(s, pub_id)
-            pub.remote_id, pub.url = live.remote_id, live.url
-            pub.state, pub.published_at, pub.last_error = PubState.PUBLISHED, self.clock(), None
-            breaker = self._breaker(s)
-            breaker.failures, breaker.open_until = 0, None
-            review.event(
-                self.desk(s),
-                item,
-                "published",
-                connector=self.cms.name,
-                remote_id=live.remote_id,
-                url=live.url,
-                attempts=pub.attempts,
-            )
         result.published += 1
-        self._verify(pub_id, result, expected)
+        self._verify(pub_id, result, Sent(expected, live, self.clock(), reupdated))
 
     def _send(self, expected: Article, remote_id: str | None, maybe_sent: bool) -> Live:
         if remote_id is None and maybe_sent:
@@ -459,6 +490,28 @@ class Publisher:
             return self.cms.update(remote_id, expected)
         return self.cms.publish(expected)
 
+    def _published(self, d: review.Desk, pub: Publication, item: Submission, sent: Sent) -> None:
+        """Put the post just sent on record (in the desk's transaction; the caller resets
+        the breaker last: on SQLite that write takes the database lock)."""
+        pub.remote_id, pub.url = sent.live.remote_id, sent.live.url
+        pub.state, pub.published_at, pub.last_error = PubState.PUBLISHED, sent.at, None
+        review.event(
+            d,
+            item,
+            "published",
+            connector=self.cms.name,
+            remote_id=sent.live.remote_id,
+            url=sent.live.url,
+            attempts=pub.attempts,
+        )
+
+    def _record(self, pub_id: int, sent: Sent) -> None:
+        """The post just sent, on record alone (its verification comes later)."""
+        with self.sessions.begin() as s:
+            pub, item = self._load(s, pub_id)
+            self._published(self.desk(s), pub, item, sent)
+            self._breaker_reset(s)
+
     def _failed(
         self,
         pub_id: int,
@@ -472,6 +525,7 @@ class Publisher:
             pub, item = self._load(s, pub_id)
             d = self.desk(s)
             pub.last_error = str(exc)[:2000]
+            self._done(s, pub)
             transient = isinstance(exc, CmsTransient)
             if transient:
                 breaker = self._breaker(s)
@@ -479,6 +533,7 @@ class Publisher:
                 if breaker.failures >= settings.breaker_failures:
                     breaker.open_until = now + timedelta(seconds=settings.breaker_seconds)
                     review.event(d, item, "breaker-open", until=breaker.open_until.isoformat())
+                self._open_until = breaker.open_until  # opened here or by another daemon
             if transient and pub.attempts < settings.max_attempts:
                 wait = settings.retry_seconds * 2 ** (pub.attempts - 1) * (0.5 + self.jitter())
                 pub.state, pub.next_attempt_at = then, now + timedelta(seconds=wait)
@@ -494,19 +549,24 @@ class Publisher:
             result.dead += 1
 
     # -- verification ---------------------------------------------------------------------
-    def _verify(self, pub_id: int, result: PublishResult, expected: Article | None = None) -> None:
-        """Read the post back and compare; ``expected`` is the article just sent, if any."""
-        with self.sessions() as s:
-            pub, item = self._load(s, pub_id)
-            expected = expected or article(self.board, item, pub.key, self.files)
-            remote_id, reupdated = pub.remote_id, pub.reupdated
+    def _verify(self, pub_id: int, result: PublishResult, sent: Sent | None = None) -> None:
+        """Read the post back and compare. ``sent``: the post was just created or updated,
+        and goes on record with the outcome."""
+        if sent is None:
+            with self.sessions() as s:
+                pub, item = self._load(s, pub_id)
+                expected = article(self.board, item, pub.key, self.files)
+                remote_id, reupdated = pub.remote_id, pub.reupdated
+        else:
+            expected, remote_id, reupdated = sent.expected, sent.live.remote_id, sent.reupdated
         assert remote_id is not None
         by_hand = self.board.publish.verify == "human"
         try:
             live = self.cms.read(remote_id)
             found = differences(expected, live) if live else ["Bài không còn trên cổng"]
             if found and not reupdated and not by_hand:
-                self._note(pub_id, "reupdated", found)
+                self._note(pub_id, "reupdated", found, sent)
+                sent = None  # on record now
                 self.cms.update(remote_id, expected)
                 reupdated = True
                 live = self.cms.read(remote_id)
@@ -515,13 +575,18 @@ class Publisher:
             log.warning(
                 "board=%s publication=%d: verification postponed: %s", self.board.id, pub_id, exc
             )
+            if sent is not None:
+                self._record(pub_id, sent)
             return
         except CmsError as exc:
             found = [f"Không đọc lại được bài trên cổng: {exc}"]
         with self.sessions.begin() as s:
             pub, item = self._load(s, pub_id)
             d = self.desk(s)
+            if sent is not None:
+                self._published(d, pub, item, sent)
             pub.reupdated = reupdated
+            self._done(s, pub)
             if by_hand and item.state != State.PUBLISHED:  # a person compares the two
                 pub.state, pub.difference = PubState.CHECKING, "\n".join(found) or None
                 pub.live_title = live.title if live else None
@@ -530,18 +595,24 @@ class Publisher:
                 review.ask_verifiers(d, item, found)
                 result.checking += 1
             elif not found:
-                went_live(d, item)
+                went_live(d, item, pub)
                 result.verified += 1
             else:
                 pub.state, pub.difference = PubState.MISMATCH, "\n".join(found)
                 review.event(d, item, "verify-mismatch", differences=found, url=pub.url)
                 self._tell_verifiers(d, item, pub, found)
                 result.mismatched += 1
+            if sent is not None:
+                self._breaker_reset(s)
 
-    def _note(self, pub_id: int, kind: str, found: list[str]) -> None:
+    def _note(self, pub_id: int, kind: str, found: list[str], sent: Sent | None) -> None:
         with self.sessions.begin() as s:
             pub, item = self._load(s, pub_id)
-            review.event(self.desk(s), item, kind, differences=found)
+            d = self.desk(s)
+            if sent is not None:
+                self._published(d, pub, item, sent)
+                self._breaker_reset(s)
+            review.event(d, item, kind, differences=found)
 
     # -- mails ---------------------------------------------------------------------------
     def _operators(self) -> list[str]:

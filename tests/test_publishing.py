@@ -282,6 +282,32 @@ def test_killed_between_the_portals_answer_and_the_commit(
     assert publication(api_rig).state == PubState.VERIFIED
 
 
+def test_a_read_back_that_fails_leaves_the_post_on_record_to_verify_later(
+    api_rig: Rig, portal: Portal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The post is recorded with its verification; when the read-back cannot be made,
+    it is recorded alone, and the next pass verifies it without posting again."""
+    approved_item(api_rig)
+    clock = Clock()
+    outlet = publisher(api_rig, tmp_path, clock=clock)
+    real_publish = outlet.cms.publish
+
+    def publish_then_break_the_read_back(article: Any) -> Any:
+        live = real_publish(article)
+        portal.faults.errors = 1  # the read-back that follows is answered with a 500
+        return live
+
+    monkeypatch.setattr(outlet.cms, "publish", publish_then_break_the_read_back)
+    first = outlet.run_once()
+    assert (first.published, first.verified) == (1, 0)
+    pub = publication(api_rig)
+    assert pub.state == PubState.PUBLISHED and pub.remote_id == str(next(iter(portal.posts)))
+    assert kinds(api_rig)[-1] == "published"
+    assert outlet.run_once().verified == 1
+    assert publication(api_rig).state == PubState.VERIFIED and portal.creates == 1
+    assert kinds(api_rig).count("published") == 1
+
+
 def test_publish_settings_need_their_connector_section() -> None:
     with pytest.raises(ValueError, match=r"\[publish.wordpress\]"):
         Publish(connector="wordpress")

@@ -275,6 +275,18 @@ def test_site_is_named_and_on_vietnamese_time(wordpress: WordPress) -> None:
     assert wordpress.url == f"http://127.0.0.1:{wordpress.port}"
 
 
+def test_php_serves_with_opcache_as_a_production_server_does(wordpress: WordPress) -> None:
+    """The publishing benchmark's WordPress pays what a real one pays per request."""
+    probe = wordpress.site_dir / f"opcache-{secrets.token_hex(4)}.php"
+    probe.write_text("<?php echo json_encode(opcache_get_status(false));\n", encoding="utf-8")
+    try:
+        status = requests.get(f"{wordpress.url}/{probe.name}", timeout=60).json()
+    finally:
+        probe.unlink()
+    assert status["opcache_enabled"] is True
+    assert status["opcache_statistics"]["num_cached_scripts"] > 0
+
+
 def test_rest_url_keeps_query_arguments(wordpress: WordPress) -> None:
     address = wordpress.rest_url("/wp/v2/posts?context=edit&per_page=5")
     assert address == f"{wordpress.url}/?rest_route=/wp/v2/posts&context=edit&per_page=5"

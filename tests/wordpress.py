@@ -577,6 +577,11 @@ eval(stream_get_contents(STDIN));
     # -- PHP's web server --------------------------------------------------------
     def _php_ini_args(self) -> list[str]:
         settings = {
+            # as a production PHP (php-fpm) runs: compiled scripts cached in shared memory.
+            # PHP's web server (SAPI cli-server) follows opcache.enable, which Debian's
+            # php8.2-opcache (a dependency of php-cli) turns on; opcache.enable_cli is only
+            # for command-line scripts. Said here so that a host's php.ini cannot turn it off.
+            "opcache.enable": "1",
             "display_errors": "0",
             "log_errors": "1",
             "memory_limit": "256M",
