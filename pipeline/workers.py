@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 import multiprocessing
+import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -24,6 +25,7 @@ from pipeline.reading import Reading, read
 
 log = logging.getLogger(__name__)
 
+READER_NICENESS = 10
 Outcome = Reading | str  # a Reading, or the error that reading raised
 
 _board: Board | None = None  # set in each worker by _start
@@ -44,6 +46,9 @@ def _start(board: Board, files_root: str) -> None:
     # a reader logs as the daemon does: its format, and no secret in any line
     logs.setup(logging.INFO, logs.default_format() == "json")
     logs.hide_secrets([board])
+    # Readers run ahead of the one process that records (the pipeline's narrow part): when
+    # the cores are all busy, it goes first and the readers take what is left.
+    os.nice(READER_NICENESS)
 
 
 def _ready() -> bool:
