@@ -63,9 +63,15 @@ class Article:
     document: Document | None = None
 
 
+Term = Literal["section", "tags"]
+TERMS: frozenset[Term] = frozenset({"section", "tags"})
+
+
 @dataclass(frozen=True)
 class Live:
-    """What the CMS shows for a post."""
+    """What the CMS shows for a post. ``known`` says which of ``section`` and ``tags``
+    the CMS's answer carries; verification compares those and leaves the others alone
+    (a read-back that cannot tell them is "not compared", never "empty")."""
 
     remote_id: str
     url: str
@@ -76,6 +82,7 @@ class Live:
     media: tuple[str, ...] = ()  # file names of the media attached to the post
     meta: dict[str, str] = field(default_factory=dict)  # document metadata, key…
     status: str = "publish"
+    known: frozenset[Term] = frozenset()
 
 
 class CmsError(Exception):

@@ -33,7 +33,9 @@ documented shapes; it has NOT been run against a live Liferay.
   articles through another page has another address.
 - ``Live.body_html`` is the body field as stored (after ``cid:`` rewriting, without the
   appended file links); ``Live.media`` lists the original file names of the documents
-  the post links to; ``Live.meta`` holds ``key`` (the ERC) and the document fields.
+  the post links to; ``Live.meta`` holds ``key`` (the ERC) and the document fields;
+  ``Live.section`` is the section field, or else the first taxonomy category id, and
+  ``Live.tags`` the ``keywords``: both in every answer, so both are compared.
 """
 
 from __future__ import annotations
@@ -46,7 +48,15 @@ from urllib.parse import quote, unquote_plus
 
 import requests
 
-from connectors.cms import DOCUMENT_KEYS, Article, CmsRejected, Live, Media, document_values
+from connectors.cms import (
+    DOCUMENT_KEYS,
+    TERMS,
+    Article,
+    CmsRejected,
+    Live,
+    Media,
+    document_values,
+)
 from connectors.http import JsonHttp, json_answer, json_body
 from connectors.media import (
     cids_in,
@@ -265,6 +275,7 @@ class LiferayCms:
             tags=tuple(str(k) for k in answer.get("keywords") or []),
             media=_media_names(body + files),
             meta=meta,
+            known=TERMS,
         )
 
     # -- the Cms interface

@@ -22,8 +22,10 @@ key as one of its values. Answers are read with dotted paths (``connectors.jsonp
 ``read_paths["url"]``, when given, replace ``id_path``/``url_path`` for read and find.
 
 ``Live.body_html`` is what ``read_paths["body_html"]`` finds (empty without it); the
-Live that ``publish``/``update`` return carries the body as sent. HTTP failures are
-mapped to CMS errors by ``connectors.http.JsonHttp``.
+Live that ``publish``/``update`` return carries the body as sent. The section and the
+tags are read, and so compared by verification, only when ``read_paths`` names them
+(``Live.known``); without a path the portal's answer cannot tell them: not compared.
+HTTP failures are mapped to CMS errors by ``connectors.http.JsonHttp``.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from urllib.parse import quote
 
 import requests
 
-from connectors.cms import DOCUMENT_KEYS, Article, CmsRejected, Live, document_values
+from connectors.cms import DOCUMENT_KEYS, TERMS, Article, CmsRejected, Live, document_values
 from connectors.http import JsonHttp, json_answer, json_body
 from connectors.jsonpath import PathError, find_path, get_path
 from pipeline.config import ConfigError, RestApi
@@ -296,7 +298,8 @@ class RestCms:
             elif field == "section":
                 fields[field] = _text_or_none(value)
         url = self._url_in(answer, self._path("url", self.settings.url_path))
-        return Live(remote_id=remote_id, url=url, meta=meta, **fields)
+        known = frozenset(t for t in TERMS if t in paths)  # the others: not compared
+        return Live(remote_id=remote_id, url=url, meta=meta, known=known, **fields)
 
     # -- the Cms interface
 

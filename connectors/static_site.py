@@ -17,7 +17,8 @@ and shows ``scheduled_at`` as its date.
 (NFC), without anything the page adds around it (summary, credit, files); ``read``
 returns exactly the stored bytes between the ``<!--bientap:body-->`` markers (the
 sanitiser strips comments, so a body cannot forge them). ``Live.meta`` holds ``key`` and
-the document fields (``document_number``…), from ``<meta name="bientap:…">`` tags.
+the document fields (``document_number``…), from ``<meta name="bientap:…">`` tags, as
+do ``Live.section`` and ``Live.tags`` (always read: compared by verification).
 ``Live.media`` lists the written file names, sorted.
 """
 
@@ -42,6 +43,7 @@ from bs4 import BeautifulSoup, Tag
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from connectors.cms import (
+    TERMS,
     Article,
     CmsError,
     CmsRejected,
@@ -312,6 +314,7 @@ class StaticSiteCms:
             tags=tuple(nfc(t) for t in article.tags),
             media=tuple(sorted(p.name for p in placed)),
             meta=self._meta(article),
+            known=TERMS,
         )
 
     def _save(self, remote_id: str, article: Article, entries: list[dict[str, Any]]) -> Live:
@@ -415,6 +418,7 @@ class StaticSiteCms:
             tags=tuple(tags),
             media=self._media_names(soup),
             meta=meta,
+            known=TERMS,
         )
 
     @staticmethod

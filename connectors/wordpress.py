@@ -13,22 +13,36 @@ WordPress then skips rendering the content and building links), a medium gets it
 on upload and, when the post exists, its post too; a read asks for the post and for the
 media attached to it at the same time. HTTP failures are mapped to CMS errors by
 ``connectors.http.JsonHttp`` (the application password scrubbed from messages).
+
+Term ids (categories, tags) are looked up once and kept. WordPress (6.1, tested) takes a
+post naming a term id it no longer has (the category was deleted, or deleted and made
+again under a new id) without a word: 201/200, the id left out of the answer. So the
+answer's ``categories`` and ``tags`` are checked against what was sent; when one is
+missing the kept ids are dropped, looked up again (made when the site lacks them) and
+the terms sent once more, to the same post. A read gives the post's terms back by name
+(``Live.section``: its categories' names, ``Live.tags``), through the same ids; an id
+not kept is asked for. A term renamed in WordPress keeps its id, and its old name here
+until the connector is made again: verification does not see a renamed category.
 """
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from html import unescape
 from typing import Any
 from urllib.parse import quote
 
-from connectors.cms import Article, CmsRejected, Live, Media, document_values
+from connectors.cms import TERMS, Article, CmsRejected, Live, Media, document_values
 from connectors.http import JsonHttp, json_answer
 from connectors.media import ascii_name, file_list, rewrite_cids
 from pipeline.config import WordPress
 
+log = logging.getLogger(__name__)
+
 FILES_MARK = "<!-- bientap:files -->"  # what follows is the download list we add
-POST_FIELDS = "id,link,status,title.raw,content.raw,tags,meta"  # what _live reads
+POST_FIELDS = "id,link,status,title.raw,content.raw,categories,tags,meta"  # what _live reads
+TAXONOMIES = ("categories", "tags")  # the post fields holding term ids
 MEDIA_FIELDS = "id,post,source_url,title.raw"  # what publishing a post reads of a medium
 
 
@@ -40,7 +54,8 @@ class WordPressCms:
         self.http = self._session()
         self.side_http = self._session()  # the media listing, while self.http reads the post
         self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wordpress-media")
-        self._terms: dict[tuple[str, str], int] = {}
+        self._terms: dict[tuple[str, str], int] = {}  # (taxonomy, name) -> id
+        self._term_names: dict[tuple[str, int], str] = {}  # (taxonomy, id) -> name
 
     def _session(self) -> JsonHttp:
         http = JsonHttp(self.settings.timeout_seconds, self._secrets)
@@ -78,7 +93,23 @@ class WordPressCms:
         if match is None:
             match = self._call("POST", f"/wp/v2/{taxonomy}", json={"name": name})
         self._terms[(taxonomy, name)] = int(match["id"])
+        self._term_names[(taxonomy, int(match["id"]))] = name
         return int(match["id"])
+
+    def _term_ids(self, article: Article) -> dict[str, list[int]]:
+        terms = {"tags": [self._term("tags", t) for t in article.tags]}
+        if article.section:
+            terms["categories"] = [self._term("categories", article.section)]
+        return terms
+
+    def _names(self, taxonomy: str, ids: list[int]) -> list[str]:
+        """The names of term ids: those not kept are asked for, in one request."""
+        missing = [i for i in ids if (taxonomy, i) not in self._term_names]
+        if missing:
+            params = {"include": ",".join(map(str, missing)), "per_page": 100, "_fields": "id,name"}
+            for term in self._call("GET", f"/wp/v2/{taxonomy}", params):
+                self._term_names[(taxonomy, int(term["id"]))] = unescape(term["name"])
+        return [self._term_names.get((taxonomy, i), f"#{i}") for i in ids]
 
     def _attached(self, post_id: str, http: JsonHttp | None = None) -> dict[str, dict[str, Any]]:
         params = {"parent": post_id, "per_page": 100, "context": "edit", "_fields": MEDIA_FIELDS}
@@ -127,12 +158,10 @@ class WordPressCms:
             "excerpt": article.summary,
             "slug": article.key,
             "status": self.settings.status,
-            "tags": [self._term("tags", t) for t in article.tags],
+            **self._term_ids(article),
             "meta": meta,
             "featured_media": images[0] if images else 0,
         }
-        if article.section:
-            fields["categories"] = [self._term("categories", article.section)]
         if article.scheduled_at is not None:
             fields["status"] = "future"
             fields["date_gmt"] = article.scheduled_at.strftime("%Y-%m-%dT%H:%M:%S")
@@ -144,25 +173,31 @@ class WordPressCms:
                 route, fields = f"/wp/v2/media/{media['id']}", {"_fields": "id"}
                 self._call("POST", route, fields, json={"post": int(post_id)})
 
+    def _save(self, route: str, article: Article, uploaded: dict[str, dict[str, Any]]) -> Any:
+        """Create (``/wp/v2/posts``) or update a post; a term WordPress left out (its id
+        is stale) is looked up again and sent once more, to the post just saved."""
+        fields = self._fields(article, uploaded)
+        post = self._call("POST", route, {"_fields": POST_FIELDS}, json=fields)
+        lost = {
+            t: sorted(set(fields[t]) - set(post.get(t) or [])) for t in TAXONOMIES if t in fields
+        }
+        if any(lost.values()):
+            log.warning("wordpress: post %s: stale term ids %s, looked up again", post["id"], lost)
+            self._terms.clear()
+            self._term_names.clear()
+            route = f"/wp/v2/posts/{post['id']}"
+            post = self._call("POST", route, {"_fields": POST_FIELDS}, json=self._term_ids(article))
+        return post
+
     def publish(self, article: Article) -> Live:
         uploaded = self._media(article, None)
-        post = self._call(
-            "POST",
-            "/wp/v2/posts",
-            {"_fields": POST_FIELDS},
-            json=self._fields(article, uploaded),
-        )
+        post = self._save("/wp/v2/posts", article, uploaded)
         self._adopt(str(post["id"]), uploaded)
         return self._live(post, list(uploaded))
 
     def update(self, remote_id: str, article: Article) -> Live:
         uploaded = self._media(article, remote_id)
-        post = self._call(
-            "POST",
-            f"/wp/v2/posts/{remote_id}",
-            {"_fields": POST_FIELDS},
-            json=self._fields(article, uploaded),
-        )
+        post = self._save(f"/wp/v2/posts/{remote_id}", article, uploaded)
         self._adopt(remote_id, uploaded)
         return self._live(post, list(uploaded))
 
@@ -205,15 +240,18 @@ class WordPressCms:
         meta = {
             k.removeprefix("bientap_"): str(v) for k, v in (post.get("meta") or {}).items() if v
         }
+        categories = sorted(self._names("categories", post.get("categories") or []))
         return Live(
             remote_id=str(post["id"]),
             url=str(post.get("link", "")),
             title=unescape(post["title"].get("raw", post["title"].get("rendered", ""))),
             body_html=content.split(FILES_MARK)[0].rstrip(),
-            tags=tuple(str(t) for t in post.get("tags", [])),
+            section=", ".join(categories) or None,  # one, unless changed by hand
+            tags=tuple(self._names("tags", post.get("tags") or [])),
             media=tuple(sorted(media)),
             meta=meta,
             status=str(post.get("status", "")),
+            known=TERMS,
         )
 
     def close(self) -> None:

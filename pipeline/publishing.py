@@ -11,9 +11,10 @@ approves the item, before any request. ``Publisher.run_once`` then works the que
    item as ``dead`` and mails the board's operators the CMS's own message; failures in
    a row open a circuit breaker that stops calling the CMS for a while;
 3. once sent, the post is read back and compared with what was approved
-   (normalised text, title, media, document metadata), and goes on record with the
-   outcome in one transaction (alone, as ``published``, when the read-back has to wait:
-   a crash before that commit leaves it ``sending``, found by its key next time).
+   (normalised text, title, section, tags, media, document metadata), and goes on
+   record with the outcome in one transaction (alone, as ``published``, when the
+   read-back has to wait: a crash before that commit leaves it ``sending``, found by its
+   key next time).
    Equal: verified, and the sender gets the public link. Different: updated once more,
    then handed to the board's verifier (Khánh Hòa Bước 4) with the difference.
    ``recheck`` does the same later for posts changed by hand.
@@ -151,13 +152,35 @@ def _text(html: str) -> str:
     return " ".join(unicodedata.normalize("NFC", html_to_text(html)).split())
 
 
+def _name(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def _listed(names: tuple[str, ...]) -> str:
+    return ", ".join(f"«{n}»" for n in names) or "không có"
+
+
 def differences(expected: Article, live: Live) -> list[str]:
-    """What differs between the approved article and the live post (Vietnamese)."""
+    """What differs between the approved article and the live post (Vietnamese).
+
+    The section and the tags are compared when the read-back carries them
+    (``live.known``); a post approved without a section is filed where the CMS puts it.
+    Tags are a set, and their case does not count (Liferay before GA112 / 2024.Q1 keeps
+    them in lower case)."""
     found = []
-    if " ".join(expected.title.split()) != " ".join(
-        unicodedata.normalize("NFC", live.title).split()
-    ):
+    if " ".join(expected.title.split()) != _name(live.title):
         found.append(f"Tiêu đề: duyệt «{expected.title}», trên cổng «{live.title}»")
+    if (
+        "section" in live.known
+        and expected.section
+        and _name(expected.section) != _name(live.section or "")
+    ):
+        shown = f"«{live.section}»" if live.section else "không có"
+        found.append(f"Chuyên mục: duyệt «{expected.section}», trên cổng {shown}")
+    if "tags" in live.known and {_name(t).casefold() for t in expected.tags} != {
+        _name(t).casefold() for t in live.tags
+    }:
+        found.append(f"Thẻ: duyệt {_listed(expected.tags)}, trên cổng {_listed(live.tags)}")
     if _text(expected.body_html) != _text(live.body_html):
         found.append("Nội dung bài trên cổng khác bản đã duyệt")
     wanted = sorted(m.filename for m in expected.media)

@@ -416,6 +416,7 @@ def test_read_maps_content_fields_back(cms: LiferayCms, httpserver: HTTPServer) 
     assert live.meta == {"key": KEY, "document_number": "05/TB-BTD"}
     assert live.tags == ("tiếp công dân",)
     assert live.section == "41234"
+    assert live.known == {"section", "tags"}, "both are in every answer: compared"
     assert cms.read("9") is None
 
 

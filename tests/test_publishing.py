@@ -138,6 +138,33 @@ def test_a_post_changed_by_hand_is_caught_and_put_back(site_rig: Rig, tmp_path: 
     assert publication(rig).state == PubState.VERIFIED
 
 
+def test_a_post_moved_to_another_section_by_hand_is_caught_and_put_back(
+    site_rig: Rig, tmp_path: Path
+) -> None:
+    rig = site_rig
+    approved_item(rig)
+    clock = [review.utcnow()]
+    outlet = publisher(rig, tmp_path, clock=lambda: clock[0])
+    assert outlet.run_once().verified == 1
+    page = tmp_path / "site" / "posts" / str(publication(rig).remote_id) / "index.html"
+    html = page.read_text(encoding="utf-8")
+    moved = [
+        ('<meta name="bientap:section" content="Giáo dục">', "Thời sự"),
+        ('<span class="chuyen-muc">Giáo dục</span>', "Thời sự"),
+    ]
+    for shown, elsewhere in moved:
+        assert shown in html
+        html = html.replace(shown, shown.replace("Giáo dục", elsewhere))
+    page.write_text(html, encoding="utf-8")
+    clock[0] += timedelta(hours=25)
+    outlet.recheck()
+    with rig.sessions() as s:
+        caught = s.scalars(select(Event).where(Event.kind == "reupdated")).one()
+    assert caught.detail["differences"] == ["Chuyên mục: duyệt «Giáo dục», trên cổng «Thời sự»"]
+    assert 'content="Thời sự"' not in page.read_text(encoding="utf-8")
+    assert publication(rig).state == PubState.VERIFIED
+
+
 # -- a portal's own API that misbehaves -------------------------------------------------------
 @pytest.fixture
 def portal() -> Iterator[Portal]:

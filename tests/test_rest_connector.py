@@ -17,6 +17,7 @@ from werkzeug import Request, Response
 from connectors.cms import Article, CmsRejected, CmsTransient, Document, Media
 from connectors.rest import RestCms
 from pipeline.config import ConfigError, RestApi
+from pipeline.publishing import differences
 
 TOKEN = "Bearer s3cret-portal-token-2026"
 KEY = "bientap-dongnai-12-a1b2c3d4e5f6"
@@ -279,6 +280,28 @@ def test_read_maps_the_answer_through_read_paths(cms: RestCms, httpserver: HTTPS
     assert live.meta == {"key": KEY, "document_number": "45/KH-UBND"}
     assert live.status == "published"
     assert cms.read("43") is None
+
+
+def test_section_and_tags_are_compared_only_when_read_paths_name_them(
+    settings: RestApi, httpserver: HTTPServer
+) -> None:
+    moved = {**STORED, "category": "thoi-su", "tags": []}  # changed by hand on the portal
+    httpserver.expect_request("/api/posts/42", method="GET").respond_with_json(moved)
+    blind_paths = {k: v for k, v in READ_PATHS.items() if k not in ("section", "tags")}
+    found: dict[str, list[str]] = {}
+    for name, paths in (("read", READ_PATHS), ("not read", blind_paths)):
+        connector = RestCms(settings.model_copy(update={"read_paths": paths}))
+        try:
+            live = connector.read("42")
+        finally:
+            connector.close()
+        assert live is not None
+        found[name] = [d for d in differences(ARTICLE, live) if d.startswith(("Chuyên", "Thẻ"))]
+    assert found["read"] == [
+        "Chuyên mục: duyệt «tin-hoat-dong», trên cổng «thoi-su»",
+        "Thẻ: duyệt «chuyển đổi số», «hội nghị», trên cổng không có",
+    ]
+    assert found["not read"] == [], "what the answer cannot tell is not compared"
 
 
 def test_update_puts_the_same_body(cms: RestCms, httpserver: HTTPServer) -> None:

@@ -182,6 +182,7 @@ def test_read_gives_back_what_was_published(cms: StaticSiteCms) -> None:
     assert read.media == ("Quyết định 123.pdf", "hoi-nghi.jpg")
     assert read.section == "Tin hoạt động"
     assert read.tags == ("hội nghị", "tổng kết")
+    assert read.known == {"section", "tags"}, "read from the page: compared"
     assert read.meta == {
         "key": "bientap-dongnai-12-a1b2c3d4e5f6",
         "document_kind": "Quyết định",

@@ -1,8 +1,10 @@
 """Approved items into a real WordPress (Debian's package, PHP's server, MariaDB), read
-back through WordPress's own REST API; faults on the real site; a post changed by hand."""
+back through WordPress's own REST API; faults on the real site; a post changed by hand;
+a category deleted while the connector keeps its id."""
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +14,8 @@ from sqlalchemy import select
 from connectors.factory import cms
 from pipeline import review
 from pipeline.config import Board, load_board
-from pipeline.models import Event, Publication, PubState
-from pipeline.publishing import Publisher
+from pipeline.models import Event, Publication, PubState, Submission
+from pipeline.publishing import Publisher, article, differences
 from pipeline.samples import article_mail
 from tests.helpers import CONFIG, DEMO_BOX, Rig, make_rig
 from tests.test_publishing import PNG, SENDER, Clock, approved_item, drain
@@ -167,6 +169,97 @@ def test_a_post_changed_by_hand_in_wordpress_is_caught_and_put_back(
     assert "Nội dung" in caught.detail["differences"][0]
     assert "hơn 1.200 học sinh" in wordpress.post(post_id)["content"]["raw"]
     assert the_publication(wp_rig, item.id).state == PubState.VERIFIED
+
+
+def category(wp: WordPress, name: str) -> int:
+    """The id of the category ``name``, made when the site lacks it."""
+    found = wp.rest("GET", "/wp/v2/categories", params={"search": name, "per_page": 100})
+    match = next((c for c in found if c["name"] == name), None)
+    return int((match or wp.rest("POST", "/wp/v2/categories", json={"name": name}))["id"])
+
+
+def term_names(wp: WordPress, taxonomy: str, ids: list[int]) -> list[str]:
+    return sorted(str(wp.rest("GET", f"/wp/v2/{taxonomy}/{i}")["name"]) for i in ids)
+
+
+def test_a_post_moved_to_another_category_by_hand_is_caught_and_put_back(
+    wp_rig: Rig, wordpress: WordPress, tmp_path: Path
+) -> None:
+    item = approved_item(wp_rig)
+    clock = Clock()
+    publisher = outlet(wp_rig, tmp_path, clock)
+    assert publisher.run_once().verified == 1
+    pub = the_publication(wp_rig, item.id)
+    with wp_rig.sessions() as s:
+        current = s.get(Submission, item.id)
+        assert current is not None
+        expected = article(wp_rig.board, current, pub.key, wp_rig.files)
+    post_id = int(pub.remote_id or 0)
+    approved = wordpress.post(post_id)
+    assert expected.tags, "the item's fields are its tags"
+    assert term_names(wordpress, "tags", approved["tags"]) == sorted(expected.tags)
+    # by hand, through WordPress's own REST API: another category, the tags taken off
+    wordpress.edit_post(post_id, categories=[category(wordpress, "Thời sự")], tags=[])
+    moved = [
+        "Chuyên mục: duyệt «Giáo dục», trên cổng «Thời sự»",
+        "Thẻ: duyệt " + ", ".join(f"«{t}»" for t in expected.tags) + ", trên cổng không có",
+    ]
+    restarted = cms(wp_rig.board.publish, tmp_path)  # keeps no term yet: asks their names
+    try:
+        live = restarted.read(str(post_id))
+    finally:
+        restarted.close()
+    assert live is not None and differences(expected, live) == moved
+    clock.later(25 * 3600)
+    publisher.recheck()
+    with wp_rig.sessions() as s:
+        caught = s.scalars(select(Event).where(Event.kind == "reupdated")).one()
+    assert caught.detail["differences"] == moved
+    put_back = wordpress.post(post_id)
+    assert put_back["categories"] == approved["categories"]
+    assert sorted(put_back["tags"]) == sorted(approved["tags"])
+    assert the_publication(wp_rig, item.id).state == PubState.VERIFIED
+
+
+def test_wordpress_takes_a_deleted_term_id_without_an_error(wordpress: WordPress) -> None:
+    """Why the connector checks the terms in WordPress's answer: a stale id is no 400."""
+    gone = category(wordpress, f"Đã xoá {secrets.token_hex(3)}")
+    wordpress.rest("DELETE", f"/wp/v2/categories/{gone}", params={"force": "true"})
+    answer = wordpress.request(
+        "POST", "/wp/v2/posts", json={"title": "Thử", "status": "draft", "categories": [gone]}
+    )
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["categories"] == [], "dropped without a word"
+    wordpress.rest("DELETE", f"/wp/v2/posts/{answer.json()['id']}", params={"force": "true"})
+
+
+def test_a_category_deleted_between_two_publications_is_made_again(
+    tmp_path: Path, db_url: str, wordpress: WordPress, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_WP_PASSWORD", wordpress.app_password)
+    section = f"Giáo dục {secrets.token_hex(3)}"  # this test's own: it is deleted below
+    rig = make_rig(tmp_path, db_url, wordpress_board(wordpress, sections={"giao-duc": section}))
+    first = approved_item(rig)
+    clock = Clock()
+    publisher = outlet(rig, tmp_path, clock)  # one connector: it keeps the term ids
+    assert publisher.run_once().verified == 1
+    post = wordpress.post(int(the_publication(rig, first.id).remote_id or 0))
+    tags = term_names(wordpress, "tags", post["tags"])
+    [old] = post["categories"]
+    for taxonomy, ids in (("categories", [old]), ("tags", post["tags"])):
+        for term_id in ids:  # in WordPress, by hand
+            wordpress.rest("DELETE", f"/wp/v2/{taxonomy}/{term_id}", params={"force": "true"})
+    second = approved_item(rig)
+    clock.later(60)  # past its approval
+    assert publisher.run_once().verified == 1
+    pub = the_publication(rig, second.id)
+    post = wordpress.post(int(pub.remote_id or 0))
+    [new] = post["categories"]
+    assert new != old and term_names(wordpress, "categories", [new]) == [section]
+    assert term_names(wordpress, "tags", post["tags"]) == tags
+    assert len(wordpress.posts(slug=pub.key)) == 1
+    with rig.sessions() as s:
+        assert not s.scalars(select(Event).where(Event.kind == "reupdated")).all()
 
 
 def test_wordpress_down_for_a_while_still_gets_each_item_once(
