@@ -26,9 +26,8 @@ class _Wire(Compat32):
     would run it through ``Header`` only to get the same line back, slowly)."""
 
     def fold_binary(self, name: str, value: object) -> bytes:
-        short = isinstance(value, str) and value.isascii() and len(name) + len(value) < 76
-        if short and "\n" not in str(value) and "\r" not in str(value):
-            return f"{name}: {value}\r\n".encode("ascii")
+        if isinstance(value, str) and value.isascii() and len(name) + len(value) < 76:
+            return f"{name}: {value}\r\n".encode("ascii")  # one line: Mail.add saw to it
         return super().fold_binary(name, value)  # type: ignore[arg-type]
 
 
@@ -57,13 +56,16 @@ class Mail:
     attached: list[Part] = field(default_factory=list)
 
     def add(self, name: str, value: str) -> None:
-        """Add a header: ASCII as it is, anything else as RFC 2047 encoded words."""
+        """Add a header: ASCII as it is, anything else as RFC 2047 encoded words. A header
+        is one line: a line break in ``value`` (a forged Message-ID we answer, say) becomes
+        a space, so no header can be smuggled in."""
+        value = " ".join(value.split())
         self.headers.append(
             (name, value if value.isascii() else Header(value, "utf-8", header_name=name))
         )
 
     def __getitem__(self, name: str) -> str | None:
-        """The first ``name`` header as set (encoded words left encoded), or None."""
+        """The first ``name`` header's value as it was given, or None."""
         return next((str(v) for k, v in self.headers if k.lower() == name.lower()), None)
 
     def add_attachment(self, data: bytes, *, maintype: str, subtype: str, filename: str) -> None:

@@ -62,3 +62,16 @@ def test_the_wire_form_is_smtp_ready() -> None:
     assert b"\n" not in b"".join(lines)
     assert max(len(line) for line in lines) <= 78
     assert raw.count(b"MIME-Version:") == 1
+
+
+def test_a_line_break_in_a_value_cannot_add_a_header() -> None:
+    """A Message-ID we answer comes from the sender: a forged one must not smuggle in a
+    Bcc (nor stop the mail)."""
+    mail = Mail()
+    mail.add("In-Reply-To", "<a@demo.bientap.vn>\r\nBcc: evil@attacker.example")
+    mail.add("Subject", "Tiêu đề\nBcc: evil@attacker.example")
+    mail.text = "x"
+    msg = _read(mail.as_bytes())
+    assert msg["Bcc"] is None
+    assert msg["In-Reply-To"] == "<a@demo.bientap.vn> Bcc: evil@attacker.example"
+    assert msg["Subject"] == "Tiêu đề Bcc: evil@attacker.example"
