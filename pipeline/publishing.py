@@ -168,7 +168,7 @@ def differences(expected: Article, live: Live) -> list[str]:
     Tags are a set, and their case does not count (Liferay before GA112 / 2024.Q1 keeps
     them in lower case)."""
     found = []
-    if " ".join(expected.title.split()) != _name(live.title):
+    if _name(expected.title) != _name(live.title):
         found.append(f"Tiêu đề: duyệt «{expected.title}», trên cổng «{live.title}»")
     if (
         "section" in live.known

@@ -153,13 +153,19 @@ def approved_item_by_id(rig: Rig, item_id: int) -> Any:
     return next(i for i in rig.items() if i.id == item_id)
 
 
+def verified_item(rig: Rig, tmp_path: Path) -> tuple[Submission, Clock, Publisher]:
+    """An item approved and published, its post verified, and the publisher that did it."""
+    item = approved_item(rig)
+    clock = Clock()
+    publisher = outlet(rig, tmp_path, clock)
+    assert publisher.run_once().verified == 1
+    return item, clock, publisher
+
+
 def test_a_post_changed_by_hand_in_wordpress_is_caught_and_put_back(
     wp_rig: Rig, wordpress: WordPress, tmp_path: Path
 ) -> None:
-    item = approved_item(wp_rig)
-    clock = Clock()
-    publisher = outlet(wp_rig, tmp_path, clock)
-    publisher.run_once()
+    item, clock, publisher = verified_item(wp_rig, tmp_path)
     post_id = int(the_publication(wp_rig, item.id).remote_id or 0)
     wordpress.edit_post(post_id, content="<p>Nội dung đã bị sửa tay.</p>")
     clock.later(25 * 3600)
@@ -185,10 +191,7 @@ def term_names(wp: WordPress, taxonomy: str, ids: list[int]) -> list[str]:
 def test_a_post_moved_to_another_category_by_hand_is_caught_and_put_back(
     wp_rig: Rig, wordpress: WordPress, tmp_path: Path
 ) -> None:
-    item = approved_item(wp_rig)
-    clock = Clock()
-    publisher = outlet(wp_rig, tmp_path, clock)
-    assert publisher.run_once().verified == 1
+    item, clock, publisher = verified_item(wp_rig, tmp_path)
     pub = the_publication(wp_rig, item.id)
     with wp_rig.sessions() as s:
         current = s.get(Submission, item.id)
@@ -239,10 +242,7 @@ def test_a_category_deleted_between_two_publications_is_made_again(
     monkeypatch.setenv("TEST_WP_PASSWORD", wordpress.app_password)
     section = f"Giáo dục {secrets.token_hex(3)}"  # this test's own: it is deleted below
     rig = make_rig(tmp_path, db_url, wordpress_board(wordpress, sections={"giao-duc": section}))
-    first = approved_item(rig)
-    clock = Clock()
-    publisher = outlet(rig, tmp_path, clock)  # one connector: it keeps the term ids
-    assert publisher.run_once().verified == 1
+    first, clock, publisher = verified_item(rig, tmp_path)  # one connector: keeps term ids
     post = wordpress.post(int(the_publication(rig, first.id).remote_id or 0))
     tags = term_names(wordpress, "tags", post["tags"])
     [old] = post["categories"]
