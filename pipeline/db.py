@@ -12,6 +12,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from pipeline import ids
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -66,7 +68,10 @@ def migrate(engine: Engine) -> None:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False, future=True)
+    sessions = sessionmaker(engine, expire_on_commit=False, future=True)
+    if engine.dialect.name == "sqlite":
+        ids.install(sessions)
+    return sessions
 
 
 def open_database(url: str) -> tuple[Engine, sessionmaker[Session]]:

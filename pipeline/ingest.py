@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from pipeline import dedup, notices, reminders, replies, review
+from pipeline import dedup, ids, notices, reminders, replies, review
 from pipeline.checks import Action, Facts, Flag, decide, run_checks
 from pipeline.classify import Sender, owners
 from pipeline.config import Board
@@ -107,7 +107,7 @@ def store(w: Work) -> None:
     item.files = [StoredFile(**vars(f)) for f in r.files]
     if item.state == State.PENDING_REVIEW:
         item.due_at = due_date(w.board, r.kind, w.raw.received_at)
-    w.session.flush()
+    ids.need(w.session, item)
     if r.sketch is not None:
         dedup.index(w.session, item, r.sketch)
     w.item = item
@@ -188,8 +188,7 @@ def _done(w: Work, set_aside: bool) -> None:
 
 def _finish(w: Work, state: State, reason: str | None) -> Submission:
     item = w.item or _new_item(w, state, reason)
-    if item.id is None:
-        w.session.flush()  # its events need its id
+    ids.need(w.session, item)  # its events need its id
     _done(w, state in (State.SET_ASIDE, State.FAILED))
     w.session.add(
         Event(

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipeline import review_mail, routing
+from pipeline import ids, review_mail, routing
 from pipeline.commands import Verb
 from pipeline.config import Actor, Board, Member, Quorum, ReviewStep, Role
 from pipeline.files import FileStore
@@ -262,7 +262,7 @@ def seat(d: Desk, item: Submission, index: int, step_id: str, member_id: str) ->
         created_at=d.now,
     )
     d.session.add(task)
-    d.session.flush()
+    ids.need(d.session, task)
     return task
 
 
@@ -386,8 +386,7 @@ def ask(
 def start(d: Desk, item: Submission, new: bool = False) -> None:
     """Record version 1 and put a submission at the first step of its path. A ``new`` item
     (stored in this transaction) has no versions or decisions yet: nothing is looked up."""
-    if item.id is None:
-        d.session.flush()
+    ids.need(d.session, item)
     if new or not versions(d, item):
         d.session.add(
             SubmissionVersion(
