@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import Integer, Table, event, func, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from pipeline import writelock
+
 _NEXT = "bientap.next_ids"  # session.info: table name -> last id given in this transaction
 
 
@@ -34,10 +36,8 @@ def _write_lock(session: Session) -> None:
     """Hold SQLite's write lock from here to the end of the transaction, and check foreign
     keys at its commit: a flush orders tables by relationships, not by foreign keys, and a
     row may now name another row of the same flush."""
-    connection = session.connection()
-    if not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-    connection.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+    writelock.hold(session)
+    session.connection().exec_driver_sql("PRAGMA defer_foreign_keys = ON")
 
 
 def _give(session: Session, obj: Any) -> None:

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipeline import ids, review_mail, routing
+from pipeline import ids, review_mail, routing, writelock
 from pipeline.commands import Verb
 from pipeline.config import Actor, Board, Member, Quorum, ReviewStep, Role
 from pipeline.files import FileStore
@@ -500,8 +500,9 @@ def _tally(d: Desk, item: Submission, step: int) -> None:
 
 # -- acting -------------------------------------------------------------------------
 def open_task(d: Desk, task_id: int) -> tuple[ReviewTask, Submission]:
-    """The task and its item, locked (PostgreSQL) and read fresh: two decisions on one
-    item, taken by two daemons at once, are recorded one after the other."""
+    """The task and its item, locked and read fresh: two decisions on one item, taken at
+    once (two daemons, two taps on a phone), are recorded one after the other."""
+    writelock.hold(d.session)
     d.session.flush()
     task = d.session.get(ReviewTask, task_id, with_for_update=True, populate_existing=True)
     if task is None:

@@ -51,7 +51,7 @@ from waitress import create_server, wasyncore
 from werkzeug.security import safe_join
 from werkzeug.wrappers import Response as BaseResponse
 
-from pipeline import diffing, metrics, review
+from pipeline import diffing, metrics, review, writelock
 from pipeline.commands import Verb
 from pipeline.config import Board, Member
 from pipeline.files import FileStore
@@ -426,7 +426,9 @@ NO_FILE = "Tệp này không thuộc tin bài của liên kết, hoặc không �
 
 
 def lock(s: Session, task_id: int) -> None:
-    """Serialise decisions on one item (a row lock on PostgreSQL)."""
+    """Serialise decisions on one item (a row lock on PostgreSQL, the write lock on
+    SQLite)."""
+    writelock.hold(s)
     task = s.scalar(select(ReviewTask).where(ReviewTask.id == task_id).with_for_update())
     if task is not None:
         s.scalar(select(Submission).where(Submission.id == task.submission_id).with_for_update())

@@ -3,6 +3,8 @@ the head's tie-break, versions, edits, send-back, forwarding, delegation, absenc
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -144,6 +146,44 @@ def test_decision_on_an_old_version_does_not_count_and_the_reviewer_is_asked_aga
     text = again[-1].get_body(("plain",))
     assert text is not None and "1.500" in text.get_content()
     assert state(rig, item.id).state == State.PENDING_REVIEW
+
+
+def test_two_decisions_in_one_seat_at_the_same_instant_count_once(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A double tap on a phone, or a reply and a link handled by two daemons at once: the
+    second decision waits for the first and finds the seat closed (SQLite has no row
+    locks; its write lock is taken before the task is read)."""
+    rig = make_rig(tmp_path, db_url)
+    item = submit(rig, DEMO_SENDER, "[GD] Khai giảng năm học mới")
+    [seat] = pending(rig, item.id)
+    both_read = threading.Barrier(2)
+    check_open = review.check_open
+
+    def check_then_wait(d: Desk, task: ReviewTask, it: Submission) -> None:
+        check_open(d, task, it)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_read.wait(timeout=3)  # unlocked, both deciders would pass this together
+
+    monkeypatch.setattr(review, "check_open", check_then_wait)
+    outcomes: list[str] = []
+
+    def decide() -> None:
+        try:
+            outcomes.append(act(rig, seat, seat.member_id, Decision(Verb.APPROVE)))
+        except Refused as refused:
+            outcomes.append(refused.code)
+
+    deciders = [threading.Thread(target=decide) for _ in range(2)]
+    for thread in deciders:
+        thread.start()
+    for thread in deciders:
+        thread.join()
+    assert sorted(o.startswith("Đã ghi nhận") for o in outcomes) == [False, True], outcomes
+    assert "closed" in outcomes
+    with rig.sessions() as s:
+        kinds = s.scalars(select(Event.kind).where(Event.submission_id == item.id)).all()
+    assert kinds.count("approve") == 1
 
 
 def test_approve_with_edits_makes_a_sanitised_version_later_steps_see(
