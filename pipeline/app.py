@@ -216,7 +216,7 @@ def web_server(d: Deployed) -> WebServer:
         secure_cookies=d.deployment.public_url.startswith("https://"),
         site_dir=served_site(d),
     )
-    return WebServer(app, d.deployment.web_address)
+    return WebServer(app, d.deployment.web_address, trusted_proxy=d.deployment.trusted_proxy)
 
 
 def publish_settings(board: Board, public_url: str) -> Publish:

@@ -552,6 +552,9 @@ class Deployment(_Strict):
     workers: int = Field(default=1, ge=1)  # reader processes per board (pipeline/workers.py)
     web_address: str = "127.0.0.1:8470"  # where the daemon serves reviewers' link pages
     public_url: str = "http://127.0.0.1:8470"  # how reviewers' links start
+    # The reverse proxy in front of the link pages (its address, e.g. "127.0.0.1"): only
+    # its X-Forwarded-For and -Proto are believed, so the reviewer's address is recorded
+    trusted_proxy: str = ""
     # Several daemons on one PostgreSQL database (pipeline/claims.py):
     lease_seconds: float = Field(default=30, ge=2)  # a dead daemon's mailbox is taken over
     claim_seconds: float = Field(default=120, ge=5)  # a dead daemon's claimed work, likewise
@@ -627,6 +630,7 @@ ENVIRONMENT = (
     ("data_dir", "BIENTAP_DATA_DIR"),
     ("web_address", "BIENTAP_WEB_ADDRESS"),
     ("public_url", "BIENTAP_PUBLIC_URL"),
+    ("trusted_proxy", "BIENTAP_TRUSTED_PROXY"),
 )
 
 

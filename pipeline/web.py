@@ -674,13 +674,24 @@ def parse_address(address: str) -> tuple[str, int]:
 
 class WebServer:
     """Waitress serving ``app`` on ``address`` ("host:port"; port 0 picks a free one), in a
-    daemon thread. The socket is bound on construction, so ``port`` is known at once."""
+    daemon thread. The socket is bound on construction, so ``port`` is known at once.
+    Behind a reverse proxy at ``trusted_proxy``, the client's address and scheme are read
+    from the proxy's X-Forwarded-For and -Proto; from anyone else those headers are dropped."""
 
-    def __init__(self, app: WSGIApplication, address: str, *, threads: int = 4) -> None:
+    def __init__(
+        self, app: WSGIApplication, address: str, *, threads: int = 4, trusted_proxy: str = ""
+    ) -> None:
         host, port = parse_address(address)
         self._map: dict[int, Any] = {}
+        proxy: dict[str, Any] = {}
+        if trusted_proxy:
+            proxy = {
+                "trusted_proxy": trusted_proxy,
+                "trusted_proxy_count": 1,
+                "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
+            }
         self._server: Any = create_server(
-            app, map=self._map, host=host, port=port, threads=threads, ident="bientap"
+            app, map=self._map, host=host, port=port, threads=threads, ident="bientap", **proxy
         )
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None

@@ -151,9 +151,9 @@ def test_decision_on_an_old_version_does_not_count_and_the_reviewer_is_asked_aga
 def test_two_decisions_in_one_seat_at_the_same_instant_count_once(
     tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A double tap on a phone, or a reply and a link handled by two daemons at once: the
-    second decision waits for the first and finds the seat closed (SQLite has no row
-    locks; its write lock is taken before the task is read)."""
+    """A double tap on a phone (two web server threads), or a reply and a link handled at
+    once: the second decision waits for the first and finds the seat closed (SQLite has
+    no row locks; its write lock is taken before the task is read)."""
     rig = make_rig(tmp_path, db_url)
     item = submit(rig, DEMO_SENDER, "[GD] Khai giảng năm học mới")
     [seat] = pending(rig, item.id)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
@@ -32,7 +33,7 @@ from pipeline.models import (
 )
 from pipeline.samples import NEWS_BODY, NEWS_TITLE, article_mail
 from pipeline.tokens import ActionClaim
-from pipeline.web import CSP, make_app
+from pipeline.web import CSP, WebServer, make_app
 from tests.helpers import DEMO_BOX, LINKS, Rig, make_rig
 
 SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
@@ -158,6 +159,32 @@ def test_opening_links_shows_the_item_and_changes_nothing(web: Web) -> None:
     assert {e.actor for e in viewed} == {task.member_id}
     assert viewed[0].channel == "link" and viewed[0].detail["task"] == task.id
     assert {"ip", "user_agent"} <= set(viewed[0].detail)
+
+
+@pytest.mark.parametrize(
+    ("trusted_proxy", "recorded"), [("127.0.0.1", "203.0.113.7"), ("", "127.0.0.1")]
+)
+def test_the_reviewers_address_is_read_from_the_trusted_proxy_only(
+    web: Web, trusted_proxy: str, recorded: str
+) -> None:
+    """Behind the board's reverse proxy the record shows the reviewer's address, not the
+    proxy's; without a configured proxy a client's X-Forwarded-For is not believed."""
+    [task] = web.pending()
+    path = web.links(task)["view"]
+    app = make_app(web.rig.sessions, {web.rig.board.id: web.rig.board}, LINKS, web.rig.files)
+    server = WebServer(app, "127.0.0.1:0", trusted_proxy=trusted_proxy)
+    server.start()
+    try:
+        page = requests.get(
+            f"http://{server.host}:{server.port}{path}",
+            headers={"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"},
+            timeout=30,
+        )
+    finally:
+        server.stop()
+    assert page.status_code == 200 and NEWS_TITLE in page.text
+    [viewed] = web.events("viewed")
+    assert viewed.detail["ip"] == recorded
 
 
 def test_pages_carry_strict_security_headers(web: Web) -> None:
