@@ -1,7 +1,8 @@
 """Interfaces between the pipeline and the outside world.
 
 The pipeline never imports a protocol library; it talks to these. Each connector
-turns its library's errors into the two outcomes below.
+turns its library's errors into the outcomes below: the two about the server, and, for
+a mail sent, the two about that one message.
 """
 
 from __future__ import annotations
@@ -17,6 +18,15 @@ class TransientError(Exception):
 
 class PermanentError(Exception):
     """Retrying cannot help: bad credentials, a folder that cannot exist, a refusal."""
+
+
+class MailDeferred(TransientError):
+    """This message, for now: the server answered it with a 4xx (greylisting, a full
+    mailbox) or dropped the connection while taking it. The next message may go."""
+
+
+class MailRefused(PermanentError):
+    """This message, for good: the server refused it or its recipient (5xx)."""
 
 
 @dataclass(frozen=True)

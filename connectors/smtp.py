@@ -7,7 +7,7 @@ import re
 import smtplib
 import ssl
 
-from connectors.base import PermanentError, TransientError
+from connectors.base import MailDeferred, MailRefused, PermanentError, TransientError
 
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 
@@ -59,24 +59,33 @@ class SmtpSender:
         return conn
 
     def send(self, sender: str, recipients: list[str], raw: bytes) -> None:
+        """Send ``raw``. Reaching the server or logging in fails with TransientError or
+        PermanentError (about the server); the server's answer to this message with
+        MailDeferred or MailRefused."""
         conn = self._connect()
         try:
             # smtplib sends bytes as they are: line ends must already be CRLF
             refused = conn.sendmail(sender, recipients, _BARE_LF.sub(b"\r\n", raw))
         except smtplib.SMTPRecipientsRefused as exc:
-            raise PermanentError(f"recipients refused: {sorted(exc.recipients)}") from exc
+            raise _answer(exc.recipients, "recipients refused") from exc
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
-            if 400 <= exc.smtp_code < 500:
-                raise TransientError(f"SMTP temporary refusal: {exc.smtp_code}") from exc
-            raise PermanentError(f"SMTP refusal: {exc.smtp_code}") from exc
+            raise _answer({"": (exc.smtp_code, b"")}, "SMTP refusal") from exc
         except (smtplib.SMTPException, OSError) as exc:
             self._conn = None
-            raise TransientError(f"SMTP connection failed: {exc}") from exc
+            raise MailDeferred(f"SMTP connection failed while sending: {exc}") from exc
         if refused:
-            raise PermanentError(f"recipients refused: {sorted(refused)}")
+            raise _answer(refused, "recipients refused")
 
     def close(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 self._conn.quit()
             self._conn = None
+
+
+def _answer(replies: dict[str, tuple[int, bytes]], what: str) -> MailDeferred | MailRefused:
+    """What the server's replies to a message (by recipient) mean: wait when all are 4xx."""
+    codes = ", ".join(f"{who} {code}".strip() for who, (code, _text) in sorted(replies.items()))
+    if all(400 <= code < 500 for code, _text in replies.values()):
+        return MailDeferred(f"{what}: {codes} (temporary)")
+    return MailRefused(f"{what}: {codes}")

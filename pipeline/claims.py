@@ -90,6 +90,11 @@ class Crew:
         """The work on ``row`` is over for now: any daemon may claim it when it is due."""
         row.claimed_by, row.claimed_until = None, None
 
+    @staticmethod
+    def defer(row: Any, until: datetime) -> None:
+        """No daemon claims ``row`` before ``until`` (a retry that must wait)."""
+        row.claimed_by, row.claimed_until = None, until
+
     def hold(
         self,
         sessions: sessionmaker[Session],

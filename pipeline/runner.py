@@ -14,7 +14,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import TypeVar
@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from connectors.base import (
     Cursor,
     Fetched,
+    MailDeferred,
+    MailRefused,
     MailSender,
     MailSource,
     PermanentError,
@@ -44,12 +46,18 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_ATTEMPTS = 3  # a message that crashes the pipeline this often is kept as failed
-MAX_SEND_ATTEMPTS = 8
+MAX_SEND_ATTEMPTS = 8  # a mail the server defers is tried this often, then given up
 # Messages processed in one transaction: all of a batch is stored, or none of it and the
 # batch is redone message by message, so a crash still neither loses nor duplicates.
 PROCESS_BATCH = 25
 LOAD_WINDOW = 200  # raw messages loaded from the database at a time
 CLAIM = 50  # raw messages (or mails to send) one daemon claims at a time
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long a deferred mail waits after its ``attempts``-th try: 5 min, doubling, at
+    most 4 h (about nine hours in all before it is given up); greylisting asks minutes."""
+    return min(timedelta(minutes=5 * 2 ** (attempts - 1)), timedelta(hours=4))
 
 
 def _batched(items: Iterator[T], size: int) -> Iterator[list[T]]:
@@ -324,6 +332,8 @@ class MailboxRunner:
             )
 
     def _send(self, ids: list[int]) -> tuple[int, bool]:
+        """Send the claimed mails; False when the server is unwell (unreachable, or our
+        login refused): the mails stay owed, untouched, for the next pass."""
         sent = 0
         # a commit per mail sent; the rest stay loaded (expiring them would reload each one)
         with self.sessions(expire_on_commit=False) as session:
@@ -332,37 +342,51 @@ class MailboxRunner:
                 .where(OutgoingMail.id.in_(ids), OutgoingMail.sent_at.is_(None))
                 .order_by(OutgoingMail.id)
             ).all()
-            for mail in pending:
+            for i, mail in enumerate(pending):
                 try:
                     self.sender.send(self.board.mail_out.from_address, [mail.to_address], mail.raw)
-                except TransientError as exc:
+                except MailDeferred as exc:
+                    self._defer(session, mail, str(exc))
+                except MailRefused as exc:
+                    self._give_up(session, mail, str(exc))
+                except (TransientError, PermanentError) as exc:
+                    mail.last_error = str(exc)  # why it waits, not counted against it
+                    for unsent in pending[i:]:  # any daemon tries them again next pass
+                        Crew.release(session, unsent)
+                    session.commit()
+                    level = logging.ERROR if isinstance(exc, PermanentError) else logging.WARNING
+                    log.log(level, "board=%s: mail server: %s; mail waits", self.board.id, exc)
+                    return sent, False
+                else:
+                    mail.sent_at = utcnow()
                     mail.attempts += 1
-                    mail.last_error = str(exc)
-                    for unsent in pending:  # any daemon tries them again next pass
-                        if unsent.sent_at is None:
-                            Crew.release(session, unsent)
-                    session.commit()
-                    log.warning("board=%s outgoing=%d: will retry: %s", self.board.id, mail.id, exc)
-                    return sent, False  # the server is unwell: try the rest next pass
-                except PermanentError as exc:
-                    mail.attempts = MAX_SEND_ATTEMPTS
-                    mail.last_error = str(exc)
-                    session.add(
-                        Event(
-                            board_id=self.board.id,
-                            submission_id=mail.submission_id,
-                            kind="notice-failed",
-                            detail={"error": str(exc)},
-                        )
-                    )
-                    session.commit()
-                    log.error("board=%s outgoing=%d: gave up: %s", self.board.id, mail.id, exc)
-                    continue
-                mail.sent_at = utcnow()
-                mail.attempts += 1
+                    sent += 1
                 session.commit()
-                sent += 1
         return sent, True
+
+    def _defer(self, session: Session, mail: OutgoingMail, error: str) -> None:
+        """The server will not take this mail now: try it again later, backing off, and
+        give up after MAX_SEND_ATTEMPTS tries (about nine hours)."""
+        mail.attempts += 1
+        if mail.attempts >= MAX_SEND_ATTEMPTS:
+            self._give_up(session, mail, error)
+            return
+        mail.last_error = error
+        Crew.defer(mail, self.clock() + retry_delay(mail.attempts))
+        log.warning("board=%s outgoing=%d: deferred: %s", self.board.id, mail.id, error)
+
+    def _give_up(self, session: Session, mail: OutgoingMail, error: str) -> None:
+        mail.attempts = MAX_SEND_ATTEMPTS
+        mail.last_error = error
+        session.add(
+            Event(
+                board_id=self.board.id,
+                submission_id=mail.submission_id,
+                kind="notice-failed",
+                detail={"error": error},
+            )
+        )
+        log.error("board=%s outgoing=%d: gave up: %s", self.board.id, mail.id, error)
 
     # -- file -----------------------------------------------------------------
     def file(self) -> int:

@@ -690,7 +690,9 @@ class SmtpSink(_ServiceBase):
     clients may still send anonymously unless ``auth_required=True``. Without ``auth`` it
     does not advertise AUTH. With ``deliver_to=<Dovecot>`` every recipient whose address
     maps to a Dovecot user (through ``address_map`` or else the local part) also gets the
-    message appended to that user's INBOX before the message is recorded.
+    message appended to that user's INBOX before the message is recorded. ``refuse`` maps
+    a recipient address (or ``"*"``, any) to the reply it gets instead of 250 (a 4xx
+    greylists, a 5xx refuses); it can be changed while the sink runs; refusals are listed.
     """
 
     def __init__(
@@ -711,6 +713,8 @@ class SmtpSink(_ServiceBase):
         self.deliver_to = deliver_to
         self.address_map = {k.lower(): v for k, v in (address_map or {}).items()}
         self.stamp = stamp
+        self.refuse: dict[str, str] = {}
+        self.refused: list[str] = []  # the recipients answered from ``refuse``, in order
         self._messages: list[ReceivedMessage] = []
         self._errors: list[str] = []
         self._cond = threading.Condition()
@@ -784,6 +788,18 @@ class SmtpSink(_ServiceBase):
         envelope.mail_options.extend(mail_options)
         return "250 OK"
 
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        reply = self.refuse.get(address.lower(), self.refuse.get("*"))
+        if reply is not None:
+            with self._cond:
+                self.refused.append(address.lower())
+            return reply
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         data = envelope.original_content or envelope.content
         raw = data if isinstance(data, bytes) else str(data).encode("utf-8")
@@ -820,14 +836,15 @@ class SmtpSink(_ServiceBase):
         return "250 2.0.0 Message accepted"
 
     # -- lifecycle -----------------------------------------------------------
-    def start(self) -> None:
+    def start(self, port: int = 0) -> None:
+        """Start on ``port`` (again on the same one after ``stop``), else on a free one."""
         if self._controller is not None:
             return
         from aiosmtpd.controller import Controller
 
         last_error: Exception | None = None
         for _attempt in range(_START_ATTEMPTS):
-            self.port = free_port(self.host)
+            self.port = port or free_port(self.host)
             controller = Controller(
                 self,
                 hostname=self.host,

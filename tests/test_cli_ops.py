@@ -149,21 +149,19 @@ def test_mail_given_up_on_is_sent_again_once_the_cause_is_fixed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sink = make_smtp_sink(auth=("bientap", "right-password"), auth_required=True)
-
-    def smtp(password: str) -> SmtpSender:
-        return SmtpSender(
-            sink.host, sink.port, username="bientap", password=password, starttls=False
-        )
-
-    rig = make_rig(tmp_path, db_url, sender=smtp("wrong-password"))
+    smtp = SmtpSender(
+        sink.host, sink.port, username="bientap", password="right-password", starttls=False
+    )
+    rig = make_rig(tmp_path, db_url, sender=smtp)
+    sink.refuse["*"] = "550 5.7.1 Relaying denied"  # a relay misconfigured for the board
     rig.drop(article_mail(SENDER, DEMO_BOX))
-    rig.runner.run_once()  # the login is refused: every mail is given up on
+    rig.runner.run_once()  # every recipient is refused: every mail is given up on
     status = bientap.json("status")
     given_up = [m["id"] for m in status["mail_given_up"]]
     owed = len(given_up)
     assert owed > 0 and status["boards"][0]["mail"]["failed"] == owed
     assert bientap("retry", "--mail", "999999")[0] == 1
-    rig.runner.sender = smtp("right-password")
+    del sink.refuse["*"]  # the relay is fixed
     assert rig.runner.deliver() == 0  # nothing is retried by itself
     assert bientap("retry", "--mail", str(given_up[-1]))[0] == 0
     assert rig.runner.deliver() == 1

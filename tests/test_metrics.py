@@ -156,10 +156,11 @@ def test_mail_given_up_on_and_a_dead_publication(
         board = with_publish(
             load_board(CONFIG / "demo.toml"), connector="rest", rest=portal.rest_settings()
         )
-        wrong = SmtpSender(
-            sink.host, sink.port, username="bientap", password="wrong", starttls=False
+        sink.refuse["*"] = "550 5.7.1 Relaying denied"
+        sender = SmtpSender(
+            sink.host, sink.port, username="bientap", password="right-password", starttls=False
         )
-        rig = make_rig(tmp_path, db_url, board, sender=wrong)
+        rig = make_rig(tmp_path, db_url, board, sender=sender)
         approved_item(rig)
         portal.faults.refuse = True  # the portal refuses the board's credentials
         assert publisher(rig, tmp_path).run_once().dead == 1
@@ -173,7 +174,7 @@ def test_mail_given_up_on_and_a_dead_publication(
     assert value(m, "bientap_publications", board="demo", state="dead") == 1
     assert value(m, "bientap_publication_failures", board="demo", kind="dead") == 1
     assert value(m, "bientap_publication_failures", board="demo", kind="mismatch") == 0
-    # the SMTP login is refused: every mail is given up on, none sent
+    # the SMTP server refuses every recipient: every mail is given up on, none sent
     assert total(m, "bientap_notifications_failed", board="demo") == owed > 0
     assert total(m, "bientap_notifications_sent_total", board="demo") == 0
     assert sink.messages == []

@@ -1,0 +1,151 @@
+"""Mail the board owes (receipts, review requests) through a real SMTP server (aiosmtpd):
+a server that is down or refuses our login leaves the mail owed, however long it lasts;
+a mail the server defers (greylisting) waits its turn without holding up the others, and
+is given up only after its attempts; a refused recipient is given up at once, on record."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from connectors.smtp import SmtpSender
+from pipeline.models import Event, OutgoingMail, State
+from pipeline.runner import MAX_SEND_ATTEMPTS, retry_delay
+from pipeline.samples import article_mail
+from tests.fixtures_mail import MakeSmtpSink
+from tests.helpers import DEMO_BOX, Rig, make_rig
+from tests.services import SmtpSink
+
+SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def owed(rig: Rig) -> list[OutgoingMail]:
+    with rig.sessions() as s:
+        return list(s.scalars(select(OutgoingMail).order_by(OutgoingMail.id)))
+
+
+def to_sender(rig: Rig) -> OutgoingMail:
+    [receipt] = [m for m in owed(rig) if m.to_address == SENDER]
+    return receipt
+
+
+def delivered_to(sink: SmtpSink) -> list[str]:
+    return sorted(r for m in sink.messages for r in m.rcpt_tos)
+
+
+def smtp_rig(
+    tmp_path: Path, db_url: str, sink: SmtpSink, username: str | None = None, password: str = ""
+) -> Rig:
+    sender = SmtpSender(sink.host, sink.port, starttls=False, username=username, password=password)
+    rig = make_rig(tmp_path, db_url, sender=sender)
+    rig.runner.clock = Clock()
+    rig.drop(article_mail(SENDER, DEMO_BOX))
+    return rig
+
+
+def later(rig: Rig, delay: timedelta) -> None:
+    clock = rig.runner.clock
+    assert isinstance(clock, Clock)
+    clock.now += delay + timedelta(seconds=1)
+
+
+def test_mail_owed_while_the_server_is_down_goes_out_once_it_is_back(
+    tmp_path: Path, db_url: str, make_smtp_sink: MakeSmtpSink
+) -> None:
+    sink = make_smtp_sink()
+    rig = smtp_rig(tmp_path, db_url, sink)
+    port = sink.port
+    sink.stop()
+    for _hour in range(MAX_SEND_ATTEMPTS + 4):  # an outage longer than any mail's tries
+        assert rig.runner.run_once().sent == 0
+        later(rig, timedelta(hours=1))
+    [item] = rig.items()
+    assert item.state == State.PENDING_REVIEW  # the submission went on meanwhile
+    waiting = owed(rig)
+    assert len(waiting) >= 2  # the receipt and the first reviewer's request
+    assert all(m.sent_at is None and m.attempts == 0 for m in waiting)
+    assert "SMTP" in (waiting[0].last_error or "")
+    sink.start(port)
+    assert rig.runner.run_once().sent == len(waiting)
+    assert delivered_to(sink) == sorted(m.to_address for m in waiting)  # each once
+
+
+def test_a_greylisted_mail_waits_its_turn_and_the_others_are_not_held_up(
+    tmp_path: Path, db_url: str, make_smtp_sink: MakeSmtpSink
+) -> None:
+    sink = make_smtp_sink()
+    sink.refuse[SENDER] = "451 4.7.1 Greylisted, please try again later"
+    rig = smtp_rig(tmp_path, db_url, sink)
+    rig.runner.run_once()
+    receipt = to_sender(rig)
+    assert receipt.sent_at is None and receipt.attempts == 1 and "451" in (receipt.last_error or "")
+    others = sorted(m.to_address for m in owed(rig) if m.to_address != SENDER)
+    assert others and delivered_to(sink) == others  # the reviewers have their requests
+    del sink.refuse[SENDER]  # the greylist lets it through now
+    rig.runner.run_once()
+    assert sink.refused == [SENDER], "not tried again before its time"
+    later(rig, retry_delay(1))
+    rig.runner.run_once()
+    assert delivered_to(sink) == sorted([*others, SENDER])
+    assert to_sender(rig).sent_at is not None
+
+
+def test_a_mail_deferred_again_and_again_is_given_up_on_record(
+    tmp_path: Path, db_url: str, make_smtp_sink: MakeSmtpSink
+) -> None:
+    sink = make_smtp_sink()
+    sink.refuse[SENDER] = "452 4.2.2 Mailbox full"
+    rig = smtp_rig(tmp_path, db_url, sink)
+    for attempt in range(1, MAX_SEND_ATTEMPTS + 3):
+        rig.runner.run_once()
+        later(rig, retry_delay(attempt))
+    assert sink.refused == [SENDER] * MAX_SEND_ATTEMPTS
+    receipt = to_sender(rig)
+    assert receipt.sent_at is None and receipt.attempts == MAX_SEND_ATTEMPTS
+    with rig.sessions() as s:
+        [failed] = s.scalars(select(Event).where(Event.kind == "notice-failed")).all()
+    assert "452" in failed.detail["error"]
+
+
+def test_a_refused_recipient_is_given_up_at_once_and_the_rest_go_out(
+    tmp_path: Path, db_url: str, make_smtp_sink: MakeSmtpSink
+) -> None:
+    sink = make_smtp_sink()
+    sink.refuse[SENDER] = "550 5.1.1 Recipient address rejected: User unknown"
+    rig = smtp_rig(tmp_path, db_url, sink)
+    rig.runner.run_once()
+    later(rig, timedelta(days=1))
+    rig.runner.run_once()
+    assert sink.refused == [SENDER]  # tried once
+    receipt = to_sender(rig)
+    assert receipt.attempts == MAX_SEND_ATTEMPTS and "550" in (receipt.last_error or "")
+    assert delivered_to(sink) == sorted(m.to_address for m in owed(rig) if m.to_address != SENDER)
+    with rig.sessions() as s:
+        assert s.scalars(select(Event.kind).where(Event.kind == "notice-failed")).all() != []
+
+
+def test_a_refused_login_leaves_every_mail_owed_until_the_password_is_fixed(
+    tmp_path: Path, db_url: str, make_smtp_sink: MakeSmtpSink
+) -> None:
+    sink = make_smtp_sink(auth=("bientap", "dung-mat-khau"), auth_required=True)
+    rig = smtp_rig(tmp_path, db_url, sink, username="bientap", password="sai-mat-khau")
+    for _pass in range(3):
+        assert rig.runner.run_once().sent == 0
+    waiting = owed(rig)
+    assert all(m.attempts == 0 and m.sent_at is None for m in waiting), "nothing given up"
+    assert "login refused" in (waiting[0].last_error or "")
+    rig.runner.sender = SmtpSender(
+        sink.host, sink.port, starttls=False, username="bientap", password="dung-mat-khau"
+    )
+    assert rig.runner.run_once().sent == len(waiting)
+    assert {m.login for m in sink.messages} == {"bientap"}
