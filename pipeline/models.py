@@ -218,7 +218,7 @@ class OutgoingMail(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     board_id: Mapped[str] = mapped_column(String(64))
-    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submission.id"))
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submission.id"), index=True)
     to_address: Mapped[str] = mapped_column(String(320))
     reason: Mapped[str] = mapped_column(String(64))  # receipt, returned, quarantine-alert…
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
@@ -258,7 +258,7 @@ class Event(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     board_id: Mapped[str] = mapped_column(String(64))
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submission.id"), index=True)
-    raw_message_id: Mapped[int | None] = mapped_column(ForeignKey("raw_message.id"))
+    raw_message_id: Mapped[int | None] = mapped_column(ForeignKey("raw_message.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(320), default="system")
     channel: Mapped[str] = mapped_column(String(32), default="pipeline")
