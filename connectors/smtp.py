@@ -68,7 +68,10 @@ class SmtpSender:
             refused = conn.sendmail(sender, recipients, _BARE_LF.sub(b"\r\n", raw))
         except smtplib.SMTPRecipientsRefused as exc:
             raise _answer(exc.recipients, "recipients refused") from exc
-        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+        except smtplib.SMTPSenderRefused as exc:  # our own address: every mail would be
+            error = PermanentError if exc.smtp_code >= 500 else TransientError
+            raise error(f"SMTP refused the board's address: {exc.smtp_code}") from exc
+        except smtplib.SMTPDataError as exc:
             raise _answer({"": (exc.smtp_code, b"")}, "SMTP refusal") from exc
         except (smtplib.SMTPException, OSError) as exc:
             self._conn = None

@@ -693,6 +693,7 @@ class SmtpSink(_ServiceBase):
     message appended to that user's INBOX before the message is recorded. ``refuse`` maps
     a recipient address (or ``"*"``, any) to the reply it gets instead of 250 (a 4xx
     greylists, a 5xx refuses); it can be changed while the sink runs; refusals are listed.
+    A sender address in ``refuse`` is refused at MAIL FROM.
     """
 
     def __init__(
@@ -784,6 +785,8 @@ class SmtpSink(_ServiceBase):
     ) -> str:
         if self.auth_required and not session.authenticated:
             return "530 5.7.0 Authentication required"
+        if address.lower() in self.refuse:  # a sender address refused (MAIL FROM)
+            return self.refuse[address.lower()]
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"

@@ -1,7 +1,8 @@
 """Mail the board owes (receipts, review requests) through a real SMTP server (aiosmtpd):
 a server that is down or refuses our login leaves the mail owed, however long it lasts;
 a mail the server defers (greylisting) waits its turn without holding up the others, and
-is given up only after its attempts; a refused recipient is given up at once, on record."""
+is given up only after its attempts; a refused recipient is given up at once, on record;
+a refused From address, like a refused login, leaves every mail owed."""
 
 from __future__ import annotations
 
@@ -149,3 +150,21 @@ def test_a_refused_login_leaves_every_mail_owed_until_the_password_is_fixed(
     )
     assert rig.runner.run_once().sent == len(waiting)
     assert {m.login for m in sink.messages} == {"bientap"}
+
+
+def test_a_refused_board_address_leaves_every_mail_owed(
+    tmp_path: Path, db_url: str, make_smtp_sink: MakeSmtpSink
+) -> None:
+    """The relay refuses the board's own From address (a configuration to fix): no mail
+    is given up for it, they all wait."""
+    sink = make_smtp_sink()
+    rig = smtp_rig(tmp_path, db_url, sink)
+    board_address = rig.board.mail_out.from_address
+    sink.refuse[board_address] = "553 5.7.1 Sender address rejected: not owned by user"
+    for _pass in range(3):
+        assert rig.runner.run_once().sent == 0
+    waiting = owed(rig)
+    assert all(m.attempts == 0 and m.sent_at is None for m in waiting)
+    assert "553" in (waiting[0].last_error or "")
+    del sink.refuse[board_address]
+    assert rig.runner.run_once().sent == len(waiting)
