@@ -86,7 +86,8 @@ def buckets(sig: LeanMinHash) -> list[tuple[int, int]]:
 def find_duplicate(
     session: Session, board_id: str, sk: Sketch, threshold: float
 ) -> tuple[int, str] | None:
-    """(id, tracking code) of the most similar live submission at or above ``threshold``."""
+    """(id, tracking code) of the most similar live submission at or above ``threshold``,
+    an item stored earlier in the same transaction and not yet written included."""
     # Core statements on the tables: this runs for every message, the ORM adds nothing here
     bands, items = ShingleBand.__table__.c, Submission.__table__.c
     candidates = (
@@ -95,16 +96,25 @@ def find_duplicate(
         .where(bands.bucket.in_([bucket for _, bucket in sk.buckets]))
         .distinct()
     )
+    live = [str(s) for s in _LIVE]
+    connection = session.connection()
+    found: list[tuple[int, bytes | None, str]] = [
+        (row.id, row.minhash, row.tracking_code)
+        for row in connection.execute(
+            select(items.id, items.minhash, items.tracking_code).where(
+                items.id.in_(candidates), items.state.in_(live), items.minhash.is_not(None)
+            )
+        )
+    ]
+    unwritten = [
+        o for o in session.new if isinstance(o, Submission) and o.id is not None and o.state in live
+    ]
+    if unwritten:  # its buckets are written (index below), its row not yet
+        hits = set(connection.execute(candidates).scalars())
+        found += [(o.id, o.minhash, o.tracking_code) for o in unwritten if o.id in hits]
     best: tuple[float, int, str] | None = None
     sig = from_bytes(sk.minhash)
-    rows = session.connection().execute(
-        select(items.id, items.minhash, items.tracking_code).where(
-            items.id.in_(candidates),
-            items.state.in_([str(s) for s in _LIVE]),
-            items.minhash.is_not(None),
-        )
-    )
-    for item_id, minhash, code in rows:
+    for item_id, minhash, code in found:
         if minhash is None:
             continue
         score = sig.jaccard(from_bytes(minhash))

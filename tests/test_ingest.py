@@ -157,6 +157,18 @@ def test_near_duplicate_points_to_the_earlier_item(rig: Rig) -> None:
     assert not [f for f in third.flags if f["code"] == "near-duplicate"]
 
 
+def test_near_duplicates_arriving_together_are_caught(rig: Rig) -> None:
+    """The same article mailed twice in a minute lands in one batch: the second is still
+    flagged, pointing to the first."""
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, message_id="<a@x>"))
+    edited = NEWS_BODY.replace("hơn 1.200", "gần 1.300")
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, body=edited, message_id="<b@x>"))
+    rig.runner.run_once()
+    first, second = rig.items()
+    assert second.duplicate_of == first.id
+    assert [f["code"] for f in second.flags].count("near-duplicate") == 1
+
+
 def test_oversized_attachment_is_kept_and_sender_told(rig: Rig) -> None:
     big = b"\0" * (int(rig.board.limits.max_attachment_mb * 1024 * 1024) + 10)
     rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, attachments=[("video.mp4", "video/mp4", big)]))
