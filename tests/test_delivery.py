@@ -60,6 +60,18 @@ def later(rig: Rig, delay: timedelta) -> None:
     clock.now += delay + timedelta(seconds=1)
 
 
+def all_waiting(rig: Rig, passes: int, error: str, between: timedelta) -> list[OutgoingMail]:
+    """Run ``passes`` passes that send nothing; every mail is still owed, none tried
+    against its attempts, and the first says why (``error``)."""
+    for _pass in range(passes):
+        assert rig.runner.run_once().sent == 0
+        later(rig, between)
+    waiting = owed(rig)
+    assert waiting and all(m.sent_at is None and m.attempts == 0 for m in waiting)
+    assert error in (waiting[0].last_error or "")
+    return waiting
+
+
 def test_mail_owed_while_the_server_is_down_goes_out_once_it_is_back(
     tmp_path: Path, db_url: str, make_smtp_sink: MakeSmtpSink
 ) -> None:
@@ -67,15 +79,11 @@ def test_mail_owed_while_the_server_is_down_goes_out_once_it_is_back(
     rig = smtp_rig(tmp_path, db_url, sink)
     port = sink.port
     sink.stop()
-    for _hour in range(MAX_SEND_ATTEMPTS + 4):  # an outage longer than any mail's tries
-        assert rig.runner.run_once().sent == 0
-        later(rig, timedelta(hours=1))
+    # an outage longer than any mail's tries
+    waiting = all_waiting(rig, MAX_SEND_ATTEMPTS + 4, "SMTP", timedelta(hours=1))
     [item] = rig.items()
     assert item.state == State.PENDING_REVIEW  # the submission went on meanwhile
-    waiting = owed(rig)
     assert len(waiting) >= 2  # the receipt and the first reviewer's request
-    assert all(m.sent_at is None and m.attempts == 0 for m in waiting)
-    assert "SMTP" in (waiting[0].last_error or "")
     sink.start(port)
     assert rig.runner.run_once().sent == len(waiting)
     assert delivered_to(sink) == sorted(m.to_address for m in waiting)  # each once
@@ -140,11 +148,7 @@ def test_a_refused_login_leaves_every_mail_owed_until_the_password_is_fixed(
 ) -> None:
     sink = make_smtp_sink(auth=("bientap", "dung-mat-khau"), auth_required=True)
     rig = smtp_rig(tmp_path, db_url, sink, username="bientap", password="sai-mat-khau")
-    for _pass in range(3):
-        assert rig.runner.run_once().sent == 0
-    waiting = owed(rig)
-    assert all(m.attempts == 0 and m.sent_at is None for m in waiting), "nothing given up"
-    assert "login refused" in (waiting[0].last_error or "")
+    waiting = all_waiting(rig, 3, "login refused", timedelta(days=1))
     rig.runner.sender = SmtpSender(
         sink.host, sink.port, starttls=False, username="bientap", password="dung-mat-khau"
     )
@@ -161,10 +165,6 @@ def test_a_refused_board_address_leaves_every_mail_owed(
     rig = smtp_rig(tmp_path, db_url, sink)
     board_address = rig.board.mail_out.from_address
     sink.refuse[board_address] = "553 5.7.1 Sender address rejected: not owned by user"
-    for _pass in range(3):
-        assert rig.runner.run_once().sent == 0
-    waiting = owed(rig)
-    assert all(m.attempts == 0 and m.sent_at is None for m in waiting)
-    assert "553" in (waiting[0].last_error or "")
+    waiting = all_waiting(rig, 3, "553", timedelta(days=1))
     del sink.refuse[board_address]
     assert rig.runner.run_once().sent == len(waiting)
