@@ -15,7 +15,7 @@ from typing import cast
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from pipeline.models import ShingleBand, State, Submission
@@ -83,35 +83,45 @@ def buckets(sig: LeanMinHash) -> list[tuple[int, int]]:
     return out
 
 
+_bands, _items = ShingleBand.__table__.c, Submission.__table__.c
+_BUCKET_HITS = (
+    select(_bands.submission_id)
+    .where(_bands.board_id == bindparam("board"))
+    .where(_bands.bucket.in_(bindparam("buckets", expanding=True)))
+    .distinct()
+)
+_SKETCHES = select(_items.id, _items.minhash, _items.tracking_code).where(
+    _items.id.in_(bindparam("ids", expanding=True)),
+    _items.state.in_([str(s) for s in _LIVE]),
+    _items.minhash.is_not(None),
+)
+
+
 def find_duplicate(
     session: Session, board_id: str, sk: Sketch, threshold: float
 ) -> tuple[int, str] | None:
     """(id, tracking code) of the most similar live submission at or above ``threshold``,
     an item stored earlier in the same transaction and not yet written included."""
-    # Core statements on the tables: this runs for every message, the ORM adds nothing here
-    bands, items = ShingleBand.__table__.c, Submission.__table__.c
-    candidates = (
-        select(bands.submission_id)
-        .where(bands.board_id == board_id)
-        .where(bands.bucket.in_([bucket for _, bucket in sk.buckets]))
-        .distinct()
-    )
-    live = [str(s) for s in _LIVE]
+    # Core statements, built once (building one costs as much as running it): this runs
+    # for every message. Most messages share no bucket with anything: one look-up says so.
     connection = session.connection()
+    hits = set(
+        connection.execute(
+            _BUCKET_HITS, {"board": board_id, "buckets": [bucket for _, bucket in sk.buckets]}
+        ).scalars()
+    )
+    if not hits:
+        return None
     found: list[tuple[int, bytes | None, str]] = [
         (row.id, row.minhash, row.tracking_code)
-        for row in connection.execute(
-            select(items.id, items.minhash, items.tracking_code).where(
-                items.id.in_(candidates), items.state.in_(live), items.minhash.is_not(None)
-            )
-        )
+        for row in connection.execute(_SKETCHES, {"ids": sorted(hits)})
     ]
-    unwritten = [
-        o for o in session.new if isinstance(o, Submission) and o.id is not None and o.state in live
+    # an item stored earlier in this transaction: its buckets are written, its row not yet
+    found += [
+        (o.id, o.minhash, o.tracking_code)
+        for o in session.new
+        if isinstance(o, Submission) and o.id in hits and o.state in _LIVE
     ]
-    if unwritten:  # its buckets are written (index below), its row not yet
-        hits = set(connection.execute(candidates).scalars())
-        found += [(o.id, o.minhash, o.tracking_code) for o in unwritten if o.id in hits]
     best: tuple[float, int, str] | None = None
     sig = from_bytes(sk.minhash)
     for item_id, minhash, code in found:
