@@ -43,6 +43,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Integer,
+    MetaData,
     Table,
     create_engine,
     delete,
@@ -527,11 +528,11 @@ def _wipe(engine: Engine) -> None:
                 conn.execute(delete(table))
 
 
-def _reset_sequences(conn: Connection) -> None:
+def _reset_sequences(conn: Connection, present: set[str]) -> None:
     """PostgreSQL hands out ids from a sequence the inserts did not advance."""
     for table in Base.metadata.sorted_tables:
         keys = list(table.primary_key.columns)
-        if len(keys) != 1 or not isinstance(keys[0].type, Integer):
+        if table.name not in present or len(keys) != 1 or not isinstance(keys[0].type, Integer):
             continue
         name = keys[0].name
         seq = conn.scalar(
@@ -547,6 +548,20 @@ def _reset_sequences(conn: Connection) -> None:
             )
 
 
+def _as_stored(table: Table, columns: set[str]) -> Table:
+    """``table`` as the target has it (an archive of an older schema lacks newer columns),
+    with the column types but none of the model's defaults: a row goes in as it was."""
+    return Table(
+        table.name,
+        MetaData(),
+        *(
+            Column(c.name, c.type, primary_key=c.primary_key)
+            for c in table.columns
+            if c.name in columns
+        ),
+    )
+
+
 def _load_rows(
     engine: Engine, dumps: Path, manifest: dict[str, Any], progress: Progress
 ) -> dict[str, int]:
@@ -560,21 +575,22 @@ def _load_rows(
             if table.name not in present or not source.exists():
                 continue
             columns = {c["name"] for c in inspector.get_columns(table.name)}
+            into = _as_stored(table, columns)
             n, batch = 0, []
             with source.open("rb") as fh:
                 for line in fh:
                     batch.append(_decode_row(table, json.loads(line), columns))
                     if len(batch) >= BATCH:
-                        conn.execute(table.insert(), batch)
+                        conn.execute(into.insert(), batch)
                         n, batch = n + len(batch), []
                         progress.advance(BATCH)
             if batch:
-                conn.execute(table.insert(), batch)
+                conn.execute(into.insert(), batch)
                 n += len(batch)
                 progress.advance(len(batch))
             counts[table.name] = n
         if conn.dialect.name == "postgresql":
-            _reset_sequences(conn)
+            _reset_sequences(conn, present)
     return counts
 
 
