@@ -14,23 +14,25 @@ on upload and, when the post exists, its post too; a read asks for the post and 
 media attached to it at the same time. HTTP failures are mapped to CMS errors by
 ``connectors.http.JsonHttp`` (the application password scrubbed from messages).
 
-Term ids (categories, tags) are looked up once and kept. WordPress (6.1, tested) takes a
-post naming a term id it no longer has (the category was deleted, or deleted and made
-again under a new id) without a word: 201/200, the id left out of the answer. So the
-answer's ``categories`` and ``tags`` are checked against what was sent; when one is
-missing the kept ids are dropped, looked up again (made when the site lacks them) and
-the terms sent once more, to the same post. A read gives the post's terms back by name
-(``Live.section``: its categories' names, ``Live.tags``), through the same ids; an id
-not kept is asked for. A term renamed in WordPress keeps its id, and its old name here
-until the connector is made again: verification does not see a renamed category.
+Term ids (categories, tags) are looked up once and kept for TERM_SECONDS. WordPress
+(6.1, tested) takes a post naming a term id it no longer has (the category was deleted,
+or deleted and made again under a new id) without a word: 201/200, the id left out of
+the answer. So the answer's ``categories`` and ``tags`` are checked against what was
+sent; when one is missing the kept ids are dropped, looked up again (made when the site
+lacks them) and the terms sent once more, to the same post. A read gives the post's
+terms back by name (``Live.section``: its categories' names, ``Live.tags``), through the
+same ids; an id not kept is asked for. A term renamed in WordPress keeps its id: once
+its name here is older than TERM_SECONDS it is asked again, so verification sees the
+rename, and the board's section is looked up again by its name (made, as when deleted).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from html import unescape
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 from connectors.cms import TERMS, Article, CmsRejected, Live, Media, document_values
@@ -44,6 +46,28 @@ FILES_MARK = "<!-- bientap:files -->"  # what follows is the download list we ad
 POST_FIELDS = "id,link,status,title.raw,content.raw,categories,tags,meta"  # what _live reads
 TAXONOMIES = ("categories", "tags")  # the post fields holding term ids
 MEDIA_FIELDS = "id,post,source_url,title.raw"  # what publishing a post reads of a medium
+TERM_SECONDS = 600.0  # a term's id and name, as the site gave them, are kept this long
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Kept(Generic[K, V]):
+    """What the site said, for TERM_SECONDS: a term renamed there is seen after that."""
+
+    def __init__(self) -> None:
+        self._data: dict[K, tuple[V, float]] = {}
+
+    def get(self, key: K) -> V | None:
+        found = self._data.get(key)
+        if found is None or time.monotonic() - found[1] >= TERM_SECONDS:
+            return None
+        return found[0]
+
+    def put(self, key: K, value: V) -> None:
+        self._data[key] = (value, time.monotonic())
+
+    def clear(self) -> None:
+        self._data.clear()
 
 
 class WordPressCms:
@@ -54,8 +78,8 @@ class WordPressCms:
         self.http = self._session()
         self.side_http = self._session()  # the media listing, while self.http reads the post
         self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wordpress-media")
-        self._terms: dict[tuple[str, str], int] = {}  # (taxonomy, name) -> id
-        self._term_names: dict[tuple[str, int], str] = {}  # (taxonomy, id) -> name
+        self._terms: _Kept[tuple[str, str], int] = _Kept()  # (taxonomy, name) -> id
+        self._term_names: _Kept[tuple[str, int], str] = _Kept()  # (taxonomy, id) -> name
 
     def _session(self) -> JsonHttp:
         http = JsonHttp(self.settings.timeout_seconds, self._secrets)
@@ -86,14 +110,15 @@ class WordPressCms:
     # -- terms and media -----------------------------------------------------------------
     def _term(self, taxonomy: str, name: str) -> int:
         """The id of a category or tag, created when the site lacks it."""
-        if (taxonomy, name) in self._terms:
-            return self._terms[(taxonomy, name)]
+        kept = self._terms.get((taxonomy, name))
+        if kept is not None:
+            return kept
         found = self._call("GET", f"/wp/v2/{taxonomy}", {"search": name, "per_page": 100})
         match = next((t for t in found if unescape(t["name"]) == name), None)
         if match is None:
             match = self._call("POST", f"/wp/v2/{taxonomy}", json={"name": name})
-        self._terms[(taxonomy, name)] = int(match["id"])
-        self._term_names[(taxonomy, int(match["id"]))] = name
+        self._terms.put((taxonomy, name), int(match["id"]))
+        self._term_names.put((taxonomy, int(match["id"])), name)
         return int(match["id"])
 
     def _term_ids(self, article: Article) -> dict[str, list[int]]:
@@ -104,12 +129,14 @@ class WordPressCms:
 
     def _names(self, taxonomy: str, ids: list[int]) -> list[str]:
         """The names of term ids: those not kept are asked for, in one request."""
-        missing = [i for i in ids if (taxonomy, i) not in self._term_names]
+        names = {i: self._term_names.get((taxonomy, i)) for i in ids}
+        missing = [i for i, name in names.items() if name is None]
         if missing:
             params = {"include": ",".join(map(str, missing)), "per_page": 100, "_fields": "id,name"}
             for term in self._call("GET", f"/wp/v2/{taxonomy}", params):
-                self._term_names[(taxonomy, int(term["id"]))] = unescape(term["name"])
-        return [self._term_names.get((taxonomy, i), f"#{i}") for i in ids]
+                names[int(term["id"])] = unescape(term["name"])
+                self._term_names.put((taxonomy, int(term["id"])), unescape(term["name"]))
+        return [names.get(i) or f"#{i}" for i in ids]
 
     def _attached(self, post_id: str, http: JsonHttp | None = None) -> dict[str, dict[str, Any]]:
         params = {"parent": post_id, "per_page": 100, "context": "edit", "_fields": MEDIA_FIELDS}

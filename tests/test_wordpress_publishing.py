@@ -1,6 +1,6 @@
 """Approved items into a real WordPress (Debian's package, PHP's server, MariaDB), read
 back through WordPress's own REST API; faults on the real site; a post changed by hand;
-a category deleted while the connector keeps its id."""
+a category deleted or renamed while the connector keeps its id."""
 
 from __future__ import annotations
 
@@ -260,6 +260,31 @@ def test_a_category_deleted_between_two_publications_is_made_again(
     assert len(wordpress.posts(slug=pub.key)) == 1
     with rig.sessions() as s:
         assert not s.scalars(select(Event).where(Event.kind == "reupdated")).all()
+
+
+def test_a_category_renamed_in_wordpress_is_seen_once_the_kept_name_is_old(
+    tmp_path: Path, db_url: str, wordpress: WordPress, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone renames the board's category on the site: the daily re-verification sees
+    the post is no longer in the approved section (the kept name is asked again), and the
+    section of the configuration is what the post is put back into."""
+    monkeypatch.setenv("TEST_WP_PASSWORD", wordpress.app_password)
+    section = f"Giáo dục {secrets.token_hex(3)}"  # this test's own: it is renamed below
+    rig = make_rig(tmp_path, db_url, wordpress_board(wordpress, sections={"giao-duc": section}))
+    item, clock, publisher = verified_item(rig, tmp_path)  # the connector keeps the term
+    post_id = int(the_publication(rig, item.id).remote_id or 0)
+    [old] = wordpress.post(post_id)["categories"]
+    renamed = f"{section} (đổi tên)"
+    wordpress.rest("POST", f"/wp/v2/categories/{old}", json={"name": renamed})  # by hand
+    monkeypatch.setattr("connectors.wordpress.TERM_SECONDS", 0.0)  # as a day later
+    clock.later(25 * 3600)
+    publisher.recheck()
+    with rig.sessions() as s:
+        caught = s.scalars(select(Event).where(Event.kind == "reupdated")).one()
+    assert caught.detail["differences"] == [f"Chuyên mục: duyệt «{section}», trên cổng «{renamed}»"]
+    [new] = wordpress.post(post_id)["categories"]
+    assert new != old and term_names(wordpress, "categories", [new]) == [section]
+    assert the_publication(rig, item.id).state == PubState.VERIFIED
 
 
 def test_wordpress_down_for_a_while_still_gets_each_item_once(
