@@ -6,10 +6,12 @@ import contextlib
 import re
 import smtplib
 import ssl
+import time
 
 from connectors.base import MailDeferred, MailRefused, PermanentError, TransientError
 
 _BARE_LF = re.compile(rb"(?<!\r)\n")
+IDLE_CHECK_SECONDS = 30.0  # a connection unused this long is asked NOOP before a mail
 
 
 class SmtpSender:
@@ -28,9 +30,12 @@ class SmtpSender:
         self.username, self._password = username, password
         self.starttls, self.use_ssl, self.timeout = starttls, use_ssl, timeout
         self._conn: smtplib.SMTP | None = None
+        self._used = 0.0  # when the connection last answered
 
     def _connect(self) -> smtplib.SMTP:
         if self._conn is not None:
+            if time.monotonic() - self._used < IDLE_CHECK_SECONDS:
+                return self._conn  # one round trip less a mail; a drop is caught in send
             try:
                 if self._conn.noop()[0] == 250:
                     return self._conn
@@ -51,6 +56,7 @@ class SmtpSender:
                     conn.starttls(context=ssl.create_default_context())
             if self.username and self._password is not None:
                 conn.login(self.username, self._password)
+            self._used = time.monotonic()
         except smtplib.SMTPAuthenticationError as exc:
             raise PermanentError(f"SMTP login refused for {self.username}") from exc
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:
@@ -62,22 +68,30 @@ class SmtpSender:
         """Send ``raw``. Reaching the server or logging in fails with TransientError or
         PermanentError (about the server); the server's answer to this message with
         MailDeferred or MailRefused."""
-        conn = self._connect()
-        try:
-            # smtplib sends bytes as they are: line ends must already be CRLF
-            refused = conn.sendmail(sender, recipients, _BARE_LF.sub(b"\r\n", raw))
-        except smtplib.SMTPRecipientsRefused as exc:
-            raise _answer(exc.recipients, "recipients refused") from exc
-        except smtplib.SMTPSenderRefused as exc:  # our own address: every mail would be
-            error = PermanentError if exc.smtp_code >= 500 else TransientError
-            raise error(f"SMTP refused the board's address: {exc.smtp_code}") from exc
-        except smtplib.SMTPDataError as exc:
-            raise _answer({"": (exc.smtp_code, b"")}, "SMTP refusal") from exc
-        except (smtplib.SMTPException, OSError) as exc:
-            self._conn = None
-            raise MailDeferred(f"SMTP connection failed while sending: {exc}") from exc
-        if refused:
-            raise _answer(refused, "recipients refused")
+        for again in (False, True):
+            conn = self._connect()
+            try:
+                # smtplib sends bytes as they are: line ends must already be CRLF
+                refused = conn.sendmail(sender, recipients, _BARE_LF.sub(b"\r\n", raw))
+            except smtplib.SMTPServerDisconnected as exc:
+                self._conn = None  # it closed a connection we kept (restarted, timed out)
+                if again:
+                    raise MailDeferred(f"SMTP connection failed while sending: {exc}") from exc
+                continue
+            except smtplib.SMTPRecipientsRefused as exc:
+                raise _answer(exc.recipients, "recipients refused") from exc
+            except smtplib.SMTPSenderRefused as exc:  # our own address: every mail would be
+                error = PermanentError if exc.smtp_code >= 500 else TransientError
+                raise error(f"SMTP refused the board's address: {exc.smtp_code}") from exc
+            except smtplib.SMTPDataError as exc:
+                raise _answer({"": (exc.smtp_code, b"")}, "SMTP refusal") from exc
+            except (smtplib.SMTPException, OSError) as exc:
+                self._conn = None
+                raise MailDeferred(f"SMTP connection failed while sending: {exc}") from exc
+            self._used = time.monotonic()
+            if refused:
+                raise _answer(refused, "recipients refused")
+            return
 
     def close(self) -> None:
         if self._conn is not None:

@@ -168,3 +168,23 @@ def test_a_refused_board_address_leaves_every_mail_owed(
     waiting = all_waiting(rig, 3, "553", timedelta(days=1))
     del sink.refuse[board_address]
     assert rig.runner.run_once().sent == len(waiting)
+
+
+def test_a_relay_that_dropped_the_kept_connection_gets_the_next_mail_at_once(
+    tmp_path: Path, db_url: str, make_smtp_sink: MakeSmtpSink
+) -> None:
+    """The connection is kept between mails (no NOOP before each); a relay restarted in
+    between has closed it: the sender connects again and nothing waits or is counted."""
+    sink = make_smtp_sink()
+    rig = smtp_rig(tmp_path, db_url, sink)
+    first = rig.runner.run_once().sent
+    assert first >= 2 and len(sink.messages) == first
+    port = sink.port
+    sink.stop()
+    sink.start(port)  # our connection is gone with the old server
+    rig.drop(article_mail(SENDER, DEMO_BOX, "Tin thứ hai"))
+    assert rig.runner.run_once().sent == first  # a receipt and a review request again
+    assert len(sink.messages) == 2 * first  # each once
+    assert all(
+        m.sent_at is not None and m.attempts == 1 and m.last_error is None for m in owed(rig)
+    )
