@@ -134,8 +134,9 @@ class WordPressCms:
         if missing:
             params = {"include": ",".join(map(str, missing)), "per_page": 100, "_fields": "id,name"}
             for term in self._call("GET", f"/wp/v2/{taxonomy}", params):
-                names[int(term["id"])] = unescape(term["name"])
-                self._term_names.put((taxonomy, int(term["id"])), unescape(term["name"]))
+                term_id, name = int(term["id"]), unescape(term["name"])
+                names[term_id] = name
+                self._term_names.put((taxonomy, term_id), name)
         return [names.get(i) or f"#{i}" for i in ids]
 
     def _attached(self, post_id: str, http: JsonHttp | None = None) -> dict[str, dict[str, Any]]:
