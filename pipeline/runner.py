@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -40,10 +39,9 @@ from pipeline.files import FileStore
 from pipeline.models import Event, MailboxState, OutgoingMail, RawMessage, RawStatus, utcnow
 from pipeline.reading import Reading
 from pipeline.review import Desk, Links
-from pipeline.workers import Outcome, Readers
+from pipeline.workers import Outcome, Readers, batched
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 MAX_ATTEMPTS = 3  # a message that crashes the pipeline this often is kept as failed
 MAX_SEND_ATTEMPTS = 8  # a mail the server defers is tried this often, then given up
@@ -58,17 +56,6 @@ def retry_delay(attempts: int) -> timedelta:
     """How long a deferred mail waits after its ``attempts``-th try: 5 min, doubling, at
     most 4 h (about nine hours in all before it is given up); greylisting asks minutes."""
     return min(timedelta(minutes=5 * 2 ** (attempts - 1)), timedelta(hours=4))
-
-
-def _batched(items: Iterator[T], size: int) -> Iterator[list[T]]:
-    batch: list[T] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def message_id_of(raw: bytes) -> str | None:
@@ -203,7 +190,7 @@ class MailboxRunner:
         while ids := self._claim(after):
             renew()
             after = ids[-1]
-            for chunk in _batched(self.readers.read_all(self._raw_bytes(ids)), PROCESS_BATCH):
+            for chunk in batched(self.readers.read_all(self._raw_bytes(ids)), PROCESS_BATCH):
                 done += self._store_readings(chunk)
             self.seal()  # chained as it goes, not all at the end of a long backlog
         return done

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import TypeVar
 
 from pipeline import logs
 from pipeline.config import Board
@@ -26,7 +27,17 @@ from pipeline.reading import Reading, read
 log = logging.getLogger(__name__)
 
 READER_NICENESS = 10
+CHUNK = 8  # messages handed to a reader process at once: one round trip, not eight
 Outcome = Reading | str  # a Reading, or the error that reading raised
+T = TypeVar("T")
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last one shorter), as they come."""
+    source = iter(items)
+    while batch := list(itertools.islice(source, size)):
+        yield batch
+
 
 _board: Board | None = None  # set in each worker by _start
 _files: FileStore | None = None
@@ -55,9 +66,9 @@ def _ready() -> bool:
     return _board is not None
 
 
-def _read_in_worker(raw: bytes) -> Outcome:
+def _read_in_worker(raws: list[bytes]) -> list[Outcome]:
     assert _board is not None and _files is not None
-    return safe_read(_board, _files, raw)
+    return [safe_read(_board, _files, raw) for raw in raws]
 
 
 class Readers:
@@ -85,34 +96,36 @@ class Readers:
                 future.result()
 
     def read_all(self, raws: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, Outcome]]:
-        """Readings in the order given. Workers keep up to ``ahead`` messages in hand, so
-        they read on while the caller records what they returned."""
+        """Readings in the order given. Workers keep up to ``ahead`` messages in hand (in
+        chunks of CHUNK), so they read on while the caller records what they returned."""
         if self.workers <= 1 or self._broken:
             for raw_id, raw in raws:
                 yield raw_id, safe_read(self.board, self.files, raw)
             return
-        pending = deque[tuple[int, bytes, Future[Outcome] | None]]()
-        source = iter(raws)
-        for raw_id, raw in itertools.islice(source, self.ahead):
-            pending.append((raw_id, raw, self._submit(raw)))
+        pending = deque[tuple[list[tuple[int, bytes]], Future[list[Outcome]] | None]]()
+        chunks = batched(raws, CHUNK)
+        for chunk in itertools.islice(chunks, max(1, self.ahead // CHUNK)):
+            pending.append((chunk, self._submit(chunk)))
         while pending:
-            raw_id, raw, future = pending.popleft()
-            for next_id, next_raw in itertools.islice(source, 1):
-                pending.append((next_id, next_raw, self._submit(next_raw)))
+            chunk, future = pending.popleft()
+            for following in itertools.islice(chunks, 1):
+                pending.append((following, self._submit(following)))
             try:
-                outcome = future.result() if future is not None else None
+                outcomes = future.result() if future is not None else None
             except BrokenProcessPool:  # a worker died (a crash in a C library?)
                 self._mark_broken()
-                outcome = None
-            yield raw_id, outcome if outcome is not None else safe_read(self.board, self.files, raw)
+                outcomes = None
+            if outcomes is None:
+                outcomes = [safe_read(self.board, self.files, raw) for _, raw in chunk]
+            yield from zip((raw_id for raw_id, _ in chunk), outcomes, strict=True)
         if self._broken:
             self.close()  # the next pass starts fresh processes
 
-    def _submit(self, raw: bytes) -> Future[Outcome] | None:
+    def _submit(self, chunk: list[tuple[int, bytes]]) -> Future[list[Outcome]] | None:
         if self._broken:
             return None
         try:
-            return self._executor().submit(_read_in_worker, raw)
+            return self._executor().submit(_read_in_worker, [raw for _, raw in chunk])
         except BrokenProcessPool:
             self._mark_broken()
             return None
