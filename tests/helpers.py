@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import mailbox
+import subprocess
+import sys
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -75,3 +77,26 @@ def make_rig(
     sender = sender or OutboxSender(outbox)
     runner = MailboxRunner(board, board.mailboxes[0].name, sessions, files, source, sender, LINKS)
     return Rig(board, sessions, files, inbox, outbox, runner)
+
+
+def orphaned(script: str) -> list[str]:
+    """Run ``script`` in a child Python, read the first line it prints, then SIGKILL it:
+    no atexit runs, whatever it started is orphaned. The words of that line."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None
+        return child.stdout.readline().split()
+    finally:
+        child.kill()
+        child.wait()
+
+
+def reaped(pid: int) -> bool:
+    """The process has exited (a zombie until pid 1 reaps it counts)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return True
+    return state == "Z"

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import smtplib
 import socket
-import subprocess
-import sys
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from imapclient import IMAPClient, imap_utf7
 from imapclient.exceptions import LoginError
 
 from tests.fixtures_mail import MakeImapUser, MakeSmtpSink
+from tests.helpers import orphaned, reaped
 from tests.services import Dovecot, ImapAccount, Postgres, SmtpSink, require_binary
 
 FOLDER_VI = "Đã xử lý"
@@ -156,16 +155,7 @@ def test_servers_left_by_a_killed_process_are_reaped() -> None:
         "print(d.root, d.pid, p.root, p.pid, flush=True)\n"
         "time.sleep(600)\n"
     )
-    repo = Path(__file__).resolve().parents[1]
-    child = subprocess.Popen(
-        [sys.executable, "-c", script], cwd=repo, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert child.stdout is not None
-        dovecot_root, dovecot_pid, pg_root, pg_pid = child.stdout.readline().split()
-    finally:
-        child.kill()  # SIGKILL: no atexit, the servers are orphaned
-        child.wait()
+    dovecot_root, dovecot_pid, pg_root, pg_pid = orphaned(script)  # the servers live on
     pids = [int(dovecot_pid), int(pg_pid)]
     assert all(os.path.exists(f"/proc/{pid}") for pid in pids)
 
@@ -174,12 +164,7 @@ def test_servers_left_by_a_killed_process_are_reaped() -> None:
 
     assert not Path(dovecot_root).exists()
     assert not Path(pg_root).exists()
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-        except OSError:
-            state = "gone"
-        assert state in ("gone", "Z")  # exited (a zombie until pid 1 reaps it)
+    assert all(reaped(pid) for pid in pids)
 
 
 class _MisconfiguredDovecot(Dovecot):

@@ -7,8 +7,6 @@ from __future__ import annotations
 import io
 import secrets
 import struct
-import subprocess
-import sys
 import zipfile
 import zlib
 from datetime import datetime, timedelta
@@ -19,6 +17,7 @@ import pytest
 import requests
 from docx import Document
 
+from tests.helpers import orphaned, reaped
 from tests.services import port_accepts
 from tests.wordpress import META_KEYS, WordPress
 
@@ -369,25 +368,11 @@ def test_site_left_by_a_killed_process_is_reaped() -> None:
         "print(site.root, site.db_pid, site.http_pid, site.port, flush=True)\n"
         "time.sleep(600)\n"
     )
-    repo = Path(__file__).resolve().parents[1]
-    child = subprocess.Popen(
-        [sys.executable, "-c", script], cwd=repo, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert child.stdout is not None
-        root, db_pid, http_pid, port = child.stdout.readline().split()
-    finally:
-        child.kill()  # SIGKILL: no atexit, MariaDB and PHP are orphaned
-        child.wait()
+    root, db_pid, http_pid, port = orphaned(script)  # MariaDB and PHP live on
     assert port_accepts("127.0.0.1", int(port))
 
     WordPress().cleanup()  # creating a work directory sweeps those of dead owners
 
     assert not Path(root).exists()
     assert not port_accepts("127.0.0.1", int(port))
-    for pid in (int(db_pid), int(http_pid)):
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-        except OSError:
-            state = "gone"
-        assert state in ("gone", "Z")  # exited (a zombie until pid 1 reaps it)
+    assert reaped(int(db_pid)) and reaped(int(http_pid))
