@@ -10,6 +10,7 @@ standard MIME either way (RFC 2047 headers, base64 UTF-8 bodies, RFC 2231 file n
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from email import encoders
 from email.header import Header
@@ -97,7 +98,9 @@ def _text(text: str, subtype: str) -> Message:
 
 
 def _multipart(subtype: str, parts: list[Message]) -> Message:
-    multipart = MIMEMultipart(subtype, _subparts=parts)
+    # "=_" occurs in no base64 or quoted-printable line, so a random boundary starting
+    # with it needs no search of the parts (the generator would scan them all for one)
+    multipart = MIMEMultipart(subtype, boundary=f"=_{secrets.token_hex(16)}", _subparts=parts)
     del multipart["MIME-Version"]
     return multipart
 
