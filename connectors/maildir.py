@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import mailbox
 import re
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from connectors.base import Cursor, Fetched
+from connectors.base import Cursor, Fetched, PermanentError, TransientError
 
 BATCH = 200
+_PASSING = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EINTR, errno.EAGAIN}  # wait it out
 
 
 def _folder_name(name: str) -> str:
@@ -84,16 +86,25 @@ def deliver(path: Path, raw: bytes) -> str:
 
 
 class OutboxSender:
-    """The embedded default for outgoing mail: a local Maildir anyone can read."""
+    """The embedded default for outgoing mail: a local Maildir anyone can read.
+
+    An outbox that cannot be written (a full disk, a file where its folder should be) is
+    to the pipeline what an unreachable mail server is: every mail waits, owed, and the
+    pass goes on; a full disk is logged as a warning, anything else as an error."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._box: mailbox.Maildir | None = None
 
     def send(self, sender: str, recipients: list[str], raw: bytes) -> None:
-        if self._box is None:
-            self._box = _maildir(self.path)
-        self._box.add(raw)
+        try:
+            if self._box is None:
+                self._box = _maildir(self.path)
+            self._box.add(raw)  # written to tmp/, fsynced, then linked into new/
+        except OSError as exc:
+            self._box = None  # made again next time: the folder may be put right meanwhile
+            error = TransientError if exc.errno in _PASSING else PermanentError
+            raise error(f"outbox {self.path} cannot be written: {exc}") from exc
 
     def close(self) -> None:
         pass

@@ -342,7 +342,7 @@ class MailboxRunner:
                         Crew.release(session, unsent)
                     session.commit()
                     level = logging.ERROR if isinstance(exc, PermanentError) else logging.WARNING
-                    log.log(level, "board=%s: mail server: %s; mail waits", self.board.id, exc)
+                    log.log(level, "board=%s: cannot send: %s; mail waits", self.board.id, exc)
                     return sent, False
                 else:
                     mail.sent_at = utcnow()

@@ -2,7 +2,8 @@
 a server that is down or refuses our login leaves the mail owed, however long it lasts;
 a mail the server defers (greylisting) waits its turn without holding up the others, and
 is given up only after its attempts; a refused recipient is given up at once, on record;
-a refused From address, like a refused login, leaves every mail owed."""
+a refused From address, like a refused login, leaves every mail owed; so does a local
+outbox that cannot be written, and the pass goes on."""
 
 from __future__ import annotations
 
@@ -187,4 +188,25 @@ def test_a_relay_that_dropped_the_kept_connection_gets_the_next_mail_at_once(
     assert len(sink.messages) == 2 * first  # each once
     assert all(
         m.sent_at is not None and m.attempts == 1 and m.last_error is None for m in owed(rig)
+    )
+
+
+def test_an_outbox_that_cannot_be_written_leaves_every_mail_owed_and_the_pass_goes_on(
+    tmp_path: Path, db_url: str
+) -> None:
+    """A file stands where the outbox folder should be (a slip in the configuration): the
+    submission is still stored and filed, every mail waits with the reason, and all go
+    out, once each, at the first pass after the folder can be made."""
+    rig = make_rig(tmp_path, db_url)
+    rig.outbox.write_text("không phải thư mục")
+    rig.drop(article_mail(SENDER, DEMO_BOX))
+    result = rig.runner.run_once()
+    assert (result.processed, result.sent, result.filed) == (1, 0, 1)
+    waiting = owed(rig)
+    assert len(waiting) >= 2 and all(m.sent_at is None and m.attempts == 0 for m in waiting)
+    assert f"outbox {rig.outbox} cannot be written" in (waiting[0].last_error or "")
+    rig.outbox.unlink()
+    assert rig.runner.run_once().sent == len(waiting)  # not held until their claims lapse
+    assert sorted(m["To"].addresses[0].addr_spec for m in rig.sent()) == sorted(
+        m.to_address for m in waiting
     )
