@@ -1,14 +1,16 @@
 """``bientap reprocess``: a message kept as failed is processed again, here and now.
 
 A message that could not be read, or kept crashing the pipeline, is kept raw as a
-failed item with the reason. Once the cause is fixed (a disk, a bug, a setting), the
-operator puts it back: the raw message is NEW again with no attempts counted, and its
+failed item with the reason. Once the cause is fixed (a bug, a setting), the operator
+puts it back: the raw message is NEW again with no attempts counted, and its
 mailbox's runner (the daemon's own code, ``MailboxRunner.process``) processes it in
 this process. The failed item becomes the proper item, keeping its id and history
 (``ingest._new_item``): one message, one item, however often it is reprocessed. A
 daemon running meanwhile may take some of them first; the row lock and the NEW state
 let only one of the two store each. Each message put back is recorded as a
-``reprocess-requested`` event with channel "cli" and the operator.
+``reprocess-requested`` event with channel "cli" and the operator. One whose files
+cannot be stored (a full disk) is not failed again: it waits, unread, and is reported
+as waiting; the daemon reads it once the store can be written.
 """
 
 from __future__ import annotations
@@ -127,8 +129,9 @@ def _chunks(items: Sequence[Target]) -> Iterator[Sequence[Target]]:
         yield items[start : start + CHUNK]
 
 
-def run(d: Deployed, found: list[Target], who: str) -> Counter[str]:
-    """Put back and process ``found``, with a progress bar; how many ended in each state."""
+def run(d: Deployed, found: list[Target], who: str) -> tuple[Counter[str], list[str]]:
+    """Put back and process ``found``, with a progress bar; how many ended in each state,
+    and why each one still unread waits."""
     involved = {board for _raw, board, _box in found}
     only = replace(d, boards=[b for b in d.boards if b.id in involved])  # their secrets only
     runners = {(w.runner.board.id, w.runner.mailbox): w for w in watchers(only)}
@@ -154,10 +157,19 @@ def run(d: Deployed, found: list[Target], who: str) -> Counter[str]:
         for watcher in runners.values():
             watcher.close()
     with d.sessions() as session:
-        states = session.scalars(
-            select(Submission.state).where(Submission.raw_message_id.in_([t[0] for t in found]))
+        rows = session.execute(
+            select(Submission.state, RawMessage.status, RawMessage.last_error)
+            .join(RawMessage, Submission.raw_message_id == RawMessage.id)
+            .where(RawMessage.id.in_([t[0] for t in found]))
         )
-        return Counter(states)
+        states: Counter[str] = Counter()
+        waiting: list[str] = []  # why each still unread one waits (its files were not stored)
+        for state, status, error in rows:
+            if status == RawStatus.NEW:  # the daemon reads it again
+                waiting.append(error or "")
+            else:
+                states[state] += 1
+        return states, waiting
 
 
 def reprocess(args: argparse.Namespace) -> int:
@@ -182,16 +194,20 @@ def reprocess(args: argparse.Namespace) -> int:
             console().print("Không có thư lỗi nào để xử lý lại (no failed message).")
             return 0
         with logs.to_stderr():
-            outcome = run(d, found, operator())
+            states, waiting = run(d, found, operator())
     finally:
         d.engine.dispose()
     table = Table(title=f"Đã xử lý lại {len(found)} thư (reprocessed)", title_justify="left")
     table.add_column("Trạng thái")
     table.add_column("Số mục", justify="right")
-    for state, n in sorted(outcome.items()):
+    for state, n in sorted(states.items()):
         table.add_row(text(STATE_LABELS.get(State(state), state)), str(n))
+    if waiting:
+        table.add_row(text("Chờ đọc lại"), str(len(waiting)))
     console().print(table)
-    return 1 if outcome.get(State.FAILED) else 0
+    if waiting:
+        console().print(text(f"Chờ đọc lại (waiting): {waiting[0]}. Daemon sẽ đọc lại ở lượt sau."))
+    return 1 if states.get(State.FAILED) or waiting else 0
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -8,6 +8,25 @@ import tempfile
 from pathlib import Path
 
 
+class StoreUnavailable(Exception):
+    """The store cannot be written (a full disk, a file where a folder should be): the
+    message whose files these are is not at fault, and is read again later."""
+
+
+def _write(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 class FileStore:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -16,22 +35,17 @@ class FileStore:
         return self.root / sha256[:2] / sha256[2:]
 
     def put(self, data: bytes) -> str:
-        """Store ``data`` once (atomic rename, fsync'd); return its SHA-256."""
+        """Store ``data`` once (atomic rename, fsync'd); return its SHA-256. A store that
+        cannot be written raises StoreUnavailable."""
         digest = hashlib.sha256(data).hexdigest()
         target = self.path(digest)
         if target.exists():
             return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            _write(target, data)
+        except OSError as exc:
+            message = f"attachment store {self.root} cannot be written: {exc}"
+            raise StoreUnavailable(message) from exc
         return digest
 
     def get(self, sha256: str) -> bytes:

@@ -39,7 +39,7 @@ from pipeline.files import FileStore
 from pipeline.models import Event, MailboxState, OutgoingMail, RawMessage, RawStatus, utcnow
 from pipeline.reading import Reading
 from pipeline.review import Desk, Links
-from pipeline.workers import Outcome, Readers, batched
+from pipeline.workers import Outcome, Readers, Unavailable, batched
 
 log = logging.getLogger(__name__)
 
@@ -232,6 +232,9 @@ class MailboxRunner:
         for raw_id, outcome in chunk:
             if isinstance(outcome, str):  # reading raised: count the attempt
                 self._attempt_failed(raw_id, outcome)
+        waiting = [(i, o.reason) for i, o in chunk if isinstance(o, Unavailable)]
+        if waiting:
+            self._wait_for_store(waiting)
         good = [(i, o) for i, o in chunk if isinstance(o, Reading)]
         try:
             with self.sessions.begin() as session:
@@ -274,6 +277,17 @@ class MailboxRunner:
             log.exception("board=%s raw=%d: recording failed", self.board.id, raw_id)
             self._attempt_failed(raw_id, f"{type(exc).__name__}: {exc}")
             return False
+
+    def _wait_for_store(self, waiting: list[tuple[int, str]]) -> None:
+        """Messages whose files could not be stored are read again on a later pass, by any
+        daemon, with no attempt counted: a full disk turns no good mail into failed mail."""
+        with self.sessions.begin() as session:
+            for raw in session.scalars(
+                select(RawMessage).where(RawMessage.id.in_([i for i, _ in waiting]))
+            ):
+                raw.last_error = waiting[0][1]
+                Crew.release(session, raw)
+        log.error("board=%s: %d message(s) wait: %s", self.board.id, len(waiting), waiting[0][1])
 
     def _attempt_failed(self, raw_id: int, error: str) -> None:
         with self.sessions.begin() as session:

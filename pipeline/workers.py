@@ -16,19 +16,31 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from pipeline import logs
 from pipeline.config import Board
-from pipeline.files import FileStore
+from pipeline.files import FileStore, StoreUnavailable
 from pipeline.reading import Reading, read
 
 log = logging.getLogger(__name__)
 
 READER_NICENESS = 10
 CHUNK = 8  # messages handed to a reader process at once: one round trip, not eight
-Outcome = Reading | str  # a Reading, or the error that reading raised
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """Reading could not store the message's files: no fault of the message's."""
+
+    reason: str
+
+
+# A Reading, or why there is none: the error reading raised (the message's attempt counts)
+# or the store's (it does not).
+Outcome = Reading | Unavailable | str
 T = TypeVar("T")
 
 
@@ -46,6 +58,8 @@ _files: FileStore | None = None
 def safe_read(board: Board, files: FileStore, raw: bytes) -> Outcome:
     try:
         return read(board, files, raw)
+    except StoreUnavailable as exc:
+        return Unavailable(str(exc))
     except Exception as exc:  # noqa: BLE001 - reported per message by the caller
         log.exception("board=%s: reading a message failed", board.id)
         return f"{type(exc).__name__}: {exc}"

@@ -6,6 +6,8 @@ from __future__ import annotations
 import getpass
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from connectors.smtp import SmtpSender
-from pipeline import cli
+from pipeline import cli, reading
 from pipeline.cli_common import VIETNAM
 from pipeline.models import Event, OutgoingMail, RawMessage, State, Submission, utcnow
 from pipeline.samples import article_mail, demo_mails
@@ -177,15 +179,26 @@ def test_mail_given_up_on_is_sent_again_once_the_cause_is_fixed(
 
 
 # -- reprocess -------------------------------------------------------------------------------
+def _bug(_draft: reading.Draft) -> None:
+    raise ValueError("lỗi phần mềm")
+
+
+@contextmanager
+def broken_reading() -> Iterator[None]:
+    """A bug in reading, until the upgrade that fixes it (the end of the block)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reading, "STAGES", (("bug", _bug), *reading.STAGES))
+        yield
+
+
 def fail_to_read(rig: Rig, mails: list[bytes]) -> list[int]:
-    """Messages whose attachments cannot be stored (the file store's folder is taken by a
-    file), processed until the pipeline keeps them as failed; their raw ids."""
-    rig.files.root.parent.mkdir(parents=True, exist_ok=True)
-    rig.files.root.write_bytes(b"")  # the disk "full": every put fails
+    """Messages a bug breaks, processed until the pipeline keeps them as failed; their
+    raw ids."""
     for raw in mails:
         rig.drop(raw)
-    for _ in range(3):  # runner.MAX_ATTEMPTS passes
-        rig.runner.run_once()
+    with broken_reading():
+        for _ in range(3):  # runner.MAX_ATTEMPTS passes
+            rig.runner.run_once()
     items = rig.items()
     assert {i.state for i in items} == {State.FAILED}
     return [i.raw_message_id for i in items]
@@ -207,13 +220,13 @@ def items_of(rig: Rig, raw_id: int) -> list[Submission]:
 def test_a_failed_message_is_reprocessed_into_one_item(rig: Rig, bientap: Bientap) -> None:
     [raw_id] = fail_to_read(rig, [with_pdf("Ngày hội tuyển sinh")])
     [failed] = items_of(rig, raw_id)
+    assert "ValueError: lỗi phần mềm" in (failed.reason or "")
     assert "lỗi xử lý sau 3 lần thử" in (failed.reason or "")
-    # put back while the cause is still there: it fails again, still one item
-    code, out, _err = bientap("reprocess", str(raw_id))
+    with broken_reading():  # put back while the bug is still there: it fails again
+        code, out, _err = bientap("reprocess", str(raw_id))
     assert code == 1 and "Không đọc được" in out
-    assert [i.state for i in items_of(rig, raw_id)] == [State.FAILED]
-    rig.files.root.unlink()  # the operator frees the disk
-    code, out, err = bientap("reprocess", failed.tracking_code)
+    assert [i.state for i in items_of(rig, raw_id)] == [State.FAILED]  # still one item
+    code, out, err = bientap("reprocess", failed.tracking_code)  # upgraded: fixed
     assert code == 0, err
     assert "Chờ duyệt" in out and "1/1" in err
     [item] = items_of(rig, raw_id)
@@ -252,7 +265,6 @@ def test_every_failed_message_of_a_board_is_reprocessed_with_progress(
     monkeypatch.setenv("BIENTAP_DATA_DIR", str(tmp_path))
     rig = make_rig(tmp_path, db_url)
     raw_ids = fail_to_read(rig, [with_pdf(f"Tin số {n}") for n in range(60)])
-    rig.files.root.unlink()
     bientap = Bientap(db_url, capsys)
     code, _out, err = bientap("reprocess", "--failed", "--board", "demo")
     assert code == 0, err
@@ -261,6 +273,23 @@ def test_every_failed_message_of_a_board_is_reprocessed_with_progress(
     assert sorted(i.raw_message_id for i in items) == sorted(raw_ids)  # one item each
     assert State.FAILED not in {i.state for i in items}
     assert bientap("reprocess", "--failed")[1].startswith("Không có thư lỗi nào")
+
+
+def test_reprocessing_while_the_attachment_store_cannot_be_written_leaves_it_waiting(
+    rig: Rig, bientap: Bientap
+) -> None:
+    """Not failed again: the message waits, unread, and the daemon's next pass after the
+    disk is freed stores it, into the same item."""
+    [raw_id] = fail_to_read(rig, [with_pdf("Ngày hội tuyển sinh")])
+    rig.files.root.write_bytes(b"")  # the disk "full": every new file fails
+    code, out, _err = bientap("reprocess", str(raw_id))
+    assert code == 1 and "Chờ đọc lại (waiting): attachment store" in " ".join(out.split())
+    [failed] = items_of(rig, raw_id)
+    rig.files.root.unlink()  # the operator frees the disk
+    assert rig.runner.run_once().processed == 1
+    [item] = items_of(rig, raw_id)
+    assert (item.id, item.state) == (failed.id, State.PENDING_REVIEW)
+    assert [f.filename for f in item.files] == ["cong-van.pdf"]
 
 
 # -- config check ----------------------------------------------------------------------------

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from pipeline import claims, cli, ingest, reading
-from pipeline.models import RawMessage, State
+from pipeline import claims, cli, ingest, reading, runner
+from pipeline.models import RawMessage, RawStatus, State
 from pipeline.samples import NEWS_BODY, NEWS_TITLE, article_mail
 from pipeline.workers import Readers
 from tests.helpers import DEMO_BOX, Rig, make_rig
@@ -305,6 +305,30 @@ def test_a_message_that_breaks_the_pipeline_is_kept_and_the_next_goes_on(
     assert good.state == State.PENDING_REVIEW
     assert bad.state == State.FAILED
     assert "ValueError: bug in a stage" in (bad.reason or "")
+
+
+def test_an_attachment_store_that_cannot_be_written_fails_no_mail(rig: Rig) -> None:
+    """A file stands where the attachment store's folder should be (a full disk fails the
+    same writes): a mail with a file waits, however many passes, with no attempt counted;
+    a mail without one goes on; once the store can be written, the first is stored whole."""
+    rig.files.root.write_text("không phải thư mục")
+    pdf = ("cong-van-1060.pdf", "application/pdf", b"%PDF-1.4 cong van")
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, attachments=[pdf], message_id="<file@x>"))
+    other = "Hội thảo chuyển đổi số tại huyện, 300 cán bộ tham dự, do Sở Thông tin tổ chức."
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, "Hội thảo", other, message_id="<plain@x>"))
+    for _ in range(runner.MAX_ATTEMPTS + 1):
+        rig.runner.run_once()
+    assert [i.message_id for i in rig.items()] == ["plain@x"]
+    with rig.sessions() as s:
+        waiting = s.scalars(select(RawMessage).where(RawMessage.message_id == "file@x")).one()
+    assert (waiting.status, waiting.attempts) == (RawStatus.NEW, 0)
+    assert f"attachment store {rig.files.root} cannot be written" in (waiting.last_error or "")
+    rig.files.root.unlink()
+    rig.runner.run_once()
+    stored = next(i for i in rig.items() if i.message_id == "file@x")
+    assert stored.state == State.PENDING_REVIEW
+    [kept] = [f for f in stored.files if f.filename == pdf[0]]
+    assert kept.sha256 is not None and rig.files.get(kept.sha256) == pdf[2]
 
 
 def test_cli_lists_and_shows_items(
