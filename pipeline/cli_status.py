@@ -13,19 +13,42 @@ from typing import Any
 
 from rich.console import Group
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from pipeline import claims, metrics
 from pipeline.cli_common import answer, database, local, text
 from pipeline.config import Board, load_boards
-from pipeline.models import STATE_LABELS, Lease, OutgoingMail, PubState, State
+from pipeline.models import (
+    STATE_LABELS,
+    Lease,
+    OutgoingMail,
+    PubState,
+    RawMessage,
+    RawStatus,
+    State,
+)
 from pipeline.runner import MAX_SEND_ATTEMPTS
 
 GIVEN_UP_SHOWN = 50  # mails given up on, listed with their ids for ``retry --mail``
 
 
+def _unread_errors(session: Session) -> dict[tuple[str, str], str]:
+    """Per mailbox, an error that keeps recorded mail unread (a store that cannot be
+    written, a reading that failed and will be tried again)."""
+    rows = session.execute(
+        select(RawMessage.board_id, RawMessage.mailbox, func.max(RawMessage.last_error))
+        .where(RawMessage.status == RawStatus.NEW, RawMessage.last_error.is_not(None))
+        .group_by(RawMessage.board_id, RawMessage.mailbox)
+    )
+    return {(board, box): error for board, box, error in rows if error}
+
+
 def _mailboxes(
-    fig: metrics.Figures, boards: list[Board], held: dict[str, Lease]
+    fig: metrics.Figures,
+    boards: list[Board],
+    held: dict[str, Lease],
+    unread: dict[tuple[str, str], str],
 ) -> list[dict[str, Any]]:
     rows = []
     for board in boards:
@@ -41,7 +64,8 @@ def _mailboxes(
                     else None,
                     "backlog": fig.backlog.get((board.id, box.name), 0),
                     "recorded": fig.fetched.get((board.id, box.name), 0),
-                    "last_error": state.last_error if state else None,
+                    "last_error": (state.last_error if state else None)
+                    or unread.get((board.id, box.name)),
                     "watched_by": _holder(held.get(f"mailbox:{board.id}:{box.name}"), fig),
                 }
             )
@@ -77,6 +101,7 @@ def status_data(args: argparse.Namespace) -> dict[str, Any]:
     with database(args)() as session:
         fig = metrics.read(session, [b.id for b in boards])
         held = {lease.name: lease for lease in claims.leases(session)}
+        unread = _unread_errors(session)
         given_up = session.scalars(
             select(OutgoingMail)
             .where(OutgoingMail.sent_at.is_(None), OutgoingMail.attempts >= MAX_SEND_ATTEMPTS)
@@ -96,7 +121,7 @@ def status_data(args: argparse.Namespace) -> dict[str, Any]:
         ]
     return {
         "at": fig.now.isoformat(),
-        "mailboxes": _mailboxes(fig, boards, held),
+        "mailboxes": _mailboxes(fig, boards, held, unread),
         "boards": _boards(fig, boards),
         "mail_given_up": mails,
     }

@@ -12,7 +12,7 @@ from pipeline import claims, cli, ingest, reading, runner
 from pipeline.models import RawMessage, RawStatus, State
 from pipeline.samples import NEWS_BODY, NEWS_TITLE, article_mail
 from pipeline.workers import Readers
-from tests.helpers import DEMO_BOX, Rig, make_rig
+from tests.helpers import CONFIG, DEMO_BOX, Rig, make_rig
 
 AGENCY_SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
 
@@ -307,10 +307,13 @@ def test_a_message_that_breaks_the_pipeline_is_kept_and_the_next_goes_on(
     assert "ValueError: bug in a stage" in (bad.reason or "")
 
 
-def test_an_attachment_store_that_cannot_be_written_fails_no_mail(rig: Rig) -> None:
+def test_an_attachment_store_that_cannot_be_written_fails_no_mail(
+    rig: Rig, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A file stands where the attachment store's folder should be (a full disk fails the
-    same writes): a mail with a file waits, however many passes, with no attempt counted;
-    a mail without one goes on; once the store can be written, the first is stored whole."""
+    same writes): a mail with a file waits, however many passes, with no attempt counted
+    and the reason in ``bientap status``; a mail without one goes on; once the store can
+    be written, the first is stored whole."""
     rig.files.root.write_text("không phải thư mục")
     pdf = ("cong-van-1060.pdf", "application/pdf", b"%PDF-1.4 cong van")
     rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, attachments=[pdf], message_id="<file@x>"))
@@ -322,7 +325,11 @@ def test_an_attachment_store_that_cannot_be_written_fails_no_mail(rig: Rig) -> N
     with rig.sessions() as s:
         waiting = s.scalars(select(RawMessage).where(RawMessage.message_id == "file@x")).one()
     assert (waiting.status, waiting.attempts) == (RawStatus.NEW, 0)
-    assert f"attachment store {rig.files.root} cannot be written" in (waiting.last_error or "")
+    status = ["--config", str(CONFIG / "demo.toml"), "--database-url", db_url, "status"]
+    assert cli.main([*status, "--json"]) == 0
+    [box] = json.loads(capsys.readouterr().out)["mailboxes"]
+    assert box["backlog"] == 1
+    assert f"attachment store {rig.files.root} cannot be written" in box["last_error"]
     rig.files.root.unlink()
     rig.runner.run_once()
     stored = next(i for i in rig.items() if i.message_id == "file@x")
