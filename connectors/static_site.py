@@ -30,7 +30,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,6 +60,7 @@ from connectors.media import (
     safe_filename,
 )
 from pipeline.config import StaticSite
+from pipeline.files import write_atomic
 
 TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 BODY_START, BODY_END = "<!--bientap:body-->", "<!--/bientap:body-->"
@@ -129,18 +129,7 @@ def _disk(what: str) -> Iterator[None]:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # served by a web server running as someone else
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, data, mode=0o644)  # served by a web server running as someone else
 
 
 def _remove_stale(folder: Path, keep: set[str]) -> None:

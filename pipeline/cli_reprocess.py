@@ -205,8 +205,9 @@ def reprocess(args: argparse.Namespace) -> int:
     if waiting:
         table.add_row(text("Chờ đọc lại"), str(len(waiting)))
     console().print(table)
-    if waiting:
-        console().print(text(f"Chờ đọc lại (waiting): {waiting[0]}. Daemon sẽ đọc lại ở lượt sau."))
+    if waiting:  # no reason on record: another daemon has it in hand
+        why = next((w for w in waiting if w), "một daemon khác đang đọc (another daemon has it)")
+        console().print(text(f"Chờ đọc lại (waiting): {why}. Daemon sẽ đọc lại ở lượt sau."))
     return 1 if states.get(State.FAILED) or waiting else 0
 
 

@@ -13,15 +13,18 @@ class StoreUnavailable(Exception):
     message whose files these are is not at fault, and is read again later."""
 
 
-def _write(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Write ``path`` whole or not at all: a temporary file beside it, fsynced, renamed
+    over it (then ``mode``, if given, is its permissions)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -42,7 +45,8 @@ class FileStore:
         if target.exists():
             return digest
         try:
-            _write(target, data)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(target, data)
         except OSError as exc:
             message = f"attachment store {self.root} cannot be written: {exc}"
             raise StoreUnavailable(message) from exc

@@ -98,8 +98,8 @@ def _text(text: str, subtype: str) -> Message:
 
 
 def _multipart(subtype: str, parts: list[Message]) -> Message:
-    # "=_" occurs in no base64 or quoted-printable line, so a random boundary starting
-    # with it needs no search of the parts (the generator would scan them all for one)
+    # a random boundary no part can hold, led by "=_", which no base64 or quoted-printable
+    # line contains: the generator need not scan the parts for a free one
     multipart = MIMEMultipart(subtype, boundary=f"=_{secrets.token_hex(16)}", _subparts=parts)
     del multipart["MIME-Version"]
     return multipart
