@@ -103,25 +103,29 @@ def put_back(sessions: sessionmaker[Session], ids: Sequence[int], who: str) -> l
         return [raw.id for raw, _item in rows]
 
 
-def _still_new(sessions: sessionmaker[Session], ids: Sequence[int]) -> bool:
+def _unread(sessions: sessionmaker[Session], ids: Sequence[int]) -> set[tuple[int, int]]:
+    """Which of ``ids`` are still NEW, with the attempts each has counted."""
     with sessions() as session:
-        return (
-            session.scalar(
-                select(RawMessage.id).where(
-                    RawMessage.id.in_(ids), RawMessage.status == RawStatus.NEW
-                )
+        rows = session.execute(
+            select(RawMessage.id, RawMessage.attempts).where(
+                RawMessage.id.in_(ids), RawMessage.status == RawStatus.NEW
             )
-            is not None
         )
+        return {(raw_id, attempts) for raw_id, attempts in rows}
 
 
 def process(runner: MailboxRunner, ids: Sequence[int]) -> None:
     """Process until none of ``ids`` is NEW: a message whose reading fails again counts
-    an attempt per pass and is kept as failed after MAX_ATTEMPTS, as in the daemon."""
+    an attempt per pass and is kept as failed after MAX_ATTEMPTS, as in the daemon. A
+    pass that changes none of them ends it: what is left waits for the store, or another
+    daemon has it in hand; reading it again here would change nothing."""
+    before = _unread(runner.sessions, ids)
     for _ in range(MAX_ATTEMPTS + 1):
         runner.process()
-        if not _still_new(runner.sessions, ids):
+        after = _unread(runner.sessions, ids)
+        if not after or after == before:
             return
+        before = after
 
 
 def _chunks(items: Sequence[Target]) -> Iterator[Sequence[Target]]:

@@ -282,8 +282,9 @@ def test_reprocessing_while_the_attachment_store_cannot_be_written_leaves_it_wai
     disk is freed stores it, into the same item."""
     [raw_id] = fail_to_read(rig, [with_pdf("Ngày hội tuyển sinh")])
     rig.files.root.write_bytes(b"")  # the disk "full": every new file fails
-    code, out, _err = bientap("reprocess", str(raw_id))
+    code, out, err = bientap("reprocess", str(raw_id))
     assert code == 1 and "Chờ đọc lại (waiting): attachment store" in " ".join(out.split())
+    assert err.count("message(s) wait") == 1  # read once and told once, not once a pass
     [failed] = items_of(rig, raw_id)
     rig.files.root.unlink()  # the operator frees the disk
     assert rig.runner.run_once().processed == 1
