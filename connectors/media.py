@@ -9,18 +9,15 @@ put under a post (``file_list``).
 from __future__ import annotations
 
 import hashlib
+import mimetypes
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from html import escape
 from urllib.parse import unquote
 
+from pipeline.sanitize import resolve_cids
 from pipeline.textfold import fold
-
-_CID_ATTR = re.compile(
-    r"""(?P<head>\b(?:src|href)\s*=\s*)(?P<q>["'])(?P<value>[\t\n\f\r ]*cid:[^"']*)(?P=q)""",
-    re.IGNORECASE,
-)
 
 
 def short_key(key: str) -> str:
@@ -37,24 +34,21 @@ def content_id(value: str) -> str:
 
 
 def rewrite_cids(html: str, urls: Mapping[str, str]) -> str:
-    """``html`` with ``src``/``href`` values ``cid:<id>`` replaced by ``urls[id]``.
-
-    Only the attribute values change (no re-serialisation); ids without a URL stay.
-    """
+    """Sanitised ``html`` with ``cid:<id>`` images and links pointing at ``urls[id]``;
+    ids without a URL stay."""
     wanted = {content_id(cid): url for cid, url in urls.items()}
-
-    def replace(match: re.Match[str]) -> str:
-        url = wanted.get(content_id(match["value"]))
-        if url is None:
-            return match[0]
-        return f'{match["head"]}"{escape(url, quote=True)}"'
-
-    return _CID_ATTR.sub(replace, html)
+    return resolve_cids(html, lambda cid: wanted.get(content_id(cid)))
 
 
 def cids_in(html: str) -> set[str]:
-    """The content ids ``html`` references."""
-    return {content_id(m["value"]) for m in _CID_ATTR.finditer(html)}
+    """The content ids that sanitised ``html`` references."""
+    found: set[str] = set()
+
+    def note(cid: str) -> None:
+        found.add(content_id(cid))
+
+    resolve_cids(html, note)
+    return found
 
 
 def nfc(text: str) -> str:
@@ -83,7 +77,10 @@ def file_list(files: Iterable[tuple[str, str]]) -> str:
 
 
 # Served from the portal's own origin, these would run in the reader's browser (or on a
-# server that executes scripts): such attachments are written with ".txt" added.
+# server that executes scripts): such attachments are written with ".txt" added. So is any
+# name the web server would serve as a type the browser renders as a document (HTML, any
+# XML: XHTML, SVG, Atom, RDF, MathML…, script): the server takes its types from the same
+# table ``mimetypes`` reads (/etc/mime.types), so ".xhtm" counts as surely as ".xhtml".
 ACTIVE_EXTENSIONS = frozenset(
     [
         "html",
@@ -113,15 +110,23 @@ ACTIVE_EXTENSIONS = frozenset(
     ]
 )
 
+_ACTIVE_TYPE = re.compile(r"html|javascript|ecmascript|[/+]xml$|^text/(?:xsl|mathml)$", re.I)
+
 
 def safe_filename(name: str) -> str:
     """``name`` as a plain file name: no folders, control characters or active content."""
     name = nfc(name).replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(c for c in name if unicodedata.category(c)[0] != "C").strip(" .")
     name = name[-120:].lstrip(" .") or "tep"
-    if name.rpartition(".")[2].lower() in ACTIVE_EXTENSIONS:
+    if _active(name):
         name += ".txt"
     return name
+
+
+def _active(name: str) -> bool:
+    extension = name.rpartition(".")[2].lower()
+    served_as = mimetypes.guess_type(f"f.{extension}", strict=False)[0] or ""
+    return extension in ACTIVE_EXTENSIONS or _ACTIVE_TYPE.search(served_as) is not None
 
 
 def ascii_name(filename: str) -> str:

@@ -35,6 +35,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.cms import Article, Cms, CmsError, CmsRejected, CmsTransient, Document, Live, Media
+from connectors.media import safe_filename
 from pipeline import mailkit, review
 from pipeline.claims import Crew
 from pipeline.config import Board
@@ -183,8 +184,9 @@ def differences(expected: Article, live: Live) -> list[str]:
         found.append(f"Thẻ: duyệt {_listed(expected.tags)}, trên cổng {_listed(live.tags)}")
     if _text(expected.body_html) != _text(live.body_html):
         found.append("Nội dung bài trên cổng khác bản đã duyệt")
+    # a portal stores a file under a name it can serve ("báo cáo.html" as "báo cáo.html.txt")
     wanted = sorted(m.filename for m in expected.media)
-    if wanted != sorted(live.media):
+    if sorted(map(safe_filename, wanted)) != sorted(map(safe_filename, live.media)):
         found.append(f"Ảnh, tệp: duyệt {wanted}, trên cổng {sorted(live.media)}")
     if expected.document is not None:
         for name in ("number", "issuer", "issued", "effective", "summary"):

@@ -30,7 +30,7 @@ import nh3
 from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import Comment, PageElement
 
-__all__ = ["SanitizedHtml", "html_to_text", "sanitize_html", "text_to_html"]
+__all__ = ["SanitizedHtml", "html_to_text", "resolve_cids", "sanitize_html", "text_to_html"]
 
 LINK_REL = "noopener noreferrer nofollow"
 
@@ -171,7 +171,7 @@ def _protocol_relative_to_https(url: str) -> str | None:
 
 def _cleaner(
     attribute_filter: Callable[[str, str, str], str | None],
-    url_relative: Callable[[str], str | None] | Literal["deny"],
+    url_relative: Callable[[str], str | None] | Literal["deny", "pass_through"],
 ) -> nh3.Cleaner:
     return nh3.Cleaner(
         tags=set(ALLOWED_TAGS),
@@ -263,6 +263,26 @@ def sanitize_html(html: str) -> SanitizedHtml:
     remote, cids = _process_tree(soup)
     final = _FINAL_PASS.clean(str(soup)).strip()
     return SanitizedHtml(html=final, remote_images=tuple(remote), cid_refs=tuple(cids))
+
+
+_CID_ATTRS = frozenset({("img", "src"), ("a", "href")})
+
+
+def resolve_cids(html: str, url_for: Callable[[str], str | None]) -> str:
+    """Sanitised ``html`` with each ``cid:`` reference (an image's ``src``, a link's
+    ``href``) replaced by ``url_for(content id)``, or kept where that gives None.
+
+    The sanitiser parses and writes the HTML out again, so a reference is only ever a
+    real attribute, and a URL put in can only land inside its attribute's quotes: text
+    that merely looks like ``src='cid:…'`` (in a title, in the prose) is left alone.
+    """
+
+    def swap(tag: str, attr: str, value: str) -> str | None:
+        if (tag, attr) in _CID_ATTRS and _url_prefix(value).startswith(_CID_SCHEME):
+            return url_for(_cid_from_src(value)) or value
+        return _common_filter(tag, attr, value)
+
+    return _cleaner(swap, "pass_through").clean(html)
 
 
 _URL_RE = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)

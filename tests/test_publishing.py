@@ -120,6 +120,22 @@ def test_an_approved_item_is_published_verified_and_the_sender_gets_the_link(
     assert publisher(rig, tmp_path).run_once() == PublishResult(), "nothing twice"
 
 
+def test_an_attachment_a_browser_would_run_is_published_inert_and_still_verified(
+    site_rig: Rig, tmp_path: Path
+) -> None:
+    """Served by any web server (types from /etc/mime.types), ".xhtm" is XHTML and its
+    script runs on the portal's origin: the file is written as ".xhtm.txt", and the
+    read-back does not take the portal's safe name for a changed file."""
+    rig = site_rig
+    xhtml = b'<html xmlns="http://www.w3.org/1999/xhtml"><script>alert(1)</script></html>'
+    approved_item(rig, [("lich-cong-tac.xhtm", "application/xhtml+xml", xhtml)])
+    assert publisher(rig, tmp_path).run_once().verified == 1
+    folder = tmp_path / "site" / "posts" / str(publication(rig).remote_id)
+    assert (folder / "lich-cong-tac.xhtm.txt").read_bytes() == xhtml
+    assert not (folder / "lich-cong-tac.xhtm").exists()
+    assert rig.items()[-1].state == State.PUBLISHED
+
+
 def test_a_post_changed_by_hand_is_caught_and_put_back(site_rig: Rig, tmp_path: Path) -> None:
     rig = site_rig
     approved_item(rig)

@@ -17,6 +17,7 @@ from bs4 import BeautifulSoup
 from connectors.cms import Article, CmsRejected, Document, Media
 from connectors.static_site import StaticSiteCms
 from pipeline.config import StaticSite
+from pipeline.sanitize import sanitize_html
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(64)) + b"\xff\xd9"
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -241,6 +242,25 @@ def test_nothing_in_the_item_can_run_script(cms: StaticSiteCms) -> None:
     read = cms.read(live.remote_id)
     assert read is not None and read.title == 'Tin <script>alert("x")</script> nóng'
     assert read.meta["document_number"] == '1/QĐ"><img src=x onerror=alert(1)>'
+
+
+def test_text_that_looks_like_an_image_reference_stays_inside_its_attribute(
+    cms: StaticSiteCms,
+) -> None:
+    """A sender's link title holding ``src='cid:…' style=… onmouseover=…``: putting the
+    image's file name in place must not close the title and make the rest attributes."""
+    trick = "Xem src='cid:anh1@bientap' style='position:fixed;width:100%' onmouseover='alert(1)'"
+    body = sanitize_html(
+        '<p><img alt="Ảnh" src="cid:anh1@bientap"></p>'
+        f'<p><a href="https://vi.example/" title="{trick}">Xem thêm</a></p>'
+    ).html
+    live = cms.publish(article(body_html=body))
+
+    content = page_of(cms, live.remote_id).select_one("#noi-dung")
+    assert content is not None
+    [link] = content.find_all("a")
+    assert sorted(link.attrs) == ["href", "rel", "title"] and link["title"] == trick
+    assert [img["src"] for img in content.find_all("img")] == ["hoi-nghi.jpg"]
 
 
 def test_vietnamese_is_written_precomposed(cms: StaticSiteCms) -> None:
