@@ -128,8 +128,11 @@ def returned(session: Session, board: Board, item: Submission, flags: list[Flag]
 
 
 def quarantined(session: Session, board: Board, item: Submission, flags: list[Flag]) -> None:
-    """The sender is told it cannot be received this way; the head is alerted."""
-    if allowed(session, board, item.sender_address, "quarantined", utcnow()):
+    """The sender is told it cannot be received this way, unless the board does not know
+    the address (a From anyone can forge: the board's server would mail strangers what a
+    forger wrote); the head is alerted."""
+    stranger = any(f.code == "unknown-sender" for f in flags)
+    if not stranger and allowed(session, board, item.sender_address, "quarantined", utcnow()):
         body = (
             f"Kính gửi {item.sender_name or item.sender_address},\n\n"
             f"Thư “{item.title}” (mã theo dõi {item.tracking_code}) có dấu mức độ mật. "

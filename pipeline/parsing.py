@@ -131,6 +131,7 @@ def decode_bytes(data: bytes, declared: str | None) -> str:
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_LINE_BREAKS = re.compile(r"[\t\n\r\v\f\x1c-\x1e\x85\u2028\u2029]+")
 _MSG_ID = re.compile(r"<([^<>\s]+)>")
 
 
@@ -218,7 +219,9 @@ def decode_header_text(raw: Any) -> tuple[str, tuple[str, ...]]:
         previous_was_word = True
     flush()
     out.append(text[last_end:])
-    decoded = _CONTROL.sub("", "".join(out).replace("\t", " "))
+    # a header is one line, whatever its encoded words decode to: a display name or a
+    # subject quoted in a notice cannot start lines of its own
+    decoded = _CONTROL.sub("", _LINE_BREAKS.sub(" ", "".join(out)))
     return unicodedata.normalize("NFC", decoded.strip()), tuple(defects)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from pipeline.workers import Readers
 from tests.helpers import CONFIG, DEMO_BOX, Rig, make_rig
 
 AGENCY_SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
+STRANGER = "nan-nhan@ben-ngoai.example"
 
 
 @pytest.fixture
@@ -97,6 +100,27 @@ def test_security_marking_quarantines_and_tells_the_head(rig: Rig) -> None:
     assert item.flags[0]["detail"] == {"marking": "TỐI MẬT"}
     recipients = sorted(str(m["To"]) for m in rig.sent())
     assert recipients == sorted([AGENCY_SENDER, "an.nv@demo.bientap.vn"])  # sender and head
+
+
+def test_a_marked_mail_from_a_stranger_alerts_the_head_and_mails_no_stranger(rig: Rig) -> None:
+    """Anyone can forge a From: a stamped mail "from" a third party, whose display name
+    decodes to lines of a phishing text, must not make the board's server mail that
+    party, nor put the text on lines of its own in the head's alert."""
+    name = "quý khách,\n\nHộp thư của quý vị sẽ bị khóa.\nXác minh tại https://lua.example/\n"
+    encoded = "=?utf-8?b?" + base64.b64encode(name.encode()).decode() + "?="
+    mail = article_mail(STRANGER, DEMO_BOX, "[MẬT] Xác minh tài khoản", "Nội dung.")
+    rig.drop(re.sub(rb"^From: .*$", f"From: {encoded} <{STRANGER}>".encode(), mail, flags=re.M))
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert item.state == State.QUARANTINED
+    assert (
+        item.sender_name
+        == "quý khách, Hộp thư của quý vị sẽ bị khóa. Xác minh tại https://lua.example/"
+    )
+    [alert] = rig.sent()
+    assert str(alert["To"]) == "an.nv@demo.bientap.vn"
+    [shown] = [line for line in alert.get_content().splitlines() if "khóa" in line]
+    assert shown.startswith("  Người gửi: quý khách,")
 
 
 def test_bi_mat_in_a_headline_is_not_a_stamp(rig: Rig) -> None:
