@@ -53,6 +53,7 @@ from pipeline.mailkit import (
 )
 from pipeline.models import StoredFile, Submission, utcnow
 from pipeline.notices import SIGNATURE
+from pipeline.sanitize import with_destinations
 
 Purpose = Literal["request", "again", "reminder"]
 Outcome = Literal["approved", "changes", "rejected"]
@@ -214,7 +215,7 @@ def _preview(item: Submission) -> tuple[str, str]:
     html_part = (
         f'<h2 style="{H2}">{title}</h2><div style="{BOX}">'
         f'<h3 style="font-size:19px;line-height:1.3;margin:0 0 10px 0;">{esc(name)}</h3>'
-        f"{item.body_html or ''}</div>"  # sanitised when stored (pipeline/sanitize.py)
+        f"{with_destinations(item.body_html or '')}</div>"  # sanitised when stored
     )
     return text, html_part
 

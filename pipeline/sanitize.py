@@ -24,13 +24,20 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import nh3
 from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import Comment, PageElement
 
-__all__ = ["SanitizedHtml", "html_to_text", "resolve_cids", "sanitize_html", "text_to_html"]
+__all__ = [
+    "SanitizedHtml",
+    "html_to_text",
+    "resolve_cids",
+    "sanitize_html",
+    "text_to_html",
+    "with_destinations",
+]
 
 LINK_REL = "noopener noreferrer nofollow"
 
@@ -283,6 +290,33 @@ def resolve_cids(html: str, url_for: Callable[[str], str | None]) -> str:
         return _common_filter(tag, attr, value)
 
     return _cleaner(swap, "pass_through").clean(html)
+
+
+def _destination(href: str) -> str:
+    """Where a link goes, as a reader should see it: the host (in ASCII, so a look-alike
+    letter shows), or the address of a mailto:/tel: link."""
+    parts = urlsplit(href.strip(_URL_STRIP))
+    if parts.scheme.lower() in ("mailto", "tel"):
+        return unquote(parts.path)
+    host = parts.hostname or ""
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return host
+
+
+def with_destinations(html: str) -> str:
+    """Sanitised ``html`` for a reviewer: each link whose text does not name where it
+    goes is followed by its destination in brackets, so an article cannot dress a link to
+    another site as the board's own «Duyệt» button or link."""
+    if "<a " not in html:
+        return html
+    soup = BeautifulSoup(html, "html.parser")
+    for link in soup.find_all("a", href=True):
+        where = _destination(str(link["href"]))
+        if where and where.casefold() not in link.get_text().casefold():
+            link.insert_after(f" [{where}]")
+    return str(soup)
 
 
 _URL_RE = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)

@@ -26,10 +26,8 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from html import unescape
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
-from urllib.parse import unquote
 from wsgiref.types import WSGIApplication
 
 from flask import (
@@ -43,7 +41,6 @@ from flask import (
     send_from_directory,
     url_for,
 )
-from markupsafe import escape
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -67,7 +64,7 @@ from pipeline.models import (
     utcnow,
 )
 from pipeline.review import Decision, Desk, Evidence, Links, Refused
-from pipeline.sanitize import sanitize_html
+from pipeline.sanitize import resolve_cids, sanitize_html, with_destinations
 from pipeline.tokens import ActionClaim, TokenError, TokenExpired, TokenMismatch, token_digest
 
 log = logging.getLogger(__name__)
@@ -93,8 +90,6 @@ CHECK_ACTIONS: Final = ("approve", "changes")  # verifying a live post: right, o
 # as bytes to download.
 IMAGE_TYPES: Final = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 FILE_ROLES: Final = {"inline": "ảnh trong bài", "article": "tệp bài viết"}
-
-_CID_SRC = re.compile(r'src="cid:([^"]*)"')
 
 
 # -- refusals ---------------------------------------------------------------------------
@@ -323,7 +318,7 @@ class LinkPages:
             reviewer=d.board.member(visit.claim.reviewer),
             acting_for=None if visit.capacity == "self" else seat,
             item=item,
-            body=with_inline_images(item.body_html, by_cid),
+            body=with_destinations(with_inline_images(item.body_html, by_cid)),
             files=[file_row(f, self.file_url(visit, f)) for f in files],
             flags=[str(f.get("message") or f.get("code") or "") for f in item.flags],
             history=history_lines(d, item),
@@ -485,13 +480,7 @@ def forward_targets(board: Board, visit: Visit) -> list[Member]:
 # -- what the pages show -----------------------------------------------------------------
 def with_inline_images(html: str, by_cid: Mapping[str, str]) -> str:
     """``body_html`` (already sanitised) with its ``cid:`` images pointing at the file route."""
-
-    def swap(match: re.Match[str]) -> str:
-        cid = unquote(unescape(match.group(1))).strip().strip("<>").strip()
-        url = by_cid.get(cid)
-        return f'src="{escape(url)}"' if url else match.group(0)
-
-    return _CID_SRC.sub(swap, html)
+    return resolve_cids(html, by_cid.get)
 
 
 def file_size(size: int) -> str:

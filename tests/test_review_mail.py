@@ -243,6 +243,22 @@ def test_both_links_are_in_text_and_html(board: Board, stored: Stored) -> None:
     assert "display:block" in _attr(_find(_html(mail), "a", string="Duyệt"), "style")
 
 
+def test_a_link_in_the_article_shows_where_it_really_goes(board: Board, stored: Stored) -> None:
+    """An article dressing links to another site as the board's «Duyệt» (text, or a
+    copy of the real link's address) shows the real destination beside each."""
+    item = _item()
+    item.body_html = (
+        '<p><a href="https://lua.example/d">Duyệt</a> '
+        f'<a href="https://duyệt.example/d">{APPROVE_URL}</a> '
+        '<a href="https://so.example/tin">https://so.example/tin</a></p>'
+    )
+    preview = _html(_read(_request(board, stored, item))).get_text(" ")
+    assert "Duyệt [lua.example]" in " ".join(preview.split())
+    # a look-alike host in its ASCII form
+    assert f"{APPROVE_URL} [xn--duyt-nw5a.example]" in " ".join(preview.split())
+    assert "[so.example]" not in preview  # its text says where it goes already
+
+
 def test_reply_commands_are_listed_with_examples(board: Board, stored: Stored) -> None:
     mail = _read(_request(board, stored, _item()))
     text = _text(mail)

@@ -421,7 +421,9 @@ def test_a_link_to_a_changed_item_shows_the_difference(web: Web) -> None:
     assert decided.decided_version == web.item(item.id).content_hash
 
 
-def test_inline_images_are_shown_from_the_file_route(tmp_path: Path, db_url: str) -> None:
+def test_the_article_shows_its_inline_images_and_where_its_links_go(
+    tmp_path: Path, db_url: str
+) -> None:
     rig = make_rig(tmp_path, db_url)
     png = bytes.fromhex(
         "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -435,7 +437,9 @@ def test_inline_images_are_shown_from_the_file_route(tmp_path: Path, db_url: str
     msg.set_content(NEWS_BODY)
     paragraphs = "".join(f"<p>{p}</p>" for p in NEWS_BODY.split("\n\n"))
     msg.add_alternative(
-        f'<html><body>{paragraphs}<img src="cid:anh1@x" alt="ảnh"></body></html>', subtype="html"
+        f'<html><body>{paragraphs}<img src="cid:anh1@x" alt="ảnh">'
+        '<p><a href="https://lua.example/d">Duyệt</a></p></body></html>',
+        subtype="html",
     )
     html_part = msg.get_body(("html",))
     assert html_part is not None
@@ -451,3 +455,5 @@ def test_inline_images_are_shown_from_the_file_route(tmp_path: Path, db_url: str
     image = web.client.get(found.group(1))
     assert image.status_code == 200 and image.data == png
     assert image.headers["Content-Type"] == "image/png"
+    # a link dressed as the page's own «Duyệt» shows where it really goes
+    assert "Duyệt</a> [lua.example]" in page.text
