@@ -156,6 +156,11 @@ def named_address(name: str | None, address: str) -> str:
         return address
 
 
+# A Message-ID we answer is the sender's: one longer than this would make a header line
+# past SMTP's 998 characters (RFC 5322 2.1.1), and a server may refuse the whole mail.
+MAX_REFERENCED_ID = 900
+
+
 def _bracketed(message_id: str) -> str:
     return f"<{message_id.strip().strip('<>')}>"
 
@@ -183,7 +188,7 @@ def message(
         msg.add("Message-ID", _bracketed(message_id))
     else:
         msg.add("Message-ID", make_msgid(domain=out.from_address.rpartition("@")[2]))
-    if in_reply_to:
+    if in_reply_to and len(in_reply_to) <= MAX_REFERENCED_ID:
         msg.add("In-Reply-To", _bracketed(in_reply_to))
         msg.add("References", _bracketed(in_reply_to))
     # RFC 3834: "auto-replied" for an automatic answer to a message, else "auto-generated".

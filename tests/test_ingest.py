@@ -123,6 +123,20 @@ def test_a_marked_mail_from_a_stranger_alerts_the_head_and_mails_no_stranger(rig
     assert shown.startswith("  Người gửi: quý khách,")
 
 
+def test_a_receipt_to_a_mail_with_an_endless_message_id_stays_within_smtp_lines(
+    rig: Rig,
+) -> None:
+    """Threading headers would repeat a 2,000-character Message-ID on one line, past the
+    998 characters a mail server takes: the receipt goes without them."""
+    long_id = f"<{'x' * 2000}@sgddt.demo.bientap.vn>"
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, message_id=long_id))
+    rig.runner.run_once()
+    [receipt, _request] = rig.sent()
+    assert receipt["In-Reply-To"] is None and "Mã theo dõi" in receipt.get_content()
+    for sent in (rig.outbox / "new").iterdir():
+        assert max(len(line) for line in sent.read_bytes().splitlines()) <= 998
+
+
 def test_bi_mat_in_a_headline_is_not_a_stamp(rig: Rig) -> None:
     rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, "BÍ MẬT CỦA NHỮNG HỌC SINH GIỎI", NEWS_BODY))
     rig.runner.run_once()
