@@ -534,18 +534,26 @@ def _unpack_tnef(part: Message, filename: str | None, walk: _Walk) -> None:
 # --------------------------------------------------------------------------- assembly
 
 
-def _is_referenced(cid: str, html: str) -> bool:
+_CID_REF = re.compile(r"cid:<?([^\s\"'<>)]+)")
+
+
+def _referenced_cids(html: str | None) -> set[str]:
+    """The content ids ``html`` refers to (lower case), found in one scan of the body, so
+    a mail of many parts costs no scan of the body per part."""
+    if not html:
+        return set()
     lowered = html.lower()
-    return f"cid:{cid.lower()}" in lowered or f"cid:{cid.lower()}" in unquote(lowered)
+    return {m for text in (lowered, unquote(lowered)) for m in _CID_REF.findall(text)}
 
 
 def _finish_attachments(files: list[_Pending], html: str | None) -> tuple[Attachment, ...]:
     result: list[Attachment] = []
+    referenced_cids = _referenced_cids(html)
     for index, pending in enumerate(files, start=1):
         name = sanitize_filename(pending.filename) or _fallback_filename(
             index, pending.content_type
         )
-        referenced = bool(pending.content_id and html and _is_referenced(pending.content_id, html))
+        referenced = bool(pending.content_id and pending.content_id.lower() in referenced_cids)
         result.append(
             Attachment(
                 filename=name,
@@ -556,6 +564,33 @@ def _finish_attachments(files: list[_Pending], html: str | None) -> tuple[Attach
             )
         )
     return tuple(result)
+
+
+MAX_HEADER_FIELD = 64 * 1024  # bytes of one header field, folded lines included
+_FIELD_START = re.compile(rb"^(?=[^ \t\r\n])", re.M)
+
+
+def _clip_headers(raw: bytes, defects: list[str]) -> bytes:
+    """``raw`` with each header field over MAX_HEADER_FIELD bytes cut to that size.
+
+    Decoding a header costs time quadratic in its encoded words (the standard library's
+    ``decode_header``, which mail-parser calls): a subject of 400,000 of them would hold
+    the reader for many minutes. No real header comes near the limit (a long thread's
+    References is a few KB). The raw message stays as it came; only what is read is cut.
+    """
+    end = min((i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0), default=-1)
+    head = raw if end < 0 else raw[:end]
+    if len(head) <= MAX_HEADER_FIELD:
+        return raw
+    clipped = []
+    for one in _FIELD_START.split(head):
+        if len(one) > MAX_HEADER_FIELD:
+            name = one.split(b":", 1)[0][:40].decode("ascii", "replace")
+            defects.append(f"header {name} of {len(one)} bytes cut to {MAX_HEADER_FIELD}")
+            ending = one[len(one.rstrip(b"\r\n")) :]  # none on the last field
+            one = one[:MAX_HEADER_FIELD].rstrip(b"\r\n") + ending
+        clipped.append(one)
+    return b"".join(clipped) + (b"" if end < 0 else raw[end:])
 
 
 def _mailparser_view(raw: bytes, defects: list[str]) -> tuple[Message, Any]:
@@ -613,7 +648,7 @@ def _parse(raw: bytes) -> ParsedMail:
     if raw.startswith(_OLE_SIGNATURE):
         raise MessageParseError("input is an Outlook .msg (OLE compound) file, not a MIME message")
     defects: list[str] = []
-    message, parser = _mailparser_view(raw, defects)
+    message, parser = _mailparser_view(_clip_headers(raw, defects), defects)
     if not _looks_like_mail(message):
         raise MessageParseError("input has no header fields; it is not an e-mail message")
 

@@ -442,40 +442,52 @@ class _TextBuilder:
         return re.sub(r"\n{3,}", "\n\n", joined).strip("\n")
 
 
-def _walk(node: PageElement, out: _TextBuilder, in_pre: bool) -> None:
-    if isinstance(node, Comment):
-        return
-    if isinstance(node, NavigableString):
-        value = str(node).replace("\xa0", " ")
-        if in_pre:
-            for i, line in enumerate(value.split("\n")):
-                if i:
-                    out.newline()
-                out.text(line)
-        else:
-            out.text(re.sub(r"[ \t\n\r\f]+", " ", value))
-        return
-    if not isinstance(node, Tag):
-        return
-    name = node.name.lower()
-    if name in _SKIP_TAGS:
-        return
-    if name == "br":
-        out.newline()
-        return
+def _boundary(name: str, out: _TextBuilder) -> None:
+    """What starts and ends an element: its block or line break, its cell separator."""
     level = 2 if name in _BLOCK_TAGS else 1 if name in _LINE_TAGS else 0
     if level:
         out.brk(level)
     if name in _CELL_TAGS:
         out.cell_sep = True
-    if name == "li":
-        out.text("- ")
-    for child in node.children:
-        _walk(child, out, in_pre or name == "pre")
-    if level:
-        out.brk(level)
-    if name in _CELL_TAGS:
-        out.cell_sep = True
+
+
+def _walk(top: PageElement, out: _TextBuilder) -> None:
+    """Write ``top`` and what it holds, in document order. A loop over a stack, not
+    recursion: a mail's HTML may nest thousands deep (an unclosed ``<font>`` a word)."""
+    # (node, inside a <pre>) to open, or the name of an element to close
+    stack: list[tuple[PageElement, bool] | str] = [(top, False)]
+    while stack:
+        entry = stack.pop()
+        if isinstance(entry, str):
+            _boundary(entry, out)
+            continue
+        node, in_pre = entry
+        if isinstance(node, Comment):
+            continue
+        if isinstance(node, NavigableString):
+            value = str(node).replace("\xa0", " ")
+            if in_pre:
+                for i, line in enumerate(value.split("\n")):
+                    if i:
+                        out.newline()
+                    out.text(line)
+            else:
+                out.text(re.sub(r"[ \t\n\r\f]+", " ", value))
+            continue
+        if not isinstance(node, Tag):
+            continue
+        name = node.name.lower()
+        if name in _SKIP_TAGS:
+            continue
+        if name == "br":
+            out.newline()
+            continue
+        _boundary(name, out)
+        if name == "li":
+            out.text("- ")
+        stack.append(name)
+        inner = in_pre or name == "pre"
+        stack.extend((child, inner) for child in reversed(list(node.children)))
 
 
 def html_to_text(html: str) -> str:
@@ -488,5 +500,5 @@ def html_to_text(html: str) -> str:
     soup = BeautifulSoup(html, "html.parser")
     out = _TextBuilder()
     for child in soup.children:
-        _walk(child, out, in_pre=False)
+        _walk(child, out)
     return unicodedata.normalize("NFC", out.result())

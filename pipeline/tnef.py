@@ -22,6 +22,7 @@ _MAPI_ATTACH_MIME_TAG = 0x370E
 _TNEF_SIGNATURE = b"\x78\x9f\x3e\x22"
 _IMESSAGE_SIG = b"\x07\x03\x02\x00\x00\x00\x00\x00\xc0\x00\x00\x00\x00\x00\x00\x46"
 _MAX_EMBEDDED = 16
+_MAX_OBJECTS = 20_000  # a real winmail.dat has a few per attachment
 # MAPI value sizes (MS-OXCDATA 2.11.1); None = counted, length-prefixed values.
 _MAPI_FIXED = {0x0002: 2, 0x000B: 2, 0x0003: 4, 0x0004: 4, 0x000A: 4}
 _MAPI_FIXED |= {0x0005: 8, 0x0006: 8, 0x0007: 8, 0x0014: 8, 0x0040: 8, 0x0048: 16}
@@ -103,8 +104,11 @@ def _check_tnef(data: bytes) -> None:
         stream = data[start:]
         if not stream.startswith(_TNEF_SIGNATURE):
             continue
-        offset = 6
+        offset, objects = 6, 0
         while offset + 12 < len(stream):  # the same framing as tnefparse
+            objects += 1
+            if objects > _MAX_OBJECTS:  # tnefparse copies the rest of the stream per object
+                raise ValueError(f"more than {_MAX_OBJECTS} objects")
             name = int.from_bytes(stream[offset + 1 : offset + 3], "little")
             length = min(len(stream) - offset, _u32(stream, offset + 5) + 11)
             payload = stream[offset + 9 : offset + length - 2]

@@ -217,9 +217,12 @@ def test_alternative_keeps_text_and_html() -> None:
     assert mail.attachments == ()
 
 
-def test_related_cid_image_is_an_inline_attachment() -> None:
+@pytest.mark.parametrize(
+    "src", ["cid:logo.123@example.vn", "cid:logo.123%40example.vn", "CID:<Logo.123@Example.vn>"]
+)
+def test_related_cid_image_is_an_inline_attachment(src: str) -> None:
     related = MIMEMultipart("related")
-    related.attach(MIMEText('<p>Ảnh:</p><img src="cid:logo.123@example.vn">', "html", "utf-8"))
+    related.attach(MIMEText(f'<p>Ảnh:</p><img src="{src}">', "html", "utf-8"))
     image = MIMEImage(PNG, "png")
     image["Content-ID"] = "<logo.123@example.vn>"
     related.attach(image)
@@ -443,6 +446,16 @@ def test_winmail_dat_with_a_huge_property_count_is_not_unpacked() -> None:
     assert any("cannot fit" in d for d in mail.defects)
 
 
+def test_winmail_dat_of_countless_tiny_objects_is_not_unpacked() -> None:
+    """tnefparse copies the rest of the stream for each object: 1.2 million 12-byte ones
+    (a 20 MB mail) would hold the reader for many minutes."""
+    tnef = build_tnef([(b"A.TXT", "a.txt", b"abc")])
+    tnef += tnef_attribute(LVL_MESSAGE, 0x0099, 0, b"\x00") * 30_000
+    mail = parse_message(outlook_mail(tnef))
+    assert [a.filename for a in mail.attachments] == ["winmail.dat"]
+    assert any("objects" in d for d in mail.defects)
+
+
 # ------------------------------------------------------------------------- garbage
 
 
@@ -523,6 +536,19 @@ def test_wrong_boundary_and_early_close_are_recovered() -> None:
     mail = parse_message(early_close)
     assert mail.text_body.strip() == "body"
     assert [(a.filename, a.data) for a in mail.attachments] == [("late.pdf", b"%PDF-1.4\n")]
+
+
+def test_a_header_of_endless_encoded_words_is_cut_and_the_mail_read() -> None:
+    """Decoding a header costs time quadratic in its encoded words: a subject of 400,000
+    would hold the reader for many minutes. It is cut, said so, and the mail is read."""
+    subject = " ".join([b_word("á")] * 60_000)
+    raw = single_part("text/plain; charset=utf-8", "Nội dung tin.".encode()).replace(
+        b"Subject: ", f"Subject: {subject}\r\nX-Old-Subject: ".encode(), 1
+    )
+    mail = parse_message(raw)
+    assert mail.subject.startswith("ááá") and len(mail.subject) < 10_000
+    assert any(d.startswith("header Subject of") for d in mail.defects)
+    assert mail.text_body.strip() == "Nội dung tin."
 
 
 def test_outlook_msg_file_is_refused_with_a_clear_reason() -> None:

@@ -346,6 +346,12 @@ class TestHtmlToText:
         )
         assert text == ("Danh sách\nHọ tên\tChức vụ\nNguyễn Văn A\tTrưởng ban & biên tập\n\nHết")
 
+    def test_html_nested_thousands_deep_is_read_whole(self) -> None:
+        """Old mailers open a <font> per word and never close one."""
+        words = [f"chữ{n}" for n in range(5000)]
+        text = html_to_text("<p>" + " ".join(f'<font color="#000">{w}' for w in words))
+        assert text.split() == words
+
     def test_round_trip_with_text_to_html(self) -> None:
         original = "Kính gửi Ban Biên tập,\nXin gửi bài.\n\nTrân trọng,\nPhòng Văn hóa"
         assert html_to_text(text_to_html(original)) == original
