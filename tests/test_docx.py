@@ -176,3 +176,19 @@ def test_part_with_a_dtd_is_refused() -> None:
             archive.writestr(info, content)
     with pytest.raises(DocxError, match="DTD"):
         docx_to_html(buffer.getvalue())
+
+
+def test_a_document_too_large_to_read_in_reasonable_time_is_refused() -> None:
+    """A mail of 227 KB can carry a document.xml of 60 MB: mammoth would take hours and
+    gigabytes over it. Past the limit the file is refused (it stays an attachment)."""
+    source = zipfile.ZipFile(BytesIO(unicode_article()))
+    buffer = BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            content = source.read(info)
+            if info.filename == "word/document.xml":
+                filler = b"<w:p><w:r><w:t>giao duc</w:t></w:r></w:p>" * 120_000  # 5 MB
+                content = content.replace(b"<w:body>", b"<w:body>" + filler, 1)
+            archive.writestr(info.filename, content)
+    with pytest.raises(DocxError, match="too large"):
+        docx_to_html(buffer.getvalue())
