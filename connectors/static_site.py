@@ -208,16 +208,20 @@ class StaticSiteCms:
 
     def _place(self, article: Article) -> list[_Placed]:
         """Where each medium goes: beside the page, or in ``2/``, ``3/``… when its name
-        is taken (mail often carries two ``image001.jpg``); names stay as sent."""
-        taken: set[str] = {"index.html"}
+        is taken (mail often carries two ``image001.jpg``); names stay as sent. A folder
+        and a file never share a name (a file may well be called "2")."""
+        files: set[str] = {"index.html"}
+        folders: set[str] = set()
         placed = []
         for media in article.media:
             name = safe_filename(media.filename)
             where, n = name, 1
-            while where.lower() in taken:
+            while (key := where.lower()) in files | folders or key.partition("/")[0] in files:
                 n += 1
                 where = f"{n}/{name}"
-            taken.add(where.lower())
+            files.add(key)
+            if "/" in key:
+                folders.add(key.partition("/")[0])
             placed.append(_Placed(media, name, where))
         return placed
 

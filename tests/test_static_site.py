@@ -216,6 +216,30 @@ def test_two_attachments_of_one_name_keep_their_names(cms: StaticSiteCms) -> Non
     assert read is not None and read.media == ("image001.jpg", "image001.jpg") == live.media
 
 
+def test_a_file_named_like_a_folder_of_duplicates_is_published(cms: StaticSiteCms) -> None:
+    """Files "2", "anh.png", "anh.png": the second "anh.png" cannot go in a folder "2"
+    (a file has that name), and the post must not fail to publish for ever."""
+    other = JPEG.replace(b"JFIF", b"Exif")
+    live = cms.publish(
+        article(
+            media=(
+                Media("2", "application/octet-stream", b"hai"),
+                Media("anh.png", "image/png", JPEG),
+                Media("anh.png", "image/png", other),
+                Media("2", "application/octet-stream", b"hai nua"),
+            )
+        )
+    )
+
+    folder = cms.root / "posts" / live.remote_id
+    assert (folder / "2").read_bytes() == b"hai"
+    assert (folder / "anh.png").read_bytes() == JPEG
+    assert (folder / "3" / "anh.png").read_bytes() == other
+    assert (folder / "3" / "2").read_bytes() == b"hai nua"
+    read = cms.read(live.remote_id)
+    assert read is not None and read.media == ("2", "2", "anh.png", "anh.png") == live.media
+
+
 def test_nothing_in_the_item_can_run_script(cms: StaticSiteCms) -> None:
     live = cms.publish(
         article(
