@@ -408,6 +408,7 @@ def docx_to_html(data: bytes) -> DocxArticle:
         result = mammoth.convert_to_html(
             BytesIO(prepared),
             convert_image=mammoth.images.img_element(_image_collector(images, messages)),
+            external_file_access=False,  # an image "linked" to file:///etc/… is never read
         )
     except DocxError:
         raise

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import re
 import unicodedata
 import zipfile
 from io import BytesIO
+from pathlib import Path
 
 import docx
 import pytest
@@ -192,3 +194,29 @@ def test_a_document_too_large_to_read_in_reasonable_time_is_refused() -> None:
             archive.writestr(info.filename, content)
     with pytest.raises(DocxError, match="too large"):
         docx_to_html(buffer.getvalue())
+
+
+def test_an_image_linked_to_a_file_on_the_server_is_never_read(tmp_path: Path) -> None:
+    """A .docx may "link" an image to any path (TargetMode="External"): read, the
+    daemon's own files would end up in the article for all to see (CVE-2025-11849)."""
+    secret = tmp_path / "bi-mat.png"
+    secret.write_bytes(PNG + b"SECRET")
+    source = zipfile.ZipFile(BytesIO(unicode_article()))
+    buffer = BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for info in source.infolist():
+            content = source.read(info)
+            if info.filename == "word/_rels/document.xml.rels":
+                content = re.sub(
+                    rb'Target="media/[^"]+"',
+                    f'Target="{secret.as_uri()}" TargetMode="External"'.encode(),
+                    content,
+                )
+            if info.filename == "word/document.xml":
+                content = content.replace(b"r:embed=", b"r:link=")
+            archive.writestr(info.filename, content)
+    try:
+        images = docx_to_html(buffer.getvalue()).images
+    except DocxError:
+        images = ()
+    assert not any(b"SECRET" in image.data for image in images)
