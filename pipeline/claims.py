@@ -31,7 +31,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.config import ConfigError
-from pipeline.models import Lease, OutgoingMail, Publication, RawMessage, utcnow
+from pipeline.models import Lease, OutgoingMail, Publication, RawMessage, RawStatus, utcnow
 
 
 def new_holder() -> str:
@@ -136,12 +136,21 @@ class Crew:
 
 
 def free(sessions: sessionmaker[Session], holder: str | None = None) -> None:
-    """End ``holder``'s leases and claims, or everyone's: a daemon alone on its SQLite
-    file starts so, since whoever held them before it is gone."""
+    """End ``holder``'s leases and claims (a clean stop), or everyone's: a daemon alone on
+    its SQLite file starts so, since whoever held them before it is gone. A message that
+    daemon had in hand, still unread, keeps its claim as lapsed: the runner counts it a
+    try (it may be the one that killed the daemon)."""
     now = utcnow()
     with sessions.begin() as s:
         lapse = update(Lease).values(expires_at=now)
         s.execute(lapse.where(Lease.holder == holder) if holder else lapse)
+        if holder is None:
+            s.execute(
+                update(RawMessage)
+                .where(RawMessage.claimed_by.is_not(None), RawMessage.status == RawStatus.NEW)
+                .values(claimed_by=None, claimed_until=now)
+                .execution_options(synchronize_session=False)
+            )
         for model in (RawMessage, OutgoingMail, Publication):
             held = model.claimed_by == holder if holder else model.claimed_by.is_not(None)
             s.execute(

@@ -44,6 +44,10 @@ from pipeline.workers import Outcome, Readers, Unavailable, batched
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3  # a message that crashes the pipeline this often is kept as failed
+ABANDONED = (
+    "đọc thư không xong: daemon dừng khi đang đọc thư này "
+    "(reading did not finish: the daemon stopped while it was in hand)"
+)
 MAX_SEND_ATTEMPTS = 8  # a mail the server defers is tried this often, then given up
 # Messages processed in one transaction: all of a batch is stored, or none of it and the
 # batch is redone message by message, so a crash still neither loses nor duplicates.
@@ -186,21 +190,44 @@ class MailboxRunner:
         """Process recorded mail, a claimed handful at a time (other daemons sharing the
         database take the rest), until none is left; ``renew`` keeps the mailbox's lease
         while this goes on."""
-        done, after = 0, 0
-        while ids := self._claim(after):
-            renew()
-            after = ids[-1]
-            for chunk in batched(self.readers.read_all(self._raw_bytes(ids)), PROCESS_BATCH):
-                done += self._store_readings(chunk)
-            self.seal()  # chained as it goes, not all at the end of a long backlog
+        self._count_abandoned()
+        done = 0
+        for retried in (False, True):  # a message tried before is read on its own, last
+            after = 0
+            while ids := self._claim(after, retried):
+                renew()
+                after = ids[-1]
+                for chunk in batched(self.readers.read_all(self._raw_bytes(ids)), PROCESS_BATCH):
+                    done += self._store_readings(chunk)
+                self.seal()  # chained as it goes, not all at the end of a long backlog
         return done
+
+    def _count_abandoned(self) -> None:
+        """A NEW message whose claim ran out was in hand when its daemon stopped (killed, out
+        of memory, stuck for ``claim_seconds``): that was a try. One that kills whoever
+        reads it is kept as failed at its third, not read for ever."""
+        with self.sessions.begin() as session:
+            for raw in session.scalars(
+                select(RawMessage)
+                .where(
+                    RawMessage.board_id == self.board.id,
+                    RawMessage.mailbox == self.mailbox,
+                    RawMessage.status == RawStatus.NEW,
+                    RawMessage.claimed_until < self.clock(),
+                )
+                .order_by(RawMessage.id)
+                .with_for_update(skip_locked=True)
+            ):
+                self._count_attempt(session, raw, ABANDONED)
 
     def seal(self) -> None:
         """Chain the events written so far into the board's record."""
         with self.sessions.begin() as session:
             audit.seal(session, self.board.id)
 
-    def _claim(self, after: int) -> list[int]:
+    def _claim(self, after: int, retried: bool) -> list[int]:
+        """Messages never tried, a handful; or one tried before (it may be the one that
+        stopped a reader: alone, it takes no other message with it)."""
         with self.sessions.begin() as session:
             return self.crew.claim(
                 session,
@@ -209,10 +236,11 @@ class MailboxRunner:
                     RawMessage.board_id == self.board.id,
                     RawMessage.mailbox == self.mailbox,
                     RawMessage.status == RawStatus.NEW,
+                    RawMessage.attempts > 0 if retried else RawMessage.attempts == 0,
                     RawMessage.id > after,
                 ],
                 [RawMessage.id],
-                CLAIM * max(1, self.readers.workers),
+                1 if retried else CLAIM * max(1, self.readers.workers),
                 self.clock(),
             )
 
@@ -292,17 +320,17 @@ class MailboxRunner:
     def _attempt_failed(self, raw_id: int, error: str) -> None:
         with self.sessions.begin() as session:
             raw = session.get(RawMessage, raw_id)
-            if raw is None:
-                return
-            raw.attempts += 1
-            raw.last_error = error[:2000]
-            Crew.release(session, raw)  # tried again on a later pass, by any daemon
-            if raw.attempts >= MAX_ATTEMPTS:
-                ingest.fail(
-                    self.desk(session),
-                    raw,
-                    f"lỗi xử lý sau {raw.attempts} lần thử: {error[:500]}",
-                )
+            if raw is not None:
+                self._count_attempt(session, raw, error)
+
+    def _count_attempt(self, session: Session, raw: RawMessage, error: str) -> None:
+        raw.attempts += 1
+        raw.last_error = error[:2000]
+        Crew.release(session, raw)  # tried again on a later pass, by any daemon
+        if raw.attempts >= MAX_ATTEMPTS:
+            ingest.fail(
+                self.desk(session), raw, f"lỗi xử lý sau {raw.attempts} lần thử: {error[:500]}"
+            )
 
     # -- send -----------------------------------------------------------------
     def deliver(self) -> int:

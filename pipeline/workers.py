@@ -14,7 +14,7 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +41,10 @@ class Unavailable:
 # A Reading, or why there is none: the error reading raised (the message's attempt counts)
 # or the store's (it does not).
 Outcome = Reading | Unavailable | str
+READER_DIED = (
+    "tiến trình đọc thư dừng đột ngột khi đang đọc thư này "
+    "(the reader process died while it was in hand: a crash, out of memory)"
+)
 T = TypeVar("T")
 
 
@@ -89,7 +93,6 @@ class Readers:
     def __init__(self, board: Board, files: FileStore, workers: int = 1, ahead: int = 64) -> None:
         self.board, self.files, self.workers, self.ahead = board, files, workers, ahead
         self._pool: ProcessPoolExecutor | None = None
-        self._broken = False
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -111,49 +114,51 @@ class Readers:
 
     def read_all(self, raws: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, Outcome]]:
         """Readings in the order given. Workers keep up to ``ahead`` messages in hand (in
-        chunks of CHUNK), so they read on while the caller records what they returned."""
-        if self.workers <= 1 or self._broken:
+        chunks of CHUNK), so they read on while the caller records what they returned.
+
+        A reader process that dies (a crash in a C library, the kernel's out-of-memory
+        killer) takes the messages the pool had in hand with it: each comes back as
+        READER_DIED, a try that counts, and fresh processes read on. None of them is read
+        again in this process: the one that killed a reader would kill the daemon."""
+        if self.workers <= 1:
             for raw_id, raw in raws:
                 yield raw_id, safe_read(self.board, self.files, raw)
             return
-        pending = deque[tuple[list[tuple[int, bytes]], Future[list[Outcome]] | None]]()
+        pending = deque[tuple[list[tuple[int, bytes]], Future[list[Outcome]], Executor]]()
         chunks = batched(raws, CHUNK)
         for chunk in itertools.islice(chunks, max(1, self.ahead // CHUNK)):
-            pending.append((chunk, self._submit(chunk)))
+            pending.append((chunk, *self._submit(chunk)))
         while pending:
-            chunk, future = pending.popleft()
-            for following in itertools.islice(chunks, 1):
-                pending.append((following, self._submit(following)))
+            chunk, future, pool = pending.popleft()
             try:
-                outcomes = future.result() if future is not None else None
-            except BrokenProcessPool:  # a worker died (a crash in a C library?)
-                self._mark_broken()
-                outcomes = None
-            if outcomes is None:
-                outcomes = [safe_read(self.board, self.files, raw) for _, raw in chunk]
+                outcomes = future.result()
+            except BrokenProcessPool:
+                self._discard(pool)
+                outcomes = [READER_DIED] * len(chunk)
+            for following in itertools.islice(chunks, 1):
+                pending.append((following, *self._submit(following)))
             yield from zip((raw_id for raw_id, _ in chunk), outcomes, strict=True)
-        if self._broken:
-            self.close()  # the next pass starts fresh processes
 
-    def _submit(self, chunk: list[tuple[int, bytes]]) -> Future[list[Outcome]] | None:
-        if self._broken:
-            return None
+    def _submit(self, chunk: list[tuple[int, bytes]]) -> tuple[Future[list[Outcome]], Executor]:
+        pool = self._executor()
         try:
-            return self._executor().submit(_read_in_worker, [raw for _, raw in chunk])
-        except BrokenProcessPool:
-            self._mark_broken()
-            return None
+            return pool.submit(_read_in_worker, [raw for _, raw in chunk]), pool
+        except BrokenProcessPool:  # it died since the last result: fresh processes take it
+            self._discard(pool)
+            pool = self._executor()
+            return pool.submit(_read_in_worker, [raw for _, raw in chunk]), pool
 
-    def _mark_broken(self) -> None:
-        if not self._broken:
+    def _discard(self, pool: Executor) -> None:
+        """Drop a pool whose process died (once, however many of its futures say so)."""
+        if pool is self._pool:
             log.error(
-                "board=%s: a reader process died; reading in this process until the next pass",
+                "board=%s: a reader process died; what it had in hand counts a try",
                 self.board.id,
             )
-        self._broken = True
+            pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
-        self._broken = False

@@ -345,6 +345,38 @@ def test_a_message_that_breaks_the_pipeline_is_kept_and_the_next_goes_on(
     assert "ValueError: bug in a stage" in (bad.reason or "")
 
 
+def test_a_message_that_kills_the_daemon_is_kept_as_failed_at_its_third_try(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Out of memory or a crash in a C library ends the process, not with an exception:
+    a message in hand when its daemon died counts a try, one tried before is read alone,
+    so the daemon is not killed for ever and the mail behind it goes on."""
+
+    class Killed(BaseException):  # not an Exception: nothing in the daemon catches it
+        pass
+
+    def kill(d: reading.Draft) -> None:
+        if "độc" in d.title:
+            raise Killed
+
+    monkeypatch.setattr(
+        reading, "STAGES", (*reading.STAGES[:4], ("kill", kill), *reading.STAGES[4:])
+    )
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, "Thư độc", message_id="<poison@x>"))
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, message_id="<good@x>"))
+    deaths = 0
+    for _ in range(6):
+        try:
+            rig.runner.run_once()
+        except Killed:
+            deaths += 1
+            claims.free(rig.sessions)  # the daemon restarts alone on its SQLite file
+    assert deaths == runner.MAX_ATTEMPTS
+    poison, good = sorted(rig.items(), key=lambda i: i.message_id != "poison@x")
+    assert good.state == State.PENDING_REVIEW
+    assert poison.state == State.FAILED and "daemon dừng" in (poison.reason or "")
+
+
 def test_an_attachment_store_that_cannot_be_written_fails_no_mail(
     rig: Rig, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
