@@ -157,9 +157,18 @@ class ScrubFilter(logging.Filter):
         return True
 
 
+class LineFormatter(logging.Formatter):
+    """Text lines, one an event: a line break a mail put in a value (a folded Message-ID,
+    a subject) is written as ``\\n`` and cannot forge a line of its own. A traceback
+    still follows on its own lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        return super().formatMessage(record).replace("\r", "\\r").replace("\n", "\\n")
+
+
 def formatter(json_format: bool) -> logging.Formatter:
     if not json_format:
-        return logging.Formatter(TEXT_FORMAT)
+        return LineFormatter(TEXT_FORMAT)
     return JsonFormatter(
         "%(levelname)s %(name)s %(message)s",
         rename_fields={"levelname": "level", "name": "logger"},

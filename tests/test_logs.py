@@ -167,8 +167,12 @@ def test_text_lines_when_json_is_not_asked(capsys: pytest.CaptureFixture[str]) -
     try:
         logs.setup(logging.INFO, json_format=False)
         logging.getLogger("bientap").info("board=demo: at %s", datetime(2026, 3, 15, tzinfo=UTC))
-        line = capsys.readouterr().err.strip()
+        # a value from a mail cannot forge a line of its own
+        logging.getLogger("bientap").info("message=%s", "<a@x>\r\n2026-03-15 ERROR fake: line")
+        lines = capsys.readouterr().err.strip().splitlines()
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
-    assert line.endswith("INFO bientap: board=demo: at 2026-03-15 00:00:00+00:00")
+    assert len(lines) == 2
+    assert lines[0].endswith("INFO bientap: board=demo: at 2026-03-15 00:00:00+00:00")
+    assert lines[1].endswith("INFO bientap: message=<a@x>\\r\\n2026-03-15 ERROR fake: line")
