@@ -52,6 +52,7 @@ class Facts:
     duplicate_of: tuple[int, str] | None  # (submission id, tracking code)
     legacy_encoding: str | None
     remote_images: tuple[str, ...]
+    damage: tuple[str, ...] = ()  # parse defects that lost part of the content
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,17 @@ def remote_images(f: Facts) -> Flag | None:
     )
 
 
+def damaged_mail(f: Facts) -> Flag | None:
+    if not f.damage:
+        return None
+    return Flag(
+        "damaged-mail",
+        Action.NOTE,
+        "Thư bị lỗi cấu trúc: có thể thiếu một phần nội dung người gửi soạn.",
+        {"defects": list(f.damage[:5])},
+    )
+
+
 # Order is data: every check runs; the strongest action decides the state.
 CHECKS: tuple[tuple[str, Callable[[Facts], Flag | None]], ...] = (
     ("security-marking", security_marking),
@@ -211,6 +223,7 @@ CHECKS: tuple[tuple[str, Callable[[Facts], Flag | None]], ...] = (
     ("near-duplicate", near_duplicate),
     ("legacy-font", legacy_font),
     ("remote-images", remote_images),
+    ("damaged-mail", damaged_mail),
 )
 
 

@@ -79,6 +79,7 @@ def check(w: Work) -> None:
             duplicate_of=w.duplicate,
             legacy_encoding=r.legacy,
             remote_images=r.remote_images,
+            damage=r.damage,
         )
     )
 

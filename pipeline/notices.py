@@ -78,6 +78,11 @@ _HINTS = (
     ("missing-author", "Đề nghị bổ sung họ tên tác giả theo mẫu cung cấp thông tin và gửi lại."),
     ("missing-unit", "Đề nghị bổ sung đơn vị, địa chỉ của tác giả và gửi lại."),
     ("missing-source", "Đề nghị ghi rõ nguồn của tin, bài sưu tầm và gửi lại."),
+    (
+        "damaged-mail",
+        "Lưu ý: thư bị lỗi cấu trúc nên một phần nội dung có thể không đọc được; đề nghị gửi "
+        "lại bằng thư thông thường (nội dung trong thân thư hoặc tệp .docx đính kèm).",
+    ),
 )
 
 

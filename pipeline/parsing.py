@@ -24,7 +24,7 @@ import logging
 import mimetypes
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.generator import BytesGenerator
@@ -45,6 +45,7 @@ __all__ = [
     "Attachment",
     "MessageParseError",
     "ParsedMail",
+    "content_lost",
     "decode_header_text",
     "parse_message",
     "sanitize_filename",
@@ -566,6 +567,15 @@ def _finish_attachments(files: list[_Pending], html: str | None) -> tuple[Attach
     return tuple(result)
 
 
+# Defects after which part of what the sender wrote is not in what was read.
+_CONTENT_LOST = re.compile(r"dropped|could not be (?:decoded|recovered)|cut to \d+")
+
+
+def content_lost(defects: Sequence[str]) -> tuple[str, ...]:
+    """The defects of a parse that lost part of the mail's content."""
+    return tuple(d for d in defects if _CONTENT_LOST.search(d))
+
+
 MAX_HEADER_FIELD = 64 * 1024  # bytes of one header field, folded lines included
 _FIELD_START = re.compile(rb"^(?=[^ \t\r\n])", re.M)
 
@@ -578,7 +588,9 @@ def _clip_headers(raw: bytes, defects: list[str]) -> bytes:
     the reader for many minutes. No real header comes near the limit (a long thread's
     References is a few KB). The raw message stays as it came; only what is read is cut.
     """
-    end = min((i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0), default=-1)
+    crlf = raw.find(b"\r\n\r\n")
+    lf = raw.find(b"\n\n", 0, crlf if crlf >= 0 else len(raw))  # bare LF ends, before it
+    end = lf if lf >= 0 else crlf
     head = raw if end < 0 else raw[:end]
     if len(head) <= MAX_HEADER_FIELD:
         return raw

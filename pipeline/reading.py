@@ -30,7 +30,13 @@ from pipeline.config import Board
 from pipeline.docmeta import classify_kind, extract_document_metadata
 from pipeline.docx import DocxError, docx_to_html
 from pipeline.files import FileStore
-from pipeline.parsing import Attachment, MessageParseError, ParsedMail, parse_message
+from pipeline.parsing import (
+    Attachment,
+    MessageParseError,
+    ParsedMail,
+    content_lost,
+    parse_message,
+)
 from pipeline.sanitize import html_to_text, sanitize_html, text_to_html
 from pipeline.screening import not_a_submission
 from pipeline.vietnamese import Legacy, detect_legacy, normalize
@@ -99,6 +105,7 @@ class Reading:
     oversized: tuple[str, ...] = ()
     sketch: dedup.Sketch | None = None  # for near-duplicate look-up
     reply: ReplyFacts | None = None  # it answers one of our mails
+    damage: tuple[str, ...] = ()  # parse defects after which part of the content is lost
 
 
 @dataclass
@@ -321,4 +328,5 @@ def read(board: Board, files: FileStore, raw: bytes) -> Reading:
         file_names=tuple(a.filename for a in d.attachments),
         oversized=tuple(d.oversized),
         sketch=d.sketch,
+        damage=content_lost(d.mail.defects) if d.mail else (),
     )

@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import re
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from pathlib import Path
 
 import pytest
@@ -135,6 +138,25 @@ def test_a_receipt_to_a_mail_with_an_endless_message_id_stays_within_smtp_lines(
     assert receipt["In-Reply-To"] is None and "Mã theo dõi" in receipt.get_content()
     for sent in (rig.outbox / "new").iterdir():
         assert max(len(line) for line in sent.read_bytes().splitlines()) <= 998
+
+
+def test_a_mail_whose_content_could_not_all_be_read_says_so(rig: Rig) -> None:
+    """The article sits 45 MIME levels deep (past what is walked): what was lost is on
+    the item, and the sender, asked for an author the lost text held, is told why."""
+    part: MIMEBase = MIMEText(NEWS_BODY, "plain", "utf-8")
+    for _ in range(45):
+        outer = MIMEMultipart("mixed")
+        outer.attach(part)
+        part = outer
+    part["From"], part["To"], part["Subject"] = AGENCY_SENDER, DEMO_BOX, NEWS_TITLE
+    rig.drop(part.as_bytes())
+    rig.runner.run_once()
+    [item] = rig.items()
+    [damage] = [f for f in item.flags if f["code"] == "damaged-mail"]
+    assert any("dropped" in d for d in damage["detail"]["defects"])
+    assert item.state == State.RETURNED
+    [notice] = rig.sent()
+    assert "thư bị lỗi cấu trúc" in notice.get_content()
 
 
 def test_bi_mat_in_a_headline_is_not_a_stamp(rig: Rig) -> None:
