@@ -14,7 +14,7 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,11 +41,17 @@ class Unavailable:
 # A Reading, or why there is none: the error reading raised (the message's attempt counts)
 # or the store's (it does not).
 Outcome = Reading | Unavailable | str
+READ_TIMEOUT = 300.0  # seconds the readers may go without handing back what they read
+READ_TOO_LONG = (
+    "đọc thư quá {seconds:g} giây, tiến trình đọc bị dừng "
+    "(reading took over {seconds:g} s; the reader was stopped)"
+)
 READER_DIED = (
     "tiến trình đọc thư dừng đột ngột khi đang đọc thư này "
     "(the reader process died while it was in hand: a crash, out of memory)"
 )
 T = TypeVar("T")
+Pool = ProcessPoolExecutor
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -90,11 +96,20 @@ def _read_in_worker(raws: list[bytes]) -> list[Outcome]:
 
 
 class Readers:
-    def __init__(self, board: Board, files: FileStore, workers: int = 1, ahead: int = 64) -> None:
+    def __init__(
+        self,
+        board: Board,
+        files: FileStore,
+        workers: int = 1,
+        ahead: int = 64,
+        timeout: float = READ_TIMEOUT,
+    ) -> None:
         self.board, self.files, self.workers, self.ahead = board, files, workers, ahead
+        self.timeout = timeout
         self._pool: ProcessPoolExecutor | None = None
 
     def _executor(self) -> ProcessPoolExecutor:
+        """The pool, its processes up: a time limit on reading never counts their start."""
         if self._pool is None:
             # spawn, not fork: the daemon has threads (scheduler, IDLE watchers)
             self._pool = ProcessPoolExecutor(
@@ -103,14 +118,14 @@ class Readers:
                 initializer=_start,
                 initargs=(self.board, str(self.files.root)),
             )
+            for future in [self._pool.submit(_ready) for _ in range(self.workers)]:
+                future.result()
         return self._pool
 
     def start(self) -> None:
         """Start the reader processes now (a daemon does it once; the first read would)."""
         if self.workers > 1:
-            pool = self._executor()
-            for future in [pool.submit(_ready) for _ in range(self.workers)]:
-                future.result()
+            self._executor()
 
     def read_all(self, raws: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, Outcome]]:
         """Readings in the order given. Workers keep up to ``ahead`` messages in hand (in
@@ -119,44 +134,53 @@ class Readers:
         A reader process that dies (a crash in a C library, the kernel's out-of-memory
         killer) takes the messages the pool had in hand with it: each comes back as
         READER_DIED, a try that counts, and fresh processes read on. None of them is read
-        again in this process: the one that killed a reader would kill the daemon."""
+        again in this process: the one that killed a reader would kill the daemon. Readers
+        that hand nothing back for ``timeout`` seconds are stopped the same way (a message
+        that would hold them for hours), their messages READ_TOO_LONG."""
         if self.workers <= 1:
             for raw_id, raw in raws:
                 yield raw_id, safe_read(self.board, self.files, raw)
             return
-        pending = deque[tuple[list[tuple[int, bytes]], Future[list[Outcome]], Executor]]()
+        pending = deque[
+            tuple[list[tuple[int, bytes]], Future[list[Outcome]], ProcessPoolExecutor]
+        ]()
         chunks = batched(raws, CHUNK)
         for chunk in itertools.islice(chunks, max(1, self.ahead // CHUNK)):
             pending.append((chunk, *self._submit(chunk)))
         while pending:
             chunk, future, pool = pending.popleft()
             try:
-                outcomes = future.result()
+                outcomes = future.result(timeout=self.timeout)
             except BrokenProcessPool:
-                self._discard(pool)
+                self._discard(pool, "a reader process died")
                 outcomes = [READER_DIED] * len(chunk)
+            except TimeoutError:
+                self._discard(pool, f"nothing read came back in {self.timeout:g} s", stop=True)
+                outcomes = [READ_TOO_LONG.format(seconds=self.timeout)] * len(chunk)
             for following in itertools.islice(chunks, 1):
                 pending.append((following, *self._submit(following)))
             yield from zip((raw_id for raw_id, _ in chunk), outcomes, strict=True)
 
-    def _submit(self, chunk: list[tuple[int, bytes]]) -> tuple[Future[list[Outcome]], Executor]:
+    def _submit(self, chunk: list[tuple[int, bytes]]) -> tuple[Future[list[Outcome]], Pool]:
         pool = self._executor()
         try:
             return pool.submit(_read_in_worker, [raw for _, raw in chunk]), pool
         except BrokenProcessPool:  # it died since the last result: fresh processes take it
-            self._discard(pool)
+            self._discard(pool, "a reader process died")
             pool = self._executor()
             return pool.submit(_read_in_worker, [raw for _, raw in chunk]), pool
 
-    def _discard(self, pool: Executor) -> None:
-        """Drop a pool whose process died (once, however many of its futures say so)."""
-        if pool is self._pool:
-            log.error(
-                "board=%s: a reader process died; what it had in hand counts a try",
-                self.board.id,
-            )
-            pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+    def _discard(self, pool: Pool, why: str, stop: bool = False) -> None:
+        """Drop a pool that failed (once, however many of its futures say so); ``stop``
+        kills its processes first (they are stuck, not dead)."""
+        if pool is not self._pool:
+            return
+        log.error("board=%s: %s; what the readers had in hand counts a try", self.board.id, why)
+        if stop:
+            for process in list(pool._processes.values()):
+                process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = None
 
     def close(self) -> None:
         if self._pool is not None:
