@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sqlalchemy.exc import OperationalError
+
 from pipeline import (
     cli_backup,
     cli_config,
@@ -57,7 +59,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(handler(args))
     except ConfigError as exc:
-        print(f"configuration error:\n{exc}", file=sys.stderr)
+        print(f"Lỗi cấu hình (configuration error):\n{exc}", file=sys.stderr)
+        return 2
+    except OperationalError as exc:  # the URL is never repeated: it may hold a password
+        print(f"Không mở được cơ sở dữ liệu (database unreachable): {exc.orig}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path given that cannot be written or read
+        print(f"Không thực hiện được (cannot be done): {exc}", file=sys.stderr)
+        return 2
+    except OverflowError:
+        print("Số quá lớn: không có mục nào như vậy (number too large)", file=sys.stderr)
         return 2
 
 

@@ -10,33 +10,27 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
 from rich.markup import escape
 
 from pipeline.cli_common import console
 from pipeline.config import (
-    DEPLOYMENT_FILE,
     Board,
     ConfigError,
+    board_conflicts,
     board_files,
     load_board,
     load_deployment,
     secret_refs,
 )
 from pipeline.tokens import DEFAULT_KEY_ENV, TokenKeyError, load_key
-from pipeline.web import parse_address
 
 
 def _deployment(config: str) -> list[str]:
     try:
-        deployment = load_deployment(config)
-        parse_address(deployment.web_address)
+        load_deployment(config)
     except ConfigError as exc:
         return str(exc).splitlines()
-    except ValueError as exc:  # the web address
-        folder = Path(config) if Path(config).is_dir() else Path(config).parent
-        return [f"{folder / DEPLOYMENT_FILE}: web_address: {exc}"]
     return []
 
 
@@ -47,18 +41,12 @@ def _boards(config: str) -> tuple[list[Board], list[str]]:
         return [], [str(exc)]
     boards: list[Board] = []
     problems: list[str] = []
-    seen: dict[str, str] = {}
     for path in files:
         try:
-            board = load_board(path)
+            boards.append(load_board(path))
         except ConfigError as exc:
             problems += str(exc).splitlines()
-            continue
-        if board.id in seen:
-            problems.append(f"{path}: id: board id {board.id!r} is also used by {seen[board.id]}")
-        seen[board.id] = str(path)
-        boards.append(board)
-    return boards, problems
+    return boards, problems + board_conflicts(boards)
 
 
 def _secrets(boards: list[Board]) -> list[str]:

@@ -7,12 +7,16 @@ it is used, so a configuration can be checked on a machine that lacks the secret
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import tomllib
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -23,6 +27,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 DEPLOYMENT_FILE = "deployment.toml"
 
@@ -78,11 +84,17 @@ class Secret:
         return hash(self.env_name)
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def _parse_secret(value: Any) -> Secret:
     if isinstance(value, Secret):
         return value
-    if isinstance(value, str) and value.startswith("env:") and len(value) > 4:
-        return Secret(value[4:])
+    if isinstance(value, str) and value.startswith("env:"):
+        if _ENV_NAME.fullmatch(value[4:]):
+            return Secret(value[4:])
+        # not a variable's name: perhaps the secret itself, so it is not repeated here
+        raise ValueError("env: must name an environment variable (letters, digits, _)")
     raise ValueError("secrets are never written in the file: use env:VARIABLE_NAME")
 
 
@@ -135,6 +147,13 @@ class Mailbox(_Strict):
         elif self.path is None:
             raise ValueError("a Maildir mailbox needs path")
         return self
+
+    def where(self) -> str:
+        """The mailbox as its source knows it: two of these alike read the same mail."""
+        if self.source == "maildir":
+            return f"Maildir {os.path.normpath(self.path or '')}"
+        user, host = (self.username or "").lower(), (self.host or "").lower()
+        return f"IMAP {user}@{host}:{self.port}/{self.folder}"
 
 
 class MailOut(_Strict):
@@ -433,9 +452,20 @@ class Board(_Strict):
     retention_days: int = Field(default=365, ge=1)
     source_file: str = Field(default="", exclude=True)
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (Vietnam: Asia/Ho_Chi_Minh)") from None
+        return value
+
     @model_validator(mode="after")
     def _references(self) -> Board:
         _unique("mailboxes", [m.name for m in self.mailboxes])
+        _unique("mailboxes", [m.where() for m in self.mailboxes], "mailbox")
+        _unique("members", [m.email for m in self.members], "e-mail")
         _unique("fields", [f.id for f in self.fields])
         _unique("members", [m.id for m in self.members])
         _unique("agencies", [a.id for a in self.agencies])
@@ -536,12 +566,29 @@ class Board(_Strict):
         return own
 
 
-def _unique(key: str, ids: list[str]) -> None:
+def _unique(key: str, ids: list[str], what: str = "id") -> None:
     seen: set[str] = set()
     for value in ids:
         if value in seen:
-            raise ValueError(f"{key}: duplicate id {value!r}")
+            raise ValueError(f"{key}: duplicate {what} {value!r}")
         seen.add(value)
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:8470`` for IPv6) as (host, port); ValueError otherwise."""
+    host, sep, port = address.strip().rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"web address must be host:port, got {address!r}")
+    if re.fullmatch(r"[0-9.]+|.*:.*", host):  # written as an IP address: it must be one
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(f"{host!r} is not an IP address") from None
+    return host, int(port)
+
+
+_DATABASES = frozenset({"sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg2"})
 
 
 class Deployment(_Strict):
@@ -563,6 +610,39 @@ class Deployment(_Strict):
     backup_interval_days: float = Field(default=7, gt=0)
     backup_keep: int = Field(default=8, ge=1)
 
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        """A URL of a database bientap runs on; the URL itself is never repeated (it may
+        hold a password)."""
+        try:
+            url = make_url(value)
+            url.port  # noqa: B018 - a port that is not a number raises here
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                "not a database URL (e.g. sqlite:///var/bientap.db, "
+                "postgresql+psycopg2://bientap@db.example/bientap)"
+            ) from None
+        if url.drivername not in _DATABASES:
+            raise ValueError(f"{url.drivername!r} is not supported: sqlite or postgresql+psycopg2")
+        return value
+
+    @field_validator("web_address")
+    @classmethod
+    def _listen_address(cls, value: str) -> str:
+        parse_address(value)
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _link_start(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"must be an http(s) URL, e.g. https://bbt.example.gov.vn, got {value!r}"
+            )
+        return value
+
 
 def _location(loc: tuple[int | str, ...]) -> str:
     out = ""
@@ -579,9 +659,15 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}): save it as UTF-8") from exc
 
 
-def _validate(model: type[_Strict], data: dict[str, Any], path: Path) -> Any:
+def _validate(
+    model: type[_Strict], data: dict[str, Any], path: Path, sources: dict[str, str] | None = None
+) -> Any:
+    """``data`` as ``model``; the problems name the file (or, per key in ``sources``,
+    where else the value came from), the key and what is wrong."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -589,7 +675,8 @@ def _validate(model: type[_Strict], data: dict[str, Any], path: Path) -> Any:
         for err in exc.errors():
             msg = err["msg"].removeprefix("Value error, ")
             where = f"{_location(err['loc'])}: " if err["loc"] else ""
-            problems.append(f"{path}: {where}{msg}")
+            origin = (sources or {}).get(str(err["loc"][0]) if err["loc"] else "", str(path))
+            problems.append(f"{origin}: {where}{msg}")
         raise ConfigError("\n".join(problems)) from None
 
 
@@ -613,15 +700,32 @@ def board_files(config: str | Path) -> list[Path]:
     return [config]
 
 
+def board_conflicts(boards: list[Board]) -> list[str]:
+    """What boards of one deployment may not share: an id, a mailbox (the first board to
+    read it would take every message; the other would get none)."""
+    problems: list[str] = []
+    ids: dict[str, str] = {}
+    read_by: dict[str, str] = {}
+    for board in boards:
+        if board.id in ids:
+            problems.append(
+                f"{board.source_file}: id: board id {board.id!r} is also used by {ids[board.id]}"
+            )
+        ids.setdefault(board.id, board.source_file)
+        for i, box in enumerate(board.mailboxes):
+            where = box.where()
+            if where in read_by:
+                problems.append(
+                    f"{board.source_file}: mailboxes[{i}]: {where} is also read by {read_by[where]}"
+                )
+            read_by.setdefault(where, f"{board.source_file}")
+    return problems
+
+
 def load_boards(config: str | Path) -> list[Board]:
     boards = [load_board(p) for p in board_files(config)]
-    seen: dict[str, str] = {}
-    for board in boards:
-        if board.id in seen:
-            raise ConfigError(
-                f"{board.source_file}: id: board id {board.id!r} is also used by {seen[board.id]}"
-            )
-        seen[board.id] = board.source_file
+    if problems := board_conflicts(boards):
+        raise ConfigError("\n".join(problems))
     return boards
 
 
@@ -640,12 +744,29 @@ def load_deployment(config: str | Path, overrides: dict[str, Any] | None = None)
     folder = config if config.is_dir() else config.parent
     path = folder / DEPLOYMENT_FILE
     data: dict[str, Any] = _read_toml(path) if path.exists() else {}
+    _no_password(data.get("database_url"), path)
+    sources: dict[str, str] = {}
     for key, env in ENVIRONMENT:
         if os.environ.get(env):
-            data[key] = os.environ[env]
-    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    deployment: Deployment = _validate(Deployment, data, path)
+            data[key], sources[key] = os.environ[env], f"environment {env}"
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    data.update(given)
+    sources.update({k: f"--{k.replace('_', '-')}" for k in given})
+    deployment: Deployment = _validate(Deployment, data, path, sources)
     return deployment
+
+
+def _no_password(url: object, path: Path) -> None:
+    """The README's promise: a database password is never in the file."""
+    try:
+        password = make_url(url).password if isinstance(url, str) else None
+    except (ArgumentError, ValueError):
+        return  # said by the validation, in its own words
+    if password:
+        raise ConfigError(
+            f"{path}: database_url: a password is never written in the file: "
+            "use PGPASSWORD or ~/.pgpass"
+        )
 
 
 def secret_refs(model: BaseModel, where: str = "") -> list[tuple[str, Secret]]:

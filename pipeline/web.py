@@ -50,7 +50,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from pipeline import diffing, metrics, review, writelock
 from pipeline.commands import Verb
-from pipeline.config import Board, Member
+from pipeline.config import Board, Member, parse_address
 from pipeline.files import FileStore
 from pipeline.models import (
     STATE_LABELS,
@@ -653,14 +653,6 @@ def _error_page(status: int, message: str) -> Any:
 
 
 # -- serving ---------------------------------------------------------------------------------
-def parse_address(address: str) -> tuple[str, int]:
-    """``host:port`` (``[::1]:8470`` for IPv6) as (host, port); ValueError otherwise."""
-    host, sep, port = address.strip().rpartition(":")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"web address must be host:port, got {address!r}")
-    return host.strip("[]"), int(port)
-
-
 class WebServer:
     """Waitress serving ``app`` on ``address`` ("host:port"; port 0 picks a free one), in a
     daemon thread. The socket is bound on construction, so ``port`` is known at once.

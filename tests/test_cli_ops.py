@@ -293,6 +293,26 @@ def test_reprocessing_while_the_attachment_store_cannot_be_written_leaves_it_wai
     assert [f.filename for f in item.files] == ["cong-van.pdf"]
 
 
+# -- what an operator gets wrong ----------------------------------------------------------------
+def test_operator_mistakes_get_a_message_and_exit_2_not_a_traceback(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    demo = ["--config", str(CONFIG / "demo.toml")]
+    closed = "postgresql+psycopg2://bientap:S3cretPW@127.0.0.1:1/bientap"
+    assert cli.main([*demo, "--database-url", closed, "status"]) == 2
+    err = capsys.readouterr().err
+    assert "Không mở được cơ sở dữ liệu" in err and "S3cretPW" not in err
+    assert "Traceback" not in err
+    assert cli.main([*demo, "--database-url", db_url, "show", "9" * 30]) in (1, 2)
+    err = capsys.readouterr().err  # no such item, in the database's words or ours
+    assert err.strip() and "Traceback" not in err
+    a_file = tmp_path / "khong-phai-thu-muc"
+    a_file.write_text("x")
+    backup = [*demo, "--database-url", db_url, "backup", "--dest", str(a_file / "sao-luu")]
+    assert cli.main(backup) == 2
+    assert "Không thực hiện được" in capsys.readouterr().err
+
+
 # -- config check ----------------------------------------------------------------------------
 def test_config_check_names_every_problem_and_no_secret(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

@@ -15,6 +15,7 @@ import pytest
 
 from pipeline.config import (
     DEPLOYMENT_FILE,
+    ENVIRONMENT,
     Board,
     ConfigError,
     Role,
@@ -22,6 +23,7 @@ from pipeline.config import (
     board_files,
     load_board,
     load_boards,
+    load_deployment,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -644,6 +646,24 @@ def test_the_minimal_board_loads(tmp_path: Path) -> None:
             ["members[0].email", "not an e-mail address"],
             id="bad-email",
         ),
+        pytest.param(
+            'password = "env:THU_IMAP_PASSWORD"',
+            'password = "env:hunter2-literal p@ss"',
+            ["mailboxes[0].password", "must name an environment variable"],
+            id="secret-after-env",
+        ),
+        pytest.param(
+            'name = "Ban Biên tập thử"',
+            'name = "Ban Biên tập thử"\ntimezone = "Asia/Hanoi"',
+            ["timezone", "unknown time zone 'Asia/Hanoi'"],
+            id="unknown-timezone",
+        ),
+        pytest.param(
+            'fields = ["y-te"]\n',
+            'fields = ["y-te"]\n' + SECOND_MEMBER.replace('"a"', '"b"').replace("b@", "A@"),
+            ["members", "duplicate e-mail 'a@vi-du.vn'"],
+            id="two-members-one-address",
+        ),
     ],
 )
 def test_broken_board_file_error_names_file_key_and_problem(
@@ -672,3 +692,55 @@ def test_publish_sections_name_known_fields(tmp_path: Path) -> None:
     bad.write_text(text + '\n[publish]\nsections = { "khong-co" = "Không có" }\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"publish.sections: unknown field 'khong-co'"):
         load_board(bad)
+
+
+def test_a_board_file_not_in_utf8_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "hong.toml"
+    path.write_bytes(MINIMAL.encode("utf-16"))
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: not UTF-8 text")):
+        load_board(path)
+
+
+def test_two_boards_reading_one_mailbox_are_refused(tmp_path: Path) -> None:
+    """The first board to read it would take every message; the other would get none."""
+    _write(tmp_path, MINIMAL)
+    other = tmp_path / "khac.toml"
+    other.write_text(MINIMAL.replace('id = "thu"', 'id = "khac"', 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_boards(tmp_path)
+    problem = f"{other}: mailboxes[0]: IMAP bbt@vi-du.vn@imap.vi-du.vn:993/INBOX is also read by"
+    assert problem in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ('database_url = "notaurl"', "database_url: not a database URL"),
+        ('database_url = "mysql://u@localhost/x"', "'mysql' is not supported"),
+        ('database_url = "postgresql://u@db:54x/b"', "database_url: not a database URL"),
+        (
+            'database_url = "postgresql+psycopg2://bientap:S3cretPW@db/b"',
+            "database_url: a password is never written in the file",
+        ),
+        ('web_address = "999.1.1.1:8470"', "web_address: '999.1.1.1' is not an IP address"),
+        ('public_url = "not a url"', "public_url: must be an http(s) URL"),
+    ],
+)
+def test_a_broken_deployment_file_names_file_key_and_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str, expected: str
+) -> None:
+    for _key, variable in ENVIRONMENT:  # the file's value, not the environment's, is read
+        monkeypatch.delenv(variable, raising=False)
+    (tmp_path / DEPLOYMENT_FILE).write_text(setting + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_deployment(tmp_path)
+    assert str(caught.value).startswith(f"{tmp_path / DEPLOYMENT_FILE}: ")
+    assert expected in str(caught.value) and "S3cretPW" not in str(caught.value)
+
+
+def test_a_bad_setting_from_the_environment_is_blamed_on_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BIENTAP_WEB_ADDRESS", "localhost")
+    with pytest.raises(ConfigError, match=r"^environment BIENTAP_WEB_ADDRESS: web_address: "):
+        load_deployment(tmp_path)
