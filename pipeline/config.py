@@ -504,10 +504,9 @@ class Board(_Strict):
             and not roles & {m.role for m in self.members}
         ):
             raise ValueError("reports.mail: no member has a recipient role, and none is named")
-        if not self.members_with_role(reports.royalties.approver):
-            raise ValueError(
-                f"reports.royalties.approver: no member has role {reports.royalties.approver!r}"
-            )
+        approver = reports.royalties.approver
+        if not self.members_with_role(approver):
+            raise ValueError(f"reports.royalties.approver: no member has role {approver.value!r}")
 
     def _check_review(self, field_ids: set[str]) -> None:
         member_ids = {m.id for m in self.members}
@@ -519,7 +518,7 @@ class Board(_Strict):
                 if actor.member is not None and actor.member not in member_ids:
                     raise ValueError(f"{where}.member: unknown member {actor.member!r}")
                 if actor.role is not None and actor.role not in roles:
-                    raise ValueError(f"{where}.role: no member has role {actor.role!r}")
+                    raise ValueError(f"{where}.role: no member has role {actor.role.value!r}")
             if step.quorum is Quorum.MAJORITY and not any(
                 a.role is Role.TRUONG_BAN for a in step.actors
             ):

@@ -744,3 +744,12 @@ def test_a_bad_setting_from_the_environment_is_blamed_on_it(
     monkeypatch.setenv("BIENTAP_WEB_ADDRESS", "localhost")
     with pytest.raises(ConfigError, match=r"^environment BIENTAP_WEB_ADDRESS: web_address: "):
         load_deployment(tmp_path)
+
+
+def test_a_role_nobody_holds_is_named_as_written(tmp_path: Path) -> None:
+    text = (CONFIG / "demo.toml").read_text(encoding="utf-8")
+    bad = tmp_path / "demo.toml"
+    bad.write_text(text + '\n[reports.royalties]\napprover = "pho_truong_ban"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_board(bad)
+    assert str(caught.value).endswith("no member has role 'pho_truong_ban'")
