@@ -306,6 +306,9 @@ def test_operator_mistakes_get_a_message_and_exit_2_not_a_traceback(
     assert cli.main([*demo, "--database-url", db_url, "show", "9" * 30]) in (1, 2)
     err = capsys.readouterr().err  # no such item, in the database's words or ours
     assert err.strip() and "Traceback" not in err
+    typo = ["--config", str(tmp_path / "cauhinh"), "--database-url", db_url, "list"]
+    assert cli.main(typo) == 2  # not an empty list from a database made up for the typo
+    assert f"{tmp_path / 'cauhinh'}: no such file or folder" in capsys.readouterr().err
     a_file = tmp_path / "khong-phai-thu-muc"
     a_file.write_text("x")
     backup = [*demo, "--database-url", db_url, "backup", "--dest", str(a_file / "sao-luu")]
