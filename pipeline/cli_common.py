@@ -17,7 +17,7 @@ from rich.text import Text
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from pipeline.config import load_deployment
+from pipeline.config import ConfigError, load_boards, load_deployment
 from pipeline.db import open_database
 from pipeline.models import Submission
 
@@ -35,10 +35,36 @@ def console(stderr: bool = False) -> Console:
 
 
 def database(args: argparse.Namespace) -> sessionmaker[Session]:
-    """Sessions on the deployment's database (``--config``, ``--database-url``)."""
+    """Sessions on the deployment's database (``--config``, ``--database-url``). A
+    ``--config`` that names no board is refused before any database is opened (a typo
+    would list one made up for it as empty), and so is a ``--board`` neither configured
+    nor on record."""
     deployment = load_deployment(args.config, {"database_url": args.database_url})
+    configured = [b.id for b in load_boards(args.config)]
     _engine, sessions = open_database(deployment.database_url)
+    with sessions() as session:
+        known_board(args, configured, session)
     return sessions
+
+
+def known_board(args: argparse.Namespace, configured: list[str], session: Session) -> None:
+    """Refuse a ``--board`` that is neither in the configuration nor on record (a board
+    taken out of the configuration keeps its items, and they can still be listed)."""
+    board = getattr(args, "board", None)
+    if not board or board in configured:
+        return
+    if session.scalar(select(Submission.id).where(Submission.board_id == board).limit(1)):
+        return
+    raise ConfigError(
+        f"--board: không có ban biên tập {board!r} (no such board); có: {', '.join(configured)}"
+    )
+
+
+def reason(text: str) -> str:
+    """An operator's reason (argparse type): on record, so never empty."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("cần ghi lý do (a reason is needed)")
+    return text.strip()
 
 
 def find(session: Session, key: str) -> Submission | None:

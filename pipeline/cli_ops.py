@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from pipeline import audit, review
 from pipeline.app import links, open_deployment
-from pipeline.cli_common import console, database, find, operator, print_json, text
+from pipeline.cli_common import console, database, find, operator, print_json, reason, text
 from pipeline.cli_items import publication_dict
 from pipeline.commands import Verb
 from pipeline.models import (
@@ -195,7 +195,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     actor.add_argument("id", help="item id or tracking code")
     actor.add_argument("verb", choices=[v.value for v in Verb])
     actor.add_argument("--as", dest="member", required=True, help="the member who decided")
-    actor.add_argument("--reason", required=True, help="why it is recorded from here")
+    actor.add_argument("--reason", required=True, type=reason, help="why it is recorded from here")
     actor.add_argument("--text", help="reason to reject, what to fix, or whom to forward to")
     actor.set_defaults(handler=act)
     retrier = sub.add_parser(

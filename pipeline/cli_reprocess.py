@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline import audit, logs, retention
 from pipeline.app import Deployed, open_deployment, watchers
-from pipeline.cli_common import console, operator, text
+from pipeline.cli_common import console, known_board, operator, text
 from pipeline.models import STATE_LABELS, Event, RawMessage, RawStatus, State, Submission
 from pipeline.runner import MAX_ATTEMPTS, MailboxRunner
 
@@ -183,6 +183,7 @@ def reprocess(args: argparse.Namespace) -> int:
     d = open_deployment(args.config, args.database_url)
     try:
         with d.sessions() as session:
+            known_board(args, [b.id for b in d.boards], session)
             found, refused = targets(session, args.raw, args.board)
         configured = {(b.id, box.name) for b in d.boards for box in b.mailboxes}
         orphans = [f"{raw_id}" for raw_id, b, m in found if (b, m) not in configured]

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pipeline import audit, publishing
 from pipeline.app import links, open_deployment
-from pipeline.cli_common import VIETNAM, console, find, local, operator
+from pipeline.cli_common import VIETNAM, console, find, local, operator, reason
 from pipeline.models import PubState, State
 from pipeline.review import Desk
 
@@ -19,9 +19,12 @@ def when(text: str) -> datetime:
     """A local time as board staff type it: "25/11/2026 08:00" or "2026-11-25 08:00"."""
     for form in FORMATS:
         try:
-            return datetime.strptime(text.strip(), form).replace(tzinfo=VIETNAM)
+            at = datetime.strptime(text.strip(), form).replace(tzinfo=VIETNAM)
         except ValueError:
             continue
+        if at <= datetime.now(VIETNAM):  # 2025 typed for 2026, say: it would go at once
+            raise argparse.ArgumentTypeError(f"{text!r} đã qua (that time has passed)")
+        return at
     raise argparse.ArgumentTypeError(f"not a time: {text!r} (e.g. 25/11/2026 08:00)")
 
 
@@ -54,5 +57,5 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     parser = sub.add_parser("schedule", help="publish an item at a set time (hẹn giờ đăng)")
     parser.add_argument("id", help="item id or tracking code")
     parser.add_argument("at", type=when, help='local time, e.g. "25/11/2026 08:00"')
-    parser.add_argument("--reason", required=True, help="who asked for it, why")
+    parser.add_argument("--reason", required=True, type=reason, help="who asked for it, why")
     parser.set_defaults(handler=schedule)

@@ -740,8 +740,6 @@ ENVIRONMENT = (
 def load_deployment(config: str | Path, overrides: dict[str, Any] | None = None) -> Deployment:
     """Defaults < ``deployment.toml`` beside the boards < environment < command line."""
     config = Path(config)
-    if not config.exists():  # a typo must not open (and create) a database elsewhere
-        raise ConfigError(f"{config}: no such file or folder")
     folder = config if config.is_dir() else config.parent
     path = folder / DEPLOYMENT_FILE
     data: dict[str, Any] = _read_toml(path) if path.exists() else {}

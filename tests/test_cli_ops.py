@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from connectors.smtp import SmtpSender
 from pipeline import cli, reading
@@ -116,7 +116,10 @@ def test_list_filters_narrow_the_items(rig: Rig, bientap: Bientap) -> None:
     assert titles("--kind", "tin") == every[1:]  # the auto-reply has no kind
     assert len(titles("--member", "uv-giao-duc")) == 2  # his field: the two articles
     assert titles("--member", "pho-ban-tt") == [every[-1]]  # his seat: the first article
-    assert titles("--board", "demo") == every and titles("--board", "khanhhoa") == []
+    assert titles("--board", "demo") == every
+    with rig.sessions.begin() as s:  # a board taken out of the configuration: still listed
+        s.execute(update(Submission).where(Submission.title == quarantined).values(board_id="cu"))
+    assert titles("--board", "cu") == [quarantined]
     assert titles("--since", today.isoformat()) == every
     assert titles("--until", (today - timedelta(days=1)).isoformat()) == []
     assert titles("--limit", "1") == every[:1]
@@ -309,6 +312,17 @@ def test_operator_mistakes_get_a_message_and_exit_2_not_a_traceback(
     typo = ["--config", str(tmp_path / "cauhinh"), "--database-url", db_url, "list"]
     assert cli.main(typo) == 2  # not an empty list from a database made up for the typo
     assert f"{tmp_path / 'cauhinh'}: no such file or folder" in capsys.readouterr().err
+    on_db = [*demo, "--database-url", db_url]
+    assert cli.main([*on_db, "list", "--board", "khong-co"]) == 2  # not an empty list
+    assert "không có ban biên tập 'khong-co'" in capsys.readouterr().err
+    for refused in (
+        ["schedule", "1", "25/11/2020 08:00", "--reason", "Trưởng ban hẹn"],  # 2020 for 2026
+        ["act", "1", "approve", "--as", "truong-ban", "--reason", " "],  # nothing on record
+    ):
+        with pytest.raises(SystemExit) as exited:
+            cli.main([*on_db, *refused])
+        assert exited.value.code == 2
+    assert "đã qua" in capsys.readouterr().err
     a_file = tmp_path / "khong-phai-thu-muc"
     a_file.write_text("x")
     backup = [*demo, "--database-url", db_url, "backup", "--dest", str(a_file / "sao-luu")]
