@@ -20,7 +20,6 @@ from datetime import datetime
 from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy.exc import OperationalError
 
 from pipeline import claims, logs
 from pipeline.app import (
@@ -37,7 +36,7 @@ from pipeline.app import (
     web_server,
 )
 from pipeline.claims import SingleDaemonLock
-from pipeline.config import ConfigError
+from pipeline.cli_common import OPERATOR_ERRORS, operator_error
 from pipeline.publishing import Publisher
 from pipeline.web import WebServer
 
@@ -113,14 +112,6 @@ def _standby(watcher: Watcher) -> None:
         log.exception("mailbox %s: pass failed", watcher.runner.mailbox)
 
 
-def _why_not_started(exc: Exception) -> str:
-    if isinstance(exc, ConfigError):
-        return f"Lỗi cấu hình (configuration error):\n{exc}"
-    if isinstance(exc, OperationalError):  # not the URL: it may hold a password
-        return f"Không mở được cơ sở dữ liệu (database unreachable): {exc.orig}"
-    return f"Không khởi động được (cannot start): {exc}"  # a folder, the web address taken
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     logs.setup(logging.DEBUG if args.verbose else logging.INFO, args.log_format == "json")
@@ -139,8 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         clocks = sweepers(deployed)
         outlets = publishers(deployed)
         web = None if args.once else web_server(deployed)
-    except (ConfigError, OperationalError, OSError) as exc:
-        print(_why_not_started(exc), file=sys.stderr)
+    except OPERATOR_ERRORS as exc:  # a setting, the database, a folder, the web address
+        print(operator_error(exc, "Không khởi động được (cannot start)"), file=sys.stderr)
         if lock is not None:
             lock.release()
         return 2

@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sqlalchemy.exc import OperationalError
-
 from pipeline import (
     cli_backup,
     cli_config,
@@ -22,8 +20,8 @@ from pipeline import (
     cli_schedule,
     cli_status,
 )
+from pipeline.cli_common import OPERATOR_ERRORS, operator_error
 from pipeline.cli_items import item_dict, publication_dict
-from pipeline.config import ConfigError
 
 __all__ = ["item_dict", "main", "parser", "publication_dict"]
 
@@ -58,17 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(handler(args))
-    except ConfigError as exc:
-        print(f"Lỗi cấu hình (configuration error):\n{exc}", file=sys.stderr)
-        return 2
-    except OperationalError as exc:  # the URL is never repeated: it may hold a password
-        print(f"Không mở được cơ sở dữ liệu (database unreachable): {exc.orig}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # a path given that cannot be written or read
-        print(f"Không thực hiện được (cannot be done): {exc}", file=sys.stderr)
-        return 2
-    except OverflowError:
-        print("Số quá lớn: không có mục nào như vậy (number too large)", file=sys.stderr)
+    except OPERATOR_ERRORS as exc:
+        print(operator_error(exc), file=sys.stderr)
         return 2
 
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.text import Text
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.config import ConfigError, load_boards, load_deployment
@@ -58,6 +59,22 @@ def known_board(args: argparse.Namespace, configured: list[str], session: Sessio
     raise ConfigError(
         f"--board: không có ban biên tập {board!r} (no such board); có: {', '.join(configured)}"
     )
+
+
+# What an operator can get wrong (a setting, the database, a path, a number): a message,
+# never a traceback; the daemon and ``bientap`` say it alike.
+OPERATOR_ERRORS = (ConfigError, OperationalError, OSError, OverflowError)
+
+
+def operator_error(exc: Exception, doing: str = "Không thực hiện được (cannot be done)") -> str:
+    """The message for one of OPERATOR_ERRORS; ``doing`` heads a path's or a port's."""
+    if isinstance(exc, ConfigError):
+        return f"Lỗi cấu hình (configuration error):\n{exc}"
+    if isinstance(exc, OperationalError):  # not the URL: it may hold a password
+        return f"Không mở được cơ sở dữ liệu (database unreachable): {exc.orig}"
+    if isinstance(exc, OverflowError):
+        return "Số quá lớn: không có mục nào như vậy (number too large)"
+    return f"{doing}: {exc}"
 
 
 def reason(text: str) -> str:

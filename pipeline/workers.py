@@ -14,7 +14,8 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
+from concurrent.futures import ProcessPoolExecutor as Pool
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,6 @@ READER_DIED = (
     "(the reader process died while it was in hand: a crash, out of memory)"
 )
 T = TypeVar("T")
-Pool = ProcessPoolExecutor
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -106,13 +106,13 @@ class Readers:
     ) -> None:
         self.board, self.files, self.workers, self.ahead = board, files, workers, ahead
         self.timeout = timeout
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: Pool | None = None
 
-    def _executor(self) -> ProcessPoolExecutor:
+    def _executor(self) -> Pool:
         """The pool, its processes up: a time limit on reading never counts their start."""
         if self._pool is None:
             # spawn, not fork: the daemon has threads (scheduler, IDLE watchers)
-            self._pool = ProcessPoolExecutor(
+            self._pool = Pool(
                 self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start,
@@ -141,9 +141,7 @@ class Readers:
             for raw_id, raw in raws:
                 yield raw_id, safe_read(self.board, self.files, raw)
             return
-        pending = deque[
-            tuple[list[tuple[int, bytes]], Future[list[Outcome]], ProcessPoolExecutor]
-        ]()
+        pending = deque[tuple[list[tuple[int, bytes]], Future[list[Outcome]], Pool]]()
         chunks = batched(raws, CHUNK)
         for chunk in itertools.islice(chunks, max(1, self.ahead // CHUNK)):
             pending.append((chunk, *self._submit(chunk)))
@@ -162,13 +160,14 @@ class Readers:
             yield from zip((raw_id for raw_id, _ in chunk), outcomes, strict=True)
 
     def _submit(self, chunk: list[tuple[int, bytes]]) -> tuple[Future[list[Outcome]], Pool]:
+        raws = [raw for _, raw in chunk]
         pool = self._executor()
         try:
-            return pool.submit(_read_in_worker, [raw for _, raw in chunk]), pool
+            return pool.submit(_read_in_worker, raws), pool
         except BrokenProcessPool:  # it died since the last result: fresh processes take it
             self._discard(pool, "a reader process died")
             pool = self._executor()
-            return pool.submit(_read_in_worker, [raw for _, raw in chunk]), pool
+            return pool.submit(_read_in_worker, raws), pool
 
     def _discard(self, pool: Pool, why: str, stop: bool = False) -> None:
         """Drop a pool that failed (once, however many of its futures say so); ``stop``
