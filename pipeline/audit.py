@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from pipeline.models import AuditHead, Event
+from pipeline.models import AuditHead, Event, Submission
 
 GENESIS = "0" * 64
 SEAL_CHUNK = 500  # events hashed and written at a time
@@ -182,11 +182,23 @@ def verify(session: Session, board_id: str) -> Verdict:
         if not _intact(event, prev, redacted):
             return Verdict(board_id, expected - 1, f"event #{expected} was altered")
         prev, expected = event.hash or "", expected + 1
+    checked = expected - 1
     head = session.get(AuditHead, board_id)
-    if head is not None and (head.seq, head.hash) != (expected - 1, prev):
-        return Verdict(
-            board_id,
-            expected - 1,
-            f"events after #{expected - 1} were removed (the head is #{head.seq})",
-        )
-    return Verdict(board_id, expected - 1, None)
+    if head is None and checked:
+        return Verdict(board_id, checked, "the chain's head record was removed")
+    if head is not None and (head.seq, head.hash) != (checked, prev):
+        removed = f"events after #{checked} were removed (the head is #{head.seq})"
+        return Verdict(board_id, checked, removed)
+    if head is None and _has_submissions(session, board_id) and not _has_events(session, board_id):
+        return Verdict(board_id, 0, "the board has items on record but no event at all")
+    return Verdict(board_id, checked, None)
+
+
+def _has_submissions(session: Session, board_id: str) -> bool:
+    first = select(Submission.id).where(Submission.board_id == board_id).limit(1)
+    return session.scalar(first) is not None
+
+
+def _has_events(session: Session, board_id: str) -> bool:
+    first = select(Event.id).where(Event.board_id == board_id).limit(1)
+    return session.scalar(first) is not None

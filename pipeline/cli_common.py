@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from pipeline.config import ConfigError, load_boards, load_deployment
+from pipeline.config import Board, ConfigError, load_boards, load_deployment
 from pipeline.db import open_database
 from pipeline.models import Submission
 
@@ -35,13 +35,13 @@ def console(stderr: bool = False) -> Console:
     return Console(file=stream, highlight=False, width=None if told else WIDE)
 
 
-def database(args: argparse.Namespace) -> sessionmaker[Session]:
+def database(args: argparse.Namespace, boards: list[Board] | None = None) -> sessionmaker[Session]:
     """Sessions on the deployment's database (``--config``, ``--database-url``). A
     ``--config`` that names no board is refused before any database is opened (a typo
     would list one made up for it as empty), and so is a ``--board`` neither configured
-    nor on record."""
+    nor on record. ``boards``: the configuration, when the caller has loaded it."""
     deployment = load_deployment(args.config, {"database_url": args.database_url})
-    configured = [b.id for b in load_boards(args.config)]
+    configured = [b.id for b in (load_boards(args.config) if boards is None else boards)]
     _engine, sessions = open_database(deployment.database_url)
     with sessions() as session:
         known_board(args, configured, session)

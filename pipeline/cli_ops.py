@@ -16,6 +16,8 @@ from pipeline.app import links, open_deployment
 from pipeline.cli_common import console, database, find, operator, print_json, reason, text
 from pipeline.cli_items import publication_dict
 from pipeline.commands import Verb
+from pipeline.config import load_boards
+from pipeline.metrics import known_boards
 from pipeline.models import (
     AuditHead,
     Event,
@@ -174,12 +176,17 @@ def publications(args: argparse.Namespace) -> int:
 
 
 def audit_verify(args: argparse.Namespace) -> int:
-    with database(args)() as session:
-        boards = [args.board] if args.board else sorted(session.scalars(select(AuditHead.board_id)))
+    configured = load_boards(args.config)
+    with database(args, configured)() as session:
+        sealed = session.scalars(select(AuditHead.board_id))
+        named = [*(b.id for b in configured), *sealed]
+        boards = [args.board] if args.board else known_boards(session, named)
         broken = 0
         for board_id in boards:
             verdict = audit.verify(session, board_id)
-            if verdict.ok:
+            if verdict.ok and not verdict.checked:
+                print(f"{board_id}: chưa có sự kiện nào được ghi (nothing on record yet)")
+            elif verdict.ok:
                 print(f"{board_id}: {verdict.checked} sự kiện, chuỗi nhật ký toàn vẹn (intact)")
             else:
                 broken += 1

@@ -98,7 +98,7 @@ def _boards(fig: metrics.Figures, boards: list[Board]) -> list[dict[str, Any]]:
 
 def status_data(args: argparse.Namespace) -> dict[str, Any]:
     boards = load_boards(args.config)
-    with database(args)() as session:
+    with database(args, boards)() as session:
         fig = metrics.read(session, [b.id for b in boards])
         held = {lease.name: lease for lease in claims.leases(session)}
         unread = _unread_errors(session)

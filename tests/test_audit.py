@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import delete, func, select, update
 
 from pipeline import cli
-from pipeline.models import Event
+from pipeline.models import AuditHead, Event
 from pipeline.samples import article_mail
 from tests.helpers import DEMO_BOX, Rig, make_rig
 
@@ -71,3 +71,31 @@ def test_removing_the_newest_events_shows_too(
         s.execute(delete(Event).where(Event.seq == last))
     code, out = _verify(db_url, capsys)
     assert code == 1 and f"events after #{last - 1} were removed" in out
+
+
+def test_removing_the_whole_chain_and_its_head_shows(
+    rig: Rig, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with rig.sessions.begin() as s:
+        s.execute(delete(Event))
+        s.execute(delete(AuditHead))
+    code, out = _verify(db_url, capsys)
+    assert code == 1 and "items on record but no event at all" in out
+
+
+def test_removing_the_head_record_shows(
+    rig: Rig, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with rig.sessions.begin() as s:
+        s.execute(delete(AuditHead))
+    code, out = _verify(db_url, capsys)
+    assert code == 1 and "head record was removed" in out
+
+
+def test_an_empty_database_says_so_for_every_configured_board(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_rig(tmp_path, db_url)  # the schema, and nothing in it
+    code, out = _verify(db_url, capsys)
+    assert code == 0
+    assert "demo: chưa có sự kiện nào được ghi" in out and "lucnam: chưa có" in out
