@@ -149,6 +149,7 @@ class Verdict:
     board_id: str
     checked: int
     problem: str | None  # None: the chain is whole
+    last_hash: str = GENESIS  # of the last event checked: kept elsewhere, it anchors the chain
 
     @property
     def ok(self) -> bool:
@@ -191,7 +192,7 @@ def verify(session: Session, board_id: str) -> Verdict:
         return Verdict(board_id, checked, removed)
     if head is None and _has_submissions(session, board_id) and not _has_events(session, board_id):
         return Verdict(board_id, 0, "the board has items on record but no event at all")
-    return Verdict(board_id, checked, None)
+    return Verdict(board_id, checked, None, prev)
 
 
 def _has_submissions(session: Session, board_id: str) -> bool:

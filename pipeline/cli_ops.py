@@ -187,7 +187,10 @@ def audit_verify(args: argparse.Namespace) -> int:
             if verdict.ok and not verdict.checked:
                 print(f"{board_id}: chưa có sự kiện nào được ghi (nothing on record yet)")
             elif verdict.ok:
-                print(f"{board_id}: {verdict.checked} sự kiện, chuỗi nhật ký toàn vẹn (intact)")
+                print(
+                    f"{board_id}: {verdict.checked} sự kiện, chuỗi nhật ký toàn vẹn (intact); "
+                    f"mã băm cuối (last hash) #{verdict.checked} {verdict.last_hash}"
+                )
             else:
                 broken += 1
                 print(

@@ -41,6 +41,9 @@ def test_every_event_is_sealed_into_one_chain(
     code, out = _verify(db_url, capsys)
     assert code == 0
     assert f"demo: {len(seqs)} sự kiện, chuỗi nhật ký toàn vẹn" in out
+    with rig.sessions() as s:
+        last = s.scalar(select(Event.hash).where(Event.seq == len(seqs)))
+    assert f"#{len(seqs)} {last}" in out  # the anchor an operator copies elsewhere
 
 
 def test_an_altered_event_breaks_the_chain(
