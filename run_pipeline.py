@@ -26,6 +26,7 @@ from pipeline.app import (
     Deployed,
     Sweeper,
     Watcher,
+    link_key,
     open_deployment,
     publishers,
     reporters,
@@ -120,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("apscheduler").setLevel(logging.DEBUG if args.verbose else logging.ERROR)
     lock: SingleDaemonLock | None = None
     try:
+        link_key()  # refused before a database is made or migrated
         deployed = open_deployment(args.config, args.database_url, args.data_dir)
         logs.hide_secrets(deployed.boards)
         lock = SingleDaemonLock(deployed.deployment.database_url)

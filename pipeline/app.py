@@ -246,13 +246,17 @@ def served_site(d: Deployed) -> Path | None:
     return next(iter(folders), None)
 
 
-def links(d: Deployed) -> Links:
-    """How reviewers' links are signed (key from BIENTAP_LINK_KEY) and addressed."""
+def link_key() -> bytes:
+    """The key reviewers' links are signed with (BIENTAP_LINK_KEY); a bad one is refused."""
     try:
-        key = load_key()
+        return load_key()
     except TokenKeyError as exc:
         raise ConfigError(str(exc)) from None
-    return Links(Signer([key]), d.deployment.public_url)
+
+
+def links(d: Deployed) -> Links:
+    """How reviewers' links are signed and addressed."""
+    return Links(Signer([link_key()]), d.deployment.public_url)
 
 
 def watchers(d: Deployed) -> list[Watcher]:

@@ -99,6 +99,17 @@ def test_a_missing_secret_is_named_without_its_value(tmp_path: Path) -> None:
     assert "s3cr3t-value" not in ran.stderr + ran.stdout
 
 
+def test_a_short_link_key_is_refused_before_a_database_is_made(tmp_path: Path) -> None:
+    ran = _run(
+        [sys.executable, "run_pipeline.py", "--config", "config/demo.toml", "--once"],
+        tmp_path,
+        BIENTAP_LINK_KEY="ngắn",
+    )
+    assert ran.returncode == 2
+    assert "BIENTAP_LINK_KEY" in ran.stderr and "ngắn" not in ran.stderr
+    assert not (tmp_path / "bientap.db").exists()
+
+
 def test_the_daemon_picks_up_new_mail_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     import signal
     import time
