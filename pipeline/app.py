@@ -214,7 +214,7 @@ def web_server(d: Deployed) -> WebServer:
         links(d),
         d.files,
         secure_cookies=d.deployment.public_url.startswith("https://"),
-        site_dir=served_site(d),
+        site_dir=served_site(d.deployment, d.boards),
     )
     return WebServer(app, d.deployment.web_address, trusted_proxy=d.deployment.trusted_proxy)
 
@@ -229,20 +229,24 @@ def publish_settings(board: Board, public_url: str) -> Publish:
     return board.publish.model_copy(update={"static": static})
 
 
-def served_site(d: Deployed) -> Path | None:
+def served_site(deployment: Deployment, boards: list[Board]) -> Path | None:
     """The static site the daemon serves at /cong/ itself: the folder of the boards whose
     site is addressed there (``base_url = "/cong/"``), so nothing else needs installing."""
     from connectors.static_site import StaticSiteCms
 
-    here = d.deployment.public_url.rstrip("/") + SITE_PREFIX
-    folders = {
-        StaticSiteCms(publish.static, d.data_dir).root
-        for publish in (publish_settings(b, d.deployment.public_url) for b in d.boards)
-        if publish.connector == "static" and publish.static.base_url.rstrip("/") + "/" == here
-    }
+    here = deployment.public_url.rstrip("/") + SITE_PREFIX
+    folders: dict[Path, list[str]] = {}
+    for board in boards:
+        publish = publish_settings(board, deployment.public_url)
+        if publish.connector == "static" and publish.static.base_url.rstrip("/") + "/" == here:
+            root = StaticSiteCms(publish.static, Path(deployment.data_dir)).root
+            folders.setdefault(root, []).append(str(board.source_file))
     if len(folders) > 1:
-        names = ", ".join(sorted(str(f) for f in folders))
-        raise ConfigError(f"publish.static: only one site can be served at {here}: {names}")
+        names = "; ".join(f"{', '.join(files)}: {root}" for root, files in sorted(folders.items()))
+        raise ConfigError(
+            f"publish.static.base_url: only one site folder can be served at {here}, "
+            f"and these boards publish to different ones: {names}"
+        )
     return next(iter(folders), None)
 
 

@@ -13,10 +13,12 @@ import os
 
 from rich.markup import escape
 
+from pipeline.app import served_site
 from pipeline.cli_common import console
 from pipeline.config import (
     Board,
     ConfigError,
+    Deployment,
     board_conflicts,
     board_files,
     load_board,
@@ -26,11 +28,20 @@ from pipeline.config import (
 from pipeline.tokens import DEFAULT_KEY_ENV, TokenKeyError, load_key
 
 
-def _deployment(config: str) -> list[str]:
+def _deployment(config: str) -> tuple[Deployment | None, list[str]]:
     try:
-        load_deployment(config)
+        return load_deployment(config), []
     except ConfigError as exc:
-        return str(exc).splitlines()
+        return None, str(exc).splitlines()
+
+
+def _site(deployment: Deployment | None, boards: list[Board]) -> list[str]:
+    """The static site the daemon serves itself: one folder at most."""
+    try:
+        if deployment is not None:
+            served_site(deployment, boards)
+    except ConfigError as exc:
+        return [str(exc)]
     return []
 
 
@@ -70,7 +81,8 @@ def _link_key() -> list[str]:
 def check(args: argparse.Namespace) -> int:
     config = args.check_config or args.config
     boards, problems = _boards(config)
-    problems = _deployment(config) + problems + _secrets(boards) + _link_key()
+    deployment, unusable = _deployment(config)
+    problems = unusable + problems + _site(deployment, boards) + _secrets(boards) + _link_key()
     out = console()
     for board in boards:
         out.print(

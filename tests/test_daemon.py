@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import REPO
 
 BIN = Path(sys.executable).parent
@@ -150,6 +152,28 @@ def test_the_daemon_picks_up_new_mail_and_stops_cleanly_on_sigterm(tmp_path: Pat
         _out, err = daemon.communicate(timeout=60)
     assert daemon.returncode == 0, err
     assert "finishing the message in hand" in err
+
+
+def _moved(board: str) -> list[tuple[str, str]]:
+    return [(f'"demo/{part}"', f'"{board}/{part}"') for part in ("inbox", "outbox", "site")]
+
+
+def test_two_boards_serving_different_sites_at_one_address_are_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline import cli
+
+    folder = tmp_path / "config"
+    folder.mkdir()
+    a = demo_variant(folder / "a.toml", ('id = "demo"', 'id = "a"'), *_moved("a"))
+    b = demo_variant(folder / "b.toml", ('id = "demo"', 'id = "b"'), *_moved("b"))
+    (folder / "deployment.toml").write_text(f'data_dir = "{tmp_path}"\n', encoding="utf-8")
+    assert cli.main(["config", "check", "--config", str(folder)]) == 2
+    said = " ".join(capsys.readouterr().out.split())  # the console wraps long lines
+    assert f"{a}: {tmp_path / 'a' / 'site'}" in said
+    assert f"{b}: {tmp_path / 'b' / 'site'}" in said
+    ran = _run([sys.executable, "run_pipeline.py", "--config", str(folder)], tmp_path)
+    assert ran.returncode == 2 and f"{a}: {tmp_path / 'a' / 'site'}" in ran.stderr
 
 
 def test_several_boards_and_mailboxes_in_one_deployment(tmp_path: Path) -> None:
