@@ -188,9 +188,10 @@ class SingleDaemonLock:
             other = fh.read().strip() or "?"
             fh.close()
             raise ConfigError(
-                f"another bientap daemon ({other}) is already running on the SQLite database "
-                f"{str(self.path).removesuffix('.daemon.lock')}; SQLite allows one daemon. "
-                "To run several daemons, share a PostgreSQL database (database_url)."
+                f"Một daemon bientap khác ({other}) đang chạy trên cơ sở dữ liệu SQLite "
+                f"{str(self.path).removesuffix('.daemon.lock')}; SQLite chỉ cho một daemon, "
+                "muốn chạy nhiều daemon thì dùng chung PostgreSQL (database_url). "
+                "(another bientap daemon is already running on this SQLite database)"
             ) from None
         fh.seek(0)
         fh.truncate()

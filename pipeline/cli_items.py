@@ -298,7 +298,7 @@ def show_item(args: argparse.Namespace) -> int:
     with database(args)() as session:
         item = find(session, args.id)
         if item is None:
-            console(stderr=True).print(f"no item {args.id}")
+            console(stderr=True).print(f"Không có bài {args.id} (no such item)")
             return 1
         data = item_record(session, item)
     return answer(data, args.json, render)

@@ -40,14 +40,18 @@ def act(args: argparse.Namespace) -> int:
     with d.sessions.begin() as session:
         item = find(session, args.id)
         if item is None:
-            print(f"no item {args.id}", file=sys.stderr)
+            print(f"Không có bài {args.id} (no such item)", file=sys.stderr)
             return 1
         board = next(b for b in d.boards if b.id == item.board_id)
         desk = review.Desk(board, session, signing, d.files)
         seats = [t for t in review.tasks(desk, item) if t.state == "pending"]
         seat = next((t for t in seats if _may(desk, t, item, args.member)), None)
         if seat is None:
-            print(f"{args.member} has no open review seat on this item", file=sys.stderr)
+            print(
+                f"{args.member} không có lượt duyệt nào đang mở ở bài này "
+                "(no open review seat on this item)",
+                file=sys.stderr,
+            )
             return 1
         evidence = review.Evidence("cli", {"operator": operator(), "reason": args.reason})
         decision = review.Decision(Verb(args.verb), args.text)
@@ -74,7 +78,10 @@ def _may(desk: review.Desk, task: ReviewTask, item: Submission, member: str) -> 
 # -- retry -----------------------------------------------------------------------------------
 def retry(args: argparse.Namespace) -> int:
     if (args.id is None) == (args.mail is None):
-        print("retry: give an item (publishing) or --mail ID|all", file=sys.stderr)
+        print(
+            "retry: cho một bài (đăng lại) hoặc --mail ID|all (an item, or --mail ID|all)",
+            file=sys.stderr,
+        )
         return 2
     with database(args)() as session:
         if args.mail is not None:
@@ -90,10 +97,14 @@ def _retry_publication(session: Session, key: str) -> int:
         else None
     )
     if item is None or pub is None:
-        print(f"no publication for {key}", file=sys.stderr)
+        print(f"{key}: không có lần đăng nào (no publication)", file=sys.stderr)
         return 1
     if pub.state not in (PubState.DEAD, PubState.MISMATCH):
-        print(f"publication of {key} is {pub.state}, not dead or mismatched", file=sys.stderr)
+        print(
+            f"{key}: lần đăng đang ở trạng thái {pub.state}, không phải dead hay mismatch "
+            "(only a dead or mismatched publication is retried)",
+            file=sys.stderr,
+        )
         return 1
     pub.state, pub.attempts, pub.next_attempt_at = PubState.QUEUED, 0, utcnow()
     pub.reupdated = False
@@ -107,7 +118,7 @@ def _retry_publication(session: Session, key: str) -> int:
         )
     )
     session.commit()
-    print(f"{item.tracking_code}: queued for publishing again")
+    print(f"{item.tracking_code}: đã xếp hàng đăng lại (queued for publishing again)")
     return 0
 
 
@@ -119,14 +130,14 @@ def _retry_mail(session: Session, which: str, board: str | None) -> int:
     )
     if which != "all":
         if not which.isdigit():
-            print("retry --mail: a mail id or all", file=sys.stderr)
+            print("retry --mail: số thư hoặc all (a mail id or all)", file=sys.stderr)
             return 2
         query = query.where(OutgoingMail.id == int(which))
     if board:
         query = query.where(OutgoingMail.board_id == board)
     mails = list(session.scalars(query.order_by(OutgoingMail.id)))
     if not mails:
-        print(f"no mail given up on matches {which}", file=sys.stderr)
+        print(f"Không có thư đã bỏ gửi nào khớp {which} (no mail given up on)", file=sys.stderr)
         return 1
     who = operator()
     for mail in mails:

@@ -178,7 +178,9 @@ def run(d: Deployed, found: list[Target], who: str) -> tuple[Counter[str], list[
 
 def reprocess(args: argparse.Namespace) -> int:
     if bool(args.raw) == bool(args.failed):
-        console(stderr=True).print("reprocess: give RAW_ID… or --failed")
+        console(stderr=True).print(
+            "reprocess: cho RAW_ID… hoặc --failed (give RAW_ID… or --failed)"
+        )
         return 2
     d = open_deployment(args.config, args.database_url)
     try:

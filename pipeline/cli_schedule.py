@@ -25,7 +25,9 @@ def when(text: str) -> datetime:
         if at <= datetime.now(VIETNAM):  # 2025 typed for 2026, say: it would go at once
             raise argparse.ArgumentTypeError(f"{text!r} đã qua (that time has passed)")
         return at
-    raise argparse.ArgumentTypeError(f"not a time: {text!r} (e.g. 25/11/2026 08:00)")
+    raise argparse.ArgumentTypeError(
+        f"{text!r} không phải thời điểm, ví dụ 25/11/2026 08:00 (not a time)"
+    )
 
 
 def schedule(args: argparse.Namespace) -> int:
@@ -34,10 +36,13 @@ def schedule(args: argparse.Namespace) -> int:
     with d.sessions.begin() as session:
         item = find(session, args.id)
         if item is None:
-            err.print(f"no item {args.id}")
+            err.print(f"Không có bài {args.id} (no such item)")
             return 1
         if item.state not in OPEN:
-            err.print(f"{item.tracking_code} is {item.state}: only an item not yet live")
+            err.print(
+                f"{item.tracking_code} đang ở trạng thái {item.state}: "
+                "chỉ hẹn giờ được bài chưa đăng (only an item not yet live)"
+            )
             return 1
         board = next(b for b in d.boards if b.id == item.board_id)
         desk = Desk(board, session, links(d), d.files)

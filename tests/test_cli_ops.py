@@ -142,7 +142,8 @@ def test_show_lays_an_item_out_and_keeps_its_json(rig: Rig, bientap: Bientap) ->
     assert code == 0
     for shown in (item.tracking_code, item.title, "Lương Thế Vinh", "Chờ duyệt", "Lịch sử"):
         assert shown in out
-    assert bientap("show", "BT-000000-NONE00")[0] == 1
+    code, _out, err = bientap("show", "BT-000000-NONE00")
+    assert code == 1 and "Không có bài BT-000000-NONE00" in err
 
 
 # -- retry mail ------------------------------------------------------------------------------
@@ -165,7 +166,8 @@ def test_mail_given_up_on_is_sent_again_once_the_cause_is_fixed(
     given_up = [m["id"] for m in status["mail_given_up"]]
     owed = len(given_up)
     assert owed > 0 and status["boards"][0]["mail"]["failed"] == owed
-    assert bientap("retry", "--mail", "999999")[0] == 1
+    code, _out, err = bientap("retry", "--mail", "999999")
+    assert code == 1 and "Không có thư đã bỏ gửi nào khớp 999999" in err
     del sink.refuse["*"]  # the relay is fixed
     assert rig.runner.deliver() == 0  # nothing is retried by itself
     assert bientap("retry", "--mail", str(given_up[-1]))[0] == 0

@@ -247,7 +247,7 @@ def test_a_second_daemon_on_one_sqlite_file_refuses_to_start(tmp_path: Path) -> 
             timeout=60,
         )
         assert second.returncode == 2
-        assert "another bientap daemon" in second.stderr
+        assert "Một daemon bientap khác" in second.stderr
         assert f"pid {first.pid}" in second.stderr
         assert "PostgreSQL" in second.stderr
         status, _took = first.stop(30)
