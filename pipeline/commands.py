@@ -97,6 +97,14 @@ FILLERS: tuple[str, ...] = ("ok", "okay", "oke", "dạ", "vâng", "ừ")
 # Polite particles dropped from the end of a forward target ("CHUYỂN anh Nam ạ"); exact
 # spelling only, so that "Nguyễn Văn A" keeps its "A".
 TRAILING_PARTICLES: tuple[str, ...] = ("ạ", "nhé", "nhe", "please", "pls", "giúp", "giùm")
+# What may follow an approval on its line ("Duyệt ạ, cảm ơn anh", "Đồng ý cho đăng nhé").
+# Any other word may turn it around ("Duyệt không được…", "Đồng ý không đăng"): such a
+# line is no approval, and the reviewer is asked again.
+APPROVAL_TAIL: tuple[str, ...] = (
+    *TRAILING_PARTICLES,
+    *("nha", "nhá", "đi", "luôn", "rồi", "cho", "đăng", "bài", "tin", "này", "nội", "dung"),
+    *("em", "anh", "chị", "bạn", "cảm", "ơn", "thanks", "thank", "you", "ok", "okay"),
+)
 # Lines that end a multi-line reason.
 CLOSINGS: tuple[str, ...] = (
     "trân trọng",
@@ -335,6 +343,14 @@ def _gather_text(lines: list[str], index: int, rest: str) -> str:
     return "\n".join(p for p in parts if p).strip()
 
 
+def _beyond_approval(rest: str) -> str:
+    """What follows an approval word that is not a courtesy ("" if nothing)."""
+    words = _WORD.findall(rest)
+    if all(any(_same_word(w, tail) for tail in APPROVAL_TAIL) for w in words):
+        return ""
+    return rest.strip(" ,.;:!-–—").strip()
+
+
 def _forward_target(rest: str) -> str:
     target = _MAILTO.sub("", _text_after(rest)).strip()
     changed = True
@@ -382,9 +398,14 @@ def read_command(text: str | None, html: str | None = None) -> Command | Unreada
         match = _match_line(lines[i])
         if match is None:
             continue
-        if match.rule.verb is Verb.APPROVE and match.rest.strip().endswith("?"):
+        if match.rule.verb is Verb.APPROVE and "?" in match.rest:
             question = True  # "Duyệt?" is a question, not an approval
             continue
+        if match.rule.verb is Verb.APPROVE and (extra := _beyond_approval(match.rest)):
+            return Unreadable(
+                f"Sau chữ “{match.pattern}” còn có “{extra}”, nên chưa rõ là đồng ý. "
+                "Để duyệt, trả lời chỉ một chữ DUYỆT; để không duyệt, TỪ CHỐI: <lý do>."
+            )
         found.append((i, match))
     if not found:
         return _unreadable_without_command([lines[i] for i in candidates], question)

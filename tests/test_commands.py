@@ -353,6 +353,31 @@ def test_other_words_with_other_diacritics_are_not_commands() -> None:
 
 def test_question_is_not_an_approval() -> None:
     assert "Câu hỏi" in unreadable("Duyệt?")
+    assert "Câu hỏi" in unreadable("Approve? No.")
+    assert "Câu hỏi" in unreadable("Duyệt? Không duyệt: ảnh chưa có nguồn")
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Duyệt không được, bài còn sai số liệu.",
+        "Đồng ý không đăng bài này.",
+        "Duyệt thế nào được, ảnh chưa có nguồn",
+        "Duyet ko duoc",
+        "Approve not yet",
+        "Đồng ý với anh Nam là chưa đăng",
+    ],
+)
+def test_an_approval_word_turned_around_by_what_follows_is_no_approval(reply: str) -> None:
+    reason = unreadable(reply)
+    assert "chưa rõ là đồng ý" in reason and "TỪ CHỐI: <lý do>" in reason
+
+
+@pytest.mark.parametrize(
+    "reply", ["Duyệt nhé em", "Đồng ý cho đăng", "Duyệt đăng bài này, cảm ơn chị", "OK duyệt đi"]
+)
+def test_an_approval_may_end_in_a_courtesy(reply: str) -> None:
+    assert read_command(reply) == APPROVE
 
 
 @pytest.mark.parametrize("reply", [None, "", "OK", "Cảm ơn anh", "> Duyệt"])
