@@ -84,6 +84,16 @@ def check(w: Work) -> None:
     )
 
 
+def recheck(w: Work, item: Submission) -> list[Flag]:
+    """The flags of a sender's new version of ``item``: the checks of a new submission
+    (a stamp added, a sensitive topic, the author now given…), and the item's own
+    near-duplicate (the new version is, of course, close to the old)."""
+    earlier = w.session.get(Submission, item.duplicate_of) if item.duplicate_of else None
+    w.duplicate = (earlier.id, earlier.tracking_code) if earlier is not None else None
+    check(w)
+    return w.flags
+
+
 def store(w: Work) -> None:
     r, sender = w.reading, w.sender
     assert r.byline is not None
@@ -213,8 +223,9 @@ def record(desk: Desk, raw: RawMessage, reading: Reading) -> Submission | None:
     if replies.take_reply(desk, raw, reading):
         _done(w, set_aside=False)
         return None
-    corrected = replies.take_correction(desk, raw, reading)
+    corrected = replies.corrected_item(desk, reading)
     if corrected is not None:
+        replies.take_correction(desk, raw, reading, corrected, recheck(w, corrected))
         _done(w, set_aside=False)
         return corrected
     if reading.outcome in _OUTCOME_STATE:

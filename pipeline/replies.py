@@ -15,7 +15,8 @@ import re
 
 from sqlalchemy import select
 
-from pipeline import review, review_mail
+from pipeline import notices, review, review_mail
+from pipeline.checks import Action, Flag, decide
 from pipeline.commands import Unreadable
 from pipeline.models import OutgoingMail, RawMessage, ReviewNotice, State, StoredFile, Submission
 from pipeline.reading import Reading, ReplyFacts
@@ -153,9 +154,9 @@ def take_reply(d: Desk, raw: RawMessage, reading: Reading) -> bool:
     return True
 
 
-def _corrected_item(d: Desk, reading: Reading) -> Submission | None:
+def corrected_item(d: Desk, reading: Reading) -> Submission | None:
     """The item under review (or sent back) that a sender's mail corrects, if any."""
-    if not reading.from_address:
+    if reading.outcome != "submission" or not reading.from_address:
         return None
     item: Submission | None = None
     ids = reading.reply.refs.message_ids if reading.reply is not None else ()
@@ -178,15 +179,22 @@ def _corrected_item(d: Desk, reading: Reading) -> Submission | None:
     return item if item.state in (State.PENDING_REVIEW, State.RETURNED) else None
 
 
-def take_correction(d: Desk, raw: RawMessage, reading: Reading) -> Submission | None:
-    """A sender's new version of an item under review: the review starts again with it."""
-    if reading.outcome != "submission":
-        return None
-    item = _corrected_item(d, reading)
-    if item is None:
-        return None
+def take_correction(
+    d: Desk, raw: RawMessage, reading: Reading, item: Submission, flags: list[Flag]
+) -> None:
+    """A sender's new version of an item, checked like a new submission (``flags``): the
+    review starts again with it, unless the checks now quarantine, hold or return it."""
+    state = decide(flags)
+    item.flags = [f.to_dict() for f in flags]  # the review path reads them (escalation)
+    item.reason = "; ".join(f.message for f in flags if f.action is not Action.NOTE) or None
     version = review.revise(
-        d, item, item.title, reading.html, made_by="sender", note=f"thư {reading.message_id}"
+        d,
+        item,
+        item.title,
+        reading.html,
+        made_by="sender",
+        note=f"thư {reading.message_id}",
+        state=state,
     )
     for f in reading.files:
         item.files.append(StoredFile(**vars(f)))
@@ -198,5 +206,7 @@ def take_correction(d: Desk, raw: RawMessage, reading: Reading) -> Submission | 
         channel="mail",
         raw_message_id=raw.id,
         new_version=version.number if version else None,
+        state=str(item.state),
     )
-    return item
+    if version is not None and state != State.PENDING_REVIEW:
+        notices.for_state(d.session, d.board, item, flags)

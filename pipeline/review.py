@@ -647,12 +647,14 @@ def revise(
     made_by: str,
     note: str | None = None,
     keep: ReviewTask | None = None,
+    state: State = State.PENDING_REVIEW,
 ) -> SubmissionVersion | None:
     """A new version of the content, sanitised again. None when nothing changed.
 
     An edit by a reviewer (``keep`` is his task) stands as his approval; everyone else at
     his step who approved the old version is asked again, with the difference. A
-    correction from the sender restarts the review from the first step.
+    correction from the sender restarts the review from the first step, or stops it
+    when the checks of the new version give the item another ``state`` (quarantined…).
     """
     clean = sanitize_html(html).html
     title = " ".join(title.split())
@@ -686,9 +688,10 @@ def revise(
         for t in tasks(d, item):
             if t.state == TaskState.PENDING:
                 t.state = TaskState.VOID
-        item.state = State.PENDING_REVIEW
+        item.state = state
         item.review_round += 1
-        _enter(d, item, after=-1, seen=old)
+        if state == State.PENDING_REVIEW:
+            _enter(d, item, after=-1, seen=old)
     return version
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from pipeline import cli, review
 from pipeline.commands import Verb
-from pipeline.config import Board, load_board
+from pipeline.config import Board, Role, load_board
 from pipeline.models import Event, ReviewTask, State, Submission, SubmissionVersion, TaskState
 from pipeline.review import Decision, Desk, Evidence, Refused
 from pipeline.samples import NEWS_BODY, article_mail
@@ -146,6 +146,69 @@ def test_decision_on_an_old_version_does_not_count_and_the_reviewer_is_asked_aga
     text = again[-1].get_body(("plain",))
     assert text is not None and "1.500" in text.get_content()
     assert state(rig, item.id).state == State.PENDING_REVIEW
+
+
+def correct(rig: Rig, item: Submission, body: str) -> Submission:
+    """The sender's correction of ``item``: a mail in reply to its receipt."""
+    receipt = next(m for m in rig.sent() if item.tracking_code in str(m["Subject"]))
+    rig.drop(
+        article_mail(
+            DEMO_SENDER,
+            rig.board.mailboxes[0].address,
+            "Re: " + str(receipt["Subject"]),
+            body,
+            extra_headers={"In-Reply-To": str(receipt["Message-ID"])},
+        )
+    )
+    rig.runner.run_once()
+    return state(rig, item.id)
+
+
+def test_a_correction_that_adds_a_secrecy_stamp_is_quarantined_and_its_review_stops(
+    tmp_path: Path, db_url: str
+) -> None:
+    rig = make_rig(tmp_path, db_url)
+    item = submit(rig, DEMO_SENDER, "[GD] Ngày hội tuyển sinh")
+    [seat] = pending(rig, item.id)
+    corrected = correct(rig, item, "MẬT\n\n" + NEWS_BODY)
+    assert corrected.version == 2 and corrected.state == State.QUARANTINED
+    assert "security-marking" in [f["code"] for f in corrected.flags]
+    assert pending(rig, item.id) == [], "nobody is asked to approve a stamped text"
+    with pytest.raises(Refused):
+        act(rig, seat, seat.member_id, Decision(Verb.APPROVE))
+    heads = {m.email for m in rig.board.members_with_role(Role.TRUONG_BAN)}
+    alert = [
+        m
+        for m in rig.sent()
+        if any(h in str(m["To"]) for h in heads) and "Cảnh báo: thư có dấu mật" in str(m["Subject"])
+    ]
+    assert alert, "the head is told, as for a stamped submission"
+
+
+def test_a_correction_on_a_sensitive_topic_goes_to_the_head_first(
+    tmp_path: Path, db_url: str
+) -> None:
+    rig = make_rig(tmp_path, db_url)
+    item = submit(rig, DEMO_SENDER, "[GD] Ngày hội tuyển sinh")
+    assert {t.step_id for t in pending(rig, item.id)} != {"y-kien-nhay-cam"}
+    hot = NEWS_BODY.replace("Tại ngày hội", "Vụ khiếu nại đông người tại điểm nóng. Tại ngày hội")
+    corrected = correct(rig, item, hot)
+    assert corrected.state == State.PENDING_REVIEW
+    assert {t.step_id for t in pending(rig, item.id)} == {"y-kien-nhay-cam"}
+
+
+def test_a_returned_item_whose_correction_still_lacks_the_author_is_returned_again(
+    tmp_path: Path, db_url: str
+) -> None:
+    rig = make_rig(tmp_path, db_url)
+    anonymous = NEWS_BODY.replace("Tin, ảnh: Lê Thị Hồng Nhung\n", "")
+    item = submit(rig, DEMO_SENDER, "[GD] Ngày hội tuyển sinh", anonymous)
+    assert item.state == State.RETURNED
+    still = correct(rig, item, anonymous.replace("1.200", "1.500"))
+    assert still.state == State.RETURNED and still.version == 2
+    assert pending(rig, item.id) == []
+    fixed = correct(rig, item, NEWS_BODY)
+    assert fixed.state == State.PENDING_REVIEW and pending(rig, item.id)
 
 
 def test_two_decisions_in_one_seat_at_the_same_instant_count_once(
