@@ -453,10 +453,29 @@ def _close_step(d: Desk, item: Submission, step: int) -> None:
             t.decided_at = d.now
 
 
+def seated(d: Desk, item: Submission, step: int) -> set[str]:
+    """The members who hold a seat at ``step`` in this round (not forwarded away)."""
+    closed = (TaskState.FORWARDED, TaskState.VOID)
+    return {t.member_id for t in tasks(d, item, step) if t.state not in closed}
+
+
+def _heads_seat(d: Desk, everyone: list[ReviewTask], seats: list[ReviewTask]) -> ReviewTask | None:
+    """The seat that speaks for the head in a tie: his own, or where he forwarded it."""
+    member = next((t.member_id for t in everyone if routing.is_head(d.board, t.member_id)), None)
+    seen: set[str] = set()
+    while member is not None and member not in seen:
+        seen.add(member)
+        live = next((t for t in seats if t.member_id == member), None)
+        if live is not None:
+            return live
+        gone = next((t for t in everyone if t.member_id == member and t.text), None)
+        member = gone.text if gone is not None and gone.state == TaskState.FORWARDED else None
+    return None
+
+
 def _tally(d: Desk, item: Submission, step: int) -> None:
-    seats = [
-        t for t in tasks(d, item, step) if t.state not in (TaskState.FORWARDED, TaskState.VOID)
-    ]
+    everyone = tasks(d, item, step)
+    seats = [t for t in everyone if t.state not in (TaskState.FORWARDED, TaskState.VOID)]
     current = item.content_hash
     yes = [t for t in seats if t.state == TaskState.APPROVED and t.decided_version == current]
     no = [t for t in seats if t.state == TaskState.REJECTED]
@@ -471,7 +490,10 @@ def _tally(d: Desk, item: Submission, step: int) -> None:
     elif 2 * len(no) > len(seats):
         verdict = False
     elif len(yes) + len(no) == len(seats):  # a tie: the head's side wins (Tuyên Quang Đ2.1)
-        head = next(t for t in seats if routing.is_head(d.board, t.member_id))
+        head = _heads_seat(d, everyone, seats)
+        if head is None:  # the configuration puts the head at every majority step
+            log.error("item %s: a tie at step %s with no head's seat", item.id, step)
+            return
         verdict = head in yes
         event(
             d,
@@ -596,6 +618,12 @@ def act(
                 "bad-forward",
                 f"Không xác định được thành viên để chuyển: {decision.text or '(trống)'}. "
                 "Hãy ghi mã, họ tên hoặc địa chỉ thư của thành viên Ban Biên tập.",
+            )
+        if target.id == item.sender_member_id or target.id in seated(d, item, task.step_index):
+            raise Refused(  # one person, two votes (or his own item): the step would lie
+                "bad-forward",
+                f"{target.name} đã có ý kiến ở bước này hoặc là người gửi bài, nên không thể "
+                "nhận thêm lượt duyệt này. Hãy chuyển cho một thành viên khác.",
             )
     task.actor_id, task.channel = actor_id, evidence.channel
     task.decided_at, task.decided_version = d.now, item.content_hash

@@ -473,8 +473,11 @@ def decision(typed: FormInput) -> Decision:
 
 
 def forward_targets(board: Board, visit: Visit) -> list[Member]:
-    """Members an item may be forwarded to: not the reviewer, not the seat's own member."""
-    return [m for m in board.members if m.id not in (visit.claim.reviewer, visit.task.member_id)]
+    """Members an item may be forwarded to: not the reviewer, not the seat's own member,
+    nobody already seated at the step, not the item's sender."""
+    seated = review.seated(visit.desk, visit.item, visit.task.step_index)
+    barred = {visit.claim.reviewer, visit.task.member_id, visit.item.sender_member_id, *seated}
+    return [m for m in board.members if m.id not in barred]
 
 
 # -- what the pages show -----------------------------------------------------------------

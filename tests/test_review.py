@@ -109,6 +109,42 @@ def test_majority_decides_before_everyone_has_voted(tmp_path: Path, db_url: str)
     assert pending(rig, item.id) == [], "the head's seat is closed once the majority has spoken"
 
 
+def test_a_tie_goes_the_way_of_the_seat_the_head_forwarded(tmp_path: Path, db_url: str) -> None:
+    rig = make_rig(tmp_path, db_url, board_with("tuyenquang"))
+    item = submit(rig, TQ_SENDER, "[CDDH] Lịch tiếp công dân định kỳ tháng 6")
+    voters = {t.member_id: t for t in pending(rig, item.id)}
+    act(rig, voters.pop("truong-ban"), "truong-ban", Decision(Verb.FORWARD, "thu-ky"))
+    [stand_in] = [t for t in pending(rig, item.id) if t.member_id == "thu-ky"]
+    act(rig, stand_in, "thu-ky", Decision(Verb.APPROVE))
+    act(
+        rig,
+        voters["pho-truong-ban-thuong-truc"],
+        "pho-truong-ban-thuong-truc",
+        Decision(Verb.APPROVE),
+    )
+    for member in ("pho-truong-ban", "giam-doc-trung-tam"):
+        act(rig, voters[member], member, Decision(Verb.REJECT, "Chưa đủ căn cứ"))
+    assert state(rig, item.id).state == State.APPROVED  # 2–2: the head's stand-in approved
+
+
+def test_a_seat_cannot_be_forwarded_to_someone_who_already_sits_at_the_step(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Quorum "all" at the sensitive step means two people: the head forwarding his seat to
+    the standing deputy would let one person pass it."""
+    rig = make_rig(tmp_path, db_url)
+    hot = NEWS_BODY.replace("Tại ngày hội", "Vụ khiếu nại đông người tại điểm nóng. Tại ngày hội")
+    item = submit(rig, DEMO_SENDER, "[GD] Ngày hội tuyển sinh", hot)
+    seats = {t.member_id: t for t in pending(rig, item.id)}
+    assert set(seats) == {"truong-ban", "pho-ban-tt"}
+    with pytest.raises(Refused) as refused:
+        act(rig, seats["truong-ban"], "truong-ban", Decision(Verb.FORWARD, "pho-ban-tt"))
+    assert (
+        refused.value.code == "bad-forward" and "đã có ý kiến ở bước này" in refused.value.message
+    )
+    assert {t.member_id for t in pending(rig, item.id)} == {"truong-ban", "pho-ban-tt"}
+
+
 # -- versions --------------------------------------------------------------------------
 DEMO_SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
 

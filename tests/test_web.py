@@ -400,6 +400,18 @@ def test_forward_gives_the_seat_to_the_chosen_member(web: Web) -> None:
     assert "view" in web.links(new)  # the new reviewer got his own links
 
 
+def test_a_seat_is_never_offered_to_someone_already_seated_at_the_step(web: Web) -> None:
+    body = NEWS_BODY + "\nBài viết đề cập một điểm nóng về tuyển sinh.\n"
+    submit(web.rig, article_mail(SENDER, DEMO_BOX, "Tuyển sinh: điểm nóng", body))
+    item = web.item()
+    first, second = web.pending(item.id)  # the head and the standing deputy: both must agree
+    path = web.links(first)["view"]
+    page, _ = web.open(path)
+    assert f'value="{second.member_id}"' not in page.text
+    assert web.post(path, "forward", target=second.member_id).status_code == 400
+    assert {t.member_id for t in web.pending(item.id)} == {first.member_id, second.member_id}
+
+
 def test_a_link_to_a_changed_item_shows_the_difference(web: Web) -> None:
     """Two reviewers at one step: one edits, the other's old link shows what changed and
     his approval, given on the page that shows it, counts."""
