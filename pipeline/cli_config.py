@@ -78,6 +78,17 @@ def _link_key() -> list[str]:
     return []
 
 
+def _warnings(boards: list[Board]) -> list[str]:
+    """What starts, but is weaker than it could be."""
+    return [
+        f"{board.source_file}: review.reply_auth.authserv_ids: trống — thư trả lời chỉ được "
+        "tin theo mã riêng trong thư duyệt (như liên kết), không kiểm tra người gửi "
+        "(replies are trusted on their token alone: list the board's mail server)"
+        for board in boards
+        if not board.review.reply_auth.authserv_ids
+    ]
+
+
 def check(args: argparse.Namespace) -> int:
     config = args.check_config or args.config
     boards, problems = _boards(config)
@@ -89,6 +100,8 @@ def check(args: argparse.Namespace) -> int:
             f"[green]✓[/] {escape(board.source_file)}: {escape(board.id)} — {escape(board.name)} "
             f"({len(board.mailboxes)} hộp thư, {len(board.members)} thành viên)"
         )
+    for warning in _warnings(boards):
+        out.print(f"[yellow]![/] {escape(warning)}")
     for problem in problems:
         out.print(f"[red]✗[/] {escape(problem)}")
     if problems:

@@ -193,8 +193,8 @@ class LinkPages:
             claim = self.links.signer.verify(token, now=now)
         except TokenExpired as exc:
             raise self._refusal(s, task_id, "expired", exc.message, 410, exc.claim) from None
-        except TokenError as exc:
-            raise self._refusal(s, task_id, "bad-token", exc.message, 404, None) from None
+        except TokenError as exc:  # not ours: logged, kept off the record anyone could fill
+            raise Refusal("bad-token", exc.message, 404) from None
         task = s.get(ReviewTask, task_id)
         board = self.boards.get(claim.board)
         if (

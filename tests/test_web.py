@@ -325,11 +325,12 @@ def test_a_link_for_another_task_or_reviewer_is_refused(
     assert wrong.status_code == 403 and "không phải người được giao" in wrong.text
     assert NEWS_TITLE not in wrong.text
     tail = "BBB" if token_one.endswith("AAA") else "AAA"  # never the token itself
-    forged = web.client.get(f"/duyet/{task_one.id}/{token_one[:-3]}{tail}")
-    assert forged.status_code == 404 and "<form" not in forged.text
+    for _ in range(20):  # a token we never signed: anyone can send those
+        forged = web.client.get(f"/duyet/{task_one.id}/{token_one[:-3]}{tail}")
+        assert forged.status_code == 404 and "<form" not in forged.text
     assert web.snapshot() == before
     codes = [e.detail["code"] for e in web.events("link-refused")]
-    assert codes == ["bad-token", "wrong-reviewer", "bad-token"]
+    assert codes == ["bad-token", "wrong-reviewer"]  # the forgeries are logged only
     assert "link refused" in caplog.text
     assert token_one not in caplog.text and outsider not in caplog.text  # never logged
 
