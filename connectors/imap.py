@@ -61,7 +61,6 @@ class ImapSource:
         self._selected: int | None = None  # UIDVALIDITY of the folder kept selected
         self._selected_at = 0.0
         self._changed = False
-        self._created: set[str] = set()
 
     # -- connection -------------------------------------------------------
     def _connect(self) -> IMAPClient:
@@ -152,12 +151,28 @@ class ImapSource:
                 yield batch
 
     # -- filing -----------------------------------------------------------
-    def _ensure_folder(self, folder: str) -> None:
-        if folder in self._created:
+    def _to_folder(self, command: str, uids: list[int], folder: str) -> None:
+        """MOVE or COPY ``uids`` into ``folder``. A missing folder is created when the server
+        says so ([TRYCREATE]) and the command tried once more: a folder deleted while the
+        daemon runs comes back, and no LIST pattern (``%`` and ``*`` are wildcards in it)
+        has to tell whether a folder exists."""
+        try:
+            self._call(command, uids, folder)
             return
-        if not self._call("folder_exists", folder):
+        except PermanentError as exc:
+            if "[TRYCREATE]" not in str(exc):
+                raise PermanentError(
+                    f"{self.name}: cannot file into '{folder}': {exc.__cause__ or exc}"
+                ) from exc
+        log.info("%s: folder '%s' is missing, creating it", self.name, folder)
+        try:
             self._call("create_folder", folder)
-        self._created.add(folder)
+        except PermanentError as exc:  # made by another daemon meanwhile: fine
+            if "[ALREADYEXISTS]" not in str(exc):
+                raise PermanentError(
+                    f"{self.name}: cannot create '{folder}': {exc.__cause__ or exc}"
+                ) from exc
+        self._call(command, uids, folder)
 
     def file(self, moves: Iterable[tuple[str, str]]) -> None:
         by_folder: dict[str, list[int]] = {}
@@ -169,11 +184,10 @@ class ImapSource:
             self._select()
         can_move = self._call("has_capability", "MOVE")
         for folder, uids in by_folder.items():
-            self._ensure_folder(folder)
             if can_move:
-                self._call("move", uids, folder)
+                self._to_folder("move", uids, folder)
             else:  # COPY, then expunge exactly those UIDs (the copy is kept)
-                self._call("copy", uids, folder)
+                self._to_folder("copy", uids, folder)
                 self._call("add_flags", uids, [b"\\Deleted"])
                 self._call("uid_expunge", uids)
 

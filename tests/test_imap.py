@@ -219,3 +219,46 @@ def test_idle_wakes_when_mail_arrives(deploy, dovecot: Dovecot, imap_user: ImapA
     waiter.join(65)
     assert outcome == [True]
     assert watcher.run_once() is not None and watcher.last.processed == 1
+
+
+def test_a_handled_folder_deleted_while_the_daemon_runs_is_made_again(
+    deploy, dovecot: Dovecot, imap_user: ImapAccount
+) -> None:
+    _d, watcher = deploy()
+    dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, message_id="<a@x>"))
+    assert watcher.run_once() is not None
+    with dovecot.client(imap_user.name) as imap:  # an operator deletes it meanwhile
+        imap.delete_folder("Đã xử lý")
+    dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, "Tin hai", message_id="<b@x>"))
+    result = watcher.run_once()
+    assert result is not None and result.filed == 1
+    assert dovecot.messages(imap_user.name, "INBOX") == []
+    assert len(dovecot.messages(imap_user.name, "Đã xử lý")) == 1
+
+
+@pytest.mark.parametrize(
+    ("folder", "lookalike"), [("Bài*", "Bài gửi cũ"), ("Xử lý 100%", "Xử lý 100")]
+)
+def test_a_handled_folder_named_with_a_list_wildcard_is_created(
+    folder: str,
+    lookalike: str,
+    tmp_path: Path,
+    dovecot: Dovecot,
+    imap_user: ImapAccount,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``*`` and ``%`` are wildcards to LIST: another folder must not pass for this one."""
+    monkeypatch.setenv("TEST_IMAP_PASSWORD", imap_user.password)
+    data = imap_board(dovecot, imap_user, None).model_dump(exclude={"source_file"})
+    data["mailboxes"][0]["processed_folder"] = folder
+    engine, sessions = open_database(f"sqlite:///{tmp_path}/b.db")
+    board = Board.model_validate(data)
+    d = Deployed(Deployment(), [board], engine, sessions, FileStore(tmp_path / "f"), tmp_path)
+    [watcher] = watchers(d)
+    with dovecot.client(imap_user.name) as imap:
+        imap.create_folder(lookalike)
+    dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, message_id="<a@x>"))
+    result = watcher.run_once()
+    assert result is not None and result.filed == 1
+    assert len(dovecot.messages(imap_user.name, folder)) == 1
+    assert dovecot.messages(imap_user.name, lookalike) == []
