@@ -186,10 +186,46 @@ class ImapSource:
         for folder, uids in by_folder.items():
             if can_move:
                 self._to_folder("move", uids, folder)
-            else:  # COPY, then expunge exactly those UIDs (the copy is kept)
+            else:
                 self._to_folder("copy", uids, folder)
-                self._call("add_flags", uids, [b"\\Deleted"])
+                self._remove_copied(uids, folder)
+
+    def _remove_copied(self, uids: list[int], folder: str) -> None:
+        """Take mail copied into ``folder`` out of the inbox: flag it \\Deleted and expunge
+        exactly it (UIDPLUS), or, without UIDPLUS, EXPUNGE only when every \\Deleted message
+        of the folder is one of these: mail someone else flagged is never expunged by us
+        (a flag set between our SEARCH and EXPUNGE is the one gap). The mail is filed once
+        copied: a refusal here is logged, not raised, or each pass would copy it again. A
+        dropped connection is raised; the next pass copies it once more: after a crash or a
+        drop between COPY and the record of it, one extra copy at most."""
+        try:
+            self._call("add_flags", uids, [b"\\Deleted"])
+            if self._call("has_capability", "UIDPLUS"):
                 self._call("uid_expunge", uids)
+                return
+            others = set(self._call("search", ["DELETED"])) - set(uids)
+            if others:
+                log.warning(
+                    "%s: %d message(s) filed into '%s' stay flagged \\Deleted in %s: "
+                    "%d other message(s) there are flagged too and the server cannot "
+                    "expunge ours alone (no UIDPLUS)",
+                    self.name,
+                    len(uids),
+                    folder,
+                    self.folder,
+                    len(others),
+                )
+                return
+            self._call("expunge")
+        except PermanentError as exc:
+            log.warning(
+                "%s: %d message(s) filed into '%s' are left in %s: %s",
+                self.name,
+                len(uids),
+                folder,
+                self.folder,
+                exc,
+            )
 
     # -- waiting ----------------------------------------------------------
     def wait(self, timeout: float) -> bool:
