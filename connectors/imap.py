@@ -31,11 +31,12 @@ RESELECT_SECONDS = 300.0
 _DROPPED = (imaplib.IMAP4.abort, socket.error, ssl.SSLError, EOFError, TimeoutError)
 
 
-def _news(untagged: list[Any]) -> bool:
-    """Do untagged responses announce new mail?"""
-    return any(
-        isinstance(r, tuple) and len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in untagged
-    )
+def _announced(client: IMAPClient) -> bool:
+    """Has the server announced new mail (EXISTS, RECENT) since the last look, with the
+    answer to any command? imaplib keeps these untagged responses aside (those of a FETCH
+    or MOVE too), and the server does not announce that mail again: take them."""
+    pending = client._imap.untagged_responses
+    return any([pending.pop(kind, None) for kind in ("EXISTS", "RECENT")])
 
 
 class ImapSource:
@@ -89,15 +90,18 @@ class ImapSource:
         """Run an IMAP command; a dropped connection becomes TransientError."""
         client = self._connect()
         try:
-            return getattr(client, fn)(*args, **kwargs)
+            result = getattr(client, fn)(*args, **kwargs)
         except _DROPPED as exc:
             self._drop()
             raise TransientError(f"{self.name}: connection lost during {fn}: {exc}") from exc
         except IMAPClientError as exc:
             raise PermanentError(f"{self.name}: {fn} refused: {exc}") from exc
+        self._changed = _announced(client) or self._changed
+        return result
 
     # -- reading ----------------------------------------------------------
     def _select(self) -> dict[bytes, Any]:
+        # the SELECT's own EXISTS announces nothing new: _changed is reset below
         info: dict[bytes, Any] = self._call("select_folder", self.folder)
         self._selected = int(info[b"UIDVALIDITY"])
         self._selected_at = time.monotonic()
@@ -115,8 +119,8 @@ class ImapSource:
             or time.monotonic() - self._selected_at > self.reselect_seconds
         ):
             return False
-        _tagged, untagged = self._call("noop")
-        return not _news(untagged)
+        self._call("noop")
+        return not self._changed
 
     def poll(self, cursor: Cursor) -> Iterator[list[Fetched]]:
         if self._quiet(cursor):
@@ -236,9 +240,10 @@ class ImapSource:
         if self._selected is None:
             self._select()
         # Dovecot's IDLE reports only what changes after it began (the rest comes with
-        # DONE): ask about mail that came during the pass first.
-        if _news(self._call("noop")[1]):
-            self._changed = True
+        # DONE): ask about mail that came during the pass first (announced with the answer
+        # to one of its commands, or now to a NOOP).
+        self._call("noop")
+        if self._changed:
             return True
         self._call("idle")
         responses: list[Any] = []

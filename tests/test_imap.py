@@ -344,3 +344,27 @@ def test_without_uidplus_an_interrupted_filing_copies_once_more_at_most(
         assert watcher.run_once() is not None
     assert server.messages(user, "INBOX") == []
     assert len(server.messages(user, "Đã xử lý")) == 2
+
+
+def test_mail_announced_with_the_answer_to_a_pass_command_is_fetched_next(
+    deploy, dovecot: Dovecot, imap_user: ImapAccount
+) -> None:
+    """The new mail's EXISTS comes with the answer to the pass's MOVE: no later NOOP (or
+    IDLE) repeats it, so it must be remembered, not left to the 5-minute re-SELECT."""
+    _d, watcher = deploy()
+    source = watcher.runner.source
+    dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, message_id="<a@x>"))
+    real_file = source.file
+
+    def file_after_new_mail(moves: Any) -> None:
+        dovecot.append(
+            imap_user.name, article_mail(SENDER, BOARD_BOX, "Tin hai", message_id="<b@x>")
+        )
+        real_file(moves)
+
+    source.file = file_after_new_mail
+    assert watcher.run_once().recorded == 1
+    source.file = real_file
+    assert source.wait(5) is True  # IDLE: no need to wait for the mailbox to change
+    assert watcher.run_once().recorded == 1
+    assert watcher.run_once().recorded == 0
