@@ -39,6 +39,12 @@ def _announced(client: IMAPClient) -> bool:
     return any([pending.pop(kind, None) for kind in ("EXISTS", "RECENT")])
 
 
+def _farewell(client: IMAPClient) -> str:
+    """What the server said as it closed the connection itself (BYE), if it did."""
+    bye = client._imap.untagged_responses.get("BYE")
+    return bytes(bye[-1]).decode("utf-8", "replace") if bye else ""
+
+
 class ImapSource:
     def __init__(
         self,
@@ -92,7 +98,11 @@ class ImapSource:
         try:
             result = getattr(client, fn)(*args, **kwargs)
         except _DROPPED as exc:
+            farewell = _farewell(client)
             self._drop()
+            if farewell.upper().startswith(f"{fn.upper()} FAILED"):
+                # Dovecot refuses a message it cannot read with BYE, not NO: a refusal
+                raise PermanentError(f"{self.name}: {fn} refused: {farewell}") from exc
             raise TransientError(f"{self.name}: connection lost during {fn}: {exc}") from exc
         except IMAPClientError as exc:
             raise PermanentError(f"{self.name}: {fn} refused: {exc}") from exc
@@ -144,15 +154,40 @@ class ImapSource:
         # `UID n:*` answers with the last message even when n is past it: filter.
         uids = sorted(u for u in self._call("search", ["UID", f"{last_uid + 1}:*"]) if u > last_uid)
         for start in range(0, len(uids), BATCH):
-            chunk = uids[start : start + BATCH]
-            data = self._call("fetch", chunk, ["BODY.PEEK[]"])
-            batch = [
-                Fetched(key=str(uid), uid=uid, uidvalidity=uidvalidity, raw=data[uid][b"BODY[]"])
-                for uid in chunk
-                if uid in data and b"BODY[]" in data[uid]
-            ]
+            batch = self._fetch(uids[start : start + BATCH], uidvalidity)
             if batch:
                 yield batch
+
+    def _fetch(self, uids: list[int], uidvalidity: int) -> list[Fetched]:
+        """The messages ``uids``. One message the server cannot read makes it refuse the
+        whole FETCH: it is then asked UID by UID, and a message it still refuses comes back
+        empty with the server's answer, so that the mail behind it goes on. A dropped
+        connection is raised as ever."""
+        try:
+            return self._bodies(uids, uidvalidity)
+        except PermanentError:
+            pass
+        batch: list[Fetched] = []
+        for uid in uids:
+            if self._selected is None:  # the refusal came with the connection's end
+                if int(self._select()[b"UIDVALIDITY"]) != uidvalidity:
+                    raise TransientError(f"{self.name}: UIDVALIDITY changed during a fetch")
+                self._changed = True  # what was announced before is not known: look again
+            try:
+                batch += self._bodies([uid], uidvalidity)
+            except PermanentError as exc:
+                log.error("%s: the server cannot serve UID %d: %s", self.name, uid, exc)
+                error = str(exc.__cause__ or exc)
+                batch.append(Fetched(str(uid), uid, uidvalidity, raw=b"", error=error))
+        return batch
+
+    def _bodies(self, uids: list[int], uidvalidity: int) -> list[Fetched]:
+        data = self._call("fetch", uids, ["BODY.PEEK[]"])
+        return [
+            Fetched(key=str(uid), uid=uid, uidvalidity=uidvalidity, raw=data[uid][b"BODY[]"])
+            for uid in uids
+            if uid in data and b"BODY[]" in data[uid]
+        ]
 
     # -- filing -----------------------------------------------------------
     def _to_folder(self, command: str, uids: list[int], folder: str) -> None:

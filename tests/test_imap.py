@@ -368,3 +368,26 @@ def test_mail_announced_with_the_answer_to_a_pass_command_is_fetched_next(
     assert source.wait(5) is True  # IDLE: no need to wait for the mailbox to change
     assert watcher.run_once().recorded == 1
     assert watcher.run_once().recorded == 0
+
+
+def test_a_message_the_server_cannot_serve_is_kept_failed_and_the_rest_goes_on(
+    deploy, dovecot: Dovecot, imap_user: ImapAccount
+) -> None:
+    d, watcher = deploy()
+    dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, message_id="<bad@x>"))
+    dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, "Tin hai", message_id="<ok@x>"))
+    root = dovecot.maildir(imap_user.name)
+    [bad] = [p for p in (root / "new").iterdir() if b"<bad@x>" in p.read_bytes()]
+    bad.chmod(0)  # Dovecot cannot read it: the FETCH of the chunk fails
+    result = watcher.run_once()
+    assert result is not None and result.recorded == 2 and result.filed == 1
+    failed, good = _items(d)
+    assert failed.state == State.FAILED and "không trả được thư" in (failed.reason or "")
+    assert "FETCH failed" in (failed.reason or "")
+    assert good.message_id == "ok@x" and good.state == State.PENDING_REVIEW
+    assert len(dovecot.messages(imap_user.name, "Đã xử lý")) == 1
+    with dovecot.client(imap_user.name) as imap:  # the one it cannot read stays in the inbox
+        imap.select_folder("INBOX", readonly=True)
+        assert len(imap.search("ALL")) == 1
+    watcher.retry_at = 0
+    assert watcher.run_once() is not None  # and later passes are not held up by it
