@@ -43,6 +43,7 @@ class Fetched:
     uid: int | None
     uidvalidity: int | None
     raw: bytes
+    error: str | None = None  # the server could not serve it (raw is empty): its answer
 
 
 class MailSource(Protocol):

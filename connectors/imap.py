@@ -31,11 +31,18 @@ RESELECT_SECONDS = 300.0
 _DROPPED = (imaplib.IMAP4.abort, socket.error, ssl.SSLError, EOFError, TimeoutError)
 
 
-def _news(untagged: list[Any]) -> bool:
-    """Do untagged responses announce new mail?"""
-    return any(
-        isinstance(r, tuple) and len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in untagged
-    )
+def _announced(client: IMAPClient) -> bool:
+    """Has the server announced new mail (EXISTS, RECENT) since the last look, with the
+    answer to any command? imaplib keeps these untagged responses aside (those of a FETCH
+    or MOVE too), and the server does not announce that mail again: take them."""
+    pending = client._imap.untagged_responses
+    return any([pending.pop(kind, None) for kind in ("EXISTS", "RECENT")])
+
+
+def _farewell(client: IMAPClient) -> str:
+    """What the server said as it closed the connection itself (BYE), if it did."""
+    bye = client._imap.untagged_responses.get("BYE")
+    return bytes(bye[-1]).decode("utf-8", "replace") if bye else ""
 
 
 class ImapSource:
@@ -61,7 +68,6 @@ class ImapSource:
         self._selected: int | None = None  # UIDVALIDITY of the folder kept selected
         self._selected_at = 0.0
         self._changed = False
-        self._created: set[str] = set()
 
     # -- connection -------------------------------------------------------
     def _connect(self) -> IMAPClient:
@@ -90,15 +96,22 @@ class ImapSource:
         """Run an IMAP command; a dropped connection becomes TransientError."""
         client = self._connect()
         try:
-            return getattr(client, fn)(*args, **kwargs)
+            result = getattr(client, fn)(*args, **kwargs)
         except _DROPPED as exc:
+            farewell = _farewell(client)
             self._drop()
+            if farewell.upper().startswith(f"{fn.upper()} FAILED"):
+                # Dovecot refuses a message it cannot read with BYE, not NO: a refusal
+                raise PermanentError(f"{self.name}: {fn} refused: {farewell}") from exc
             raise TransientError(f"{self.name}: connection lost during {fn}: {exc}") from exc
         except IMAPClientError as exc:
             raise PermanentError(f"{self.name}: {fn} refused: {exc}") from exc
+        self._changed = _announced(client) or self._changed
+        return result
 
     # -- reading ----------------------------------------------------------
     def _select(self) -> dict[bytes, Any]:
+        # the SELECT's own EXISTS announces nothing new: _changed is reset below
         info: dict[bytes, Any] = self._call("select_folder", self.folder)
         self._selected = int(info[b"UIDVALIDITY"])
         self._selected_at = time.monotonic()
@@ -116,8 +129,8 @@ class ImapSource:
             or time.monotonic() - self._selected_at > self.reselect_seconds
         ):
             return False
-        _tagged, untagged = self._call("noop")
-        return not _news(untagged)
+        self._call("noop")
+        return not self._changed
 
     def poll(self, cursor: Cursor) -> Iterator[list[Fetched]]:
         if self._quiet(cursor):
@@ -141,23 +154,64 @@ class ImapSource:
         # `UID n:*` answers with the last message even when n is past it: filter.
         uids = sorted(u for u in self._call("search", ["UID", f"{last_uid + 1}:*"]) if u > last_uid)
         for start in range(0, len(uids), BATCH):
-            chunk = uids[start : start + BATCH]
-            data = self._call("fetch", chunk, ["BODY.PEEK[]"])
-            batch = [
-                Fetched(key=str(uid), uid=uid, uidvalidity=uidvalidity, raw=data[uid][b"BODY[]"])
-                for uid in chunk
-                if uid in data and b"BODY[]" in data[uid]
-            ]
+            batch = self._fetch(uids[start : start + BATCH], uidvalidity)
             if batch:
                 yield batch
 
+    def _fetch(self, uids: list[int], uidvalidity: int) -> list[Fetched]:
+        """The messages ``uids``. One message the server cannot read makes it refuse the
+        whole FETCH: it is then asked UID by UID, and a message it still refuses comes back
+        empty with the server's answer, so that the mail behind it goes on. A dropped
+        connection is raised as ever."""
+        try:
+            return self._bodies(uids, uidvalidity)
+        except PermanentError:
+            pass
+        batch: list[Fetched] = []
+        for uid in uids:
+            if self._selected is None:  # the refusal came with the connection's end
+                if int(self._select()[b"UIDVALIDITY"]) != uidvalidity:
+                    raise TransientError(f"{self.name}: UIDVALIDITY changed during a fetch")
+                self._changed = True  # what was announced before is not known: look again
+            try:
+                batch += self._bodies([uid], uidvalidity)
+            except PermanentError as exc:
+                log.error("%s: the server cannot serve UID %d: %s", self.name, uid, exc)
+                error = str(exc.__cause__ or exc)
+                batch.append(Fetched(str(uid), uid, uidvalidity, raw=b"", error=error))
+        return batch
+
+    def _bodies(self, uids: list[int], uidvalidity: int) -> list[Fetched]:
+        data = self._call("fetch", uids, ["BODY.PEEK[]"])
+        return [
+            Fetched(key=str(uid), uid=uid, uidvalidity=uidvalidity, raw=data[uid][b"BODY[]"])
+            for uid in uids
+            if uid in data and b"BODY[]" in data[uid]
+        ]
+
     # -- filing -----------------------------------------------------------
-    def _ensure_folder(self, folder: str) -> None:
-        if folder in self._created:
+    def _to_folder(self, command: str, uids: list[int], folder: str) -> None:
+        """MOVE or COPY ``uids`` into ``folder``. A missing folder is created when the server
+        says so ([TRYCREATE]) and the command tried once more: a folder deleted while the
+        daemon runs comes back, and no LIST pattern (``%`` and ``*`` are wildcards in it)
+        has to tell whether a folder exists."""
+        try:
+            self._call(command, uids, folder)
             return
-        if not self._call("folder_exists", folder):
+        except PermanentError as exc:
+            if "[TRYCREATE]" not in str(exc):
+                raise PermanentError(
+                    f"{self.name}: cannot file into '{folder}': {exc.__cause__ or exc}"
+                ) from exc
+        log.info("%s: folder '%s' is missing, creating it", self.name, folder)
+        try:
             self._call("create_folder", folder)
-        self._created.add(folder)
+        except PermanentError as exc:  # made by another daemon meanwhile: fine
+            if "[ALREADYEXISTS]" not in str(exc):
+                raise PermanentError(
+                    f"{self.name}: cannot create '{folder}': {exc.__cause__ or exc}"
+                ) from exc
+        self._call(command, uids, folder)
 
     def file(self, moves: Iterable[tuple[str, str]]) -> None:
         by_folder: dict[str, list[int]] = {}
@@ -169,13 +223,48 @@ class ImapSource:
             self._select()
         can_move = self._call("has_capability", "MOVE")
         for folder, uids in by_folder.items():
-            self._ensure_folder(folder)
             if can_move:
-                self._call("move", uids, folder)
-            else:  # COPY, then expunge exactly those UIDs (the copy is kept)
-                self._call("copy", uids, folder)
-                self._call("add_flags", uids, [b"\\Deleted"])
+                self._to_folder("move", uids, folder)
+            else:
+                self._to_folder("copy", uids, folder)
+                self._remove_copied(uids, folder)
+
+    def _remove_copied(self, uids: list[int], folder: str) -> None:
+        """Take mail copied into ``folder`` out of the inbox: flag it \\Deleted and expunge
+        exactly it (UIDPLUS), or, without UIDPLUS, EXPUNGE only when every \\Deleted message
+        of the folder is one of these: mail someone else flagged is never expunged by us
+        (a flag set between our SEARCH and EXPUNGE is the one gap). The mail is filed once
+        copied: a refusal here is logged, not raised, or each pass would copy it again. A
+        dropped connection is raised; the next pass copies it once more: after a crash or a
+        drop between COPY and the record of it, one extra copy at most."""
+        try:
+            self._call("add_flags", uids, [b"\\Deleted"])
+            if self._call("has_capability", "UIDPLUS"):
                 self._call("uid_expunge", uids)
+                return
+            others = set(self._call("search", ["DELETED"])) - set(uids)
+            if others:
+                log.warning(
+                    "%s: %d message(s) filed into '%s' stay flagged \\Deleted in %s: "
+                    "%d other message(s) there are flagged too and the server cannot "
+                    "expunge ours alone (no UIDPLUS)",
+                    self.name,
+                    len(uids),
+                    folder,
+                    self.folder,
+                    len(others),
+                )
+                return
+            self._call("expunge")
+        except PermanentError as exc:
+            log.warning(
+                "%s: %d message(s) filed into '%s' are left in %s: %s",
+                self.name,
+                len(uids),
+                folder,
+                self.folder,
+                exc,
+            )
 
     # -- waiting ----------------------------------------------------------
     def wait(self, timeout: float) -> bool:
@@ -186,9 +275,10 @@ class ImapSource:
         if self._selected is None:
             self._select()
         # Dovecot's IDLE reports only what changes after it began (the rest comes with
-        # DONE): ask about mail that came during the pass first.
-        if _news(self._call("noop")[1]):
-            self._changed = True
+        # DONE): ask about mail that came during the pass first (announced with the answer
+        # to one of its commands, or now to a NOOP).
+        self._call("noop")
+        if self._changed:
             return True
         self._call("idle")
         responses: list[Any] = []

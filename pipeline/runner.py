@@ -32,7 +32,7 @@ from connectors.base import (
     PermanentError,
     TransientError,
 )
-from pipeline import audit, ingest
+from pipeline import audit, ids, ingest
 from pipeline.claims import Crew
 from pipeline.config import Board
 from pipeline.files import FileStore
@@ -47,6 +47,10 @@ MAX_ATTEMPTS = 3  # a message that crashes the pipeline this often is kept as fa
 ABANDONED = (
     "đọc thư không xong: daemon dừng khi đang đọc thư này "
     "(reading did not finish: the daemon stopped while it was in hand)"
+)
+UNSERVED = (
+    "máy chủ thư không trả được thư này, thư để lại trong hộp thư "
+    "(the mail server could not serve this message; it is left in the mailbox)"
 )
 MAX_SEND_ATTEMPTS = 8  # a mail the server defers is tried this often, then given up
 # Messages processed in one transaction: all of a batch is stored, or none of it and the
@@ -142,8 +146,12 @@ class MailboxRunner:
         return recorded
 
     def _record_batch(self, batch: list[Fetched]) -> int:
-        rows = []
+        rows: list[tuple[Fetched, str | None, str]] = []
         for fetched in batch:
+            if fetched.error is not None:  # no bytes: known by where it is
+                where = f"{self.mailbox} {fetched.uidvalidity} {fetched.key}"
+                rows.append((fetched, None, fingerprint(b"", where)))
+                continue
             mid = message_id_of(fetched.raw)
             rows.append((fetched, mid, fingerprint(fetched.raw, mid)))
         with self.sessions.begin() as session:
@@ -177,6 +185,8 @@ class MailboxRunner:
                     status=RawStatus.NEW,
                 )
                 session.add(known[fp])
+                if fetched.error is not None:
+                    self._unserved(session, known[fp], fetched.error)
                 added += 1
             uids = [f.uid for f in batch if f.uid is not None]
             if uids:
@@ -184,6 +194,16 @@ class MailboxRunner:
                 state.uidvalidity = batch[-1].uidvalidity
                 state.last_uid = max(uids)
         return added
+
+    def _unserved(self, session: Session, raw: RawMessage, error: str) -> None:
+        """A message the server could not serve is kept as a failed item, with the server's
+        answer, and left in the mailbox: the operator sees it, and the mail behind it goes
+        on (moved out and back, it has a new UID and is read again)."""
+        ids.need(session, raw)
+        ingest.fail(self.desk(session), raw, f"{UNSERVED}: {error[:500]}")
+        raw.last_error = error[:2000]
+        raw.target_folder = None  # not filed: it stays where it is
+        log.error("board=%s raw=%d: %s: %s", self.board.id, raw.id, UNSERVED, error)
 
     # -- process --------------------------------------------------------------
     def process(self, renew: Callable[[], object] = lambda: None) -> int:

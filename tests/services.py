@@ -318,8 +318,10 @@ class Dovecot(_ServiceBase):
         *,
         max_userip_connections: int = 100,
         start_timeout: float = 30.0,
+        capabilities: str | None = None,
     ) -> None:
         self._parent = Path(tmpdir) if tmpdir is not None else None
+        self._capabilities = capabilities  # e.g. "IMAP4rev1 IDLE": a server without MOVE
         self._max_userip = max_userip_connections
         self._start_timeout = start_timeout
         self._users: dict[str, str] = {}
@@ -479,7 +481,7 @@ service imap-login {{
     port = 0
   }}
 }}
-"""
+""" + (f"imap_capability = {self._capabilities}\n" if self._capabilities else "")
 
     def start(self) -> None:
         if self._proc is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from connectors.base import TransientError
+from connectors.imap import ImapSource
 from pipeline.app import Deployed, Watcher, watchers
 from pipeline.config import Board, Deployment, load_board
 from pipeline.db import open_database
@@ -219,3 +220,174 @@ def test_idle_wakes_when_mail_arrives(deploy, dovecot: Dovecot, imap_user: ImapA
     waiter.join(65)
     assert outcome == [True]
     assert watcher.run_once() is not None and watcher.last.processed == 1
+
+
+def test_a_handled_folder_deleted_while_the_daemon_runs_is_made_again(
+    deploy, dovecot: Dovecot, imap_user: ImapAccount
+) -> None:
+    _d, watcher = deploy()
+    dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, message_id="<a@x>"))
+    assert watcher.run_once() is not None
+    with dovecot.client(imap_user.name) as imap:  # an operator deletes it meanwhile
+        imap.delete_folder("Đã xử lý")
+    dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, "Tin hai", message_id="<b@x>"))
+    result = watcher.run_once()
+    assert result is not None and result.filed == 1
+    assert dovecot.messages(imap_user.name, "INBOX") == []
+    assert len(dovecot.messages(imap_user.name, "Đã xử lý")) == 1
+
+
+@pytest.mark.parametrize(
+    ("folder", "lookalike"), [("Bài*", "Bài gửi cũ"), ("Xử lý 100%", "Xử lý 100")]
+)
+def test_a_handled_folder_named_with_a_list_wildcard_is_created(
+    folder: str,
+    lookalike: str,
+    tmp_path: Path,
+    dovecot: Dovecot,
+    imap_user: ImapAccount,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``*`` and ``%`` are wildcards to LIST: another folder must not pass for this one."""
+    monkeypatch.setenv("TEST_IMAP_PASSWORD", imap_user.password)
+    data = imap_board(dovecot, imap_user, None).model_dump(exclude={"source_file"})
+    data["mailboxes"][0]["processed_folder"] = folder
+    engine, sessions = open_database(f"sqlite:///{tmp_path}/b.db")
+    board = Board.model_validate(data)
+    d = Deployed(Deployment(), [board], engine, sessions, FileStore(tmp_path / "f"), tmp_path)
+    [watcher] = watchers(d)
+    with dovecot.client(imap_user.name) as imap:
+        imap.create_folder(lookalike)
+    dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, message_id="<a@x>"))
+    result = watcher.run_once()
+    assert result is not None and result.filed == 1
+    assert len(dovecot.messages(imap_user.name, folder)) == 1
+    assert dovecot.messages(imap_user.name, lookalike) == []
+
+
+@pytest.fixture(scope="module")
+def dovecot_without_move() -> Iterator[Dovecot]:
+    """A server with neither MOVE nor UIDPLUS: filing is COPY, \\Deleted and EXPUNGE."""
+    with Dovecot(capabilities="IMAP4rev1 IDLE") as server:
+        yield server
+
+
+def _watcher_on(
+    server: Dovecot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Watcher, ImapSource, str]:
+    user = server.new_user()
+    monkeypatch.setenv("TEST_IMAP_PASSWORD", user.password)
+    board = imap_board(server, user, None)
+    engine, sessions = open_database(f"sqlite:///{tmp_path}/b.db")
+    d = Deployed(Deployment(), [board], engine, sessions, FileStore(tmp_path / "f"), tmp_path)
+    [watcher] = watchers(d)
+    assert isinstance(watcher.runner.source, ImapSource)
+    return watcher, watcher.runner.source, user.name
+
+
+def test_without_move_or_uidplus_mail_is_filed_once(
+    dovecot_without_move: Dovecot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = dovecot_without_move
+    watcher, _source, user = _watcher_on(server, tmp_path, monkeypatch)
+    server.append(user, article_mail(SENDER, BOARD_BOX, message_id="<a@x>"))
+    results = []
+    for _ in range(3):
+        watcher.retry_at = 0
+        results.append(watcher.run_once())
+    assert None not in results and [r.filed for r in results if r] == [1, 0, 0]
+    assert server.messages(user, "INBOX") == []
+    assert len(server.messages(user, "Đã xử lý")) == 1
+
+
+def test_without_uidplus_mail_someone_else_flagged_deleted_is_not_expunged(
+    dovecot_without_move: Dovecot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = dovecot_without_move
+    watcher, source, user = _watcher_on(server, tmp_path, monkeypatch)
+    server.append(user, article_mail(SENDER, BOARD_BOX, message_id="<a@x>"))
+    theirs = article_mail(SENDER, BOARD_BOX, "Tin hai", message_id="<b@x>")
+    real_file = source.file
+
+    def file_while_someone_deletes(moves: Any) -> None:  # a mail client, during the pass
+        server.append(user, theirs, flags=["\\Deleted"])
+        real_file(moves)
+
+    monkeypatch.setattr(source, "file", file_while_someone_deletes)
+    result = watcher.run_once()
+    assert result is not None and result.filed == 1
+    assert len(server.messages(user, "Đã xử lý")) == 1
+    assert len(server.messages(user, "INBOX")) == 2  # theirs kept, ours left flagged
+
+
+def test_without_uidplus_an_interrupted_filing_copies_once_more_at_most(
+    dovecot_without_move: Dovecot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = dovecot_without_move
+    watcher, source, user = _watcher_on(server, tmp_path, monkeypatch)
+    server.append(user, article_mail(SENDER, BOARD_BOX, message_id="<a@x>"))
+    real_call = source._call
+
+    dropped: list[str] = []
+
+    def drop_after_copy(fn: str, *args: Any, **kwargs: Any) -> Any:
+        if fn == "add_flags" and not dropped:
+            dropped.append(fn)
+            assert source._client is not None
+            source._client._imap.sock.shutdown(socket.SHUT_RDWR)  # the connection drops
+        return real_call(fn, *args, **kwargs)
+
+    monkeypatch.setattr(source, "_call", drop_after_copy)
+    assert watcher.run_once() is None  # copied, then the connection dropped
+    for _ in range(3):
+        watcher.retry_at = 0
+        assert watcher.run_once() is not None
+    assert server.messages(user, "INBOX") == []
+    assert len(server.messages(user, "Đã xử lý")) == 2
+
+
+def test_mail_announced_with_the_answer_to_a_pass_command_is_fetched_next(
+    deploy, dovecot: Dovecot, imap_user: ImapAccount
+) -> None:
+    """The new mail's EXISTS comes with the answer to the pass's MOVE: no later NOOP (or
+    IDLE) repeats it, so it must be remembered, not left to the 5-minute re-SELECT."""
+    _d, watcher = deploy()
+    source = watcher.runner.source
+    dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, message_id="<a@x>"))
+    real_file = source.file
+
+    def file_after_new_mail(moves: Any) -> None:
+        dovecot.append(
+            imap_user.name, article_mail(SENDER, BOARD_BOX, "Tin hai", message_id="<b@x>")
+        )
+        real_file(moves)
+
+    source.file = file_after_new_mail
+    assert watcher.run_once().recorded == 1
+    source.file = real_file
+    assert source.wait(5) is True  # IDLE: no need to wait for the mailbox to change
+    assert watcher.run_once().recorded == 1
+    assert watcher.run_once().recorded == 0
+
+
+def test_a_message_the_server_cannot_serve_is_kept_failed_and_the_rest_goes_on(
+    deploy, dovecot: Dovecot, imap_user: ImapAccount
+) -> None:
+    d, watcher = deploy()
+    dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, message_id="<bad@x>"))
+    dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, "Tin hai", message_id="<ok@x>"))
+    root = dovecot.maildir(imap_user.name)
+    [bad] = [p for p in (root / "new").iterdir() if b"<bad@x>" in p.read_bytes()]
+    bad.chmod(0)  # Dovecot cannot read it: the FETCH of the chunk fails
+    result = watcher.run_once()
+    assert result is not None and result.recorded == 2 and result.filed == 1
+    failed, good = _items(d)
+    assert failed.state == State.FAILED and "không trả được thư" in (failed.reason or "")
+    assert "FETCH failed" in (failed.reason or "")
+    assert good.message_id == "ok@x" and good.state == State.PENDING_REVIEW
+    assert len(dovecot.messages(imap_user.name, "Đã xử lý")) == 1
+    with dovecot.client(imap_user.name) as imap:  # the one it cannot read stays in the inbox
+        imap.select_folder("INBOX", readonly=True)
+        assert len(imap.search("ALL")) == 1
+    watcher.retry_at = 0
+    assert watcher.run_once() is not None  # and later passes are not held up by it
