@@ -290,7 +290,10 @@ class LinkPages:
             nonce,
             path="/duyet/",
             httponly=True,
-            samesite="Strict",
+            # Lax: a link tapped in web mail (another site) keeps the cookie an open tab's
+            # form is bound to (Strict sent none and a new one replaced it); a form posted
+            # from another site still carries none, and the CSRF check refuses it
+            samesite="Lax",
             secure=self.secure_cookies,
         )
         return response
