@@ -432,15 +432,25 @@ def lock(s: Session, task_id: int) -> None:
         s.scalar(select(Submission).where(Submission.id == task.submission_id).with_for_update())
 
 
+# C0 control characters but tab, line feed and carriage return: nothing a reviewer types,
+# and PostgreSQL refuses NUL in text
+_CONTROLS: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def form_text(name: str) -> str | None:
+    """A text field of the posted form without control characters; None if absent."""
+    value = request.form.get(name)
+    return None if value is None else _CONTROLS.sub("", value)
+
+
 def read_form(visit: Visit) -> FormInput:
     """The decision the form asks for; errors (Vietnamese) for the fields to fix."""
-    form = request.form
     typed = FormInput(
-        action=form.get("action", ""),
-        reason=form.get("reason", "").strip(),
-        title=form.get("title"),
-        body=form.get("body"),
-        target=form.get("target", ""),
+        action=form_text("action") or "",
+        reason=(form_text("reason") or "").strip(),
+        title=form_text("title"),
+        body=form_text("body"),
+        target=form_text("target") or "",
     )
     if typed.action not in FORM_ACTIONS:
         typed.errors["action"] = "Thao tác không hợp lệ. Vui lòng chọn một nút trên trang."

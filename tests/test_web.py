@@ -380,6 +380,25 @@ def test_reject_needs_a_reason(web: Web) -> None:
     assert web.count(OutgoingMail, OutgoingMail.reason == "outcome-rejected") == 1
 
 
+def test_control_characters_typed_in_the_form_are_dropped(web: Web) -> None:
+    """A NUL pasted into a reason or an edited title: PostgreSQL refuses it in text (the
+    decision was a 500). Control characters are dropped; tab and line breaks stay."""
+    [task] = web.pending()
+    done = web.post(
+        web.links(task)["view"],
+        "edit",
+        title="Ngày hội\x00 tuyển sinh\x1b 2026",
+        body="<p>Ngày hội thu hút\x00 1.300 học sinh.</p>",
+        reason="số liệu\x00\x07\tmới\r\nđã kiểm tra",
+    )
+    assert done.status_code == 200, done.text
+    item = web.item()
+    assert item.title == "Ngày hội tuyển sinh 2026"
+    assert "thu hút 1.300 học sinh" in item.body_html
+    [decided] = [t for t in web.tasks() if t.id == task.id]
+    assert decided.text == "số liệu\tmới\r\nđã kiểm tra"
+
+
 def test_send_back_needs_what_to_fix(web: Web) -> None:
     [task] = web.pending()
     path = web.links(task)["view"]
