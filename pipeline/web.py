@@ -45,6 +45,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from waitress import create_server, wasyncore
+from werkzeug.routing import IntegerConverter, Map
 from werkzeug.security import safe_join
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -83,6 +84,7 @@ SESSION_COOKIE: Final = "bientap_phien"
 SITE_PREFIX: Final = "/cong/"  # where make_app serves a static site
 MAX_REQUEST_BYTES: Final = 5 * 1024 * 1024  # an edited article, with room to spare
 MAX_REASON_CHARS: Final = 5000
+MAX_ID: Final = 2**63 - 1  # the database's largest id: a larger one in a path is no page
 FORM_ACTIONS: Final = ("approve", "edit", "changes", "reject", "forward", "withdraw")
 LIVE_ACTIONS: Final = ("withdraw", "edit")  # on a published item: withdraw or correct
 CHECK_ACTIONS: Final = ("approve", "changes")  # verifying a live post: right, or update it
@@ -579,6 +581,13 @@ class LinkApp(Flask):
         self.logger.error("Exception on %s [%s]", path, request.method, exc_info=exc_info)
 
 
+class IdConverter(IntegerConverter):
+    """A row id in a path: 0 to ``MAX_ID`` (SQLite cannot even look a larger one up)."""
+
+    def __init__(self, url_map: Map) -> None:
+        super().__init__(url_map, max=MAX_ID)
+
+
 def make_app(
     sessions: sessionmaker[Session],
     boards: Mapping[str, Board],
@@ -592,6 +601,7 @@ def make_app(
     public address is https; ``site_dir``, a static site's folder, is served read-only at
     ``/cong/`` (the embedded default needs no other web server)."""
     app = LinkApp(__name__)
+    app.url_map.converters["id"] = IdConverter
     app.jinja_env.autoescape = True
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
@@ -599,15 +609,14 @@ def make_app(
     )
     pages = LinkPages(sessions, boards, links, files, secure_cookies)
 
-    @app.get("/duyet/<int:task_id>/<token>", endpoint="link")
-    def show(task_id: int, token: str) -> Response:
+    # one rule for both methods: an id out of range is then no page (404) for a POST too
+    @app.route("/duyet/<id:task_id>/<token>", methods=["GET", "POST"], endpoint="link")
+    def link(task_id: int, token: str) -> Response:
+        if request.method == "POST":
+            return pages.decide(task_id, token)
         return pages.show(task_id, token)
 
-    @app.post("/duyet/<int:task_id>/<token>")
-    def decide(task_id: int, token: str) -> Response:
-        return pages.decide(task_id, token)
-
-    @app.get("/duyet/<int:task_id>/<token>/tep/<int:file_id>", endpoint="file")
+    @app.get("/duyet/<id:task_id>/<token>/tep/<id:file_id>", endpoint="file")
     def download(task_id: int, token: str, file_id: int) -> Response:
         return pages.download(task_id, token, file_id)
 

@@ -336,6 +336,21 @@ def test_a_link_for_another_task_or_reviewer_is_refused(
     assert token_one not in caplog.text and outsider not in caplog.text  # never logged
 
 
+def test_an_id_past_the_databases_range_is_no_page(web: Web) -> None:
+    """2**63 is past any id (SQLite raised OverflowError looking it up: a 500)."""
+    [task] = web.pending()
+    path = web.links(task)["view"]
+    token = path.rpartition("/")[2]
+    before = web.snapshot()
+    for too_big in (2**63, 10**30):
+        assert web.client.get(f"/duyet/{too_big}/{token}").status_code == 404
+        assert web.client.post(f"/duyet/{too_big}/{token}", data={}).status_code == 404
+        assert web.client.get(f"{path}/tep/{too_big}").status_code == 404
+    assert web.client.get(f"/duyet/{2**63 - 1}/{token}").status_code == 404  # looked up
+    assert web.client.get(f"{path}/tep/{2**63 - 1}").status_code == 404
+    assert web.snapshot() == before
+
+
 def test_the_one_tap_link_accepts_only_approve(web: Web) -> None:
     [task] = web.pending()
     path = web.links(task)["approve"]
