@@ -675,11 +675,22 @@ def _error_page(status: int, message: str) -> Any:
 
 
 # -- serving ---------------------------------------------------------------------------------
+# Waitress's defaults let 100 slow clients hold every connection for 120 s, and store a
+# body of up to 1 GiB before the app sees its size.
+LIMITS: Final = {
+    "connection_limit": 500,  # poll (not select) in the loop: no 1,024-descriptor ceiling
+    "channel_timeout": 30,  # a connection that sends nothing for that long is closed…
+    "cleanup_interval": 10,  # …within this after
+    "max_request_body_size": MAX_REQUEST_BYTES,  # past it: 413 before the body is read
+}
+
+
 class WebServer:
     """Waitress serving ``app`` on ``address`` ("host:port"; port 0 picks a free one), in a
-    daemon thread. The socket is bound on construction, so ``port`` is known at once.
-    Behind a reverse proxy at ``trusted_proxy``, the client's address and scheme are read
-    from the proxy's X-Forwarded-For and -Proto; from anyone else those headers are dropped."""
+    daemon thread, within ``LIMITS``. The socket is bound on construction, so ``port`` is
+    known at once. Behind a reverse proxy at ``trusted_proxy``, the client's address and
+    scheme are read from the proxy's X-Forwarded-For and -Proto; from anyone else those
+    headers are dropped."""
 
     def __init__(
         self, app: WSGIApplication, address: str, *, threads: int = 4, trusted_proxy: str = ""
@@ -694,7 +705,14 @@ class WebServer:
                 "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
             }
         self._server: Any = create_server(
-            app, map=self._map, host=host, port=port, threads=threads, ident="bientap", **proxy
+            app,
+            map=self._map,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="bientap",
+            **LIMITS,
+            **proxy,
         )
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -726,7 +744,7 @@ class WebServer:
     def _serve(self) -> None:
         try:
             while not self._stopping.is_set() and self._map:
-                wasyncore.loop(timeout=0.5, map=self._map, count=1)
+                wasyncore.loop(timeout=0.5, map=self._map, use_poll=True, count=1)
         finally:
             self._close()
 

@@ -7,6 +7,7 @@ tests follow the links of the review mails exactly as they were sent.
 from __future__ import annotations
 
 import re
+import socket
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
@@ -33,7 +34,7 @@ from pipeline.models import (
 )
 from pipeline.samples import NEWS_BODY, NEWS_TITLE, article_mail
 from pipeline.tokens import ActionClaim
-from pipeline.web import CSP, WebServer, make_app
+from pipeline.web import CSP, MAX_REQUEST_BYTES, WebServer, make_app
 from tests.helpers import DEMO_BOX, LINKS, Rig, make_rig
 
 SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
@@ -187,6 +188,41 @@ def test_the_reviewers_address_is_read_from_the_trusted_proxy_only(
     assert page.status_code == 200 and NEWS_TITLE in page.text
     [viewed] = web.events("viewed")
     assert viewed.detail["ip"] == recorded
+
+
+def test_an_oversized_body_is_refused_before_it_is_sent(web: Web) -> None:
+    """Waitress stored up to 1 GiB of a body before the app's own limit applied: now a
+    Content-Length past ``MAX_REQUEST_BYTES`` is answered 413 before any of it arrives."""
+    [task] = web.pending()
+    path = web.links(task)["view"]
+    with (
+        WebServer(web.client.application, "127.0.0.1:0") as server,
+        socket.create_connection((server.host, server.port), timeout=30) as client,
+    ):
+        client.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: {server.host}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {MAX_REQUEST_BYTES + 1}\r\n\r\n".encode()
+        )
+        answer = client.recv(100)  # no body sent: without the limit, no answer
+    assert answer.startswith(b"HTTP/1.1 413 ")
+
+
+def test_slow_connections_leave_room_for_reviewers(web: Web) -> None:
+    """A hundred clients sending a request slowly took every connection waitress allowed
+    (by default 100, each held 120 s): a reviewer's page then waited for them."""
+    with WebServer(web.client.application, "127.0.0.1:0") as server:
+        slow = [socket.create_connection((server.host, server.port)) for _ in range(150)]
+        try:
+            for client in slow:
+                client.sendall(b"GET /healthz HTTP/1.1\r\nHost: bientap\r\n")  # never ends
+            url = f"http://{server.host}:{server.port}/healthz"
+            assert requests.get(url, timeout=30).text == "ok"
+        finally:
+            for client in slow:
+                client.close()
+        # an idle connection is closed after 30 s, no longer 120 s (checked, not waited for)
+        assert server._server.adj.channel_timeout == 30
 
 
 def test_pages_carry_strict_security_headers(web: Web) -> None:
