@@ -113,20 +113,45 @@ ACTIVE_EXTENSIONS = frozenset(
 _ACTIVE_TYPE = re.compile(r"html|javascript|ecmascript|[/+]xml$|^text/(?:xsl|mathml)$", re.I)
 
 
+# A file name's bytes on disk: Linux takes 255 (a temporary name adds a few); 200 leave room.
+MAX_NAME_BYTES = 200
+
+
 def safe_filename(name: str) -> str:
-    """``name`` as a plain file name: no folders, control characters or active content."""
-    name = nfc(name).replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(c for c in name if unicodedata.category(c)[0] != "C").strip(" .")
-    name = name[-120:].lstrip(" .") or "tep"
-    if _active(name):
+    """``name`` as a plain file name: no folders, control characters or active content,
+    and a type every web server knows (a name without one gets ".bin": served as a
+    download, never sniffed as a page); at most ``MAX_NAME_BYTES`` bytes in UTF-8.
+    A safe name stays as it is."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C")
+    name = nfc(name).strip(" .") or "tep"
+    served_as = _served_as(name)
+    if _active(name, served_as):
         name += ".txt"
-    return name
+    elif not served_as:
+        name += ".bin"
+    return _shortened(name)
 
 
-def _active(name: str) -> bool:
+def _served_as(name: str) -> str:
+    """The type a web server gives ``name`` (from the table ``mimetypes`` reads); "" if none."""
+    extension = name.rpartition(".")[2].lower() if "." in name else ""
+    return (extension and mimetypes.guess_type(f"f.{extension}", strict=False)[0]) or ""
+
+
+def _active(name: str, served_as: str) -> bool:
     extension = name.rpartition(".")[2].lower()
-    served_as = mimetypes.guess_type(f"f.{extension}", strict=False)[0] or ""
     return extension in ACTIVE_EXTENSIONS or _ACTIVE_TYPE.search(served_as) is not None
+
+
+def _shortened(name: str) -> str:
+    """``name`` cut to ``MAX_NAME_BYTES`` bytes at a character's end, its extension kept."""
+    if len(name.encode("utf-8")) <= MAX_NAME_BYTES:
+        return name
+    stem, _, extension = name.rpartition(".")
+    room = MAX_NAME_BYTES - len(extension.encode("utf-8")) - 1
+    stem = stem.encode("utf-8")[:room].decode("utf-8", "ignore").rstrip(" .") or "tep"
+    return f"{stem}.{extension}"
 
 
 def ascii_name(filename: str) -> str:

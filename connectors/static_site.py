@@ -25,6 +25,7 @@ do ``Live.section`` and ``Live.tags`` (always read: compared by verification).
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -119,13 +120,16 @@ class _Placed:
 
 @contextlib.contextmanager
 def _disk(what: str) -> Iterator[None]:
-    """File-system failures as CMS errors: permissions will not fix themselves."""
+    """File-system failures as CMS errors: permissions and a name too long for the file
+    system will not fix themselves (the error names both paths of a move)."""
     try:
         yield
-    except PermissionError as exc:
-        raise CmsRejected(f"static site: {what}: {exc.strerror}: {exc.filename}") from exc
     except OSError as exc:
-        raise CmsTransient(f"static site: {what}: {exc.strerror}: {exc.filename}") from exc
+        paths = ": ".join(str(p) for p in (exc.filename, exc.filename2) if p is not None)
+        message = f"static site: {what}: {exc.strerror}: {paths}"
+        if isinstance(exc, PermissionError) or exc.errno == errno.ENAMETOOLONG:
+            raise CmsRejected(message) from exc
+        raise CmsTransient(message) from exc
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -45,6 +45,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from waitress import create_server, wasyncore
+from werkzeug.routing import IntegerConverter, Map
 from werkzeug.security import safe_join
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -83,6 +84,7 @@ SESSION_COOKIE: Final = "bientap_phien"
 SITE_PREFIX: Final = "/cong/"  # where make_app serves a static site
 MAX_REQUEST_BYTES: Final = 5 * 1024 * 1024  # an edited article, with room to spare
 MAX_REASON_CHARS: Final = 5000
+MAX_ID: Final = 2**63 - 1  # the database's largest id: a larger one in a path is no page
 FORM_ACTIONS: Final = ("approve", "edit", "changes", "reject", "forward", "withdraw")
 LIVE_ACTIONS: Final = ("withdraw", "edit")  # on a published item: withdraw or correct
 CHECK_ACTIONS: Final = ("approve", "changes")  # verifying a live post: right, or update it
@@ -290,7 +292,10 @@ class LinkPages:
             nonce,
             path="/duyet/",
             httponly=True,
-            samesite="Strict",
+            # Lax: a link tapped in web mail (another site) keeps the cookie an open tab's
+            # form is bound to (Strict sent none and a new one replaced it); a form posted
+            # from another site still carries none, and the CSRF check refuses it
+            samesite="Lax",
             secure=self.secure_cookies,
         )
         return response
@@ -429,15 +434,25 @@ def lock(s: Session, task_id: int) -> None:
         s.scalar(select(Submission).where(Submission.id == task.submission_id).with_for_update())
 
 
+# C0 control characters but tab, line feed and carriage return: nothing a reviewer types,
+# and PostgreSQL refuses NUL in text
+_CONTROLS: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def form_text(name: str) -> str | None:
+    """A text field of the posted form without control characters; None if absent."""
+    value = request.form.get(name)
+    return None if value is None else _CONTROLS.sub("", value)
+
+
 def read_form(visit: Visit) -> FormInput:
     """The decision the form asks for; errors (Vietnamese) for the fields to fix."""
-    form = request.form
     typed = FormInput(
-        action=form.get("action", ""),
-        reason=form.get("reason", "").strip(),
-        title=form.get("title"),
-        body=form.get("body"),
-        target=form.get("target", ""),
+        action=form_text("action") or "",
+        reason=(form_text("reason") or "").strip(),
+        title=form_text("title"),
+        body=form_text("body"),
+        target=form_text("target") or "",
     )
     if typed.action not in FORM_ACTIONS:
         typed.errors["action"] = "Thao tác không hợp lệ. Vui lòng chọn một nút trên trang."
@@ -569,6 +584,13 @@ class LinkApp(Flask):
         self.logger.error("Exception on %s [%s]", path, request.method, exc_info=exc_info)
 
 
+class IdConverter(IntegerConverter):
+    """A row id in a path: 0 to ``MAX_ID`` (SQLite cannot even look a larger one up)."""
+
+    def __init__(self, url_map: Map) -> None:
+        super().__init__(url_map, max=MAX_ID)
+
+
 def make_app(
     sessions: sessionmaker[Session],
     boards: Mapping[str, Board],
@@ -582,6 +604,7 @@ def make_app(
     public address is https; ``site_dir``, a static site's folder, is served read-only at
     ``/cong/`` (the embedded default needs no other web server)."""
     app = LinkApp(__name__)
+    app.url_map.converters["id"] = IdConverter
     app.jinja_env.autoescape = True
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
@@ -589,15 +612,14 @@ def make_app(
     )
     pages = LinkPages(sessions, boards, links, files, secure_cookies)
 
-    @app.get("/duyet/<int:task_id>/<token>", endpoint="link")
-    def show(task_id: int, token: str) -> Response:
+    # one rule for both methods: an id out of range is then no page (404) for a POST too
+    @app.route("/duyet/<id:task_id>/<token>", methods=["GET", "POST"], endpoint="link")
+    def link(task_id: int, token: str) -> Response:
+        if request.method == "POST":
+            return pages.decide(task_id, token)
         return pages.show(task_id, token)
 
-    @app.post("/duyet/<int:task_id>/<token>")
-    def decide(task_id: int, token: str) -> Response:
-        return pages.decide(task_id, token)
-
-    @app.get("/duyet/<int:task_id>/<token>/tep/<int:file_id>", endpoint="file")
+    @app.get("/duyet/<id:task_id>/<token>/tep/<id:file_id>", endpoint="file")
     def download(task_id: int, token: str, file_id: int) -> Response:
         return pages.download(task_id, token, file_id)
 
@@ -656,11 +678,22 @@ def _error_page(status: int, message: str) -> Any:
 
 
 # -- serving ---------------------------------------------------------------------------------
+# Waitress's defaults let 100 slow clients hold every connection for 120 s, and store a
+# body of up to 1 GiB before the app sees its size.
+LIMITS: Final = {
+    "connection_limit": 500,  # poll (not select) in the loop: no 1,024-descriptor ceiling
+    "channel_timeout": 30,  # a connection that sends nothing for that long is closed…
+    "cleanup_interval": 10,  # …within this after
+    "max_request_body_size": MAX_REQUEST_BYTES,  # past it: 413 before the body is read
+}
+
+
 class WebServer:
     """Waitress serving ``app`` on ``address`` ("host:port"; port 0 picks a free one), in a
-    daemon thread. The socket is bound on construction, so ``port`` is known at once.
-    Behind a reverse proxy at ``trusted_proxy``, the client's address and scheme are read
-    from the proxy's X-Forwarded-For and -Proto; from anyone else those headers are dropped."""
+    daemon thread, within ``LIMITS``. The socket is bound on construction, so ``port`` is
+    known at once. Behind a reverse proxy at ``trusted_proxy``, the client's address and
+    scheme are read from the proxy's X-Forwarded-For and -Proto; from anyone else those
+    headers are dropped."""
 
     def __init__(
         self, app: WSGIApplication, address: str, *, threads: int = 4, trusted_proxy: str = ""
@@ -675,7 +708,14 @@ class WebServer:
                 "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
             }
         self._server: Any = create_server(
-            app, map=self._map, host=host, port=port, threads=threads, ident="bientap", **proxy
+            app,
+            map=self._map,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="bientap",
+            **LIMITS,
+            **proxy,
         )
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -707,7 +747,7 @@ class WebServer:
     def _serve(self) -> None:
         try:
             while not self._stopping.is_set() and self._map:
-                wasyncore.loop(timeout=0.5, map=self._map, count=1)
+                wasyncore.loop(timeout=0.5, map=self._map, use_poll=True, count=1)
         finally:
             self._close()
 

@@ -136,6 +136,32 @@ def test_an_attachment_a_browser_would_run_is_published_inert_and_still_verified
     assert rig.items()[-1].state == State.PUBLISHED
 
 
+def test_files_of_no_known_type_and_a_long_lao_name_are_published_and_verified(
+    site_rig: Rig, tmp_path: Path
+) -> None:
+    """The portal holds "thong-bao.bin" for "thong-bao" (a server would let the browser
+    guess its type) and cuts a name past Linux's 255 bytes (98 Lao letters, 3 bytes
+    each): the read-back takes neither for a changed file, and nothing is retried."""
+    rig = site_rig
+    lao = "ຂໍ້ຕົກລົງກ່ຽວກັບການຮ່ວມມືດ້ານການສຶກສາລະຫວ່າງແຂວງຫົວພັນແລະແຂວງແທງຮວາປີ2025"
+    lao += "ແລະແຜນການຮ່ວມມືປີ2026.pdf"
+    assert len(lao.encode("utf-8")) > 255
+    files = [
+        ("thong-bao", "application/octet-stream", b"<script>alert(1)</script>"),
+        ("ke-hoach.2026", "application/octet-stream", b"x"),
+        (lao, "application/pdf", b"%PDF"),
+    ]
+    approved_item(rig, files)
+    result = publisher(rig, tmp_path).run_once()
+    assert (result.published, result.verified) == (1, 1), publication(rig).last_error
+    folder = tmp_path / "site" / "posts" / str(publication(rig).remote_id)
+    [pdf] = folder.glob("*.pdf")
+    assert lao.startswith(pdf.stem) and pdf.read_bytes() == b"%PDF"
+    written = sorted(p.name for p in folder.iterdir())
+    assert written == sorted(["index.html", "ke-hoach.2026.bin", "thong-bao.bin", pdf.name])
+    assert rig.items()[-1].state == State.PUBLISHED
+
+
 def test_a_post_changed_by_hand_is_caught_and_put_back(site_rig: Rig, tmp_path: Path) -> None:
     rig = site_rig
     approved_item(rig)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.server
 import json
+import mimetypes
 import multiprocessing
+import os
+import threading
 import unicodedata
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -13,8 +19,11 @@ from urllib.parse import unquote
 
 import pytest
 from bs4 import BeautifulSoup
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page
 
 from connectors.cms import Article, CmsRejected, Document, Media
+from connectors.media import safe_filename
 from connectors.static_site import StaticSiteCms
 from pipeline.config import StaticSite
 from pipeline.sanitize import sanitize_html
@@ -217,8 +226,10 @@ def test_two_attachments_of_one_name_keep_their_names(cms: StaticSiteCms) -> Non
 
 
 def test_a_file_named_like_a_folder_of_duplicates_is_published(cms: StaticSiteCms) -> None:
-    """Files "2", "anh.png", "anh.png": the second "anh.png" cannot go in a folder "2"
-    (a file has that name), and the post must not fail to publish for ever."""
+    """Files "2", "anh.png", "anh.png": the post must not fail to publish for ever for
+    a folder "2" of duplicates beside a file "2". A name of no known type is written with
+    ".bin" added, so the file is "2.bin" and the folder is free (the placing still keeps
+    a folder from taking a file's name)."""
     other = JPEG.replace(b"JFIF", b"Exif")
     live = cms.publish(
         article(
@@ -232,12 +243,13 @@ def test_a_file_named_like_a_folder_of_duplicates_is_published(cms: StaticSiteCm
     )
 
     folder = cms.root / "posts" / live.remote_id
-    assert (folder / "2").read_bytes() == b"hai"
+    assert (folder / "2.bin").read_bytes() == b"hai"
     assert (folder / "anh.png").read_bytes() == JPEG
-    assert (folder / "3" / "anh.png").read_bytes() == other
-    assert (folder / "3" / "2").read_bytes() == b"hai nua"
+    assert (folder / "2" / "anh.png").read_bytes() == other
+    assert (folder / "2" / "2.bin").read_bytes() == b"hai nua"
     read = cms.read(live.remote_id)
-    assert read is not None and read.media == ("2", "2", "anh.png", "anh.png") == live.media
+    assert read is not None
+    assert read.media == ("2.bin", "2.bin", "anh.png", "anh.png") == live.media
 
 
 def test_nothing_in_the_item_can_run_script(cms: StaticSiteCms) -> None:
@@ -266,6 +278,96 @@ def test_nothing_in_the_item_can_run_script(cms: StaticSiteCms) -> None:
     read = cms.read(live.remote_id)
     assert read is not None and read.title == 'Tin <script>alert("x")</script> nóng'
     assert read.meta["document_number"] == '1/QĐ"><img src=x onerror=alert(1)>'
+
+
+class _NoTypeForUnknownFiles(http.server.SimpleHTTPRequestHandler):
+    """A web server as Apache 2.4 serves a file of a type it does not know: with no
+    Content-Type at all, so that the browser guesses from the bytes."""
+
+    def guess_type(self, path: str | os.PathLike[str]) -> str:
+        return mimetypes.guess_type(str(path))[0] or ""
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() != "content-type" or value:
+            super().send_header(keyword, value)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_a_file_of_no_known_type_is_downloaded_not_run(cms: StaticSiteCms, page: Page) -> None:
+    """Names without a type a server knows are written with ".bin" added: served as
+    application/octet-stream, not sniffed by Chromium as the page their bytes make."""
+    page_bytes = b"<!doctype html><body><script>window.ran = document.domain</script>Bao cao"
+    names = ("thong-bao", "bao-cao.dat", "ke-hoach.2026", "lich.bientap")
+    live = cms.publish(
+        article(media=tuple(Media(n, "application/octet-stream", page_bytes) for n in names))
+    )
+    written = sorted(p.name for p in (cms.root / "posts" / live.remote_id).iterdir())
+    expected = sorted(f"{n}.bin" for n in names)
+    assert written == sorted([*expected, "index.html"])
+    read = cms.read(live.remote_id)
+    assert read is not None and list(read.media) == expected
+
+    handler = functools.partial(_NoTypeForUnknownFiles, directory=str(cms.root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    downloads: list[str] = []
+    page.on("download", lambda d: downloads.append(d.suggested_filename))
+    try:
+        page.goto(f"http://127.0.0.1:{server.server_port}/posts/{live.remote_id}/")
+        links = page.eval_on_selector_all("article ul a", "links => links.map(a => a.href)")
+        assert len(links) == len(names)
+        for link in links:
+            with contextlib.suppress(PlaywrightError):  # a download ends the navigation
+                page.goto(link)
+            assert page.evaluate("window.ran") is None, f"{link} ran as a page"
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert sorted(downloads) == expected
+
+
+@pytest.mark.parametrize(
+    ("sent", "written"),
+    [
+        ("thong-bao", "thong-bao.bin"),
+        ("Báo cáo.DAT", "Báo cáo.DAT.bin"),
+        ("Quyết định.PDF", "Quyết định.PDF"),
+        ("../..\\ke-hoach.docx", "ke-hoach.docx"),
+        (".htaccess", "htaccess.bin"),
+        ("lich.html", "lich.html.txt"),
+        ("", "tep.bin"),
+        ("ຂ" * 98 + ".pdf", "ຂ" * 65 + ".pdf"),  # 3 bytes a letter: 199 of 200 bytes
+        ("a" * 300 + ".html", "a" * 196 + ".txt"),  # ".html" cut off: still inert
+        ("x." + "é" * 200, "x." + "é" * 97 + ".bin"),
+    ],
+    ids=[
+        "no-extension",
+        "unknown-extension",
+        "upper-case",
+        "folders",
+        "dot-file",
+        "active",
+        "empty",
+        "long-lao",
+        "long-active",
+        "long-extension",
+    ],
+)
+def test_a_file_name_is_made_safe_once_and_stays_so(sent: str, written: str) -> None:
+    """A safe name is one the publish read-back can name again: it stays as it is."""
+    assert safe_filename(sent) == written
+    assert len(written.encode("utf-8")) <= 200  # Linux takes 255 bytes, and no more
+    assert safe_filename(written) == written
+
+
+def test_a_folder_name_the_file_system_refuses_is_no_outage(tmp_path: Path) -> None:
+    """A name longer than 255 bytes will be refused again and again: rejected, not a
+    temporary failure to retry (which would count towards the CMS circuit breaker)."""
+    cms = StaticSiteCms(StaticSite(path=str(tmp_path / ("ຂ" * 90))), tmp_path)
+    with pytest.raises(CmsRejected, match="File name too long"):
+        cms.publish(article())
 
 
 def test_text_that_looks_like_an_image_reference_stays_inside_its_attribute(

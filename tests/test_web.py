@@ -7,6 +7,7 @@ tests follow the links of the review mails exactly as they were sent.
 from __future__ import annotations
 
 import re
+import socket
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
@@ -33,7 +34,7 @@ from pipeline.models import (
 )
 from pipeline.samples import NEWS_BODY, NEWS_TITLE, article_mail
 from pipeline.tokens import ActionClaim
-from pipeline.web import CSP, WebServer, make_app
+from pipeline.web import CSP, MAX_REQUEST_BYTES, WebServer, make_app
 from tests.helpers import DEMO_BOX, LINKS, Rig, make_rig
 
 SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
@@ -145,7 +146,9 @@ def test_opening_links_shows_the_item_and_changes_nothing(web: Web) -> None:
     assert csrf and 'name="target"' in page.text
     assert "nhận tin bài từ Lê Thị Hồng Nhung" in page.text  # history starts with receipt
     cookie = page.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" not in cookie
+    # Lax, not Strict: a second link opened from web mail must not replace the cookie
+    # that an open tab's form is bound to (tests/test_web_chromium.py)
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
 
     approve_page, _ = web.open(links["approve"])
     assert approve_page.status_code == 200 and NEWS_TITLE in approve_page.text
@@ -185,6 +188,41 @@ def test_the_reviewers_address_is_read_from_the_trusted_proxy_only(
     assert page.status_code == 200 and NEWS_TITLE in page.text
     [viewed] = web.events("viewed")
     assert viewed.detail["ip"] == recorded
+
+
+def test_an_oversized_body_is_refused_before_it_is_sent(web: Web) -> None:
+    """Waitress stored up to 1 GiB of a body before the app's own limit applied: now a
+    Content-Length past ``MAX_REQUEST_BYTES`` is answered 413 before any of it arrives."""
+    [task] = web.pending()
+    path = web.links(task)["view"]
+    with (
+        WebServer(web.client.application, "127.0.0.1:0") as server,
+        socket.create_connection((server.host, server.port), timeout=30) as client,
+    ):
+        client.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: {server.host}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {MAX_REQUEST_BYTES + 1}\r\n\r\n".encode()
+        )
+        answer = client.recv(100)  # no body sent: without the limit, no answer
+    assert answer.startswith(b"HTTP/1.1 413 ")
+
+
+def test_slow_connections_leave_room_for_reviewers(web: Web) -> None:
+    """A hundred clients sending a request slowly took every connection waitress allowed
+    (by default 100, each held 120 s): a reviewer's page then waited for them."""
+    with WebServer(web.client.application, "127.0.0.1:0") as server:
+        slow = [socket.create_connection((server.host, server.port)) for _ in range(150)]
+        try:
+            for client in slow:
+                client.sendall(b"GET /healthz HTTP/1.1\r\nHost: bientap\r\n")  # never ends
+            url = f"http://{server.host}:{server.port}/healthz"
+            assert requests.get(url, timeout=30).text == "ok"
+        finally:
+            for client in slow:
+                client.close()
+        # an idle connection is closed after 30 s, no longer 120 s (checked, not waited for)
+        assert server._server.adj.channel_timeout == 30
 
 
 def test_pages_carry_strict_security_headers(web: Web) -> None:
@@ -335,6 +373,21 @@ def test_a_link_for_another_task_or_reviewer_is_refused(
     assert token_one not in caplog.text and outsider not in caplog.text  # never logged
 
 
+def test_an_id_past_the_databases_range_is_no_page(web: Web) -> None:
+    """2**63 is past any id (SQLite raised OverflowError looking it up: a 500)."""
+    [task] = web.pending()
+    path = web.links(task)["view"]
+    token = path.rpartition("/")[2]
+    before = web.snapshot()
+    for too_big in (2**63, 10**30):
+        assert web.client.get(f"/duyet/{too_big}/{token}").status_code == 404
+        assert web.client.post(f"/duyet/{too_big}/{token}", data={}).status_code == 404
+        assert web.client.get(f"{path}/tep/{too_big}").status_code == 404
+    assert web.client.get(f"/duyet/{2**63 - 1}/{token}").status_code == 404  # looked up
+    assert web.client.get(f"{path}/tep/{2**63 - 1}").status_code == 404
+    assert web.snapshot() == before
+
+
 def test_the_one_tap_link_accepts_only_approve(web: Web) -> None:
     [task] = web.pending()
     path = web.links(task)["approve"]
@@ -377,6 +430,25 @@ def test_reject_needs_a_reason(web: Web) -> None:
     item = web.item()
     assert item.state == State.REJECTED and "Trùng nội dung" in (item.reason or "")
     assert web.count(OutgoingMail, OutgoingMail.reason == "outcome-rejected") == 1
+
+
+def test_control_characters_typed_in_the_form_are_dropped(web: Web) -> None:
+    """A NUL pasted into a reason or an edited title: PostgreSQL refuses it in text (the
+    decision was a 500). Control characters are dropped; tab and line breaks stay."""
+    [task] = web.pending()
+    done = web.post(
+        web.links(task)["view"],
+        "edit",
+        title="Ngày hội\x00 tuyển sinh\x1b 2026",
+        body="<p>Ngày hội thu hút\x00 1.300 học sinh.</p>",
+        reason="số liệu\x00\x07\tmới\r\nđã kiểm tra",
+    )
+    assert done.status_code == 200, done.text
+    item = web.item()
+    assert item.title == "Ngày hội tuyển sinh 2026"
+    assert "thu hút 1.300 học sinh" in item.body_html
+    [decided] = [t for t in web.tasks() if t.id == task.id]
+    assert decided.text == "số liệu\tmới\r\nđã kiểm tra"
 
 
 def test_send_back_needs_what_to_fix(web: Web) -> None:

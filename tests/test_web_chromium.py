@@ -126,3 +126,65 @@ def test_a_link_scanner_decides_nothing_and_the_link_still_works(site: Site, pag
     page.click("#approve")
     assert page.inner_text("h1") == "Đã ghi nhận"
     assert site.used() == 1
+
+
+def view_links(site: Site) -> list[str]:
+    """The mailed «view» link of each pending task, in task order."""
+    pattern = re.compile(re.escape(site.links.public_url) + r"/duyet/\d+/[A-Za-z0-9_.-]+")
+    pending = {task for task, _, state in site.tasks() if state == TaskState.PENDING}
+    found: dict[int, str] = {}
+    for mail in site.rig.sent():
+        part = mail.get_body(("plain",))
+        for url in pattern.findall(part.get_content() if part is not None else ""):
+            claim = site.links.signer.verify(url.rpartition("/")[2])
+            if claim.item in pending and claim.action == "view":
+                found[claim.item] = url
+    return [found[task] for task in sorted(found)]
+
+
+WEBMAIL = "https://webmail.example/"
+
+
+def test_two_links_opened_from_webmail_in_two_tabs_both_decide(site: Site, page: Page) -> None:
+    """A link tapped in web mail is a cross-site navigation: the session cookie is
+    SameSite=Lax, so the second tab keeps the first tab's cookie instead of replacing it
+    (with Strict it did, and the first tab's decision was refused as a CSRF failure)."""
+    site.rig.drop(article_mail(SENDER, DEMO_BOX, subject="Tin thứ hai về tuyển sinh năm 2026"))
+    site.rig.runner.run_once()
+    first, second = view_links(site)[:2]
+    inbox = f"<a id=a href='{first}' target=_blank>1</a><a id=b href='{second}' target=_blank>2</a>"
+    page.route(f"{WEBMAIL}**", lambda r: r.fulfill(content_type="text/html", body=inbox))
+    page.goto(f"{WEBMAIL}hop-thu")
+    tabs = []
+    for link in ("#a", "#b"):
+        with page.context.expect_page() as opened:
+            page.click(link)
+        opened.value.wait_for_load_state()
+        tabs.append(opened.value)
+
+    for tab in tabs:
+        tab.bring_to_front()
+        tab.click("#approve")
+        assert tab.inner_text("h1") == "Đã ghi nhận"
+    assert site.used() == 2
+
+
+def test_a_decision_posted_from_another_site_is_refused(site: Site, page: Page) -> None:
+    """SameSite=Lax sends the cookie on a link followed from another site, never with a
+    form that site posts: even holding the page's CSRF value, it decides nothing."""
+    url = site.link("approve")
+    page.goto(url)
+    csrf = page.get_attribute("input[name=csrf]", "value")
+    version = page.get_attribute("input[name=version]", "value")
+    assert csrf and version is not None
+    form = (
+        f"<form id=f method=post action='{url}'><input name=csrf value='{csrf}'>"
+        f"<input name=version value='{version}'><input name=action value=approve></form>"
+    )
+    page.route(f"{WEBMAIL}**", lambda r: r.fulfill(content_type="text/html", body=form))
+    before = (site.item().state, site.tasks())
+    page.goto(f"{WEBMAIL}thu-la")
+    with page.expect_navigation():
+        page.eval_on_selector("#f", "f => f.submit()")
+    assert page.inner_text("h1") == "Không thể dùng liên kết"
+    assert (site.item().state, site.tasks(), site.used()) == (*before, 0)
