@@ -12,7 +12,9 @@ resources or clobber the portal's DOM:
 * remote images (``http``/``https``) are never fetched: they are replaced by their alt
   text in brackets (or nothing) and listed in :attr:`SanitizedHtml.remote_images`;
 * Outlook/Word junk (``o:p``, VML, conditional comments, ``<xml>`` islands, Mso classes,
-  empty spacer paragraphs) disappears.
+  empty spacer paragraphs) disappears;
+* bidirectional controls (:data:`pipeline.vietnamese.BIDI_CONTROLS`) are removed from text
+  and attribute values: they could make a link's label read as another host.
 
 The result is idempotent: ``sanitize_html(sanitize_html(x).html) == sanitize_html(x)``.
 """
@@ -31,6 +33,8 @@ import idna
 import nh3
 from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import Comment, PageElement
+
+from pipeline.vietnamese import strip_bidi
 
 __all__ = [
     "SanitizedHtml",
@@ -319,7 +323,7 @@ def _normalise_blank_strings(soup: BeautifulSoup) -> None:
 
 def sanitize_html(html: str) -> SanitizedHtml:
     """Sanitise an untrusted HTML body; see the module docstring for the policy."""
-    first = _FIRST_PASS.clean(html)
+    first = strip_bidi(_FIRST_PASS.clean(html))  # character references are decoded by now
     soup = BeautifulSoup(first, "html.parser")
     remote, cids = _process_tree(soup)
     final = _FINAL_PASS.clean(str(soup)).strip()
@@ -376,8 +380,8 @@ def with_destinations(html: str) -> str:
     An http(s) link is put in :func:`web_url`'s form first (a body stored before the
     sanitiser did so may hold another), so the label names the host a browser opens."""
     if "<a " not in html:
-        return html
-    soup = BeautifulSoup(html, "html.parser")
+        return strip_bidi(html)
+    soup = BeautifulSoup(strip_bidi(html), "html.parser")
     for link in soup.find_all("a", href=True):
         href = str(link["href"])
         if _url_prefix(href).startswith(_REMOTE_SCHEMES):
@@ -386,7 +390,7 @@ def with_destinations(html: str) -> str:
                 link.unwrap()
                 continue
             link["href"] = href = web
-        where = _destination(href)
+        where = strip_bidi(_destination(href))  # a mailto: address may hold %E2%80%AE
         if where and where.casefold() not in link.get_text().casefold():
             link.insert_after(f" [{where}]")
     return str(soup)
@@ -429,7 +433,7 @@ def text_to_html(text: str) -> str:
     for para in paragraphs:
         lines = [_linkify_line(line.rstrip()) for line in para.strip("\n").split("\n")]
         parts.append("<p>" + "<br>".join(lines) + "</p>")
-    return _FINAL_PASS.clean("\n".join(parts)).strip()
+    return strip_bidi(_FINAL_PASS.clean("\n".join(parts)).strip())
 
 
 _BLOCK_TAGS: frozenset[str] = frozenset(

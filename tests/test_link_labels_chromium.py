@@ -14,19 +14,25 @@ from playwright.sync_api import Locator, Page, Request, Route
 from pipeline.review import Links
 from pipeline.samples import NEWS_BODY, article_mail
 from pipeline.tokens import Signer
+from pipeline.vietnamese import BIDI_CONTROLS
 from pipeline.web import WebServer, make_app
 from tests.helpers import DEMO_BOX, TEST_KEY, make_rig
 from tests.test_web_chromium import SENDER, Late, Site
 
-# Each goes to evil.example in Chromium; Python's urlsplit saw no host in the first three.
-TRICKS = (
-    '<a href="https:///evil.example/a">Duyệt</a>',
-    '<a href="https:\\\\evil.example\\b">Duyệt</a>',
-    '<a href="https:evil.example/c">Duyệt</a>',
-    '<a href="//evil.example\\@dongnai.gov.vn/d">Duyệt</a>',
+# An article's links and the host each opens in Chromium.
+LINKS = (
+    # Python's urlsplit saw no host in the first three, another in the fourth
+    ('<a href="https:///evil.example/a">Duyệt</a>', "evil.example"),
+    ('<a href="https:\\\\evil.example\\b">Duyệt</a>', "evil.example"),
+    ('<a href="https:evil.example/c">Duyệt</a>', "evil.example"),
+    ('<a href="//evil.example\\@dongnai.gov.vn/d">Duyệt</a>', "evil.example"),
+    # the override would draw the label "[nv.vog.iangnod.ac]" as "[ca.dongnai.gov.vn]"
+    ('<a href="https://nv.vog.iangnod.ac/e">Duyệt\u202e</a>', "nv.vog.iangnod.ac"),
+    ('<a href="https://dongnai.gov.vn/tin">dongnai.gov.vn</a>', "dongnai.gov.vn"),  # no label
 )
-PLAIN = '<a href="https://dongnai.gov.vn/tin">dongnai.gov.vn</a>'  # names its host: no label
-ARTICLE = NEWS_BODY + "".join(f"\n<p>Bấm: {link}</p>" for link in (*TRICKS, PLAIN))
+ARTICLE = NEWS_BODY + "".join(f"\n<p>Bấm: {link}</p>" for link, _ in LINKS)
+TITLE = "Ngày hội tuyển sinh\u202e năm 2026"  # bidi controls in the title and name too
+NAME = "Lê Thị\u2067 Hồng Nhung"
 
 
 @pytest.fixture
@@ -39,7 +45,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
     late.app = make_app(rig.sessions, {rig.board.id: rig.board}, links, rig.files)
     server.start()
     try:
-        rig.drop(article_mail(SENDER, DEMO_BOX, body=ARTICLE, html=True))
+        rig.drop(article_mail(SENDER, DEMO_BOX, TITLE, ARTICLE, sender_name=NAME, html=True))
         rig.runner.run_once()
         yield Site(rig, links)
     finally:
@@ -57,6 +63,21 @@ def _review_mail_html(site: Site) -> str:
 def _label(link: Locator) -> str:
     """The text right after the link, where its destination is written."""
     return str(link.evaluate("a => a.nextSibling?.nodeType === 3 ? a.nextSibling.data : ''"))
+
+
+def _reads_left_to_right(link: Locator) -> bool:
+    """Whether Chromium draws the host in the label after the link (if any) left to right."""
+    return bool(
+        link.evaluate(
+            """a => {
+                const t = a.nextSibling, r = document.createRange();
+                if (t?.nodeType !== 3 || !t.data.includes(']')) return true;
+                const left = i => { r.setStart(t, i); r.setEnd(t, i + 1);
+                                    return r.getBoundingClientRect().left; };
+                return left(t.data.indexOf('[') + 1) < left(t.data.indexOf(']') - 1);
+            }"""
+        )
+    )
 
 
 def _opened_host(page: Page, link: Locator) -> str:
@@ -88,16 +109,23 @@ def _check_labels(page: Page, own: str, load: Callable[[], object]) -> list[str]
         if str(link.evaluate("a => a.href")).startswith(own):
             continue
         text, label = link.inner_text().strip(), _label(link)
+        readable = _reads_left_to_right(link)  # measured before the click leaves the page
         host = _opened_host(page, link)
-        assert text == host or label.startswith(f" [{host}]"), (text, label, host)
+        if text != host:
+            assert label.startswith(f" [{host}]"), (text, label, host)
+            assert readable, (text, label, host)
         opened.append(host)
+    load()
+    shown = page.inner_text("body")
+    assert not set(shown) & set(BIDI_CONTROLS)
+    assert "Hồng Nhung" in shown and "tuyển sinh năm 2026" in shown
     return opened
 
 
 def test_each_label_names_the_host_chromium_opens_on_the_link_page(site: Site, page: Page) -> None:
     view = site.link("view")
     opened = _check_labels(page, site.links.public_url, lambda: page.goto(view))
-    assert opened == ["evil.example"] * len(TRICKS) + ["dongnai.gov.vn"]
+    assert opened == [host for _, host in LINKS]
 
 
 def test_each_label_names_the_host_chromium_opens_in_the_review_mail(
@@ -105,4 +133,4 @@ def test_each_label_names_the_host_chromium_opens_in_the_review_mail(
 ) -> None:
     html = _review_mail_html(site)
     opened = _check_labels(page, site.links.public_url, lambda: page.set_content(html))
-    assert opened == ["evil.example"] * len(TRICKS) + ["dongnai.gov.vn"]
+    assert opened == [host for _, host in LINKS]

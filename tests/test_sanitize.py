@@ -24,6 +24,7 @@ from pipeline.sanitize import (
     web_url,
     with_destinations,
 )
+from pipeline.vietnamese import BIDI_CONTROLS
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 XSS_VECTORS: list[str] = [
@@ -492,3 +493,25 @@ class TestLinkDestinations:
     )
     def test_every_recipient_of_a_mailto_link_is_named(self, href: str, label: str) -> None:
         assert _labelled(f'<a href="{href}">Duyệt</a>') == f"Duyệt {label}"
+
+    @pytest.mark.parametrize("control", ["\u202e", "&#x202E;", "&#8295;", "\u200f", "\u061c"])
+    def test_bidi_controls_are_removed_from_text_and_attributes(self, control: str) -> None:
+        html = (
+            f'<p title="a{control}b">Tin{control} bài</p>'
+            f'<a href="https://a.vn/{control}" title="t{control}">x{control}</a>'
+            f'<img src="cid:anh{control}@x" alt="ảnh{control}">'
+        )
+        clean = sanitize_html(html).html
+        assert not set(clean) & set(BIDI_CONTROLS)
+        assert sanitize_html(clean).html == clean
+        assert not set(text_to_html(f"Tin{control} bài https://a.vn/{control}")) & set(
+            BIDI_CONTROLS
+        )
+
+    def test_a_bidi_override_cannot_reverse_the_label(self) -> None:
+        """Shown, "Duyệt\u202e [nv.vog.iangnod.ac]" reads "Duyệt [ca.dongnai.gov.vn]"."""
+        html = '<a href="https://nv.vog.iangnod.ac/">Duyệt\u202e</a>'
+        assert _labelled(html) == "Duyệt [nv.vog.iangnod.ac]"
+        # a body stored before bidi controls were removed, and a mailto: address
+        stored = f'{html} <a href="mailto:%E2%80%AEmoc.live@a.vn">thư</a>'
+        assert not set(with_destinations(stored)) & set(BIDI_CONTROLS)
