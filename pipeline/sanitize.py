@@ -372,10 +372,24 @@ def _destination(href: str) -> str:
     return urlsplit(url).hostname or "" if scheme in ("http", "https") else ""
 
 
+_SHOWN_URL = re.compile(r"(?:https?://)?([^\s/?#:]+)(?::[0-9]*)?(?:[/?#]\S*)?", re.IGNORECASE)
+
+
+def _text_names(text: str, where: str) -> bool:
+    """Whether a link's whole visible text is its destination: the host or a URL on it
+    (``dongnai.gov.vn/x``, ``https://dongnai.gov.vn``), the address of a mailto: link.
+    Containing it is not enough: the host may be drawn too small to see."""
+    shown = text.strip().casefold()
+    url = _SHOWN_URL.fullmatch(shown)
+    if url is not None and url.group(1) == where.casefold():
+        return True
+    return shown.removeprefix("mailto:").removeprefix("tel:") == where.casefold()
+
+
 def with_destinations(html: str) -> str:
-    """Sanitised ``html`` for a reviewer: each link whose text does not name where it
-    goes is followed by its destination in brackets, so an article cannot dress a link to
-    another site as the board's own «Duyệt» button or link.
+    """Sanitised ``html`` for a reviewer: each link whose text is not where it goes
+    (:func:`_text_names`) is followed by its destination in brackets, so an article cannot
+    dress a link to another site as the board's own «Duyệt» button or link.
 
     An http(s) link is put in :func:`web_url`'s form first (a body stored before the
     sanitiser did so may hold another), so the label names the host a browser opens."""
@@ -391,7 +405,7 @@ def with_destinations(html: str) -> str:
                 continue
             link["href"] = href = web
         where = strip_bidi(_destination(href))  # a mailto: address may hold %E2%80%AE
-        if where and where.casefold() not in link.get_text().casefold():
+        if where and not _text_names(link.get_text(), where):
             link.insert_after(f" [{where}]")
     return str(soup)
 

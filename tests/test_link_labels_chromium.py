@@ -19,6 +19,7 @@ from pipeline.web import WebServer, make_app
 from tests.helpers import DEMO_BOX, TEST_KEY, make_rig
 from tests.test_web_chromium import SENDER, Late, Site
 
+HIDDEN = "<sub><sup>" * 20 + "evil.example" + "</sup></sub>" * 20
 # An article's links and the host each opens in Chromium.
 LINKS = (
     # Python's urlsplit saw no host in the first three, another in the fourth
@@ -28,6 +29,8 @@ LINKS = (
     ('<a href="//evil.example\\@dongnai.gov.vn/d">Duyệt</a>', "evil.example"),
     # the override would draw the label "[nv.vog.iangnod.ac]" as "[ca.dongnai.gov.vn]"
     ('<a href="https://nv.vog.iangnod.ac/e">Duyệt\u202e</a>', "nv.vog.iangnod.ac"),
+    # the text holds the host, drawn at 0.01 px after «Duyệt»
+    (f'<a href="https://evil.example/f">Duyệt{HIDDEN}</a>', "evil.example"),
     ('<a href="https://dongnai.gov.vn/tin">dongnai.gov.vn</a>', "dongnai.gov.vn"),  # no label
 )
 ARTICLE = NEWS_BODY + "".join(f"\n<p>Bấm: {link}</p>" for link, _ in LINKS)

@@ -515,3 +515,36 @@ class TestLinkDestinations:
         # a body stored before bidi controls were removed, and a mailto: address
         stored = f'{html} <a href="mailto:%E2%80%AEmoc.live@a.vn">thư</a>'
         assert not set(with_destinations(stored)) & set(BIDI_CONTROLS)
+
+    def test_a_host_hidden_in_the_link_text_does_not_name_it(self) -> None:
+        """Twenty nested <sub><sup> draw "evil.example" at 0.01 px after «Duyệt»."""
+        hidden = "<sub><sup>" * 20 + "evil.example" + "</sup></sub>" * 20
+        html = f'<a href="https://evil.example/x">Duyệt{hidden}</a>'
+        assert _labelled(html) == "Duyệt evil.example [evil.example]"
+
+    @pytest.mark.parametrize(
+        ("link", "label"),
+        [
+            ('<a href="https://dongnai.gov.vn/x">dongnai.gov.vn/x</a>', ""),
+            ('<a href="https://dongnai.gov.vn">https://dongnai.gov.vn</a>', ""),
+            ('<a href="https://dongnai.gov.vn/"> DongNai.gov.vn:443/ </a>', ""),
+            ('<a href="mailto:bbt@dongnai.gov.vn">bbt@dongnai.gov.vn</a>', ""),
+            ('<a href="https://dongnai.gov.vn/x">Xem tại dongnai.gov.vn</a>', " [dongnai.gov.vn]"),
+            (
+                '<a href="https://dongnai.gov.vn.evil.example">dongnai.gov.vn</a>',
+                " [dongnai.gov.vn.evil.example]",
+            ),
+            ('<a href="https://evil.example">user@evil.example</a>', " [evil.example]"),
+            ('<a href="mailto:x@evil.example">Gửi x@evil.example</a>', " [x@evil.example]"),
+            # a look-alike host written in Cyrillic «о»: the label shows its ASCII form
+            (
+                '<a href="https://d\u043engnai.gov.vn">d\u043engnai.gov.vn</a>',
+                " [xn--dngnai-wqf.gov.vn]",
+            ),
+        ],
+    )
+    def test_only_a_text_that_is_the_destination_goes_unlabelled(
+        self, link: str, label: str
+    ) -> None:
+        text = _soup(link).get_text().strip()
+        assert _labelled(link) == f"{text}{label}"
