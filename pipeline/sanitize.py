@@ -7,11 +7,14 @@ resources or clobber the portal's DOM:
 * no scripts, event handlers, ``style``/``class``/``id``/``name`` attributes, forms,
   frames, embedded objects, SVG or MathML;
 * URLs only with the schemes ``http``, ``https``, ``mailto``, ``tel`` (links) and ``cid``
-  (inline images only);
+  (inline images only); an http(s) link is rewritten to the one form browsers and Python
+  read alike (:func:`web_url`), or dropped;
 * remote images (``http``/``https``) are never fetched: they are replaced by their alt
   text in brackets (or nothing) and listed in :attr:`SanitizedHtml.remote_images`;
 * Outlook/Word junk (``o:p``, VML, conditional comments, ``<xml>`` islands, Mso classes,
-  empty spacer paragraphs) disappears.
+  empty spacer paragraphs) disappears;
+* bidirectional controls (:data:`pipeline.vietnamese.BIDI_CONTROLS`) are removed from text
+  and attribute values: they could make a link's label read as another host.
 
 The result is idempotent: ``sanitize_html(sanitize_html(x).html) == sanitize_html(x)``.
 """
@@ -24,11 +27,14 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
+import idna
 import nh3
 from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import Comment, PageElement
+
+from pipeline.vietnamese import strip_bidi
 
 __all__ = [
     "SanitizedHtml",
@@ -36,6 +42,7 @@ __all__ = [
     "resolve_cids",
     "sanitize_html",
     "text_to_html",
+    "web_url",
     "with_destinations",
 ]
 
@@ -136,9 +143,58 @@ _SCOPE_VALUES = frozenset({"row", "col", "rowgroup", "colgroup"})
 _URL_STRIP = "\x00\t\n\r\f "
 _ASCII_SPACES = "\t\n\f\r "
 
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))  # what browsers strip around a URL
+_TAB_NEWLINE = re.compile(r"[\t\n\r]")  # what browsers remove anywhere in a URL
+_WEB_URL = re.compile(r"(https?):(.*)", re.IGNORECASE | re.DOTALL)
+_PORT = re.compile(r"[0-9]{0,5}")
+_ASCII_HOST = re.compile(r"(?:[a-z0-9_-]+\.)*[a-z0-9_-]+\.?")
+_NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")  # makes browsers read the host as IPv4
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
+
 
 def _url_prefix(value: str) -> str:
     return value.strip(_URL_STRIP).lower()
+
+
+def _plain_host(host: str) -> str | None:
+    """``host`` in the ASCII form a browser opens, or None if browsers could read it
+    otherwise than Python does (percent-encoded, IPv6, IPv4 in octal or hex...)."""
+    if not host.isascii():
+        try:
+            host = idna.encode(host, uts46=True).decode("ascii")
+        except idna.IDNAError:
+            return None
+    host = host.lower()
+    if _ASCII_HOST.fullmatch(host) is None:
+        return None
+    last_label = host.rstrip(".").rpartition(".")[2]
+    if _NUMERIC_LABEL.fullmatch(last_label) and _IPV4.fullmatch(host) is None:
+        return None
+    return host
+
+
+def web_url(href: str) -> str | None:
+    """An http(s) ``href`` in the one form browsers and Python read alike,
+    ``scheme://host[:port]/path?query#fragment``, with the host in ASCII; None if it is no
+    http(s) URL or its host is not plain (user info before ``@``, see :func:`_plain_host`).
+
+    It is the URL a browser resolves: for http(s), backslashes before the query are
+    slashes and any number of them may follow the colon (``https:\\\\host\\x``,
+    ``https:///host/x``, ``https:host/x``: Python sees no host in these).
+    """
+    match = _WEB_URL.fullmatch(_TAB_NEWLINE.sub("", href).strip(_C0_AND_SPACE))
+    if match is None:
+        return None
+    scheme, rest = match.group(1).lower(), match.group(2)
+    end = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    before_query, query = rest[:end].replace("\\", "/").lstrip("/"), rest[end:]
+    authority, slash, path = before_query.partition("/")
+    host, _, port = authority.partition(":")
+    plain = _plain_host(host)
+    if plain is None or _PORT.fullmatch(port) is None or int(port or 0) > 65535:
+        return None
+    return f"{scheme}://{plain}{':' + port if port else ''}{slash}{path}{query}"
 
 
 def _common_filter(tag: str, attr: str, value: str) -> str | None:
@@ -151,6 +207,8 @@ def _common_filter(tag: str, attr: str, value: str) -> str | None:
     if attr == "scope":
         return value.strip().lower() if value.strip().lower() in _SCOPE_VALUES else None
     if tag == "a" and attr == "href":
+        if _url_prefix(value).startswith(_REMOTE_SCHEMES):
+            return web_url(value)
         return value if _url_prefix(value).startswith(_LINK_SCHEMES + ("//",)) else None
     return value
 
@@ -265,7 +323,7 @@ def _normalise_blank_strings(soup: BeautifulSoup) -> None:
 
 def sanitize_html(html: str) -> SanitizedHtml:
     """Sanitise an untrusted HTML body; see the module docstring for the policy."""
-    first = _FIRST_PASS.clean(html)
+    first = strip_bidi(_FIRST_PASS.clean(html))  # character references are decoded by now
     soup = BeautifulSoup(first, "html.parser")
     remote, cids = _process_tree(soup)
     final = _FINAL_PASS.clean(str(soup)).strip()
@@ -292,29 +350,62 @@ def resolve_cids(html: str, url_for: Callable[[str], str | None]) -> str:
     return _cleaner(swap, "pass_through").clean(html)
 
 
+def _recipients(href: str) -> str:
+    """Whom a mailto: link writes to: its address and those of its ``to``, ``cc`` and
+    ``bcc`` fields (``mailto:?to=x@y`` has only the latter)."""
+    address, _, fields = href.partition(":")[2].partition("#")[0].partition("?")
+    found = [unquote(address)] + [
+        value for name, value in parse_qsl(fields) if name.lower() in ("to", "cc", "bcc")
+    ]
+    return ", ".join(a.strip() for a in found if a.strip())
+
+
 def _destination(href: str) -> str:
     """Where a link goes, as a reader should see it: the host (in ASCII, so a look-alike
-    letter shows), or the address of a mailto:/tel: link."""
-    parts = urlsplit(href.strip(_URL_STRIP))
-    if parts.scheme.lower() in ("mailto", "tel"):
-        return unquote(parts.path)
-    host = parts.hostname or ""
-    try:
-        return host.encode("idna").decode("ascii")
-    except UnicodeError:
-        return host
+    letter shows), or the addresses of a mailto: link, the number of a tel: link."""
+    url = href.strip(_URL_STRIP)
+    scheme = url.partition(":")[0].lower()
+    if scheme == "mailto":
+        return _recipients(url)
+    if scheme == "tel":
+        return unquote(url.partition(":")[2].partition("?")[0].partition("#")[0])
+    return urlsplit(url).hostname or "" if scheme in ("http", "https") else ""
+
+
+_SHOWN_URL = re.compile(r"(?:https?://)?([^\s/?#:]+)(?::[0-9]*)?(?:[/?#]\S*)?", re.IGNORECASE)
+
+
+def _text_names(text: str, where: str) -> bool:
+    """Whether a link's whole visible text is its destination: the host or a URL on it
+    (``dongnai.gov.vn/x``, ``https://dongnai.gov.vn``), the address of a mailto: link.
+    Containing it is not enough: the host may be drawn too small to see."""
+    shown = text.strip().casefold()
+    url = _SHOWN_URL.fullmatch(shown)
+    if url is not None and url.group(1) == where.casefold():
+        return True
+    return shown.removeprefix("mailto:").removeprefix("tel:") == where.casefold()
 
 
 def with_destinations(html: str) -> str:
-    """Sanitised ``html`` for a reviewer: each link whose text does not name where it
-    goes is followed by its destination in brackets, so an article cannot dress a link to
-    another site as the board's own «Duyệt» button or link."""
+    """Sanitised ``html`` for a reviewer: each link whose text is not where it goes
+    (:func:`_text_names`) is followed by its destination in brackets, so an article cannot
+    dress a link to another site as the board's own «Duyệt» button or link.
+
+    An http(s) link is put in :func:`web_url`'s form first (a body stored before the
+    sanitiser did so may hold another), so the label names the host a browser opens."""
     if "<a " not in html:
-        return html
-    soup = BeautifulSoup(html, "html.parser")
+        return strip_bidi(html)
+    soup = BeautifulSoup(strip_bidi(html), "html.parser")
     for link in soup.find_all("a", href=True):
-        where = _destination(str(link["href"]))
-        if where and where.casefold() not in link.get_text().casefold():
+        href = str(link["href"])
+        if _url_prefix(href).startswith(_REMOTE_SCHEMES):
+            web = web_url(href)
+            if web is None:
+                link.unwrap()
+                continue
+            link["href"] = href = web
+        where = strip_bidi(_destination(href))  # a mailto: address may hold %E2%80%AE
+        if where and not _text_names(link.get_text(), where):
             link.insert_after(f" [{where}]")
     return str(soup)
 
@@ -356,7 +447,7 @@ def text_to_html(text: str) -> str:
     for para in paragraphs:
         lines = [_linkify_line(line.rstrip()) for line in para.strip("\n").split("\n")]
         parts.append("<p>" + "<br>".join(lines) + "</p>")
-    return _FINAL_PASS.clean("\n".join(parts)).strip()
+    return strip_bidi(_FINAL_PASS.clean("\n".join(parts)).strip())
 
 
 _BLOCK_TAGS: frozenset[str] = frozenset(

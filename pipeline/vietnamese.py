@@ -32,6 +32,9 @@ A text is legacy if one of its lines is decisive; then each line is converted if
 (so a Unicode signature under a TCVN3 body is left alone). French, German, prices with ¢/£
 and «quotes» fail these tests; a line mixing Unicode and legacy words is converted as a
 whole when the legacy words dominate.
+
+Bidirectional controls (`BIDI_CONTROLS`) are removed: no Vietnamese text needs one, and in a
+title, a name or a link they make what follows read as something else.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from functools import lru_cache
 from typing import Literal
 
 __all__ = [
+    "BIDI_CONTROLS",
     "Legacy",
     "VIETNAMESE_LETTERS",
     "convert_legacy",
@@ -52,6 +56,7 @@ __all__ = [
     "is_uppercase_font",
     "is_vietnamese_syllable",
     "normalize",
+    "strip_bidi",
 ]
 
 Legacy = Literal["tcvn3", "vni"]
@@ -60,6 +65,17 @@ _ENCODINGS: tuple[Legacy, ...] = ("tcvn3", "vni")
 
 def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
+
+
+# Embeddings, overrides and isolates (U+202A-202E, U+2066-2069) and the marks (LRM, RLM,
+# ALM): "Duyệt\u202e" before a label "[nv.vog.iangnod.ac]" shows "[ca.dongnai.gov.vn]".
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+_NO_BIDI = str.maketrans(dict.fromkeys(BIDI_CONTROLS))
+
+
+def strip_bidi(text: str) -> str:
+    """``text`` without bidirectional control characters."""
+    return text.translate(_NO_BIDI)
 
 
 # --- The alphabet -----------------------------------------------------------------------------
@@ -545,12 +561,13 @@ def detect_legacy(text: str) -> Legacy | None:
 
 
 def normalize(text: str, *, legacy: Legacy | None = None) -> str:
-    """NFC Unicode, with the lines that are TCVN3 or VNI converted. Idempotent.
+    """NFC Unicode without bidi controls, with the lines that are TCVN3 or VNI converted.
+    Idempotent. Titles, names and plain-text bodies from mail pass here.
 
     `legacy`: what the whole document was found to be (`detect_legacy` of the full body),
     for a fragment of it (an HTML text node) too short to show its encoding by itself.
     """
-    text = _nfc(text)
+    text = strip_bidi(_nfc(text))
     if _ANY_LEGACY.search(text) is None:
         return text
     lines = text.splitlines(keepends=True)

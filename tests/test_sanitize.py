@@ -8,6 +8,7 @@ import json
 import unicodedata
 from email.message import EmailMessage
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from bs4 import BeautifulSoup, Tag
@@ -20,7 +21,10 @@ from pipeline.sanitize import (
     html_to_text,
     sanitize_html,
     text_to_html,
+    web_url,
+    with_destinations,
 )
+from pipeline.vietnamese import BIDI_CONTROLS
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 XSS_VECTORS: list[str] = [
@@ -409,3 +413,138 @@ class TestIdempotence:
             once = sanitize_html(body)
             assert isinstance(once, SanitizedHtml)
             assert sanitize_html(once.html).html == once.html
+
+
+def _labelled(html: str) -> str:
+    """What a reviewer reads of an article: the links' text and labels, tags dropped."""
+    return " ".join(_soup(with_destinations(sanitize_html(html).html)).get_text(" ").split())
+
+
+class TestLinkDestinations:
+    @pytest.mark.parametrize(
+        "href",
+        [
+            "https:///evil.example/duyet",
+            "https:\\\\evil.example\\duyet",
+            "https:evil.example/duyet",
+            "HTTPS:/\\evil.example/duyet",
+            "//evil.example\\@dongnai.gov.vn/duyet",
+            "https://evil\u3002example/duyet",
+            "https://ev\u00adil.example/duyet",
+        ],
+    )
+    def test_a_host_browsers_read_otherwise_than_python_is_named(self, href: str) -> None:
+        """Browsers open evil.example for each; Python's urlsplit sees no host or another."""
+        html = sanitize_html(f'<p><a href="{href}">Duyệt</a></p>').html
+        link = _soup(html).a
+        assert link is not None
+        assert str(link["href"]).startswith("https://evil.example/")
+        assert urlsplit(str(link["href"])).hostname == "evil.example"  # Python reads it alike
+        assert _labelled(html) == "Duyệt [evil.example]"
+
+    @pytest.mark.parametrize(
+        "href",
+        [
+            "https://dongnai.gov.vn@evil.example/",  # user info
+            "https://evil%2Eexample/",  # percent-encoded host
+            "https://0x7f.1/",  # IPv4 in hex: browsers open 127.0.0.1
+            "https://127.1/",
+            "https://[::1]/",
+            "https://a.vn\uff0fb/",  # a full-width slash in the host
+            "https:///",
+            "https://a.vn:99999/",
+        ],
+    )
+    def test_a_link_whose_host_is_not_plain_is_dropped(self, href: str) -> None:
+        assert sanitize_html(f'<p><a href="{href}">Duyệt</a></p>').html == "<p>Duyệt</p>"
+
+    @pytest.mark.parametrize(
+        ("href", "expected"),
+        [
+            ("https://dongnai.gov.vn/tin?a=1#b", "https://dongnai.gov.vn/tin?a=1#b"),
+            ("HTTP://DongNai.gov.vn:8080", "http://dongnai.gov.vn:8080"),
+            ("https://Duyệt.example/d", "https://xn--duyt-nw5a.example/d"),
+            ("https://10.0.0.1/x", "https://10.0.0.1/x"),
+            ("https://a.vn/x?q=\\y", "https://a.vn/x?q=\\y"),
+            ("https://a.vn./", "https://a.vn./"),
+            ("mailto:a@b.vn", None),
+        ],
+    )
+    def test_web_url_is_read_alike(self, href: str, expected: str | None) -> None:
+        assert web_url(href) == expected
+        if expected is not None:
+            assert web_url(expected) == expected
+
+    def test_a_stored_body_is_put_in_that_form_when_shown(self) -> None:
+        """A body sanitised before the sanitiser rewrote hrefs is still shown right."""
+        stored = (
+            '<p><a href="https:\\\\evil.example\\x">Duyệt</a> <a href="https://a@b.vn">x</a></p>'
+        )
+        shown = with_destinations(stored)
+        assert shown == '<p><a href="https://evil.example/x">Duyệt</a> [evil.example] x</p>'
+
+    @pytest.mark.parametrize(
+        ("href", "label"),
+        [
+            ("mailto:?to=x@evil.example", "[x@evil.example]"),
+            ("mailto:a@b.vn?CC=x@evil.example&subject=Duy%E1%BB%87t", "[a@b.vn, x@evil.example]"),
+            ("mailto:?bcc=x%40evil.example", "[x@evil.example]"),
+        ],
+    )
+    def test_every_recipient_of_a_mailto_link_is_named(self, href: str, label: str) -> None:
+        assert _labelled(f'<a href="{href}">Duyệt</a>') == f"Duyệt {label}"
+
+    @pytest.mark.parametrize("control", ["\u202e", "&#x202E;", "&#8295;", "\u200f", "\u061c"])
+    def test_bidi_controls_are_removed_from_text_and_attributes(self, control: str) -> None:
+        html = (
+            f'<p title="a{control}b">Tin{control} bài</p>'
+            f'<a href="https://a.vn/{control}" title="t{control}">x{control}</a>'
+            f'<img src="cid:anh{control}@x" alt="ảnh{control}">'
+        )
+        clean = sanitize_html(html).html
+        assert not set(clean) & set(BIDI_CONTROLS)
+        assert sanitize_html(clean).html == clean
+        assert not set(text_to_html(f"Tin{control} bài https://a.vn/{control}")) & set(
+            BIDI_CONTROLS
+        )
+
+    def test_a_bidi_override_cannot_reverse_the_label(self) -> None:
+        """Shown, "Duyệt\u202e [nv.vog.iangnod.ac]" reads "Duyệt [ca.dongnai.gov.vn]"."""
+        html = '<a href="https://nv.vog.iangnod.ac/">Duyệt\u202e</a>'
+        assert _labelled(html) == "Duyệt [nv.vog.iangnod.ac]"
+        # a body stored before bidi controls were removed, and a mailto: address
+        stored = f'{html} <a href="mailto:%E2%80%AEmoc.live@a.vn">thư</a>'
+        assert not set(with_destinations(stored)) & set(BIDI_CONTROLS)
+
+    def test_a_host_hidden_in_the_link_text_does_not_name_it(self) -> None:
+        """Twenty nested <sub><sup> draw "evil.example" at 0.01 px after «Duyệt»."""
+        hidden = "<sub><sup>" * 20 + "evil.example" + "</sup></sub>" * 20
+        html = f'<a href="https://evil.example/x">Duyệt{hidden}</a>'
+        assert _labelled(html) == "Duyệt evil.example [evil.example]"
+
+    @pytest.mark.parametrize(
+        ("link", "label"),
+        [
+            ('<a href="https://dongnai.gov.vn/x">dongnai.gov.vn/x</a>', ""),
+            ('<a href="https://dongnai.gov.vn">https://dongnai.gov.vn</a>', ""),
+            ('<a href="https://dongnai.gov.vn/"> DongNai.gov.vn:443/ </a>', ""),
+            ('<a href="mailto:bbt@dongnai.gov.vn">bbt@dongnai.gov.vn</a>', ""),
+            ('<a href="https://dongnai.gov.vn/x">Xem tại dongnai.gov.vn</a>', " [dongnai.gov.vn]"),
+            (
+                '<a href="https://dongnai.gov.vn.evil.example">dongnai.gov.vn</a>',
+                " [dongnai.gov.vn.evil.example]",
+            ),
+            ('<a href="https://evil.example">user@evil.example</a>', " [evil.example]"),
+            ('<a href="mailto:x@evil.example">Gửi x@evil.example</a>', " [x@evil.example]"),
+            # a look-alike host written in Cyrillic «о»: the label shows its ASCII form
+            (
+                '<a href="https://d\u043engnai.gov.vn">d\u043engnai.gov.vn</a>',
+                " [xn--dngnai-wqf.gov.vn]",
+            ),
+        ],
+    )
+    def test_only_a_text_that_is_the_destination_goes_unlabelled(
+        self, link: str, label: str
+    ) -> None:
+        text = _soup(link).get_text().strip()
+        assert _labelled(link) == f"{text}{label}"

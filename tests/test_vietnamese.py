@@ -17,6 +17,7 @@ import pytest
 
 from pipeline.charsets import decode_bytes, encode_cp1258
 from pipeline.vietnamese import (
+    BIDI_CONTROLS,
     VIETNAMESE_LETTERS,
     convert_legacy,
     detect_legacy,
@@ -286,6 +287,14 @@ def test_idempotent() -> None:
             once = normalize(sample)
             assert normalize(once) == once
             assert detect_legacy(once) is None
+
+
+def test_bidi_controls_are_removed() -> None:
+    """Titles, names and plain-text bodies from mail pass here: none keeps a control that
+    could make what follows read backwards."""
+    assert normalize("Duyệt\u202e") == "Duyệt"
+    assert normalize("Thông" + BIDI_CONTROLS + " báo") == "Thông báo"
+    assert normalize(encode_legacy("Thông báo", "tcvn3") + "\u2067") == "Thông báo"
 
 
 # --- Mixed text -----------------------------------------------------------------------------------
