@@ -215,6 +215,7 @@ def web_server(d: Deployed) -> WebServer:
         d.files,
         secure_cookies=d.deployment.public_url.startswith("https://"),
         site_dir=served_site(d.deployment, d.boards),
+        metrics_from=d.deployment.metrics_from,
     )
     return WebServer(app, d.deployment.web_address, trusted_proxy=d.deployment.trusted_proxy)
 

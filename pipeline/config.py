@@ -601,6 +601,9 @@ class Deployment(_Strict):
     # The reverse proxy in front of the link pages (its address, e.g. "127.0.0.1"): only
     # its X-Forwarded-For and -Proto are believed, so the reviewer's address is recorded
     trusted_proxy: str = ""
+    # Who may read /metrics (addresses or networks): the figures name boards, mailboxes and
+    # their errors, so a reviewer's browser, or anyone on the Internet, may not
+    metrics_from: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
     # Several daemons on one PostgreSQL database (pipeline/claims.py):
     lease_seconds: float = Field(default=30, ge=2)  # a dead daemon's mailbox is taken over
     claim_seconds: float = Field(default=120, ge=5)  # a dead daemon's claimed work, likewise
@@ -624,6 +627,16 @@ class Deployment(_Strict):
             ) from None
         if url.drivername not in _DATABASES:
             raise ValueError(f"{url.drivername!r} is not supported: sqlite or postgresql+psycopg2")
+        return value
+
+    @field_validator("metrics_from")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not an address or network") from None
         return value
 
     @field_validator("web_address")

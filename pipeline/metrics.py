@@ -9,10 +9,11 @@ reads the same figures through ``read``.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -373,11 +374,21 @@ def registry(sessions: sessionmaker[Session], boards: Mapping[str, Board]) -> Co
     return out
 
 
-def view(sessions: sessionmaker[Session], boards: Mapping[str, Board]) -> Callable[[], Response]:
-    """The Flask view of ``/metrics`` (pipeline/web.py make_app)."""
+def view(
+    sessions: sessionmaker[Session], boards: Mapping[str, Board], allowed: Sequence[str]
+) -> Callable[[], Response]:
+    """The Flask view of ``/metrics`` (pipeline/web.py make_app), for the clients at the
+    addresses or networks ``allowed`` only (behind the proxy: the client it names)."""
     scraped = registry(sessions, boards)
+    networks = [ipaddress.ip_network(a, strict=False) for a in allowed]
 
     def metrics() -> Response:
+        try:
+            client = ipaddress.ip_address(request.remote_addr or "")
+        except ValueError:
+            client = None
+        if client is None or not any(client in network for network in networks):
+            return Response("403 Forbidden\n", status=403, content_type="text/plain")
         # Prometheus text format; OpenMetrics when the scraper asks for it
         encode, content_type = choose_encoder(request.headers.get("Accept", ""))
         return Response(encode(scraped), content_type=content_type)

@@ -23,7 +23,7 @@ import os
 import re
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -599,10 +599,12 @@ def make_app(
     *,
     secure_cookies: bool = False,
     site_dir: Path | None = None,
+    metrics_from: Sequence[str] = ("127.0.0.1", "::1"),
 ) -> Flask:
     """The link pages as a WSGI application. ``boards`` by id; ``secure_cookies`` when the
     public address is https; ``site_dir``, a static site's folder, is served read-only at
-    ``/cong/`` (the embedded default needs no other web server)."""
+    ``/cong/`` (the embedded default needs no other web server); ``/metrics`` only to the
+    addresses or networks ``metrics_from``."""
     app = LinkApp(__name__)
     app.url_map.converters["id"] = IdConverter
     app.jinja_env.autoescape = True
@@ -627,7 +629,7 @@ def make_app(
     def healthz() -> Response:
         return Response("ok", mimetype="text/plain")
 
-    app.add_url_rule("/metrics", "metrics", metrics.view(sessions, boards))
+    app.add_url_rule("/metrics", "metrics", metrics.view(sessions, boards, metrics_from))
 
     if site_dir is not None:
         root = site_dir

@@ -178,3 +178,22 @@ def test_mail_given_up_on_and_a_dead_publication(
     assert total(m, "bientap_notifications_failed", board="demo") == owed > 0
     assert total(m, "bientap_notifications_sent_total", board="demo") == 0
     assert sink.messages == []
+
+
+def test_the_figures_are_for_the_scraper_not_for_a_visitor_through_the_proxy(
+    tmp_path: Path,
+) -> None:
+    """They name boards, mailboxes and their errors: behind the portal's proxy, a client
+    it forwards from elsewhere is refused; the scraper on the machine itself is served."""
+    rig = make_rig(tmp_path, f"sqlite:///{tmp_path}/bientap.db")
+    app = make_app(rig.sessions, {rig.board.id: rig.board}, LINKS, rig.files)
+    server = WebServer(app, "127.0.0.1:0", trusted_proxy="127.0.0.1")
+    server.start()
+    try:
+        url = f"http://127.0.0.1:{server.port}/metrics"
+        outside = requests.get(url, headers={"X-Forwarded-For": "203.0.113.9"}, timeout=10)
+        assert outside.status_code == 403 and "bientap_" not in outside.text
+        inside = requests.get(url, timeout=10)
+        assert inside.status_code == 200 and "bientap_up" in inside.text
+    finally:
+        server.stop()
