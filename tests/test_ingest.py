@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Callable
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from pipeline import claims, cli, ingest, reading, runner
+from pipeline.config import Board, load_board
 from pipeline.models import RawMessage, RawStatus, State
 from pipeline.samples import NEWS_BODY, NEWS_TITLE, article_mail
 from pipeline.workers import Readers
@@ -229,7 +231,15 @@ def test_near_duplicates_arriving_together_are_caught(rig: Rig) -> None:
     assert [f["code"] for f in second.flags].count("near-duplicate") == 1
 
 
-def test_oversized_attachment_is_kept_and_sender_told(rig: Rig) -> None:
+def limited(**limits: float) -> Board:
+    """The demo board with other size limits (MB)."""
+    board = load_board(CONFIG / "demo.toml")
+    return board.model_copy(update={"limits": board.limits.model_copy(update=limits)})
+
+
+def test_oversized_attachment_is_kept_and_sender_told(tmp_path: Path, db_url: str) -> None:
+    # a 1 MB limit: a 20 MB file would make a mail over the whole message's 25 MB
+    rig = make_rig(tmp_path, db_url, limited(max_attachment_mb=1))
     big = b"\0" * (int(rig.board.limits.max_attachment_mb * 1024 * 1024) + 10)
     rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, attachments=[("video.mp4", "video/mp4", big)]))
     rig.runner.run_once()
@@ -241,6 +251,47 @@ def test_oversized_attachment_is_kept_and_sender_told(rig: Rig) -> None:
         assert (s.scalar(select(func.max(RawMessage.size))) or 0) > len(big)
     [notice] = rig.sent()
     assert "video.mp4" in notice.get_content()
+
+
+def test_a_message_over_the_size_limit_is_returned_unparsed(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only its header fields are read: no reading stage runs on its megabytes (parsing
+    and normalising 30 MB took gigabytes); it is kept raw, and its sender told."""
+    rig = make_rig(tmp_path, db_url, limited(max_message_mb=1))
+    ran: list[str] = []
+
+    def watched(name: str, stage: Callable[[reading.Draft], None]) -> Callable[..., None]:
+        def run(d: reading.Draft) -> None:
+            ran.append(name)
+            stage(d)
+
+        return run
+
+    monkeypatch.setattr(reading, "STAGES", tuple((n, watched(n, s)) for n, s in reading.STAGES))
+    big = b"\0" * (1024 * 1024)  # 1.3 MB in base64: over the message limit, not the file one
+    rig.drop(
+        article_mail(
+            AGENCY_SENDER, DEMO_BOX, message_id="<big@x>", attachments=[("a.mp4", "video/mp4", big)]
+        )
+    )
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, "Tin nhỏ", message_id="<small@x>"))
+    rig.runner.run_once()
+    assert ran == [name for name, _ in reading.STAGES]  # the small message's stages only
+    big_item, small = rig.items()
+    assert (big_item.message_id, big_item.state, small.state) == (
+        "big@x",
+        State.RETURNED,
+        State.PENDING_REVIEW,
+    )
+    assert big_item.title == NEWS_TITLE and big_item.sender_address == AGENCY_SENDER
+    assert [f["code"] for f in big_item.flags] == ["too-large"]
+    assert big_item.files == []
+    with rig.sessions() as s:  # the raw message is kept whole
+        assert (s.scalar(select(func.max(RawMessage.size))) or 0) > len(big)
+    notice = next(m for m in rig.sent() if "Cần bổ sung" in str(m["Subject"]))
+    assert notice["To"] == AGENCY_SENDER
+    assert "toàn bộ thư (1 MB)" in notice.get_content()
 
 
 def test_auto_replies_are_set_aside_and_never_answered(rig: Rig) -> None:
