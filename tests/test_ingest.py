@@ -294,6 +294,23 @@ def test_a_message_over_the_size_limit_is_returned_unparsed(
     assert "toàn bộ thư (1 MB)" in notice.get_content()
 
 
+def test_a_message_file_that_cannot_be_read_does_not_block_the_inbox(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The file first in the inbox cannot be opened (here a link to itself: the tests run
+    as root, who reads a file of any mode); it stays, reported once, and the mail behind
+    it is stored and filed."""
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, message_id="<a@x>"))
+    broken = rig.inbox / "new" / "1700000000.M1P1Q1.broken"  # the oldest: read first
+    broken.symlink_to(broken.name)
+    for _ in range(2):  # the next pass neither stops at it nor reports it again
+        rig.runner.run_once()
+    [item] = rig.items()
+    assert item.message_id == "a@x"
+    assert [p.name for p in (rig.inbox / "new").iterdir()] == [broken.name]
+    assert len([r for r in caplog.records if broken.name in r.getMessage()]) == 1
+
+
 def test_auto_replies_are_set_aside_and_never_answered(rig: Rig) -> None:
     rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, "Trả lời tự động: Vắng mặt", "Tôi đi vắng."))
     rig.drop(
