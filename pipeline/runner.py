@@ -442,13 +442,24 @@ class MailboxRunner:
 
     def run_once(self, mine: Callable[[], bool] | None = None) -> PassResult:
         """A pass. ``mine()`` says whether this daemon holds the mailbox (a lease, with
-        several daemons): only its holder fetches and files; any daemon processes."""
+        several daemons): only its holder fetches and files; any daemon processes.
+
+        When the mailbox's server fails (down, our login refused), what is recorded is
+        still processed and the mail owed still sent (receipts, review requests, notices
+        of approvals made on the web): only then is the error raised, for the watcher to
+        back off."""
         result = PassResult()
+        down: TransientError | PermanentError | None = None
         if mine is None or mine():
-            result.recorded = self.record(mine or (lambda: True))
+            try:
+                result.recorded = self.record(mine or (lambda: True))
+            except (TransientError, PermanentError) as exc:
+                down = exc
         result.processed = self.process(mine or (lambda: None))
         result.sent = self.deliver()
-        if mine is None or mine():
+        if down is None and (mine is None or mine()):
             result.filed = self.file()
         self.seal()  # and what the pass wrote after that
+        if down is not None:
+            raise down
         return result

@@ -18,7 +18,7 @@ from pipeline.app import Deployed, Watcher, watchers
 from pipeline.config import Board, Deployment, load_board
 from pipeline.db import open_database
 from pipeline.files import FileStore
-from pipeline.models import RawMessage, State, Submission
+from pipeline.models import MailboxState, OutgoingMail, RawMessage, State, Submission
 from pipeline.samples import NEWS_BODY, NEWS_TITLE, article_mail
 from tests.helpers import CONFIG
 from tests.services import Dovecot, ImapAccount, SmtpSink
@@ -204,6 +204,39 @@ def test_bad_credentials_are_reported_not_fatal(
         state = s.scalar(select(MailboxState))
         assert state is not None and "login refused" in (state.last_error or "")
         assert "wrong" not in (state.last_error or "")
+
+
+def test_while_the_mailbox_refuses_us_recorded_mail_is_still_processed_and_answered(
+    deploy, dovecot: Dovecot, imap_user: ImapAccount, smtp_sink: SmtpSink
+) -> None:
+    """A daemon stopped after recording a message; the IMAP password is changed before
+    the next one starts: that one processes the message and sends the receipt and review
+    request, backs off, shows the error, and files the message once the login works."""
+    _d, stopped = deploy()
+    dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, message_id="<a@x>"))
+    assert stopped.runner.record() == 1
+    stopped.close()
+    dovecot.add_user(imap_user.name, "changed-password")
+    d, watcher = deploy()
+    assert watcher.run_once() is None
+    assert watcher.failures == 1 and watcher.retry_at > 0
+    [item] = _items(d)
+    assert item.state == State.PENDING_REVIEW
+    reviewer = d.boards[0].member("uv-giao-duc").email
+    receipt, request = smtp_sink.wait_for(2)
+    assert (receipt.rcpt_tos, request.rcpt_tos) == ((SENDER,), (reviewer,))
+    with d.sessions() as s:
+        assert (
+            s.scalar(select(func.count(OutgoingMail.id)).where(OutgoingMail.sent_at.is_(None))) == 0
+        )
+        state = s.scalar(select(MailboxState))
+        assert state is not None and "login refused" in (state.last_error or "")
+    dovecot.add_user(imap_user.name, imap_user.password)
+    watcher.retry_at = 0  # the backoff has passed
+    result = watcher.run_once()
+    assert result is not None and (result.recorded, result.filed) == (0, 1)
+    assert dovecot.messages(imap_user.name) == []
+    assert len(smtp_sink.messages) == 2
 
 
 def test_idle_wakes_when_mail_arrives(deploy, dovecot: Dovecot, imap_user: ImapAccount) -> None:
