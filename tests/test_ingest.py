@@ -415,6 +415,52 @@ def test_crash_at_any_point_neither_loses_nor_duplicates(
         assert s.scalar(select(func.count(RawMessage.id))) == 1
 
 
+def test_a_second_copy_of_a_mail_is_filed_with_it_not_stored_again(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same mail twice in the inbox, the second with the trace fields of another
+    delivery: one item, one receipt; both copies are filed, also after a crash while
+    filing."""
+    mail = article_mail(AGENCY_SENDER, DEMO_BOX, message_id="<one@x>")
+    rig.drop(mail)
+    rig.drop(b"Received: by mx.demo; Mon, 7 Dec 2026 07:00:00 +0700\r\n" + mail)
+
+    def crash(*_a: object, **_k: object) -> None:
+        raise KeyboardInterrupt  # killed while filing
+
+    monkeypatch.setattr(rig.runner.source, "file", crash)
+    with pytest.raises(KeyboardInterrupt):
+        rig.runner.run_once()
+    monkeypatch.undo()
+    claims.free(rig.sessions)  # the daemon restarts
+    for _ in range(2):
+        rig.runner.run_once()
+    [item] = rig.items()
+    assert item.message_id == "one@x"
+    assert [m["To"] for m in rig.sent()].count(AGENCY_SENDER) == 1
+    assert not list((rig.inbox / "new").iterdir()) and not list((rig.inbox / "cur").iterdir())
+    assert len(list((rig.inbox / ".Đã xử lý" / "new").iterdir())) == 2
+
+
+def test_a_message_recorded_under_the_whole_message_fingerprint_is_still_known(
+    rig: Rig,
+) -> None:
+    """Recorded before trace fields were left out of the fingerprint, not filed yet: it is
+    not stored a second time when read again."""
+    mail = b"Received: by mx.demo; Mon, 7 Dec 2026 07:00:00 +0700\r\n" + article_mail(
+        AGENCY_SENDER, DEMO_BOX, message_id="<old@x>"
+    )
+    rig.drop(mail)
+    assert rig.runner.record() == 1
+    with rig.sessions.begin() as s:
+        raw = s.scalars(select(RawMessage)).one()
+        raw.fingerprint = runner.whole_fingerprint(mail, "old@x")
+    assert rig.runner.record() == 0
+    rig.runner.run_once()
+    assert len(rig.items()) == 1
+    assert len(list((rig.inbox / ".Đã xử lý" / "new").iterdir())) == 1
+
+
 def test_a_message_that_breaks_the_pipeline_is_kept_and_the_next_goes_on(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
