@@ -46,7 +46,7 @@ class Facts:
     sender: Sender
     title: str
     text: str
-    byline: Byline
+    byline: Byline | None  # None: the body was not read (the message is over the size limit)
     file_names: tuple[str, ...]
     oversized: tuple[str, ...]  # names of parts over the size limits
     duplicate_of: tuple[int, str] | None  # (submission id, tracking code)
@@ -135,20 +135,23 @@ def too_large(f: Facts) -> Flag | None:
 
 
 def missing_author(f: Facts) -> Flag | None:
-    if not f.board.checks.require_author or f.byline.author:
+    if not f.board.checks.require_author or f.byline is None or f.byline.author:
         return None
     return Flag("missing-author", Action.RETURN, "Thiếu tên tác giả.")
 
 
 def missing_unit(f: Facts) -> Flag | None:
-    if not f.board.checks.require_unit or f.byline.unit or f.sender.agency is not None:
+    byline = f.byline
+    if not f.board.checks.require_unit or byline is None or byline.unit or f.sender.agency:
         return None
     return Flag("missing-unit", Action.RETURN, "Thiếu đơn vị hoặc địa chỉ của tác giả.")
 
 
 def missing_source(f: Facts) -> Flag | None:
-    checks = f.board.checks
-    if not (checks.require_source_for_collected and f.byline.collected) or f.byline.source:
+    checks, byline = f.board.checks, f.byline
+    if byline is None or not (checks.require_source_for_collected and byline.collected):
+        return None
+    if byline.source:
         return None
     return Flag("missing-source", Action.RETURN, "Tin, bài sưu tầm nhưng chưa ghi nguồn.")
 

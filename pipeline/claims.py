@@ -173,7 +173,8 @@ class SingleDaemonLock:
         url = make_url(database_url)
         self.path: Path | None = None
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            self.path = Path(f"{url.database}.daemon.lock")
+            # the file itself, however it is named (a symbolic link to it or its folder)
+            self.path = Path(f"{Path(url.database).resolve()}.daemon.lock")
         self._fh: IO[str] | None = None
 
     def acquire(self) -> None:

@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from pipeline import dedup, ids, notices, reminders, replies, review
+from pipeline.byline import Byline
 from pipeline.checks import Action, Facts, Flag, decide, run_checks
 from pipeline.classify import Sender, owners
 from pipeline.config import Board
@@ -66,7 +67,6 @@ def find_duplicates(w: Work) -> None:
 
 def check(w: Work) -> None:
     r = w.reading
-    assert r.byline is not None
     w.flags = run_checks(
         Facts(
             board=w.board,
@@ -96,7 +96,7 @@ def recheck(w: Work, item: Submission) -> list[Flag]:
 
 def store(w: Work) -> None:
     r, sender = w.reading, w.sender
-    assert r.byline is not None
+    byline = r.byline or Byline(None, None, None, collected=False)  # None: body not read
     reason = "; ".join(f.message for f in w.flags if f.action is not Action.NOTE)
     item = _new_item(w, decide(w.flags), reason or None)
     item.kind = r.kind
@@ -105,9 +105,9 @@ def store(w: Work) -> None:
     item.field_ids = list(r.field_ids)
     item.member_ids = owners(w.board, list(r.field_ids))
     item.body_html, item.body_text = r.html, r.text
-    item.author = fit("author", r.byline.author)
-    item.unit = fit("unit", r.byline.unit or (sender.agency.name if sender.agency else None))
-    item.source = fit("source", r.byline.source)
+    item.author = fit("author", byline.author)
+    item.unit = fit("unit", byline.unit or (sender.agency.name if sender.agency else None))
+    item.source = fit("source", byline.source)
     item.document = r.document
     item.flags = [f.to_dict() for f in w.flags]
     item.remote_images = list(r.remote_images)

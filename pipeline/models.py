@@ -135,6 +135,26 @@ class RawMessage(Base):
     submission: Mapped[Submission | None] = relationship(back_populates="raw_message")
 
 
+class RawCopy(Base):
+    """Another copy of a recorded message: the same mail in a second mailbox of the board
+    (sent to both), or at another place in the same one. It is not processed again; it is
+    filed where its message is, once that one is done."""
+
+    __tablename__ = "raw_copy"
+    __table_args__ = (Index("ix_raw_copy_mailbox", "board_id", "mailbox", "filed"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    board_id: Mapped[str] = mapped_column(String(64))
+    mailbox: Mapped[str] = mapped_column(String(64))
+    source_key: Mapped[str] = mapped_column(String(255))  # IMAP UID or Maildir key
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    raw_message_id: Mapped[int] = mapped_column(ForeignKey("raw_message.id"), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    filed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    original: Mapped[RawMessage] = relationship()
+
+
 class Submission(Base):
     """One mailed submission (or a message set aside), as reviewers see it."""
 

@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 COVER_NOTE_WORDS = 120  # a mail body this short is a cover note; a .docx carries the article
 _WORDS = re.compile(r"\w+")
+HEADER_BYTES = 256 * 1024  # read of a message too large to parse: its header fields
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 
 class SetAside(Exception):
@@ -245,11 +247,7 @@ def classify(d: Draft) -> None:
 
 
 def store_files(d: Draft) -> None:
-    limits = d.board.limits
-    max_part = int(limits.max_attachment_mb * 1024 * 1024)
-    whole_too_big = len(d.raw) > limits.max_message_mb * 1024 * 1024
-    if whole_too_big:
-        d.oversized.append(f"toàn bộ thư ({len(d.raw) // (1024 * 1024)} MB)")
+    max_part = int(d.board.limits.max_attachment_mb * 1024 * 1024)
     for att in d.attachments:
         role = (
             "article"
@@ -258,13 +256,12 @@ def store_files(d: Draft) -> None:
         )
         if att.size > max_part:
             d.oversized.append(f"{att.filename} ({att.size // (1024 * 1024)} MB)")
-        too_big = whole_too_big or att.size > max_part
         d.stored.append(
             FileRecord(
                 filename=att.filename,
                 content_type=att.content_type,
                 size=att.size,
-                sha256=None if too_big else d.files.put(att.data),
+                sha256=None if att.size > max_part else d.files.put(att.data),
                 content_id=att.content_id,
                 role=role,
             )
@@ -301,8 +298,37 @@ def _envelope(d: Draft) -> dict[str, Any]:
     }
 
 
+def header_block(raw: bytes) -> bytes:
+    """The message's header fields, up to the blank line that ends them."""
+    head = raw[:HEADER_BYTES]
+    end = _HEADER_END.search(head)
+    return (head[: end.start()] if end else head) + b"\r\n\r\n"
+
+
+def too_large(board: Board, raw: bytes) -> Reading:
+    """A message over the board's size limit: only its header fields are read (sender,
+    subject, Message-ID), enough to return it with a notice; the raw message is kept."""
+    try:
+        mail = parse_message(header_block(raw))
+    except MessageParseError as exc:
+        return Reading(outcome="unreadable", reason=f"không đọc được thư: {exc.reason}")
+    sender = identify_sender(board, mail.from_address)
+    return Reading(
+        outcome="submission",
+        message_id=mail.message_id,
+        from_address=mail.from_address,
+        from_name=normalize(mail.from_name),
+        title=normalize(mail.subject).strip(),
+        sender_member_id=sender.member.id if sender.member else None,
+        agency_id=sender.agency.id if sender.agency else None,
+        oversized=(f"toàn bộ thư ({len(raw) // (1024 * 1024)} MB)",),
+    )
+
+
 def read(board: Board, files: FileStore, raw: bytes) -> Reading:
-    """Run every reading stage on ``raw``."""
+    """Run every reading stage on ``raw``; a message over the size limit is not parsed."""
+    if len(raw) > board.limits.max_message_mb * 1024 * 1024:
+        return too_large(board, raw)
     d = Draft(board=board, files=files, raw=raw)
     try:
         for _name, stage in STAGES:

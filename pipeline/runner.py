@@ -5,13 +5,15 @@ mailbox's cursor) before anything else happens; processing then commits in small
 batches (a failing batch is redone message by message). A crash anywhere is
 followed by a restart that neither loses nor duplicates a submission: unrecorded
 mail is fetched again, recorded mail not yet processed is processed, and the
-fingerprint refuses a second copy.
+fingerprint refuses a second copy (one fetched again, or the same mail delivered to
+another mailbox of the board: that copy is only recorded to be filed).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,7 +38,15 @@ from pipeline import audit, ids, ingest
 from pipeline.claims import Crew
 from pipeline.config import Board
 from pipeline.files import FileStore
-from pipeline.models import Event, MailboxState, OutgoingMail, RawMessage, RawStatus, utcnow
+from pipeline.models import (
+    Event,
+    MailboxState,
+    OutgoingMail,
+    RawCopy,
+    RawMessage,
+    RawStatus,
+    utcnow,
+)
 from pipeline.reading import Reading
 from pipeline.review import Desk, Links
 from pipeline.workers import Outcome, Readers, Unavailable, batched
@@ -76,8 +86,61 @@ def message_id_of(raw: bytes) -> str | None:
     return str(value).strip().strip("<>")[:990] or None
 
 
+# Fields each delivery of a mail adds or rewrites: one mail delivered to two mailboxes of
+# a board differs in them, and in nothing else.
+TRACE_FIELDS = frozenset(
+    {
+        b"received",
+        b"x-received",
+        b"received-spf",
+        b"delivered-to",
+        b"x-delivered-to",
+        b"return-path",
+        b"x-original-to",
+        b"envelope-to",
+        b"x-envelope-to",
+        b"authentication-results",
+        b"arc-seal",
+        b"arc-message-signature",
+        b"arc-authentication-results",
+    }
+)
+TRACE_PREFIXES = (b"x-spam-", b"x-virus-")  # filters' stamps, per delivery
+HEADER_BYTES = 256 * 1024  # where the header fields must end for trace fields to be left out
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+def _is_trace(line: bytes) -> bool:
+    name = line.split(b":", 1)[0].strip().lower()
+    return name in TRACE_FIELDS or name.startswith(TRACE_PREFIXES)
+
+
+def content_hash(raw: bytes) -> str:
+    """SHA-256 of the message without its trace fields (Received, Delivered-To…)."""
+    digest = hashlib.sha256()
+    end = _HEADER_END.search(raw, 0, HEADER_BYTES)
+    if end is None:  # no header block to read: the message as it is
+        digest.update(raw)
+        return digest.hexdigest()
+    dropping = False
+    for line in raw[: end.start()].splitlines(keepends=True):
+        if line[:1] not in (b" ", b"\t"):  # a field starts; folded lines go with it
+            dropping = _is_trace(line)
+        if not dropping:
+            digest.update(line)
+    digest.update(memoryview(raw)[end.start() :])
+    return digest.hexdigest()
+
+
 def fingerprint(raw: bytes, message_id: str | None) -> str:
-    """Message-ID plus a content hash: the same mail fetched twice is one record."""
+    """Message-ID plus a content hash: the same mail fetched twice is one record, and so
+    is one mail delivered to two mailboxes of the board (their trace fields differ)."""
+    return hashlib.sha256(f"{message_id or ''}\n{content_hash(raw)}".encode()).hexdigest()
+
+
+def whole_fingerprint(raw: bytes, message_id: str | None) -> str:
+    """The fingerprint of a message recorded before trace fields were left out (the whole
+    message hashed): such a message, met again, is still known."""
     body = hashlib.sha256(raw).hexdigest()
     return hashlib.sha256(f"{message_id or ''}\n{body}".encode()).hexdigest()
 
@@ -146,31 +209,33 @@ class MailboxRunner:
         return recorded
 
     def _record_batch(self, batch: list[Fetched]) -> int:
-        rows: list[tuple[Fetched, str | None, str]] = []
+        rows: list[tuple[Fetched, str | None, str, str]] = []
         for fetched in batch:
             if fetched.error is not None:  # no bytes: known by where it is
                 where = f"{self.mailbox} {fetched.uidvalidity} {fetched.key}"
-                rows.append((fetched, None, fingerprint(b"", where)))
+                unserved = fingerprint(b"", where)
+                rows.append((fetched, None, unserved, unserved))
                 continue
             mid = message_id_of(fetched.raw)
-            rows.append((fetched, mid, fingerprint(fetched.raw, mid)))
+            rows.append(
+                (fetched, mid, fingerprint(fetched.raw, mid), whole_fingerprint(fetched.raw, mid))
+            )
         with self.sessions.begin() as session:
             known = {
                 row.fingerprint: row
                 for row in session.scalars(
                     select(RawMessage).where(
                         RawMessage.board_id == self.board.id,
-                        RawMessage.fingerprint.in_([fp for _, _, fp in rows]),
+                        RawMessage.fingerprint.in_([fp for _, _, *fps in rows for fp in fps]),
                     )
                 )
             }
+            copies = self._copies(session, [row.id for row in known.values()])
             added = 0
-            for fetched, mid, fp in rows:
-                if fp in known:
-                    seen = known[fp]
-                    if not seen.filed and seen.uidvalidity != fetched.uidvalidity:
-                        # read again after a UIDVALIDITY change: file it by its new UID
-                        seen.source_key, seen.uidvalidity = fetched.key, fetched.uidvalidity
+            for fetched, mid, fp, whole in rows:
+                seen = known.get(fp) or known.get(whole)
+                if seen is not None:
+                    self._met_again(session, seen, fetched, copies)
                     continue
                 known[fp] = RawMessage(
                     board_id=self.board.id,
@@ -204,6 +269,50 @@ class MailboxRunner:
         raw.last_error = error[:2000]
         raw.target_folder = None  # not filed: it stays where it is
         log.error("board=%s raw=%d: %s: %s", self.board.id, raw.id, UNSERVED, error)
+
+    def _copies(self, session: Session, raw_ids: list[int]) -> list[RawCopy]:
+        """The copies in this mailbox of the recorded messages ``raw_ids``."""
+        if not raw_ids:
+            return []
+        return list(
+            session.scalars(
+                select(RawCopy).where(
+                    RawCopy.mailbox == self.mailbox, RawCopy.raw_message_id.in_(raw_ids)
+                )
+            )
+        )
+
+    def _met_again(
+        self, session: Session, seen: RawMessage, fetched: Fetched, copies: list[RawCopy]
+    ) -> None:
+        """A recorded message fetched again: the same copy (nothing to do), the same copy
+        after a UIDVALIDITY change (filed by its new UID), or another copy (in another
+        mailbox: sent to both; or at another UID): recorded, to be filed in its mailbox
+        where its message is filed. It is never processed again."""
+        place = (self.mailbox, fetched.key, fetched.uidvalidity)
+        if seen.mailbox == self.mailbox and not seen.filed:
+            if (seen.source_key, seen.uidvalidity) == place[1:]:
+                return
+            if seen.uidvalidity != fetched.uidvalidity:  # its folder was read again
+                seen.source_key, seen.uidvalidity = fetched.key, fetched.uidvalidity
+                return
+        mine = [c for c in copies if c.original is seen]
+        if any((c.mailbox, c.source_key, c.uidvalidity) == place for c in mine):
+            return
+        for copy in mine:
+            if not copy.filed and copy.uidvalidity != fetched.uidvalidity:
+                copy.source_key, copy.uidvalidity = fetched.key, fetched.uidvalidity
+                return
+        copy = RawCopy(
+            board_id=self.board.id,
+            mailbox=self.mailbox,
+            source_key=fetched.key,
+            uidvalidity=fetched.uidvalidity,
+            original=seen,
+            received_at=self.clock(),
+        )
+        session.add(copy)
+        copies.append(copy)
 
     # -- process --------------------------------------------------------------
     def process(self, renew: Callable[[], object] = lambda: None) -> int:
@@ -449,26 +558,61 @@ class MailboxRunner:
                     RawMessage.filed.is_(False),
                 )
             ).all()
+            copies = session.execute(
+                select(RawCopy, RawMessage.mailbox, RawMessage.target_folder)
+                .join(RawMessage, RawCopy.raw_message_id == RawMessage.id)
+                .where(
+                    RawCopy.board_id == self.board.id,
+                    RawCopy.mailbox == self.mailbox,
+                    RawCopy.filed.is_(False),
+                    RawMessage.status == RawStatus.DONE,
+                )
+            ).all()
+            places: list[tuple[RawMessage | RawCopy, str | None]]
+            places = [(r, r.target_folder) for r in rows]
+            places += [(c, self._folder_here(box, folder)) for c, box, folder in copies]
             moves = [
-                (r.source_key, r.target_folder)
-                for r in rows
-                if r.target_folder and r.uidvalidity == state.uidvalidity
+                (r.source_key, folder)
+                for r, folder in places
+                if folder and r.uidvalidity == state.uidvalidity
             ]
-            self.source.file([(k, f) for k, f in moves if f])
-            for row in rows:
+            self.source.file(moves)
+            for row, _folder in places:
                 row.filed = True
             session.commit()
         return len(moves)
 
+    def _folder_here(self, mailbox: str, folder: str | None) -> str | None:
+        """Where a copy is filed in this mailbox: its folder for what its message's folder
+        is in that message's mailbox (handled, or set aside)."""
+        boxes = {m.name: m for m in self.board.mailboxes}
+        theirs, here = boxes.get(mailbox), boxes[self.mailbox]
+        if theirs is not None and folder == theirs.processed_folder:
+            return here.processed_folder
+        if theirs is not None and folder == theirs.set_aside_folder:
+            return here.set_aside_folder
+        return folder
+
     def run_once(self, mine: Callable[[], bool] | None = None) -> PassResult:
         """A pass. ``mine()`` says whether this daemon holds the mailbox (a lease, with
-        several daemons): only its holder fetches and files; any daemon processes."""
+        several daemons): only its holder fetches and files; any daemon processes.
+
+        When the mailbox's server fails (down, our login refused), what is recorded is
+        still processed and the mail owed still sent (receipts, review requests, notices
+        of approvals made on the web): only then is the error raised, for the watcher to
+        back off."""
         result = PassResult()
+        down: TransientError | PermanentError | None = None
         if mine is None or mine():
-            result.recorded = self.record(mine or (lambda: True))
+            try:
+                result.recorded = self.record(mine or (lambda: True))
+            except (TransientError, PermanentError) as exc:
+                down = exc
         result.processed = self.process(mine or (lambda: None))
         result.sent = self.deliver()
-        if mine is None or mine():
+        if down is None and (mine is None or mine()):
             result.filed = self.file()
         self.seal()  # and what the pass wrote after that
+        if down is not None:
+            raise down
         return result

@@ -19,7 +19,7 @@ from pipeline.app import Deployed, Watcher, watchers
 from pipeline.config import Board, Deployment, load_board
 from pipeline.db import open_database
 from pipeline.files import FileStore
-from pipeline.models import RawMessage, State, Submission
+from pipeline.models import MailboxState, OutgoingMail, RawMessage, State, Submission
 from pipeline.samples import NEWS_BODY, NEWS_TITLE, article_mail
 from tests.helpers import CONFIG
 from tests.services import Dovecot, ImapAccount, SmtpSink
@@ -205,6 +205,89 @@ def test_bad_credentials_are_reported_not_fatal(
         state = s.scalar(select(MailboxState))
         assert state is not None and "login refused" in (state.last_error or "")
         assert "wrong" not in (state.last_error or "")
+
+
+def test_while_the_mailbox_refuses_us_recorded_mail_is_still_processed_and_answered(
+    deploy, dovecot: Dovecot, imap_user: ImapAccount, smtp_sink: SmtpSink
+) -> None:
+    """A daemon stopped after recording a message; the IMAP password is changed before
+    the next one starts: that one processes the message and sends the receipt and review
+    request, backs off, shows the error, and files the message once the login works."""
+    _d, stopped = deploy()
+    dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, message_id="<a@x>"))
+    assert stopped.runner.record() == 1
+    stopped.close()
+    dovecot.add_user(imap_user.name, "changed-password")
+    d, watcher = deploy()
+    assert watcher.run_once() is None
+    assert watcher.failures == 1 and watcher.retry_at > 0
+    [item] = _items(d)
+    assert item.state == State.PENDING_REVIEW
+    reviewer = d.boards[0].member("uv-giao-duc").email
+    receipt, request = smtp_sink.wait_for(2)
+    assert (receipt.rcpt_tos, request.rcpt_tos) == ((SENDER,), (reviewer,))
+    with d.sessions() as s:
+        assert (
+            s.scalar(select(func.count(OutgoingMail.id)).where(OutgoingMail.sent_at.is_(None))) == 0
+        )
+        state = s.scalar(select(MailboxState))
+        assert state is not None and "login refused" in (state.last_error or "")
+    dovecot.add_user(imap_user.name, imap_user.password)
+    watcher.retry_at = 0  # the backoff has passed
+    result = watcher.run_once()
+    assert result is not None and (result.recorded, result.filed) == (0, 1)
+    assert dovecot.messages(imap_user.name) == []
+    assert len(smtp_sink.messages) == 2
+
+
+@pytest.mark.parametrize("delivery", ["identical", "traced"])
+def test_one_mail_sent_to_both_mailboxes_of_a_board_is_one_item_filed_in_each(
+    dovecot: Dovecot,
+    make_imap_user: Callable[[], ImapAccount],
+    smtp_sink: SmtpSink,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    delivery: str,
+    db_url: str,
+) -> None:
+    """Đồng Nai's board has two mailboxes; a sender writes to both. The MTA delivers a
+    copy to each with its own trace fields (or, a relay, the same bytes): one item, one
+    receipt, and each copy filed in its own mailbox, in that mailbox's folder."""
+    a, b = make_imap_user(), make_imap_user()
+    monkeypatch.setenv("TEST_IMAP_PASSWORD", a.password)
+    monkeypatch.setenv("TEST_IMAP_PASSWORD_B", b.password)
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", smtp_sink.password or "")
+    data = imap_board(dovecot, a, smtp_sink).model_dump(exclude={"source_file"})
+    second = data["mailboxes"][0] | {
+        "name": "imap2",
+        "address": "toasoan@demo.bientap.vn",
+        "username": b.name,
+        "password": "env:TEST_IMAP_PASSWORD_B",
+        "processed_folder": "Bài đã nhận",
+    }
+    board = Board.model_validate(data | {"mailboxes": [*data["mailboxes"], second]})
+    engine, sessions = open_database(db_url)
+    d = Deployed(Deployment(), [board], engine, sessions, FileStore(tmp_path / "f"), tmp_path)
+    first, other = watchers(d)
+    mail = article_mail(SENDER, BOARD_BOX, message_id="<cc@x>")
+    for second_at, user in enumerate((a, b)):
+        trace = (
+            f"Return-Path: <{SENDER}>\r\nDelivered-To: {user.name}@demo\r\n"
+            f"Received: by mx.demo for <{user.name}@demo>;\r\n"
+            f"\tMon, 7 Dec 2026 07:00:0{second_at} +0700\r\n"
+        )
+        dovecot.append(user.name, (trace if delivery == "traced" else "").encode() + mail)
+    assert first.run_once() is not None and other.run_once() is not None
+    assert first.run_once() is not None  # filed after the item is done, in either order
+    [item] = _items(d)
+    assert item.state == State.PENDING_REVIEW
+    with d.sessions() as s:
+        [raw] = s.scalars(select(RawMessage)).all()
+        assert (raw.mailbox, raw.filed) == ("imap", True)  # A's own row, not re-keyed
+    assert dovecot.messages(a.name) == [] and dovecot.messages(b.name) == []
+    assert len(dovecot.messages(a.name, "Đã xử lý")) == 1
+    assert len(dovecot.messages(b.name, "Bài đã nhận")) == 1
+    assert [m.rcpt_tos for m in smtp_sink.wait_for(2)].count((SENDER,)) == 1
 
 
 def test_idle_wakes_when_mail_arrives(deploy, dovecot: Dovecot, imap_user: ImapAccount) -> None:

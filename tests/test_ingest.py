@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Callable
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from pipeline import claims, cli, ingest, reading, runner
+from pipeline.config import Board, load_board
 from pipeline.models import RawMessage, RawStatus, State
 from pipeline.samples import NEWS_BODY, NEWS_TITLE, article_mail
 from pipeline.workers import Readers
@@ -229,7 +231,15 @@ def test_near_duplicates_arriving_together_are_caught(rig: Rig) -> None:
     assert [f["code"] for f in second.flags].count("near-duplicate") == 1
 
 
-def test_oversized_attachment_is_kept_and_sender_told(rig: Rig) -> None:
+def limited(**limits: float) -> Board:
+    """The demo board with other size limits (MB)."""
+    board = load_board(CONFIG / "demo.toml")
+    return board.model_copy(update={"limits": board.limits.model_copy(update=limits)})
+
+
+def test_oversized_attachment_is_kept_and_sender_told(tmp_path: Path, db_url: str) -> None:
+    # a 1 MB limit: a 20 MB file would make a mail over the whole message's 25 MB
+    rig = make_rig(tmp_path, db_url, limited(max_attachment_mb=1))
     big = b"\0" * (int(rig.board.limits.max_attachment_mb * 1024 * 1024) + 10)
     rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, attachments=[("video.mp4", "video/mp4", big)]))
     rig.runner.run_once()
@@ -241,6 +251,64 @@ def test_oversized_attachment_is_kept_and_sender_told(rig: Rig) -> None:
         assert (s.scalar(select(func.max(RawMessage.size))) or 0) > len(big)
     [notice] = rig.sent()
     assert "video.mp4" in notice.get_content()
+
+
+def test_a_message_over_the_size_limit_is_returned_unparsed(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only its header fields are read: no reading stage runs on its megabytes (parsing
+    and normalising 30 MB took gigabytes); it is kept raw, and its sender told."""
+    rig = make_rig(tmp_path, db_url, limited(max_message_mb=1))
+    ran: list[str] = []
+
+    def watched(name: str, stage: Callable[[reading.Draft], None]) -> Callable[..., None]:
+        def run(d: reading.Draft) -> None:
+            ran.append(name)
+            stage(d)
+
+        return run
+
+    monkeypatch.setattr(reading, "STAGES", tuple((n, watched(n, s)) for n, s in reading.STAGES))
+    big = b"\0" * (1024 * 1024)  # 1.3 MB in base64: over the message limit, not the file one
+    rig.drop(
+        article_mail(
+            AGENCY_SENDER, DEMO_BOX, message_id="<big@x>", attachments=[("a.mp4", "video/mp4", big)]
+        )
+    )
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, "Tin nhỏ", message_id="<small@x>"))
+    rig.runner.run_once()
+    assert ran == [name for name, _ in reading.STAGES]  # the small message's stages only
+    big_item, small = rig.items()
+    assert (big_item.message_id, big_item.state, small.state) == (
+        "big@x",
+        State.RETURNED,
+        State.PENDING_REVIEW,
+    )
+    assert big_item.title == NEWS_TITLE and big_item.sender_address == AGENCY_SENDER
+    assert [f["code"] for f in big_item.flags] == ["too-large"]
+    assert big_item.files == []
+    with rig.sessions() as s:  # the raw message is kept whole
+        assert (s.scalar(select(func.max(RawMessage.size))) or 0) > len(big)
+    notice = next(m for m in rig.sent() if "Cần bổ sung" in str(m["Subject"]))
+    assert notice["To"] == AGENCY_SENDER
+    assert "toàn bộ thư (1 MB)" in notice.get_content()
+
+
+def test_a_message_file_that_cannot_be_read_does_not_block_the_inbox(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The file first in the inbox cannot be opened (here a link to itself: the tests run
+    as root, who reads a file of any mode); it stays, reported once, and the mail behind
+    it is stored and filed."""
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, message_id="<a@x>"))
+    broken = rig.inbox / "new" / "1700000000.M1P1Q1.broken"  # the oldest: read first
+    broken.symlink_to(broken.name)
+    for _ in range(2):  # the next pass neither stops at it nor reports it again
+        rig.runner.run_once()
+    [item] = rig.items()
+    assert item.message_id == "a@x"
+    assert [p.name for p in (rig.inbox / "new").iterdir()] == [broken.name]
+    assert len([r for r in caplog.records if broken.name in r.getMessage()]) == 1
 
 
 def test_auto_replies_are_set_aside_and_never_answered(rig: Rig) -> None:
@@ -345,6 +413,52 @@ def test_crash_at_any_point_neither_loses_nor_duplicates(
     assert len(sent) == 2, "and one review request"
     with rig.sessions() as s:
         assert s.scalar(select(func.count(RawMessage.id))) == 1
+
+
+def test_a_second_copy_of_a_mail_is_filed_with_it_not_stored_again(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same mail twice in the inbox, the second with the trace fields of another
+    delivery: one item, one receipt; both copies are filed, also after a crash while
+    filing."""
+    mail = article_mail(AGENCY_SENDER, DEMO_BOX, message_id="<one@x>")
+    rig.drop(mail)
+    rig.drop(b"Received: by mx.demo; Mon, 7 Dec 2026 07:00:00 +0700\r\n" + mail)
+
+    def crash(*_a: object, **_k: object) -> None:
+        raise KeyboardInterrupt  # killed while filing
+
+    monkeypatch.setattr(rig.runner.source, "file", crash)
+    with pytest.raises(KeyboardInterrupt):
+        rig.runner.run_once()
+    monkeypatch.undo()
+    claims.free(rig.sessions)  # the daemon restarts
+    for _ in range(2):
+        rig.runner.run_once()
+    [item] = rig.items()
+    assert item.message_id == "one@x"
+    assert [m["To"] for m in rig.sent()].count(AGENCY_SENDER) == 1
+    assert not list((rig.inbox / "new").iterdir()) and not list((rig.inbox / "cur").iterdir())
+    assert len(list((rig.inbox / ".Đã xử lý" / "new").iterdir())) == 2
+
+
+def test_a_message_recorded_under_the_whole_message_fingerprint_is_still_known(
+    rig: Rig,
+) -> None:
+    """Recorded before trace fields were left out of the fingerprint, not filed yet: it is
+    not stored a second time when read again."""
+    mail = b"Received: by mx.demo; Mon, 7 Dec 2026 07:00:00 +0700\r\n" + article_mail(
+        AGENCY_SENDER, DEMO_BOX, message_id="<old@x>"
+    )
+    rig.drop(mail)
+    assert rig.runner.record() == 1
+    with rig.sessions.begin() as s:
+        raw = s.scalars(select(RawMessage)).one()
+        raw.fingerprint = runner.whole_fingerprint(mail, "old@x")
+    assert rig.runner.record() == 0
+    rig.runner.run_once()
+    assert len(rig.items()) == 1
+    assert len(list((rig.inbox / ".Đã xử lý" / "new").iterdir())) == 1
 
 
 def test_a_message_that_breaks_the_pipeline_is_kept_and_the_next_goes_on(

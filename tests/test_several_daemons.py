@@ -230,7 +230,10 @@ def holder(sessions: sessionmaker[Session]) -> str | None:
 
 
 def test_a_second_daemon_on_one_sqlite_file_refuses_to_start(tmp_path: Path) -> None:
+    """Also when it names the file by another path: a symbolic link to it, or to its folder."""
     config = write_config(tmp_path, f"sqlite:///{tmp_path}/bientap.db", None)
+    (tmp_path / "link.db").symlink_to(tmp_path / "bientap.db")
+    (tmp_path / "folder").symlink_to(tmp_path)
     with Daemon(config, tmp_path / "first.log") as first:
         wait_for(
             "the first daemon",
@@ -238,17 +241,18 @@ def test_a_second_daemon_on_one_sqlite_file_refuses_to_start(tmp_path: Path) -> 
             [first],
             60,
         )
-        second = subprocess.run(
-            [sys.executable, "run_pipeline.py", "--config", str(config), "--once"],
-            cwd=REPO,
-            env=first.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert second.returncode == 2
-        assert "Một daemon bientap khác" in second.stderr
-        assert f"pid {first.pid}" in second.stderr
-        assert "PostgreSQL" in second.stderr
+        for path in ("bientap.db", "link.db", "folder/bientap.db"):
+            second = subprocess.run(
+                [sys.executable, "run_pipeline.py", "--config", str(config), "--once"],
+                cwd=REPO,
+                env=first.env | {"BIENTAP_DATABASE_URL": f"sqlite:///{tmp_path}/{path}"},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert second.returncode == 2, path
+            assert "Một daemon bientap khác" in second.stderr
+            assert f"pid {first.pid}" in second.stderr
+            assert "PostgreSQL" in second.stderr
         status, _took = first.stop(30)
         assert status == 0
