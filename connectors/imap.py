@@ -297,3 +297,4 @@ class ImapSource:
             with contextlib.suppress(Exception):  # closing a broken connection
                 self._client.logout()
             self._client = None
+        self._selected = None  # a new connection selects the folder again

@@ -172,6 +172,20 @@ def test_only_new_uids_are_fetched_and_uidvalidity_change_resyncs(
     assert len(dovecot.messages(imap_user.name, "Đã xử lý")) == 3
 
 
+def test_a_mailbox_closed_and_taken_again_files_its_mail(
+    deploy, dovecot: Dovecot, imap_user: ImapAccount
+) -> None:
+    """A daemon that lost a mailbox's lease closes its connection; taking it back, it
+    selects the folder again (before: MOVE failed, "illegal in state AUTH")."""
+    _d, watcher = deploy()
+    dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, message_id="<c@x>"))
+    runner = watcher.runner
+    assert runner.record() == 1 and runner.process() == 1
+    runner.source.close()
+    assert runner.file() == 1
+    assert len(dovecot.messages(imap_user.name, "Đã xử lý")) == 1
+
+
 def test_a_dropped_connection_is_retried_and_nothing_is_lost(
     deploy, dovecot: Dovecot, imap_user: ImapAccount, smtp_sink: SmtpSink
 ) -> None:
