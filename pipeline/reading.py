@@ -312,6 +312,13 @@ def too_large(board: Board, raw: bytes) -> Reading:
         mail = parse_message(header_block(raw))
     except MessageParseError as exc:
         return Reading(outcome="unreadable", reason=f"không đọc được thư: {exc.reason}")
+    if reason := not_a_submission(mail, board.addresses()):  # a bounce of a big mail…
+        return Reading(
+            outcome="set_aside",
+            reason=reason,
+            message_id=mail.message_id,
+            from_address=mail.from_address,
+        )
     sender = identify_sender(board, mail.from_address)
     return Reading(
         outcome="submission",

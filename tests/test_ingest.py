@@ -294,6 +294,26 @@ def test_a_message_over_the_size_limit_is_returned_unparsed(
     assert "toàn bộ thư (1 MB)" in notice.get_content()
 
 
+def test_a_bounce_over_the_size_limit_is_set_aside_not_answered(
+    tmp_path: Path, db_url: str
+) -> None:
+    """A bounce carrying back a big mail is still a bounce, read from its header fields."""
+    rig = make_rig(tmp_path, db_url, limited(max_message_mb=1))
+    bounce = article_mail(
+        "MAILER-DAEMON@sgddt.demo.bientap.vn",
+        DEMO_BOX,
+        "Undelivered Mail Returned to Sender",
+        message_id="<bounce@x>",
+        attachments=[("a.mp4", "video/mp4", b"\0" * (1024 * 1024))],
+        extra_headers={"Auto-Submitted": "auto-replied"},
+    )
+    rig.drop(bounce)
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert item.state == State.SET_ASIDE and "auto" in (item.reason or "").lower()
+    assert rig.sent() == []
+
+
 def test_a_message_file_that_cannot_be_read_does_not_block_the_inbox(
     rig: Rig, caplog: pytest.LogCaptureFixture
 ) -> None:
