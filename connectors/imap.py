@@ -23,6 +23,9 @@ from imapclient.exceptions import IMAPClientError, LoginError
 from connectors.base import Cursor, Fetched, PermanentError, TransientError
 
 log = logging.getLogger(__name__)
+# imapclient warns when a server's answer is not ASCII ("[TRYCREATE] … Đã xử lý", before
+# the folder is made): it reads it anyway, and our own messages name the folder
+logging.getLogger("imapclient.util").setLevel(logging.ERROR)
 
 BATCH = 200
 # A folder deleted and recreated under a selected session can stay invisible to NOOP
