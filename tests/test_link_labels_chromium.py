@@ -11,13 +11,10 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Locator, Page, Request, Route
 
-from pipeline.review import Links
 from pipeline.samples import NEWS_BODY, article_mail
-from pipeline.tokens import Signer
 from pipeline.vietnamese import BIDI_CONTROLS
-from pipeline.web import WebServer, make_app
-from tests.helpers import DEMO_BOX, TEST_KEY, make_rig
-from tests.test_web_chromium import SENDER, Late, Site
+from tests.helpers import DEMO_BOX
+from tests.test_web_chromium import SENDER, Site, serve_submission
 
 HIDDEN = "<sub><sup>" * 20 + "evil.example" + "</sup></sub>" * 20
 # An article's links and the host each opens in Chromium.
@@ -40,19 +37,8 @@ NAME = "Lê Thị\u2067 Hồng Nhung"
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Site]:
-    late = Late()
-    server = WebServer(late, "127.0.0.1:0")
-    links = Links(Signer([TEST_KEY]), f"http://127.0.0.1:{server.port}")
-    rig = make_rig(tmp_path, f"sqlite:///{tmp_path}/bientap.db")
-    rig.runner.links = links
-    late.app = make_app(rig.sessions, {rig.board.id: rig.board}, links, rig.files)
-    server.start()
-    try:
-        rig.drop(article_mail(SENDER, DEMO_BOX, TITLE, ARTICLE, sender_name=NAME, html=True))
-        rig.runner.run_once()
-        yield Site(rig, links)
-    finally:
-        server.stop()
+    mail = article_mail(SENDER, DEMO_BOX, TITLE, ARTICLE, sender_name=NAME, html=True)
+    yield from serve_submission(tmp_path, mail)
 
 
 def _review_mail_html(site: Site) -> str:

@@ -72,8 +72,9 @@ class Site:
         raise AssertionError(f"no {action} link mailed")
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
+def serve_submission(tmp_path: Path, mail: bytes) -> Iterator[Site]:
+    """The link pages on a real server, with ``mail`` submitted, routed and its review
+    mails sent (the links in them point at the server)."""
     late = Late()
     server = WebServer(late, "127.0.0.1:0")
     links = Links(Signer([TEST_KEY]), f"http://127.0.0.1:{server.port}")
@@ -82,11 +83,16 @@ def site(tmp_path: Path) -> Iterator[Site]:
     late.app = make_app(rig.sessions, {rig.board.id: rig.board}, links, rig.files)
     server.start()
     try:
-        rig.drop(article_mail(SENDER, DEMO_BOX, body=XSS_BODY, html=True))
-        rig.runner.run_once()  # stored, routed, review mails sent
+        rig.drop(mail)
+        rig.runner.run_once()
         yield Site(rig, links)
     finally:
         server.stop()
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    yield from serve_submission(tmp_path, article_mail(SENDER, DEMO_BOX, body=XSS_BODY, html=True))
 
 
 def test_reviewer_reads_the_item_on_a_phone_and_approves_it(site: Site, page: Page) -> None:
