@@ -184,7 +184,7 @@ def take_correction(
 ) -> None:
     """A sender's new version of an item, checked like a new submission (``flags``): the
     review starts again with it, unless the checks now quarantine, hold or return it."""
-    state = decide(flags)
+    state, before = decide(flags), (item.flags, item.reason)
     item.flags = [f.to_dict() for f in flags]  # the review path reads them (escalation)
     item.reason = "; ".join(f.message for f in flags if f.action is not Action.NOTE) or None
     version = review.revise(
@@ -196,6 +196,8 @@ def take_correction(
         note=f"thư {reading.message_id}",
         state=state,
     )
+    if version is None:  # the same content: its flags and state stand as they were
+        item.flags, item.reason = before
     for f in reading.files:
         item.files.append(StoredFile(**vars(f)))
     review.event(

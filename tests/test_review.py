@@ -149,14 +149,14 @@ def test_a_seat_cannot_be_forwarded_to_someone_who_already_sits_at_the_step(
 DEMO_SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
 
 
-def correct(rig: Rig, item: Submission, body: str) -> Submission:
+def correct(rig: Rig, item: Submission, body: str, tag: str = "") -> Submission:
     """The sender's correction of ``item``: a mail in reply to its receipt."""
     receipt = next(m for m in rig.sent() if item.tracking_code in str(m["Subject"]))
     rig.drop(
         article_mail(
             DEMO_SENDER,
             rig.board.mailboxes[0].address,
-            "Re: " + str(receipt["Subject"]),
+            f"{tag}Re: {receipt['Subject']}",
             body,
             extra_headers={"In-Reply-To": str(receipt["Message-ID"])},
         )
@@ -206,6 +206,15 @@ def test_a_correction_that_adds_a_secrecy_stamp_is_quarantined_and_its_review_st
         if any(h in str(m["To"]) for h in heads) and "Cảnh báo: thư có dấu mật" in str(m["Subject"])
     ]
     assert alert, "the head is told, as for a stamped submission"
+
+
+def test_a_correction_that_changes_nothing_leaves_the_item_as_it_was(
+    tmp_path: Path, db_url: str
+) -> None:
+    rig = make_rig(tmp_path, db_url)
+    item = submit(rig, DEMO_SENDER, "[GD] Ngày hội tuyển sinh")
+    again = correct(rig, item, NEWS_BODY, tag="[MẬT] ")  # a stamp on the subject only
+    assert (again.version, again.state, again.flags) == (1, State.PENDING_REVIEW, item.flags)
 
 
 def test_a_correction_on_a_sensitive_topic_goes_to_the_head_first(
