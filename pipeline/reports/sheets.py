@@ -4,6 +4,11 @@ The workbook keeps numbers as numbers, shown in the Vietnamese way by their numb
 formats (đồng with a thousands separator, percentages, dates). A CSV file keeps plain
 values (integers, ISO times in the board's zone) for other programs, in UTF-8 with a
 byte-order mark so that Excel reads the diacritics right.
+
+Text comes from mail (a subject, a byline) and is never a formula: the workbook stores
+it as a string cell, and a CSV value starting with ``= + - @``, a tab or a carriage
+return gets a leading ``'`` (OWASP's advice on CSV injection), so that Excel shows it
+instead of running it.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ NUMBER_FORMATS: dict[Format, str] = {
 _HEAD_FILL = PatternFill("solid", fgColor="DCE6F1")
 _BOLD = Font(bold=True)
 _WIDTHS: dict[Format, int] = {"text": 28, "when": 17, "vnd": 16}
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _local(value: Cell, tz: str) -> Cell:
@@ -49,6 +55,8 @@ def xlsx_bytes(tables: Sequence[Table], info: Sequence[tuple[str, str]], tz: str
     for key, value in info:
         about.append([key, value])
         about.cell(about.max_row, 1).font = _BOLD
+        for cell in about[about.max_row]:
+            cell.data_type = "s"  # text from mail is never a formula
     about.column_dimensions["A"].width = 30
     about.column_dimensions["B"].width = 80
     for table in tables:
@@ -70,6 +78,8 @@ def _sheet(book: Workbook, table: Table, tz: str) -> None:
         for col, cell in zip(table.columns, ws[ws.max_row], strict=True):
             if col.fmt in NUMBER_FORMATS:
                 cell.number_format = NUMBER_FORMATS[col.fmt]
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # openpyxl reads a leading "=" as a formula
     if table.total:
         for cell in ws[ws.max_row]:
             cell.font = _BOLD
@@ -83,6 +93,8 @@ def _plain(value: Cell, tz: str) -> str | int | float:
         return ""
     if isinstance(value, datetime):
         return value.astimezone(ZoneInfo(tz)).isoformat(timespec="minutes")
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
     return value
 
 
