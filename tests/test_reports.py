@@ -30,7 +30,7 @@ from pipeline.cli_reports import add_commands
 from pipeline.config import Board
 from pipeline.db import open_database
 from pipeline.models import Event, OutgoingMail, Publication, RawMessage, Submission
-from pipeline.reports import activity, outputs, periods, royalty
+from pipeline.reports import activity, approval, outputs, periods, royalty
 from pipeline.reports.mailing import mail_due_reports
 from tests.helpers import CONFIG
 
@@ -515,3 +515,26 @@ def test_text_from_mail_is_never_a_formula(deployment: Any, tmp_path: Path) -> N
     assert (rows[2][2], rows[3][4]) == ("'" + title, "'" + author)
     assert rows[2][8] == "225000"
     assert read_csv(out / "nhuan-but-demo-2026-H1-tac-gia.csv")[1][1] == "'" + author
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"author": "Kẻ Mạo Danh"}, {"agency_id": "so-yte"}, {"state": "withdrawn"}],
+    ids=["author", "agency", "withdrawn"],
+)
+def test_approval_is_bound_to_who_is_paid(deployment: Any, change: dict[str, str]) -> None:
+    folder, sessions, board = deployment
+    period = periods.parse("2026-H1", board.timezone)
+    approve = ("report", "approve-royalty", "--period", "2026-H1", "--reason", "ok")
+    assert cli(folder, *approve, "--as", "truong-ban") == 0
+    with sessions.begin() as s:
+        b = s.scalar(select(Submission).where(Submission.tracking_code == "BT-B"))
+        assert b is not None
+        for key, value in change.items():
+            setattr(b, key, value)
+    with sessions() as s:
+        statement = royalty.statement(s, board, period)
+        assert statement.total == 2_100_000  # the same items and amounts
+        assert approval.status(s, statement) == (
+            "Chưa phê duyệt: số liệu đã thay đổi sau lần phê duyệt trước"
+        )

@@ -3,7 +3,8 @@
 No table of its own: an approval is an event ("royalty-statement-approved") carrying
 the period, the SHA-256 of the statement's figures and its totals, sealed into the
 board's audit chain at once. A statement whose figures changed after an approval (an
-item published late, a kind corrected) has another digest and needs a new approval.
+item published late, a kind corrected, an item credited to another author or agency,
+an item withdrawn) has another digest and needs a new approval.
 """
 
 from __future__ import annotations

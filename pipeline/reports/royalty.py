@@ -83,14 +83,26 @@ class Statement:
         return known.get(ref, ref) if ref else NO_AGENCY
 
     def figures(self) -> dict[str, object]:
-        """What the head approves: the items, their kinds and amounts, the totals."""
+        """What the head approves: the items, their kinds and amounts, who is credited
+        (author and agency) and whether withdrawn, the totals."""
         return {
             "board": self.board.id,
             "period": self.period.label,
             "start": self.period.start.isoformat(),
             "end": self.period.end.isoformat(),
             "unit_vnd": self.board.reports.royalties.unit_vnd,
-            "items": [[e.fact.id, e.kind, e.coefficient, e.amount] for e in self.entries],
+            "items": [
+                [
+                    e.fact.id,
+                    e.kind,
+                    e.coefficient,
+                    e.amount,
+                    e.fact.author,
+                    e.fact.agency_id,
+                    e.fact.withdrawn,
+                ]
+                for e in self.entries
+            ],
             "items_total": len(self.entries),
             "total_vnd": self.total,
         }
