@@ -30,7 +30,7 @@ from pipeline.cli_reports import add_commands
 from pipeline.config import Board
 from pipeline.db import open_database
 from pipeline.models import Event, OutgoingMail, Publication, RawMessage, Submission
-from pipeline.reports import activity, approval, outputs, periods, royalty
+from pipeline.reports import activity, approval, charts, outputs, periods, royalty
 from pipeline.reports.mailing import mail_due_reports
 from tests.helpers import CONFIG
 
@@ -538,3 +538,12 @@ def test_approval_is_bound_to_who_is_paid(deployment: Any, change: dict[str, str
         assert approval.status(s, statement) == (
             "Chưa phê duyệt: số liệu đã thay đổi sau lần phê duyệt trước"
         )
+
+
+def test_chart_labels_are_text_not_mathtext() -> None:
+    plain = charts.bars("t", ["Quỹ 5 và 10 triệu"], [charts.Series("a", [1])])
+    dollars = charts.bars("t", ["Quỹ $5 và $10 triệu"], [charts.Series("a", [1])])
+    # As mathtext "$5 và $" is italic and spaceless: the label differs from the plain one
+    # by the two "$" glyphs alone, the rest drawn the same.
+    assert dollars.count("<use ") == plain.count("<use ") + 2
+    charts.bars("t", ["Quỹ $\\frac{a}{$ x"], [charts.Series("a", [1])])  # no ValueError

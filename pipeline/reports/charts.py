@@ -2,7 +2,8 @@
 
 The SVG draws its text as paths (DejaVu Sans, which has every Vietnamese letter), so it
 looks the same in any browser without fonts; its element ids are prefixed per chart, so
-several charts can share one page.
+several charts can share one page. Labels are plain text: a ``$`` in a name is drawn as
+itself, never read as mathtext.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def bars(
             "font.size": 10,
             "svg.fonttype": "path",
             "svg.hashsalt": "bientap",  # the same figures draw the same file
+            "text.parse_math": False,  # an agency's name "Quỹ $5…$" is text, not TeX
             "axes.spines.top": False,
             "axes.spines.right": False,
         }
