@@ -20,10 +20,12 @@ import base64
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import shutil
 import sqlite3
+import stat
 import tarfile
 import tempfile
 import zlib
@@ -73,6 +75,9 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 SQLITE_COMPANIONS = ("-wal", "-shm", "-journal", ".migrate.lock", ".daemon.lock")  # not data
 BATCH = 500
 CHUNK = 1 << 20
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600  # an archive holds every sender's mail
+
+log = logging.getLogger(__name__)
 
 
 class BackupError(Exception):
@@ -117,6 +122,25 @@ def archives(dest_dir: Path) -> list[Path]:
         return []
     found = [(s, p) for p in dest_dir.iterdir() if p.is_file() and (s := _stamp(p)) is not None]
     return [p for _s, p in sorted(found)]
+
+
+def _private_dir(dest_dir: Path) -> None:
+    """Make ``dest_dir`` readable by its owner only; one that exists already is left as
+    it is (it may be a share the operator chose) with a warning if others can enter it."""
+    if not dest_dir.is_dir():
+        dest_dir.parent.mkdir(parents=True, exist_ok=True)
+        dest_dir.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+        dest_dir.chmod(PRIVATE_DIR)  # whatever the umask
+        return
+    mode = stat.S_IMODE(dest_dir.stat().st_mode)
+    if mode & 0o077:
+        log.warning(
+            "backup folder %s is open to other users (mode %o); the archives themselves "
+            "are %o, consider chmod 700",
+            dest_dir,
+            mode,
+            PRIVATE_FILE,
+        )
 
 
 def _new_name(dest_dir: Path, now: datetime) -> Path:
@@ -340,10 +364,11 @@ def create(
     deployed: Deployed, dest_dir: Path, now: datetime, progress: Progress | None = None
 ) -> Path:
     """Write one archive of the deployment into ``dest_dir``; returns its path. It appears
-    under its final name only once complete."""
+    under its final name only once complete, readable by its owner only (mode 0600; a
+    new ``dest_dir`` is made 0700)."""
     progress = progress or _Quiet()
     dest_dir = Path(dest_dir)
-    dest_dir.mkdir(parents=True, exist_ok=True)
+    _private_dir(dest_dir)
     target = _new_name(dest_dir, now)
     with tempfile.TemporaryDirectory(dir=dest_dir, prefix=".tmp-backup-") as tmp:
         scratch = Path(tmp)
@@ -376,6 +401,7 @@ def create(
             }
             body = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True).encode()
             _add_bytes(tar, MANIFEST, body, now)
+        partial.chmod(PRIVATE_FILE)
         with partial.open("rb") as fh:
             os.fsync(fh.fileno())
         os.replace(partial, target)

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import shutil
+import stat
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -454,3 +455,22 @@ def test_scheduled_backups_are_weekly_and_rotate(tmp_path: Path) -> None:
     assert backup.archives(world.data / "backups") == kept[2:]
     assert not any(p.name.startswith(".tmp") for p in (world.data / "backups").iterdir())
     assert os.listdir(world.data / "backups") == [kept[2].name]
+
+
+def test_archives_and_their_folder_are_private(
+    world: World, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An archive holds every sender's mail and attachments: its owner's only."""
+    umask = os.umask(0o022)
+    try:
+        archive = backup.create(world.deployed, backup.backup_dir(world.deployed), utcnow())
+        shared = tmp_path / "chia-se"
+        shared.mkdir(mode=0o755)
+        elsewhere = backup.create(world.deployed, shared, utcnow())
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(archive.stat().st_mode) == 0o600
+    assert stat.S_IMODE(archive.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o600
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o755  # the operator's folder, left alone
+    assert f"backup folder {shared} is open to other users" in caplog.text
