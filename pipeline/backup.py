@@ -506,14 +506,11 @@ def _has_rows(engine: Engine) -> list[str]:
         ]
 
 
-def _current(engine: Engine) -> str | None:
-    with engine.connect() as conn:
-        return _revision(conn)
-
-
-def _schema_to(engine: Engine, revision: str) -> None:
-    """Bring the target schema to the archive's revision (it holds no rows by now)."""
-    cfg = alembic_config(engine)
+def _schema_to(conn: Connection, revision: str) -> None:
+    """Bring the target schema to the archive's revision (it holds no rows by now), in
+    ``conn``'s transaction."""
+    cfg = alembic_config(conn.engine)
+    cfg.attributes["connection"] = conn
     script = ScriptDirectory.from_config(cfg)
     try:
         script.get_revision(revision)
@@ -522,7 +519,7 @@ def _schema_to(engine: Engine, revision: str) -> None:
             f"bản sao lưu ở phiên bản lược đồ {revision}, mới hơn phần mềm này "
             f"(the backup's schema revision {revision} is newer than this bientap)"
         ) from None
-    current = _current(engine)
+    current = _revision(conn)
     if current == revision:
         return
     ahead = current is not None and revision in {
@@ -546,12 +543,11 @@ def _config_names(manifest: dict[str, Any]) -> list[str]:
     return sorted(str(n) for n in names if n is not None)
 
 
-def _wipe(engine: Engine) -> None:
-    present = set(inspect(engine).get_table_names())
-    with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            if table.name in present:
-                conn.execute(delete(table))
+def _wipe(conn: Connection) -> None:
+    present = set(inspect(conn).get_table_names())
+    for table in reversed(Base.metadata.sorted_tables):
+        if table.name in present:
+            conn.execute(delete(table))
 
 
 def _reset_sequences(conn: Connection, present: set[str]) -> None:
@@ -589,34 +585,33 @@ def _as_stored(table: Table, columns: set[str]) -> Table:
 
 
 def _load_rows(
-    engine: Engine, dumps: Path, manifest: dict[str, Any], progress: Progress
+    conn: Connection, dumps: Path, manifest: dict[str, Any], progress: Progress
 ) -> dict[str, int]:
-    inspector = inspect(engine)
+    inspector = inspect(conn)
     present = set(inspector.get_table_names())
     progress.begin("Cơ sở dữ liệu (database)", sum(manifest.get("tables", {}).values()))
     counts: dict[str, int] = {}
-    with engine.begin() as conn:
-        for table in Base.metadata.sorted_tables:
-            source = dumps / f"{table.name}.jsonl"
-            if table.name not in present or not source.exists():
-                continue
-            columns = {c["name"] for c in inspector.get_columns(table.name)}
-            into = _as_stored(table, columns)
-            n, batch = 0, []
-            with source.open("rb") as fh:
-                for line in fh:
-                    batch.append(_decode_row(table, json.loads(line), columns))
-                    if len(batch) >= BATCH:
-                        conn.execute(into.insert(), batch)
-                        n, batch = n + len(batch), []
-                        progress.advance(BATCH)
-            if batch:
-                conn.execute(into.insert(), batch)
-                n += len(batch)
-                progress.advance(len(batch))
-            counts[table.name] = n
-        if conn.dialect.name == "postgresql":
-            _reset_sequences(conn, present)
+    for table in Base.metadata.sorted_tables:
+        source = dumps / f"{table.name}.jsonl"
+        if table.name not in present or not source.exists():
+            continue
+        columns = {c["name"] for c in inspector.get_columns(table.name)}
+        into = _as_stored(table, columns)
+        n, batch = 0, []
+        with source.open("rb") as fh:
+            for line in fh:
+                batch.append(_decode_row(table, json.loads(line), columns))
+                if len(batch) >= BATCH:
+                    conn.execute(into.insert(), batch)
+                    n, batch = n + len(batch), []
+                    progress.advance(BATCH)
+        if batch:
+            conn.execute(into.insert(), batch)
+            n += len(batch)
+            progress.advance(len(batch))
+        counts[table.name] = n
+    if conn.dialect.name == "postgresql":
+        _reset_sequences(conn, present)
     return counts
 
 
@@ -668,6 +663,8 @@ def restore(
 ) -> Restored:
     """Put ``archive`` into an empty deployment (``force``: replace what is there).
 
+    The files are unpacked first; the database is then emptied, brought to the archive's
+    schema and filled in one transaction, rolled back if anything fails.
     The board files go to ``config_dir`` (default ``<data_dir>/config-restored``), to be
     looked at before use: an old configuration should not silently replace a newer one.
     Files of the archive overwrite files of the same name in ``data_dir``.
@@ -701,14 +698,16 @@ def restore(
                 f"{config_dir} đã có {', '.join(clash)}; chọn thư mục cấu hình khác hoặc dùng "
                 "--force (configuration files would be overwritten)"
             )
-        if filled:
-            _wipe(engine)
-        _schema_to(engine, revision)
         data_dir.mkdir(parents=True, exist_ok=True)  # the tables wait beside the files
         with tempfile.TemporaryDirectory(dir=data_dir, prefix=".tmp-restore-") as tmp:
             dumps = Path(tmp)
             files = _unpack(archive, manifest, data_dir, config_dir, dumps, progress)
-            counts = _load_rows(engine, dumps, manifest, progress)
+            # one transaction: a failure (a row refused, the disk full) leaves the
+            # target database as it was, --force or not
+            with engine.begin() as conn:
+                _wipe(conn)
+                _schema_to(conn, revision)
+                counts = _load_rows(conn, dumps, manifest, progress)
         migrate(engine)
     finally:
         engine.dispose()

@@ -25,6 +25,7 @@ from alembic import command
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pipeline import audit, backup, cli, cli_backup, review
@@ -474,3 +475,50 @@ def test_archives_and_their_folder_are_private(
     assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o600
     assert stat.S_IMODE(shared.stat().st_mode) == 0o755  # the operator's folder, left alone
     assert f"backup folder {shared} is open to other users" in caplog.text
+
+
+def with_a_duplicate_row(archive: Path, table: str, target: Path) -> Path:
+    """``archive`` with the last row of ``table`` twice (the manifest's checksum right):
+    the restore fails on it after everything before was loaded."""
+    name = f"{backup.DB}/{table}.jsonl"
+    manifest = backup.read_manifest(archive)
+    with tarfile.open(archive, "r:gz") as src, tarfile.open(target, "w:gz") as dst:
+        for member in src:
+            fh = src.extractfile(member)
+            if fh is None or member.name == backup.MANIFEST:
+                continue
+            data = fh.read()
+            if member.name == name:
+                data += data.splitlines(keepends=True)[-1]
+                manifest["files"][name] = hashlib.sha256(data).hexdigest()
+            member.size = len(data)
+            dst.addfile(member, io.BytesIO(data))
+        body = json.dumps(manifest, ensure_ascii=False).encode()
+        info = tarfile.TarInfo(backup.MANIFEST)
+        info.size = len(body)
+        dst.addfile(info, io.BytesIO(body))
+    return target
+
+
+@pytest.mark.parametrize("revision", [None, "0006"])
+def test_a_failed_forced_restore_leaves_the_database_as_it_was(
+    world: World, tmp_path: Path, revision: str | None
+) -> None:
+    """``--force`` empties the target only in the transaction that fills it again: a
+    row refused halfway (of an archive at this schema, or at an older one that takes the
+    schema back first), or a data folder that cannot be written, changes nothing."""
+    archive = backup.create(world.deployed, tmp_path / "out", utcnow())
+    if revision is not None:
+        archive = as_of(archive, schema_at(revision, tmp_path), revision, tmp_path / "old.tar.gz")
+    broken = with_a_duplicate_row(archive, "event", tmp_path / "broken.tar.gz")
+    assert backup.verify(broken) == []
+    before = table_rows(world.db_url)
+    with pytest.raises(IntegrityError):
+        backup.restore(broken, world.db_url, tmp_path / "elsewhere", force=True)
+    assert table_rows(world.db_url) == before
+    assert revision_of(world.db_url) == head()
+
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(OSError):
+        backup.restore(archive, world.db_url, tmp_path / "a-file" / "var", force=True)
+    assert table_rows(world.db_url) == before
