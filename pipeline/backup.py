@@ -446,6 +446,11 @@ def verify(archive: Path) -> list[str]:
                     manifest = json.loads(fh.read())
                 else:
                     sums[member.name] = _hash_stream(fh)
+            # tarfile stops at the end-of-archive blocks; read on to the gzip trailer so
+            # its CRC and length are checked (a copy cut short by a few bytes)
+            rest = tar.fileobj
+            while rest is not None and rest.read(CHUNK):
+                pass
     except (tarfile.TarError, OSError, EOFError, zlib.error, ValueError) as exc:
         return [f"{archive}: không đọc được bản sao lưu (unreadable archive): {exc}"]
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:

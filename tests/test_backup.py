@@ -522,3 +522,17 @@ def test_a_failed_forced_restore_leaves_the_database_as_it_was(
     with pytest.raises(OSError):
         backup.restore(archive, world.db_url, tmp_path / "a-file" / "var", force=True)
     assert table_rows(world.db_url) == before
+
+
+@pytest.mark.parametrize("cut", [1, 4, 8])
+def test_an_archive_cut_in_its_gzip_trailer_fails_verify(
+    world: World, tmp_path: Path, cut: int
+) -> None:
+    """The last 8 bytes of a .tar.gz are its CRC and length, after the tar's end blocks:
+    a copy that lost them is damaged, though every member reads."""
+    archive = backup.create(world.deployed, tmp_path / "out", utcnow())
+    cut_short = tmp_path / "cut.tar.gz"
+    cut_short.write_bytes(archive.read_bytes()[:-cut])
+    assert "không đọc được" in backup.verify(cut_short)[0]
+    with pytest.raises(backup.BackupError, match="hỏng"):
+        backup.restore(cut_short, f"sqlite:///{tmp_path}/r.db", tmp_path / "r")
