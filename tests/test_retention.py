@@ -3,6 +3,7 @@ every table, while the reports' counts, published credits and the sealed record 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from datetime import datetime, timedelta
@@ -13,21 +14,27 @@ import pytest
 from sqlalchemy import select, update
 
 from pipeline import audit, cli, cli_backup, retention
+from pipeline.commands import Verb
 from pipeline.models import (
     Event,
     NoticeLog,
     OutgoingMail,
     RawMessage,
     State,
+    StoredFile,
     Submission,
     utcnow,
 )
+from pipeline.samples import article_mail
+from tests.helpers import DEMO_BOX
 from tests.test_backup import (
+    PNG,
     SENDER,
     STRANGER,
     World,
     bientap,
     build_world,
+    decide,
     submit_batch,
     table_rows,
 )
@@ -50,7 +57,7 @@ class Setting:
     def purge(self, now: datetime | None = None) -> dict[str, int]:
         rig = self.world.rig
         with rig.sessions.begin() as s:
-            return retention.purge(s, rig.board, now or self.later)
+            return retention.purge(s, rig.board, now or self.later, self.world.deployed.files)
 
     def verify(self) -> audit.Verdict:
         with self.world.rig.sessions() as s:
@@ -225,3 +232,52 @@ def test_purge_from_the_command_line(
     assert bientap("--config", config, "purge", "--board", "khong-co") == 1
     assert cli.main(["--database-url", world.db_url, "audit", "verify"]) == 0
     assert State.PUBLISHED in {i.state for i in world.rig.items()}
+
+
+def test_attachments_of_items_never_published_leave_the_store(tmp_path: Path, db_url: str) -> None:
+    """A rejected item's scan of an identity card goes, name and bytes; the same photo as
+    a published item's stays (the store keeps one copy by content), and so does the
+    published item's file. A purge rolled back removes nothing."""
+    world = build_world(tmp_path, db_url)
+    old = submit_batch(world, SENDER, "2025")
+    rig, store = world.rig, world.deployed.files
+    card = PNG + b"CCCD-079123456789"
+    rig.drop(
+        article_mail(
+            "rieng.tu@syt.demo.bientap.vn",
+            DEMO_BOX,
+            "Đơn xin đăng tin cá nhân",
+            attachments=[
+                ("cccd-tran-thi-rieng.png", "image/png", card),
+                ("anh.png", "image/png", PNG),
+            ],
+        )
+    )
+    rig.runner.run_once()
+    private = rig.items()[-1].id
+    decide(world, private, Verb.REJECT, "Không phù hợp")
+    rig.runner.deliver()
+    setting = Setting(world, {**old, "private": private}, {}, utcnow())
+    card_path, photo_path = (store.path(hashlib.sha256(b).hexdigest()) for b in (card, PNG))
+    assert card_path.is_file() and photo_path.is_file()
+
+    with rig.sessions() as s:
+        assert retention.purge(s, rig.board, setting.later, store)["files"] == 2
+        s.rollback()
+    assert card_path.is_file()
+
+    assert setting.purge()["files"] == 2
+    assert not card_path.exists() and photo_path.is_file()
+    with rig.sessions() as s:
+        rows = s.scalars(select(StoredFile).order_by(StoredFile.id)).all()
+    kept = [(f.filename, f.sha256 is not None) for f in rows if f.submission_id == old["published"]]
+    assert kept == [("anh-khai-giang.png", True)]
+    gone = [(f.filename, f.sha256) for f in rows if f.submission_id == private]
+    assert gone == [(retention.ANONYMOUS, None)] * 2
+    assert mentions(world.db_url, "cccd-tran-thi-rieng") == []
+    assert setting.verify().ok
+    assert cli.main(["--database-url", world.db_url, "audit", "verify"]) == 0
+    with rig.sessions() as s:
+        purged = s.scalars(select(Event).where(Event.kind == audit.REDACTION)).one()
+    assert purged.detail["counts"]["files"] == 2
+    assert setting.purge()["files"] == 0
