@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Text, cast, or_, select, update
@@ -77,6 +76,7 @@ COUNTS = (
     "files",
 )
 UNLINK = "retention.unlink"  # Session.info: store files to remove once the purge commits
+LOG = "retention.log"  # Session.info: purges to log once committed
 
 
 def _known(board: Board) -> set[str]:
@@ -152,28 +152,32 @@ def _files(session: Session, board: Board, cutoff: datetime, store: FileStore) -
         row.filename, row.sha256 = ANONYMOUS, None
     session.flush()
     used = set(session.scalars(select(StoredFile.sha256).where(StoredFile.sha256.in_(digests))))
-    _unlink_after_commit(session, [store.path(d) for d in sorted(digests - used)])
+    session.info.setdefault(UNLINK, []).extend(store.path(d) for d in sorted(digests - used))
+    _when_committed(session)
     return len(rows)
 
 
-def _unlink_after_commit(session: Session, paths: list[Path]) -> None:
-    """Remove ``paths`` when the session's transaction commits; nothing on a rollback."""
-    session.info.setdefault(UNLINK, []).extend(paths)
-    if not sa_event.contains(session, "after_commit", _unlink):
-        sa_event.listen(session, "after_commit", _unlink)
-        sa_event.listen(session, "after_rollback", _forget)
+def _when_committed(session: Session) -> None:
+    """Remove the files and log the purges noted in ``session.info`` when its transaction
+    commits; forget them on a rollback (a dry run changed nothing)."""
+    if not sa_event.contains(session, "after_commit", _committed):
+        sa_event.listen(session, "after_commit", _committed)
+        sa_event.listen(session, "after_rollback", _rolled_back)
 
 
-def _unlink(session: Session) -> None:
+def _committed(session: Session) -> None:
     for path in session.info.pop(UNLINK, []):
         try:
             path.unlink(missing_ok=True)
         except OSError as exc:  # committed already: the file is an orphan, not a failure
             log.warning("purged attachment %s not removed: %s", path, exc)
+    for args in session.info.pop(LOG, []):
+        log.info("board=%s: personal data purged before %s: %s", *args)
 
 
-def _forget(session: Session) -> None:
+def _rolled_back(session: Session) -> None:
     session.info.pop(UNLINK, None)
+    session.info.pop(LOG, None)
 
 
 def _raw_messages(session: Session, board: Board, cutoff: datetime) -> int:
@@ -271,9 +275,9 @@ def _events(
 
 def purge(session: Session, board: Board, now: datetime, store: FileStore) -> dict[str, int]:
     """Anonymise the board's records older than its retention; the caller commits (or
-    rolls back: a dry run), and the attachments no longer used leave ``store`` on the
-    commit. Returns how many rows of each kind changed; a second run changes nothing and
-    records nothing."""
+    rolls back: a dry run). On the commit the attachments no longer used leave ``store``
+    and the purge is logged. Returns how many rows of each kind changed; a second run
+    changes nothing and records nothing."""
     cutoff = now - timedelta(days=board.retention_days)
     known = _known(board)
     counts = dict.fromkeys(COUNTS, 0)
@@ -301,5 +305,6 @@ def purge(session: Session, board: Board, now: datetime, store: FileStore) -> di
         )
         session.flush()
         audit.seal(session, board.id)
-        log.info("board=%s: personal data purged before %s: %s", board.id, cutoff, counts)
+        session.info.setdefault(LOG, []).append((board.id, cutoff, counts))
+        _when_committed(session)
     return counts

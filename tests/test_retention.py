@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -216,18 +217,24 @@ def test_a_forged_redaction_record_breaks_the_chain(setting: Setting) -> None:
 
 
 def test_purge_from_the_command_line(
-    setting: Setting, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    setting: Setting,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     world = setting.world
     config = str(world.config)
     monkeypatch.setattr(cli_backup, "utcnow", lambda: setting.later)  # a year on
     before = table_rows(world.db_url)
+    caplog.set_level(logging.INFO, logger=retention.__name__)
     assert bientap("--config", config, "purge", "--dry-run") == 0
     out = capsys.readouterr().out
     assert "sẽ ẩn danh (would anonymise)" in out and f"{len(setting.old):>6}  bài gửi" in out
     assert table_rows(world.db_url) == before
+    assert "personal data purged" not in caplog.text  # a dry run purged nothing
     assert bientap("--config", config, "purge", "--board", "demo") == 0
     assert "đã ẩn danh (anonymised)" in capsys.readouterr().out
+    assert "board=demo: personal data purged before" in caplog.text
     assert mentions(world.db_url, SENDER) == []
     assert bientap("--config", config, "purge", "--board", "khong-co") == 1
     assert cli.main(["--database-url", world.db_url, "audit", "verify"]) == 0
