@@ -6,7 +6,8 @@ review, approved-and-waiting or held: those still need their sender):
 
 - the item's sender address and name (and an address in its ``reason``), and its author
   unless it was published: a published author credit was public, and the royalty
-  statement (nhuận bút) pays it;
+  statement (nhuận bút) pays it (a published item without a byline is credited to its
+  sender's name, which becomes its author);
 - the mail as it arrived (``RawMessage.raw``), replaced by a short placeholder; its size,
   fingerprint and Message-ID stay, so the same mail fetched again is still recognised;
 - the attachments of items never published (``StoredFile``: the name goes, and the bytes
@@ -129,6 +130,8 @@ def _submissions(session: Session, board: Board, cutoff: datetime, known: set[st
         )
     ).all()
     for item in items:
+        if item.state in PUBLIC and not (item.author or "").strip() and item.sender_name.strip():
+            item.author = item.sender_name.strip()  # credited under that name: it stays
         item.sender_address, item.sender_name = "", ""
         item.reason = _scrub_text(item.reason, known) if item.reason else item.reason
         if item.state not in PUBLIC:

@@ -288,3 +288,18 @@ def test_attachments_of_items_never_published_leave_the_store(tmp_path: Path, db
         purged = s.scalars(select(Event).where(Event.kind == audit.REDACTION)).one()
     assert purged.detail["counts"]["files"] == 2
     assert setting.purge()["files"] == 0
+
+
+def test_a_published_item_without_a_byline_keeps_its_credit(setting: Setting) -> None:
+    """The royalty statement credits an item without a byline to its sender's name: the
+    purge writes that name into the author, so an approved statement's payee stays."""
+    published = setting.old["published"]
+    with setting.world.rig.sessions.begin() as s:
+        item = s.get(Submission, published)
+        assert item is not None and item.sender_name
+        name = item.sender_name
+        item.author = None
+    setting.purge()
+    item = next(i for i in setting.world.rig.items() if i.id == published)
+    assert (item.author, item.sender_name, item.sender_address) == (name, "", "")
+    assert setting.verify().ok
