@@ -167,14 +167,16 @@ class Retainer:
 
     board: Board
     sessions: sessionmaker[Session]
+    files: FileStore
 
     def run_once(self, now: datetime | None = None) -> Purged:
         with self.sessions.begin() as session:
-            return Purged(sum(retention.purge(session, self.board, now or utcnow()).values()))
+            counts = retention.purge(session, self.board, now or utcnow(), self.files)
+            return Purged(sum(counts.values()))
 
 
 def retainers(d: Deployed) -> list[Retainer]:
-    return [Retainer(board, d.sessions) for board in d.boards]
+    return [Retainer(board, d.sessions, d.files) for board in d.boards]
 
 
 @dataclass

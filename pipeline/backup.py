@@ -20,10 +20,12 @@ import base64
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import shutil
 import sqlite3
+import stat
 import tarfile
 import tempfile
 import zlib
@@ -73,6 +75,9 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 SQLITE_COMPANIONS = ("-wal", "-shm", "-journal", ".migrate.lock", ".daemon.lock")  # not data
 BATCH = 500
 CHUNK = 1 << 20
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600  # an archive holds every sender's mail
+
+log = logging.getLogger(__name__)
 
 
 class BackupError(Exception):
@@ -117,6 +122,25 @@ def archives(dest_dir: Path) -> list[Path]:
         return []
     found = [(s, p) for p in dest_dir.iterdir() if p.is_file() and (s := _stamp(p)) is not None]
     return [p for _s, p in sorted(found)]
+
+
+def _private_dir(dest_dir: Path) -> None:
+    """Make ``dest_dir`` readable by its owner only; one that exists already is left as
+    it is (it may be a share the operator chose) with a warning if others can enter it."""
+    if not dest_dir.is_dir():
+        dest_dir.parent.mkdir(parents=True, exist_ok=True)
+        dest_dir.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+        dest_dir.chmod(PRIVATE_DIR)  # whatever the umask
+        return
+    mode = stat.S_IMODE(dest_dir.stat().st_mode)
+    if mode & 0o077:
+        log.warning(
+            "backup folder %s is open to other users (mode %o); the archives themselves "
+            "are %o, consider chmod 700",
+            dest_dir,
+            mode,
+            PRIVATE_FILE,
+        )
 
 
 def _new_name(dest_dir: Path, now: datetime) -> Path:
@@ -340,10 +364,11 @@ def create(
     deployed: Deployed, dest_dir: Path, now: datetime, progress: Progress | None = None
 ) -> Path:
     """Write one archive of the deployment into ``dest_dir``; returns its path. It appears
-    under its final name only once complete."""
+    under its final name only once complete, readable by its owner only (mode 0600; a
+    new ``dest_dir`` is made 0700)."""
     progress = progress or _Quiet()
     dest_dir = Path(dest_dir)
-    dest_dir.mkdir(parents=True, exist_ok=True)
+    _private_dir(dest_dir)
     target = _new_name(dest_dir, now)
     with tempfile.TemporaryDirectory(dir=dest_dir, prefix=".tmp-backup-") as tmp:
         scratch = Path(tmp)
@@ -376,6 +401,7 @@ def create(
             }
             body = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True).encode()
             _add_bytes(tar, MANIFEST, body, now)
+        partial.chmod(PRIVATE_FILE)
         with partial.open("rb") as fh:
             os.fsync(fh.fileno())
         os.replace(partial, target)
@@ -420,6 +446,11 @@ def verify(archive: Path) -> list[str]:
                     manifest = json.loads(fh.read())
                 else:
                     sums[member.name] = _hash_stream(fh)
+            # tarfile stops at the end-of-archive blocks; read on to the gzip trailer so
+            # its CRC and length are checked (a copy cut short by a few bytes)
+            rest = tar.fileobj
+            while rest is not None and rest.read(CHUNK):
+                pass
     except (tarfile.TarError, OSError, EOFError, zlib.error, ValueError) as exc:
         return [f"{archive}: không đọc được bản sao lưu (unreadable archive): {exc}"]
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
@@ -480,14 +511,11 @@ def _has_rows(engine: Engine) -> list[str]:
         ]
 
 
-def _current(engine: Engine) -> str | None:
-    with engine.connect() as conn:
-        return _revision(conn)
-
-
-def _schema_to(engine: Engine, revision: str) -> None:
-    """Bring the target schema to the archive's revision (it holds no rows by now)."""
-    cfg = alembic_config(engine)
+def _schema_to(conn: Connection, revision: str) -> None:
+    """Bring the target schema to the archive's revision (it holds no rows by now), in
+    ``conn``'s transaction."""
+    cfg = alembic_config(conn.engine)
+    cfg.attributes["connection"] = conn
     script = ScriptDirectory.from_config(cfg)
     try:
         script.get_revision(revision)
@@ -496,7 +524,7 @@ def _schema_to(engine: Engine, revision: str) -> None:
             f"bản sao lưu ở phiên bản lược đồ {revision}, mới hơn phần mềm này "
             f"(the backup's schema revision {revision} is newer than this bientap)"
         ) from None
-    current = _current(engine)
+    current = _revision(conn)
     if current == revision:
         return
     ahead = current is not None and revision in {
@@ -520,12 +548,11 @@ def _config_names(manifest: dict[str, Any]) -> list[str]:
     return sorted(str(n) for n in names if n is not None)
 
 
-def _wipe(engine: Engine) -> None:
-    present = set(inspect(engine).get_table_names())
-    with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            if table.name in present:
-                conn.execute(delete(table))
+def _wipe(conn: Connection) -> None:
+    present = set(inspect(conn).get_table_names())
+    for table in reversed(Base.metadata.sorted_tables):
+        if table.name in present:
+            conn.execute(delete(table))
 
 
 def _reset_sequences(conn: Connection, present: set[str]) -> None:
@@ -563,34 +590,33 @@ def _as_stored(table: Table, columns: set[str]) -> Table:
 
 
 def _load_rows(
-    engine: Engine, dumps: Path, manifest: dict[str, Any], progress: Progress
+    conn: Connection, dumps: Path, manifest: dict[str, Any], progress: Progress
 ) -> dict[str, int]:
-    inspector = inspect(engine)
+    inspector = inspect(conn)
     present = set(inspector.get_table_names())
     progress.begin("Cơ sở dữ liệu (database)", sum(manifest.get("tables", {}).values()))
     counts: dict[str, int] = {}
-    with engine.begin() as conn:
-        for table in Base.metadata.sorted_tables:
-            source = dumps / f"{table.name}.jsonl"
-            if table.name not in present or not source.exists():
-                continue
-            columns = {c["name"] for c in inspector.get_columns(table.name)}
-            into = _as_stored(table, columns)
-            n, batch = 0, []
-            with source.open("rb") as fh:
-                for line in fh:
-                    batch.append(_decode_row(table, json.loads(line), columns))
-                    if len(batch) >= BATCH:
-                        conn.execute(into.insert(), batch)
-                        n, batch = n + len(batch), []
-                        progress.advance(BATCH)
-            if batch:
-                conn.execute(into.insert(), batch)
-                n += len(batch)
-                progress.advance(len(batch))
-            counts[table.name] = n
-        if conn.dialect.name == "postgresql":
-            _reset_sequences(conn, present)
+    for table in Base.metadata.sorted_tables:
+        source = dumps / f"{table.name}.jsonl"
+        if table.name not in present or not source.exists():
+            continue
+        columns = {c["name"] for c in inspector.get_columns(table.name)}
+        into = _as_stored(table, columns)
+        n, batch = 0, []
+        with source.open("rb") as fh:
+            for line in fh:
+                batch.append(_decode_row(table, json.loads(line), columns))
+                if len(batch) >= BATCH:
+                    conn.execute(into.insert(), batch)
+                    n, batch = n + len(batch), []
+                    progress.advance(BATCH)
+        if batch:
+            conn.execute(into.insert(), batch)
+            n += len(batch)
+            progress.advance(len(batch))
+        counts[table.name] = n
+    if conn.dialect.name == "postgresql":
+        _reset_sequences(conn, present)
     return counts
 
 
@@ -642,6 +668,8 @@ def restore(
 ) -> Restored:
     """Put ``archive`` into an empty deployment (``force``: replace what is there).
 
+    The files are unpacked first; the database is then emptied, brought to the archive's
+    schema and filled in one transaction, rolled back if anything fails.
     The board files go to ``config_dir`` (default ``<data_dir>/config-restored``), to be
     looked at before use: an old configuration should not silently replace a newer one.
     Files of the archive overwrite files of the same name in ``data_dir``.
@@ -675,14 +703,16 @@ def restore(
                 f"{config_dir} đã có {', '.join(clash)}; chọn thư mục cấu hình khác hoặc dùng "
                 "--force (configuration files would be overwritten)"
             )
-        if filled:
-            _wipe(engine)
-        _schema_to(engine, revision)
         data_dir.mkdir(parents=True, exist_ok=True)  # the tables wait beside the files
         with tempfile.TemporaryDirectory(dir=data_dir, prefix=".tmp-restore-") as tmp:
             dumps = Path(tmp)
             files = _unpack(archive, manifest, data_dir, config_dir, dumps, progress)
-            counts = _load_rows(engine, dumps, manifest, progress)
+            # one transaction: a failure (a row refused, the disk full) leaves the
+            # target database as it was, --force or not
+            with engine.begin() as conn:
+                _wipe(conn)
+                _schema_to(conn, revision)
+                counts = _load_rows(conn, dumps, manifest, progress)
         migrate(engine)
     finally:
         engine.dispose()

@@ -24,6 +24,7 @@ COUNT_LABELS = (
     ("notices", "địa chỉ trong nhật ký thông báo (notice log)"),
     ("versions", "phiên bản (versions)"),
     ("events", "sự kiện nhật ký (record events)"),
+    ("files", "tệp đính kèm (attachments)"),
 )
 
 
@@ -125,7 +126,7 @@ def _purge(args: argparse.Namespace) -> int:
         return 1
     for board in boards:
         with d.sessions() as session:
-            counts = retention.purge(session, board, utcnow())
+            counts = retention.purge(session, board, utcnow(), d.files)
             if args.dry_run:
                 session.rollback()
             else:

@@ -6,9 +6,13 @@ review, approved-and-waiting or held: those still need their sender):
 
 - the item's sender address and name (and an address in its ``reason``), and its author
   unless it was published: a published author credit was public, and the royalty
-  statement (nhuận bút) pays it;
+  statement (nhuận bút) pays it (a published item without a byline is credited to its
+  sender's name, which becomes its author);
 - the mail as it arrived (``RawMessage.raw``), replaced by a short placeholder; its size,
   fingerprint and Message-ID stay, so the same mail fetched again is still recognised;
+- the attachments of items never published (``StoredFile``: the name goes, and the bytes
+  in the content-addressed store once the purge commits, unless another item has the
+  same file); a published item's files were public and stay;
 - mail the board sent about it (``OutgoingMail``): the text, and the recipient unless a
   board member or the board itself (board staff are named in the configuration);
 - the address in the rate limit of notices to senders (``NoticeLog``);
@@ -29,10 +33,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Text, cast, or_, select, update
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from pipeline import audit
 from pipeline.config import Board
+from pipeline.files import FileStore
 from pipeline.models import (
     Event,
     NoticeLog,
@@ -40,6 +46,7 @@ from pipeline.models import (
     RawMessage,
     RawStatus,
     State,
+    StoredFile,
     Submission,
     SubmissionVersion,
 )
@@ -60,7 +67,17 @@ PUBLIC = (State.PUBLISHED, State.WITHDRAWN)  # the author credit was on the port
 PLACEHOLDER = b"X-Bientap-Purged: personal data removed at the end of the retention period\r\n\r\n"
 ANONYMOUS = "(ẩn danh)"
 NOTICE_PREFIX = "an-danh-"  # NoticeLog rows keep their counts under a unique placeholder
-COUNTS = ("submissions", "raw_messages", "outgoing_mails", "notices", "versions", "events")
+COUNTS = (
+    "submissions",
+    "raw_messages",
+    "outgoing_mails",
+    "notices",
+    "versions",
+    "events",
+    "files",
+)
+UNLINK = "retention.unlink"  # Session.info: store files to remove once the purge commits
+LOG = "retention.log"  # Session.info: purges to log once committed
 
 
 def _known(board: Board) -> set[str]:
@@ -113,11 +130,57 @@ def _submissions(session: Session, board: Board, cutoff: datetime, known: set[st
         )
     ).all()
     for item in items:
+        if item.state in PUBLIC and not (item.author or "").strip() and item.sender_name.strip():
+            item.author = item.sender_name.strip()  # credited under that name: it stays
         item.sender_address, item.sender_name = "", ""
         item.reason = _scrub_text(item.reason, known) if item.reason else item.reason
         if item.state not in PUBLIC:
             item.author = None
     return len(items)
+
+
+def _files(session: Session, board: Board, cutoff: datetime, store: FileStore) -> int:
+    """Attachments of settled items never published lose their name, and their bytes
+    once the transaction commits if no other row names the same content."""
+    rows = session.scalars(
+        select(StoredFile).where(
+            StoredFile.submission_id.in_(
+                _settled(board, cutoff).where(Submission.state.not_in(PUBLIC))
+            ),
+            or_(StoredFile.sha256.is_not(None), StoredFile.filename != ANONYMOUS),
+        )
+    ).all()
+    digests = {r.sha256 for r in rows if r.sha256 is not None}
+    for row in rows:
+        row.filename, row.sha256 = ANONYMOUS, None
+    session.flush()
+    used = set(session.scalars(select(StoredFile.sha256).where(StoredFile.sha256.in_(digests))))
+    session.info.setdefault(UNLINK, []).extend(store.path(d) for d in sorted(digests - used))
+    _when_committed(session)
+    return len(rows)
+
+
+def _when_committed(session: Session) -> None:
+    """Remove the files and log the purges noted in ``session.info`` when its transaction
+    commits; forget them on a rollback (a dry run changed nothing)."""
+    if not sa_event.contains(session, "after_commit", _committed):
+        sa_event.listen(session, "after_commit", _committed)
+        sa_event.listen(session, "after_rollback", _rolled_back)
+
+
+def _committed(session: Session) -> None:
+    for path in session.info.pop(UNLINK, []):
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:  # committed already: the file is an orphan, not a failure
+            log.warning("purged attachment %s not removed: %s", path, exc)
+    for args in session.info.pop(LOG, []):
+        log.info("board=%s: personal data purged before %s: %s", *args)
+
+
+def _rolled_back(session: Session) -> None:
+    session.info.pop(UNLINK, None)
+    session.info.pop(LOG, None)
 
 
 def _raw_messages(session: Session, board: Board, cutoff: datetime) -> int:
@@ -213,9 +276,10 @@ def _events(
     return changed, entries
 
 
-def purge(session: Session, board: Board, now: datetime) -> dict[str, int]:
+def purge(session: Session, board: Board, now: datetime, store: FileStore) -> dict[str, int]:
     """Anonymise the board's records older than its retention; the caller commits (or
-    rolls back: a dry run). Returns how many rows of each kind changed; a second run
+    rolls back: a dry run). On the commit the attachments no longer used leave ``store``
+    and the purge is logged. Returns how many rows of each kind changed; a second run
     changes nothing and records nothing."""
     cutoff = now - timedelta(days=board.retention_days)
     known = _known(board)
@@ -226,6 +290,7 @@ def purge(session: Session, board: Board, now: datetime) -> dict[str, int]:
     counts["notices"] = _notices(session, board, cutoff, known)
     counts["versions"] = _versions(session, board, cutoff, known)
     counts["events"], entries = _events(session, board, cutoff, known)
+    counts["files"] = _files(session, board, cutoff, store)
     if any(counts.values()):
         session.add(
             Event(
@@ -243,5 +308,6 @@ def purge(session: Session, board: Board, now: datetime) -> dict[str, int]:
         )
         session.flush()
         audit.seal(session, board.id)
-        log.info("board=%s: personal data purged before %s: %s", board.id, cutoff, counts)
+        session.info.setdefault(LOG, []).append((board.id, cutoff, counts))
+        _when_committed(session)
     return counts

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import shutil
+import stat
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from alembic import command
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pipeline import audit, backup, cli, cli_backup, review
@@ -454,3 +456,83 @@ def test_scheduled_backups_are_weekly_and_rotate(tmp_path: Path) -> None:
     assert backup.archives(world.data / "backups") == kept[2:]
     assert not any(p.name.startswith(".tmp") for p in (world.data / "backups").iterdir())
     assert os.listdir(world.data / "backups") == [kept[2].name]
+
+
+def test_archives_and_their_folder_are_private(
+    world: World, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An archive holds every sender's mail and attachments: its owner's only."""
+    umask = os.umask(0o022)
+    try:
+        archive = backup.create(world.deployed, backup.backup_dir(world.deployed), utcnow())
+        shared = tmp_path / "chia-se"
+        shared.mkdir(mode=0o755)
+        elsewhere = backup.create(world.deployed, shared, utcnow())
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(archive.stat().st_mode) == 0o600
+    assert stat.S_IMODE(archive.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o600
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o755  # the operator's folder, left alone
+    assert f"backup folder {shared} is open to other users" in caplog.text
+
+
+def with_a_duplicate_row(archive: Path, table: str, target: Path) -> Path:
+    """``archive`` with the last row of ``table`` twice (the manifest's checksum right):
+    the restore fails on it after everything before was loaded."""
+    name = f"{backup.DB}/{table}.jsonl"
+    manifest = backup.read_manifest(archive)
+    with tarfile.open(archive, "r:gz") as src, tarfile.open(target, "w:gz") as dst:
+        for member in src:
+            fh = src.extractfile(member)
+            if fh is None or member.name == backup.MANIFEST:
+                continue
+            data = fh.read()
+            if member.name == name:
+                data += data.splitlines(keepends=True)[-1]
+                manifest["files"][name] = hashlib.sha256(data).hexdigest()
+            member.size = len(data)
+            dst.addfile(member, io.BytesIO(data))
+        body = json.dumps(manifest, ensure_ascii=False).encode()
+        info = tarfile.TarInfo(backup.MANIFEST)
+        info.size = len(body)
+        dst.addfile(info, io.BytesIO(body))
+    return target
+
+
+@pytest.mark.parametrize("revision", [None, "0006"])
+def test_a_failed_forced_restore_leaves_the_database_as_it_was(
+    world: World, tmp_path: Path, revision: str | None
+) -> None:
+    """``--force`` empties the target only in the transaction that fills it again: a
+    row refused halfway (of an archive at this schema, or at an older one that takes the
+    schema back first), or a data folder that cannot be written, changes nothing."""
+    archive = backup.create(world.deployed, tmp_path / "out", utcnow())
+    if revision is not None:
+        archive = as_of(archive, schema_at(revision, tmp_path), revision, tmp_path / "old.tar.gz")
+    broken = with_a_duplicate_row(archive, "event", tmp_path / "broken.tar.gz")
+    assert backup.verify(broken) == []
+    before = table_rows(world.db_url)
+    with pytest.raises(IntegrityError):
+        backup.restore(broken, world.db_url, tmp_path / "elsewhere", force=True)
+    assert table_rows(world.db_url) == before
+    assert revision_of(world.db_url) == head()
+
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(OSError):
+        backup.restore(archive, world.db_url, tmp_path / "a-file" / "var", force=True)
+    assert table_rows(world.db_url) == before
+
+
+@pytest.mark.parametrize("cut", [1, 4, 8])
+def test_an_archive_cut_in_its_gzip_trailer_fails_verify(
+    world: World, tmp_path: Path, cut: int
+) -> None:
+    """The last 8 bytes of a .tar.gz are its CRC and length, after the tar's end blocks:
+    a copy that lost them is damaged, though every member reads."""
+    archive = backup.create(world.deployed, tmp_path / "out", utcnow())
+    cut_short = tmp_path / "cut.tar.gz"
+    cut_short.write_bytes(archive.read_bytes()[:-cut])
+    assert "không đọc được" in backup.verify(cut_short)[0]
+    with pytest.raises(backup.BackupError, match="hỏng"):
+        backup.restore(cut_short, f"sqlite:///{tmp_path}/r.db", tmp_path / "r")

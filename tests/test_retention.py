@@ -3,7 +3,9 @@ every table, while the reports' counts, published credits and the sealed record 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,21 +15,27 @@ import pytest
 from sqlalchemy import select, update
 
 from pipeline import audit, cli, cli_backup, retention
+from pipeline.commands import Verb
 from pipeline.models import (
     Event,
     NoticeLog,
     OutgoingMail,
     RawMessage,
     State,
+    StoredFile,
     Submission,
     utcnow,
 )
+from pipeline.samples import article_mail
+from tests.helpers import DEMO_BOX
 from tests.test_backup import (
+    PNG,
     SENDER,
     STRANGER,
     World,
     bientap,
     build_world,
+    decide,
     submit_batch,
     table_rows,
 )
@@ -50,7 +58,7 @@ class Setting:
     def purge(self, now: datetime | None = None) -> dict[str, int]:
         rig = self.world.rig
         with rig.sessions.begin() as s:
-            return retention.purge(s, rig.board, now or self.later)
+            return retention.purge(s, rig.board, now or self.later, self.world.deployed.files)
 
     def verify(self) -> audit.Verdict:
         with self.world.rig.sessions() as s:
@@ -209,19 +217,89 @@ def test_a_forged_redaction_record_breaks_the_chain(setting: Setting) -> None:
 
 
 def test_purge_from_the_command_line(
-    setting: Setting, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    setting: Setting,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     world = setting.world
     config = str(world.config)
     monkeypatch.setattr(cli_backup, "utcnow", lambda: setting.later)  # a year on
     before = table_rows(world.db_url)
+    caplog.set_level(logging.INFO, logger=retention.__name__)
     assert bientap("--config", config, "purge", "--dry-run") == 0
     out = capsys.readouterr().out
     assert "sẽ ẩn danh (would anonymise)" in out and f"{len(setting.old):>6}  bài gửi" in out
     assert table_rows(world.db_url) == before
+    assert "personal data purged" not in caplog.text  # a dry run purged nothing
     assert bientap("--config", config, "purge", "--board", "demo") == 0
     assert "đã ẩn danh (anonymised)" in capsys.readouterr().out
+    assert "board=demo: personal data purged before" in caplog.text
     assert mentions(world.db_url, SENDER) == []
     assert bientap("--config", config, "purge", "--board", "khong-co") == 1
     assert cli.main(["--database-url", world.db_url, "audit", "verify"]) == 0
     assert State.PUBLISHED in {i.state for i in world.rig.items()}
+
+
+def test_attachments_of_items_never_published_leave_the_store(tmp_path: Path, db_url: str) -> None:
+    """A rejected item's scan of an identity card goes, name and bytes; the same photo as
+    a published item's stays (the store keeps one copy by content), and so does the
+    published item's file. A purge rolled back removes nothing."""
+    world = build_world(tmp_path, db_url)
+    old = submit_batch(world, SENDER, "2025")
+    rig, store = world.rig, world.deployed.files
+    card = PNG + b"CCCD-079123456789"
+    rig.drop(
+        article_mail(
+            "rieng.tu@syt.demo.bientap.vn",
+            DEMO_BOX,
+            "Đơn xin đăng tin cá nhân",
+            attachments=[
+                ("cccd-tran-thi-rieng.png", "image/png", card),
+                ("anh.png", "image/png", PNG),
+            ],
+        )
+    )
+    rig.runner.run_once()
+    private = rig.items()[-1].id
+    decide(world, private, Verb.REJECT, "Không phù hợp")
+    rig.runner.deliver()
+    setting = Setting(world, {**old, "private": private}, {}, utcnow())
+    card_path, photo_path = (store.path(hashlib.sha256(b).hexdigest()) for b in (card, PNG))
+    assert card_path.is_file() and photo_path.is_file()
+
+    with rig.sessions() as s:
+        assert retention.purge(s, rig.board, setting.later, store)["files"] == 2
+        s.rollback()
+    assert card_path.is_file()
+
+    assert setting.purge()["files"] == 2
+    assert not card_path.exists() and photo_path.is_file()
+    with rig.sessions() as s:
+        rows = s.scalars(select(StoredFile).order_by(StoredFile.id)).all()
+    kept = [(f.filename, f.sha256 is not None) for f in rows if f.submission_id == old["published"]]
+    assert kept == [("anh-khai-giang.png", True)]
+    gone = [(f.filename, f.sha256) for f in rows if f.submission_id == private]
+    assert gone == [(retention.ANONYMOUS, None)] * 2
+    assert mentions(world.db_url, "cccd-tran-thi-rieng") == []
+    assert setting.verify().ok
+    assert cli.main(["--database-url", world.db_url, "audit", "verify"]) == 0
+    with rig.sessions() as s:
+        purged = s.scalars(select(Event).where(Event.kind == audit.REDACTION)).one()
+    assert purged.detail["counts"]["files"] == 2
+    assert setting.purge()["files"] == 0
+
+
+def test_a_published_item_without_a_byline_keeps_its_credit(setting: Setting) -> None:
+    """The royalty statement credits an item without a byline to its sender's name: the
+    purge writes that name into the author, so an approved statement's payee stays."""
+    published = setting.old["published"]
+    with setting.world.rig.sessions.begin() as s:
+        item = s.get(Submission, published)
+        assert item is not None and item.sender_name
+        name = item.sender_name
+        item.author = None
+    setting.purge()
+    item = next(i for i in setting.world.rig.items() if i.id == published)
+    assert (item.author, item.sender_name, item.sender_address) == (name, "", "")
+    assert setting.verify().ok
