@@ -522,9 +522,19 @@ class Publisher:
 
     def _attempt(self, pub_id: int, result: PublishResult) -> None:
         with self.sessions.begin() as s:  # the attempt is on record before the request
-            pub, item = self._load(s, pub_id, lock=True)
+            pub, item = self._locked(s, pub_id)
             if pub.state not in (PubState.QUEUED, PubState.SENDING):
                 return  # done meanwhile by a daemon whose claim had lapsed
+            # the claim is renewed for this item (it was taken for a batch); one taken
+            # over by another daemon after it lapsed is that daemon's to send
+            if not self.crew.renew(pub, self.clock()):
+                log.warning(
+                    "board=%s publication=%d: claim lost to %s, not sent",
+                    self.board.id,
+                    pub_id,
+                    pub.claimed_by,
+                )
+                return
             maybe_sent = pub.attempts > 0 or pub.state == PubState.SENDING
             pub.state = PubState.SENDING
             pub.attempts += 1
@@ -682,6 +692,7 @@ class Publisher:
             pub, item = self._locked(s, pub_id)
             if self._moved(s, pub, was, sent):
                 return False
+            self.crew.renew(pub, self.clock())  # for the update and read-back that follow
             d = self.desk(s)
             if sent is not None:
                 self._published(d, pub, item, sent)
