@@ -90,6 +90,16 @@ class Crew:
         """The work on ``row`` is over for now: any daemon may claim it when it is due."""
         row.claimed_by, row.claimed_until = None, None
 
+    def renew(self, row: Any, now: datetime | None = None) -> bool:
+        """Extend this daemon's claim on ``row`` (read under its row lock) by
+        claim_seconds; False, and nothing changed, when the claim is no longer ours
+        (another daemon took the row after it lapsed, or it was ended): the work on the
+        row stops there."""
+        if row.claimed_by != self.holder:
+            return False
+        row.claimed_until = (now or utcnow()) + timedelta(seconds=self.claim_seconds)
+        return True
+
     @staticmethod
     def defer(row: Any, until: datetime) -> None:
         """No daemon claims ``row`` before ``until`` (a retry that must wait)."""

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.cms import Article, Cms, CmsError, CmsRejected, CmsTransient, Document, Live, Media
 from connectors.media import safe_filename
-from pipeline import mailkit, review
+from pipeline import mailkit, review, writelock
 from pipeline.claims import Crew
 from pipeline.config import Board
 from pipeline.files import FileStore
@@ -412,7 +412,9 @@ class Publisher:
         self._released.add(pub.id)
 
     def recheck(self) -> PublishResult:
-        """Read verified posts back again (a post changed by hand shows here)."""
+        """Read verified posts back again (a post changed by hand shows here). Each is
+        claimed while still verified, so a withdrawal or a correction made meanwhile
+        is not overwritten (``_verify`` changes only a post still being verified)."""
         result = PublishResult()
         cutoff = self.clock() - RECHECK_AFTER
         with self.sessions() as s:
@@ -425,10 +427,17 @@ class Publisher:
             ).all()
         for pub_id in ids:
             with self.sessions.begin() as s:
-                pub = s.get(Publication, pub_id)
-                assert pub is not None
-                pub.state, pub.reupdated = PubState.PUBLISHED, False
+                writelock.hold(s)
+                still = [Publication.id == pub_id, Publication.state == PubState.VERIFIED]
+                if not self.crew.claim(s, Publication, still, [Publication.id], 1, self.clock()):
+                    continue  # withdrawn, corrected or claimed meanwhile
+                s.execute(
+                    update(Publication)
+                    .where(Publication.id == pub_id)
+                    .values(state=PubState.PUBLISHED, reupdated=False)
+                )
             self._verify(pub_id, result)
+            self._release([pub_id])  # when postponed (the verification ended it otherwise)
         return result
 
     # -- breaker -------------------------------------------------------------------------
@@ -463,6 +472,34 @@ class Publisher:
         assert item is not None
         return pub, item
 
+    def _locked(self, s: Session, pub_id: int) -> tuple[Publication, Submission]:
+        """The publication under its row lock (SQLite: the write lock) to the commit."""
+        writelock.hold(s)
+        return self._load(s, pub_id, lock=True)
+
+    def _moved(self, s: Session, pub: Publication, was: PubState, sent: Sent | None) -> bool:
+        """True when ``pub`` (locked) left the state this pass began with: the head
+        withdrew or corrected the item, or another daemon finished the work. The pass
+        then changes nothing and ends its claim."""
+        if pub.state == was:
+            return False
+        log.info(
+            "board=%s publication=%d: now %s (was %s), left as it is",
+            self.board.id,
+            pub.id,
+            pub.state,
+            was,
+        )
+        if sent is not None and sent.live.remote_id != pub.remote_id:
+            log.warning(
+                "board=%s publication=%d: post %s sent meanwhile is not on record",
+                self.board.id,
+                pub.id,
+                sent.live.remote_id,
+            )
+        self._done(s, pub)
+        return True
+
     def _withdraw(self, pub_id: int, result: PublishResult) -> None:
         with self.sessions.begin() as s:
             pub, _item = self._load(s, pub_id)
@@ -485,9 +522,19 @@ class Publisher:
 
     def _attempt(self, pub_id: int, result: PublishResult) -> None:
         with self.sessions.begin() as s:  # the attempt is on record before the request
-            pub, item = self._load(s, pub_id, lock=True)
+            pub, item = self._locked(s, pub_id)
             if pub.state not in (PubState.QUEUED, PubState.SENDING):
                 return  # done meanwhile by a daemon whose claim had lapsed
+            # the claim is renewed for this item (it was taken for a batch); one taken
+            # over by another daemon after it lapsed is that daemon's to send
+            if not self.crew.renew(pub, self.clock()):
+                log.warning(
+                    "board=%s publication=%d: claim lost to %s, not sent",
+                    self.board.id,
+                    pub_id,
+                    pub.claimed_by,
+                )
+                return
             maybe_sent = pub.attempts > 0 or pub.state == PubState.SENDING
             pub.state = PubState.SENDING
             pub.attempts += 1
@@ -533,7 +580,9 @@ class Publisher:
     def _record(self, pub_id: int, sent: Sent) -> None:
         """The post just sent, on record alone (its verification comes later)."""
         with self.sessions.begin() as s:
-            pub, item = self._load(s, pub_id)
+            pub, item = self._locked(s, pub_id)
+            if self._moved(s, pub, PubState.SENDING, sent):
+                return
             self._published(self.desk(s), pub, item, sent)
             self._breaker_reset(s)
 
@@ -576,7 +625,9 @@ class Publisher:
     # -- verification ---------------------------------------------------------------------
     def _verify(self, pub_id: int, result: PublishResult, sent: Sent | None = None) -> None:
         """Read the post back and compare. ``sent``: the post was just created or updated,
-        and goes on record with the outcome."""
+        and goes on record with the outcome. Each write checks, under the row lock, that
+        the publication is still in the state the pass began with."""
+        was = PubState.PUBLISHED if sent is None else PubState.SENDING
         if sent is None:
             with self.sessions() as s:
                 pub, item = self._load(s, pub_id)
@@ -590,8 +641,9 @@ class Publisher:
             live = self.cms.read(remote_id)
             found = differences(expected, live) if live else ["Bài không còn trên cổng"]
             if found and not reupdated and not by_hand:
-                self._note(pub_id, "reupdated", found, sent)
-                sent = None  # on record now
+                if not self._note(pub_id, "reupdated", found, sent, was):
+                    return
+                sent, was = None, PubState.PUBLISHED  # on record now
                 self.cms.update(remote_id, expected)
                 reupdated = True
                 live = self.cms.read(remote_id)
@@ -606,7 +658,9 @@ class Publisher:
         except CmsError as exc:
             found = [f"Không đọc lại được bài trên cổng: {exc}"]
         with self.sessions.begin() as s:
-            pub, item = self._load(s, pub_id)
+            pub, item = self._locked(s, pub_id)
+            if self._moved(s, pub, was, sent):
+                return
             d = self.desk(s)
             if sent is not None:
                 self._published(d, pub, item, sent)
@@ -630,14 +684,21 @@ class Publisher:
             if sent is not None:
                 self._breaker_reset(s)
 
-    def _note(self, pub_id: int, kind: str, found: list[str], sent: Sent | None) -> None:
+    def _note(
+        self, pub_id: int, kind: str, found: list[str], sent: Sent | None, was: PubState
+    ) -> bool:
+        """Put ``kind`` on record; False (and nothing done) if the state moved."""
         with self.sessions.begin() as s:
-            pub, item = self._load(s, pub_id)
+            pub, item = self._locked(s, pub_id)
+            if self._moved(s, pub, was, sent):
+                return False
+            self.crew.renew(pub, self.clock())  # for the update and read-back that follow
             d = self.desk(s)
             if sent is not None:
                 self._published(d, pub, item, sent)
                 self._breaker_reset(s)
             review.event(d, item, kind, differences=found)
+        return True
 
     # -- mails ---------------------------------------------------------------------------
     def _operators(self) -> list[str]:

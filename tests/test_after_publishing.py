@@ -4,16 +4,21 @@ his link page: the portal is updated and the change is on the record."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from connectors.cms import Live
 from connectors.factory import cms
+from pipeline import publishing
 from pipeline.config import Role, load_board
-from pipeline.models import Event, Publication, PubState, State
+from pipeline.models import Event, Publication, PubState, State, Submission
 from pipeline.publishing import Publisher
+from pipeline.review import Desk
 from pipeline.samples import article_mail
 from pipeline.web import make_app
 from tests.helpers import CONFIG, DEMO_BOX, LINKS, Rig, make_rig
@@ -52,12 +57,8 @@ def kinds(rig: Rig) -> list[str]:
         return list(s.scalars(select(Event.kind).order_by(Event.id)))
 
 
-def test_the_head_withdraws_a_live_item_by_reply(
-    live: tuple[Rig, Publisher], tmp_path: Path
-) -> None:
-    rig, outlet = live
-    page = page_of(rig, tmp_path)
-    assert page.exists()
+def withdraw_by_reply(rig: Rig) -> None:
+    """The head replies GỠ BÀI to the notice that the item is live."""
     told = notice(rig)
     head = rig.board.members_with_role(Role.TRUONG_BAN)[0]
     rig.drop(
@@ -71,6 +72,16 @@ def test_the_head_withdraws_a_live_item_by_reply(
         )
     )
     rig.runner.run_once()
+
+
+def test_the_head_withdraws_a_live_item_by_reply(
+    live: tuple[Rig, Publisher], tmp_path: Path
+) -> None:
+    rig, outlet = live
+    page = page_of(rig, tmp_path)
+    assert page.exists()
+    withdraw_by_reply(rig)
+    head = rig.board.members_with_role(Role.TRUONG_BAN)[0]
     item = rig.items()[0]
     assert item.state == State.WITHDRAWN and "chưa được Sở xác nhận" in (item.reason or "")
     assert outlet.run_once().withdrawn == 1
@@ -112,6 +123,73 @@ def test_the_head_corrects_a_live_item_on_his_link_page(
     assert "1.250" in page_of(rig, tmp_path).read_text(encoding="utf-8")
     assert rig.items()[0].state == State.PUBLISHED
     assert {"corrected", "new-version"} <= set(kinds(rig))
+
+
+def correction_queued(rig: Rig) -> None:
+    """What a correction of the live item does to its publication (after its new version)."""
+    with rig.sessions.begin() as s:
+        item = s.scalars(select(Submission)).one()
+        publishing.republish(Desk(rig.board, s, LINKS, rig.files), item)
+
+
+def while_read_back(
+    outlet: Publisher, act: Callable[[], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``act`` runs once, while the publisher reads the post back (nothing on record yet)."""
+    real_read, acted = outlet.cms.read, False
+
+    def read(remote_id: str) -> Live | None:
+        nonlocal acted
+        got = real_read(remote_id)
+        if not acted:
+            acted = True
+            act()
+        return got
+
+    monkeypatch.setattr(outlet.cms, "read", read)
+
+
+def a_day_later(outlet: Publisher) -> None:
+    now = outlet.clock() + timedelta(hours=25)
+    outlet.clock = lambda: now
+
+
+@pytest.mark.parametrize("during", ["re-verification", "correction"])
+def test_a_withdrawal_while_the_post_is_read_back_stands(
+    live: tuple[Rig, Publisher], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, during: str
+) -> None:
+    """The head withdraws while the daily re-verification, or the update that carries a
+    correction, reads the post back: the post comes off and the sender is not told again
+    that it is live."""
+    rig, outlet = live
+    page = page_of(rig, tmp_path)
+    while_read_back(outlet, lambda: withdraw_by_reply(rig), monkeypatch)
+    if during == "correction":
+        correction_queued(rig)
+        assert outlet.run_once().published == 1
+    else:
+        a_day_later(outlet)
+        outlet.recheck()
+    assert rig.items()[0].state == State.WITHDRAWN
+    assert publication_state(rig) == PubState.WITHDRAWING
+    assert outlet.run_once().withdrawn == 1 and not page.exists()
+    assert kinds(rig).count("verified") == 1
+
+
+def test_a_correction_while_the_post_is_read_back_again_is_sent(
+    live: tuple[Rig, Publisher], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig, outlet = live
+    while_read_back(outlet, lambda: correction_queued(rig), monkeypatch)
+    a_day_later(outlet)
+    outlet.recheck()
+    assert publication_state(rig) == PubState.QUEUED
+    assert outlet.run_once().published == 1 and publication_state(rig) == PubState.VERIFIED
+
+
+def publication_state(rig: Rig) -> str:
+    with rig.sessions() as s:
+        return s.scalars(select(Publication.state)).one()
 
 
 def test_withdraw_is_refused_for_an_item_still_in_review(tmp_path: Path, db_url: str) -> None:

@@ -3,7 +3,7 @@ site (the embedded default) and on a portal's own JSON API that fails on purpose
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -349,6 +349,68 @@ def test_killed_between_the_portals_answer_and_the_commit(
     drain(restarted, clock, 2)
     assert portal.creates == 1 and len(portal.posts) == 1
     assert publication(api_rig).state == PubState.VERIFIED
+
+
+def while_posting(
+    outlet: Publisher, acts: list[Callable[[], None]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon's n-th create request is in flight (not landed) while ``acts[n]`` runs."""
+    real_publish = outlet.cms.publish
+
+    def publish(article: Any) -> Any:
+        if acts:
+            acts.pop(0)()
+        return real_publish(article)
+
+    monkeypatch.setattr(outlet.cms, "publish", publish)
+
+
+def test_a_batch_slower_than_its_claim_is_not_posted_twice(
+    api_rig: Rig, portal: Portal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Daemon A claims two items at once; the first takes most of the claim's time to
+    post. A renews its claim for the second, so daemon B, looking while that one is in
+    flight past the batch's claim, takes nothing."""
+    approved_item(api_rig)
+    approved_item(api_rig)
+    clock = Clock()
+    a, b = publisher(api_rig, tmp_path, clock=clock), publisher(api_rig, tmp_path, clock=clock)
+    seconds = a.crew.claim_seconds
+    looked: list[PublishResult] = []
+
+    def b_looks() -> None:
+        clock.later(seconds * 0.25)  # 105 % of the batch's claim, 25 % of the renewed one
+        looked.append(b.run_once())
+
+    while_posting(a, [lambda: clock.later(seconds * 0.8), b_looks], monkeypatch)
+    verified = a.run_once().verified
+    assert portal.creates == 2 and len(portal.posts) == 2
+    assert looked == [PublishResult()] and verified == 2
+
+
+def test_an_item_another_daemon_took_over_is_left_to_it(
+    api_rig: Rig, portal: Portal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A's claim on its batch lapses while it posts the first item; daemon B claims the
+    second and has it in hand. A, getting to it, leaves it to B."""
+    approved_item(api_rig)
+    approved_item(api_rig)
+    with api_rig.sessions() as s:
+        second = s.scalars(select(Publication.id).order_by(Publication.id.desc())).first()
+    clock = Clock()
+    a, b = publisher(api_rig, tmp_path, clock=clock), publisher(api_rig, tmp_path, clock=clock)
+
+    def b_takes_the_second() -> None:
+        clock.later(a.crew.claim_seconds + 1)
+        with api_rig.sessions.begin() as s:
+            where = [Publication.id == second]
+            assert b.crew.claim(s, Publication, where, [Publication.id], 1, clock())
+
+    while_posting(a, [b_takes_the_second], monkeypatch)
+    assert a.run_once().published == 1 and portal.creates == 1
+    clock.later(b.crew.claim_seconds + 1)  # B's claim ran out meanwhile: its next pass posts it
+    assert b.run_once().verified == 1 and a.run_once() == PublishResult()
+    assert portal.creates == 2 and len(portal.posts) == 2
 
 
 def test_a_read_back_that_fails_leaves_the_post_on_record_to_verify_later(
