@@ -235,7 +235,15 @@ class WordPressCms:
 
     def find(self, key: str) -> Live | None:
         params = {"slug": key, "status": "any", "context": "edit", "_fields": "id"}
-        posts = self._call("GET", "/wp/v2/posts", params)
+        try:
+            posts = self._call("GET", "/wp/v2/posts", params)
+        except CmsRejected as exc:
+            # to a request it takes as a visitor's (a wrong application password too)
+            # WordPress answers "400 Invalid parameter(s): status": ask who we are, so
+            # the operator reads the credentials' problem instead
+            if exc.status == 400:
+                self._call("GET", "/wp/v2/users/me", {"_fields": "id"})
+            raise
         return self.read(str(posts[0]["id"])) if posts else None
 
     def read(self, remote_id: str) -> Live | None:

@@ -3,9 +3,10 @@
 ``enqueue`` records a publication with its idempotency key in the transaction that
 approves the item, before any request. ``Publisher.run_once`` then works the queue:
 
-1. the attempt is committed before the request (state ``sending``), so after a
-   timeout or a crash the next attempt first asks the CMS for the key (``find``)
-   and adopts the post it finds instead of creating a second one;
+1. the attempt is committed before the request (state ``sending``), and an attempt
+   for a post not yet on record first asks the CMS for the key (``find``) and adopts
+   the post it finds instead of creating a second one (an earlier attempt may have
+   landed: a timeout, a crash, or one before a dead letter and ``bientap retry``);
 2. transient failures (timeouts, 5xx) are retried with exponential backoff and
    jitter; a rejection (bad credentials, validation) or the last attempt parks the
    item as ``dead`` and mails the board's operators the CMS's own message; failures in
@@ -488,22 +489,23 @@ class Publisher:
             pub, item = self._load(s, pub_id, lock=True)
             if pub.state not in (PubState.QUEUED, PubState.SENDING):
                 return  # done meanwhile by a daemon whose claim had lapsed
-            maybe_sent = pub.attempts > 0 or pub.state == PubState.SENDING
             pub.state = PubState.SENDING
             pub.attempts += 1
             remote_id, key, reupdated = pub.remote_id, pub.key, pub.reupdated
             expected = article(self.board, item, key, self.files)
         try:
-            live = self._send(expected, remote_id, maybe_sent)
+            live = self._send(expected, remote_id)
         except CmsError as exc:
             self._failed(pub_id, exc, result)
             return
         result.published += 1
         self._verify(pub_id, result, Sent(expected, live, self.clock(), reupdated))
 
-    def _send(self, expected: Article, remote_id: str | None, maybe_sent: bool) -> Live:
-        if remote_id is None and maybe_sent:
-            found = self.cms.find(expected.key)  # a request that timed out may have landed
+    def _send(self, expected: Article, remote_id: str | None) -> Live:
+        if remote_id is None:
+            # an earlier attempt may have landed (a timeout, a crash, one before a dead
+            # letter and `bientap retry`, which starts the count again): ask every time
+            found = self.cms.find(expected.key)
             if found is not None:
                 log.info(
                     "board=%s key=%s: found the post of an earlier attempt",

@@ -324,6 +324,28 @@ def test_refused_credentials_park_the_item_and_tell_the_operator(
     assert publication(api_rig).state == PubState.VERIFIED and len(portal.posts) == 1
 
 
+def test_a_retry_after_a_dead_letter_does_not_post_again_what_an_attempt_left(
+    api_rig: Rig, portal: Portal, tmp_path: Path, db_url: str
+) -> None:
+    """The portal stored the post but the answer timed out, then the next attempt was
+    refused: a dead letter. `bientap retry` starts the count again; the attempt after it
+    still asks the portal for the key and adopts the post."""
+    item = approved_item(api_rig)
+    clock = Clock()
+    outlet = publisher(api_rig, tmp_path, clock=clock, jitter=lambda: 0.5)
+    portal.faults.stall_after_create = 2.0  # stored; the client gives up after 1 s
+    assert outlet.run_once().retried == 1 and portal.creates == 1
+    portal.faults.stall_after_create, portal.faults.refuse = 0, True
+    clock.later(120)
+    assert outlet.run_once().dead == 1
+    portal.faults.refuse = False
+    assert cli.main(["--database-url", db_url, "retry", item.tracking_code]) == 0
+    clock.later(10)
+    drain(outlet, clock, 2)
+    assert portal.creates == 1 and len(portal.posts) == 1
+    assert publication(api_rig).state == PubState.VERIFIED
+
+
 class Killed(BaseException):
     """The daemon dies: no except clause of the pipeline catches this."""
 
