@@ -230,8 +230,14 @@ class WordPressCms:
         return self._live(post, list(uploaded))
 
     def withdraw(self, remote_id: str) -> None:
-        # to the trash: recoverable
-        self._call("DELETE", f"/wp/v2/posts/{remote_id}", {"_fields": "id"})
+        """To the trash (recoverable). A post already gone counts as withdrawn: trashed
+        by hand (410 "already been deleted") or deleted for good (404)."""
+        try:
+            self._call("DELETE", f"/wp/v2/posts/{remote_id}", {"_fields": "id"})
+        except CmsRejected as exc:
+            if exc.status not in (404, 410):
+                raise
+            log.info("wordpress: post %s was already gone: %s", remote_id, exc)
 
     def find(self, key: str) -> Live | None:
         params = {"slug": key, "status": "any", "context": "edit", "_fields": "id"}

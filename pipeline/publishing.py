@@ -572,7 +572,7 @@ class Publisher:
             review.event(
                 d, item, "publish-dead", attempts=pub.attempts, error=str(exc)[:500], status=status
             )
-            self._tell_operators(d, item, pub, str(exc))
+            self._tell_operators(d, item, pub, str(exc), then == PubState.WITHDRAWING)
             result.dead += 1
 
     # -- verification ---------------------------------------------------------------------
@@ -649,17 +649,23 @@ class Publisher:
         ]
 
     def _tell_operators(
-        self, d: review.Desk, item: Submission, pub: Publication, error: str
+        self, d: review.Desk, item: Submission, pub: Publication, error: str, withdrawal: bool
     ) -> None:
+        if withdrawal:
+            heading = "Không gỡ được tin, bài khỏi cổng"
+            what = "đã bị gỡ nhưng chưa gỡ được khỏi cổng"
+        else:
+            heading = "Không đăng được tin, bài lên cổng"
+            what = "đã được duyệt nhưng không đăng được lên cổng"
         for to in self._operators():
             _mail(
                 d,
                 item,
                 to,
                 "publish-dead",
-                "Không đăng được tin, bài lên cổng",
-                f"Tin, bài «{item.title}» ({item.tracking_code}) đã được duyệt nhưng không đăng "
-                f"được lên cổng sau {pub.attempts} lần thử ({self.cms.name}).\n\n"
+                heading,
+                f"Tin, bài «{item.title}» ({item.tracking_code}) {what} sau {pub.attempts} "
+                f"lần thử ({self.cms.name}).\n\n"
                 f"Thông báo của hệ thống quản trị nội dung:\n  {error}\n\n"
                 "Sau khi khắc phục, chạy: bientap retry " + item.tracking_code + "\n",
             )

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from connectors.factory import cms
-from pipeline import cli, review
+from pipeline import cli, publishing, review
 from pipeline.cli_common import VIETNAM
 from pipeline.commands import Verb
 from pipeline.config import Board, Publish, Role, load_board
@@ -344,6 +344,39 @@ def test_a_retry_after_a_dead_letter_does_not_post_again_what_an_attempt_left(
     drain(outlet, clock, 2)
     assert portal.creates == 1 and len(portal.posts) == 1
     assert publication(api_rig).state == PubState.VERIFIED
+
+
+def withdraw(rig: Rig, item: Submission) -> None:
+    """The head takes the live item back (GỠ BÀI), as ``review`` records it."""
+    with rig.sessions.begin() as s:
+        current = s.get(Submission, item.id)
+        assert current is not None
+        current.state = State.WITHDRAWN
+        publishing.withdraw(Desk(rig.board, s, rig.runner.links, rig.files), current)
+
+
+def test_a_dead_withdrawal_is_mailed_as_one_and_its_retry_withdraws_again(
+    api_rig: Rig, portal: Portal, tmp_path: Path, db_url: str
+) -> None:
+    """The portal refuses the withdrawal: the operators are told the item could not be
+    taken off, and `bientap retry` tries the withdrawal again, never the publication."""
+    item = approved_item(api_rig)
+    clock = Clock()
+    outlet = publisher(api_rig, tmp_path, clock=clock)
+    assert outlet.run_once().verified == 1
+    withdraw(api_rig, item)
+    portal.faults.refuse = True
+    clock.later(60)
+    assert outlet.run_once().dead == 1
+    api_rig.runner.deliver()
+    subjects = [str(m["Subject"]) for m in api_rig.sent() if "cổng —" in str(m["Subject"])]
+    assert subjects and all(s.startswith("Không gỡ được tin, bài khỏi cổng") for s in subjects)
+    portal.faults.refuse = False
+    assert cli.main(["--database-url", db_url, "retry", item.tracking_code]) == 0
+    assert publication(api_rig).state == PubState.WITHDRAWING
+    drain(outlet, clock, 2)
+    assert publication(api_rig).state == PubState.WITHDRAWN
+    assert portal.creates == 1 and not portal.posts
 
 
 class Killed(BaseException):

@@ -18,7 +18,7 @@ from pipeline.models import Event, Publication, PubState, Submission
 from pipeline.publishing import Publisher, article, differences
 from pipeline.samples import article_mail
 from tests.helpers import CONFIG, DEMO_BOX, Rig, make_rig
-from tests.test_publishing import PNG, SENDER, Clock, approved_item, drain
+from tests.test_publishing import PNG, SENDER, Clock, approved_item, drain, withdraw
 from tests.wordpress import WordPress
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -175,6 +175,22 @@ def test_a_post_changed_by_hand_in_wordpress_is_caught_and_put_back(
     assert "Nội dung" in caught.detail["differences"][0]
     assert "hơn 1.200 học sinh" in wordpress.post(post_id)["content"]["raw"]
     assert the_publication(wp_rig, item.id).state == PubState.VERIFIED
+
+
+@pytest.mark.parametrize("gone", ["trashed", "deleted"])
+def test_a_post_gone_by_hand_before_the_withdrawal_counts_as_withdrawn(
+    wp_rig: Rig, wordpress: WordPress, tmp_path: Path, gone: str
+) -> None:
+    """An editor trashed (WordPress answers the DELETE with 410) or deleted (404) the
+    post before the head withdrew the item: the withdrawal is done, not a dead letter."""
+    item, clock, publisher = verified_item(wp_rig, tmp_path)
+    post_id = the_publication(wp_rig, item.id).remote_id
+    force = "?force=true" if gone == "deleted" else ""
+    wordpress.rest("DELETE", f"/wp/v2/posts/{post_id}{force}")
+    withdraw(wp_rig, item)
+    clock.later(60)
+    assert publisher.run_once().withdrawn == 1
+    assert the_publication(wp_rig, item.id).state == PubState.WITHDRAWN
 
 
 def category(wp: WordPress, name: str) -> int:
