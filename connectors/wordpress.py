@@ -36,7 +36,7 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 from connectors.cms import TERMS, Article, CmsRejected, Live, Media, document_values
-from connectors.http import JsonHttp, json_answer
+from connectors.http import JsonHttp, cms_message, json_answer
 from connectors.media import ascii_name, file_list, rewrite_cids
 from pipeline.config import WordPress
 
@@ -105,7 +105,12 @@ class WordPressCms:
     ) -> Any:
         response = (http or self.http).call(method, self._url(route, **(params or {})), **kw)
         assert response is not None  # None only with missing_ok
-        return json_answer(response)
+        answer = json_answer(response)
+        if isinstance(answer, dict) and isinstance(answer.get("code"), str) and "id" not in answer:
+            # WordPress's error shape with a 2xx: a plugin or a firewall refused the request
+            said = cms_message(response)
+            raise CmsRejected(f"{method} {route}: HTTP {response.status_code}: {said}")
+        return answer
 
     # -- terms and media -----------------------------------------------------------------
     def _term(self, taxonomy: str, name: str) -> int:
@@ -206,6 +211,8 @@ class WordPressCms:
         is stale) is looked up again and sent once more, to the post just saved."""
         fields = self._fields(article, uploaded)
         post = self._call("POST", route, {"_fields": POST_FIELDS}, json=fields)
+        if not isinstance(post, dict) or not isinstance(post.get("id"), int):
+            raise CmsRejected(f"POST {route}: the answer is not a post: {str(post)[:200]}")
         lost = {
             t: sorted(set(fields[t]) - set(post.get(t) or [])) for t in TAXONOMIES if t in fields
         }

@@ -472,7 +472,7 @@ class Publisher:
         try:
             if remote_id is not None:
                 self.cms.withdraw(remote_id)
-        except CmsError as exc:
+        except Exception as exc:  # an unforeseen answer fails this item only
             self._failed(pub_id, exc, result, then=PubState.WITHDRAWING)
             return
         with self.sessions.begin() as s:
@@ -495,7 +495,7 @@ class Publisher:
             expected = article(self.board, item, key, self.files)
         try:
             live = self._send(expected, remote_id)
-        except CmsError as exc:
+        except Exception as exc:  # an unforeseen answer fails this item only
             self._failed(pub_id, exc, result)
             return
         result.published += 1
@@ -542,12 +542,21 @@ class Publisher:
     def _failed(
         self,
         pub_id: int,
-        exc: CmsError,
+        exc: Exception,
         result: PublishResult,
         then: PubState = PubState.QUEUED,
     ) -> None:
+        """An attempt failed. Anything but a ``CmsError`` (a connector meeting an answer
+        it did not foresee) is logged with its traceback and retried like a transient
+        failure, up to ``max_attempts``, without counting towards the breaker."""
         now = self.clock()
         settings = self.board.publish
+        unexpected = not isinstance(exc, CmsError)
+        if unexpected:
+            log.error(
+                "board=%s publication=%d: unexpected failure", self.board.id, pub_id, exc_info=exc
+            )
+            exc = CmsError(f"Lỗi ngoài dự kiến (unexpected error): {type(exc).__name__}: {exc}")
         with self.sessions.begin() as s:
             pub, item = self._load(s, pub_id)
             d = self.desk(s)
@@ -561,7 +570,7 @@ class Publisher:
                     breaker.open_until = now + timedelta(seconds=settings.breaker_seconds)
                     review.event(d, item, "breaker-open", until=breaker.open_until.isoformat())
                 self._open_until = breaker.open_until  # opened here or by another daemon
-            if transient and pub.attempts < settings.max_attempts:
+            if (transient or unexpected) and pub.attempts < settings.max_attempts:
                 wait = settings.retry_seconds * 2 ** (pub.attempts - 1) * (0.5 + self.jitter())
                 pub.state, pub.next_attempt_at = then, now + timedelta(seconds=wait)
                 review.event(d, item, "publish-retry", attempt=pub.attempts, error=str(exc)[:500])

@@ -379,6 +379,38 @@ def test_a_dead_withdrawal_is_mailed_as_one_and_its_retry_withdraws_again(
     assert portal.creates == 1 and not portal.posts
 
 
+def test_an_answer_the_connector_did_not_foresee_fails_that_item_only(
+    api_rig: Rig, portal: Portal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connector that trips over an answer (a KeyError, not a CmsError) fails that
+    attempt: retried up to max_attempts, then a dead letter, the breaker left alone; the
+    other items of the pass are published."""
+    broken, fine = approved_item(api_rig), approved_item(api_rig)
+    with api_rig.sessions() as s:
+        query = select(Publication.key).where(Publication.submission_id == broken.id)
+        broken_key = s.scalars(query).one()
+    clock = Clock()
+    outlet = publisher(api_rig, tmp_path, clock=clock, jitter=lambda: 0.5)
+    real_publish = outlet.cms.publish
+
+    def publish(expected: Any) -> Any:
+        if expected.key == broken_key:
+            raise KeyError("id")
+        return real_publish(expected)
+
+    monkeypatch.setattr(outlet.cms, "publish", publish)
+    first = outlet.run_once()
+    assert (first.retried, first.verified) == (1, 1)
+    drain(outlet, clock, 6)
+    with api_rig.sessions() as s:
+        pub = s.scalars(select(Publication).where(Publication.submission_id == broken.id)).one()
+        assert pub.state == PubState.DEAD and pub.attempts == 4
+        assert "KeyError" in (pub.last_error or "")
+        ok = s.scalars(select(Publication).where(Publication.submission_id == fine.id)).one()
+        assert ok.state == PubState.VERIFIED
+    assert "breaker-open" not in kinds(api_rig) and len(portal.posts) == 1
+
+
 class Killed(BaseException):
     """The daemon dies: no except clause of the pipeline catches this."""
 

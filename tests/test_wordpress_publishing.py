@@ -5,6 +5,7 @@ a category deleted or renamed while the connector keeps its id."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from pipeline import review
 from pipeline.config import Board, load_board
 from pipeline.models import Event, Publication, PubState, Submission
 from pipeline.publishing import Publisher, article, differences
-from pipeline.samples import article_mail
+from pipeline.samples import NEWS_BODY, article_mail
 from tests.helpers import CONFIG, DEMO_BOX, Rig, make_rig
 from tests.test_publishing import PNG, SENDER, Clock, approved_item, drain, withdraw
 from tests.wordpress import WordPress
@@ -191,6 +192,44 @@ def test_a_post_gone_by_hand_before_the_withdrawal_counts_as_withdrawn(
     clock.later(60)
     assert publisher.run_once().withdrawn == 1
     assert the_publication(wp_rig, item.id).state == PubState.WITHDRAWN
+
+
+FIREWALL_PHP = """<?php
+// A security plugin in front of the REST API: refuses with 200 and WordPress's error shape.
+add_filter('rest_pre_dispatch', function ($result, $server, $request) {
+    $title = (string) $request->get_param('title');
+    if ($request->get_method() === 'POST' && $request->get_route() === '/wp/v2/posts'
+        && strpos($title, 'tường lửa') !== false) {
+        wp_send_json(['code' => 'blocked', 'message' => 'Request blocked by firewall'], 200);
+    }
+    return $result;
+}, 10, 3);
+"""
+
+
+@pytest.fixture
+def firewall(wordpress: WordPress) -> Iterator[None]:
+    """Posts whose title names «tường lửa» are refused with 200 and an error body."""
+    plugin = wordpress.content_dir / "mu-plugins" / "firewall.php"
+    plugin.write_text(FIREWALL_PHP, encoding="utf-8")
+    yield
+    plugin.unlink()
+
+
+def test_a_refusal_answered_with_200_is_a_dead_letter_and_the_queue_goes_on(
+    wp_rig: Rig, wordpress: WordPress, tmp_path: Path, firewall: None
+) -> None:
+    """A firewall answers the create with 200 and WordPress's error shape: that item is a
+    dead letter with the firewall's words at once, and the next one is published."""
+    wp_rig.drop(article_mail(SENDER, DEMO_BOX, "Tin bị tường lửa chặn", NEWS_BODY))
+    wp_rig.runner.run_once()
+    blocked = approved_item_by_id(wp_rig, wp_rig.items()[-1].id)
+    passing = approved_item(wp_rig)
+    result = outlet(wp_rig, tmp_path, Clock()).run_once()
+    assert (result.dead, result.verified) == (1, 1)
+    pub = the_publication(wp_rig, blocked.id)
+    assert pub.state == PubState.DEAD and "Request blocked by firewall" in (pub.last_error or "")
+    assert the_publication(wp_rig, passing.id).state == PubState.VERIFIED
 
 
 def category(wp: WordPress, name: str) -> int:
