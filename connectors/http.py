@@ -2,7 +2,8 @@
 
 ``JsonHttp`` is a ``requests.Session`` whose failures are CMS errors: timeouts,
 connection errors, 5xx, 429 and 408 are ``CmsTransient``; other 4xx are
-``CmsRejected`` with the CMS's own message. Secrets are removed from every message.
+``CmsRejected`` with the CMS's own message, and so is a redirect (never followed).
+Secrets are removed from every message.
 """
 
 from __future__ import annotations
@@ -67,10 +68,17 @@ class JsonHttp:
     def call(
         self, method: str, url: str, *, missing_ok: bool = False, **kwargs: Any
     ) -> requests.Response | None:
-        """Send; ``None`` for a 404 when ``missing_ok``. Raises ``CmsError``."""
+        """Send; ``None`` for a 404 when ``missing_ok``. Raises ``CmsError``.
+
+        Redirects are not followed: the credentials would go to wherever the portal (or
+        someone able to make it redirect) points, and a 404 there would read as "the post
+        is gone". A 3xx is a rejection naming its ``Location``: the operator sets the
+        CMS's address to it."""
         where = f"{method} {_bare_url(url)}"
         try:
-            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            response = self.session.request(
+                method, url, timeout=self.timeout, allow_redirects=False, **kwargs
+            )
         except requests.Timeout as exc:
             raise CmsTransient(f"{where}: no answer within {self.timeout:g} s") from exc
         except requests.RequestException as exc:
@@ -81,6 +89,13 @@ class JsonHttp:
             return response
         if status == 404 and missing_ok:
             return None
+        if status < 400:
+            location = scrub(response.headers.get("Location", "?"), self._safe_secrets())
+            raise CmsRejected(
+                f"{where}: HTTP {status}: redirected to {_bare_url(location)}"
+                " (redirects are not followed: set the CMS's address to it)",
+                status,
+            )
         message = scrub(cms_message(response), self._safe_secrets())
         text = f"{where}: HTTP {status}: {message}"
         if status >= 500 or status in (408, 429):
