@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from html import unescape
+from html import escape, unescape
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
@@ -186,9 +186,11 @@ class WordPressCms:
             meta |= {f"bientap_{k}": v or "" for k, v in document_values(article.document).items()}
         images = [uploaded[m.filename]["id"] for m in article.media if m.role == "image"]
         fields: dict[str, Any] = {
-            "title": article.title,
+            # text, not markup: an account that may post unfiltered HTML (an
+            # administrator) would store "<img onerror=…>" from a mail's subject as is
+            "title": escape(article.title, quote=False),
             "content": self._content(article, uploaded),
-            "excerpt": article.summary,
+            "excerpt": escape(article.summary, quote=False),
             "slug": article.key,
             "status": self.settings.status,
             **self._term_ids(article),

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from sqlalchemy import select
 
 from connectors.factory import cms
@@ -192,6 +193,24 @@ def test_a_post_gone_by_hand_before_the_withdrawal_counts_as_withdrawn(
     clock.later(60)
     assert publisher.run_once().withdrawn == 1
     assert the_publication(wp_rig, item.id).state == PubState.WITHDRAWN
+
+
+def test_markup_in_the_subject_is_text_on_the_site(
+    wp_rig: Rig, wordpress: WordPress, tmp_path: Path
+) -> None:
+    """The account here is an administrator (unfiltered HTML): a subject holding an
+    <img onerror> is stored as text, shown as text, and still verifies."""
+    title = "Hội nghị tổng kết <img src=x onerror=alert(document.domain)> năm 2026 & 2027"
+    wp_rig.drop(article_mail(SENDER, DEMO_BOX, title, NEWS_BODY))
+    wp_rig.runner.run_once()
+    item = approved_item_by_id(wp_rig, wp_rig.items()[-1].id)
+    assert item.title == title
+    assert outlet(wp_rig, tmp_path, Clock()).run_once().verified == 1
+    post_id = the_publication(wp_rig, item.id).remote_id
+    assert "<img" not in wordpress.post(int(post_id or 0))["title"]["raw"]
+    page = requests.get(f"{wordpress.url}/?p={post_id}", timeout=30).text
+    assert "&lt;img src=x onerror=alert(document.domain)&gt;" in page
+    assert "<img src=x onerror" not in page
 
 
 FIREWALL_PHP = """<?php
