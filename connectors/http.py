@@ -56,12 +56,30 @@ def _bare_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
 
-class JsonHttp:
-    """A ``requests.Session`` whose failures are ``CmsTransient``/``CmsRejected``."""
+def cms_code(response: requests.Response) -> str | None:
+    """The CMS's own error code (JSON ``code``), if it gives one."""
+    try:
+        answer = response.json()
+    except ValueError:
+        return None
+    code = answer.get("code") if isinstance(answer, dict) else None
+    return code if isinstance(code, str) else None
 
-    def __init__(self, timeout: float, secrets: Callable[[], list[str]]) -> None:
+
+class JsonHttp:
+    """A ``requests.Session`` whose failures are ``CmsTransient``/``CmsRejected``.
+    ``refusals``: the CMS's error codes that are rejections whatever the status (a 500
+    the CMS will answer again)."""
+
+    def __init__(
+        self,
+        timeout: float,
+        secrets: Callable[[], list[str]],
+        refusals: frozenset[str] = frozenset(),
+    ) -> None:
         self.timeout = timeout
         self._secrets = secrets
+        self.refusals = refusals
         self.session = requests.Session()
         self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
 
@@ -98,7 +116,7 @@ class JsonHttp:
             )
         message = scrub(cms_message(response), self._safe_secrets())
         text = f"{where}: HTTP {status}: {message}"
-        if status >= 500 or status in (408, 429):
+        if (status >= 500 or status in (408, 429)) and cms_code(response) not in self.refusals:
             raise CmsTransient(text)
         raise CmsRejected(text, status)
 

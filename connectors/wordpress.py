@@ -47,6 +47,9 @@ POST_FIELDS = "id,link,status,title.raw,content.raw,categories,tags,meta"  # wha
 TAXONOMIES = ("categories", "tags")  # the post fields holding term ids
 MEDIA_FIELDS = "id,post,source_url,title.raw"  # what publishing a post reads of a medium
 TERM_SECONDS = 600.0  # a term's id and name, as the site gave them, are kept this long
+# WordPress's 500s that it answers again as asked: a file it does not take (its type, its
+# size), said by wp_handle_sideload. Retried, they would only open the breaker.
+REFUSALS = frozenset({"rest_upload_sideload_error"})
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -82,7 +85,7 @@ class WordPressCms:
         self._term_names: _Kept[tuple[str, int], str] = _Kept()  # (taxonomy, id) -> name
 
     def _session(self) -> JsonHttp:
-        http = JsonHttp(self.settings.timeout_seconds, self._secrets)
+        http = JsonHttp(self.settings.timeout_seconds, self._secrets, REFUSALS)
         http.session.auth = (self.settings.username, self.settings.password.reveal())
         return http
 
