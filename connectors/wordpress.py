@@ -37,7 +37,7 @@ from urllib.parse import quote
 
 from connectors.cms import TERMS, Article, CmsRejected, Live, Media, document_values
 from connectors.http import JsonHttp, cms_message, json_answer
-from connectors.media import ascii_name, file_list, rewrite_cids
+from connectors.media import ascii_name, file_list, rewrite_cids, safe_filename
 from pipeline.config import WordPress
 
 log = logging.getLogger(__name__)
@@ -153,17 +153,22 @@ class WordPressCms:
         return {unescape(m["title"]["raw"]): m for m in items}
 
     def _upload(self, media: Media, post_id: str | None) -> dict[str, Any]:
-        disposition = f'attachment; filename="{ascii_name(media.filename)}"'
+        # stored under a name the site serves inertly: an administrator may upload
+        # .html, which the portal would then serve as a page on its own origin
+        disposition = f'attachment; filename="{ascii_name(safe_filename(media.filename))}"'
         # the real file name as title (WordPress would make one from the mangled name),
         # and the post it belongs to when there is one already
         params = {"title": media.filename, "_fields": MEDIA_FIELDS}
-        uploaded = self._call(
-            "POST",
-            "/wp/v2/media",
-            params | ({"post": post_id} if post_id else {}),
-            data=media.data,
-            headers={"Content-Disposition": disposition, "Content-Type": media.content_type},
-        )
+        try:
+            uploaded = self._call(
+                "POST",
+                "/wp/v2/media",
+                params | ({"post": post_id} if post_id else {}),
+                data=media.data,
+                headers={"Content-Disposition": disposition, "Content-Type": media.content_type},
+            )
+        except CmsRejected as exc:  # which file, for the operator
+            raise CmsRejected(f"«{media.filename}»: {exc}", exc.status) from exc
         return dict(uploaded)
 
     def _media(self, article: Article, post_id: str | None) -> dict[str, dict[str, Any]]:

@@ -227,6 +227,23 @@ def test_a_file_wordpress_refuses_is_a_dead_letter_at_once(wp_rig: Rig, tmp_path
         assert not s.scalars(select(Event).where(Event.kind == "breaker-open")).all()
 
 
+def test_an_html_attachment_is_never_served_as_a_page_from_the_portal(
+    wp_rig: Rig, wordpress: WordPress, tmp_path: Path
+) -> None:
+    """An administrator may upload .html, which WordPress then serves as text/html from
+    the portal's origin: the file goes under its safe name (.html.txt), which WordPress
+    refuses for content that is HTML: a dead letter naming the file, nothing served."""
+    page = b"<html><body><script>alert(document.cookie)</script></body></html>"
+    item = approved_item(wp_rig, [("lich-hop-w2.html", "text/html", page)])
+    clock = Clock()
+    drain(outlet(wp_rig, tmp_path, clock), clock, 2)
+    pub = the_publication(wp_rig, item.id)
+    assert pub.state == PubState.DEAD and "«lich-hop-w2.html»" in (pub.last_error or "")
+    for medium in wordpress.media(context="edit", search="lich-hop-w2"):
+        served = requests.get(medium["source_url"], timeout=30)
+        assert "html" not in served.headers.get("Content-Type", ""), medium["source_url"]
+
+
 FIREWALL_PHP = """<?php
 // A security plugin in front of the REST API: refuses with 200 and WordPress's error shape.
 add_filter('rest_pre_dispatch', function ($result, $server, $request) {
