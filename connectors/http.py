@@ -2,7 +2,8 @@
 
 ``JsonHttp`` is a ``requests.Session`` whose failures are CMS errors: timeouts,
 connection errors, 5xx, 429 and 408 are ``CmsTransient``; other 4xx are
-``CmsRejected`` with the CMS's own message. Secrets are removed from every message.
+``CmsRejected`` with the CMS's own message, and so is a redirect (never followed).
+Secrets are removed from every message.
 """
 
 from __future__ import annotations
@@ -55,22 +56,47 @@ def _bare_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
 
-class JsonHttp:
-    """A ``requests.Session`` whose failures are ``CmsTransient``/``CmsRejected``."""
+def cms_code(response: requests.Response) -> str | None:
+    """The CMS's own error code (JSON ``code``), if it gives one."""
+    try:
+        answer = response.json()
+    except ValueError:
+        return None
+    code = answer.get("code") if isinstance(answer, dict) else None
+    return code if isinstance(code, str) else None
 
-    def __init__(self, timeout: float, secrets: Callable[[], list[str]]) -> None:
+
+class JsonHttp:
+    """A ``requests.Session`` whose failures are ``CmsTransient``/``CmsRejected``.
+    ``refusals``: the CMS's error codes that are rejections whatever the status (a 500
+    the CMS will answer again)."""
+
+    def __init__(
+        self,
+        timeout: float,
+        secrets: Callable[[], list[str]],
+        refusals: frozenset[str] = frozenset(),
+    ) -> None:
         self.timeout = timeout
         self._secrets = secrets
+        self.refusals = refusals
         self.session = requests.Session()
         self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
 
     def call(
         self, method: str, url: str, *, missing_ok: bool = False, **kwargs: Any
     ) -> requests.Response | None:
-        """Send; ``None`` for a 404 when ``missing_ok``. Raises ``CmsError``."""
+        """Send; ``None`` for a 404 when ``missing_ok``. Raises ``CmsError``.
+
+        Redirects are not followed: the credentials would go to wherever the portal (or
+        someone able to make it redirect) points, and a 404 there would read as "the post
+        is gone". A 3xx is a rejection naming its ``Location``: the operator sets the
+        CMS's address to it."""
         where = f"{method} {_bare_url(url)}"
         try:
-            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            response = self.session.request(
+                method, url, timeout=self.timeout, allow_redirects=False, **kwargs
+            )
         except requests.Timeout as exc:
             raise CmsTransient(f"{where}: no answer within {self.timeout:g} s") from exc
         except requests.RequestException as exc:
@@ -81,9 +107,16 @@ class JsonHttp:
             return response
         if status == 404 and missing_ok:
             return None
+        if status < 400:
+            location = scrub(response.headers.get("Location", "?"), self._safe_secrets())
+            raise CmsRejected(
+                f"{where}: HTTP {status}: redirected to {_bare_url(location)}"
+                " (redirects are not followed: set the CMS's address to it)",
+                status,
+            )
         message = scrub(cms_message(response), self._safe_secrets())
         text = f"{where}: HTTP {status}: {message}"
-        if status >= 500 or status in (408, 429):
+        if (status >= 500 or status in (408, 429)) and cms_code(response) not in self.refusals:
             raise CmsTransient(text)
         raise CmsRejected(text, status)
 

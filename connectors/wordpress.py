@@ -31,13 +31,13 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from html import unescape
+from html import escape, unescape
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 from connectors.cms import TERMS, Article, CmsRejected, Live, Media, document_values
-from connectors.http import JsonHttp, json_answer
-from connectors.media import ascii_name, file_list, rewrite_cids
+from connectors.http import JsonHttp, cms_message, json_answer
+from connectors.media import ascii_name, file_list, rewrite_cids, safe_filename
 from pipeline.config import WordPress
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,9 @@ POST_FIELDS = "id,link,status,title.raw,content.raw,categories,tags,meta"  # wha
 TAXONOMIES = ("categories", "tags")  # the post fields holding term ids
 MEDIA_FIELDS = "id,post,source_url,title.raw"  # what publishing a post reads of a medium
 TERM_SECONDS = 600.0  # a term's id and name, as the site gave them, are kept this long
+# WordPress's 500s that it answers again as asked: a file it does not take (its type, its
+# size), said by wp_handle_sideload. Retried, they would only open the breaker.
+REFUSALS = frozenset({"rest_upload_sideload_error"})
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -82,7 +85,7 @@ class WordPressCms:
         self._term_names: _Kept[tuple[str, int], str] = _Kept()  # (taxonomy, id) -> name
 
     def _session(self) -> JsonHttp:
-        http = JsonHttp(self.settings.timeout_seconds, self._secrets)
+        http = JsonHttp(self.settings.timeout_seconds, self._secrets, REFUSALS)
         http.session.auth = (self.settings.username, self.settings.password.reveal())
         return http
 
@@ -105,7 +108,12 @@ class WordPressCms:
     ) -> Any:
         response = (http or self.http).call(method, self._url(route, **(params or {})), **kw)
         assert response is not None  # None only with missing_ok
-        return json_answer(response)
+        answer = json_answer(response)
+        if isinstance(answer, dict) and isinstance(answer.get("code"), str) and "id" not in answer:
+            # WordPress's error shape with a 2xx: a plugin or a firewall refused the request
+            said = cms_message(response)
+            raise CmsRejected(f"{method} {route}: HTTP {response.status_code}: {said}")
+        return answer
 
     # -- terms and media -----------------------------------------------------------------
     def _term(self, taxonomy: str, name: str) -> int:
@@ -145,17 +153,22 @@ class WordPressCms:
         return {unescape(m["title"]["raw"]): m for m in items}
 
     def _upload(self, media: Media, post_id: str | None) -> dict[str, Any]:
-        disposition = f'attachment; filename="{ascii_name(media.filename)}"'
+        # stored under a name the site serves inertly: an administrator may upload
+        # .html, which the portal would then serve as a page on its own origin
+        disposition = f'attachment; filename="{ascii_name(safe_filename(media.filename))}"'
         # the real file name as title (WordPress would make one from the mangled name),
         # and the post it belongs to when there is one already
         params = {"title": media.filename, "_fields": MEDIA_FIELDS}
-        uploaded = self._call(
-            "POST",
-            "/wp/v2/media",
-            params | ({"post": post_id} if post_id else {}),
-            data=media.data,
-            headers={"Content-Disposition": disposition, "Content-Type": media.content_type},
-        )
+        try:
+            uploaded = self._call(
+                "POST",
+                "/wp/v2/media",
+                params | ({"post": post_id} if post_id else {}),
+                data=media.data,
+                headers={"Content-Disposition": disposition, "Content-Type": media.content_type},
+            )
+        except CmsRejected as exc:  # which file, for the operator
+            raise CmsRejected(f"«{media.filename}»: {exc}", exc.status) from exc
         return dict(uploaded)
 
     def _media(self, article: Article, post_id: str | None) -> dict[str, dict[str, Any]]:
@@ -181,9 +194,11 @@ class WordPressCms:
             meta |= {f"bientap_{k}": v or "" for k, v in document_values(article.document).items()}
         images = [uploaded[m.filename]["id"] for m in article.media if m.role == "image"]
         fields: dict[str, Any] = {
-            "title": article.title,
+            # text, not markup: an account that may post unfiltered HTML (an
+            # administrator) would store "<img onerror=…>" from a mail's subject as is
+            "title": escape(article.title, quote=False),
             "content": self._content(article, uploaded),
-            "excerpt": article.summary,
+            "excerpt": escape(article.summary, quote=False),
             "slug": article.key,
             "status": self.settings.status,
             **self._term_ids(article),
@@ -206,6 +221,8 @@ class WordPressCms:
         is stale) is looked up again and sent once more, to the post just saved."""
         fields = self._fields(article, uploaded)
         post = self._call("POST", route, {"_fields": POST_FIELDS}, json=fields)
+        if not isinstance(post, dict) or not isinstance(post.get("id"), int):
+            raise CmsRejected(f"POST {route}: the answer is not a post: {str(post)[:200]}")
         lost = {
             t: sorted(set(fields[t]) - set(post.get(t) or [])) for t in TAXONOMIES if t in fields
         }
@@ -230,12 +247,26 @@ class WordPressCms:
         return self._live(post, list(uploaded))
 
     def withdraw(self, remote_id: str) -> None:
-        # to the trash: recoverable
-        self._call("DELETE", f"/wp/v2/posts/{remote_id}", {"_fields": "id"})
+        """To the trash (recoverable). A post already gone counts as withdrawn: trashed
+        by hand (410 "already been deleted") or deleted for good (404)."""
+        try:
+            self._call("DELETE", f"/wp/v2/posts/{remote_id}", {"_fields": "id"})
+        except CmsRejected as exc:
+            if exc.status not in (404, 410):
+                raise
+            log.info("wordpress: post %s was already gone: %s", remote_id, exc)
 
     def find(self, key: str) -> Live | None:
         params = {"slug": key, "status": "any", "context": "edit", "_fields": "id"}
-        posts = self._call("GET", "/wp/v2/posts", params)
+        try:
+            posts = self._call("GET", "/wp/v2/posts", params)
+        except CmsRejected as exc:
+            # to a request it takes as a visitor's (a wrong application password too)
+            # WordPress answers "400 Invalid parameter(s): status": ask who we are, so
+            # the operator reads the credentials' problem instead
+            if exc.status == 400:
+                self._call("GET", "/wp/v2/users/me", {"_fields": "id"})
+            raise
         return self.read(str(posts[0]["id"])) if posts else None
 
     def read(self, remote_id: str) -> Live | None:

@@ -25,6 +25,7 @@ from pipeline.models import (
     Publication,
     PubState,
     ReviewTask,
+    State,
     Submission,
     utcnow,
 )
@@ -106,7 +107,9 @@ def _retry_publication(session: Session, key: str) -> int:
             file=sys.stderr,
         )
         return 1
-    pub.state, pub.attempts, pub.next_attempt_at = PubState.QUEUED, 0, utcnow()
+    # a dead withdrawal is tried again as one: the item stays off the portal
+    again = PubState.WITHDRAWING if item.state == State.WITHDRAWN else PubState.QUEUED
+    pub.state, pub.attempts, pub.next_attempt_at = again, 0, utcnow()
     pub.reupdated = False
     session.add(
         Event(
@@ -118,7 +121,10 @@ def _retry_publication(session: Session, key: str) -> int:
         )
     )
     session.commit()
-    print(f"{item.tracking_code}: đã xếp hàng đăng lại (queued for publishing again)")
+    if again == PubState.WITHDRAWING:
+        print(f"{item.tracking_code}: đã xếp hàng gỡ lại khỏi cổng (queued for withdrawal again)")
+    else:
+        print(f"{item.tracking_code}: đã xếp hàng đăng lại (queued for publishing again)")
     return 0
 
 
@@ -220,7 +226,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     actor.add_argument("--text", help="reason to reject, what to fix, or whom to forward to")
     actor.set_defaults(handler=act)
     retrier = sub.add_parser(
-        "retry", help="publish a dead-lettered item again, or send mail given up on again"
+        "retry",
+        help="publish (or withdraw) a dead-lettered item again, or send mail given up on again",
     )
     retrier.add_argument("id", nargs="?", help="item id or tracking code (publishing)")
     retrier.add_argument("--mail", help="an outgoing mail's id, or all mail given up on")

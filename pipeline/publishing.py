@@ -3,9 +3,10 @@
 ``enqueue`` records a publication with its idempotency key in the transaction that
 approves the item, before any request. ``Publisher.run_once`` then works the queue:
 
-1. the attempt is committed before the request (state ``sending``), so after a
-   timeout or a crash the next attempt first asks the CMS for the key (``find``)
-   and adopts the post it finds instead of creating a second one;
+1. the attempt is committed before the request (state ``sending``), and an attempt
+   for a post not yet on record first asks the CMS for the key (``find``) and adopts
+   the post it finds instead of creating a second one (an earlier attempt may have
+   landed: a timeout, a crash, or one before a dead letter and ``bientap retry``);
 2. transient failures (timeouts, 5xx) are retried with exponential backoff and
    jitter; a rejection (bad credentials, validation) or the last attempt parks the
    item as ``dead`` and mails the board's operators the CMS's own message; failures in
@@ -508,7 +509,7 @@ class Publisher:
         try:
             if remote_id is not None:
                 self.cms.withdraw(remote_id)
-        except CmsError as exc:
+        except Exception as exc:  # an unforeseen answer fails this item only
             self._failed(pub_id, exc, result, then=PubState.WITHDRAWING)
             return
         with self.sessions.begin() as s:
@@ -535,22 +536,23 @@ class Publisher:
                     pub.claimed_by,
                 )
                 return
-            maybe_sent = pub.attempts > 0 or pub.state == PubState.SENDING
             pub.state = PubState.SENDING
             pub.attempts += 1
             remote_id, key, reupdated = pub.remote_id, pub.key, pub.reupdated
             expected = article(self.board, item, key, self.files)
         try:
-            live = self._send(expected, remote_id, maybe_sent)
-        except CmsError as exc:
+            live = self._send(expected, remote_id)
+        except Exception as exc:  # an unforeseen answer fails this item only
             self._failed(pub_id, exc, result)
             return
         result.published += 1
         self._verify(pub_id, result, Sent(expected, live, self.clock(), reupdated))
 
-    def _send(self, expected: Article, remote_id: str | None, maybe_sent: bool) -> Live:
-        if remote_id is None and maybe_sent:
-            found = self.cms.find(expected.key)  # a request that timed out may have landed
+    def _send(self, expected: Article, remote_id: str | None) -> Live:
+        if remote_id is None:
+            # an earlier attempt may have landed (a timeout, a crash, one before a dead
+            # letter and `bientap retry`, which starts the count again): ask every time
+            found = self.cms.find(expected.key)
             if found is not None:
                 log.info(
                     "board=%s key=%s: found the post of an earlier attempt",
@@ -589,12 +591,21 @@ class Publisher:
     def _failed(
         self,
         pub_id: int,
-        exc: CmsError,
+        exc: Exception,
         result: PublishResult,
         then: PubState = PubState.QUEUED,
     ) -> None:
+        """An attempt failed. Anything but a ``CmsError`` (a connector meeting an answer
+        it did not foresee) is logged with its traceback and retried like a transient
+        failure, up to ``max_attempts``, without counting towards the breaker."""
         now = self.clock()
         settings = self.board.publish
+        unexpected = not isinstance(exc, CmsError)
+        if unexpected:
+            log.error(
+                "board=%s publication=%d: unexpected failure", self.board.id, pub_id, exc_info=exc
+            )
+            exc = CmsError(f"Lỗi ngoài dự kiến (unexpected error): {type(exc).__name__}: {exc}")
         with self.sessions.begin() as s:
             pub, item = self._load(s, pub_id)
             d = self.desk(s)
@@ -608,7 +619,7 @@ class Publisher:
                     breaker.open_until = now + timedelta(seconds=settings.breaker_seconds)
                     review.event(d, item, "breaker-open", until=breaker.open_until.isoformat())
                 self._open_until = breaker.open_until  # opened here or by another daemon
-            if transient and pub.attempts < settings.max_attempts:
+            if (transient or unexpected) and pub.attempts < settings.max_attempts:
                 wait = settings.retry_seconds * 2 ** (pub.attempts - 1) * (0.5 + self.jitter())
                 pub.state, pub.next_attempt_at = then, now + timedelta(seconds=wait)
                 review.event(d, item, "publish-retry", attempt=pub.attempts, error=str(exc)[:500])
@@ -619,7 +630,7 @@ class Publisher:
             review.event(
                 d, item, "publish-dead", attempts=pub.attempts, error=str(exc)[:500], status=status
             )
-            self._tell_operators(d, item, pub, str(exc))
+            self._tell_operators(d, item, pub, str(exc), then == PubState.WITHDRAWING)
             result.dead += 1
 
     # -- verification ---------------------------------------------------------------------
@@ -708,17 +719,23 @@ class Publisher:
         ]
 
     def _tell_operators(
-        self, d: review.Desk, item: Submission, pub: Publication, error: str
+        self, d: review.Desk, item: Submission, pub: Publication, error: str, withdrawal: bool
     ) -> None:
+        if withdrawal:
+            heading = "Không gỡ được tin, bài khỏi cổng"
+            what = "đã bị gỡ nhưng chưa gỡ được khỏi cổng"
+        else:
+            heading = "Không đăng được tin, bài lên cổng"
+            what = "đã được duyệt nhưng không đăng được lên cổng"
         for to in self._operators():
             _mail(
                 d,
                 item,
                 to,
                 "publish-dead",
-                "Không đăng được tin, bài lên cổng",
-                f"Tin, bài «{item.title}» ({item.tracking_code}) đã được duyệt nhưng không đăng "
-                f"được lên cổng sau {pub.attempts} lần thử ({self.cms.name}).\n\n"
+                heading,
+                f"Tin, bài «{item.title}» ({item.tracking_code}) {what} sau {pub.attempts} "
+                f"lần thử ({self.cms.name}).\n\n"
                 f"Thông báo của hệ thống quản trị nội dung:\n  {error}\n\n"
                 "Sau khi khắc phục, chạy: bientap retry " + item.tracking_code + "\n",
             )

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from connectors.factory import cms
-from pipeline import cli, review
+from pipeline import cli, publishing, review
 from pipeline.cli_common import VIETNAM
 from pipeline.commands import Verb
 from pipeline.config import Board, Publish, Role, load_board
@@ -322,6 +322,93 @@ def test_refused_credentials_park_the_item_and_tell_the_operator(
     assert cli.main(["--database-url", db_url, "retry", item.tracking_code]) == 0
     drain(outlet, clock, 2)
     assert publication(api_rig).state == PubState.VERIFIED and len(portal.posts) == 1
+
+
+def test_a_retry_after_a_dead_letter_does_not_post_again_what_an_attempt_left(
+    api_rig: Rig, portal: Portal, tmp_path: Path, db_url: str
+) -> None:
+    """The portal stored the post but the answer timed out, then the next attempt was
+    refused: a dead letter. `bientap retry` starts the count again; the attempt after it
+    still asks the portal for the key and adopts the post."""
+    item = approved_item(api_rig)
+    clock = Clock()
+    outlet = publisher(api_rig, tmp_path, clock=clock, jitter=lambda: 0.5)
+    portal.faults.stall_after_create = 2.0  # stored; the client gives up after 1 s
+    assert outlet.run_once().retried == 1 and portal.creates == 1
+    portal.faults.stall_after_create, portal.faults.refuse = 0, True
+    clock.later(120)
+    assert outlet.run_once().dead == 1
+    portal.faults.refuse = False
+    assert cli.main(["--database-url", db_url, "retry", item.tracking_code]) == 0
+    clock.later(10)
+    drain(outlet, clock, 2)
+    assert portal.creates == 1 and len(portal.posts) == 1
+    assert publication(api_rig).state == PubState.VERIFIED
+
+
+def withdraw(rig: Rig, item: Submission) -> None:
+    """The head takes the live item back (GỠ BÀI), as ``review`` records it."""
+    with rig.sessions.begin() as s:
+        current = s.get(Submission, item.id)
+        assert current is not None
+        current.state = State.WITHDRAWN
+        publishing.withdraw(Desk(rig.board, s, rig.runner.links, rig.files), current)
+
+
+def test_a_dead_withdrawal_is_mailed_as_one_and_its_retry_withdraws_again(
+    api_rig: Rig, portal: Portal, tmp_path: Path, db_url: str
+) -> None:
+    """The portal refuses the withdrawal: the operators are told the item could not be
+    taken off, and `bientap retry` tries the withdrawal again, never the publication."""
+    item = approved_item(api_rig)
+    clock = Clock()
+    outlet = publisher(api_rig, tmp_path, clock=clock)
+    assert outlet.run_once().verified == 1
+    withdraw(api_rig, item)
+    portal.faults.refuse = True
+    clock.later(60)
+    assert outlet.run_once().dead == 1
+    api_rig.runner.deliver()
+    subjects = [str(m["Subject"]) for m in api_rig.sent() if "cổng —" in str(m["Subject"])]
+    assert subjects and all(s.startswith("Không gỡ được tin, bài khỏi cổng") for s in subjects)
+    portal.faults.refuse = False
+    assert cli.main(["--database-url", db_url, "retry", item.tracking_code]) == 0
+    assert publication(api_rig).state == PubState.WITHDRAWING
+    drain(outlet, clock, 2)
+    assert publication(api_rig).state == PubState.WITHDRAWN
+    assert portal.creates == 1 and not portal.posts
+
+
+def test_an_answer_the_connector_did_not_foresee_fails_that_item_only(
+    api_rig: Rig, portal: Portal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connector that trips over an answer (a KeyError, not a CmsError) fails that
+    attempt: retried up to max_attempts, then a dead letter, the breaker left alone; the
+    other items of the pass are published."""
+    broken, fine = approved_item(api_rig), approved_item(api_rig)
+    with api_rig.sessions() as s:
+        query = select(Publication.key).where(Publication.submission_id == broken.id)
+        broken_key = s.scalars(query).one()
+    clock = Clock()
+    outlet = publisher(api_rig, tmp_path, clock=clock, jitter=lambda: 0.5)
+    real_publish = outlet.cms.publish
+
+    def publish(expected: Any) -> Any:
+        if expected.key == broken_key:
+            raise KeyError("id")
+        return real_publish(expected)
+
+    monkeypatch.setattr(outlet.cms, "publish", publish)
+    first = outlet.run_once()
+    assert (first.retried, first.verified) == (1, 1)
+    drain(outlet, clock, 6)
+    with api_rig.sessions() as s:
+        pub = s.scalars(select(Publication).where(Publication.submission_id == broken.id)).one()
+        assert pub.state == PubState.DEAD and pub.attempts == 4
+        assert "KeyError" in (pub.last_error or "")
+        ok = s.scalars(select(Publication).where(Publication.submission_id == fine.id)).one()
+        assert ok.state == PubState.VERIFIED
+    assert "breaker-open" not in kinds(api_rig) and len(portal.posts) == 1
 
 
 class Killed(BaseException):

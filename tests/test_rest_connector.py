@@ -350,3 +350,32 @@ def test_a_create_answer_without_an_id_is_rejected(cms: RestCms, httpserver: HTT
 
     with pytest.raises(CmsRejected, match="data.id"):
         cms.publish(ARTICLE)
+
+
+def test_a_redirect_is_not_followed_and_the_api_key_stays_home(
+    settings: RestApi, httpserver: HTTPServer
+) -> None:
+    """The portal (or an open redirect on it) points elsewhere: the custom auth header,
+    which requests would send along to another host, goes nowhere; the redirect is a
+    rejection naming where it points, and a 404 there does not read as "gone"."""
+    elsewhere = HTTPServer(host="localhost", port=0)
+    elsewhere.start()
+    try:
+        elsewhere.expect_request("/steal").respond_with_data("", 404)
+        away = elsewhere.url_for("/steal")
+        httpserver.expect_request("/api/posts/42").respond_with_data(
+            "", 302, headers={"Location": away}
+        )
+        cms = RestCms(settings.model_copy(update={"auth_header": "X-Api-Key"}))
+        try:
+            with pytest.raises(CmsRejected, match="redirected to " + away) as read:
+                cms.read("42")
+            with pytest.raises(CmsRejected) as withdrawn:
+                cms.withdraw("42")
+        finally:
+            cms.close()
+        assert read.value.status == withdrawn.value.status == 302
+        assert not elsewhere.log, "nothing, the key least of all, reached the other host"
+    finally:
+        elsewhere.clear()
+        elsewhere.stop()

@@ -5,10 +5,12 @@ a category deleted or renamed while the connector keeps its id."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from sqlalchemy import select
 
 from connectors.factory import cms
@@ -16,9 +18,9 @@ from pipeline import review
 from pipeline.config import Board, load_board
 from pipeline.models import Event, Publication, PubState, Submission
 from pipeline.publishing import Publisher, article, differences
-from pipeline.samples import article_mail
+from pipeline.samples import NEWS_BODY, article_mail
 from tests.helpers import CONFIG, DEMO_BOX, Rig, make_rig
-from tests.test_publishing import PNG, SENDER, Clock, approved_item, drain
+from tests.test_publishing import PNG, SENDER, Clock, approved_item, drain, withdraw
 from tests.wordpress import WordPress
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -175,6 +177,109 @@ def test_a_post_changed_by_hand_in_wordpress_is_caught_and_put_back(
     assert "Nội dung" in caught.detail["differences"][0]
     assert "hơn 1.200 học sinh" in wordpress.post(post_id)["content"]["raw"]
     assert the_publication(wp_rig, item.id).state == PubState.VERIFIED
+
+
+@pytest.mark.parametrize("gone", ["trashed", "deleted"])
+def test_a_post_gone_by_hand_before_the_withdrawal_counts_as_withdrawn(
+    wp_rig: Rig, wordpress: WordPress, tmp_path: Path, gone: str
+) -> None:
+    """An editor trashed (WordPress answers the DELETE with 410) or deleted (404) the
+    post before the head withdrew the item: the withdrawal is done, not a dead letter."""
+    item, clock, publisher = verified_item(wp_rig, tmp_path)
+    post_id = the_publication(wp_rig, item.id).remote_id
+    force = "?force=true" if gone == "deleted" else ""
+    wordpress.rest("DELETE", f"/wp/v2/posts/{post_id}{force}")
+    withdraw(wp_rig, item)
+    clock.later(60)
+    assert publisher.run_once().withdrawn == 1
+    assert the_publication(wp_rig, item.id).state == PubState.WITHDRAWN
+
+
+def test_markup_in_the_subject_is_text_on_the_site(
+    wp_rig: Rig, wordpress: WordPress, tmp_path: Path
+) -> None:
+    """The account here is an administrator (unfiltered HTML): a subject holding an
+    <img onerror> is stored as text, shown as text, and still verifies."""
+    title = "Hội nghị tổng kết <img src=x onerror=alert(document.domain)> năm 2026 & 2027"
+    wp_rig.drop(article_mail(SENDER, DEMO_BOX, title, NEWS_BODY))
+    wp_rig.runner.run_once()
+    item = approved_item_by_id(wp_rig, wp_rig.items()[-1].id)
+    assert item.title == title
+    assert outlet(wp_rig, tmp_path, Clock()).run_once().verified == 1
+    post_id = the_publication(wp_rig, item.id).remote_id
+    assert "<img" not in wordpress.post(int(post_id or 0))["title"]["raw"]
+    page = requests.get(f"{wordpress.url}/?p={post_id}", timeout=30).text
+    assert "&lt;img src=x onerror=alert(document.domain)&gt;" in page
+    assert "<img src=x onerror" not in page
+
+
+def test_a_file_wordpress_refuses_is_a_dead_letter_at_once(wp_rig: Rig, tmp_path: Path) -> None:
+    """WordPress answers an upload of a type it does not take (SVG) with 500
+    rest_upload_sideload_error: a rejection with its words, not an outage to retry
+    that opens the breaker for the board."""
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><rect/></svg>'
+    item = approved_item(wp_rig, [("so-do.svg", "image/svg+xml", svg)])
+    clock = Clock()
+    assert outlet(wp_rig, tmp_path, clock).run_once().dead == 1
+    pub = the_publication(wp_rig, item.id)
+    assert pub.attempts == 1 and "not allowed to upload this file type" in (pub.last_error or "")
+    with wp_rig.sessions() as s:
+        assert not s.scalars(select(Event).where(Event.kind == "breaker-open")).all()
+
+
+def test_an_html_attachment_is_never_served_as_a_page_from_the_portal(
+    wp_rig: Rig, wordpress: WordPress, tmp_path: Path
+) -> None:
+    """An administrator may upload .html, which WordPress then serves as text/html from
+    the portal's origin: the file goes under its safe name (.html.txt), which WordPress
+    refuses for content that is HTML: a dead letter naming the file, nothing served."""
+    page = b"<html><body><script>alert(document.cookie)</script></body></html>"
+    item = approved_item(wp_rig, [("lich-hop-w2.html", "text/html", page)])
+    clock = Clock()
+    drain(outlet(wp_rig, tmp_path, clock), clock, 2)
+    pub = the_publication(wp_rig, item.id)
+    assert pub.state == PubState.DEAD and "«lich-hop-w2.html»" in (pub.last_error or "")
+    for medium in wordpress.media(context="edit", search="lich-hop-w2"):
+        served = requests.get(medium["source_url"], timeout=30)
+        assert "html" not in served.headers.get("Content-Type", ""), medium["source_url"]
+
+
+FIREWALL_PHP = """<?php
+// A security plugin in front of the REST API: refuses with 200 and WordPress's error shape.
+add_filter('rest_pre_dispatch', function ($result, $server, $request) {
+    $title = (string) $request->get_param('title');
+    if ($request->get_method() === 'POST' && $request->get_route() === '/wp/v2/posts'
+        && strpos($title, 'tường lửa') !== false) {
+        wp_send_json(['code' => 'blocked', 'message' => 'Request blocked by firewall'], 200);
+    }
+    return $result;
+}, 10, 3);
+"""
+
+
+@pytest.fixture
+def firewall(wordpress: WordPress) -> Iterator[None]:
+    """Posts whose title names «tường lửa» are refused with 200 and an error body."""
+    plugin = wordpress.content_dir / "mu-plugins" / "firewall.php"
+    plugin.write_text(FIREWALL_PHP, encoding="utf-8")
+    yield
+    plugin.unlink()
+
+
+def test_a_refusal_answered_with_200_is_a_dead_letter_and_the_queue_goes_on(
+    wp_rig: Rig, wordpress: WordPress, tmp_path: Path, firewall: None
+) -> None:
+    """A firewall answers the create with 200 and WordPress's error shape: that item is a
+    dead letter with the firewall's words at once, and the next one is published."""
+    wp_rig.drop(article_mail(SENDER, DEMO_BOX, "Tin bị tường lửa chặn", NEWS_BODY))
+    wp_rig.runner.run_once()
+    blocked = approved_item_by_id(wp_rig, wp_rig.items()[-1].id)
+    passing = approved_item(wp_rig)
+    result = outlet(wp_rig, tmp_path, Clock()).run_once()
+    assert (result.dead, result.verified) == (1, 1)
+    pub = the_publication(wp_rig, blocked.id)
+    assert pub.state == PubState.DEAD and "Request blocked by firewall" in (pub.last_error or "")
+    assert the_publication(wp_rig, passing.id).state == PubState.VERIFIED
 
 
 def category(wp: WordPress, name: str) -> int:
