@@ -349,17 +349,23 @@ class Publisher:
             self._released.clear()
             for pub_id, state in claimed:
                 seen.append(pub_id)
-                if state == PubState.PUBLISHED:
-                    self._verify(pub_id, result)
-                elif self._breaker_open():
-                    result.skipped += 1
-                elif state == PubState.WITHDRAWING:
-                    self._withdraw(pub_id, result)
-                else:
-                    self._attempt(pub_id, result)
+                try:
+                    self._work(pub_id, state, result)
+                except Exception:  # a fault of this item's (its read-back…): the rest go on
+                    log.exception("board=%s publication=%d: failed", self.board.id, pub_id)
             self._release([pub_id for pub_id, _ in claimed if pub_id not in self._released])
             if len(claimed) < CLAIM:  # all that was due when claimed; later work: next pass
                 return result
+
+    def _work(self, pub_id: int, state: str, result: PublishResult) -> None:
+        if state == PubState.PUBLISHED:
+            self._verify(pub_id, result)
+        elif self._breaker_open():
+            result.skipped += 1
+        elif state == PubState.WITHDRAWING:
+            self._withdraw(pub_id, result)
+        else:
+            self._attempt(pub_id, result)
 
     def _claim(self, seen: list[int]) -> list[tuple[int, str]]:
         """Claim due publications; the breaker is read in the same transaction."""

@@ -411,6 +411,31 @@ def test_an_answer_the_connector_did_not_foresee_fails_that_item_only(
     assert "breaker-open" not in kinds(api_rig) and len(portal.posts) == 1
 
 
+def test_a_read_back_the_connector_trips_over_holds_up_no_other_item(
+    api_rig: Rig, portal: Portal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = approved_item(api_rig), approved_item(api_rig)
+    outlet = publisher(api_rig, tmp_path)
+    real_read = outlet.cms.read
+    sent: list[str] = []
+
+    def read(remote_id: str) -> Any:
+        sent.append(remote_id)
+        if len(sent) == 1:  # the first post's read-back: an answer nobody foresaw
+            raise KeyError("title")
+        return real_read(remote_id)
+
+    monkeypatch.setattr(outlet.cms, "read", read)
+    outlet.run_once()  # before: the KeyError left run_once, the second item waited
+    with api_rig.sessions() as s:
+        states = dict(s.execute(select(Publication.submission_id, Publication.state)).all())
+    assert states[second.id] == PubState.VERIFIED and states[first.id] != PubState.VERIFIED
+    outlet.run_once()  # the first is read back again, and verified
+    with api_rig.sessions() as s:
+        assert s.scalars(select(Publication.state)).all() == [PubState.VERIFIED] * 2
+    assert len(portal.posts) == 2
+
+
 class Killed(BaseException):
     """The daemon dies: no except clause of the pipeline catches this."""
 
