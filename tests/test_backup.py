@@ -12,7 +12,7 @@ import os
 import shutil
 import stat
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
@@ -343,31 +343,22 @@ def schema_at(revision: str, scratch: Path) -> dict[str, list[str]]:
         engine.dispose()
 
 
-def as_of(archive: Path, shape: dict[str, list[str]], revision: str, target: Path) -> Path:
-    """``archive`` as a bientap of schema ``revision`` wrote it: only the tables and columns
-    that schema had, its revision in the manifest, every checksum right."""
+def rewritten(
+    archive: Path, target: Path, edit: Callable[[str, bytes, dict[str, Any]], bytes | None]
+) -> Path:
+    """``archive`` copied to ``target`` with each member as ``edit(name, bytes, manifest)``
+    returns it (None: left out), every checksum of the manifest right."""
     manifest = backup.read_manifest(archive)
-    manifest["alembic_revision"] = revision
     with tarfile.open(archive, "r:gz") as src, tarfile.open(target, "w:gz") as dst:
         for member in src:
             fh = src.extractfile(member)
             if fh is None or member.name == backup.MANIFEST:
                 continue
-            data = fh.read()
-            if member.name.startswith(f"{backup.DB}/"):
-                table = member.name.removeprefix(f"{backup.DB}/").removesuffix(".jsonl")
-                if table not in shape:
-                    del manifest["files"][member.name], manifest["tables"][table]
-                    continue
-                rows = [json.loads(line) for line in data.splitlines()]
-                data = b"".join(
-                    json.dumps(
-                        {k: v for k, v in row.items() if k in shape[table]}, ensure_ascii=False
-                    ).encode()
-                    + b"\n"
-                    for row in rows
-                )
-                manifest["files"][member.name] = hashlib.sha256(data).hexdigest()
+            data = edit(member.name, fh.read(), manifest)
+            if data is None:
+                del manifest["files"][member.name]
+                continue
+            manifest["files"][member.name] = hashlib.sha256(data).hexdigest()
             member.size = len(data)
             dst.addfile(member, io.BytesIO(data))
         body = json.dumps(manifest, ensure_ascii=False).encode()
@@ -375,6 +366,30 @@ def as_of(archive: Path, shape: dict[str, list[str]], revision: str, target: Pat
         info.size = len(body)
         dst.addfile(info, io.BytesIO(body))
     return target
+
+
+def as_of(archive: Path, shape: dict[str, list[str]], revision: str, target: Path) -> Path:
+    """``archive`` as a bientap of schema ``revision`` wrote it: only the tables and columns
+    that schema had, its revision in the manifest, every checksum right."""
+
+    def older(name: str, data: bytes, manifest: dict[str, Any]) -> bytes | None:
+        manifest["alembic_revision"] = revision
+        if not name.startswith(f"{backup.DB}/"):
+            return data
+        table = name.removeprefix(f"{backup.DB}/").removesuffix(".jsonl")
+        if table not in shape:
+            del manifest["tables"][table]
+            return None
+        rows = [json.loads(line) for line in data.splitlines()]
+        return b"".join(
+            json.dumps(
+                {k: v for k, v in r.items() if k in shape[table]}, ensure_ascii=False
+            ).encode()
+            + b"\n"
+            for r in rows
+        )
+
+    return rewritten(archive, target, older)
 
 
 def rows_in(url: str, shape: dict[str, list[str]]) -> dict[str, list[tuple[Any, ...]]]:
@@ -481,23 +496,11 @@ def with_a_duplicate_row(archive: Path, table: str, target: Path) -> Path:
     """``archive`` with the last row of ``table`` twice (the manifest's checksum right):
     the restore fails on it after everything before was loaded."""
     name = f"{backup.DB}/{table}.jsonl"
-    manifest = backup.read_manifest(archive)
-    with tarfile.open(archive, "r:gz") as src, tarfile.open(target, "w:gz") as dst:
-        for member in src:
-            fh = src.extractfile(member)
-            if fh is None or member.name == backup.MANIFEST:
-                continue
-            data = fh.read()
-            if member.name == name:
-                data += data.splitlines(keepends=True)[-1]
-                manifest["files"][name] = hashlib.sha256(data).hexdigest()
-            member.size = len(data)
-            dst.addfile(member, io.BytesIO(data))
-        body = json.dumps(manifest, ensure_ascii=False).encode()
-        info = tarfile.TarInfo(backup.MANIFEST)
-        info.size = len(body)
-        dst.addfile(info, io.BytesIO(body))
-    return target
+
+    def doubled(member: str, data: bytes, _manifest: dict[str, Any]) -> bytes:
+        return data + data.splitlines(keepends=True)[-1] if member == name else data
+
+    return rewritten(archive, target, doubled)
 
 
 @pytest.mark.parametrize("revision", [None, "0006"])
