@@ -35,7 +35,7 @@ from html import escape, unescape
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-from connectors.cms import TERMS, Article, CmsRejected, Live, Media, document_values
+from connectors.cms import TERMS, Article, CmsError, CmsRejected, Live, Media, document_values
 from connectors.http import JsonHttp, cms_message, json_answer
 from connectors.media import ascii_name, file_list, rewrite_cids, safe_filename
 from pipeline.config import WordPress
@@ -172,8 +172,26 @@ class WordPressCms:
         return dict(uploaded)
 
     def _media(self, article: Article, post_id: str | None) -> dict[str, dict[str, Any]]:
+        """The article's media on the site: those already attached to the post, the rest
+        uploaded; should one upload fail, those just uploaded are deleted again (they
+        would stay public, attached to nothing)."""
         have = self._attached(post_id) if post_id and article.media else {}
-        return {m.filename: have.get(m.filename) or self._upload(m, post_id) for m in article.media}
+        uploaded: dict[str, dict[str, Any]] = {}
+        try:
+            for m in article.media:
+                uploaded[m.filename] = have.get(m.filename) or self._upload(m, post_id)
+        except Exception:
+            self._forget([u for name, u in uploaded.items() if name not in have])
+            raise
+        return uploaded
+
+    def _forget(self, media: list[dict[str, Any]]) -> None:
+        """Delete media uploaded for a post that was never made (best effort)."""
+        for medium in media:
+            try:
+                self._call("DELETE", f"/wp/v2/media/{medium['id']}", {"force": "true"})
+            except CmsError as exc:
+                log.warning("wordpress: medium %s left behind: %s", medium.get("id"), exc)
 
     # -- the post ------------------------------------------------------------------------
     def _content(self, article: Article, uploaded: dict[str, dict[str, Any]]) -> str:
@@ -236,7 +254,11 @@ class WordPressCms:
 
     def publish(self, article: Article) -> Live:
         uploaded = self._media(article, None)
-        post = self._save("/wp/v2/posts", article, uploaded)
+        try:
+            post = self._save("/wp/v2/posts", article, uploaded)
+        except CmsRejected:  # no post was made: its media would stay, attached to nothing
+            self._forget(list(uploaded.values()))
+            raise
         self._adopt(str(post["id"]), uploaded)
         return self._live(post, list(uploaded))
 

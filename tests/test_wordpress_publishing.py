@@ -213,18 +213,23 @@ def test_markup_in_the_subject_is_text_on_the_site(
     assert "<img src=x onerror" not in page
 
 
-def test_a_file_wordpress_refuses_is_a_dead_letter_at_once(wp_rig: Rig, tmp_path: Path) -> None:
+def test_a_file_wordpress_refuses_is_a_dead_letter_at_once(
+    wp_rig: Rig, wordpress: WordPress, tmp_path: Path
+) -> None:
     """WordPress answers an upload of a type it does not take (SVG) with 500
     rest_upload_sideload_error: a rejection with its words, not an outage to retry
-    that opens the breaker for the board."""
+    that opens the breaker for the board; the photo uploaded before it is deleted again
+    (it would stay public, attached to no post)."""
     svg = b'<svg xmlns="http://www.w3.org/2000/svg"><rect/></svg>'
-    item = approved_item(wp_rig, [("so-do.svg", "image/svg+xml", svg)])
+    photo = ("anh-truoc-so-do.png", "image/png", PNG)
+    item = approved_item(wp_rig, [photo, ("so-do.svg", "image/svg+xml", svg)])
     clock = Clock()
     assert outlet(wp_rig, tmp_path, clock).run_once().dead == 1
     pub = the_publication(wp_rig, item.id)
     assert pub.attempts == 1 and "not allowed to upload this file type" in (pub.last_error or "")
     with wp_rig.sessions() as s:
         assert not s.scalars(select(Event).where(Event.kind == "breaker-open")).all()
+    assert wordpress.media(context="edit", search="anh-truoc-so-do") == []
 
 
 def test_an_html_attachment_is_never_served_as_a_page_from_the_portal(
