@@ -577,7 +577,18 @@ def content_lost(defects: Sequence[str]) -> tuple[str, ...]:
 
 
 MAX_HEADER_FIELD = 64 * 1024  # bytes of one header field, folded lines included
+HEADER_BYTES = 256 * 1024  # where a message's header fields must end to be read alone
 _FIELD_START = re.compile(rb"^(?=[^ \t\r\n])", re.M)
+
+
+def header_end(raw: bytes, limit: int | None = None) -> int:
+    """Where ``raw``'s header fields end (the blank line's first byte), looking at its
+    first ``limit`` bytes; -1 if no blank line is there. A bare LF blank line counts when
+    it comes before the first CRLF one."""
+    stop = len(raw) if limit is None else min(limit, len(raw))
+    crlf = raw.find(b"\r\n\r\n", 0, stop)
+    lf = raw.find(b"\n\n", 0, crlf if crlf >= 0 else stop)
+    return lf if lf >= 0 else crlf
 
 
 def _clip_headers(raw: bytes, defects: list[str]) -> bytes:
@@ -588,9 +599,7 @@ def _clip_headers(raw: bytes, defects: list[str]) -> bytes:
     the reader for many minutes. No real header comes near the limit (a long thread's
     References is a few KB). The raw message stays as it came; only what is read is cut.
     """
-    crlf = raw.find(b"\r\n\r\n")
-    lf = raw.find(b"\n\n", 0, crlf if crlf >= 0 else len(raw))  # bare LF ends, before it
-    end = lf if lf >= 0 else crlf
+    end = header_end(raw)
     head = raw if end < 0 else raw[:end]
     if len(head) <= MAX_HEADER_FIELD:
         return raw

@@ -31,10 +31,12 @@ from pipeline.docmeta import classify_kind, extract_document_metadata
 from pipeline.docx import DocxError, docx_to_html
 from pipeline.files import FileStore
 from pipeline.parsing import (
+    HEADER_BYTES,
     Attachment,
     MessageParseError,
     ParsedMail,
     content_lost,
+    header_end,
     parse_message,
 )
 from pipeline.sanitize import html_to_text, sanitize_html, text_to_html
@@ -46,8 +48,6 @@ log = logging.getLogger(__name__)
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 COVER_NOTE_WORDS = 120  # a mail body this short is a cover note; a .docx carries the article
 _WORDS = re.compile(r"\w+")
-HEADER_BYTES = 256 * 1024  # read of a message too large to parse: its header fields
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 
 class SetAside(Exception):
@@ -300,9 +300,8 @@ def _envelope(d: Draft) -> dict[str, Any]:
 
 def header_block(raw: bytes) -> bytes:
     """The message's header fields, up to the blank line that ends them."""
-    head = raw[:HEADER_BYTES]
-    end = _HEADER_END.search(head)
-    return (head[: end.start()] if end else head) + b"\r\n\r\n"
+    end = header_end(raw, HEADER_BYTES)
+    return (raw[:end] if end >= 0 else raw[:HEADER_BYTES]) + b"\r\n\r\n"
 
 
 def too_large(board: Board, raw: bytes) -> Reading:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -47,6 +46,7 @@ from pipeline.models import (
     RawStatus,
     utcnow,
 )
+from pipeline.parsing import HEADER_BYTES, header_end
 from pipeline.reading import Reading
 from pipeline.review import Desk, Links
 from pipeline.workers import Outcome, Readers, Unavailable, batched
@@ -106,8 +106,6 @@ TRACE_FIELDS = frozenset(
     }
 )
 TRACE_PREFIXES = (b"x-spam-", b"x-virus-")  # filters' stamps, per delivery
-HEADER_BYTES = 256 * 1024  # where the header fields must end for trace fields to be left out
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 
 def _is_trace(line: bytes) -> bool:
@@ -118,17 +116,17 @@ def _is_trace(line: bytes) -> bool:
 def content_hash(raw: bytes) -> str:
     """SHA-256 of the message without its trace fields (Received, Delivered-To…)."""
     digest = hashlib.sha256()
-    end = _HEADER_END.search(raw, 0, HEADER_BYTES)
-    if end is None:  # no header block to read: the message as it is
+    end = header_end(raw, HEADER_BYTES)
+    if end < 0:  # no header block to read: the message as it is
         digest.update(raw)
         return digest.hexdigest()
     dropping = False
-    for line in raw[: end.start()].splitlines(keepends=True):
+    for line in raw[:end].splitlines(keepends=True):
         if line[:1] not in (b" ", b"\t"):  # a field starts; folded lines go with it
             dropping = _is_trace(line)
         if not dropping:
             digest.update(line)
-    digest.update(memoryview(raw)[end.start() :])
+    digest.update(memoryview(raw)[end:])
     return digest.hexdigest()
 
 
