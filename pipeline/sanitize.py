@@ -369,7 +369,7 @@ def _destination(href: str) -> str:
         return _recipients(url)
     if scheme == "tel":
         return unquote(url.partition(":")[2].partition("?")[0].partition("#")[0])
-    return urlsplit(url).hostname or "" if scheme in ("http", "https") else ""
+    return urlsplit(url).hostname or ""  # http(s), or scheme-relative (//host)
 
 
 _SHOWN_URL = re.compile(r"(?:https?://)?([^\s/?#:]+)(?::[0-9]*)?(?:[/?#]\S*)?", re.IGNORECASE)
