@@ -267,7 +267,31 @@ def _export(
 
 
 # -- the files ----------------------------------------------------------------------------
-def _is_sqlite(path: Path) -> bool:
+Inode = tuple[int, int]  # (st_dev, st_ino): a file, whatever its name
+
+
+def _inode(path: Path) -> Inode | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _live(engine: Engine) -> frozenset[Inode]:
+    """The database in use, when it is a SQLite file: this process must never open it
+    itself. Closing any descriptor of a file drops every POSIX lock the process holds on
+    it, SQLite's own included; a ``bientap`` command would then take the daemon for gone
+    and delete the WAL under it, and all the daemon wrote after that would be lost."""
+    if engine.dialect.name != "sqlite" or not engine.url.database:
+        return frozenset()
+    inode = _inode(Path(engine.url.database))
+    return frozenset() if inode is None else frozenset({inode})
+
+
+def _is_sqlite(path: Path, live: frozenset[Inode]) -> bool:
+    if _inode(path) in live:
+        return True  # known without opening it (see _live)
     try:
         with path.open("rb") as fh:
             return fh.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
@@ -275,22 +299,25 @@ def _is_sqlite(path: Path) -> bool:
         return False
 
 
-def _skipped(path: Path) -> bool:
+def _skipped(path: Path, live: frozenset[Inode]) -> bool:
     """A SQLite database (the JSON lines replace it) or its journal, or a half-written
     file (the file store's ``.tmp-*``, a Maildir's ``tmp/``)."""
     name = path.name
     for suffix in SQLITE_COMPANIONS:
-        if name.endswith(suffix) and _is_sqlite(path.with_name(name.removesuffix(suffix))):
+        base = path.with_name(name.removesuffix(suffix))
+        if name.endswith(suffix) and _is_sqlite(base, live):
             return True
     if name.startswith(".tmp-"):
         return True
     parent = path.parent
     if parent.name == "tmp" and (parent.parent / "new").is_dir():
         return True
-    return _is_sqlite(path)
+    return _is_sqlite(path, live)
 
 
-def _data_files(data_dir: Path, leave_out: list[Path]) -> tuple[list[Path], list[str]]:
+def _data_files(
+    data_dir: Path, leave_out: list[Path], live: frozenset[Inode]
+) -> tuple[list[Path], list[str]]:
     """The files to keep, and every folder (a Maildir needs its empty ``tmp/``)."""
     if not data_dir.is_dir():
         return [], []
@@ -303,7 +330,7 @@ def _data_files(data_dir: Path, leave_out: list[Path]) -> tuple[list[Path], list
         folders.extend((here / d).relative_to(data_dir).as_posix() for d in dirs)
         for name in sorted(names):
             path = here / name
-            if path.is_file() and not path.is_symlink() and not _skipped(path):
+            if path.is_file() and not path.is_symlink() and not _skipped(path, live):
                 files.append(path)
     return files, folders
 
@@ -379,7 +406,8 @@ def create(
             for member in members:
                 _add_file(tar, member.path, member.arcname)
                 sums[member.arcname] = member.sha256
-            data, folders = _data_files(deployed.data_dir, [dest_dir, backup_dir(deployed)])
+            leave_out = [dest_dir, backup_dir(deployed)]
+            data, folders = _data_files(deployed.data_dir, leave_out, _live(deployed.engine))
             progress.begin("Tệp dữ liệu (files)", len(data))
             for path in data:
                 rel = path.relative_to(deployed.data_dir).as_posix()

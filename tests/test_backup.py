@@ -11,6 +11,8 @@ import json
 import os
 import shutil
 import stat
+import subprocess
+import sys
 import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -471,6 +473,33 @@ def test_scheduled_backups_are_weekly_and_rotate(tmp_path: Path) -> None:
     assert backup.archives(world.data / "backups") == kept[2:]
     assert not any(p.name.startswith(".tmp") for p in (world.data / "backups").iterdir())
     assert os.listdir(world.data / "backups") == [kept[2].name]
+
+
+def test_nothing_the_daemon_stores_after_its_backup_is_lost_to_a_command(tmp_path: Path) -> None:
+    """With the SQLite file inside data_dir (the default layout), the daemon's backup
+    once read it like any data file: closing that file dropped SQLite's locks in the
+    daemon, the next ``bientap`` command took the daemon for gone and deleted the WAL
+    under it, and every item it stored after that was lost."""
+    world = build_world(tmp_path, "sqlite")
+    rig = world.rig  # its pool keeps its connections open, as a daemon's does
+
+    def listed() -> list[str]:
+        out = subprocess.run(
+            [str(Path(sys.executable).parent / "bientap"), "--config", str(world.config)]
+            + ["list", "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return sorted(item["title"] for item in json.loads(out))
+
+    rig.drop(article_mail(SENDER, DEMO_BOX, "Tin trước sao lưu"))
+    rig.runner.run_once()
+    assert backup.run_scheduled(world.deployed, utcnow()) is not None
+    assert listed() == ["Tin trước sao lưu"]
+    rig.drop(article_mail(SENDER, DEMO_BOX, "Tin sau sao lưu"))
+    rig.runner.run_once()
+    assert listed() == ["Tin sau sao lưu", "Tin trước sao lưu"]
 
 
 def test_archives_and_their_folder_are_private(
