@@ -595,7 +595,8 @@ class Deployment(_Strict):
 
     database_url: str = "sqlite:///var/bientap.db"
     data_dir: str = "var"
-    workers: int = Field(default=1, ge=1)  # reader processes per board (pipeline/workers.py)
+    # reader processes per board (pipeline/workers.py); 0 reads in the daemon's own process
+    workers: int = Field(default=1, ge=0)
     web_address: str = "127.0.0.1:8470"  # where the daemon serves reviewers' link pages
     public_url: str = "http://127.0.0.1:8470"  # how reviewers' links start
     # The reverse proxy in front of the link pages (its address, e.g. "127.0.0.1"): only
@@ -744,6 +745,7 @@ def load_boards(config: str | Path) -> list[Board]:
 ENVIRONMENT = (
     ("database_url", "BIENTAP_DATABASE_URL"),
     ("data_dir", "BIENTAP_DATA_DIR"),
+    ("workers", "BIENTAP_WORKERS"),
     ("web_address", "BIENTAP_WEB_ADDRESS"),
     ("public_url", "BIENTAP_PUBLIC_URL"),
     ("trusted_proxy", "BIENTAP_TRUSTED_PROXY"),

@@ -1,9 +1,11 @@
 """Reading messages in worker processes while the main process records earlier ones.
 
 Reading (``pipeline/reading.py``) is pure CPU work on a message's bytes; with
-``workers = N`` in ``deployment.toml`` it runs in N processes. With 1 (the
-default) it runs in the calling process. A reading that raises comes back as its
-error text, so one bad message never takes the others down with it.
+``workers = N`` in ``deployment.toml`` it runs in N processes (1 by default), so a
+message that crashes, exhausts or holds its reader never takes the daemon with it.
+With 0 it runs in the calling process (tools and tests that need no guard). A reading
+that raises comes back as its error text, so one bad message never takes the others
+down with it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import itertools
 import logging
 import multiprocessing
 import os
+import signal
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
@@ -84,6 +88,20 @@ def _start(board: Board, files_root: str) -> None:
     # Readers run ahead of the one process that records (the pipeline's narrow part): when
     # the cores are all busy, it goes first and the readers take what is left.
     os.nice(READER_NICENESS)
+    # Ctrl-C reaches the whole process group: the daemon finishes the messages in hand
+    # and closes the pool; a reader that died of it would cost its message a try. (SIGTERM
+    # stays: the pool stops readers with it. Under systemd, KillMode=mixed.)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_daemon, name="exit-with-daemon", daemon=True).start()
+
+
+def _exit_with_daemon() -> None:
+    """A reader never outlives its daemon: a daemon killed outright (SIGKILL, the
+    out-of-memory killer) cannot close its pool, and its readers would wait for ever."""
+    daemon = multiprocessing.parent_process()
+    if daemon is not None:
+        daemon.join()
+        os._exit(0)
 
 
 def _ready() -> bool:
@@ -100,7 +118,7 @@ class Readers:
         self,
         board: Board,
         files: FileStore,
-        workers: int = 1,
+        workers: int = 0,
         ahead: int = 64,
         timeout: float = READ_TIMEOUT,
     ) -> None:
@@ -124,7 +142,7 @@ class Readers:
 
     def start(self) -> None:
         """Start the reader processes now (a daemon does it once; the first read would)."""
-        if self.workers > 1:
+        if self.workers:
             self._executor()
 
     def read_all(self, raws: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, Outcome]]:
@@ -137,7 +155,7 @@ class Readers:
         again in this process: the one that killed a reader would kill the daemon. Readers
         that hand nothing back for ``timeout`` seconds are stopped the same way (a message
         that would hold them for hours), their messages READ_TOO_LONG."""
-        if self.workers <= 1:
+        if not self.workers:
             for raw_id, raw in raws:
                 yield raw_id, safe_read(self.board, self.files, raw)
             return

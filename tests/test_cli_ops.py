@@ -50,6 +50,7 @@ class Bientap:
 @pytest.fixture
 def rig(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Rig:
     monkeypatch.setenv("BIENTAP_DATA_DIR", str(tmp_path))  # the commands' file store too
+    monkeypatch.setenv("BIENTAP_WORKERS", "0")  # read here, where broken_reading plants its bug
     return make_rig(tmp_path, db_url)
 
 

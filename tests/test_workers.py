@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import zipfile
 from io import BytesIO
 from pathlib import Path
 
-from pipeline.config import load_board
+import pytest
+from sqlalchemy import select
+
+from connectors.maildir import deliver
+from pipeline.app import Deployed, watchers
+from pipeline.config import Deployment, load_board
+from pipeline.db import open_database
 from pipeline.files import FileStore
+from pipeline.models import RawMessage, Submission
 from pipeline.reading import Reading
 from pipeline.samples import article_mail
 from pipeline.workers import READ_TOO_LONG, READER_DIED, Readers
-from tests.helpers import CONFIG, DEMO_BOX
+from tests.helpers import CONFIG, DEMO_BOX, orphaned, reaped
 
 SENDER = "a@sgddt.demo.bientap.vn"
 
@@ -68,6 +76,39 @@ def slow_docx(paragraphs: int) -> bytes:
     return buffer.getvalue()
 
 
+DOCX = ("bai-viet.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+
+
+def test_with_default_settings_a_message_that_holds_its_reader_does_not_hold_the_daemon(
+    tmp_path: Path,
+) -> None:
+    """``workers = 1``, the default, reads in a process of its own: a message that would
+    hold the reader for hours is stopped at the time limit and costs a try, and the mail
+    with it is stored in the same pass. Read in the daemon's process, nothing could stop
+    it (nor survive a reader's crash or its running out of memory)."""
+    board = load_board(CONFIG / "demo.toml")
+    engine, sessions = open_database(f"sqlite:///{tmp_path}/b.db")
+    d = Deployed(Deployment(), [board], engine, sessions, FileStore(tmp_path / "f"), tmp_path)
+    [watcher] = watchers(d)
+    watcher.runner.readers.timeout = 1.0  # the daemon's is five minutes
+    inbox = tmp_path / "demo" / "inbox"  # the demo board's Maildir, in data_dir
+    slow = attachment_mail("Tin dài", slow_docx(60_000))
+    deliver(inbox, slow)
+    deliver(inbox, article_mail(SENDER, DEMO_BOX, "Tin ngắn", "Nội dung."))
+    try:
+        assert watcher.run_once() is not None
+    finally:
+        watcher.close()
+    with sessions() as s:
+        assert [i.title for i in s.scalars(select(Submission))] == ["Tin ngắn"]
+        [held] = s.scalars(select(RawMessage).where(RawMessage.raw == slow))
+        assert held.attempts >= 1 and held.last_error == READ_TOO_LONG.format(seconds=1.0)
+
+
+def attachment_mail(title: str, docx: bytes) -> bytes:
+    return article_mail(SENDER, DEMO_BOX, title, "Xem tệp.", attachments=[(*DOCX, docx)])
+
+
 def test_readers_stuck_on_a_message_are_stopped_and_fresh_ones_read_on(tmp_path: Path) -> None:
     """A message that holds a reader far longer than any article (here a .docx of
     seconds, against a one-second limit) stops that pool: what it had in hand counts a
@@ -75,13 +116,7 @@ def test_readers_stuck_on_a_message_are_stopped_and_fresh_ones_read_on(tmp_path:
     board = load_board(CONFIG / "demo.toml")
     readers = Readers(board, FileStore(tmp_path), workers=2, ahead=8, timeout=1.0)
     readers.start()
-    docx = (
-        "bai-viet.docx",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    )
-    slow = article_mail(
-        SENDER, DEMO_BOX, "Tin dài", "Xem tệp.", attachments=[(*docx, slow_docx(60_000))]
-    )
+    slow = attachment_mail("Tin dài", slow_docx(60_000))
     mails = [(0, slow)] + [
         (i, article_mail(SENDER, DEMO_BOX, f"Tin số {i}", "Nội dung.")) for i in range(1, 9)
     ]
@@ -90,3 +125,51 @@ def test_readers_stuck_on_a_message_are_stopped_and_fresh_ones_read_on(tmp_path:
     assert [outcomes[i] == stuck for i in range(8)] == [True] * 8  # the pool's hand
     assert isinstance(outcomes[8], Reading) and outcomes[8].title == "Tin số 8"
     readers.close()
+
+
+def test_ctrl_c_does_not_cost_the_message_in_a_readers_hand_a_try(tmp_path: Path) -> None:
+    """Ctrl-C signals the whole process group: the daemon finishes what it holds and
+    closes its readers, and the reader reading on meanwhile hands its reading back."""
+    board = load_board(CONFIG / "demo.toml")
+    readers = Readers(board, FileStore(tmp_path), workers=1)
+    readers.start()
+    assert readers._pool is not None
+    [pid] = [p.pid for p in readers._pool._processes.values()]
+    assert pid is not None
+    done = threading.Event()
+
+    def press_ctrl_c() -> None:
+        while not done.wait(0.05):
+            os.kill(pid, signal.SIGINT)
+
+    pressing = threading.Thread(target=press_ctrl_c)
+    pressing.start()
+    try:
+        [(_, outcome)] = readers.read_all([(1, attachment_mail("Tin dài", slow_docx(2_000)))])
+    except KeyboardInterrupt:  # the reader died of it, and the pool handed it on
+        pytest.fail("Ctrl-C stopped the reader in the middle of a message")
+    finally:
+        done.set()
+        pressing.join()
+        readers.close()
+    assert isinstance(outcome, Reading) and outcome.title == "Tin dài"
+
+
+def test_reader_processes_end_with_a_daemon_killed_outright(tmp_path: Path) -> None:
+    """SIGKILL, or the out-of-memory killer, leaves the daemon no time to close its pool:
+    its readers end on their own instead of waiting for ever."""
+    script = (
+        "import time; from pathlib import Path; from pipeline.config import load_board; "
+        "from pipeline.files import FileStore; from pipeline.workers import Readers; "
+        f"store = FileStore(Path({str(tmp_path)!r})); "
+        "r = Readers(load_board(Path('config/demo.toml')), store, 2); r.start(); "
+        "print(*[p.pid for p in r._pool._processes.values()], flush=True); "
+        "time.sleep(600)"
+    )
+    pids = [int(pid) for pid in orphaned(script)]
+    assert len(pids) == 2
+    for _ in range(300):  # a generous bound: they go within a second
+        if all(reaped(pid) for pid in pids):
+            break
+        threading.Event().wait(0.1)
+    assert all(reaped(pid) for pid in pids)
