@@ -7,7 +7,7 @@ a mail sent, the two about that one message.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -43,7 +43,7 @@ class Fetched:
     uid: int | None
     uidvalidity: int | None
     raw: bytes
-    error: str | None = None  # the server could not serve it (raw is empty): its answer
+    error: str | None = None  # the mailbox could not serve it (raw is empty): its answer
 
 
 class MailSource(Protocol):
@@ -53,6 +53,13 @@ class MailSource(Protocol):
 
     def poll(self, cursor: Cursor) -> Iterator[list[Fetched]]:
         """Batches of messages not seen at ``cursor``, oldest first."""
+        ...
+
+    def fetch_again(self, uidvalidity: int | None, keys: Sequence[str]) -> list[Fetched]:
+        """The messages ``keys`` (read at ``uidvalidity``) that could not be served before,
+        asked for again: each served now or refused again with the answer. A key missing
+        from the list is no longer there (moved, deleted, or the folder renumbered: a new
+        UIDVALIDITY), and ``poll`` reads its message where it now is."""
         ...
 
     def file(self, moves: Iterable[tuple[str, str]]) -> None:

@@ -14,7 +14,7 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from imapclient import IMAPClient
@@ -183,6 +183,17 @@ class ImapSource:
                 error = str(exc.__cause__ or exc)
                 batch.append(Fetched(str(uid), uid, uidvalidity, raw=b"", error=error))
         return batch
+
+    def fetch_again(self, uidvalidity: int | None, keys: Sequence[str]) -> list[Fetched]:
+        """The UIDs ``keys`` once more, as ``_fetch`` asks for them; none when the folder
+        has been renumbered since (its UIDs name other messages now). A UID no longer in
+        the folder is simply not in the server's answer."""
+        if self._selected is None:
+            self._select()
+            self._changed = True  # what was announced before this SELECT is not known
+        if uidvalidity is None or self._selected != uidvalidity:
+            return []
+        return self._fetch([int(key) for key in keys], uidvalidity)
 
     def _bodies(self, uids: list[int], uidvalidity: int) -> list[Fetched]:
         data = self._call("fetch", uids, ["BODY.PEEK[]"])

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import errno
-import logging
 import mailbox
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from connectors.base import Cursor, Fetched, PermanentError, TransientError
 
-log = logging.getLogger(__name__)
 BATCH = 200
 _PASSING = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EINTR, errno.EAGAIN}  # wait it out
 
@@ -44,37 +42,30 @@ class MaildirSource:
     def __init__(self, name: str, path: Path) -> None:
         self.name = name
         self.box = _maildir(path)
-        self._unreadable: set[str] = set()  # files already reported as unreadable
 
     def poll(self, cursor: Cursor) -> Iterator[list[Fetched]]:
         keys = sorted(self.box.iterkeys(), key=delivery_order)
         for start in range(0, len(keys), BATCH):
-            batch = []
-            for key in keys[start : start + BATCH]:
-                raw = self._read(key)
-                if raw is not None:
-                    batch.append(Fetched(key=key, uid=None, uidvalidity=None, raw=raw))
+            batch = self.fetch_again(None, keys[start : start + BATCH])
             if batch:
                 yield batch
 
-    def _read(self, key: str) -> bytes | None:
-        """The message's bytes; None when it is gone (moved by another reader meanwhile) or
-        cannot be read (its permissions, a broken file): that one stays in the inbox,
-        reported once, and the rest of the inbox goes on."""
+    def fetch_again(self, uidvalidity: int | None, keys: Sequence[str]) -> list[Fetched]:
+        """The files ``keys`` read, as ``poll`` reads every file of the inbox (a Maildir has
+        no UIDVALIDITY)."""
+        return [fetched for key in keys if (fetched := self._read(key)) is not None]
+
+    def _read(self, key: str) -> Fetched | None:
+        """The message, or why its file cannot be read (its permissions, a broken file):
+        that one stays in the inbox and the rest goes on. None when it is gone (moved by
+        another reader meanwhile)."""
         try:
-            return self.box.get_bytes(key)
+            raw = self.box.get_bytes(key)
         except (KeyError, FileNotFoundError):
             return None
         except OSError as exc:
-            if key not in self._unreadable:
-                self._unreadable.add(key)
-                log.warning(
-                    "mailbox=%s: cannot read message file %s, left in the inbox: %s",
-                    self.name,
-                    key,
-                    exc,
-                )
-            return None
+            return Fetched(key=key, uid=None, uidvalidity=None, raw=b"", error=str(exc))
+        return Fetched(key=key, uid=None, uidvalidity=None, raw=raw)
 
     def file(self, moves: Iterable[tuple[str, str]]) -> None:
         folders: dict[str, mailbox.Maildir] = {}

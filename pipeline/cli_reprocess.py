@@ -10,7 +10,10 @@ daemon running meanwhile may take some of them first; the row lock and the NEW s
 let only one of the two store each. Each message put back is recorded as a
 ``reprocess-requested`` event with channel "cli" and the operator. One whose files
 cannot be stored (a full disk) is not failed again: it waits, unread, and is reported
-as waiting; the daemon reads it once the store can be written.
+as waiting; the daemon reads it once the store can be written. A message its mailbox
+could not serve (recorded without its bytes) is asked for again from the mailbox: served,
+it is processed so; refused again, it waits for the daemon's next tries; gone from there
+(moved, deleted, the folder renumbered), it stays failed, and the reason says so.
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ from rich.table import Table
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from connectors.base import PermanentError, TransientError
 from pipeline import audit, logs, retention
 from pipeline.app import Deployed, open_deployment, watchers
 from pipeline.cli_common import console, known_board, operator, text
 from pipeline.models import STATE_LABELS, Event, RawMessage, RawStatus, State, Submission
-from pipeline.runner import MAX_ATTEMPTS, MailboxRunner
+from pipeline.runner import MAX_ATTEMPTS, MailboxRunner, never_served
 
 CHUNK = 50  # messages put back and processed at a time (the progress bar's step)
 
@@ -72,8 +76,9 @@ def targets(
 
 
 def put_back(sessions: sessionmaker[Session], ids: Sequence[int], who: str) -> list[int]:
-    """Make the failed messages NEW again, with the reason each had on record; the ids
-    actually put back (one that changed meanwhile is left alone)."""
+    """Make the failed messages NEW again (or, never served by their mailbox, to be asked
+    for again), with the reason each had on record; the ids actually put back (one that
+    changed meanwhile is left alone)."""
     with sessions.begin() as session:
         rows = session.execute(
             select(RawMessage, Submission)
@@ -98,7 +103,8 @@ def put_back(sessions: sessionmaker[Session], ids: Sequence[int], who: str) -> l
                     detail={"failed": item.reason, "attempts": raw.attempts},
                 )
             )
-            raw.status, raw.attempts, raw.last_error = RawStatus.NEW, 0, None
+            raw.status = RawStatus.UNSERVED if never_served(raw) else RawStatus.NEW
+            raw.attempts, raw.last_error = 0, None
             raw.claimed_by, raw.claimed_until = None, None
         return [raw.id for raw, _item in rows]
 
@@ -128,14 +134,25 @@ def process(runner: MailboxRunner, ids: Sequence[int]) -> None:
         before = after
 
 
+def ask_again(runner: MailboxRunner, ids: Sequence[int]) -> None:
+    """Ask the mailbox for those of ``ids`` it could not serve. A mailbox that cannot be
+    reached now is said so; the daemon asks it again on its next pass."""
+    try:
+        runner.fetch_again(ids)
+    except (TransientError, PermanentError) as exc:
+        console(stderr=True).print(
+            text(f"Chưa hỏi lại được hộp thư, daemon sẽ hỏi lại (cannot ask the mailbox): {exc}")
+        )
+
+
 def _chunks(items: Sequence[Target]) -> Iterator[Sequence[Target]]:
     for start in range(0, len(items), CHUNK):
         yield items[start : start + CHUNK]
 
 
-def run(d: Deployed, found: list[Target], who: str) -> tuple[Counter[str], list[str]]:
+def run(d: Deployed, found: list[Target], who: str) -> tuple[Counter[str], list[str], list[str]]:
     """Put back and process ``found``, with a progress bar; how many ended in each state,
-    and why each one still unread waits."""
+    why each one still unread waits, and why each one failed again did."""
     involved = {board for _raw, board, _box in found}
     only = replace(d, boards=[b for b in d.boards if b.id in involved])  # their secrets only
     runners = {(w.runner.board.id, w.runner.mailbox): w for w in watchers(only)}
@@ -152,7 +169,9 @@ def run(d: Deployed, found: list[Target], who: str) -> tuple[Counter[str], list[
             for chunk in _chunks(found):
                 ids = put_back(d.sessions, [raw_id for raw_id, _b, _m in chunk], who)
                 for key in sorted({(b, m) for raw_id, b, m in chunk if raw_id in ids}):
-                    process(runners[key].runner, [i for i, b, m in chunk if (b, m) == key])
+                    mine = [i for i, b, m in chunk if (b, m) == key]
+                    ask_again(runners[key].runner, mine)
+                    process(runners[key].runner, mine)
                 for board in sorted({b for _i, b, _m in chunk}):
                     with d.sessions.begin() as session:
                         audit.seal(session, board)
@@ -162,18 +181,28 @@ def run(d: Deployed, found: list[Target], who: str) -> tuple[Counter[str], list[
             watcher.close()
     with d.sessions() as session:
         rows = session.execute(
-            select(Submission.state, RawMessage.status, RawMessage.last_error)
+            select(
+                Submission.state,
+                Submission.tracking_code,
+                Submission.reason,
+                RawMessage.status,
+                RawMessage.last_error,
+            )
             .join(RawMessage, Submission.raw_message_id == RawMessage.id)
             .where(RawMessage.id.in_([t[0] for t in found]))
+            .order_by(RawMessage.id)
         )
         states: Counter[str] = Counter()
-        waiting: list[str] = []  # why each still unread one waits (its files were not stored)
-        for state, status, error in rows:
-            if status == RawStatus.NEW:  # the daemon reads it again
+        waiting: list[str] = []  # why each still unread one waits (not stored, not served)
+        failed: list[str] = []
+        for state, code, reason, status, error in rows:
+            if status in (RawStatus.NEW, RawStatus.UNSERVED):  # the daemon tries it again
                 waiting.append(error or "")
-            else:
-                states[state] += 1
-        return states, waiting
+                continue
+            states[state] += 1
+            if state == State.FAILED:
+                failed.append(f"{code}: {reason}")
+        return states, waiting, failed
 
 
 def reprocess(args: argparse.Namespace) -> int:
@@ -201,7 +230,7 @@ def reprocess(args: argparse.Namespace) -> int:
             console().print("Không có thư lỗi nào để xử lý lại (no failed message).")
             return 0
         with logs.to_stderr():
-            states, waiting = run(d, found, operator())
+            states, waiting, failed = run(d, found, operator())
     finally:
         d.engine.dispose()
     table = Table(title=f"Đã xử lý lại {len(found)} thư (reprocessed)", title_justify="left")
@@ -212,6 +241,8 @@ def reprocess(args: argparse.Namespace) -> int:
     if waiting:
         table.add_row(text("Chờ đọc lại"), str(len(waiting)))
     console().print(table)
+    for why in failed:
+        console().print(text(f"Vẫn lỗi (still failed) {why}"))
     if waiting:  # no reason on record: another daemon has it in hand
         why = next((w for w in waiting if w), "một daemon khác đang đọc (another daemon has it)")
         console().print(text(f"Chờ đọc lại (waiting): {why}. Daemon sẽ đọc lại ở lượt sau."))

@@ -35,10 +35,14 @@ GIVEN_UP_SHOWN = 50  # mails given up on, listed with their ids for ``retry --ma
 
 def _unread_errors(session: Session) -> dict[tuple[str, str], str]:
     """Per mailbox, an error that keeps recorded mail unread (a store that cannot be
-    written, a reading that failed and will be tried again)."""
+    written, a reading that failed and will be tried again, a message the mailbox could
+    not serve and will be asked for again)."""
     rows = session.execute(
         select(RawMessage.board_id, RawMessage.mailbox, func.max(RawMessage.last_error))
-        .where(RawMessage.status == RawStatus.NEW, RawMessage.last_error.is_not(None))
+        .where(
+            RawMessage.status.in_((RawStatus.NEW, RawStatus.UNSERVED)),
+            RawMessage.last_error.is_not(None),
+        )
         .group_by(RawMessage.board_id, RawMessage.mailbox)
     )
     return {(board, box): error for board, box, error in rows if error}

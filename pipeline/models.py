@@ -59,6 +59,7 @@ class Base(DeclarativeBase):
 class RawStatus(StrEnum):
     NEW = "new"  # recorded, not processed yet
     DONE = "done"  # processed into a submission row
+    UNSERVED = "unserved"  # recorded without its bytes: the mailbox is asked again
 
 
 class State(StrEnum):

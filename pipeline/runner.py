@@ -6,7 +6,9 @@ batches (a failing batch is redone message by message). A crash anywhere is
 followed by a restart that neither loses nor duplicates a submission: unrecorded
 mail is fetched again, recorded mail not yet processed is processed, and the
 fingerprint refuses a second copy (one fetched again, or the same mail delivered to
-another mailbox of the board: that copy is only recorded to be filed).
+another mailbox of the board: that copy is only recorded to be filed). A message the
+mailbox cannot serve is recorded by where it is, without its bytes, and asked for
+again on later passes (``fetch_again``); the mail behind it goes on.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from datetime import datetime, timedelta
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -59,9 +61,21 @@ ABANDONED = (
     "(reading did not finish: the daemon stopped while it was in hand)"
 )
 UNSERVED = (
-    "máy chủ thư không trả được thư này, thư để lại trong hộp thư "
-    "(the mail server could not serve this message; it is left in the mailbox)"
+    "hộp thư không trả được thư này (máy chủ thư từ chối, hoặc tệp thư không đọc được), "
+    "thư để lại trong hộp thư (the mailbox could not serve this message: its server refused "
+    "it, or its file cannot be read; it is left in the mailbox)"
 )
+GONE = (
+    "thư không còn ở chỗ cũ trong hộp thư: đã bị chuyển đi hoặc xoá; đưa lại vào hộp thư "
+    "thì thư được đọc như thư mới (the message is no longer where it was in the mailbox: "
+    "moved or deleted; put back, it is read as new mail)"
+)
+RENUMBERED = (
+    "hộp thư đã được đánh số lại (UIDVALIDITY đổi): thư nào còn trong hộp thư được đọc lại "
+    "ở chỗ mới (the mailbox was renumbered, UIDVALIDITY changed: a message still in it is "
+    "read again where it now is)"
+)
+SAME_AS = "cùng một thư với thư đã nhận số {raw_id} (the same message as recorded message {raw_id})"
 MAX_SEND_ATTEMPTS = 8  # a mail the server defers is tried this often, then given up
 # Messages processed in one transaction: all of a batch is stored, or none of it and the
 # batch is redone message by message, so a crash still neither loses nor duplicates.
@@ -136,6 +150,17 @@ def fingerprint(raw: bytes, message_id: str | None) -> str:
     return hashlib.sha256(f"{message_id or ''}\n{content_hash(raw)}".encode()).hexdigest()
 
 
+def place_fingerprint(mailbox: str, uidvalidity: int | None, key: str) -> str:
+    """The fingerprint of a message recorded without its bytes (its mailbox could not
+    serve it): it is known by where it is."""
+    return fingerprint(b"", f"{mailbox} {uidvalidity} {key}")
+
+
+def never_served(raw: RawMessage) -> bool:
+    """Was ``raw`` recorded without its bytes, and never served since?"""
+    return raw.fingerprint == place_fingerprint(raw.mailbox, raw.uidvalidity, raw.source_key)
+
+
 def whole_fingerprint(raw: bytes, message_id: str | None) -> str:
     """The fingerprint of a message recorded before trace fields were left out (the whole
     message hashed): such a message, met again, is still known."""
@@ -188,7 +213,8 @@ class MailboxRunner:
         return state
 
     def record(self, mine: Callable[[], bool] = lambda: True) -> int:
-        """Fetch and record new mail while ``mine()`` (this daemon holds the mailbox)."""
+        """Fetch and record new mail, and ask again for what the mailbox could not serve,
+        while ``mine()`` (this daemon holds the mailbox)."""
         with self.sessions() as session:
             state = self.mailbox_state(session)
             cursor = Cursor(state.uidvalidity, state.last_uid or 0)
@@ -202,35 +228,33 @@ class MailboxRunner:
             except IntegrityError:  # another daemon recorded the same mail just now
                 log.warning("board=%s mailbox=%s: already recorded", self.board.id, self.mailbox)
                 break
+        if mine():  # after the poll: a folder read again has recorded what it still holds
+            self.fetch_again()
         with self.sessions.begin() as session:
             self.mailbox_state(session).last_poll_at = utcnow()
         return recorded
 
     def _record_batch(self, batch: list[Fetched]) -> int:
-        rows: list[tuple[Fetched, str | None, str, str]] = []
+        rows: list[tuple[Fetched, str | None, str, str, str]] = []
         for fetched in batch:
+            here = place_fingerprint(self.mailbox, fetched.uidvalidity, fetched.key)
             if fetched.error is not None:  # no bytes: known by where it is
-                where = f"{self.mailbox} {fetched.uidvalidity} {fetched.key}"
-                unserved = fingerprint(b"", where)
-                rows.append((fetched, None, unserved, unserved))
+                rows.append((fetched, None, here, here, here))
                 continue
             mid = message_id_of(fetched.raw)
-            rows.append(
-                (fetched, mid, fingerprint(fetched.raw, mid), whole_fingerprint(fetched.raw, mid))
-            )
+            fp, whole = fingerprint(fetched.raw, mid), whole_fingerprint(fetched.raw, mid)
+            rows.append((fetched, mid, fp, whole, here))
         with self.sessions.begin() as session:
-            known = {
-                row.fingerprint: row
-                for row in session.scalars(
-                    select(RawMessage).where(
-                        RawMessage.board_id == self.board.id,
-                        RawMessage.fingerprint.in_([fp for _, _, *fps in rows for fp in fps]),
-                    )
-                )
-            }
+            known = self._known(session, [fp for _, _, *fps in rows for fp in fps])
             copies = self._copies(session, [row.id for row in known.values()])
             added = 0
-            for fetched, mid, fp, whole in rows:
+            for fetched, mid, fp, whole, here in rows:
+                waiting = known.get(here)
+                if waiting is not None:  # recorded unserved: a Maildir is read whole each pass
+                    now_served = fetched.error is None and waiting.status == RawStatus.UNSERVED
+                    if now_served and self._served(session, waiting, fetched):
+                        known[waiting.fingerprint] = waiting  # another copy here is met again
+                    continue
                 seen = known.get(fp) or known.get(whole)
                 if seen is not None:
                     self._met_again(session, seen, fetched, copies)
@@ -245,11 +269,11 @@ class MailboxRunner:
                     raw=fetched.raw,
                     size=len(fetched.raw),
                     received_at=self.clock(),
-                    status=RawStatus.NEW,
+                    status=RawStatus.NEW if fetched.error is None else RawStatus.UNSERVED,
                 )
                 session.add(known[fp])
                 if fetched.error is not None:
-                    self._unserved(session, known[fp], fetched.error)
+                    self._refused(session, known[fp], fetched.error)
                 added += 1
             uids = [f.uid for f in batch if f.uid is not None]
             if uids:
@@ -258,15 +282,133 @@ class MailboxRunner:
                 state.last_uid = max(uids)
         return added
 
-    def _unserved(self, session: Session, raw: RawMessage, error: str) -> None:
-        """A message the server could not serve is kept as a failed item, with the server's
-        answer, and left in the mailbox: the operator sees it, and the mail behind it goes
-        on (moved out and back, it has a new UID and is read again)."""
+    def _known(self, session: Session, fingerprints: list[str]) -> dict[str, RawMessage]:
+        """The board's recorded messages with these fingerprints, by fingerprint."""
+        return {
+            row.fingerprint: row
+            for row in session.scalars(
+                select(RawMessage).where(
+                    RawMessage.board_id == self.board.id,
+                    RawMessage.fingerprint.in_(fingerprints),
+                )
+            )
+        }
+
+    # -- messages the mailbox could not serve ----------------------------------
+    def fetch_again(self, ids: Sequence[int] | None = None) -> int:
+        """Ask the mailbox again for the messages it could not serve whose next try is due
+        (or for ``ids``, now: ``bientap reprocess``); how many it served."""
+        now = self.clock()
+        due = (
+            RawMessage.id.in_(ids)
+            if ids is not None
+            else or_(RawMessage.claimed_until.is_(None), RawMessage.claimed_until <= now)
+        )
+        with self.sessions() as session:
+            rows = session.execute(
+                select(RawMessage.id, RawMessage.uidvalidity, RawMessage.source_key)
+                .where(
+                    RawMessage.board_id == self.board.id,
+                    RawMessage.mailbox == self.mailbox,
+                    RawMessage.status == RawStatus.UNSERVED,
+                    due,
+                )
+                .order_by(RawMessage.id)
+            ).all()
+        served = 0
+        for uidvalidity in dict.fromkeys(row.uidvalidity for row in rows):
+            asked = {row.source_key: row.id for row in rows if row.uidvalidity == uidvalidity}
+            answers = self.source.fetch_again(uidvalidity, list(asked))
+            try:
+                served += self._answered(list(asked.values()), answers)
+            except IntegrityError:  # another daemon recorded the same mail just now
+                log.warning("board=%s mailbox=%s: already recorded", self.board.id, self.mailbox)
+        return served
+
+    def _answered(self, ids: list[int], answers: list[Fetched]) -> int:
+        """Record the mailbox's answers about the unserved messages ``ids``."""
+        by_key = {fetched.key: fetched for fetched in answers}
+        served = 0
+        with self.sessions.begin() as session:
+            state = self.mailbox_state(session)
+            for raw in session.scalars(
+                select(RawMessage)
+                .where(RawMessage.id.in_(ids), RawMessage.status == RawStatus.UNSERVED)
+                .order_by(RawMessage.id)
+                .with_for_update()
+            ):
+                fetched = by_key.get(raw.source_key)
+                if fetched is None:
+                    self._retire(
+                        session, raw, GONE if raw.uidvalidity == state.uidvalidity else RENUMBERED
+                    )
+                elif fetched.error is not None:
+                    self._refused(session, raw, fetched.error)
+                else:
+                    served += self._served(session, raw, fetched)
+        return served
+
+    def _refused(self, session: Session, raw: RawMessage, error: str) -> None:
+        """The mailbox could not serve ``raw`` (a message file it cannot read): it is asked
+        again later, backing off as a deferred mail does, while the mail behind it goes on.
+        After MAX_ATTEMPTS tries it is kept as a failed item with the answer, left in the
+        mailbox, for the operator (``bientap reprocess`` asks for it again)."""
         ids.need(session, raw)
-        ingest.fail(self.desk(session), raw, f"{UNSERVED}: {error[:500]}")
-        raw.last_error = error[:2000]
-        raw.target_folder = None  # not filed: it stays where it is
-        log.error("board=%s raw=%d: %s: %s", self.board.id, raw.id, UNSERVED, error)
+        raw.attempts += 1
+        raw.last_error = f"{UNSERVED}: {error}"[:2000]
+        if raw.attempts < MAX_ATTEMPTS:
+            Crew.defer(raw, self.clock() + retry_delay(raw.attempts))
+            log.warning(
+                "board=%s raw=%d: the mailbox cannot serve it (try %d), asked again later: %s",
+                self.board.id,
+                raw.id,
+                raw.attempts,
+                error,
+            )
+            return
+        reason = f"{UNSERVED}, sau {raw.attempts} lần thử: {error[:500]}"
+        log.error("board=%s raw=%d: %s", self.board.id, raw.id, reason)
+        self._keep(session, raw, "unreadable", reason)
+
+    def _served(self, session: Session, raw: RawMessage, fetched: Fetched) -> bool:
+        """The mailbox serves ``raw`` at last: it is recorded with its bytes and read as any
+        message is (into the failed item it may have: one message, one item). If the same
+        message was recorded meanwhile by another way (another mailbox, its folder read
+        again), this one is a copy of it: filed with it, never read. True when it is to be
+        read."""
+        mid = message_id_of(fetched.raw)
+        fp = fingerprint(fetched.raw, mid)
+        known = self._known(session, [fp, whole_fingerprint(fetched.raw, mid)])
+        seen = next(iter(known.values()), None)
+        if seen is not None:
+            self._met_again(session, seen, fetched, self._copies(session, [seen.id]))
+            self._retire(session, raw, SAME_AS.format(raw_id=seen.id), "set_aside")
+            return False
+        raw.raw, raw.size, raw.message_id, raw.fingerprint = fetched.raw, len(fetched.raw), mid, fp
+        raw.status, raw.attempts, raw.last_error, raw.filed = RawStatus.NEW, 0, None, False
+        Crew.release(session, raw)
+        log.info("board=%s message=%s raw=%d: served by the mailbox", self.board.id, mid, raw.id)
+        return True
+
+    def _retire(
+        self, session: Session, raw: RawMessage, reason: str, outcome: str = "unreadable"
+    ) -> None:
+        """``raw`` is not to be read from where it was recorded (its message is gone from
+        there, or is a copy of one recorded otherwise). Without an item it is forgotten: it
+        holds no bytes, and its message, if still in the mailbox, is read where it now is.
+        The item it has (a failed one, put back by ``bientap reprocess``) says why."""
+        log.warning("board=%s raw=%d: %s", self.board.id, raw.id, reason)
+        if raw.submission is None:
+            session.delete(raw)
+        else:
+            self._keep(session, raw, outcome, reason)
+
+    def _keep(self, session: Session, raw: RawMessage, outcome: str, reason: str) -> None:
+        """Keep an unserved message as an item with ``reason``: failed (``outcome``
+        "unreadable"), for the operator to see, or set aside; it is not filed."""
+        ingest.record(self.desk(session), raw, Reading(outcome=outcome, reason=reason))
+        raw.target_folder = None  # it stays where it is (a copy is filed with its message)
+        Crew.release(session, raw)
 
     def _copies(self, session: Session, raw_ids: list[int]) -> list[RawCopy]:
         """The copies in this mailbox of the recorded messages ``raw_ids``."""

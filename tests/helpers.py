@@ -6,6 +6,7 @@ import mailbox
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -18,7 +19,7 @@ from connectors.maildir import MaildirSource, OutboxSender, deliver, delivery_or
 from pipeline.config import Board, load_board
 from pipeline.db import open_database
 from pipeline.files import FileStore
-from pipeline.models import Submission
+from pipeline.models import Submission, utcnow
 from pipeline.review import Links
 from pipeline.runner import MailboxRunner
 from pipeline.tokens import Signer
@@ -29,6 +30,19 @@ CORPUS = REPO.parent / "shared" / "corpus"
 DEMO_BOX = "bbt@demo.bientap.vn"
 TEST_KEY = bytes(range(32))
 LINKS = Links(Signer([TEST_KEY]), "http://127.0.0.1:8470")
+
+
+class Clock:
+    """A runner's clock that a test moves on past a retry's delay, instead of waiting."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def later(self, delay: timedelta) -> None:
+        self.now += delay + timedelta(seconds=1)
 
 
 @dataclass

@@ -15,13 +15,15 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from connectors.maildir import MaildirSource
 from connectors.smtp import SmtpSender
 from pipeline import cli, reading
 from pipeline.cli_common import VIETNAM
 from pipeline.models import Event, OutgoingMail, RawMessage, State, Submission, utcnow
+from pipeline.runner import MAX_ATTEMPTS, retry_delay
 from pipeline.samples import article_mail, demo_mails
 from tests.fixtures_mail import MakeSmtpSink
-from tests.helpers import CONFIG, DEMO_BOX, Rig, make_rig
+from tests.helpers import CONFIG, DEMO_BOX, Clock, Rig, make_rig
 from tests.test_daemon import demo_variant
 
 SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
@@ -356,3 +358,41 @@ def test_config_check_names_every_problem_and_no_secret(
     assert "BIENTAP_LINK_KEY" in out
     assert "s3cr3t-value" not in out
     assert "Cấu hình có 3 lỗi" in out
+
+
+def test_a_message_file_that_cannot_be_read_is_shown_kept_failed_and_reprocessed(
+    tmp_path: Path, db_url: str, bientap: Bientap, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two message files in the inbox cannot be opened (links to themselves: the tests run
+    as root): ``status`` says why while they are tried again, then they are failed items.
+    ``reprocess`` reads the one put right into its item, and says why the other, deleted
+    from the inbox meanwhile, cannot be."""
+    monkeypatch.setenv("BIENTAP_DATA_DIR", str(tmp_path))
+    inbox = tmp_path / "demo" / "inbox"  # where the commands' configuration reads
+    rig = make_rig(tmp_path, db_url, source=MaildirSource("hop-thu-chinh", inbox))
+    rig.runner.clock = clock = Clock()
+    broken = [inbox / "new" / f"1700000000.M{n}P1Q{n}.broken" for n in (1, 2)]
+    for path in broken:
+        path.symlink_to(path.name)
+    assert rig.runner.run_once().recorded == 2
+    [box] = bientap.json("status")["mailboxes"]
+    assert "không trả được thư" in box["last_error"] and "symbolic links" in box["last_error"]
+    for attempt in range(1, MAX_ATTEMPTS):
+        clock.later(retry_delay(attempt))
+        rig.runner.run_once()
+    failed = bientap.json("list", "--state", "failed")
+    assert len(failed) == 2 and all("không trả được thư" in i["reason"] for i in failed)
+    broken[0].unlink()  # put right
+    broken[0].write_bytes(with_pdf("Ngày hội tuyển sinh"))
+    broken[1].unlink()  # and the other deleted
+    code, out, err = bientap("reprocess", "--failed")
+    assert code == 1, err
+    assert "Chờ duyệt" in out and "Không đọc được" in out
+    assert "thư không còn ở chỗ cũ trong hộp thư" in " ".join(out.split())
+    read, gone = rig.items()  # each into its own item
+    assert {read.tracking_code, gone.tracking_code} == {i["tracking_code"] for i in failed}
+    assert read.state == State.PENDING_REVIEW
+    assert [f.filename for f in read.files] == ["cong-van.pdf"]
+    assert gone.state == State.FAILED and "không còn ở chỗ cũ" in (gone.reason or "")
+    assert rig.runner.run_once().filed == 1
+    assert list((inbox / "new").iterdir()) == []

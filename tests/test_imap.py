@@ -15,14 +15,24 @@ from sqlalchemy import func, select
 
 from connectors.base import TransientError
 from connectors.imap import ImapSource
+from pipeline import cli
 from pipeline.app import Deployed, Watcher, watchers
 from pipeline.config import Board, Deployment, load_board
 from pipeline.db import open_database
 from pipeline.files import FileStore
-from pipeline.models import MailboxState, OutgoingMail, RawMessage, State, Submission
+from pipeline.models import (
+    MailboxState,
+    OutgoingMail,
+    RawCopy,
+    RawMessage,
+    State,
+    Submission,
+)
+from pipeline.runner import MAX_ATTEMPTS, retry_delay
 from pipeline.samples import NEWS_BODY, NEWS_TITLE, article_mail
-from tests.helpers import CONFIG
+from tests.helpers import CONFIG, Clock
 from tests.services import Dovecot, ImapAccount, SmtpSink
+from tests.test_daemon import demo_variant
 
 BOARD_BOX = "bbt@demo.bientap.vn"
 SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
@@ -254,20 +264,16 @@ def test_while_the_mailbox_refuses_us_recorded_mail_is_still_processed_and_answe
     assert len(smtp_sink.messages) == 2
 
 
-@pytest.mark.parametrize("delivery", ["identical", "traced"])
-def test_one_mail_sent_to_both_mailboxes_of_a_board_is_one_item_filed_in_each(
+def _two_mailboxes(
     dovecot: Dovecot,
-    make_imap_user: Callable[[], ImapAccount],
+    a: ImapAccount,
+    b: ImapAccount,
     smtp_sink: SmtpSink,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    delivery: str,
     db_url: str,
-) -> None:
-    """Đồng Nai's board has two mailboxes; a sender writes to both. The MTA delivers a
-    copy to each with its own trace fields (or, a relay, the same bytes): one item, one
-    receipt, and each copy filed in its own mailbox, in that mailbox's folder."""
-    a, b = make_imap_user(), make_imap_user()
+) -> tuple[Deployed, Watcher, Watcher]:
+    """A board reading two mailboxes (the users ``a`` and ``b``), and their watchers."""
     monkeypatch.setenv("TEST_IMAP_PASSWORD", a.password)
     monkeypatch.setenv("TEST_IMAP_PASSWORD_B", b.password)
     monkeypatch.setenv("TEST_SMTP_PASSWORD", smtp_sink.password or "")
@@ -283,6 +289,24 @@ def test_one_mail_sent_to_both_mailboxes_of_a_board_is_one_item_filed_in_each(
     engine, sessions = open_database(db_url)
     d = Deployed(Deployment(), [board], engine, sessions, FileStore(tmp_path / "f"), tmp_path)
     first, other = watchers(d)
+    return d, first, other
+
+
+@pytest.mark.parametrize("delivery", ["identical", "traced"])
+def test_one_mail_sent_to_both_mailboxes_of_a_board_is_one_item_filed_in_each(
+    dovecot: Dovecot,
+    make_imap_user: Callable[[], ImapAccount],
+    smtp_sink: SmtpSink,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    delivery: str,
+    db_url: str,
+) -> None:
+    """Đồng Nai's board has two mailboxes; a sender writes to both. The MTA delivers a
+    copy to each with its own trace fields (or, a relay, the same bytes): one item, one
+    receipt, and each copy filed in its own mailbox, in that mailbox's folder."""
+    a, b = make_imap_user(), make_imap_user()
+    d, first, other = _two_mailboxes(dovecot, a, b, smtp_sink, tmp_path, monkeypatch, db_url)
     mail = article_mail(SENDER, BOARD_BOX, message_id="<cc@x>")
     for second_at, user in enumerate((a, b)):
         trace = (
@@ -467,24 +491,130 @@ def test_mail_announced_with_the_answer_to_a_pass_command_is_fetched_next(
     assert watcher.run_once().recorded == 0
 
 
-def test_a_message_the_server_cannot_serve_is_kept_failed_and_the_rest_goes_on(
+def _message_file(dovecot: Dovecot, user: str, message_id: bytes) -> Path:
+    """The file in Dovecot's Maildir that holds the message ``message_id``."""
+    root = dovecot.maildir(user)
+    folders = (root / "new", root / "cur")
+    [path] = [p for f in folders for p in f.iterdir() if message_id in p.read_bytes()]
+    return path
+
+
+def _inbox_count(dovecot: Dovecot, user: str) -> int:
+    with dovecot.client(user) as imap:
+        imap.select_folder("INBOX", readonly=True)
+        return len(imap.search("ALL"))
+
+
+def test_a_message_the_server_cannot_serve_is_fetched_again_and_the_rest_goes_on(
     deploy, dovecot: Dovecot, imap_user: ImapAccount
 ) -> None:
+    """Dovecot cannot read one message file (the FETCH of the chunk fails, with BYE): the
+    mail behind it goes on, the cursor past both; once the file can be read, a later pass
+    fetches the message and it becomes an item like any other, and is filed."""
     d, watcher = deploy()
+    watcher.runner.clock = clock = Clock()
     dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, message_id="<bad@x>"))
     dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, "Tin hai", message_id="<ok@x>"))
-    root = dovecot.maildir(imap_user.name)
-    [bad] = [p for p in (root / "new").iterdir() if b"<bad@x>" in p.read_bytes()]
-    bad.chmod(0)  # Dovecot cannot read it: the FETCH of the chunk fails
+    bad = _message_file(dovecot, imap_user.name, b"<bad@x>")
+    mode = bad.stat().st_mode
+    bad.chmod(0)  # Dovecot cannot read it
     result = watcher.run_once()
     assert result is not None and result.recorded == 2 and result.filed == 1
-    failed, good = _items(d)
-    assert failed.state == State.FAILED and "không trả được thư" in (failed.reason or "")
-    assert "FETCH failed" in (failed.reason or "")
+    [good] = _items(d)
     assert good.message_id == "ok@x" and good.state == State.PENDING_REVIEW
-    assert len(dovecot.messages(imap_user.name, "Đã xử lý")) == 1
-    with dovecot.client(imap_user.name) as imap:  # the one it cannot read stays in the inbox
-        imap.select_folder("INBOX", readonly=True)
-        assert len(imap.search("ALL")) == 1
-    watcher.retry_at = 0
-    assert watcher.run_once() is not None  # and later passes are not held up by it
+    with d.sessions() as s:
+        assert s.scalars(select(MailboxState.last_uid)).one() == 2  # not held up by it
+    assert _inbox_count(dovecot, imap_user.name) == 1
+    _message_file(dovecot, imap_user.name, b"<bad@x>").chmod(mode)  # put right
+    clock.later(retry_delay(1))
+    result = watcher.run_once()
+    assert result is not None and (result.recorded, result.processed, result.filed) == (0, 1, 1)
+    good, late = _items(d)
+    assert late.message_id == "bad@x" and late.state == State.PENDING_REVIEW
+    assert late.title == NEWS_TITLE
+    assert _inbox_count(dovecot, imap_user.name) == 0
+    assert len(dovecot.messages(imap_user.name, "Đã xử lý")) == 2
+
+
+def test_a_message_never_served_is_kept_failed_and_reprocessed_from_the_mailbox(
+    deploy,
+    dovecot: Dovecot,
+    imap_user: ImapAccount,
+    tmp_path: Path,
+    db_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Refused at every try, the message is kept as a failed item with the server's
+    answer, left in the mailbox. Once the file is put right, ``bientap reprocess`` fetches
+    it from the mailbox and the failed item becomes the proper one."""
+    d, watcher = deploy(db_url=db_url)
+    watcher.runner.clock = clock = Clock()
+    dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, message_id="<bad@x>"))
+    bad = _message_file(dovecot, imap_user.name, b"<bad@x>")
+    mode = bad.stat().st_mode
+    bad.chmod(0)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        assert _items(d) == []  # not yet: it is asked for again
+        assert watcher.run_once() is not None
+        clock.later(retry_delay(attempt))
+    [failed] = _items(d)
+    assert failed.state == State.FAILED and "không trả được thư" in (failed.reason or "")
+    assert f"sau {MAX_ATTEMPTS} lần thử" in (failed.reason or "")
+    assert "FETCH failed" in (failed.reason or "")
+    assert watcher.run_once() is not None  # the tries are over: it is not asked again
+    assert [i.state for i in _items(d)] == [State.FAILED]
+    assert _inbox_count(dovecot, imap_user.name) == 1
+    _message_file(dovecot, imap_user.name, b"<bad@x>").chmod(mode)
+    config = demo_variant(
+        tmp_path / "imap.toml",
+        ('name = "hop-thu-chinh"', 'name = "imap"'),
+        (
+            'source = "maildir"\npath = "demo/inbox"',
+            f'source = "imap"\nhost = "{dovecot.host}"\nport = {dovecot.port}\nssl = false\n'
+            f'username = "{imap_user.name}"\npassword = "env:TEST_IMAP_PASSWORD"',
+        ),
+    )
+    monkeypatch.setenv("BIENTAP_DATA_DIR", str(tmp_path))
+    code = cli.main(["--config", str(config), "--database-url", db_url, "reprocess", "--failed"])
+    out = capsys.readouterr().out
+    assert code == 0 and "Chờ duyệt" in out
+    [item] = _items(d)
+    assert (item.id, item.tracking_code) == (failed.id, failed.tracking_code)
+    assert item.message_id == "bad@x" and item.state == State.PENDING_REVIEW
+    assert item.title == NEWS_TITLE
+    result = watcher.run_once()
+    assert result is not None and result.filed == 1
+    assert _inbox_count(dovecot, imap_user.name) == 0
+
+
+def test_a_mail_one_mailbox_serves_late_and_another_at_once_is_one_item(
+    dovecot: Dovecot,
+    make_imap_user: Callable[[], ImapAccount],
+    smtp_sink: SmtpSink,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    db_url: str,
+) -> None:
+    """The same mail in both mailboxes; the first cannot serve its copy at first, the
+    second serves it and it becomes the item. Served later, the first copy is that
+    item's copy: filed with it, never a second item."""
+    a, b = make_imap_user(), make_imap_user()
+    d, first, other = _two_mailboxes(dovecot, a, b, smtp_sink, tmp_path, monkeypatch, db_url)
+    first.runner.clock = clock = Clock()
+    for user in (a, b):
+        dovecot.append(user.name, article_mail(SENDER, BOARD_BOX, message_id="<cc@x>"))
+    late = _message_file(dovecot, a.name, b"<cc@x>")
+    mode = late.stat().st_mode
+    late.chmod(0)
+    assert first.run_once() is not None and other.run_once() is not None
+    [item] = _items(d)
+    _message_file(dovecot, a.name, b"<cc@x>").chmod(mode)
+    clock.later(retry_delay(1))
+    result = first.run_once()
+    assert result is not None and (result.processed, result.filed) == (0, 1)
+    assert [i.id for i in _items(d)] == [item.id]
+    with d.sessions() as s:
+        assert s.scalar(select(func.count(RawMessage.id))) == 1
+        assert s.scalar(select(func.count(RawCopy.id))) == 1
+    assert dovecot.messages(a.name) == [] and len(dovecot.messages(a.name, "Đã xử lý")) == 1

@@ -19,7 +19,7 @@ from pipeline.config import Board, load_board
 from pipeline.models import RawMessage, RawStatus, State
 from pipeline.samples import NEWS_BODY, NEWS_TITLE, article_mail
 from pipeline.workers import Readers
-from tests.helpers import CONFIG, DEMO_BOX, Rig, make_rig
+from tests.helpers import CONFIG, DEMO_BOX, Clock, Rig, make_rig
 
 AGENCY_SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
 STRANGER = "nan-nhan@ben-ngoai.example"
@@ -314,21 +314,43 @@ def test_a_bounce_over_the_size_limit_is_set_aside_not_answered(
     assert rig.sent() == []
 
 
-def test_a_message_file_that_cannot_be_read_does_not_block_the_inbox(
-    rig: Rig, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_message_file_that_cannot_be_read_is_read_once_it_can_be(rig: Rig) -> None:
     """The file first in the inbox cannot be opened (here a link to itself: the tests run
-    as root, who reads a file of any mode); it stays, reported once, and the mail behind
-    it is stored and filed."""
+    as root, who reads a file of any mode): the mail behind it is stored and filed, pass
+    after pass; once the file is put right, it is read into an item like any other."""
     rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, message_id="<a@x>"))
     broken = rig.inbox / "new" / "1700000000.M1P1Q1.broken"  # the oldest: read first
     broken.symlink_to(broken.name)
-    for _ in range(2):  # the next pass neither stops at it nor reports it again
-        rig.runner.run_once()
+    assert rig.runner.run_once().recorded == 2  # both on record: that one waits, unread
+    rig.runner.run_once()  # the next pass does not stop at it either
     [item] = rig.items()
     assert item.message_id == "a@x"
     assert [p.name for p in (rig.inbox / "new").iterdir()] == [broken.name]
-    assert len([r for r in caplog.records if broken.name in r.getMessage()]) == 1
+    broken.unlink()
+    broken.write_bytes(article_mail(AGENCY_SENDER, DEMO_BOX, "Tin hai", message_id="<b@x>"))
+    assert rig.runner.run_once().processed == 1
+    first, late = rig.items()
+    assert late.message_id == "b@x" and late.state == State.PENDING_REVIEW
+    assert list((rig.inbox / "new").iterdir()) == []
+    with rig.sessions() as s:  # one record each: the one made unread became the message's
+        assert s.scalar(select(func.count(RawMessage.id))) == 2
+
+
+def test_a_message_file_never_readable_is_kept_failed_after_its_tries(rig: Rig) -> None:
+    rig.runner.clock = clock = Clock()
+    broken = rig.inbox / "new" / "1700000000.M1P1Q1.broken"
+    broken.parent.mkdir(parents=True, exist_ok=True)
+    broken.symlink_to(broken.name)
+    for attempt in range(1, runner.MAX_ATTEMPTS + 1):
+        assert rig.items() == []  # not yet: it is read again on a later pass
+        rig.runner.run_once()
+        clock.later(runner.retry_delay(attempt))
+    [failed] = rig.items()
+    assert failed.state == State.FAILED and "không trả được thư" in (failed.reason or "")
+    assert "Too many levels of symbolic links" in (failed.reason or "")
+    rig.runner.run_once()  # read again with the inbox, it is not a second item
+    assert [i.id for i in rig.items()] == [failed.id]
+    assert [p.name for p in (rig.inbox / "new").iterdir()] == [broken.name]
 
 
 def test_auto_replies_are_set_aside_and_never_answered(rig: Rig) -> None:
