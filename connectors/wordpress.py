@@ -6,6 +6,9 @@ photo as featured image, files listed as download links under the article), an
 official document's metadata as post meta (``bientap_document_*``, registered by
 the site: see the README), and the idempotency key both as its slug and as the
 ``bientap_key`` meta: ``find`` asks for the slug, which any WordPress can answer.
+A medium's slug is that key and a digest of the file: an attempt after one that timed
+out finds the files that one uploaded and attaches them, instead of uploading them
+again and leaving the first copies public, attached to nothing.
 
 Routes are reached as ``?rest_route=/wp/v2/…``, which works with and without pretty
 permalinks. Round trips are kept few: answers carry only the fields read (``_fields``:
@@ -28,6 +31,7 @@ rename, and the board's section is looked up again by its name (made, as when de
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -45,7 +49,7 @@ log = logging.getLogger(__name__)
 FILES_MARK = "<!-- bientap:files -->"  # what follows is the download list we add
 POST_FIELDS = "id,link,status,title.raw,content.raw,categories,tags,meta"  # what _live reads
 TAXONOMIES = ("categories", "tags")  # the post fields holding term ids
-MEDIA_FIELDS = "id,post,source_url,title.raw"  # what publishing a post reads of a medium
+MEDIA_FIELDS = "id,post,slug,source_url,title.raw"  # what publishing a post reads of a medium
 TERM_SECONDS = 600.0  # a term's id and name, as the site gave them, are kept this long
 # WordPress's 500s that it answers again as asked: a file it does not take (its type, its
 # size), said by wp_handle_sideload. Retried, they would only open the breaker.
@@ -152,13 +156,27 @@ class WordPressCms:
         items = self._call("GET", "/wp/v2/media", params, http)
         return {unescape(m["title"]["raw"]): m for m in items}
 
-    def _upload(self, media: Media, post_id: str | None) -> dict[str, Any]:
+    def _uploaded_before(self, slugs: dict[str, str]) -> dict[str, dict[str, Any]]:
+        """The media an earlier attempt uploaded, by file name, found by their ``slugs``
+        (file name -> slug) in one request."""
+        names = {slug: name for name, slug in slugs.items()}
+        params = {
+            "slug": ",".join(names),
+            "per_page": 100,
+            "context": "edit",
+            "_fields": MEDIA_FIELDS,
+        }
+        found = self._call("GET", "/wp/v2/media", params)
+        return {names[m["slug"]]: m for m in found if m.get("slug") in names}
+
+    def _upload(self, media: Media, slug: str, post_id: str | None) -> dict[str, Any]:
         # stored under a name the site serves inertly: an administrator may upload
         # .html, which the portal would then serve as a page on its own origin
         disposition = f'attachment; filename="{ascii_name(safe_filename(media.filename))}"'
         # the real file name as title (WordPress would make one from the mangled name),
-        # and the post it belongs to when there is one already
-        params = {"title": media.filename, "_fields": MEDIA_FIELDS}
+        # the slug a later attempt finds it by, and the post it belongs to when there is
+        # one already
+        params = {"title": media.filename, "slug": slug, "_fields": MEDIA_FIELDS}
         try:
             uploaded = self._call(
                 "POST",
@@ -172,14 +190,22 @@ class WordPressCms:
         return dict(uploaded)
 
     def _media(self, article: Article, post_id: str | None) -> dict[str, dict[str, Any]]:
-        """The article's media on the site: those already attached to the post, the rest
-        uploaded; should one upload fail, those just uploaded are deleted again (they
-        would stay public, attached to nothing)."""
+        """The article's media on the site: those already attached to the post, those an
+        earlier attempt uploaded (it timed out), the rest uploaded; should one upload
+        fail, those just uploaded are deleted again (they would stay public, attached to
+        nothing)."""
         have = self._attached(post_id) if post_id and article.media else {}
+        missing = {
+            m.filename: _slug(article.key, m) for m in article.media if m.filename not in have
+        }
+        if missing:
+            have |= self._uploaded_before(missing)
         uploaded: dict[str, dict[str, Any]] = {}
         try:
             for m in article.media:
-                uploaded[m.filename] = have.get(m.filename) or self._upload(m, post_id)
+                uploaded[m.filename] = have.get(m.filename) or self._upload(
+                    m, missing[m.filename], post_id
+                )
         except Exception:
             self._forget([u for name, u in uploaded.items() if name not in have])
             raise
@@ -339,6 +365,12 @@ class WordPressCms:
         self._side.shutdown(wait=True)
         self.http.close()
         self.side_http.close()
+
+
+def _slug(key: str, media: Media) -> str:
+    """A medium's slug: the post's key and a digest of the file (its name and bytes)."""
+    digest = hashlib.sha256(media.filename.encode() + b"\0" + media.data).hexdigest()
+    return f"{key}-{digest[:16]}"
 
 
 def _settle(future: Future[Any]) -> None:

@@ -6,8 +6,11 @@ PostgreSQL, so two daemons never pick the same rows, and a claim that lapses (it
 daemon died) is picked up again by another. A job only one daemon may run (a mailbox's
 watcher, a board's reminder sweep) is behind a *lease*: a row naming its holder until
 a time; the holder renews it, and when it dies the lease lapses and another daemon
-takes over. The claim is an optimisation; exactly-once still rests on each unit of
-work checking its row's state under a row lock in the transaction that changes it.
+takes over. A daemon publishing an item or sending mail keeps its claims while it works
+(``Crew.kept``), however long one call takes (a large upload, a CMS that answers slowly):
+a thread renews them, so they lapse only when the daemon is gone. The claim is an
+optimisation; exactly-once still rests on each unit of work checking its row's state
+under a row lock in the transaction that changes it.
 
 With SQLite only one daemon runs (``single_daemon``), so the same code simply finds
 every row free.
@@ -16,10 +19,13 @@ every row free.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import secrets
 import socket
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,6 +38,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.config import ConfigError
 from pipeline.models import Lease, OutgoingMail, Publication, RawMessage, RawStatus, utcnow
+
+log = logging.getLogger(__name__)
 
 
 def new_holder() -> str:
@@ -76,10 +84,7 @@ class Crew:
         claimed = session.scalars(
             update(model)
             .where(model.id.in_(ids), free)
-            .values(
-                claimed_by=self.holder,
-                claimed_until=now + timedelta(seconds=self.claim_seconds),
-            )
+            .values(claimed_by=self.holder, claimed_until=self._until(now))
             .returning(model.id)
             .execution_options(synchronize_session=False)
         )
@@ -97,8 +102,43 @@ class Crew:
         row stops there."""
         if row.claimed_by != self.holder:
             return False
-        row.claimed_until = (now or utcnow()) + timedelta(seconds=self.claim_seconds)
+        row.claimed_until = self._until(now or utcnow())
         return True
+
+    def kept(
+        self,
+        sessions: sessionmaker[Session],
+        model: Any,
+        ids: Sequence[int],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> AbstractContextManager[None]:
+        """This daemon's claims on the rows ``ids`` of ``model`` do not lapse while the
+        block runs, however long one call in it takes: they are renewed every
+        claim_seconds / 3 until it returns or raises (``extend``). A daemon that dies
+        renews nothing, and its claims lapse after claim_seconds."""
+        rows = list(ids)
+        return heartbeat(
+            self.claim_seconds / 3,
+            lambda: self.extend(sessions, model, rows, clock()),
+            f"claims on {model.__tablename__} {rows[:3]}",
+        )
+
+    def extend(
+        self, sessions: sessionmaker[Session], model: Any, ids: Sequence[int], now: datetime
+    ) -> None:
+        """Renew this daemon's claims on ``ids`` to claim_seconds from ``now``, in a short
+        transaction of its own; a row whose claim is no longer ours (another daemon took
+        it after it lapsed, or the work ended it) is left as it is."""
+        with sessions.begin() as s:
+            s.execute(
+                update(model)
+                .where(model.id.in_(ids), model.claimed_by == self.holder)
+                .values(claimed_until=self._until(now))
+                .execution_options(synchronize_session=False)
+            )
+
+    def _until(self, now: datetime) -> datetime:
+        return now + timedelta(seconds=self.claim_seconds)
 
     @staticmethod
     def defer(row: Any, until: datetime) -> None:
@@ -169,6 +209,29 @@ def free(sessions: sessionmaker[Session], holder: str | None = None) -> None:
                 .values(claimed_by=None, claimed_until=None)
                 .execution_options(synchronize_session=False)
             )
+
+
+@contextmanager
+def heartbeat(every: float, beat: Callable[[], object], what: str) -> Iterator[None]:
+    """Call ``beat`` every ``every`` seconds, in a thread of its own, while the block runs;
+    it stops when the block returns or raises. A beat that fails (the database is away
+    for a moment) is logged, and the next one tries again."""
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(every):
+            try:
+                beat()
+            except Exception as exc:  # noqa: BLE001 - the next beat tries again
+                log.warning("%s: not renewed: %s", what, exc)
+
+    thread = threading.Thread(target=run, name=f"heartbeat: {what}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def leases(session: Session) -> list[Lease]:

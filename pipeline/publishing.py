@@ -29,6 +29,7 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -350,7 +351,8 @@ class Publisher:
             for pub_id, state in claimed:
                 seen.append(pub_id)
                 try:
-                    self._work(pub_id, state, result)
+                    with self._kept(pub_id):
+                        self._work(pub_id, state, result)
                 except Exception:  # a fault of this item's (its read-back…): the rest go on
                     log.exception("board=%s publication=%d: failed", self.board.id, pub_id)
             self._release([pub_id for pub_id, _ in claimed if pub_id not in self._released])
@@ -366,6 +368,11 @@ class Publisher:
             self._withdraw(pub_id, result)
         else:
             self._attempt(pub_id, result)
+
+    def _kept(self, pub_id: int) -> AbstractContextManager[None]:
+        """The claim on ``pub_id`` is kept while this daemon works on it, one long request
+        included (a large video on a slow link): another daemon would send it again."""
+        return self.crew.kept(self.sessions, Publication, [pub_id], self.clock)
 
     def _claim(self, seen: list[int]) -> list[tuple[int, str]]:
         """Claim due publications; the breaker is read in the same transaction."""
@@ -443,7 +450,8 @@ class Publisher:
                     .where(Publication.id == pub_id)
                     .values(state=PubState.PUBLISHED, reupdated=False)
                 )
-            self._verify(pub_id, result)
+            with self._kept(pub_id):
+                self._verify(pub_id, result)
             self._release([pub_id])  # when postponed (the verification ended it otherwise)
         return result
 

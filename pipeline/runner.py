@@ -603,11 +603,13 @@ class MailboxRunner:
 
     # -- send -----------------------------------------------------------------
     def deliver(self) -> int:
-        """Send the mail owed, a claimed handful at a time; stop at a failing server."""
+        """Send the mail owed, a claimed handful at a time, the claims kept until the
+        handful is out (a slow relay); stop at a failing server."""
         sent, after = 0, 0
         while ids := self._claim_mail(after):
             after = ids[-1]
-            done, healthy = self._send(ids)
+            with self.crew.kept(self.sessions, OutgoingMail, ids, self.clock):
+                done, healthy = self._send(ids)
             sent += done
             if not healthy:
                 break

@@ -1,7 +1,7 @@
 """A small portal with its own JSON API, for the publishing tests: a real HTTP server
 (threads, loopback port) that stores posts and can misbehave on purpose — answer 500,
-accept a post and then stall past the client's timeout, refuse credentials, or be
-stopped for a while and started again on the same port."""
+accept a post and then stall past the client's timeout, take its time before it makes a
+post, refuse credentials, or be stopped for a while and started again on the same port."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ TOKEN = "Bearer portal-secret-token"
 class Faults:
     errors: int = 0  # answer this many requests with 500
     stall_after_create: float = 0.0  # store a post, then wait this long before answering
+    slow_create: float = 0.0  # work this long on a create before the post is made
     refuse: bool = False  # answer 401 to everything
 
 
@@ -77,6 +78,8 @@ class Portal:
                 post = self._body()
                 with portal.lock:  # several daemons publish at once
                     portal.creates += 1
+                time.sleep(portal.faults.slow_create)  # a slow CMS: no post made yet
+                with portal.lock:
                     post_id = max(portal.posts, default=0) + 1
                     post.update(id=post_id, url=f"http://127.0.0.1:{portal.port}/tin/{post_id}")
                     portal.posts[post_id] = post

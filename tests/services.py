@@ -695,7 +695,8 @@ class SmtpSink(_ServiceBase):
     message appended to that user's INBOX before the message is recorded. ``refuse`` maps
     a recipient address (or ``"*"``, any) to the reply it gets instead of 250 (a 4xx
     greylists, a 5xx refuses); it can be changed while the sink runs; refusals are listed.
-    A sender address in ``refuse`` is refused at MAIL FROM.
+    A sender address in ``refuse`` is refused at MAIL FROM. ``slow`` is how long it works on
+    each message before it answers its DATA (a slow relay; other sessions go on).
     """
 
     def __init__(
@@ -718,6 +719,7 @@ class SmtpSink(_ServiceBase):
         self.stamp = stamp
         self.refuse: dict[str, str] = {}
         self.refused: list[str] = []  # the recipients answered from ``refuse``, in order
+        self.slow = 0.0  # seconds over each message's DATA
         self._messages: list[ReceivedMessage] = []
         self._errors: list[str] = []
         self._cond = threading.Condition()
@@ -806,6 +808,7 @@ class SmtpSink(_ServiceBase):
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await asyncio.sleep(self.slow)
         data = envelope.original_content or envelope.content
         raw = data if isinstance(data, bytes) else str(data).encode("utf-8")
         stamped = self.stamp(raw) if self.stamp is not None else None

@@ -7,17 +7,20 @@ outbox that cannot be written, and the pass goes on."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 
 from connectors.smtp import SmtpSender
-from pipeline.models import Event, OutgoingMail, State
-from pipeline.runner import MAX_SEND_ATTEMPTS, retry_delay
+from pipeline.claims import Crew
+from pipeline.models import Event, OutgoingMail, State, utcnow
+from pipeline.runner import MAX_SEND_ATTEMPTS, MailboxRunner, retry_delay
 from pipeline.samples import article_mail
 from tests.fixtures_mail import MakeSmtpSink
-from tests.helpers import DEMO_BOX, Rig, make_rig
+from tests.helpers import DEMO_BOX, LINKS, Rig, make_rig
 from tests.services import SmtpSink
 
 SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
@@ -209,4 +212,41 @@ def test_an_outbox_that_cannot_be_written_leaves_every_mail_owed_and_the_pass_go
     assert rig.runner.run_once().sent == len(waiting)  # not held until their claims lapse
     assert sorted(m["To"].addresses[0].addr_spec for m in rig.sent()) == sorted(
         m.to_address for m in waiting
+    )
+
+
+def test_a_relay_slower_than_the_claims_gets_each_mail_once_from_two_senders(
+    tmp_path: Path, db_url: str, make_smtp_sink: MakeSmtpSink
+) -> None:
+    """Two senders of the board's mail (two mailboxes' watchers, or two daemons) and a
+    relay that takes longer over one mail than a claim lasts: the sender working through
+    a batch keeps its claims until the batch is out, so the other, looking meanwhile,
+    sends none of it again."""
+    sink = make_smtp_sink()
+    rig = smtp_rig(tmp_path, db_url, sink)
+    rig.runner.record()
+    rig.runner.process()
+    waiting = owed(rig)
+    assert len(waiting) >= 2 and all(m.sent_at is None for m in waiting)
+    claim = 1.5
+    sink.slow = 3 * claim
+    first, second = rig.runner, relay_runner(rig, sink)
+    for runner in (first, second):
+        runner.clock, runner.crew = utcnow, Crew(claim_seconds=claim)
+    sending = threading.Thread(target=first.deliver)
+    sending.start()
+    try:
+        time.sleep(2 * claim)  # past the batch's claim; its first mail is with the relay
+        second.deliver()
+    finally:
+        sending.join()
+    assert delivered_to(sink) == sorted(m.to_address for m in waiting)  # each once
+    assert all(m.sent_at is not None for m in owed(rig))
+
+
+def relay_runner(rig: Rig, sink: SmtpSink) -> MailboxRunner:
+    """Another sender of ``rig``'s board, with a connection of its own to the relay."""
+    sender = SmtpSender(sink.host, sink.port, starttls=False)
+    return MailboxRunner(
+        rig.board, rig.runner.mailbox, rig.sessions, rig.files, rig.runner.source, sender, LINKS
     )

@@ -58,14 +58,23 @@ REVIEWER = "binh.tt@demo.bientap.vn"  # Phó Trưởng ban thường trực of t
 LEASE_NAME = "mailbox:demo:hop-thu-chinh"
 
 
-def write_config(folder: Path, database_url: str, portal: Portal | None) -> Path:
+def write_config(
+    folder: Path,
+    database_url: str,
+    portal: Portal | None,
+    claim_seconds: float = CLAIM,
+    portal_timeout: float | None = None,  # the client's, when not the usual 1 s
+) -> Path:
     with (REPO / "config" / "demo.toml").open("rb") as fh:
         data: dict[str, Any] = tomllib.load(fh)
     data["mailboxes"][0] |= {"path": str(folder / "inbox"), "poll_seconds": 1}
     data["mail_out"]["path"] = str(folder / "outbox")
     data["review"]["steps"] = [data["review"]["steps"][-1]]  # Phó Trưởng ban thường trực
     if portal is not None:
-        data["publish"] = {"connector": "rest", "rest": portal.rest_settings()}
+        rest = portal.rest_settings()
+        if portal_timeout is not None:
+            rest["timeout_seconds"] = portal_timeout
+        data["publish"] = {"connector": "rest", "rest": rest}
     config = folder / "config"
     config.mkdir(parents=True)
     (config / "demo.toml").write_text(tomli_w.dumps(data), encoding="utf-8")
@@ -74,7 +83,7 @@ def write_config(folder: Path, database_url: str, portal: Portal | None) -> Path
         "data_dir": str(folder / "data"),
         "web_address": "127.0.0.1:0",
         "lease_seconds": LEASE,
-        "claim_seconds": CLAIM,
+        "claim_seconds": claim_seconds,
     }
     (config / "deployment.toml").write_text(tomli_w.dumps(deployment), encoding="utf-8")
     return config
@@ -219,6 +228,39 @@ def test_two_daemons_share_the_work_and_one_dying_loses_nothing(
     )
     assert set(sent) == owed
     assert sum(n - 1 for n in sent.values()) <= 1
+
+
+def test_a_post_slower_than_the_claim_is_made_once(postgres: Postgres, tmp_path: Path) -> None:
+    """The portal takes several times claim_seconds to make one post (a CMS that answers
+    slowly). The daemon sending it keeps its claim for as long as the request runs, so the
+    other daemon, looking meanwhile, neither finds the post by its key (it is not made
+    yet) nor sends the item a second time."""
+    claim = 5.0  # the shortest a deployment may set
+    portal = Portal()
+    portal.faults.slow_create = 4 * claim
+    portal.start()
+    database_url = postgres.create_database("slow_portal")
+    config = write_config(tmp_path, database_url, portal, claim, portal_timeout=120)
+    _engine, sessions = open_database(database_url)
+    deliver(tmp_path / "inbox", backlog(1, senders=AGENCY_SENDERS)[0])
+    verified = select(func.count(Publication.id)).where(Publication.state == PubState.VERIFIED)
+    env = {"TEST_PORTAL_TOKEN": TOKEN}
+    try:
+        with (
+            Daemon(config, tmp_path / "a.log", env) as a,
+            Daemon(config, tmp_path / "b.log", env) as b,
+        ):
+            outbox = tmp_path / "outbox"
+            wait_for("the review request", lambda: bool(requests_to(outbox, REVIEWER)), [a, b], 120)
+            [request] = requests_to(outbox, REVIEWER)
+            deliver(tmp_path / "inbox", approval(request))
+            wait_for("the item published", lambda: count(sessions, verified) == 1, [a, b], 300)
+            assert portal.creates == 1  # counted as each request came in
+            published = select(func.count(Event.id)).where(Event.kind == "published")
+            assert count(sessions, published) == 1
+    finally:
+        portal.stop()
+    assert len(portal.posts) == 1
 
 
 def holder(sessions: sessionmaker[Session]) -> str | None:

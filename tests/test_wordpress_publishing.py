@@ -5,6 +5,7 @@ a category deleted or renamed while the connector keeps its id."""
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -285,6 +286,59 @@ def test_a_refusal_answered_with_200_is_a_dead_letter_and_the_queue_goes_on(
     pub = the_publication(wp_rig, blocked.id)
     assert pub.state == PubState.DEAD and "Request blocked by firewall" in (pub.last_error or "")
     assert the_publication(wp_rig, passing.id).state == PubState.VERIFIED
+
+
+SLOW_ONCE_PHP = """<?php
+// A portal that answers slowly, once: the next new post (while the flag file is there) is
+// made 8 s after its request came in, when the connector (timeout_seconds = 5) has given up.
+add_filter('rest_pre_dispatch', function ($result, $server, $request) {
+    $flag = __DIR__ . '/slow-once.flag';
+    if ($request->get_method() === 'POST' && $request->get_route() === '/wp/v2/posts'
+        && @unlink($flag)) {
+        sleep(8);
+    }
+    return $result;
+}, 10, 3);
+"""
+
+
+@pytest.fixture
+def slow_once(wordpress: WordPress) -> Iterator[Path]:
+    """Touch the path this yields: the next new post is made only after the client gave up."""
+    plugins = wordpress.content_dir / "mu-plugins"
+    (plugins / "slow-once.php").write_text(SLOW_ONCE_PHP, encoding="utf-8")
+    yield plugins / "slow-once.flag"
+    (plugins / "slow-once.php").unlink()
+    (plugins / "slow-once.flag").unlink(missing_ok=True)
+
+
+def test_an_attempt_that_timed_out_leaves_no_second_copy_of_its_files(
+    wp_rig: Rig, wordpress: WordPress, tmp_path: Path, slow_once: Path
+) -> None:
+    """The create timed out after the photo and the file were uploaded; WordPress made the
+    post after all. The next attempt finds the post by its key and attaches the files the
+    first one uploaded: none is uploaded twice, none stays public attached to nothing."""
+    mark = secrets.token_hex(4)
+    files = [
+        (f"anh-{mark}.png", "image/png", PNG),
+        (f"ke-hoach-{mark}.pdf", "application/pdf", PDF),
+    ]
+    item = approved_item(wp_rig, files)
+    clock = Clock()
+    publisher = outlet(wp_rig, tmp_path, clock)
+    slow_once.touch()
+    assert publisher.run_once().retried == 1
+    key = the_publication(wp_rig, item.id).key
+    for _ in range(60):  # made once the portal is done with it
+        if wordpress.posts(slug=key):
+            break
+        time.sleep(1)
+    clock.later(60)
+    assert publisher.run_once().verified == 1
+    [post] = wordpress.posts(slug=key)
+    media = wordpress.media(search=mark)
+    assert sorted(m["title"]["raw"] for m in media) == sorted(name for name, _, _ in files)
+    assert {m["post"] for m in media} == {post["id"]}
 
 
 def category(wp: WordPress, name: str) -> int:
