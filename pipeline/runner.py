@@ -13,6 +13,7 @@ again on later passes (``fetch_again``); the mail behind it goes on.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
@@ -466,10 +467,21 @@ class MailboxRunner:
             while ids := self._claim(after, retried):
                 renew()
                 after = ids[-1]
-                for chunk in batched(self.readers.read_all(self._raw_bytes(ids)), PROCESS_BATCH):
-                    done += self._store_readings(chunk)
+                with self._kept(ids):
+                    read = self.readers.read_all(self._raw_bytes(ids))
+                    for chunk in batched(read, PROCESS_BATCH):
+                        done += self._store_readings(chunk)
                 self.seal()  # chained as it goes, not all at the end of a long backlog
         return done
+
+    def _kept(self, ids: list[int]) -> contextlib.AbstractContextManager[object]:
+        """The claims on messages in hand, kept while reader processes read them (one may
+        take up to their time limit): another daemon would count them abandoned, a try
+        each. Read in this process (``workers = 0``), a claim that lapses is how other
+        daemons learn that this one is stuck, so it is not kept."""
+        if not self.readers.workers:
+            return contextlib.nullcontext()
+        return self.crew.kept(self.sessions, RawMessage, ids, self.clock)
 
     def _count_abandoned(self) -> None:
         """A NEW message whose claim ran out was in hand when its daemon stopped (killed, out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 import zipfile
 from io import BytesIO
 from pathlib import Path
@@ -14,14 +15,16 @@ from sqlalchemy import select
 
 from connectors.maildir import deliver
 from pipeline.app import Deployed, watchers
+from pipeline.claims import Crew
 from pipeline.config import Deployment, load_board
 from pipeline.db import open_database
 from pipeline.files import FileStore
-from pipeline.models import RawMessage, Submission
+from pipeline.models import RawMessage, Submission, utcnow
 from pipeline.reading import Reading
+from pipeline.runner import MailboxRunner
 from pipeline.samples import article_mail
 from pipeline.workers import READ_TOO_LONG, READER_DIED, Readers
-from tests.helpers import CONFIG, DEMO_BOX, orphaned, reaped
+from tests.helpers import CONFIG, DEMO_BOX, LINKS, make_rig, orphaned, reaped
 
 SENDER = "a@sgddt.demo.bientap.vn"
 
@@ -173,3 +176,35 @@ def test_reader_processes_end_with_a_daemon_killed_outright(tmp_path: Path) -> N
             break
         threading.Event().wait(0.1)
     assert all(reaped(pid) for pid in pids)
+
+
+def test_messages_read_longer_than_a_claim_lasts_are_not_counted_abandoned(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Two daemons processing a board's recorded mail, and a message its reader takes
+    longer over than a claim lasts: the daemon reading keeps its claims until the batch
+    is stored, so the other, looking meanwhile, counts no try against the messages in
+    its hand (three such tries and a good article would be kept as failed)."""
+    rig = make_rig(tmp_path, db_url)
+    rig.drop(attachment_mail("Tin dài", slow_docx(6_000)))  # seconds of mammoth's time
+    rig.drop(article_mail(SENDER, DEMO_BOX, "Tin ngắn", "Nội dung."))
+    assert rig.runner.record() == 2
+    first = rig.runner
+    first.readers = Readers(rig.board, rig.files, workers=1)
+    second = MailboxRunner(
+        rig.board, first.mailbox, rig.sessions, rig.files, first.source, first.sender, LINKS
+    )
+    claim = 1.5
+    for runner in (first, second):
+        runner.clock, runner.crew = utcnow, Crew(claim_seconds=claim)
+    reading = threading.Thread(target=first.process)
+    reading.start()
+    try:
+        time.sleep(2 * claim)  # past the batch's first claim; the long one is in hand
+        second.process()
+    finally:
+        reading.join()
+        first.readers.close()
+    with rig.sessions() as s:
+        assert [raw.attempts for raw in s.scalars(select(RawMessage))] == [0, 0]
+    assert sorted(i.title for i in rig.items()) == ["Tin dài", "Tin ngắn"]
