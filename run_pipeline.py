@@ -8,6 +8,8 @@ python run_pipeline.py --config config/demo.toml --once   # every job once, then
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import logging
 import os
 import signal
@@ -175,13 +177,20 @@ def _jobs(d: Deployed, clocks: list[Sweeper], outlets: list[Publisher]) -> list[
 
 def _run(job: Job, d: Deployed) -> None:
     """One run of a job; the daemon never dies of one failing job. A singleton job runs
-    only in the daemon holding its lease, held for its interval: when that daemon dies,
-    another runs it once the lease lapses."""
+    only in the daemon holding its lease, held for its interval and renewed while it runs
+    (a backup of many files may take longer than that): when that daemon dies, another
+    runs it once the lease lapses."""
     name = f"job:{job.name}:{job.board_id}"
-    if job.singleton and not d.crew.hold(d.sessions, name, job.seconds + d.crew.lease_seconds):
+    seconds = job.seconds + d.crew.lease_seconds
+    if job.singleton and not d.crew.hold(d.sessions, name, seconds):
         return
+    kept: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    if job.singleton:
+        renew = functools.partial(d.crew.hold, d.sessions, name, seconds)
+        kept = claims.heartbeat(d.crew.lease_seconds / 3, renew, name)
     try:
-        result = job.run()
+        with kept:
+            result = job.run()
     except Exception:  # noqa: BLE001 - logged; the next run tries again
         log.exception("board=%s: %s failed", job.board_id, job.name)
         return

@@ -298,3 +298,41 @@ def test_a_second_daemon_on_one_sqlite_file_refuses_to_start(tmp_path: Path) -> 
             assert "PostgreSQL" in second.stderr
         status, _took = first.stop(30)
         assert status == 0
+
+
+def test_a_job_running_longer_than_its_lease_is_not_started_by_another_daemon(
+    tmp_path: Path, db_url: str
+) -> None:
+    """A job only one daemon may run (a backup, the reminder sweep) keeps its lease while
+    it runs, however long that takes: another daemon looking meanwhile does not start it
+    a second time (two backups of one deployment at once, two rounds of reminders)."""
+    import threading
+    from types import SimpleNamespace
+
+    import run_pipeline
+    from pipeline.app import Deployed
+    from pipeline.claims import Crew
+    from pipeline.config import Deployment
+    from pipeline.files import FileStore
+
+    engine, sessions = open_database(db_url)
+    d = Deployed(Deployment(), [], engine, sessions, FileStore(tmp_path / "f"), tmp_path)
+    d.crew = Crew(lease_seconds=1.0)
+    running, done = threading.Event(), threading.Event()
+
+    def slow() -> object:
+        running.set()
+        done.wait(30)
+        return SimpleNamespace(archive=None)
+
+    job = run_pipeline.Job("backup", "*", 0.5, slow, singleton=True)
+    worker = threading.Thread(target=run_pipeline._run, args=[job, d])
+    worker.start()
+    try:
+        assert running.wait(30)
+        time.sleep(3 * (job.seconds + d.crew.lease_seconds))  # past the lease first taken
+        other = Crew(lease_seconds=1.0)
+        assert not other.hold(sessions, "job:backup:*", job.seconds + other.lease_seconds)
+    finally:
+        done.set()
+        worker.join()
