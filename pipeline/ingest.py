@@ -225,7 +225,10 @@ def record(desk: Desk, raw: RawMessage, reading: Reading) -> Submission | None:
         return None
     corrected = replies.corrected_item(desk, reading)
     if corrected is not None:
-        replies.take_correction(desk, raw, reading, corrected, recheck(w, corrected))
+        if reading.headers_only:  # too large to read: the item stands, its sender is told
+            replies.refuse_correction(desk, raw, reading, corrected)
+        else:
+            replies.take_correction(desk, raw, reading, corrected, recheck(w, corrected))
         _done(w, set_aside=False)
         return corrected
     if reading.outcome in _OUTCOME_STATE:

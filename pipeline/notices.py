@@ -132,6 +132,29 @@ def returned(session: Session, board: Board, item: Submission, flags: list[Flag]
     return True
 
 
+def correction_too_large(
+    session: Session, board: Board, item: Submission, oversized: tuple[str, ...]
+) -> None:
+    """The sender's correction of ``item`` was over the size limit and not taken."""
+    if not allowed(session, board, item.sender_address, "correction-too-large", utcnow()):
+        return
+    body = (
+        f"Kính gửi {item.sender_name or item.sender_address},\n\n"
+        f"{board.name} đã nhận thư gửi bổ sung cho tin, bài “{item.title}” (mã theo dõi "
+        f"{item.tracking_code}), nhưng thư vượt dung lượng cho phép "
+        f"({board.limits.max_message_mb:g} MB; {', '.join(oversized)}) nên chưa được "
+        "tiếp nhận. Tin, bài vẫn giữ như bản trước.\n\n" + dict(_HINTS)["too-large"]
+    )
+    msg = _compose(
+        board,
+        item.sender_address,
+        f"[{item.tracking_code}] Chưa nhận bản bổ sung: {item.title}"[:200],
+        body,
+        item.message_id,
+    )
+    _queue(session, board, item, item.sender_address, "correction-too-large", msg)
+
+
 def quarantined(session: Session, board: Board, item: Submission, flags: list[Flag]) -> None:
     """The sender is told it cannot be received this way, unless the board does not know
     the address (a From anyone can forge: the board's server would mail strangers what a

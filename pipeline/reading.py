@@ -105,6 +105,7 @@ class Reading:
     files: tuple[FileRecord, ...] = ()
     file_names: tuple[str, ...] = ()
     oversized: tuple[str, ...] = ()
+    headers_only: bool = False  # over the size limit: only its header fields were read
     sketch: dedup.Sketch | None = None  # for near-duplicate look-up
     reply: ReplyFacts | None = None  # it answers one of our mails
     damage: tuple[str, ...] = ()  # parse defects after which part of the content is lost
@@ -160,20 +161,27 @@ def _may_answer_us(mail: ParsedMail) -> bool:
 
 def reply(d: Draft) -> None:
     """Note what a reply says; whether it answers a review request is decided on record."""
-    mail = d.mail
-    assert mail is not None
+    assert d.mail is not None
+    d.reply = reply_facts(d.board, d.mail, d.raw)
+
+
+def reply_facts(
+    board: Board, mail: ParsedMail, raw: bytes, unread: UnreadableCommand | None = None
+) -> ReplyFacts | None:
+    """What ``mail`` says if it answers one of our mails; its body's command, or
+    ``unread``: why its body was not read."""
     if not _may_answer_us(mail):
-        return
-    headers = BytesHeaderParser(policy=default_policy).parsebytes(d.raw)
-    refs = replyauth.reply_tokens(headers, d.board.addresses())
+        return None
+    headers = BytesHeaderParser(policy=default_policy).parsebytes(raw)
+    refs = replyauth.reply_tokens(headers, board.addresses())
     if not (refs.message_ids or refs.tokens):
-        return
+        return None
     domain = mail.from_address.rpartition("@")[2]
-    d.reply = ReplyFacts(
+    return ReplyFacts(
         refs=refs,
-        auth=replyauth.check_authentication(headers, d.board.review.reply_auth, domain),
+        auth=replyauth.check_authentication(headers, board.review.reply_auth, domain),
         auto_reply=replyauth.is_auto_reply(headers),
-        command=read_command(mail.text_body, mail.html_body),
+        command=unread or read_command(mail.text_body, mail.html_body),
         subject=mail.subject,
     )
 
@@ -306,9 +314,11 @@ def header_block(raw: bytes) -> bytes:
 
 def too_large(board: Board, raw: bytes) -> Reading:
     """A message over the board's size limit: only its header fields are read (sender,
-    subject, Message-ID), enough to return it with a notice; the raw message is kept."""
+    subject, Message-ID), enough to return it with a notice, or to tell a reviewer that
+    his reply was not read; the raw message is kept."""
+    head = header_block(raw)
     try:
-        mail = parse_message(header_block(raw))
+        mail = parse_message(head)
     except MessageParseError as exc:
         return Reading(outcome="unreadable", reason=f"không đọc được thư: {exc.reason}")
     if reason := not_a_submission(mail, board.addresses()):  # a bounce of a big mail…
@@ -319,6 +329,11 @@ def too_large(board: Board, raw: bytes) -> Reading:
             from_address=mail.from_address,
         )
     sender = identify_sender(board, mail.from_address)
+    size = f"{len(raw) // (1024 * 1024)} MB"
+    unread = UnreadableCommand(
+        f"Thư trả lời ({size}) vượt dung lượng cho phép ({board.limits.max_message_mb:g} MB) "
+        "nên không được đọc; xin trả lời lại, không kèm tệp."
+    )
     return Reading(
         outcome="submission",
         message_id=mail.message_id,
@@ -327,7 +342,9 @@ def too_large(board: Board, raw: bytes) -> Reading:
         title=normalize(mail.subject).strip(),
         sender_member_id=sender.member.id if sender.member else None,
         agency_id=sender.agency.id if sender.agency else None,
-        oversized=(f"toàn bộ thư ({len(raw) // (1024 * 1024)} MB)",),
+        oversized=(f"toàn bộ thư ({size})",),
+        headers_only=True,
+        reply=reply_facts(board, mail, head, unread),
     )
 
 

@@ -179,6 +179,21 @@ def corrected_item(d: Desk, reading: Reading) -> Submission | None:
     return item if item.state in (State.PENDING_REVIEW, State.RETURNED) else None
 
 
+def refuse_correction(d: Desk, raw: RawMessage, reading: Reading, item: Submission) -> None:
+    """A sender's correction over the size limit (only its header fields were read): the
+    item stays as it was, and the sender is told that the correction was not taken."""
+    review.event(
+        d,
+        item,
+        "correction-too-large",
+        actor=reading.from_address,
+        channel="mail",
+        raw_message_id=raw.id,
+        size=", ".join(reading.oversized),
+    )
+    notices.correction_too_large(d.session, d.board, item, reading.oversized)
+
+
 def take_correction(
     d: Desk, raw: RawMessage, reading: Reading, item: Submission, flags: list[Flag]
 ) -> None:

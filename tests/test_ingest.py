@@ -294,6 +294,70 @@ def test_a_message_over_the_size_limit_is_returned_unparsed(
     assert "toàn bộ thư (1 MB)" in notice.get_content()
 
 
+BIG = [("video.mp4", "video/mp4", b"\0" * (1024 * 1024))]  # over a 1 MB message limit
+
+
+def test_a_correction_over_the_size_limit_leaves_the_item_as_it_was(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Only its header fields are read, so it has no content: taken as a new version, it
+    emptied the article under review and returned it. The sender is told instead."""
+    rig = make_rig(tmp_path, db_url, limited(max_message_mb=1))
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, message_id="<a@x>"))
+    rig.runner.run_once()
+    [before] = rig.items()
+    receipt = next(m for m in rig.sent() if "Đã nhận" in str(m["Subject"]))
+    rig.drop(
+        article_mail(
+            AGENCY_SENDER,
+            DEMO_BOX,
+            "Re: " + str(receipt["Subject"]),
+            "Gửi lại kèm video.",
+            attachments=BIG,
+            extra_headers={"In-Reply-To": str(receipt["Message-ID"])},
+        )
+    )
+    rig.runner.run_once()
+    [after] = rig.items()
+    assert (after.state, after.body_text, after.flags) == (
+        State.PENDING_REVIEW,
+        before.body_text,
+        before.flags,
+    )
+    notice = next(m for m in rig.sent() if "Chưa nhận bản bổ sung" in str(m["Subject"]))
+    assert notice["To"] == AGENCY_SENDER and "toàn bộ thư (1 MB)" in notice.get_content()
+
+
+def test_a_reviewers_reply_over_the_size_limit_is_answered_not_taken_as_news(
+    tmp_path: Path, db_url: str
+) -> None:
+    """A reply carrying the article's files back: its decision cannot be read, so the
+    reviewer is asked to answer without them; it was taken for a new submission from
+    the reviewer, and returned to him as too large."""
+    rig = make_rig(tmp_path, db_url, limited(max_message_mb=1))
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, message_id="<a@x>"))
+    rig.runner.run_once()
+    request = next(m for m in rig.sent() if m["Reply-To"] is not None)
+    reviewer = request["To"].addresses[0].addr_spec
+    rig.drop(
+        article_mail(
+            reviewer,
+            str(request["Reply-To"]),
+            "Re: " + str(request["Subject"]),
+            "Duyệt",
+            attachments=BIG,
+            extra_headers={"In-Reply-To": str(request["Message-ID"])},
+        )
+    )
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert item.state == State.PENDING_REVIEW
+    answer = rig.sent()[-1]
+    text = answer.get_body(("plain",))
+    assert answer["To"] == reviewer and text is not None
+    assert "vượt dung lượng cho phép" in text.get_content()
+
+
 def test_a_bounce_over_the_size_limit_is_set_aside_not_answered(
     tmp_path: Path, db_url: str
 ) -> None:
