@@ -316,15 +316,16 @@ def _skipped(path: Path, live: frozenset[Inode]) -> bool:
 
 
 def _data_files(
-    data_dir: Path, leave_out: list[Path], live: frozenset[Inode]
+    data_dir: Path, top: Path, leave_out: list[Path], live: frozenset[Inode]
 ) -> tuple[list[Path], list[str]]:
-    """The files to keep, and every folder (a Maildir needs its empty ``tmp/``)."""
-    if not data_dir.is_dir():
+    """The files to keep under ``top`` (inside ``data_dir``), and every folder from
+    ``top`` down (a Maildir needs its empty ``tmp/``), named inside ``data_dir``."""
+    if not top.is_dir():
         return [], []
     files: list[Path] = []
-    folders: list[str] = []
+    folders: list[str] = [] if top == data_dir else [top.relative_to(data_dir).as_posix()]
     excluded = {p.resolve() for p in leave_out}
-    for root, dirs, names in os.walk(data_dir):
+    for root, dirs, names in os.walk(top):
         here = Path(root)
         dirs[:] = sorted(d for d in dirs if (here / d).resolve() not in excluded)
         folders.extend((here / d).relative_to(data_dir).as_posix() for d in dirs)
@@ -333,6 +334,19 @@ def _data_files(
             if path.is_file() and not path.is_symlink() and not _skipped(path, live):
                 files.append(path)
     return files, folders
+
+
+def _inboxes(deployed: Deployed) -> list[Path]:
+    """The boards' Maildir mailboxes inside the data folder: where the daemon reads mail
+    and, once it is recorded, files it away."""
+    root = deployed.data_dir.resolve()
+    found = {
+        deployed.data_dir / box.path
+        for board in deployed.boards
+        for box in board.mailboxes
+        if box.source == "maildir" and box.path is not None
+    }
+    return sorted(p for p in found if p.resolve().is_relative_to(root) and p.resolve() != root)
 
 
 def _config_files(deployed: Deployed) -> list[Path]:
@@ -371,6 +385,23 @@ def _add_file(tar: tarfile.TarFile, path: Path, arcname: str) -> str:
     return reader.digest.hexdigest()
 
 
+def _add_data(
+    tar: tarfile.TarFile, data_dir: Path, files: list[Path], progress: Progress
+) -> dict[str, str]:
+    """``files`` of the data folder into ``tar``; the SHA-256 of each by its name there.
+    One gone since it was listed is left out: a daemon filed that mail away meanwhile."""
+    sums: dict[str, str] = {}
+    progress.begin("Tệp dữ liệu (files)", len(files))
+    for path in files:
+        name = f"{DATA}/{path.relative_to(data_dir).as_posix()}"
+        try:
+            sums[name] = _add_file(tar, path, name)
+        except FileNotFoundError:
+            log.info("backup: %s was moved away while the backup ran", path)
+        progress.advance()
+    return sums
+
+
 def _add_bytes(tar: tarfile.TarFile, arcname: str, data: bytes, when: datetime) -> None:
     info = tarfile.TarInfo(arcname)
     info.size, info.mtime, info.mode = len(data), int(when.timestamp()), 0o644
@@ -399,20 +430,28 @@ def create(
     target = _new_name(dest_dir, now)
     with tempfile.TemporaryDirectory(dir=dest_dir, prefix=".tmp-backup-") as tmp:
         scratch = Path(tmp)
-        revision, counts, members = _export(deployed.engine, scratch, progress)
         partial = scratch / "archive.tar.gz"
-        sums: dict[str, str] = {}
+        root, live = deployed.data_dir, _live(deployed.engine)
+        leave_out = [dest_dir, backup_dir(deployed)]
+        inboxes = _inboxes(deployed)
         with tarfile.open(partial, "w:gz") as tar:
+            # The mail in the inboxes goes in before the rows: a daemon at work records a
+            # mail before it files it away, so whatever left the inbox by the time of the
+            # rows is in them. The rest of the folder goes in after the rows, so that every
+            # attachment and page they name is there.
+            folders: list[str] = []
+            sums: dict[str, str] = {}
+            for inbox in inboxes:
+                mail, inside = _data_files(root, inbox, leave_out, live)
+                folders += inside
+                sums |= _add_data(tar, root, mail, progress)
+            revision, counts, members = _export(deployed.engine, scratch, progress)
             for member in members:
                 _add_file(tar, member.path, member.arcname)
                 sums[member.arcname] = member.sha256
-            leave_out = [dest_dir, backup_dir(deployed)]
-            data, folders = _data_files(deployed.data_dir, leave_out, _live(deployed.engine))
-            progress.begin("Tệp dữ liệu (files)", len(data))
-            for path in data:
-                rel = path.relative_to(deployed.data_dir).as_posix()
-                sums[f"{DATA}/{rel}"] = _add_file(tar, path, f"{DATA}/{rel}")
-                progress.advance()
+            data, inside = _data_files(root, root, leave_out + inboxes, live)
+            folders += inside
+            sums |= _add_data(tar, root, data, progress)
             for path in _config_files(deployed):
                 sums[f"{CONFIG}/{path.name}"] = _add_file(tar, path, f"{CONFIG}/{path.name}")
             manifest = {
