@@ -57,9 +57,10 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.types import TypeDecorator
 
+from pipeline.claims import DaemonRunning, SingleDaemonLock
 from pipeline.config import DEPLOYMENT_FILE
 from pipeline.db import alembic_config, make_engine, migrate
-from pipeline.models import Base
+from pipeline.models import Base, Lease, utcnow
 
 if TYPE_CHECKING:  # the daemon (pipeline/app.py) may import this module
     from pipeline.app import Deployed
@@ -578,6 +579,39 @@ def _has_rows(engine: Engine) -> list[str]:
         ]
 
 
+NO_DAEMON = (
+    "một daemon bientap đang chạy trên cơ sở dữ liệu đích ({who}); dừng nó trước khi phục hồi "
+    "(a daemon is working on the target database: stop it before restoring)"
+)
+
+
+def _daemons_at_work(engine: Engine) -> list[str]:
+    """The daemons holding a lease on the database (a mailbox, a board's sweep)."""
+    if Lease.__tablename__ not in inspect(engine).get_table_names():
+        return []
+    with engine.connect() as conn:
+        live = select(Lease.holder).where(Lease.expires_at > utcnow()).distinct()
+        return sorted(conn.scalars(live))
+
+
+@contextmanager
+def _no_daemon(database_url: str, engine: Engine) -> Iterator[None]:
+    """Keep daemons off the target while it is restored: one working there would go on
+    over a database and folders replaced under it. On a SQLite file the daemon's own lock
+    says it and keeps one from starting meanwhile; on PostgreSQL a live lease says it."""
+    lock = SingleDaemonLock(database_url)
+    try:
+        lock.acquire()
+    except DaemonRunning as running:
+        raise BackupError(NO_DAEMON.format(who=running.who)) from None
+    try:
+        if lock.path is None and (holders := _daemons_at_work(engine)):
+            raise BackupError(NO_DAEMON.format(who=", ".join(holders)))
+        yield
+    finally:
+        lock.release()
+
+
 def _schema_to(conn: Connection, revision: str) -> None:
     """Bring the target schema to the archive's revision (it holds no rows by now), in
     ``conn``'s transaction."""
@@ -756,31 +790,32 @@ def restore(
         raise BackupError("bản sao lưu không ghi phiên bản lược đồ (no schema revision)")
     engine = make_engine(database_url)
     try:
-        filled = _has_rows(engine)
-        if filled and not force:
-            where = make_url(database_url).render_as_string(hide_password=True)
-            raise BackupError(
-                f"cơ sở dữ liệu đích {where} đã có dữ liệu ({', '.join(filled)}); chỉ phục hồi "
-                "vào một triển khai trống, hoặc dùng --force để thay thế "
-                "(the target database is not empty; use --force to replace its content)"
-            )
-        clash = [n for n in _config_names(manifest) if (config_dir / n).exists()]
-        if clash and not force:
-            raise BackupError(
-                f"{config_dir} đã có {', '.join(clash)}; chọn thư mục cấu hình khác hoặc dùng "
-                "--force (configuration files would be overwritten)"
-            )
-        data_dir.mkdir(parents=True, exist_ok=True)  # the tables wait beside the files
-        with tempfile.TemporaryDirectory(dir=data_dir, prefix=".tmp-restore-") as tmp:
-            dumps = Path(tmp)
-            files = _unpack(archive, manifest, data_dir, config_dir, dumps, progress)
-            # one transaction: a failure (a row refused, the disk full) leaves the
-            # target database as it was, --force or not
-            with engine.begin() as conn:
-                _wipe(conn)
-                _schema_to(conn, revision)
-                counts = _load_rows(conn, dumps, manifest, progress)
-        migrate(engine)
+        with _no_daemon(database_url, engine):
+            filled = _has_rows(engine)
+            if filled and not force:
+                where = make_url(database_url).render_as_string(hide_password=True)
+                raise BackupError(
+                    f"cơ sở dữ liệu đích {where} đã có dữ liệu ({', '.join(filled)}); chỉ phục hồi "
+                    "vào một triển khai trống, hoặc dùng --force để thay thế "
+                    "(the target database is not empty; use --force to replace its content)"
+                )
+            clash = [n for n in _config_names(manifest) if (config_dir / n).exists()]
+            if clash and not force:
+                raise BackupError(
+                    f"{config_dir} đã có {', '.join(clash)}; chọn thư mục cấu hình khác hoặc dùng "
+                    "--force (configuration files would be overwritten)"
+                )
+            data_dir.mkdir(parents=True, exist_ok=True)  # the tables wait beside the files
+            with tempfile.TemporaryDirectory(dir=data_dir, prefix=".tmp-restore-") as tmp:
+                dumps = Path(tmp)
+                files = _unpack(archive, manifest, data_dir, config_dir, dumps, progress)
+                # one transaction: a failure (a row refused, the disk full) leaves the
+                # target database as it was, --force or not
+                with engine.begin() as conn:
+                    _wipe(conn)
+                    _schema_to(conn, revision)
+                    counts = _load_rows(conn, dumps, manifest, progress)
+            migrate(engine)
     finally:
         engine.dispose()
     return Restored(revision, counts, files, config_dir)

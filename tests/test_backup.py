@@ -27,7 +27,7 @@ import pytest
 from alembic import command
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,8 +36,9 @@ from pipeline import audit, backup, cli, cli_backup, review
 from pipeline.app import Deployed, open_deployment, publishers
 from pipeline.commands import Verb
 from pipeline.db import MIGRATIONS, alembic_config, make_engine
-from pipeline.models import Base, ReviewTask, State, Submission, TaskState, utcnow
+from pipeline.models import Base, Lease, ReviewTask, State, Submission, TaskState, utcnow
 from pipeline.samples import article_mail
+from tests.daemons import Daemon, wait_for
 from tests.fixtures_db import empty_database
 from tests.helpers import CONFIG, DEMO_BOX, Rig, make_rig
 
@@ -553,6 +554,35 @@ def test_no_mail_is_lost_to_a_backup_made_while_a_daemon_files_it(
     items = [f"<{i.message_id}>" for i in restored.items()]
     assert set(_message_ids(data / "demo" / "inbox")) <= set(items)  # every mail, read
     assert items  # "Tin số 0" at least: recorded before the rows were copied
+
+
+def test_restore_is_refused_while_a_daemon_works_on_the_target(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``restore --force`` replaced the database and wrote files into the folders of a
+    daemon running on them: what it stored after the backup went, while it went on as if
+    nothing happened (mail filed away, receipts sent). Refused until it is stopped."""
+    archive = backup.create(world.deployed, tmp_path / "out", utcnow())
+    world.rig.drop(article_mail(SENDER, DEMO_BOX, "Tin sau sao lưu"))
+    world.rig.runner.run_once()
+    before = table_rows(world.db_url)
+    (world.config / "deployment.toml").open("a").write('web_address = "127.0.0.1:0"\n')
+    with Daemon(world.config, tmp_path / "daemon.log") as daemon:
+        wait_for("the daemon at work", lambda: _leased(world), [daemon], 60)
+        code = bientap("--config", str(world.config), "restore", str(archive), "--force")
+        said = capsys.readouterr().err
+        daemon.stop(60)
+    assert code == 1 and "daemon" in said
+    assert "Tin sau sao lưu" in [r.title for r in world.rig.items()]
+    assert table_rows(world.db_url)["submission"] == before["submission"]
+    assert bientap("--config", str(world.config), "restore", str(archive), "--force") == 0
+    assert "Tin sau sao lưu" not in [r.title for r in world.rig.items()]
+
+
+def _leased(world: World) -> bool:
+    """A daemon holds the board's mailbox."""
+    with world.rig.sessions() as s:
+        return (s.scalar(select(func.count()).select_from(Lease)) or 0) > 0
 
 
 def test_archives_and_their_folder_are_private(
