@@ -57,9 +57,10 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.types import TypeDecorator
 
+from pipeline.claims import DaemonRunning, SingleDaemonLock
 from pipeline.config import DEPLOYMENT_FILE
 from pipeline.db import alembic_config, make_engine, migrate
-from pipeline.models import Base
+from pipeline.models import Base, Lease, utcnow
 
 if TYPE_CHECKING:  # the daemon (pipeline/app.py) may import this module
     from pipeline.app import Deployed
@@ -316,15 +317,16 @@ def _skipped(path: Path, live: frozenset[Inode]) -> bool:
 
 
 def _data_files(
-    data_dir: Path, leave_out: list[Path], live: frozenset[Inode]
+    data_dir: Path, top: Path, leave_out: list[Path], live: frozenset[Inode]
 ) -> tuple[list[Path], list[str]]:
-    """The files to keep, and every folder (a Maildir needs its empty ``tmp/``)."""
-    if not data_dir.is_dir():
+    """The files to keep under ``top`` (inside ``data_dir``), and every folder from
+    ``top`` down (a Maildir needs its empty ``tmp/``), named inside ``data_dir``."""
+    if not top.is_dir():
         return [], []
     files: list[Path] = []
-    folders: list[str] = []
+    folders: list[str] = [] if top == data_dir else [top.relative_to(data_dir).as_posix()]
     excluded = {p.resolve() for p in leave_out}
-    for root, dirs, names in os.walk(data_dir):
+    for root, dirs, names in os.walk(top):
         here = Path(root)
         dirs[:] = sorted(d for d in dirs if (here / d).resolve() not in excluded)
         folders.extend((here / d).relative_to(data_dir).as_posix() for d in dirs)
@@ -333,6 +335,19 @@ def _data_files(
             if path.is_file() and not path.is_symlink() and not _skipped(path, live):
                 files.append(path)
     return files, folders
+
+
+def _inboxes(deployed: Deployed) -> list[Path]:
+    """The boards' Maildir mailboxes inside the data folder: where the daemon reads mail
+    and, once it is recorded, files it away."""
+    root = deployed.data_dir.resolve()
+    found = {
+        deployed.data_dir / box.path
+        for board in deployed.boards
+        for box in board.mailboxes
+        if box.source == "maildir" and box.path is not None
+    }
+    return sorted(p for p in found if p.resolve().is_relative_to(root) and p.resolve() != root)
 
 
 def _config_files(deployed: Deployed) -> list[Path]:
@@ -371,6 +386,23 @@ def _add_file(tar: tarfile.TarFile, path: Path, arcname: str) -> str:
     return reader.digest.hexdigest()
 
 
+def _add_data(
+    tar: tarfile.TarFile, data_dir: Path, files: list[Path], progress: Progress
+) -> dict[str, str]:
+    """``files`` of the data folder into ``tar``; the SHA-256 of each by its name there.
+    One gone since it was listed is left out: a daemon filed that mail away meanwhile."""
+    sums: dict[str, str] = {}
+    progress.begin("Tệp dữ liệu (files)", len(files))
+    for path in files:
+        name = f"{DATA}/{path.relative_to(data_dir).as_posix()}"
+        try:
+            sums[name] = _add_file(tar, path, name)
+        except FileNotFoundError:
+            log.info("backup: %s was moved away while the backup ran", path)
+        progress.advance()
+    return sums
+
+
 def _add_bytes(tar: tarfile.TarFile, arcname: str, data: bytes, when: datetime) -> None:
     info = tarfile.TarInfo(arcname)
     info.size, info.mtime, info.mode = len(data), int(when.timestamp()), 0o644
@@ -399,20 +431,28 @@ def create(
     target = _new_name(dest_dir, now)
     with tempfile.TemporaryDirectory(dir=dest_dir, prefix=".tmp-backup-") as tmp:
         scratch = Path(tmp)
-        revision, counts, members = _export(deployed.engine, scratch, progress)
         partial = scratch / "archive.tar.gz"
-        sums: dict[str, str] = {}
+        root, live = deployed.data_dir, _live(deployed.engine)
+        leave_out = [dest_dir, backup_dir(deployed)]
+        inboxes = _inboxes(deployed)
         with tarfile.open(partial, "w:gz") as tar:
+            # The mail in the inboxes goes in before the rows: a daemon at work records a
+            # mail before it files it away, so whatever left the inbox by the time of the
+            # rows is in them. The rest of the folder goes in after the rows, so that every
+            # attachment and page they name is there.
+            folders: list[str] = []
+            sums: dict[str, str] = {}
+            for inbox in inboxes:
+                mail, inside = _data_files(root, inbox, leave_out, live)
+                folders += inside
+                sums |= _add_data(tar, root, mail, progress)
+            revision, counts, members = _export(deployed.engine, scratch, progress)
             for member in members:
                 _add_file(tar, member.path, member.arcname)
                 sums[member.arcname] = member.sha256
-            leave_out = [dest_dir, backup_dir(deployed)]
-            data, folders = _data_files(deployed.data_dir, leave_out, _live(deployed.engine))
-            progress.begin("Tệp dữ liệu (files)", len(data))
-            for path in data:
-                rel = path.relative_to(deployed.data_dir).as_posix()
-                sums[f"{DATA}/{rel}"] = _add_file(tar, path, f"{DATA}/{rel}")
-                progress.advance()
+            data, inside = _data_files(root, root, leave_out + inboxes, live)
+            folders += inside
+            sums |= _add_data(tar, root, data, progress)
             for path in _config_files(deployed):
                 sums[f"{CONFIG}/{path.name}"] = _add_file(tar, path, f"{CONFIG}/{path.name}")
             manifest = {
@@ -537,6 +577,39 @@ def _has_rows(engine: Engine) -> list[str]:
             for t in Base.metadata.sorted_tables
             if t.name in present and conn.scalar(select(func.count()).select_from(t))
         ]
+
+
+NO_DAEMON = (
+    "một daemon bientap đang chạy trên cơ sở dữ liệu đích ({who}); dừng nó trước khi phục hồi "
+    "(a daemon is working on the target database: stop it before restoring)"
+)
+
+
+def _daemons_at_work(engine: Engine) -> list[str]:
+    """The daemons holding a lease on the database (a mailbox, a board's sweep)."""
+    if Lease.__tablename__ not in inspect(engine).get_table_names():
+        return []
+    with engine.connect() as conn:
+        live = select(Lease.holder).where(Lease.expires_at > utcnow()).distinct()
+        return sorted(conn.scalars(live))
+
+
+@contextmanager
+def _no_daemon(database_url: str, engine: Engine) -> Iterator[None]:
+    """Keep daemons off the target while it is restored: one working there would go on
+    over a database and folders replaced under it. On a SQLite file the daemon's own lock
+    says it and keeps one from starting meanwhile; on PostgreSQL a live lease says it."""
+    lock = SingleDaemonLock(database_url)
+    try:
+        lock.acquire()
+    except DaemonRunning as running:
+        raise BackupError(NO_DAEMON.format(who=running.who)) from None
+    try:
+        if lock.path is None and (holders := _daemons_at_work(engine)):
+            raise BackupError(NO_DAEMON.format(who=", ".join(holders)))
+        yield
+    finally:
+        lock.release()
 
 
 def _schema_to(conn: Connection, revision: str) -> None:
@@ -717,31 +790,32 @@ def restore(
         raise BackupError("bản sao lưu không ghi phiên bản lược đồ (no schema revision)")
     engine = make_engine(database_url)
     try:
-        filled = _has_rows(engine)
-        if filled and not force:
-            where = make_url(database_url).render_as_string(hide_password=True)
-            raise BackupError(
-                f"cơ sở dữ liệu đích {where} đã có dữ liệu ({', '.join(filled)}); chỉ phục hồi "
-                "vào một triển khai trống, hoặc dùng --force để thay thế "
-                "(the target database is not empty; use --force to replace its content)"
-            )
-        clash = [n for n in _config_names(manifest) if (config_dir / n).exists()]
-        if clash and not force:
-            raise BackupError(
-                f"{config_dir} đã có {', '.join(clash)}; chọn thư mục cấu hình khác hoặc dùng "
-                "--force (configuration files would be overwritten)"
-            )
-        data_dir.mkdir(parents=True, exist_ok=True)  # the tables wait beside the files
-        with tempfile.TemporaryDirectory(dir=data_dir, prefix=".tmp-restore-") as tmp:
-            dumps = Path(tmp)
-            files = _unpack(archive, manifest, data_dir, config_dir, dumps, progress)
-            # one transaction: a failure (a row refused, the disk full) leaves the
-            # target database as it was, --force or not
-            with engine.begin() as conn:
-                _wipe(conn)
-                _schema_to(conn, revision)
-                counts = _load_rows(conn, dumps, manifest, progress)
-        migrate(engine)
+        with _no_daemon(database_url, engine):
+            filled = _has_rows(engine)
+            if filled and not force:
+                where = make_url(database_url).render_as_string(hide_password=True)
+                raise BackupError(
+                    f"cơ sở dữ liệu đích {where} đã có dữ liệu ({', '.join(filled)}); chỉ phục hồi "
+                    "vào một triển khai trống, hoặc dùng --force để thay thế "
+                    "(the target database is not empty; use --force to replace its content)"
+                )
+            clash = [n for n in _config_names(manifest) if (config_dir / n).exists()]
+            if clash and not force:
+                raise BackupError(
+                    f"{config_dir} đã có {', '.join(clash)}; chọn thư mục cấu hình khác hoặc dùng "
+                    "--force (configuration files would be overwritten)"
+                )
+            data_dir.mkdir(parents=True, exist_ok=True)  # the tables wait beside the files
+            with tempfile.TemporaryDirectory(dir=data_dir, prefix=".tmp-restore-") as tmp:
+                dumps = Path(tmp)
+                files = _unpack(archive, manifest, data_dir, config_dir, dumps, progress)
+                # one transaction: a failure (a row refused, the disk full) leaves the
+                # target database as it was, --force or not
+                with engine.begin() as conn:
+                    _wipe(conn)
+                    _schema_to(conn, revision)
+                    counts = _load_rows(conn, dumps, manifest, progress)
+            migrate(engine)
     finally:
         engine.dispose()
     return Restored(revision, counts, files, config_dir)

@@ -238,6 +238,14 @@ def leases(session: Session) -> list[Lease]:
     return list(session.scalars(select(Lease).order_by(Lease.name)))
 
 
+class DaemonRunning(ConfigError):
+    """A daemon holds the SQLite file's lock; ``who`` is its host and process."""
+
+    def __init__(self, message: str, who: str) -> None:
+        super().__init__(message)
+        self.who = who
+
+
 class SingleDaemonLock:
     """A second daemon on the same SQLite file refuses to start: SQLite has no row locks
     to share the work, and two writers would only wait on each other."""
@@ -261,11 +269,12 @@ class SingleDaemonLock:
             fh.seek(0)
             other = fh.read().strip() or "?"
             fh.close()
-            raise ConfigError(
+            raise DaemonRunning(
                 f"Một daemon bientap khác ({other}) đang chạy trên cơ sở dữ liệu SQLite "
                 f"{str(self.path).removesuffix('.daemon.lock')}; SQLite chỉ cho một daemon, "
                 "muốn chạy nhiều daemon thì dùng chung PostgreSQL (database_url). "
-                "(another bientap daemon is already running on this SQLite database)"
+                "(another bientap daemon is already running on this SQLite database)",
+                other,
             ) from None
         fh.seek(0)
         fh.truncate()

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
@@ -84,3 +85,14 @@ class Daemon:
             self.proc.wait()
         if self._out is not None:
             self._out.close()
+
+
+def wait_for(what: str, done: Callable[[], bool], daemons: list[Daemon], limit: float) -> None:
+    """Poll until ``done()``; fail with the daemons' logs if it never comes."""
+    end = time.monotonic() + limit
+    while not done():
+        for d in daemons:
+            d.check()
+        if time.monotonic() > end:
+            raise AssertionError(f"{what}: not done\n" + "\n".join(d.tail() for d in daemons))
+        time.sleep(0.5)

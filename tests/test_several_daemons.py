@@ -13,10 +13,8 @@ import json
 import mailbox
 import subprocess
 import sys
-import time
 import tomllib
 from collections import Counter
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -44,7 +42,7 @@ from pipeline.models import (
     Submission,
     utcnow,
 )
-from tests.daemons import REPO, Daemon
+from tests.daemons import REPO, Daemon, wait_for
 from tests.portal import TOKEN, Portal
 from tests.services import Postgres
 from tests.workload import AGENCY_SENDERS, backlog
@@ -87,17 +85,6 @@ def write_config(
     }
     (config / "deployment.toml").write_text(tomli_w.dumps(deployment), encoding="utf-8")
     return config
-
-
-def wait_for(what: str, done: Callable[[], bool], daemons: list[Daemon], limit: float) -> None:
-    """Poll until ``done()``; fail with the daemons' logs if it never comes."""
-    end = time.monotonic() + limit
-    while not done():
-        for d in daemons:
-            d.check()
-        if time.monotonic() > end:
-            raise AssertionError(f"{what}: not done\n" + "\n".join(d.tail() for d in daemons))
-        time.sleep(0.5)
 
 
 def count(sessions: sessionmaker[Session], query: Any) -> int:
