@@ -579,6 +579,7 @@ def _has_rows(engine: Engine) -> list[str]:
         ]
 
 
+MAILBOX_LEASE = "mailbox:"  # pipeline.app.Watcher.lease
 NO_DAEMON = (
     "một daemon bientap đang chạy trên cơ sở dữ liệu đích ({who}); dừng nó trước khi phục hồi "
     "(a daemon is working on the target database: stop it before restoring)"
@@ -586,11 +587,17 @@ NO_DAEMON = (
 
 
 def _daemons_at_work(engine: Engine) -> list[str]:
-    """The daemons holding a lease on the database (a mailbox, a board's sweep)."""
+    """The daemons holding a mailbox's lease on the database. That lease is renewed at
+    every pass and lapses within seconds of its daemon's death; a job's lease is held
+    for the job's interval (a day for retention), also after its daemon was killed."""
     if Lease.__tablename__ not in inspect(engine).get_table_names():
         return []
     with engine.connect() as conn:
-        live = select(Lease.holder).where(Lease.expires_at > utcnow()).distinct()
+        live = (
+            select(Lease.holder)
+            .where(Lease.name.startswith(MAILBOX_LEASE), Lease.expires_at > utcnow())
+            .distinct()
+        )
         return sorted(conn.scalars(live))
 
 

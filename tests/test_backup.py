@@ -579,6 +579,21 @@ def test_restore_is_refused_while_a_daemon_works_on_the_target(
     assert "Tin sau sao lưu" not in [r.title for r in world.rig.items()]
 
 
+def test_a_daemon_killed_outright_does_not_hold_up_a_restore_for_a_day(
+    world: World, tmp_path: Path
+) -> None:
+    """Its jobs' leases stay on record for their interval (retention's is a day); its
+    mailbox's lapses within seconds, and only that one says a daemon is at work."""
+    archive = backup.create(world.deployed, tmp_path / "out", utcnow())
+    with world.rig.sessions.begin() as s:
+        for name, expires in (
+            ("job:retention:demo", utcnow() + timedelta(days=1)),
+            ("mailbox:demo:hop-thu-chinh", utcnow() - timedelta(seconds=1)),
+        ):
+            s.add(Lease(name=name, holder="vm/4242/dead", acquired_at=utcnow(), expires_at=expires))
+    assert bientap("--config", str(world.config), "restore", str(archive), "--force") == 0
+
+
 def _leased(world: World) -> bool:
     """A daemon holds the board's mailbox."""
     with world.rig.sessions() as s:
