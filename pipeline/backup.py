@@ -60,6 +60,7 @@ from sqlalchemy.types import TypeDecorator
 from pipeline.claims import DaemonRunning, SingleDaemonLock
 from pipeline.config import DEPLOYMENT_FILE
 from pipeline.db import alembic_config, make_engine, migrate
+from pipeline.files import atomic_file
 from pipeline.models import Base, Lease, utcnow
 
 if TYPE_CHECKING:  # the daemon (pipeline/app.py) may import this module
@@ -728,9 +729,12 @@ def _load_rows(
     return counts
 
 
-def _write(fh: IO[bytes], target: Path) -> None:
+def _write(fh: IO[bytes], target: Path, mode: int) -> None:
+    """``target`` replaced whole or not at all: a restore cut short (a full disk, Ctrl-C)
+    leaves the file there as it was, never half of the archive's. ``mode`` is the
+    permissions it had (a page the web server reads, an attachment only bientap)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("wb") as out:
+    with atomic_file(target, mode) as out:
         shutil.copyfileobj(fh, out, CHUNK)
 
 
@@ -758,7 +762,7 @@ def _unpack(
             for top, folder in places:
                 rel = _safe(member.name, top)
                 if rel is not None:
-                    _write(fh, folder.joinpath(*rel.parts))
+                    _write(fh, folder.joinpath(*rel.parts), member.mode & 0o777)
                     files += top == DATA
                     progress.advance()
                     break
@@ -780,7 +784,8 @@ def restore(
     schema and filled in one transaction, rolled back if anything fails.
     The board files go to ``config_dir`` (default ``<data_dir>/config-restored``), to be
     looked at before use: an old configuration should not silently replace a newer one.
-    Files of the archive overwrite files of the same name in ``data_dir``.
+    Files of the archive replace files of the same name in ``data_dir``, each whole or not
+    at all.
     """
     progress = progress or _Quiet()
     archive, data_dir = Path(archive), Path(data_dir)

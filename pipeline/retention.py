@@ -12,7 +12,9 @@ review, approved-and-waiting or held: those still need their sender):
   fingerprint and Message-ID stay, so the same mail fetched again is still recognised;
 - the attachments of items never published (``StoredFile``: the name goes, and the bytes
   in the content-addressed store once the purge commits, unless another item has the
-  same file); a published item's files were public and stay;
+  same file or a reader stored it again within ``files.FRESH``, for a mail not yet
+  recorded); a published item's files were public and stay; files a writer killed
+  half-way left in the store go once they are that old;
 - mail the board sent about it (``OutgoingMail``): the text, and the recipient unless a
   board member or the board itself (board staff are named in the configuration);
 - the address in the rate limit of notices to senders (``NoticeLog``);
@@ -38,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from pipeline import audit
 from pipeline.config import Board
-from pipeline.files import FileStore
+from pipeline.files import FRESH, FileStore
 from pipeline.models import (
     Event,
     NoticeLog,
@@ -76,7 +78,7 @@ COUNTS = (
     "events",
     "files",
 )
-UNLINK = "retention.unlink"  # Session.info: store files to remove once the purge commits
+DISCARD = "retention.discard"  # Session.info: store files to remove once the purge commits
 LOG = "retention.log"  # Session.info: purges to log once committed
 
 
@@ -139,9 +141,12 @@ def _submissions(session: Session, board: Board, cutoff: datetime, known: set[st
     return len(items)
 
 
-def _files(session: Session, board: Board, cutoff: datetime, store: FileStore) -> int:
+def _files(
+    session: Session, board: Board, cutoff: datetime, now: datetime, store: FileStore
+) -> int:
     """Attachments of settled items never published lose their name, and their bytes
-    once the transaction commits if no other row names the same content."""
+    once the transaction commits if no other row names the same content and no reader
+    stored it again lately (for a mail not yet recorded); so do half-written files."""
     rows = session.scalars(
         select(StoredFile).where(
             StoredFile.submission_id.in_(
@@ -155,7 +160,8 @@ def _files(session: Session, board: Board, cutoff: datetime, store: FileStore) -
         row.filename, row.sha256 = ANONYMOUS, None
     session.flush()
     used = set(session.scalars(select(StoredFile.sha256).where(StoredFile.sha256.in_(digests))))
-    session.info.setdefault(UNLINK, []).extend(store.path(d) for d in sorted(digests - used))
+    unused = sorted(digests - used)
+    session.info.setdefault(DISCARD, []).append(lambda: store.discard(unused, now - FRESH))
     _when_committed(session)
     return len(rows)
 
@@ -169,17 +175,14 @@ def _when_committed(session: Session) -> None:
 
 
 def _committed(session: Session) -> None:
-    for path in session.info.pop(UNLINK, []):
-        try:
-            path.unlink(missing_ok=True)
-        except OSError as exc:  # committed already: the file is an orphan, not a failure
-            log.warning("purged attachment %s not removed: %s", path, exc)
+    for discard in session.info.pop(DISCARD, []):
+        discard()
     for args in session.info.pop(LOG, []):
         log.info("board=%s: personal data purged before %s: %s", *args)
 
 
 def _rolled_back(session: Session) -> None:
-    session.info.pop(UNLINK, None)
+    session.info.pop(DISCARD, None)
     session.info.pop(LOG, None)
 
 
@@ -290,7 +293,7 @@ def purge(session: Session, board: Board, now: datetime, store: FileStore) -> di
     counts["notices"] = _notices(session, board, cutoff, known)
     counts["versions"] = _versions(session, board, cutoff, known)
     counts["events"], entries = _events(session, board, cutoff, known)
-    counts["files"] = _files(session, board, cutoff, store)
+    counts["files"] = _files(session, board, cutoff, now, store)
     if any(counts.values()):
         session.add(
             Event(

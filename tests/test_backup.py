@@ -9,7 +9,9 @@ import hashlib
 import io
 import json
 import os
+import resource
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -666,3 +668,54 @@ def test_an_archive_cut_in_its_gzip_trailer_fails_verify(
     assert "không đọc được" in backup.verify(cut_short)[0]
     with pytest.raises(backup.BackupError, match="hỏng"):
         backup.restore(cut_short, f"sqlite:///{tmp_path}/r.db", tmp_path / "r")
+
+
+class DiskFillsUp:
+    """A restore's progress during which the disk fills up once ``after`` members are
+    unpacked: writes past ``size`` bytes of a file fail then (EFBIG, as ENOSPC would)."""
+
+    def __init__(self, after: int, size: int) -> None:
+        self.after, self.size, self.done = after, size, 0
+        self.limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+        self.signal = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the error, not a kill
+
+    def begin(self, label: str, total: int) -> None:
+        pass
+
+    def advance(self, amount: int = 1) -> None:
+        self.done += amount
+        if self.done == self.after:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (self.size, self.limits[1]))
+
+    def close(self) -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, self.limits)
+        signal.signal(signal.SIGXFSZ, self.signal)
+
+
+def test_a_forced_restore_that_fails_half_way_leaves_every_file_whole(
+    world: World, tmp_path: Path
+) -> None:
+    """Restored over the deployment's own data folder, the archive's files replace files
+    of the same name: the disk filling up half-way through one (after the tables) leaves
+    every file there as it was, attachments and mail alike, as it does the database."""
+    rig = world.rig
+    scan = PNG * 200  # 200 KB, a scanned letter
+    rig.drop(
+        article_mail(SENDER, DEMO_BOX, "Công văn", attachments=[("cv.png", "image/png", scan)])
+    )
+    rig.runner.run_once()
+    archive = backup.create(world.deployed, tmp_path / "out", utcnow())
+    tables = sum(n.startswith("database/") for n in members(archive))
+    before, files = table_rows(world.db_url), tree(world.data, leave_out=("bientap.db",))
+
+    full = DiskFillsUp(after=tables, size=len(scan) // 2)
+    try:
+        with pytest.raises(OSError):
+            backup.restore(archive, world.db_url, world.data, force=True, progress=full)
+    finally:
+        full.close()
+
+    assert table_rows(world.db_url) == before
+    assert tree(world.data, leave_out=("bientap.db",)) == files
+    [stored] = [f for i in rig.items() for f in i.files if f.filename == "cv.png"]
+    assert stored.sha256 is not None and rig.files.get(stored.sha256) == scan

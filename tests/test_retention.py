@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,8 @@ from pipeline.models import (
     utcnow,
 )
 from pipeline.samples import article_mail
-from tests.helpers import DEMO_BOX
+from pipeline.workers import Outcome, Readers
+from tests.helpers import DEMO_BOX, orphaned
 from tests.test_backup import (
     PNG,
     SENDER,
@@ -44,6 +47,12 @@ RECENT_SENDER = "hoa.nt@syt.demo.bientap.vn"
 RECENT_STRANGER = "khach.la@mail.example.vn"
 
 
+def purge_at(world: World, now: datetime) -> dict[str, int]:
+    """The board's purge as the daily job runs it, at ``now``."""
+    with world.rig.sessions.begin() as s:
+        return retention.purge(s, world.rig.board, now, world.deployed.files)
+
+
 class Setting:
     """A deployment with last year's mail (old) and this year's (recent)."""
 
@@ -56,9 +65,7 @@ class Setting:
         return self.mid + timedelta(days=self.world.rig.board.retention_days)
 
     def purge(self, now: datetime | None = None) -> dict[str, int]:
-        rig = self.world.rig
-        with rig.sessions.begin() as s:
-            return retention.purge(s, rig.board, now or self.later, self.world.deployed.files)
+        return purge_at(self.world, now or self.later)
 
     def verify(self) -> audit.Verdict:
         with self.world.rig.sessions() as s:
@@ -303,3 +310,84 @@ def test_a_published_item_without_a_byline_keeps_its_credit(setting: Setting) ->
     item = next(i for i in setting.world.rig.items() if i.id == published)
     assert (item.author, item.sender_name, item.sender_address) == (name, "", "")
     assert setting.verify().ok
+
+
+def _stored_long_ago(path: Path) -> None:
+    """The file as a store holds it after two years: written then, untouched since."""
+    then = (utcnow() - timedelta(days=730)).timestamp()
+    os.utime(path, (then, then))
+
+
+def test_a_purge_while_the_same_file_comes_in_again_keeps_it(tmp_path: Path, db_url: str) -> None:
+    """Two years ago a rejected item had a scan; today the same scan comes in again, and
+    the daily purge runs (in another daemon) after the reader has stored it but before
+    the new item is recorded. The new item's file stays whole."""
+    world = build_world(tmp_path, db_url)
+    rig, store = world.rig, world.deployed.files
+    scan = PNG + b"giay-moi-hop-bao"
+    attachment = ("giay-moi.png", "image/png", scan)
+    rig.drop(article_mail(SENDER, DEMO_BOX, "Mời họp báo", attachments=[attachment]))
+    rig.runner.run_once()
+    [old] = rig.items()
+    decide(world, old.id, Verb.REJECT, "Không phù hợp")
+    with rig.sessions.begin() as s:
+        s.execute(
+            update(Submission)
+            .where(Submission.id == old.id)
+            .values(created_at=utcnow() - timedelta(days=730))
+        )
+    path = store.path(hashlib.sha256(scan).hexdigest())
+    _stored_long_ago(path)
+
+    class PurgedMidway(Readers):
+        def read_all(self, raws: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, Outcome]]:
+            readings = list(super().read_all(raws))
+            assert purge_at(world, utcnow())["files"] == 1
+            yield from readings
+
+    rig.runner.readers = PurgedMidway(rig.board, rig.files)
+    rig.drop(article_mail(RECENT_SENDER, DEMO_BOX, "Mời họp báo quý II", attachments=[attachment]))
+    rig.runner.run_once()
+
+    old_row, new_row = (f for i in rig.items() for f in i.files)
+    assert (old_row.filename, old_row.sha256) == (retention.ANONYMOUS, None)
+    assert new_row.filename == "giay-moi.png" and new_row.sha256 is not None
+    assert store.get(new_row.sha256) == scan
+
+
+def test_what_a_killed_reader_half_wrote_goes_with_the_next_days_purge(
+    tmp_path: Path, db_url: str
+) -> None:
+    """A reader killed while it writes an attachment (SIGKILL, the out-of-memory killer)
+    leaves its temporary file: the mail is read again and its file stored whole, and the
+    daily purge removes the leftover once it is a day old (one younger may be a file
+    another daemon is still writing). It holds a sender's bytes; nothing else would."""
+    world = build_world(tmp_path, db_url)
+    rig, store = world.rig, world.deployed.files
+    scan = PNG + b"to-trinh-so-12"
+    killed_in = "; ".join(
+        [
+            "import os, time",
+            "from pathlib import Path",
+            "from pipeline.files import FileStore",
+            "os.fsync = lambda fd: (print('writing', flush=True), time.sleep(60))",
+            f"FileStore(Path({str(store.root)!r})).put({scan!r})",
+        ]
+    )
+    assert orphaned(killed_in) == ["writing"]
+    [leftover] = store.root.glob("*/.tmp-*")
+
+    rig.drop(
+        article_mail(
+            SENDER, DEMO_BOX, "Tờ trình", attachments=[("to-trinh.png", "image/png", scan)]
+        )
+    )
+    rig.runner.run_once()
+    [item] = rig.items()
+    [stored] = item.files
+    assert stored.sha256 is not None and store.get(stored.sha256) == scan
+    purge_at(world, utcnow())
+    assert leftover.exists()
+    purge_at(world, utcnow() + timedelta(days=2))
+    assert list(store.root.glob("*/.tmp-*")) == []
+    assert store.get(stored.sha256) == scan
