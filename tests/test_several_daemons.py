@@ -294,6 +294,7 @@ def test_a_job_running_longer_than_its_lease_is_not_started_by_another_daemon(
     it runs, however long that takes: another daemon looking meanwhile does not start it
     a second time (two backups of one deployment at once, two rounds of reminders)."""
     import threading
+    import time
     from types import SimpleNamespace
 
     import run_pipeline
