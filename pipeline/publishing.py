@@ -58,6 +58,10 @@ log = logging.getLogger(__name__)
 RECHECK_AFTER = timedelta(hours=24)  # verified posts are read back again this often
 CLAIM = 20  # publications one daemon claims at a time
 SCHEDULED = "publish-scheduled"  # the event that sets an item's time to go live
+MISSING_FILE = (
+    "tệp đính kèm không còn trong kho tệp nên không gửi lên cổng được "
+    "(an attachment is missing from the file store): {path}"
+)
 
 
 # -- what goes to the CMS ------------------------------------------------------------------
@@ -536,10 +540,29 @@ class Publisher:
         result.withdrawn += 1
 
     def _attempt(self, pub_id: int, result: PublishResult) -> None:
-        with self.sessions.begin() as s:  # the attempt is on record before the request
+        try:
+            begun = self._begin(pub_id)
+        except FileNotFoundError as exc:  # no try will find it: a dead letter, told
+            self._failed(pub_id, CmsError(MISSING_FILE.format(path=exc.filename)), result)
+            return
+        if begun is None:
+            return
+        expected, remote_id, reupdated = begun
+        try:
+            live = self._send(expected, remote_id)
+        except Exception as exc:  # an unforeseen answer fails this item only
+            self._failed(pub_id, exc, result)
+            return
+        result.published += 1
+        self._verify(pub_id, result, Sent(expected, live, self.clock(), reupdated))
+
+    def _begin(self, pub_id: int) -> tuple[Article, str | None, bool] | None:
+        """Put the attempt on record before the request; what to send, where, and whether
+        it is sent again after a change. None when it is not this attempt's to send."""
+        with self.sessions.begin() as s:
             pub, item = self._locked(s, pub_id)
             if pub.state not in (PubState.QUEUED, PubState.SENDING):
-                return  # done meanwhile by a daemon whose claim had lapsed
+                return None  # done meanwhile by a daemon whose claim had lapsed
             # the claim is renewed for this item (it was taken for a batch); one taken
             # over by another daemon after it lapsed is that daemon's to send
             if not self.crew.renew(pub, self.clock()):
@@ -549,18 +572,11 @@ class Publisher:
                     pub_id,
                     pub.claimed_by,
                 )
-                return
+                return None
             pub.state = PubState.SENDING
             pub.attempts += 1
-            remote_id, key, reupdated = pub.remote_id, pub.key, pub.reupdated
-            expected = article(self.board, item, key, self.files)
-        try:
-            live = self._send(expected, remote_id)
-        except Exception as exc:  # an unforeseen answer fails this item only
-            self._failed(pub_id, exc, result)
-            return
-        result.published += 1
-        self._verify(pub_id, result, Sent(expected, live, self.clock(), reupdated))
+            expected = article(self.board, item, pub.key, self.files)
+            return expected, pub.remote_id, pub.reupdated
 
     def _send(self, expected: Article, remote_id: str | None) -> Live:
         if remote_id is None:

@@ -162,6 +162,26 @@ def test_files_of_no_known_type_and_a_long_lao_name_are_published_and_verified(
     assert rig.items()[-1].state == State.PUBLISHED
 
 
+def test_an_attachment_gone_from_the_store_makes_a_dead_letter_the_operators_see(
+    site_rig: Rig, tmp_path: Path
+) -> None:
+    """A file lost from the store (a disk replaced, a hand that cleaned up): no attempt
+    can send the item. It was tried again at every pass, five seconds apart, for ever,
+    seen only in the log; it is now a dead letter naming the file, mailed to operators."""
+    rig = site_rig
+    item = approved_item(rig, [("anh-le-khai-giang.png", "image/png", PNG)])
+    [stored] = [f for f in item.files if f.sha256]
+    assert stored.sha256 is not None
+    lost = rig.files.path(stored.sha256)
+    lost.unlink()
+    result = publisher(rig, tmp_path).run_once()
+    assert (result.published, result.dead) == (0, 1)
+    pub = publication(rig)
+    assert pub.state == PubState.DEAD and str(lost) in (pub.last_error or "")
+    assert "không còn trong kho tệp" in (pub.last_error or "")
+    assert "publish-dead" in kinds(rig)
+
+
 def test_a_post_changed_by_hand_is_caught_and_put_back(site_rig: Rig, tmp_path: Path) -> None:
     rig = site_rig
     approved_item(rig)
