@@ -77,6 +77,7 @@ RENUMBERED = (
     "read again where it now is)"
 )
 SAME_AS = "cùng một thư với thư đã nhận số {raw_id} (the same message as recorded message {raw_id})"
+UNSERVED_LOOK = timedelta(minutes=1)  # how often passes ask for unserved messages due
 MAX_SEND_ATTEMPTS = 8  # a mail the server defers is tried this often, then given up
 # Messages processed in one transaction: all of a batch is stored, or none of it and the
 # batch is redone message by message, so a crash still neither loses nor duplicates.
@@ -197,6 +198,7 @@ class MailboxRunner:
         self.links, self.clock = links, clock
         self.readers = readers or Readers(board, files)
         self.crew = crew or Crew()
+        self._unserved_look: datetime | None = None  # when a pass next asks (UNSERVED_LOOK)
 
     def desk(self, session: Session) -> Desk:
         return Desk(self.board, session, self.links, self.files, self.clock())
@@ -229,7 +231,8 @@ class MailboxRunner:
             except IntegrityError:  # another daemon recorded the same mail just now
                 log.warning("board=%s mailbox=%s: already recorded", self.board.id, self.mailbox)
                 break
-        if mine():  # after the poll: a folder read again has recorded what it still holds
+        # after the poll: a folder read again has recorded what it still holds
+        if mine() and self._look_for_unserved():
             self.fetch_again()
         with self.sessions.begin() as session:
             self.mailbox_state(session).last_poll_at = utcnow()
@@ -296,6 +299,15 @@ class MailboxRunner:
         }
 
     # -- messages the mailbox could not serve ----------------------------------
+    def _look_for_unserved(self) -> bool:
+        """Is it time to ask which unserved messages are due? Once in UNSERVED_LOOK: they
+        are asked for minutes apart, and an idle poll is not to pay a query for them."""
+        now = self.clock()
+        if self._unserved_look is not None and now < self._unserved_look:
+            return False
+        self._unserved_look = now + UNSERVED_LOOK
+        return True
+
     def fetch_again(self, ids: Sequence[int] | None = None) -> int:
         """Ask the mailbox again for the messages it could not serve whose next try is due
         (or for ``ids``, now: ``bientap reprocess``); how many it served."""
