@@ -88,10 +88,11 @@ def _start(board: Board, files_root: str) -> None:
     # Readers run ahead of the one process that records (the pipeline's narrow part): when
     # the cores are all busy, it goes first and the readers take what is left.
     os.nice(READER_NICENESS)
-    # Ctrl-C reaches the whole process group: the daemon finishes the messages in hand
-    # and closes the pool; a reader that died of it would cost its message a try. (SIGTERM
-    # stays: the pool stops readers with it. Under systemd, KillMode=mixed.)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A stop is the daemon's to make: Ctrl-C and systemd's SIGTERM reach the whole process
+    # group, and a reader that died of one would cost the message in its hand a try. The
+    # daemon finishes what is in hand and closes the pool; a failed pool is killed.
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, signal.SIG_IGN)
     threading.Thread(target=_exit_with_daemon, name="exit-with-daemon", daemon=True).start()
 
 
@@ -171,7 +172,7 @@ class Readers:
                 self._discard(pool, "a reader process died")
                 outcomes = [READER_DIED] * len(chunk)
             except TimeoutError:
-                self._discard(pool, f"nothing read came back in {self.timeout:g} s", stop=True)
+                self._discard(pool, f"nothing read came back in {self.timeout:g} s")
                 outcomes = [READ_TOO_LONG.format(seconds=self.timeout)] * len(chunk)
             for following in itertools.islice(chunks, 1):
                 pending.append((following, *self._submit(following)))
@@ -187,15 +188,15 @@ class Readers:
             pool = self._executor()
             return pool.submit(_read_in_worker, raws), pool
 
-    def _discard(self, pool: Pool, why: str, stop: bool = False) -> None:
-        """Drop a pool that failed (once, however many of its futures say so); ``stop``
-        kills its processes first (they are stuck, not dead)."""
+    def _discard(self, pool: Pool, why: str) -> None:
+        """Drop a pool that failed (once, however many of its futures say so), killing the
+        readers it has left: stuck ones, and the others of one that died (they ignore the
+        SIGTERM the pool would stop them with)."""
         if pool is not self._pool:
             return
         log.error("board=%s: %s; what the readers had in hand counts a try", self.board.id, why)
-        if stop:
-            for process in list(pool._processes.values()):
-                process.kill()
+        for process in list(pool._processes.values()):
+            process.kill()
         pool.shutdown(wait=False, cancel_futures=True)
         self._pool = None
 

@@ -40,10 +40,10 @@ def test_a_killed_reader_process_costs_its_messages_a_try_not_the_daemon(tmp_pat
     outcomes = readers.read_all(mails)
     first = next(outcomes)
     assert readers._pool is not None
-    for process in list(readers._pool._processes.values()):  # the crash: workers die
-        assert process.pid is not None
-        os.kill(process.pid, signal.SIGKILL)
+    pids = [p.pid for p in readers._pool._processes.values() if p.pid is not None]
+    os.kill(pids[0], signal.SIGKILL)  # the crash: one reader dies
     rest = list(outcomes)
+    assert all_gone(pids)  # its fellow went with the pool: no reader is left behind
     assert [i for i, _ in [first, *rest]] == list(range(20))
     lost = [i for i, o in rest if o == READER_DIED]
     read = [o.title for _, o in [first, *rest] if isinstance(o, Reading)]
@@ -130,9 +130,13 @@ def test_readers_stuck_on_a_message_are_stopped_and_fresh_ones_read_on(tmp_path:
     readers.close()
 
 
-def test_ctrl_c_does_not_cost_the_message_in_a_readers_hand_a_try(tmp_path: Path) -> None:
-    """Ctrl-C signals the whole process group: the daemon finishes what it holds and
-    closes its readers, and the reader reading on meanwhile hands its reading back."""
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "systemd"])
+def test_a_stop_signalled_to_the_group_costs_the_message_in_a_readers_hand_nothing(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    """Ctrl-C, and systemd's stop, signal the whole process group: the daemon finishes
+    what it holds and closes its readers; the reader reading meanwhile hands its reading
+    back (dead of it, it cost that message a try, or handed the interrupt on)."""
     board = load_board(CONFIG / "demo.toml")
     readers = Readers(board, FileStore(tmp_path), workers=1)
     readers.start()
@@ -141,11 +145,11 @@ def test_ctrl_c_does_not_cost_the_message_in_a_readers_hand_a_try(tmp_path: Path
     assert pid is not None
     done = threading.Event()
 
-    def press_ctrl_c() -> None:
+    def signal_again_and_again() -> None:
         while not done.wait(0.05):
-            os.kill(pid, signal.SIGINT)
+            os.kill(pid, stop)
 
-    pressing = threading.Thread(target=press_ctrl_c)
+    pressing = threading.Thread(target=signal_again_and_again)
     pressing.start()
     try:
         [(_, outcome)] = readers.read_all([(1, attachment_mail("Tin dài", slow_docx(2_000)))])
@@ -171,11 +175,16 @@ def test_reader_processes_end_with_a_daemon_killed_outright(tmp_path: Path) -> N
     )
     pids = [int(pid) for pid in orphaned(script)]
     assert len(pids) == 2
-    for _ in range(300):  # a generous bound: they go within a second
+    assert all_gone(pids)
+
+
+def all_gone(pids: list[int]) -> bool:
+    """Have these processes all ended? Waits a generous while: they go within a second."""
+    for _ in range(300):
         if all(reaped(pid) for pid in pids):
-            break
-        threading.Event().wait(0.1)
-    assert all(reaped(pid) for pid in pids)
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def test_messages_read_longer_than_a_claim_lasts_are_not_counted_abandoned(
