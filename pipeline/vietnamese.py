@@ -28,7 +28,9 @@ word that conversion changes is judged by `is_vietnamese_syllable` before and af
 A line is decisive when gains and same words are at least half the changed words, losses
 few, and two gains hold a sign no Western word has (a TCVN3 byte that is no letter in
 Windows-1252, such as "¸" or "«"; a VNI mark merged into a word) - or three gains without.
-A text is legacy if one of its lines is decisive; then each line is converted if it agrees
+A text is legacy if one of its lines is decisive, in the encoding that makes or keeps the
+most words valid - on a tie the one whose gains hold such signs ("Thoâng tin cuûa" reads
+as TCVN3 syllables too, "Thoõng tin cuỷa"); then each line is converted if it agrees
 (so a Unicode signature under a TCVN3 body is left alone). French, German, prices with ¢/£
 and «quotes» fail these tests; a line mixing Unicode and legacy words is converted as a
 whole when the legacy words dominate.
@@ -385,9 +387,15 @@ def _line_scores(lines: list[str]) -> list[dict[Legacy, _Score]]:
 
 def _document_encoding(scores: list[dict[Legacy, _Score]]) -> Legacy | None:
     """The encoding with a decisive line that explains the text best (most words made or
-    kept valid over all lines); None if there is none, or the other explains it better."""
+    kept valid over all lines, then most made valid by a sign no Western word has: VNI
+    "Thoâng" read as TCVN3 is "Thoõng", a syllable too, but only VNI merges a mark into its
+    letter); None if there is none, or the other explains it better."""
     explained = {
-        enc: sum(s[enc].gain + s[enc].same for s in scores if enc in s) for enc in _ENCODINGS
+        enc: (
+            sum(s[enc].gain + s[enc].same for s in scores if enc in s),
+            sum(s[enc].strong for s in scores if enc in s),
+        )
+        for enc in _ENCODINGS
     }
     candidates = [enc for enc in _ENCODINGS if any(enc in s and s[enc].decisive for s in scores)]
     if not candidates:

@@ -174,6 +174,21 @@ def test_vni_phrases_written_by_hand(legacy: str, unicode: str) -> None:
     assert encode_legacy(unicode, "vni") == legacy
 
 
+# VNI lines whose every changed word reads as a syllable in TCVN3 too ("Thoâng" -> "Thoõng",
+# "cuûa" -> "cuỷa"): only VNI merges the marks into their letters.
+VNI_READ_AS_TCVN3 = [
+    ("Thoâng tin cuûa Coâng ty", "Thông tin của Công ty"),
+    ("Cuûa coâng thoâng tin", "Của công thông tin"),
+    ("Nghò ñònh 43/2011/NÑ-CP cuûa Chính phuû", "Nghị định 43/2011/NĐ-CP của Chính phủ"),
+]
+
+
+@pytest.mark.parametrize(("legacy", "unicode"), VNI_READ_AS_TCVN3)
+def test_vni_that_tcvn3_would_also_read(legacy: str, unicode: str) -> None:
+    assert detect_legacy(legacy) == "vni"
+    assert normalize(legacy) == unicode
+
+
 def test_tcvn3_bytes_as_they_arrive_in_mail() -> None:
     raw = bytes([0x54, 0x68, 0xAB, 0x6E, 0x67, 0x20, 0x62, 0xB8, 0x6F])  # "Thông báo" in .VnTime
     assert normalize(decode_bytes(raw, "windows-1252")) == "Thông báo"
