@@ -573,14 +573,15 @@ def normalize(text: str, *, legacy: Legacy | None = None) -> str:
     Idempotent. Titles, names and plain-text bodies from mail pass here.
 
     `legacy`: what the whole document was found to be (`detect_legacy` of the full body),
-    for a fragment of it (an HTML text node) too short to show its encoding by itself.
+    for a fragment of it (an HTML text node) too short to show its encoding by itself. It
+    is trusted over the fragment: TCVN3 "Tæng hîp" ("Tổng hợp") alone reads as VNI "Tỉng hỵp".
     """
     text = strip_bidi(_nfc(text))
     if _ANY_LEGACY.search(text) is None:
         return text
     lines = text.splitlines(keepends=True)
     scores = _line_scores(lines)
-    encoding = _document_encoding(scores) or legacy
+    encoding = legacy or _document_encoding(scores)
     if encoding is None:
         return text
     out: list[str] = []

@@ -336,6 +336,14 @@ def test_fragments_of_a_legacy_document() -> None:
         assert normalize(unicode, legacy="vni") == unicode
 
 
+def test_a_fragment_takes_the_encoding_of_its_document() -> None:
+    # Alone, each of these reads as the other encoding ("Tỉng hỵp", "Nẹ-CP ... cuỷa").
+    assert normalize("Tæng hîp", legacy="tcvn3") == "Tổng hợp"
+    assert normalize("tin. - Tæng hîp", legacy="tcvn3") == "tin. - Tổng hợp"
+    vni = "72/2013/NÑ-CP ngaøy 15/7/2013 cuûa Chính phuû"
+    assert normalize(vni, legacy="vni") == "72/2013/NĐ-CP ngày 15/7/2013 của Chính phủ"
+
+
 def test_unicode_body_with_one_legacy_line() -> None:
     body = "\n".join(seed_paragraphs()[:6])
     mail = body + "\nNg\xadêi göi: NguyÔn V¨n B×nh, Phã Tr\xadëng phßng\n" + SIGNATURE
