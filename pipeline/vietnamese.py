@@ -57,6 +57,7 @@ __all__ = [
     "font_encoding",
     "is_uppercase_font",
     "is_vietnamese_syllable",
+    "is_unicode_in_legacy_font",
     "normalize",
     "strip_bidi",
 ]
@@ -546,6 +547,24 @@ def convert_legacy(
     else:
         raise ValueError(f"unknown legacy encoding {encoding!r}")
     return _nfc(out.upper() if uppercase else out)
+
+
+_COMBINING_TONE = re.compile("[\u0300-\u036f]")
+
+
+def is_unicode_in_legacy_font(text: str, encoding: Legacy) -> bool | None:
+    """Whether `text`, set in a font of `encoding`, is Unicode already: typed with a Unicode
+    keyboard, or converted without its font being changed, as many offices' ".VnTime"
+    documents are. True if it holds a Vietnamese letter no legacy font writes ("ộ", "Đ") or
+    a combining mark, or converting it would break more words than it makes ("Thông báo"
+    would become "Thụng bỏo" in TCVN3); False if converting makes more words than it breaks;
+    None if the text cannot tell (VNI "Thông" = "Thơng", both words)."""
+    if _COMBINING_TONE.search(text) is not None:
+        return True
+    score = _score(_nfc(text), encoding)
+    if score.unicode or score.loss > score.gain:
+        return True
+    return False if score.gain > score.loss else None
 
 
 def encode_legacy(text: str, encoding: Legacy) -> str:
