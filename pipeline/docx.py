@@ -5,7 +5,9 @@ fonts still common in offices (".VnTime" = TCVN3, "VNI-Times" = VNI) would come 
 mojibake. Before mammoth sees the file, `_convert_legacy_runs` rewrites the package: every
 run whose effective font (direct formatting, then its character style, then its paragraph
 style, then the document defaults) is such a font gets its `w:t` text converted and its font
-set to a Unicode one. What is left is run through `vietnamese.normalize`.
+set to a Unicode one - unless the paragraph's text in that font is Unicode already (typed
+with a Unicode keyboard under a ".VnTime" style: `is_unicode_in_legacy_font`). What is left
+is run through `vietnamese.normalize`.
 
 Images are not inlined as data: URLs (the sanitiser strips those). Each image becomes an
 `Attachment` with inline=True and a Content-ID, and the HTML refers to it as `cid:<id>`, the
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
 from xml.dom import minidom
-from xml.dom.minidom import Element
+from xml.dom.minidom import Element, Text
 from xml.parsers.expat import ExpatError
 
 import mammoth
@@ -34,6 +36,7 @@ from pipeline.vietnamese import (
     Legacy,
     convert_legacy,
     font_encoding,
+    is_unicode_in_legacy_font,
     is_uppercase_font,
     normalize,
 )
@@ -233,7 +236,10 @@ def _paragraph_of(run: Element) -> Element | None:
     return None
 
 
-def _run_font(run: Element, styles: _Styles) -> tuple[Legacy, bool] | None:
+_RunFont = tuple[Legacy, bool]  # (legacy encoding, upper-case font)
+
+
+def _run_font(run: Element, styles: _Styles) -> _RunFont | None:
     """(legacy encoding, upper-case font) of a run's effective font, or None if Unicode."""
     paragraph = _paragraph_of(run)
     p_style = _w_attr(_child(_child(paragraph, "pPr"), "pStyle"), "val")
@@ -286,33 +292,64 @@ def _sentence_start(preceding: str) -> bool:
     return not stripped or stripped[-1] in _SENTENCE_END
 
 
+def _text_nodes(run: Element) -> list[Text]:
+    return [
+        node
+        for text_element in _children(run, "t")
+        for node in text_element.childNodes
+        if isinstance(node, Text) and node.data
+    ]
+
+
+def _unicode_paragraphs(runs: list[tuple[Element, _RunFont | None]]) -> set[tuple[int, Legacy]]:
+    """(paragraph, encoding) pairs whose legacy-font text is Unicode already, judged on all
+    the paragraph's runs in that encoding together (Word splits a word across runs). A
+    paragraph that cannot tell follows the others: Unicode if some are and none is legacy."""
+    texts: dict[tuple[int, Legacy], str] = {}
+    for run, font in runs:
+        if font is not None:
+            key = (id(_paragraph_of(run)), font[0])
+            texts[key] = texts.get(key, "") + "".join(n.data for n in _text_nodes(run))
+    verdicts = {key: is_unicode_in_legacy_font(text, key[1]) for key, text in texts.items()}
+    found: dict[Legacy, set[bool | None]] = {}
+    for (_, encoding), verdict in verdicts.items():
+        found.setdefault(encoding, set()).add(verdict)
+    unsure_are_unicode = {enc for enc, seen in found.items() if True in seen and False not in seen}
+    return {
+        key
+        for key, verdict in verdicts.items()
+        if verdict or (verdict is None and key[1] in unsure_are_unicode)
+    }
+
+
 def _convert_part(data: bytes, name: str, styles: _Styles) -> bytes | None:
     """Converted XML of one part, or None when it has no legacy-font run.
 
     Each `w:t` is converted on its own (a VNI letter and its mark split across two runs
     would stay split; Word keeps them in one run unless the formatting changes between).
     The text before a run in its paragraph tells TCVN3 whether the run starts a sentence.
+    A paragraph whose text in a legacy font is Unicode already is left as it is.
     """
     document = _parse_xml(data, name)
     changed = False
     paragraph_text: dict[int, str] = {}
-    for run in document.getElementsByTagNameNS(W, "r"):
+    runs = [(run, _run_font(run, styles)) for run in document.getElementsByTagNameNS(W, "r")]
+    unicode = _unicode_paragraphs(runs)
+    for run, font in runs:
         key = id(_paragraph_of(run))
-        font = _run_font(run, styles)
-        for text_element in _children(run, "t"):
-            for node in text_element.childNodes:
-                if node.nodeType != node.TEXT_NODE or not node.data:
-                    continue
-                preceding = paragraph_text.get(key, "")
-                if font is not None:
-                    encoding, uppercase = font
-                    node.data = convert_legacy(
-                        node.data,
-                        encoding,
-                        uppercase=uppercase,
-                        at_sentence_start=_sentence_start(preceding),
-                    )
-                paragraph_text[key] = preceding + node.data
+        if font is not None and (key, font[0]) in unicode:
+            font = None
+        for node in _text_nodes(run):
+            preceding = paragraph_text.get(key, "")
+            if font is not None:
+                encoding, uppercase = font
+                node.data = convert_legacy(
+                    node.data,
+                    encoding,
+                    uppercase=uppercase,
+                    at_sentence_start=_sentence_start(preceding),
+                )
+            paragraph_text[key] = preceding + node.data
         if font is not None:
             _set_unicode_font(document, run)
             changed = True

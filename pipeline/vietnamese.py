@@ -28,7 +28,9 @@ word that conversion changes is judged by `is_vietnamese_syllable` before and af
 A line is decisive when gains and same words are at least half the changed words, losses
 few, and two gains hold a sign no Western word has (a TCVN3 byte that is no letter in
 Windows-1252, such as "¸" or "«"; a VNI mark merged into a word) - or three gains without.
-A text is legacy if one of its lines is decisive; then each line is converted if it agrees
+A text is legacy if one of its lines is decisive, in the encoding that makes or keeps the
+most words valid - on a tie the one whose gains hold such signs ("Thoâng tin cuûa" reads
+as TCVN3 syllables too, "Thoõng tin cuỷa"); then each line is converted if it agrees
 (so a Unicode signature under a TCVN3 body is left alone). French, German, prices with ¢/£
 and «quotes» fail these tests; a line mixing Unicode and legacy words is converted as a
 whole when the legacy words dominate.
@@ -55,6 +57,7 @@ __all__ = [
     "font_encoding",
     "is_uppercase_font",
     "is_vietnamese_syllable",
+    "is_unicode_in_legacy_font",
     "normalize",
     "strip_bidi",
 ]
@@ -385,9 +388,15 @@ def _line_scores(lines: list[str]) -> list[dict[Legacy, _Score]]:
 
 def _document_encoding(scores: list[dict[Legacy, _Score]]) -> Legacy | None:
     """The encoding with a decisive line that explains the text best (most words made or
-    kept valid over all lines); None if there is none, or the other explains it better."""
+    kept valid over all lines, then most made valid by a sign no Western word has: VNI
+    "Thoâng" read as TCVN3 is "Thoõng", a syllable too, but only VNI merges a mark into its
+    letter); None if there is none, or the other explains it better."""
     explained = {
-        enc: sum(s[enc].gain + s[enc].same for s in scores if enc in s) for enc in _ENCODINGS
+        enc: (
+            sum(s[enc].gain + s[enc].same for s in scores if enc in s),
+            sum(s[enc].strong for s in scores if enc in s),
+        )
+        for enc in _ENCODINGS
     }
     candidates = [enc for enc in _ENCODINGS if any(enc in s and s[enc].decisive for s in scores)]
     if not candidates:
@@ -540,6 +549,24 @@ def convert_legacy(
     return _nfc(out.upper() if uppercase else out)
 
 
+_COMBINING_TONE = re.compile("[\u0300-\u036f]")
+
+
+def is_unicode_in_legacy_font(text: str, encoding: Legacy) -> bool | None:
+    """Whether `text`, set in a font of `encoding`, is Unicode already: typed with a Unicode
+    keyboard, or converted without its font being changed, as many offices' ".VnTime"
+    documents are. True if it holds a Vietnamese letter no legacy font writes ("ộ", "Đ") or
+    a combining mark, or converting it would break more words than it makes ("Thông báo"
+    would become "Thụng bỏo" in TCVN3); False if converting makes more words than it breaks;
+    None if the text cannot tell (VNI "Thông" = "Thơng", both words)."""
+    if _COMBINING_TONE.search(text) is not None:
+        return True
+    score = _score(_nfc(text), encoding)
+    if score.unicode or score.loss > score.gain:
+        return True
+    return False if score.gain > score.loss else None
+
+
 def encode_legacy(text: str, encoding: Legacy) -> str:
     """Unicode -> legacy characters (as they arrive in Windows-1252 mail), for fixtures.
 
@@ -565,14 +592,15 @@ def normalize(text: str, *, legacy: Legacy | None = None) -> str:
     Idempotent. Titles, names and plain-text bodies from mail pass here.
 
     `legacy`: what the whole document was found to be (`detect_legacy` of the full body),
-    for a fragment of it (an HTML text node) too short to show its encoding by itself.
+    for a fragment of it (an HTML text node) too short to show its encoding by itself. It
+    is trusted over the fragment: TCVN3 "Tæng hîp" ("Tổng hợp") alone reads as VNI "Tỉng hỵp".
     """
     text = strip_bidi(_nfc(text))
     if _ANY_LEGACY.search(text) is None:
         return text
     lines = text.splitlines(keepends=True)
     scores = _line_scores(lines)
-    encoding = _document_encoding(scores) or legacy
+    encoding = legacy or _document_encoding(scores)
     if encoding is None:
         return text
     out: list[str] = []

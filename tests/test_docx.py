@@ -126,6 +126,29 @@ def test_legacy_font_from_the_paragraph_style(font: str, encoding: Legacy) -> No
     assert paragraphs(article.html) == [LEGACY, LEGACY_3]
 
 
+@pytest.mark.parametrize("font", [".VnTime", ".VnTimeH", "VNI-Times"])
+def test_unicode_text_in_a_legacy_font_is_left_alone(font: str) -> None:
+    # Offices type Unicode in documents whose style still says ".VnTime" (or convert the
+    # text and keep the font): converting it again made "Thụng bỏo ... ĐỔo tạo".
+    document = docx.Document()
+    document.styles["Normal"].font.name = font
+    document.add_paragraph(LEAD)
+    document.add_paragraph("Thông báo")
+    document.add_paragraph("TỔNG KẾT CÔNG TÁC NĂM 2024")
+    document.add_paragraph(unicodedata.normalize("NFD", "Nguyễn Thị Đào"))
+    paragraph = document.add_paragraph()  # Word splits a paragraph into runs
+    for part in ("Sở Giáo d", "ục và Đà", "o tạo"):
+        paragraph.add_run(part)
+    article = docx_to_html(save(document))
+    assert paragraphs(article.html) == [
+        LEAD,
+        "Thông báo",
+        "TỔNG KẾT CÔNG TÁC NĂM 2024",
+        "Nguyễn Thị Đào",
+        "Sở Giáo dục và Đào tạo",
+    ]
+
+
 def test_unicode_font_overrides_a_legacy_style() -> None:
     document = docx.Document()
     document.styles["Normal"].font.name = ".VnTime"

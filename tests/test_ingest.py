@@ -89,6 +89,16 @@ def test_every_encoding_yields_the_same_nfc_text(rig: Rig, variant: dict[str, ob
     assert converted.author == "Lê Thị Hồng Nhung"
 
 
+def test_a_short_paragraph_of_an_html_mail_takes_the_encoding_of_the_body(rig: Rig) -> None:
+    # "Tổng hợp" typed in TCVN3 ("Tæng hîp") reads alone as VNI "Tỉng hỵp".
+    body = NEWS_BODY + "\nTổng hợp\n\nVăn phòng đã tổng hợp xong.\n"
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, body=body, legacy="tcvn3", html=True))
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert "\nTổng hợp\n" in item.body_text
+    assert "Tỉng" not in item.body_text
+
+
 def test_security_marking_quarantines_and_tells_the_head(rig: Rig) -> None:
     rig.drop(
         article_mail(

@@ -174,6 +174,21 @@ def test_vni_phrases_written_by_hand(legacy: str, unicode: str) -> None:
     assert encode_legacy(unicode, "vni") == legacy
 
 
+# VNI lines whose every changed word reads as a syllable in TCVN3 too ("Thoâng" -> "Thoõng",
+# "cuûa" -> "cuỷa"): only VNI merges the marks into their letters.
+VNI_READ_AS_TCVN3 = [
+    ("Thoâng tin cuûa Coâng ty", "Thông tin của Công ty"),
+    ("Cuûa coâng thoâng tin", "Của công thông tin"),
+    ("Nghò ñònh 43/2011/NÑ-CP cuûa Chính phuû", "Nghị định 43/2011/NĐ-CP của Chính phủ"),
+]
+
+
+@pytest.mark.parametrize(("legacy", "unicode"), VNI_READ_AS_TCVN3)
+def test_vni_that_tcvn3_would_also_read(legacy: str, unicode: str) -> None:
+    assert detect_legacy(legacy) == "vni"
+    assert normalize(legacy) == unicode
+
+
 def test_tcvn3_bytes_as_they_arrive_in_mail() -> None:
     raw = bytes([0x54, 0x68, 0xAB, 0x6E, 0x67, 0x20, 0x62, 0xB8, 0x6F])  # "Thông báo" in .VnTime
     assert normalize(decode_bytes(raw, "windows-1252")) == "Thông báo"
@@ -319,6 +334,14 @@ def test_fragments_of_a_legacy_document() -> None:
     for unicode in ("Trân trọng,", "Xin chào", "café", "Hello"):
         assert normalize(unicode, legacy="tcvn3") == unicode
         assert normalize(unicode, legacy="vni") == unicode
+
+
+def test_a_fragment_takes_the_encoding_of_its_document() -> None:
+    # Alone, each of these reads as the other encoding ("Tỉng hỵp", "Nẹ-CP ... cuỷa").
+    assert normalize("Tæng hîp", legacy="tcvn3") == "Tổng hợp"
+    assert normalize("tin. - Tæng hîp", legacy="tcvn3") == "tin. - Tổng hợp"
+    vni = "72/2013/NÑ-CP ngaøy 15/7/2013 cuûa Chính phuû"
+    assert normalize(vni, legacy="vni") == "72/2013/NĐ-CP ngày 15/7/2013 của Chính phủ"
 
 
 def test_unicode_body_with_one_legacy_line() -> None:
