@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors.base import PermanentError, TransientError
 from connectors.factory import cms, mail_sender, mail_source
 from pipeline import audit, backup, reminders, retention
-from pipeline.claims import Crew
+from pipeline.claims import Crew, mailbox_lease
 from pipeline.config import (
     Board,
     ConfigError,
@@ -77,7 +77,7 @@ class Watcher:
 
     @property
     def lease(self) -> str:
-        return f"mailbox:{self.runner.board.id}:{self.runner.mailbox}"
+        return mailbox_lease(self.runner.board.id, self.runner.mailbox)
 
     def holds(self) -> bool:
         """Take or renew this mailbox's lease: only its holder fetches and files; any

@@ -57,7 +57,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.types import TypeDecorator
 
-from pipeline.claims import DaemonRunning, SingleDaemonLock
+from pipeline.claims import MAILBOX_LEASE, DaemonRunning, SingleDaemonLock
 from pipeline.config import DEPLOYMENT_FILE
 from pipeline.db import alembic_config, make_engine, migrate
 from pipeline.files import atomic_file
@@ -580,7 +580,6 @@ def _has_rows(engine: Engine) -> list[str]:
         ]
 
 
-MAILBOX_LEASE = "mailbox:"  # pipeline.app.Watcher.lease
 NO_DAEMON = (
     "một daemon bientap đang chạy trên cơ sở dữ liệu đích ({who}); dừng nó trước khi phục hồi "
     "(a daemon is working on the target database: stop it before restoring)"

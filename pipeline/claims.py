@@ -234,6 +234,14 @@ def heartbeat(every: float, beat: Callable[[], object], what: str) -> Iterator[N
         thread.join()
 
 
+MAILBOX_LEASE = "mailbox:"  # the prefix of mailbox leases: renewed at every pass
+
+
+def mailbox_lease(board_id: str, mailbox: str) -> str:
+    """The lease of one mailbox: only its holder fetches and files its mail."""
+    return f"{MAILBOX_LEASE}{board_id}:{mailbox}"
+
+
 def leases(session: Session) -> list[Lease]:
     return list(session.scalars(select(Lease).order_by(Lease.name)))
 

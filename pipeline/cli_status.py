@@ -70,7 +70,7 @@ def _mailboxes(
                     "recorded": fig.fetched.get((board.id, box.name), 0),
                     "last_error": (state.last_error if state else None)
                     or unread.get((board.id, box.name)),
-                    "watched_by": _holder(held.get(f"mailbox:{board.id}:{box.name}"), fig),
+                    "watched_by": _holder(held.get(claims.mailbox_lease(board.id, box.name)), fig),
                 }
             )
     return rows
