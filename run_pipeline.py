@@ -238,7 +238,7 @@ def _serve(
     outlets: list[Publisher],
     web: WebServer,
 ) -> int:
-    stop = threading.Event()
+    stop = d.crew.leaving  # the work over a backlog ends with what is in hand
     scheduler = BackgroundScheduler(job_defaults={"coalesce": True, "max_instances": 1})
     for job in _jobs(d, clocks, outlets):
         scheduler.add_job(
@@ -266,7 +266,7 @@ def _serve(
         )
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %d: finishing the message in hand", signum)
+        log.info("signal %d: stopping once the work in hand is done", signum)
         stop.set()
 
     signal.signal(signal.SIGTERM, _stop)

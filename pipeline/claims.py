@@ -54,6 +54,9 @@ class Crew:
     holder: str = field(default_factory=new_holder)
     claim_seconds: float = 120.0  # a claimed row is another daemon's again after this
     lease_seconds: float = 30.0  # a lapsed singleton job is taken over after this
+    # Set when the daemon is asked to stop: work over a backlog (mail, publications) ends
+    # with what is in hand, and the rest waits for the next start or another daemon.
+    leaving: threading.Event = field(default_factory=threading.Event, compare=False)
 
     def claim(
         self,

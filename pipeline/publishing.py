@@ -349,10 +349,12 @@ class Publisher:
         database take the rest): verify what went live, send, retry, withdraw."""
         result = PublishResult()
         seen: list[int] = []
-        while True:
+        while not self.crew.leaving.is_set():  # a stopping daemon ends with the item in hand
             claimed = self._claim(seen)
             self._released.clear()
             for pub_id, state in claimed:
+                if self.crew.leaving.is_set():  # the rest is released for the next start
+                    break
                 seen.append(pub_id)
                 try:
                     with self._kept(pub_id):
@@ -361,7 +363,8 @@ class Publisher:
                     log.exception("board=%s publication=%d: failed", self.board.id, pub_id)
             self._release([pub_id for pub_id, _ in claimed if pub_id not in self._released])
             if len(claimed) < CLAIM:  # all that was due when claimed; later work: next pass
-                return result
+                break
+        return result
 
     def _work(self, pub_id: int, state: str, result: PublishResult) -> None:
         if state == PubState.PUBLISHED:

@@ -224,7 +224,8 @@ class MailboxRunner:
             session.commit()
         recorded = 0
         for batch in self.source.poll(cursor):
-            if not mine():  # the lease lapsed (a long fetch): the new holder goes on
+            # the lease lapsed (a long fetch): the new holder goes on; or the daemon stops
+            if not mine() or self.crew.leaving.is_set():
                 break
             try:
                 recorded += self._record_batch(batch)
@@ -232,7 +233,7 @@ class MailboxRunner:
                 log.warning("board=%s mailbox=%s: already recorded", self.board.id, self.mailbox)
                 break
         # after the poll: a folder read again has recorded what it still holds
-        if mine() and self._look_for_unserved():
+        if mine() and not self.crew.leaving.is_set() and self._look_for_unserved():
             self.fetch_again()
         with self.sessions.begin() as session:
             self.mailbox_state(session).last_poll_at = utcnow()
@@ -476,7 +477,7 @@ class MailboxRunner:
         done = 0
         for retried in (False, True):  # a message tried before is read on its own, last
             after = 0
-            while ids := self._claim(after, retried):
+            while not self.crew.leaving.is_set() and (ids := self._claim(after, retried)):
                 renew()
                 after = ids[-1]
                 with self._kept(ids):
@@ -630,7 +631,7 @@ class MailboxRunner:
         """Send the mail owed, a claimed handful at a time, the claims kept until the
         handful is out (a slow relay); stop at a failing server."""
         sent, after = 0, 0
-        while ids := self._claim_mail(after):
+        while not self.crew.leaving.is_set() and (ids := self._claim_mail(after)):
             after = ids[-1]
             with self.crew.kept(self.sessions, OutgoingMail, ids, self.clock):
                 done, healthy = self._send(ids)
@@ -667,6 +668,9 @@ class MailboxRunner:
                 .order_by(OutgoingMail.id)
             ).all()
             for i, mail in enumerate(pending):
+                if self.crew.leaving.is_set():  # the daemon stops: the rest waits for it
+                    self._release_all(session, pending[i:])
+                    return sent, True
                 try:
                     self.sender.send(self.board.mail_out.from_address, [mail.to_address], mail.raw)
                 except MailDeferred as exc:
@@ -675,9 +679,7 @@ class MailboxRunner:
                     self._give_up(session, mail, str(exc))
                 except (TransientError, PermanentError) as exc:
                     mail.last_error = str(exc)  # why it waits, not counted against it
-                    for unsent in pending[i:]:  # any daemon tries them again next pass
-                        Crew.release(session, unsent)
-                    session.commit()
+                    self._release_all(session, pending[i:])
                     level = logging.ERROR if isinstance(exc, PermanentError) else logging.WARNING
                     log.log(level, "board=%s: cannot send: %s; mail waits", self.board.id, exc)
                     return sent, False
@@ -687,6 +689,13 @@ class MailboxRunner:
                     sent += 1
                 session.commit()
         return sent, True
+
+    @staticmethod
+    def _release_all(session: Session, unsent: Sequence[OutgoingMail]) -> None:
+        """Mail left unsent this pass: any daemon tries it again next pass."""
+        for mail in unsent:
+            Crew.release(session, mail)
+        session.commit()
 
     def _defer(self, session: Session, mail: OutgoingMail, error: str) -> None:
         """The server will not take this mail now: try it again later, backing off, and

@@ -204,7 +204,7 @@ def test_the_newcomer_approves_in_a_browser_and_finds_the_item_on_the_site(
     finally:
         returncode = demo.stop()
     assert returncode == 0, newcomer.log
-    assert "finishing the message in hand" in newcomer.log
+    assert "stopping once the work in hand is done" in newcomer.log
 
     # again: nothing added twice, a fresh link to the item still waiting
     again = newcomer.run_demo()

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from connectors.factory import cms
 from pipeline import cli, publishing, review
+from pipeline.claims import Crew
 from pipeline.cli_common import VIETNAM
 from pipeline.commands import Verb
 from pipeline.config import Board, Publish, Role, load_board
@@ -118,6 +119,18 @@ def test_an_approved_item_is_published_verified_and_the_sender_gets_the_link(
     told = [m for m in rig.sent() if SENDER in str(m["To"]) and "đã được đăng" in str(m["Subject"])]
     assert told and pub.url in told[-1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert publisher(rig, tmp_path).run_once() == PublishResult(), "nothing twice"
+
+
+def test_a_stopping_daemon_starts_no_publication_and_the_next_start_publishes(
+    site_rig: Rig, tmp_path: Path
+) -> None:
+    rig = site_rig
+    approved_item(rig)
+    stopping = Crew()
+    stopping.leaving.set()  # SIGTERM came: systemd kills the daemon if it lingers
+    assert publisher(rig, tmp_path, crew=stopping).run_once() == PublishResult()
+    assert publication(rig).state == PubState.QUEUED
+    assert publisher(rig, tmp_path).run_once().published == 1  # the next daemon
 
 
 def test_an_attachment_a_browser_would_run_is_published_inert_and_still_verified(
