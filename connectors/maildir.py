@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import errno
+import glob
 import mailbox
+import os
 import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -12,6 +14,7 @@ from pathlib import Path
 from connectors.base import Cursor, Fetched, PermanentError, TransientError
 
 BATCH = 200
+_INFO = f"{mailbox.Maildir.colon}2,"  # what follows a key in cur/: the flags, often none
 _PASSING = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EINTR, errno.EAGAIN}  # wait it out
 
 
@@ -41,6 +44,7 @@ class MaildirSource:
 
     def __init__(self, name: str, path: Path) -> None:
         self.name = name
+        self.path = path
         self.box = _maildir(path)
 
     def poll(self, cursor: Cursor) -> Iterator[list[Fetched]]:
@@ -68,20 +72,23 @@ class MaildirSource:
         return Fetched(key=key, uid=None, uidvalidity=None, raw=raw)
 
     def file(self, moves: Iterable[tuple[str, str]]) -> None:
-        folders: dict[str, mailbox.Maildir] = {}
+        """Move each message's file into its folder by one rename: whenever the daemon is
+        killed, the message is in one place, never in both (a copy, then a delete, left a
+        second copy in the folder), and the flags a mail client set on it are kept."""
         for key, folder in moves:
-            name = _folder_name(folder)
-            if name not in folders:
-                try:
-                    folders[name] = self.box.get_folder(name)
-                except mailbox.NoSuchMailboxError:
-                    folders[name] = self.box.add_folder(name)
-            try:
-                raw = self.box.get_bytes(key)
-            except KeyError:
-                continue  # already filed
-            folders[name].add(raw)
-            self.box.discard(key)
+            target = self.path / f".{_folder_name(folder)}"
+            if not target.is_dir():
+                self.box.add_folder(_folder_name(folder))
+            here = self._file_of(key)
+            if here is not None:  # else filed already
+                os.rename(here, target / here.parent.name / here.name)
+
+    def _file_of(self, key: str) -> Path | None:
+        """The file of message ``key``: in new/, or in cur/ with the flags a client set."""
+        for path in (self.path / "new" / key, self.path / "cur" / f"{key}{_INFO}"):
+            if path.exists():
+                return path
+        return next((self.path / "cur").glob(f"{glob.escape(key + _INFO[0])}*"), None)
 
     def wait(self, timeout: float) -> bool:
         time.sleep(timeout)

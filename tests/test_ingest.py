@@ -56,6 +56,21 @@ def test_submission_is_stored_classified_and_acknowledged(rig: Rig) -> None:
     assert len(list((rig.inbox / ".Đã xử lý" / "new").iterdir())) == 1
 
 
+def test_handled_mail_is_moved_whole_keeping_what_a_mail_client_marked(rig: Rig) -> None:
+    """A member of staff read the submission in the inbox first (his client moved it to
+    cur/ and marked it seen): in the processed folder it is the same file, still read,
+    and one rename away from the inbox, so no kill of the daemon leaves two copies."""
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX))
+    [fresh] = (rig.inbox / "new").iterdir()
+    seen = rig.inbox / "cur" / f"{fresh.name}:2,S"
+    fresh.rename(seen)
+    assert rig.runner.run_once().filed == 1
+    folder = rig.inbox / ".Đã xử lý"
+    assert [p.name for p in (folder / "cur").iterdir()] == [seen.name]
+    assert not list((folder / "new").iterdir()) and not list((rig.inbox / "cur").iterdir())
+    assert rig.runner.source.fetch_again(None, [fresh.name]) == []  # gone from the inbox
+
+
 @pytest.mark.parametrize(
     "variant",
     [
