@@ -105,7 +105,7 @@ def _section(board: Board, item: Submission, lang: str) -> str | None:
     return board.publish.default_section
 
 
-def _media(item: Submission, files: FileStore) -> tuple[Media, ...]:
+def _media(item: Submission, files: FileStore | None) -> tuple[Media, ...]:
     out = []
     for f in item.files:
         if f.sha256 is None or f.role == "article":
@@ -115,7 +115,7 @@ def _media(item: Submission, files: FileStore) -> tuple[Media, ...]:
             Media(
                 filename=f.filename,
                 content_type=f.content_type,
-                data=files.get(f.sha256),
+                data=files.get(f.sha256) if files else b"",
                 content_id=f.content_id,
                 role="image" if image else "file",
             )
@@ -137,7 +137,9 @@ def _document(item: Submission) -> Document | None:
     )
 
 
-def article(board: Board, item: Submission, key: str, files: FileStore) -> Article:
+def article(board: Board, item: Submission, key: str, files: FileStore | None) -> Article:
+    """What goes to the CMS. Without ``files`` the media come without their bytes: enough
+    to compare with a post (verification reads their names), not to send."""
     lang = language(item.body_text)
     summary = " ".join(item.body_text.split())[:300]
     return Article(
@@ -447,6 +449,8 @@ class Publisher:
                 )
             ).all()
         for pub_id in ids:
+            if self.crew.leaving.is_set():  # the daemon stops: the rest waits for the next run
+                break
             with self.sessions.begin() as s:
                 writelock.hold(s)
                 still = [Publication.id == pub_id, Publication.state == PubState.VERIFIED]
@@ -675,7 +679,7 @@ class Publisher:
         if sent is None:
             with self.sessions() as s:
                 pub, item = self._load(s, pub_id)
-                expected = article(self.board, item, pub.key, self.files)
+                expected = article(self.board, item, pub.key, None)
                 remote_id, reupdated = pub.remote_id, pub.reupdated
         else:
             expected, remote_id, reupdated = sent.expected, sent.live.remote_id, sent.reupdated
@@ -684,11 +688,13 @@ class Publisher:
         try:
             live = self.cms.read(remote_id)
             found = differences(expected, live) if live else ["Bài không còn trên cổng"]
-            if found and not reupdated and not by_hand:
+            again = found and not reupdated and not by_hand  # put right once, if we can
+            whole = self._whole(pub_id, sent, found) if again else None
+            if whole is not None:
                 if not self._note(pub_id, "reupdated", found, sent, was):
                     return
                 sent, was = None, PubState.PUBLISHED  # on record now
-                self.cms.update(remote_id, expected)
+                self.cms.update(remote_id, whole)
                 reupdated = True
                 live = self.cms.read(remote_id)
                 found = differences(expected, live) if live else ["Bài không còn trên cổng"]
@@ -727,6 +733,19 @@ class Publisher:
                 result.mismatched += 1
             if sent is not None:
                 self._breaker_reset(s)
+
+    def _whole(self, pub_id: int, sent: Sent | None, found: list[str]) -> Article | None:
+        """The approved article with its files' bytes, to put a post right with; None, and
+        why in ``found``, when a file has gone from the store: a person puts it right."""
+        if sent is not None:
+            return sent.expected
+        try:
+            with self.sessions() as s:
+                pub, item = self._load(s, pub_id)
+                return article(self.board, item, pub.key, self.files)
+        except FileNotFoundError as exc:
+            found.append("Không cập nhật lại được: " + MISSING_FILE.format(path=exc.filename))
+            return None
 
     def _note(
         self, pub_id: int, kind: str, found: list[str], sent: Sent | None, was: PubState

@@ -213,6 +213,33 @@ def test_a_post_changed_by_hand_is_caught_and_put_back(site_rig: Rig, tmp_path: 
     assert publication(rig).state == PubState.VERIFIED
 
 
+def test_a_file_gone_from_the_store_after_publishing_fails_no_verification(
+    site_rig: Rig, tmp_path: Path
+) -> None:
+    """Verification compares the files' names, so it needs no bytes: a photo lost from
+    the store made every re-verification, and then every publishing pass, fail with a
+    traceback. Only putting a changed post right needs them: a person does it then."""
+    rig = site_rig
+    item = approved_item(rig, [("anh-le-khai-giang.png", "image/png", PNG)])
+    clock = [review.utcnow()]
+    outlet = publisher(rig, tmp_path, clock=lambda: clock[0])
+    assert outlet.run_once().verified == 1
+    [stored] = [f for f in item.files if f.sha256]
+    assert stored.sha256 is not None
+    rig.files.path(stored.sha256).unlink()
+    clock[0] += timedelta(hours=25)
+    assert outlet.recheck().verified == 1
+    page = tmp_path / "site" / "posts" / str(publication(rig).remote_id) / "index.html"
+    page.write_text(page.read_text(encoding="utf-8").replace("1.200", "12.000"), encoding="utf-8")
+    clock[0] += timedelta(hours=25)
+    assert outlet.recheck().mismatched == 1
+    pub = publication(rig)
+    assert pub.state == PubState.MISMATCH and "12.000" in page.read_text(encoding="utf-8")
+    assert "không còn trong kho tệp" in (pub.difference or "")
+    assert "verify-mismatch" in kinds(rig) and "reupdated" not in kinds(rig)
+    assert outlet.run_once() == PublishResult()  # a person's now: no pass tries it
+
+
 def test_a_post_moved_to_another_section_by_hand_is_caught_and_put_back(
     site_rig: Rig, tmp_path: Path
 ) -> None:
