@@ -29,7 +29,7 @@ from pipeline.models import (
     Submission,
     utcnow,
 )
-from pipeline.runner import MAX_SEND_ATTEMPTS
+from pipeline.postman import MAX_SEND_ATTEMPTS
 
 
 # -- act -------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from pipeline.models import (
     RawStatus,
     State,
 )
-from pipeline.runner import MAX_SEND_ATTEMPTS
+from pipeline.postman import MAX_SEND_ATTEMPTS
 
 GIVEN_UP_SHOWN = 50  # mails given up on, listed with their ids for ``retry --mail``
 

@@ -41,7 +41,7 @@ from pipeline.models import (
     TaskState,
     utcnow,
 )
-from pipeline.runner import MAX_SEND_ATTEMPTS
+from pipeline.postman import MAX_SEND_ATTEMPTS
 
 log = logging.getLogger(__name__)
 

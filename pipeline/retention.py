@@ -52,7 +52,7 @@ from pipeline.models import (
     Submission,
     SubmissionVersion,
 )
-from pipeline.runner import MAX_SEND_ATTEMPTS
+from pipeline.postman import MAX_SEND_ATTEMPTS
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,8 @@ from sqlalchemy import select
 from connectors.smtp import SmtpSender
 from pipeline.claims import Crew
 from pipeline.models import Event, OutgoingMail, State, utcnow
-from pipeline.runner import MAX_SEND_ATTEMPTS, MailboxRunner, retry_delay
+from pipeline.postman import MAX_SEND_ATTEMPTS, retry_delay
+from pipeline.runner import MailboxRunner
 from pipeline.samples import article_mail
 from tests.fixtures_mail import MakeSmtpSink
 from tests.helpers import DEMO_BOX, LINKS, Rig, make_rig

@@ -28,7 +28,8 @@ from pipeline.models import (
     State,
     Submission,
 )
-from pipeline.runner import MAX_ATTEMPTS, retry_delay
+from pipeline.postman import retry_delay
+from pipeline.runner import MAX_ATTEMPTS
 from pipeline.samples import NEWS_BODY, NEWS_TITLE, article_mail
 from tests.helpers import CONFIG, Clock
 from tests.services import Dovecot, ImapAccount, SmtpSink
