@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import Progress, TaskID
 
-from pipeline import backup, retention
+from pipeline import backup, restore, retention
 from pipeline.app import open_deployment
 from pipeline.config import ConfigError, load_deployment
 from pipeline.models import utcnow
@@ -104,7 +104,7 @@ def _restore(args: argparse.Namespace) -> int:
         },
     )
     with _progress() as bar:
-        done = backup.restore(
+        done = restore.restore(
             Path(args.archive),
             settings.database_url,
             Path(settings.data_dir),

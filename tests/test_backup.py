@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connectors.maildir import MaildirSource
-from pipeline import audit, backup, cli, cli_backup, review
+from pipeline import audit, backup, cli, cli_backup, restore, review
 from pipeline.app import Deployed, open_deployment, publishers
 from pipeline.commands import Verb
 from pipeline.db import MIGRATIONS, alembic_config, make_engine
@@ -248,7 +248,7 @@ def test_a_restored_copy_equals_the_original(
     assert manifest["alembic_revision"]
 
     data, config = tmp_path / "restored" / "var", tmp_path / "restored" / "config"
-    done = backup.restore(archive, target_url, data, config_dir=config)
+    done = restore.restore(archive, target_url, data, config_dir=config)
 
     assert table_rows(target_url) == source  # every item, decision, mail and event
     assert tree(data) == tree(world.data, leave_out=("backups", "bientap.db"))
@@ -274,12 +274,12 @@ def test_restore_refuses_a_deployment_that_has_items(world: World, tmp_path: Pat
     archive = backup.create(world.deployed, tmp_path / "out", utcnow())
     before = table_rows(world.db_url)
     with pytest.raises(backup.BackupError, match="đã có dữ liệu"):
-        backup.restore(archive, world.db_url, tmp_path / "elsewhere")
+        restore.restore(archive, world.db_url, tmp_path / "elsewhere")
     assert table_rows(world.db_url) == before
     # --force replaces what is there, and the result is the archive again
     submit_batch(world, SENDER, "2027")
     assert table_rows(world.db_url) != before
-    backup.restore(archive, world.db_url, tmp_path / "elsewhere", force=True)
+    restore.restore(archive, world.db_url, tmp_path / "elsewhere", force=True)
     assert table_rows(world.db_url) == before
 
 
@@ -304,7 +304,7 @@ def test_a_tampered_archive_fails_verify_and_is_not_restored(
     _rewrite(archive, tampered, page)
     assert backup.verify(tampered) == [f"{page}: sai mã kiểm tra SHA-256 (checksum mismatch)"]
     with pytest.raises(backup.BackupError, match="hỏng"):
-        backup.restore(tampered, f"sqlite:///{tmp_path}/r.db", tmp_path / "r")
+        restore.restore(tampered, f"sqlite:///{tmp_path}/r.db", tmp_path / "r")
     assert not (tmp_path / "r").exists()
     assert bientap("backup", "--verify", str(tampered)) == 1
     assert "BẢN SAO LƯU HỎNG" in capsys.readouterr().out
@@ -447,7 +447,7 @@ def test_an_archive_of_an_older_version_restores_and_is_brought_up_to_date(
     assert "database/lease.jsonl" not in members(old)
 
     data = tmp_path / "restored" / "var"
-    done = backup.restore(old, target_url, data, config_dir=tmp_path / "restored" / "config")
+    done = restore.restore(old, target_url, data, config_dir=tmp_path / "restored" / "config")
 
     assert done.revision == revision
     assert rows_in(target_url, shape) == rows_in(world.db_url, shape)  # nothing of it lost
@@ -549,7 +549,7 @@ def test_no_mail_is_lost_to_a_backup_made_while_a_daemon_files_it(
     archive = backup.create(world.deployed, tmp_path / "out", utcnow(), _DaemonAtWork(daemon))
 
     data, url = tmp_path / "restored" / "var", f"sqlite:///{tmp_path / 'restored.db'}"
-    backup.restore(archive, url, data)
+    restore.restore(archive, url, data)
     source = MaildirSource(board.mailboxes[0].name, data / "demo" / "inbox")
     restored = make_rig(data, url, board, source=source)
     restored.runner.run_once()
@@ -646,13 +646,13 @@ def test_a_failed_forced_restore_leaves_the_database_as_it_was(
     assert backup.verify(broken) == []
     before = table_rows(world.db_url)
     with pytest.raises(IntegrityError):
-        backup.restore(broken, world.db_url, tmp_path / "elsewhere", force=True)
+        restore.restore(broken, world.db_url, tmp_path / "elsewhere", force=True)
     assert table_rows(world.db_url) == before
     assert revision_of(world.db_url) == head()
 
     (tmp_path / "a-file").write_text("not a folder")
     with pytest.raises(OSError):
-        backup.restore(archive, world.db_url, tmp_path / "a-file" / "var", force=True)
+        restore.restore(archive, world.db_url, tmp_path / "a-file" / "var", force=True)
     assert table_rows(world.db_url) == before
 
 
@@ -667,7 +667,7 @@ def test_an_archive_cut_in_its_gzip_trailer_fails_verify(
     cut_short.write_bytes(archive.read_bytes()[:-cut])
     assert "không đọc được" in backup.verify(cut_short)[0]
     with pytest.raises(backup.BackupError, match="hỏng"):
-        backup.restore(cut_short, f"sqlite:///{tmp_path}/r.db", tmp_path / "r")
+        restore.restore(cut_short, f"sqlite:///{tmp_path}/r.db", tmp_path / "r")
 
 
 class DiskFillsUp:
@@ -711,7 +711,7 @@ def test_a_forced_restore_that_fails_half_way_leaves_every_file_whole(
     full = DiskFillsUp(after=tables, size=len(scan) // 2)
     try:
         with pytest.raises(OSError):
-            backup.restore(archive, world.db_url, world.data, force=True, progress=full)
+            restore.restore(archive, world.db_url, world.data, force=True, progress=full)
     finally:
         full.close()
 
