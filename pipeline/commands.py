@@ -3,8 +3,8 @@
 Reviewers answer from phones and desktop clients, in Vietnamese or English, with or without
 diacritics. :func:`fresh_text` drops what the reply quotes (``>`` lines, the reply headers of
 Gmail, Outlook, Apple Mail and Thunderbird in both languages, and everything after them) and
-signatures; :func:`read_command` then looks for a command word at the start of one of the first
-three non-empty lines::
+signatures; :func:`read_command` joins the lines a client broke at its line length, then
+looks for a command word at the start of one of the first three non-empty lines::
 
     DUYỆT / APPROVE                         -> approve
     TỪ CHỐI: <lý do> / REJECT: <reason>     -> reject (reason required)
@@ -248,6 +248,24 @@ def fresh_text(text: str | None, html: str | None = None) -> str:
     return ""
 
 
+# Clients break long lines of plain text at 72 (Thunderbird, Roundcube), 76 (Outlook) or 78
+# (Gmail) characters, before the word that does not fit: a line that long ending in a word
+# goes on on the next one. "… nên không | duyệt ạ." is one line, not an approval.
+_WRAPPED_LENGTH = 60
+
+
+def _as_typed(lines: list[str]) -> list[str]:
+    """*lines* with those a mail client broke joined again."""
+    out: list[str] = []
+    for line in lines:
+        last = out[-1] if out else ""
+        if line.strip() and len(last) >= _WRAPPED_LENGTH and last[-1].isalnum():
+            out[-1] = f"{last} {line.strip()}"
+        else:
+            out.append(line)
+    return out
+
+
 # --- Command words -------------------------------------------------------------------------------
 
 _WORD = re.compile(r"\w+")
@@ -385,7 +403,7 @@ def _unreadable_without_command(lines: list[str], question: bool) -> Unreadable:
 
 def read_command(text: str | None, html: str | None = None) -> Command | Unreadable:
     """The reviewer's command, or why it could not be read (in Vietnamese)."""
-    lines = fresh_text(text, html).split("\n")
+    lines = _as_typed(fresh_text(text, html).split("\n"))
     candidates = [i for i, line in enumerate(lines) if line.strip()][:_MAX_COMMAND_LINES]
     if not candidates:
         return Unreadable(
