@@ -1,10 +1,13 @@
 """Reading a board member's command from a reply to a notification mail.
 
 Reviewers answer from phones and desktop clients, in Vietnamese or English, with or without
-diacritics. :func:`fresh_text` drops what the reply quotes (``>`` lines, the reply headers of
-Gmail, Outlook, Apple Mail and Thunderbird in both languages, and everything after them) and
-signatures; :func:`read_command` joins the lines a client broke at its line length, then
-looks for a command word at the start of one of the first three non-empty lines::
+diacritics. :func:`fresh_text` drops what the reply quotes and signatures: ``>`` lines (an
+HTML ``<blockquote>`` is one) with the "On …, X wrote:" header over them, the reviewer's text
+being above or below them (Thunderbird and Roundcube put it below by default); and a reply
+header (Gmail, Outlook, Apple Mail, Thunderbird, Zimbra, in both languages) over a quote not
+marked with ``>`` (Outlook), with everything after it. :func:`read_command` joins the lines a
+client broke at its line length, then looks for a command word at the start of one of the
+first three non-empty lines::
 
     DUYỆT / APPROVE                         -> approve
     TỪ CHỐI: <lý do> / REJECT: <reason>     -> reject (reason required)
@@ -170,10 +173,9 @@ _HTML_CUT_SELECTORS = (
     "#divRplyFwdMsg",
     "#appendonsend",
     "#mail-editor-reference-message-container",
-    "div.moz-cite-prefix",
     "div.yahoo_quoted",
 )
-_HTML_DROP_SELECTORS = ("blockquote", "div.gmail_signature", "div.moz-signature", "#Signature")
+_HTML_DROP_SELECTORS = ("div.gmail_signature", "div.moz-signature", "#Signature")
 
 
 def _normalise(text: str) -> str:
@@ -181,32 +183,57 @@ def _normalise(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _attribution(lines: list[str], i: int) -> int:
+    """How many lines (folded, stripped) the "On …, X wrote:" header at line *i* spans; 0: none."""
+    line = lines[i]
+    if _ADDRESS_WROTE.search(line):
+        return 1
+    if not _ATTRIBUTION_START.match(line):
+        return 0
+    joined = line
+    for extra in range(3):  # clients wrap long "On ..., X <x@y> wrote:" lines
+        if _ATTRIBUTION_END.search(joined):
+            return extra + 1 if len(joined) < 400 else 0
+        if i + extra + 1 >= len(lines) or not lines[i + extra + 1]:
+            break
+        joined += " " + lines[i + extra + 1]
+    return 0
+
+
 def _starts_quote(lines: list[str], i: int) -> bool:
-    """Whether line *i* (folded, stripped) starts the quoted part: a header or a signature."""
+    """Whether line *i* (folded, stripped) starts what is not the reviewer's own: a separator,
+    a phone's signature, or a header block over a quote not marked with ">" (Outlook)."""
     line = lines[i]
     if _SEPARATOR.match(line) or (_MOBILE_SIGNATURE.match(line) and len(line) < 80):
         return True
-    if _ADDRESS_WROTE.search(line) or _HEADER_ONE_LINE.match(line):
+    if _HEADER_ONE_LINE.match(line):
         return True
-    if _ATTRIBUTION_START.match(line):
-        joined = line
-        for extra in range(3):  # clients wrap long "On ..., X <x@y> wrote:" lines
-            if _ATTRIBUTION_END.search(joined):
-                return len(joined) < 400
-            if i + extra + 1 >= len(lines) or not lines[i + extra + 1]:
-                break
-            joined += " " + lines[i + extra + 1]
     if _HEADER_FROM.match(line):
         return any(_HEADER_SENT.match(following) for following in lines[i + 1 : i + 5])
     return False
+
+
+def _marked_quote_at(raw: list[str], i: int) -> bool:
+    """Whether the first non-blank line from *i* on is quoted with ">"."""
+    following = next((line for line in raw[i:] if line.strip()), "")
+    return following.lstrip().startswith(">")
 
 
 def _strip_text(text: str) -> str:
     raw = _normalise(text).split("\n")
     folded = [fold(line.strip()) for line in raw]
     kept: list[str] = []
+    quoted_until = 0
     for i, line in enumerate(raw):
-        if line.rstrip() == "--" or _starts_quote(folded, i):
+        if i < quoted_until:
+            continue
+        header = _attribution(folded, i)
+        if header and _marked_quote_at(raw, i + header):
+            # "X wrote:" over a ">" quote: the reply may follow it (Thunderbird and Roundcube
+            # put it below the quote by default); the quoted lines are skipped below.
+            quoted_until = i + header
+            continue
+        if line.rstrip() == "--" or header or _starts_quote(folded, i):
             break
         if line.lstrip().startswith(">"):
             if kept and kept[-1]:
@@ -236,6 +263,10 @@ def _html_fresh(html: str) -> str:
     for selector in _HTML_DROP_SELECTORS:
         for element in soup.select(selector):
             element.decompose()
+    while (quote := soup.find("blockquote")) is not None:  # the outermost first
+        mark = soup.new_tag("div")
+        mark.string = ">"  # one quoted line, as in a plain-text reply: a reply may follow it
+        quote.replace_with(mark)
     return html_to_text(str(soup))
 
 

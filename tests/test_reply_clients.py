@@ -542,17 +542,23 @@ CASES = [
     case(zimbra, "Duyệt", APPROVE, "zimbra"),
     case(zimbra, "", ASKED, "zimbra-empty"),
     case(partial(zimbra, vi=False), "DUYỆT", APPROVE, "zimbra-english"),
+    case(roundcube, "Duyệt", APPROVE, "roundcube-below-quote"),
     case(roundcube, "", ASKED, "roundcube-empty"),
+    case(roundcube, "Không duyệt, đề nghị sửa đoạn 2", REFUSED, "roundcube-refusal-below-quote"),
     case(
         partial(roundcube, below=False),
         "Sửa: đoạn 2 thiếu nguồn ảnh",
         Command(Verb.CHANGES, "đoạn 2 thiếu nguồn ảnh"),
         "roundcube-above-quote",
     ),
+    case(partial(roundcube, html_only=True), "Duyệt", APPROVE, "roundcube-html-below-quote"),
+    case(thunderbird, "Duyệt", APPROVE, "thunderbird-below-quote"),
     case(thunderbird, "", ASKED, "thunderbird-empty"),
     case(partial(thunderbird, below=False), "Duyệt", APPROVE, "thunderbird-above-quote"),
+    case(partial(thunderbird, html=True), "Duyệt", APPROVE, "thunderbird-html-below-quote"),
     case(partial(thunderbird, html=True), "", ASKED, "thunderbird-html-empty"),
     case(partial(thunderbird, below=False), NOT_AGREED, ASKED, "thunderbird-flowed-before-dong-y"),
+    case(thunderbird, NOT_AGREED, ASKED, "thunderbird-flowed-before-dong-y-below-quote"),
     # Samsung Email and Yahoo Mail on phones
     case(samsung, "Duyệt", APPROVE, "samsung"),
     case(samsung, "", ASKED, "samsung-empty"),
@@ -621,6 +627,11 @@ def _answer_by(loop: Loop, client: Client, answer: str) -> str:
 def _decisions(loop: Loop) -> list[str]:
     kinds = ("approve", "reject", "changes", "forward")
     return [e.kind for e in loop.events(loop.item().id) if e.kind in kinds]
+
+
+def test_an_approval_below_a_thunderbird_quote_is_recorded(loop: Loop) -> None:
+    _answer_by(loop, thunderbird, "Duyệt ạ")
+    assert _decisions(loop) == ["approve"]
 
 
 def test_a_refusal_broken_by_outlook_before_its_verb_approves_nothing(loop: Loop) -> None:
