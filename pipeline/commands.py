@@ -176,6 +176,9 @@ _HTML_CUT_SELECTORS = (
     "div.yahoo_quoted",
 )
 _HTML_DROP_SELECTORS = ("div.gmail_signature", "div.moz-signature", "#Signature")
+# A mail editor writes each line typed as one of these (Gmail, Outlook, phones: <div>; Word,
+# Roundcube: <p>), an empty one for a blank line; they are lines, not paragraphs.
+_TYPED_LINES = frozenset({"div", "p"})
 
 
 def _normalise(text: str) -> str:
@@ -267,7 +270,11 @@ def _html_fresh(html: str) -> str:
         mark = soup.new_tag("div")
         mark.string = ">"  # one quoted line, as in a plain-text reply: a reply may follow it
         quote.replace_with(mark)
-    return html_to_text(str(soup))
+    for line in soup.find_all(_TYPED_LINES):
+        if not line.get_text().strip() and line.find("img") is None:
+            line.clear()
+            line.append(soup.new_tag("br"))  # a blank line typed (Word: <p>&nbsp;</p>)
+    return html_to_text(str(soup), line_tags=_TYPED_LINES)
 
 
 def fresh_text(text: str | None, html: str | None = None) -> str:

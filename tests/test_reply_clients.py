@@ -504,6 +504,12 @@ CASES = [
     case(partial(gmail, app=True), "Duyệt. Cảm ơn anh.", APPROVE, "gmail-app-courtesy"),
     case(partial(gmail, html_only=True), "Duyệt", APPROVE, "gmail-html-only"),
     case(partial(gmail, html_only=True), "", ASKED, "gmail-html-only-empty"),
+    case(
+        partial(gmail, html_only=True),
+        "Không duyệt\nđề nghị sửa đoạn 2",
+        REFUSED,
+        "gmail-html-only-reason-on-next-line",
+    ),
     # Outlook for Windows, in Vietnamese and English, UTF-8 and Windows-1258; plain text
     case(outlook, "Duyệt", APPROVE, "outlook"),
     case(outlook, "", ASKED, "outlook-empty"),
@@ -530,6 +536,12 @@ CASES = [
     case(owa, "Duyệt", APPROVE, "owa"),
     case(owa, "", ASKED, "owa-empty"),
     case(partial(owa, html_only=True), "Đồng ý", APPROVE, "owa-html-only"),
+    case(
+        partial(owa, html_only=True),
+        "Từ chối: trùng bài đã đăng ngày 3/12\nảnh chưa rõ nguồn",
+        Command(Verb.REJECT, "trùng bài đã đăng ngày 3/12\nảnh chưa rõ nguồn"),
+        "owa-html-only-reason-on-two-lines",
+    ),
     case(partial(owa, signature="Tải Outlook cho iOS"), "Duyệt", APPROVE, "outlook-ios"),
     case(partial(owa, signature="Get Outlook for Android"), "", ASKED, "outlook-android-empty"),
     # Mail on iPhone, Vietnamese and English; marks typed decomposed
@@ -640,6 +652,14 @@ def test_a_refusal_broken_by_outlook_before_its_verb_approves_nothing(loop: Loop
     assert loop.item().state == State.PENDING_REVIEW
     answers = [m for m in loop.inbox(reviewer) if str(m["Subject"]).startswith("Re:")]
     assert "“không duyệt”" in _plain(answers[-1])  # asked again, with what was understood
+
+
+def test_a_reason_on_the_line_below_reaches_the_sender(loop: Loop) -> None:
+    _answer_by(loop, partial(owa, html_only=True), "Không duyệt\nẢnh chưa rõ nguồn.")
+    item = loop.item()
+    assert item.state == State.REJECTED
+    told = [m for m in loop.inbox(SENDER) if item.tracking_code in str(m["Subject"])]
+    assert any("Ảnh chưa rõ nguồn." in _plain(m) for m in told)
 
 
 def _plain(msg: EmailMessage) -> str:
