@@ -100,13 +100,15 @@ FILLERS: tuple[str, ...] = ("ok", "okay", "oke", "dạ", "vâng", "ừ")
 # Polite particles dropped from the end of a forward target ("CHUYỂN anh Nam ạ"); exact
 # spelling only, so that "Nguyễn Văn A" keeps its "A".
 TRAILING_PARTICLES: tuple[str, ...] = ("ạ", "nhé", "nhe", "please", "pls", "giúp", "giùm")
-# What may follow an approval on its line ("Duyệt ạ, cảm ơn anh", "Đồng ý cho đăng nhé").
-# Any other word may turn it around ("Duyệt không được…", "Đồng ý không đăng"): such a
-# line is no approval, and the reviewer is asked again.
+# What may follow an approval on its line ("Duyệt ạ, cảm ơn anh", "Đồng ý cho đăng nhé"),
+# besides the reviewer's own name ("Duyệt - Lê Minh Châu"). Any other word may turn it
+# around ("Duyệt không được…", "Đồng ý không đăng"): such a line is no approval, and the
+# reviewer is asked again.
 APPROVAL_TAIL: tuple[str, ...] = (
     *TRAILING_PARTICLES,
     *("nha", "nhá", "đi", "luôn", "rồi", "cho", "đăng", "bài", "tin", "này", "nội", "dung"),
-    *("em", "anh", "chị", "bạn", "cảm", "ơn", "thanks", "thank", "you", "ok", "okay"),
+    *("em", "anh", "chị", "bạn", "cảm", "cám", "ơn", "xin", "nhiều", "trân", "trọng"),
+    *("thanks", "thank", "you", "ok", "okay"),
 )
 # Lines that end a multi-line reason.
 CLOSINGS: tuple[str, ...] = (
@@ -399,10 +401,12 @@ def _gather_text(lines: list[str], index: int, rest: str) -> str:
     return "\n".join(p for p in parts if p).strip()
 
 
-def _beyond_approval(rest: str) -> str:
-    """What follows an approval word that is not a courtesy ("" if nothing)."""
+def _beyond_approval(rest: str, signer: str) -> str:
+    """What follows an approval word that is neither a courtesy nor the signer's name ("" if
+    nothing)."""
     words = _WORD.findall(rest)
-    if all(any(_same_word(w, tail) for tail in APPROVAL_TAIL) for w in words):
+    allowed = (*APPROVAL_TAIL, *_WORD.findall(signer))
+    if all(any(_same_word(w, tail) for tail in allowed) for w in words):
         return ""
     return rest.strip(" ,.;:!-–—").strip()
 
@@ -439,8 +443,11 @@ def _unreadable_without_command(lines: list[str], question: bool) -> Unreadable:
     return Unreadable(f"Không tìm thấy lệnh ở đầu thư trả lời; {_EXAMPLES}.")
 
 
-def read_command(text: str | None, html: str | None = None) -> Command | Unreadable:
-    """The reviewer's command, or why it could not be read (in Vietnamese)."""
+def read_command(
+    text: str | None, html: str | None = None, *, signer: str = ""
+) -> Command | Unreadable:
+    """The reviewer's command, or why it could not be read (in Vietnamese). *signer*: the
+    name of the member the reply comes from, who may sign an approval on its line."""
     lines = _as_typed(fresh_text(text, html).split("\n"))
     candidates = [i for i, line in enumerate(lines) if line.strip()][:_MAX_COMMAND_LINES]
     if not candidates:
@@ -457,7 +464,7 @@ def read_command(text: str | None, html: str | None = None) -> Command | Unreada
         if match.rule.verb is Verb.APPROVE and "?" in match.rest:
             question = True  # "Duyệt?" is a question, not an approval
             continue
-        if match.rule.verb is Verb.APPROVE and (extra := _beyond_approval(match.rest)):
+        if match.rule.verb is Verb.APPROVE and (extra := _beyond_approval(match.rest, signer)):
             return Unreadable(
                 f"Sau chữ “{match.pattern}” còn có “{extra}”, nên chưa rõ là đồng ý. "
                 "Để duyệt, trả lời chỉ một chữ DUYỆT; để không duyệt, TỪ CHỐI: <lý do>."

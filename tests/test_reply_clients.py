@@ -500,8 +500,11 @@ CASES = [
     case(gmail, "", ASKED, "gmail-web-empty"),
     case(gmail, "DUYỆT", APPROVE, "gmail-web-upper"),
     case(gmail, "Duyệt\n\n-- \nLê Minh Châu\nPhó Trưởng ban", APPROVE, "gmail-web-signature"),
+    case(gmail, "Duyệt - Lê Minh Châu", APPROVE, "gmail-web-signed-on-the-line"),
+    case(gmail, "Duyệt - Trần Văn Bình xem lại", ASKED, "gmail-web-another-name-on-the-line"),
     case(partial(gmail, app=True), "dong y", APPROVE, "gmail-app-no-diacritics"),
     case(partial(gmail, app=True), "Duyệt. Cảm ơn anh.", APPROVE, "gmail-app-courtesy"),
+    case(partial(gmail, app=True), "Duyệt ạ, cám ơn anh nhiều!", APPROVE, "gmail-app-thanks"),
     case(partial(gmail, html_only=True), "Duyệt", APPROVE, "gmail-html-only"),
     case(partial(gmail, html_only=True), "", ASKED, "gmail-html-only-empty"),
     case(
