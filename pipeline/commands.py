@@ -1,10 +1,13 @@
 """Reading a board member's command from a reply to a notification mail.
 
 Reviewers answer from phones and desktop clients, in Vietnamese or English, with or without
-diacritics. :func:`fresh_text` drops what the reply quotes (``>`` lines, the reply headers of
-Gmail, Outlook, Apple Mail and Thunderbird in both languages, and everything after them) and
-signatures; :func:`read_command` then looks for a command word at the start of one of the first
-three non-empty lines::
+diacritics. :func:`fresh_text` drops what the reply quotes and signatures: ``>`` lines (an
+HTML ``<blockquote>`` is one) with the "On …, X wrote:" header over them, the reviewer's text
+being above or below them (Thunderbird and Roundcube put it below by default); and a reply
+header (Gmail, Outlook, Apple Mail, Thunderbird, Zimbra, in both languages) over a quote not
+marked with ``>`` (Outlook), with everything after it. :func:`read_command` joins the lines a
+client broke at its line length, then looks for a command word at the start of one of the
+first three non-empty lines::
 
     DUYỆT / APPROVE                         -> approve
     TỪ CHỐI: <lý do> / REJECT: <reason>     -> reject (reason required)
@@ -97,13 +100,15 @@ FILLERS: tuple[str, ...] = ("ok", "okay", "oke", "dạ", "vâng", "ừ")
 # Polite particles dropped from the end of a forward target ("CHUYỂN anh Nam ạ"); exact
 # spelling only, so that "Nguyễn Văn A" keeps its "A".
 TRAILING_PARTICLES: tuple[str, ...] = ("ạ", "nhé", "nhe", "please", "pls", "giúp", "giùm")
-# What may follow an approval on its line ("Duyệt ạ, cảm ơn anh", "Đồng ý cho đăng nhé").
-# Any other word may turn it around ("Duyệt không được…", "Đồng ý không đăng"): such a
-# line is no approval, and the reviewer is asked again.
+# What may follow an approval on its line ("Duyệt ạ, cảm ơn anh", "Đồng ý cho đăng nhé"),
+# besides the reviewer's own name ("Duyệt - Lê Minh Châu"). Any other word may turn it
+# around ("Duyệt không được…", "Đồng ý không đăng"): such a line is no approval, and the
+# reviewer is asked again.
 APPROVAL_TAIL: tuple[str, ...] = (
     *TRAILING_PARTICLES,
     *("nha", "nhá", "đi", "luôn", "rồi", "cho", "đăng", "bài", "tin", "này", "nội", "dung"),
-    *("em", "anh", "chị", "bạn", "cảm", "ơn", "thanks", "thank", "you", "ok", "okay"),
+    *("em", "anh", "chị", "bạn", "cảm", "cám", "ơn", "xin", "nhiều", "trân", "trọng"),
+    *("thanks", "thank", "you", "ok", "okay"),
 )
 # Lines that end a multi-line reason.
 CLOSINGS: tuple[str, ...] = (
@@ -170,10 +175,12 @@ _HTML_CUT_SELECTORS = (
     "#divRplyFwdMsg",
     "#appendonsend",
     "#mail-editor-reference-message-container",
-    "div.moz-cite-prefix",
     "div.yahoo_quoted",
 )
-_HTML_DROP_SELECTORS = ("blockquote", "div.gmail_signature", "div.moz-signature", "#Signature")
+_HTML_DROP_SELECTORS = ("div.gmail_signature", "div.moz-signature", "#Signature")
+# A mail editor writes each line typed as one of these (Gmail, Outlook, phones: <div>; Word,
+# Roundcube: <p>), an empty one for a blank line; they are lines, not paragraphs.
+_TYPED_LINES = frozenset({"div", "p"})
 
 
 def _normalise(text: str) -> str:
@@ -181,32 +188,57 @@ def _normalise(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _attribution(lines: list[str], i: int) -> int:
+    """How many lines (folded, stripped) the "On …, X wrote:" header at line *i* spans; 0: none."""
+    line = lines[i]
+    if _ADDRESS_WROTE.search(line):
+        return 1
+    if not _ATTRIBUTION_START.match(line):
+        return 0
+    joined = line
+    for extra in range(3):  # clients wrap long "On ..., X <x@y> wrote:" lines
+        if _ATTRIBUTION_END.search(joined):
+            return extra + 1 if len(joined) < 400 else 0
+        if i + extra + 1 >= len(lines) or not lines[i + extra + 1]:
+            break
+        joined += " " + lines[i + extra + 1]
+    return 0
+
+
 def _starts_quote(lines: list[str], i: int) -> bool:
-    """Whether line *i* (folded, stripped) starts the quoted part: a header or a signature."""
+    """Whether line *i* (folded, stripped) starts what is not the reviewer's own: a separator,
+    a phone's signature, or a header block over a quote not marked with ">" (Outlook)."""
     line = lines[i]
     if _SEPARATOR.match(line) or (_MOBILE_SIGNATURE.match(line) and len(line) < 80):
         return True
-    if _ADDRESS_WROTE.search(line) or _HEADER_ONE_LINE.match(line):
+    if _HEADER_ONE_LINE.match(line):
         return True
-    if _ATTRIBUTION_START.match(line):
-        joined = line
-        for extra in range(3):  # clients wrap long "On ..., X <x@y> wrote:" lines
-            if _ATTRIBUTION_END.search(joined):
-                return len(joined) < 400
-            if i + extra + 1 >= len(lines) or not lines[i + extra + 1]:
-                break
-            joined += " " + lines[i + extra + 1]
     if _HEADER_FROM.match(line):
         return any(_HEADER_SENT.match(following) for following in lines[i + 1 : i + 5])
     return False
+
+
+def _marked_quote_at(raw: list[str], i: int) -> bool:
+    """Whether the first non-blank line from *i* on is quoted with ">"."""
+    following = next((line for line in raw[i:] if line.strip()), "")
+    return following.lstrip().startswith(">")
 
 
 def _strip_text(text: str) -> str:
     raw = _normalise(text).split("\n")
     folded = [fold(line.strip()) for line in raw]
     kept: list[str] = []
+    quoted_until = 0
     for i, line in enumerate(raw):
-        if line.rstrip() == "--" or _starts_quote(folded, i):
+        if i < quoted_until:
+            continue
+        header = _attribution(folded, i)
+        if header and _marked_quote_at(raw, i + header):
+            # "X wrote:" over a ">" quote: the reply may follow it (Thunderbird and Roundcube
+            # put it below the quote by default); the quoted lines are skipped below.
+            quoted_until = i + header
+            continue
+        if line.rstrip() == "--" or header or _starts_quote(folded, i):
             break
         if line.lstrip().startswith(">"):
             if kept and kept[-1]:
@@ -236,7 +268,15 @@ def _html_fresh(html: str) -> str:
     for selector in _HTML_DROP_SELECTORS:
         for element in soup.select(selector):
             element.decompose()
-    return html_to_text(str(soup))
+    while (quote := soup.find("blockquote")) is not None:  # the outermost first
+        mark = soup.new_tag("div")
+        mark.string = ">"  # one quoted line, as in a plain-text reply: a reply may follow it
+        quote.replace_with(mark)
+    for line in soup.find_all(_TYPED_LINES):
+        if not line.get_text().strip() and line.find("img") is None:
+            line.clear()
+            line.append(soup.new_tag("br"))  # a blank line typed (Word: <p>&nbsp;</p>)
+    return html_to_text(str(soup), line_tags=_TYPED_LINES)
 
 
 def fresh_text(text: str | None, html: str | None = None) -> str:
@@ -246,6 +286,24 @@ def fresh_text(text: str | None, html: str | None = None) -> str:
     if html and html.strip():
         return _strip_text(_html_fresh(html))
     return ""
+
+
+# Clients break long lines of plain text at 72 (Thunderbird, Roundcube), 76 (Outlook) or 78
+# (Gmail) characters, before the word that does not fit: a line that long ending in a word
+# goes on on the next one. "… nên không | duyệt ạ." is one line, not an approval.
+_WRAPPED_LENGTH = 60
+
+
+def _as_typed(lines: list[str]) -> list[str]:
+    """*lines* with those a mail client broke joined again."""
+    out: list[str] = []
+    for line in lines:
+        last = out[-1] if out else ""
+        if line.strip() and len(last) >= _WRAPPED_LENGTH and last[-1].isalnum():
+            out[-1] = f"{last} {line.strip()}"
+        else:
+            out.append(line)
+    return out
 
 
 # --- Command words -------------------------------------------------------------------------------
@@ -343,10 +401,12 @@ def _gather_text(lines: list[str], index: int, rest: str) -> str:
     return "\n".join(p for p in parts if p).strip()
 
 
-def _beyond_approval(rest: str) -> str:
-    """What follows an approval word that is not a courtesy ("" if nothing)."""
+def _beyond_approval(rest: str, signer: str) -> str:
+    """What follows an approval word that is neither a courtesy nor the signer's name ("" if
+    nothing)."""
     words = _WORD.findall(rest)
-    if all(any(_same_word(w, tail) for tail in APPROVAL_TAIL) for w in words):
+    allowed = (*APPROVAL_TAIL, *_WORD.findall(signer))
+    if all(any(_same_word(w, tail) for tail in allowed) for w in words):
         return ""
     return rest.strip(" ,.;:!-–—").strip()
 
@@ -383,9 +443,12 @@ def _unreadable_without_command(lines: list[str], question: bool) -> Unreadable:
     return Unreadable(f"Không tìm thấy lệnh ở đầu thư trả lời; {_EXAMPLES}.")
 
 
-def read_command(text: str | None, html: str | None = None) -> Command | Unreadable:
-    """The reviewer's command, or why it could not be read (in Vietnamese)."""
-    lines = fresh_text(text, html).split("\n")
+def read_command(
+    text: str | None, html: str | None = None, *, signer: str = ""
+) -> Command | Unreadable:
+    """The reviewer's command, or why it could not be read (in Vietnamese). *signer*: the
+    name of the member the reply comes from, who may sign an approval on its line."""
+    lines = _as_typed(fresh_text(text, html).split("\n"))
     candidates = [i for i, line in enumerate(lines) if line.strip()][:_MAX_COMMAND_LINES]
     if not candidates:
         return Unreadable(
@@ -401,7 +464,7 @@ def read_command(text: str | None, html: str | None = None) -> Command | Unreada
         if match.rule.verb is Verb.APPROVE and "?" in match.rest:
             question = True  # "Duyệt?" is a question, not an approval
             continue
-        if match.rule.verb is Verb.APPROVE and (extra := _beyond_approval(match.rest)):
+        if match.rule.verb is Verb.APPROVE and (extra := _beyond_approval(match.rest, signer)):
             return Unreadable(
                 f"Sau chữ “{match.pattern}” còn có “{extra}”, nên chưa rõ là đồng ý. "
                 "Để duyệt, trả lời chỉ một chữ DUYỆT; để không duyệt, TỪ CHỐI: <lý do>."

@@ -177,11 +177,13 @@ def reply_facts(
     if not (refs.message_ids or refs.tokens):
         return None
     domain = mail.from_address.rpartition("@")[2]
+    member = board.member_by_address(mail.from_address)  # may sign an approval: «Duyệt - Châu»
+    signer = member.name if member is not None else ""
     return ReplyFacts(
         refs=refs,
         auth=replyauth.check_authentication(headers, board.review.reply_auth, domain),
         auto_reply=replyauth.is_auto_reply(headers),
-        command=unread or read_command(mail.text_body, mail.html_body),
+        command=unread or read_command(mail.text_body, mail.html_body, signer=signer),
         subject=mail.subject,
     )
 

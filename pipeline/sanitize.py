@@ -493,7 +493,8 @@ _SKIP_TAGS: frozenset[str] = frozenset(
 class _TextBuilder:
     """Accumulates text with pending line breaks (1 = newline, 2 = blank line)."""
 
-    def __init__(self) -> None:
+    def __init__(self, line_tags: frozenset[str] = frozenset()) -> None:
+        self.line_tags = line_tags  # blocks that end a line, not a paragraph
         self.parts: list[str] = []
         self.pending = 0
         self.cell_sep = False
@@ -535,7 +536,8 @@ class _TextBuilder:
 
 def _boundary(name: str, out: _TextBuilder) -> None:
     """What starts and ends an element: its block or line break, its cell separator."""
-    level = 2 if name in _BLOCK_TAGS else 1 if name in _LINE_TAGS else 0
+    ends_line = name in _LINE_TAGS or name in out.line_tags
+    level = 1 if ends_line else 2 if name in _BLOCK_TAGS else 0
     if level:
         out.brk(level)
     if name in _CELL_TAGS:
@@ -581,15 +583,17 @@ def _walk(top: PageElement, out: _TextBuilder) -> None:
         stack.extend((child, inner) for child in reversed(list(node.children)))
 
 
-def html_to_text(html: str) -> str:
+def html_to_text(html: str, *, line_tags: frozenset[str] = frozenset()) -> str:
     """Readable plain text from (sanitised) HTML, NFC-normalised.
 
     Paragraphs and other blocks are separated by a blank line, ``<br>``, list items,
     table rows and captions by a newline; list items start with ``"- "`` and table
     cells are separated by a tab. Used for classification and duplicate detection.
+    ``line_tags``: blocks that hold one line each and so end with a newline only (a mail
+    editor writes each line typed as a ``<div>`` or ``<p>``).
     """
     soup = BeautifulSoup(html, "html.parser")
-    out = _TextBuilder()
+    out = _TextBuilder(line_tags)
     for child in soup.children:
         _walk(child, out)
     return unicodedata.normalize("NFC", out.result())

@@ -151,6 +151,11 @@ class Loop:
         with smtplib.SMTP(self.sink.host, self.sink.port, timeout=30) as smtp:
             smtp.send_message(msg, from_addr=sender, to_addrs=[str(msg["To"])])
 
+    def send_bytes(self, raw: bytes, sender: str, to: str) -> None:
+        """Send a mail exactly as a client wrote it (its MIME bytes untouched)."""
+        with smtplib.SMTP(self.sink.host, self.sink.port, timeout=30) as smtp:
+            smtp.sendmail(sender, [to], raw)
+
     def stamp(self, raw: bytes) -> str | None:
         """Authentication-Results as the board's server would write them."""
         headers = message_from_bytes(raw.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n")
