@@ -110,6 +110,15 @@ APPROVAL_TAIL: tuple[str, ...] = (
     *("em", "anh", "chị", "bạn", "cảm", "cám", "ơn", "xin", "nhiều", "trân", "trọng"),
     *("thanks", "thank", "you", "ok", "okay"),
 )
+# Words that, starting a line below an approval, make it conditional ("Duyệt" then
+# "nhưng sửa lại tiêu đề"): the article would go out unchanged, so the reviewer is asked
+# again. A signature, a thanks or a greeting below an approval leaves it one.
+APPROVAL_BUT: tuple[str, ...] = (
+    *("nhưng", "tuy", "song", "trừ", "ngoại", "nếu", "sau", "khi", "miễn", "với"),
+    *("cần", "phải", "đề", "yêu", "lưu", "sửa", "bỏ", "thêm", "chỉnh", "thay", "xem"),
+    *("chưa", "không", "ko", "đừng", "chớ", "trước", "nhớ"),
+    *("but", "except", "unless", "if", "after", "once", "provided", "please", "not"),
+)
 # Lines that end a multi-line reason.
 CLOSINGS: tuple[str, ...] = (
     "trân trọng",
@@ -443,6 +452,15 @@ def _unreadable_without_command(lines: list[str], question: bool) -> Unreadable:
     return Unreadable(f"Không tìm thấy lệnh ở đầu thư trả lời; {_EXAMPLES}.")
 
 
+def _condition_below(lines: list[str]) -> str:
+    """The first of ``lines`` (below an approval) that makes it conditional, or ""."""
+    for line in lines:
+        words = _WORD.findall(line)
+        if words and any(_same_word(words[0], but) for but in APPROVAL_BUT):
+            return line.strip()
+    return ""
+
+
 def read_command(
     text: str | None, html: str | None = None, *, signer: str = ""
 ) -> Command | Unreadable:
@@ -464,11 +482,14 @@ def read_command(
         if match.rule.verb is Verb.APPROVE and "?" in match.rest:
             question = True  # "Duyệt?" is a question, not an approval
             continue
-        if match.rule.verb is Verb.APPROVE and (extra := _beyond_approval(match.rest, signer)):
-            return Unreadable(
-                f"Sau chữ “{match.pattern}” còn có “{extra}”, nên chưa rõ là đồng ý. "
-                "Để duyệt, trả lời chỉ một chữ DUYỆT; để không duyệt, TỪ CHỐI: <lý do>."
-            )
+        if match.rule.verb is Verb.APPROVE:
+            after = [lines[j] for j in candidates if j > i]
+            extra = _beyond_approval(match.rest, signer) or _condition_below(after)
+            if extra:
+                return Unreadable(
+                    f"Sau chữ “{match.pattern}” còn có “{extra}”, nên chưa rõ là đồng ý. "
+                    "Để duyệt, trả lời chỉ một chữ DUYỆT; để không duyệt, TỪ CHỐI: <lý do>."
+                )
         found.append((i, match))
     if not found:
         return _unreadable_without_command([lines[i] for i in candidates], question)

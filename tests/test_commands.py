@@ -374,6 +374,36 @@ def test_an_approval_word_turned_around_by_what_follows_is_no_approval(reply: st
 
 
 @pytest.mark.parametrize(
+    "reply",
+    [
+        "Duyệt\nnhưng sửa lại tiêu đề cho ngắn gọn",
+        "Duyệt.\n\nTuy nhiên cần bổ sung nguồn ảnh.",
+        "Đồng ý\nSau khi sửa số liệu ở đoạn 2",
+        "DUYET\nko dang anh thu 3",
+        "Approve\nbut fix the headline first",
+        "Duyệt ạ\nCảm ơn em\nNhớ thay ảnh đầu bài",
+    ],
+)
+def test_an_approval_made_conditional_on_the_lines_below_is_no_approval(reply: str) -> None:
+    """Published on that reply, the article would go out without the change asked for."""
+    reason = unreadable(reply)
+    assert "chưa rõ là đồng ý" in reason and reply.splitlines()[-1] in reason
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Duyệt\n\nTrân trọng,\nNguyễn Văn Hùng\nPhó Trưởng ban",
+        "Duyệt\nCảm ơn chị",
+        "Chào em,\nDuyệt\nAnh Hùng",
+        "Đồng ý\nĐã xem kỹ",
+    ],
+)
+def test_an_approval_above_a_signature_or_thanks_stays_an_approval(reply: str) -> None:
+    assert read_command(reply) == APPROVE
+
+
+@pytest.mark.parametrize(
     "reply", ["Duyệt nhé em", "Đồng ý cho đăng", "Duyệt đăng bài này, cảm ơn chị", "OK duyệt đi"]
 )
 def test_an_approval_may_end_in_a_courtesy(reply: str) -> None:
