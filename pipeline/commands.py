@@ -173,7 +173,8 @@ _HEADER_SENT = re.compile(r"^\**(sent|date|gui|da gui|ngay gui|ngay)\s*:")
 _HEADER_ONE_LINE = re.compile(r"^\**(from|tu)\s*:.+\b(sent|date|gui|da gui)\s*:")
 _MOBILE_SIGNATURE = re.compile(
     r"^(sent from (my|mail|outlook|yahoo)\b|sent with\b|get outlook for\b"
-    r"|(duoc )?gui tu (dien thoai|iphone|ipad|android|thiet bi|samsung|outlook|yahoo|mail)\b)"
+    r"|(duoc |da )?gui tu (dien thoai|iphone|ipad|android|thiet bi|samsung|outlook|yahoo|mail)\b"
+    r"|tai (ung dung )?outlook (cho|for)\b)"
 )
 _INVISIBLE = str.maketrans({"\u200b": None, "\u200c": None, "\u200d": None, "\ufeff": None})
 

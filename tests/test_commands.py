@@ -206,6 +206,8 @@ def test_reject_reason_stops_at_reply_header(header: str) -> None:
         "Được gửi từ iPhone của tôi",
         "Gửi từ điện thoại Samsung",
         "Gửi từ iPhone của tôi",
+        "Đã gửi từ điện thoại thông minh Samsung Galaxy của tôi.",
+        "Tải Outlook cho iOS",
         "-- \nNguyễn Văn B\nTỪ CHỐI mọi trách nhiệm",
         "--\nNguyen Van B",
     ],
