@@ -40,6 +40,7 @@ from mailparser.exceptions import MailParserRecursionError
 from mailparser.utils import get_addresses
 
 from pipeline import charsets, tnef
+from pipeline.flowed import unflow
 
 __all__ = [
     "Attachment",
@@ -415,7 +416,19 @@ def _decode_text(part: Message, walk: _Walk) -> str:
         charset = part.get_content_charset()
     except Exception:
         charset = None
-    return decode_bytes(_payload_bytes(part, walk), charset)
+    text = decode_bytes(_payload_bytes(part, walk), charset)
+    if _content_type(part) == "text/plain" and _param(part, "format") == "flowed":
+        return unflow(text, delsp=_param(part, "delsp") == "yes")
+    return text
+
+
+def _param(part: Message, name: str) -> str:
+    """A Content-Type parameter, lower case ("" if absent or unreadable)."""
+    try:
+        value = part.get_param(name)
+    except Exception:
+        return ""
+    return value.strip().lower() if isinstance(value, str) else ""
 
 
 def _walk(part: Message, walk: _Walk, depth: int) -> None:

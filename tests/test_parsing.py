@@ -614,6 +614,31 @@ def test_real_mail_corpus_is_present() -> None:
     assert len(list(REAL_MAIL.glob("*.eml"))) >= 20
 
 
+@pytest.mark.parametrize("delsp", [False, True])
+def test_flowed_plain_text_is_read_as_typed(delsp: bool) -> None:
+    """Roundcube, Thunderbird and Apple Mail break plain text at their width, each line that
+    goes on ending in a space (RFC 3676): the article is one paragraph again, not lines of
+    72 characters that become line breaks on the portal."""
+    typed = (
+        "Sáng 7/12, Sở Giáo dục và Đào tạo tổ chức hội nghị tổng kết năm học 2025-2026 "
+        "với sự tham dự của hơn 200 đại biểu đến từ các trường trên địa bàn tỉnh."
+    )
+    words = typed.split(" ")
+    cut = [" ".join(words[:12]), " ".join(words[12:24]), " ".join(words[24:])]
+    soft = "  \r\n" if delsp else " \r\n"  # DelSp=yes: the client added one space more
+    body = soft.join(cut) + "\r\n\r\n>> Thư trước" + soft + ">> ở đây\r\n"
+    raw = (
+        "From: a@so.example\r\nTo: b@so.example\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=utf-8; format=flowed"
+        + ("; delsp=yes" if delsp else "")
+        + "\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        + body
+    ).encode()
+    text = parse_message(raw).text_body
+    assert text.split("\n")[0] == typed
+    assert ">> Thư trước ở đây" in text
+
+
 def test_reference_date_utc_conversion() -> None:
     mail = parse(envelope(MIMEText("x", "plain", "utf-8")))
     assert mail.date is not None
