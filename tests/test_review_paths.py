@@ -61,12 +61,13 @@ SCENARIOS: dict[str, Scenario] = {
         NEWS_BODY,
         ["truong-ban"],
     ),
-    # Bước 1: an item in another member's field goes to him first; Bước 2: the head.
+    # Bước 1: the centre's member edits and checks, then an item from outside the board in
+    # a member's field goes to that member; Bước 2: the head.
     "khanhhoa": Scenario(
         "vanthu@vpubnd.khanhhoa.gov.vn",
         "[NV] Kết quả tuyển dụng công chức cấp xã năm 2026",
         NEWS_BODY,
-        ["kiem-duyet-chuyen-nganh", "truong-ban"],
+        ["tiep-nhan-bien-tap", "kiem-duyet-chuyen-nganh", "truong-ban"],
     ),
     # Đ4.1f: the head's opinion on a sensitive matter; Đ2.1: the board decides by majority.
     "tuyenquang": Scenario(
