@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import routing
+from pipeline import classify, routing
 from pipeline.config import Board, load_board
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
@@ -69,3 +69,67 @@ def test_khanhhoa_path_follows_article_8(
     fields: tuple[str, ...], sender: str | None, expected: Path_
 ) -> None:
     assert path(_board("khanhhoa"), fields, sender) == expected
+
+
+# ---------------------------------------------------------------------------
+# Đồng Nai (seed 000)
+# ---------------------------------------------------------------------------
+def owners_of_item(board: Board, subject: str) -> list[str]:
+    """The members whose field an item from an unknown sender falls in (its subject)."""
+    fields = classify.classify_fields(board, subject, "", classify.Sender(None, None))
+    return sorted(classify.owners(board, fields))
+
+
+# Đ6.6 and Đ8.2 a–v: a typical item of each point, in the regulation's words, and the
+# member it goes to: the body the point names.
+DONGNAI_ITEMS = [
+    (
+        "6.6",
+        "Ý kiến chỉ đạo, điều hành của Chủ tịch UBND tỉnh tuần này",
+        ["pho-truong-ban-thuong-truc"],
+    ),
+    ("8.2a", "Sở Nội vụ sắp xếp tổ chức bộ máy, đẩy mạnh cải cách hành chính", ["uv-so-noi-vu"]),
+    ("8.2b", "Hội nghị phổ biến giáo dục pháp luật và trợ giúp pháp lý", ["uv-so-tu-phap"]),
+    (
+        "8.2c",
+        "Thông báo tuyển chọn tổ chức, cá nhân thực hiện nhiệm vụ khoa học và công nghệ",
+        ["uv-so-khcn"],
+    ),
+    ("8.2d", "Bảng giá đất năm 2020; quan trắc chất lượng môi trường nước", ["uv-so-tnmt"]),
+    ("8.2e", "Danh mục dự án mời gọi đầu tư và chương trình hỗ trợ doanh nghiệp", ["uv-so-khdt"]),
+    ("8.2f", "Công khai kết quả quản lý công sản, tài sản công năm 2019", ["uv-so-tai-chinh"]),
+    ("8.2g", "Chương trình giảm nghèo và chính sách người có công", ["uv-so-ldtbxh"]),
+    ("8.2h", "Xây dựng nông thôn mới gắn với phát triển nông thôn", ["uv-so-nnptnt"]),
+    ("8.2i", "Quản lý kiến trúc và cấp giấy phép xây dựng", ["uv-so-xay-dung"]),
+    ("8.2j", "Lịch sát hạch cấp giấy phép lái xe hạng B2", ["uv-so-gtvt"]),
+    ("8.2k", "Chương trình xúc tiến thương mại năm 2020", ["uv-so-cong-thuong"]),
+    ("8.2k,l", "Kiểm tra an toàn thực phẩm dịp Tết", ["uv-so-cong-thuong", "uv-so-y-te"]),
+    ("8.2l", "Y tế dự phòng: chủ động phòng chống dịch bệnh", ["uv-so-y-te"]),
+    ("8.2m", "Di tích, danh thắng thu hút khách du lịch", ["uv-so-vhttdl"]),
+    ("8.2n", "Kế hoạch tuyển sinh lớp 10 và kỳ thi tốt nghiệp", ["uv-so-gddt"]),
+    ("8.2o", "Hoạt động đối ngoại của tỉnh: tiếp đại sứ", ["uv-so-ngoai-vu"]),
+    ("8.2p", "Kế hoạch tiếp công dân; kết quả giải quyết khiếu nại, tố cáo", ["uv-thanh-tra"]),
+    ("8.2q", "Tình hình hoạt động của các khu công nghiệp, phí hạ tầng", ["uv-ban-ql-kcn"]),
+    ("8.2q", "Giá thuê đất, phí hạ tầng tại các khu công nghiệp", ["uv-ban-ql-kcn"]),
+    ("8.2r", "Công tác dân tộc: hỗ trợ đồng bào dân tộc thiểu số", ["uv-ban-dan-toc"]),
+    ("8.2s", "Ươm tạo doanh nghiệp công nghệ cao công nghệ sinh học", ["uv-ban-ql-cnc"]),
+    ("8.2t", "Công an tỉnh tuyên truyền phòng cháy chữa cháy", ["uv-cong-an"]),
+    ("8.2u", "Kim ngạch xuất nhập khẩu qua hải quan quý I", ["uv-cuc-hai-quan"]),
+    ("8.2u", "Niên giám thống kê năm 2019: số liệu thống kê", ["uv-cuc-thong-ke"]),
+    ("8.2u", "Hướng dẫn kê khai thuế và hoàn thuế", ["uv-cuc-thue"]),
+    (
+        "8.2v",
+        "Sự kiện nổi bật: lễ kỷ niệm ngày thành lập tỉnh",
+        ["uv-bao-dong-nai", "uv-dai-ptth", "uv-hoi-nha-bao"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("subject", "members"),
+    [pytest.param(s, m, id=f"D{a}-{i}") for i, (a, s, m) in enumerate(DONGNAI_ITEMS)],
+)
+def test_dongnai_item_goes_to_the_member_article_8_2_names(
+    subject: str, members: list[str]
+) -> None:
+    assert owners_of_item(_board("dongnai"), subject) == members
