@@ -133,3 +133,30 @@ def test_dongnai_item_goes_to_the_member_article_8_2_names(
     subject: str, members: list[str]
 ) -> None:
     assert owners_of_item(_board("dongnai"), subject) == members
+
+
+DN_STAFF = ("to-chuyen-vien", ["chuyen-vien-cong", "to-truong-to-chuyen-vien"])
+DN_STANDING = ("pho-truong-ban-thuong-truc", ["pho-truong-ban-thuong-truc"])
+
+
+def test_dongnai_path_follows_articles_9_and_10() -> None:
+    board = _board("dongnai")
+    # Đ10.2–4: the Tổ Chuyên viên edits, the Phó Trưởng ban thường trực approves.
+    assert path(board, ("noi-vu",)) == [DN_STAFF, DN_STANDING]
+    # Đ9.1: a hot matter needs the Trưởng ban's and the standing deputy's opinion first.
+    assert path(board, ("noi-vu",), sensitive=True) == [
+        DN_STAFF,
+        ("y-kien-diem-nong", ["pho-truong-ban-thuong-truc", "truong-ban"]),
+        DN_STANDING,
+    ]
+
+
+# ---------------------------------------------------------------------------
+# Bình Phước (seed 001)
+# ---------------------------------------------------------------------------
+def test_binhphuoc_path_follows_article_10() -> None:
+    # Đ10.1: the Trung tâm Tin học - Công báo checks and edits; Đ10.2a: the head approves.
+    assert path(_board("binhphuoc"), ("tin-tuc",), "thanh-vien") == [
+        ("trung-tam-tin-hoc-cong-bao", ["bien-tap-vien", "giam-doc-trung-tam"]),
+        ("truong-ban", ["truong-ban"]),
+    ]
