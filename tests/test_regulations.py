@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import classify, routing
+from pipeline import classify, publishing, routing
 from pipeline.config import Board, load_board
+from pipeline.models import Submission
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 
@@ -160,3 +161,21 @@ def test_binhphuoc_path_follows_article_10() -> None:
         ("trung-tam-tin-hoc-cong-bao", ["bien-tap-vien", "giam-doc-trung-tam"]),
         ("truong-ban", ["truong-ban"]),
     ]
+
+
+def test_binhphuoc_posts_cite_the_portal_and_english_goes_to_the_english_edition() -> None:
+    board = _board("binhphuoc")
+    text = "The People's Committee of the province met the investors of the new industrial zone."
+    item = Submission(
+        title="Binh Phuoc meets investors",
+        body_html=f"<p>{text}</p>",
+        body_text=text,
+        author="Nguyễn Văn A",
+        field_ids=["tieng-anh"],
+    )
+    post = publishing.article(board, item, "bientap-binhphuoc-1-abc", None)
+    # Đ8.3: the author and "Theo Cổng TTĐT tỉnh Bình Phước" on every post
+    assert "Nguyễn Văn A" in post.body_html
+    assert "Theo Cổng TTĐT tỉnh Bình Phước" in post.body_html
+    # Đ7.2: the English edition
+    assert (post.language, post.section) == ("en", "English")
