@@ -428,7 +428,7 @@ LUCNAM_ROSTER = [
     ("Nguyễn Đăng Vinh", Role.THANH_VIEN),
     ("Nguyễn Thanh Chiến", Role.THANH_VIEN),
     ("Nguyễn Thị Thoa", Role.THANH_VIEN),
-    ("Tống Văn Thắng", Role.LANH_DAO_TRUNG_TAM),
+    ("Tống Văn Thắng", Role.THANH_VIEN),
     ("Vũ Thị An", Role.THANH_VIEN),
     ("Nguyễn Thị Quyên", Role.THANH_VIEN),
     ("Nguyễn Trọng Sử", Role.THANH_VIEN),

@@ -179,3 +179,63 @@ def test_binhphuoc_posts_cite_the_portal_and_english_goes_to_the_english_edition
     assert "Theo Cổng TTĐT tỉnh Bình Phước" in post.body_html
     # Đ7.2: the English edition
     assert (post.language, post.section) == ("en", "English")
+
+
+# ---------------------------------------------------------------------------
+# Lục Nam (seed 004): Thông báo 81/TB-BBT (TB mục n) and the Quy chế
+# ---------------------------------------------------------------------------
+LN_HEAD = ("truong-ban", ["nguyen-duc-toan"])
+
+
+@pytest.mark.parametrize(
+    ("fields", "sender", "reviewers"),
+    [
+        # TB mục 5: the Huyện ủy office's member supplies the Party's items "cho Đ/c Nguyễn
+        # Văn Chung kiểm duyệt"; TB mục 2: Nguyễn Đức Triệu handles the Huyện ủy's items.
+        pytest.param(
+            ("khoi-dang",), None, ["nguyen-duc-trieu", "nguyen-van-chung"], id="party-item"
+        ),
+        pytest.param(
+            ("khoi-dang",),
+            "nguyen-duc-thanh",
+            ["nguyen-duc-trieu", "nguyen-van-chung"],
+            id="party-item-of-its-supplier",
+        ),
+        # TB mục 6: the Fatherland Front's documents go "cho đ/c Nguyễn Văn Chung xét duyệt".
+        pytest.param(("mttq-doan-the",), None, ["nguyen-van-chung"], id="front-item"),
+        # TB mục 13: land and resources documents go "cho đ/c Vũ Trí Học xét duyệt".
+        pytest.param(("tai-nguyen-moi-truong",), None, ["vu-tri-hoc"], id="land-item"),
+        # TB mục 21, 19, 22: the section's member.
+        pytest.param(("du-an-dau-thau",), None, ["nguyen-dang-vinh"], id="procurement-item"),
+        pytest.param(("van-ban-qppl",), None, ["vu-thi-an"], id="legal-document"),
+        pytest.param(("gioi-thieu",), None, ["truong-thu-thuy"], id="history-item"),
+    ],
+)
+def test_lucnam_section_reviewer_is_the_one_the_thong_bao_names(
+    fields: tuple[str, ...], sender: str | None, reviewers: list[str]
+) -> None:
+    # Quy chế Đ12.1, Đ10.1: then the Trưởng ban decides.
+    assert path(_board("lucnam"), fields, sender) == [
+        ("thanh-vien-phu-trach-muc", reviewers),
+        LN_HEAD,
+    ]
+
+
+def test_lucnam_reporters_items_pass_the_centres_leadership_first() -> None:
+    data = _board("lucnam").model_dump(exclude={"source_file"})
+    data["members"].append(
+        {
+            "id": "phong-vien",
+            "name": "Phóng viên",
+            "email": "pv@lucnam.example.vn",
+            "role": "phong_vien",
+            "example": True,
+        }
+    )
+    board = Board.model_validate(data)
+    # TB II.4, TB mục 14: the centre's Phó Giám đốc or Giám đốc, then the section, the head
+    assert path(board, ("giao-duc",), "phong-vien") == [
+        ("lanh-dao-trung-tam", ["tong-van-thang", "tran-van-hoa"]),
+        ("thanh-vien-phu-trach-muc", ["dang-thuy-cha"]),
+        LN_HEAD,
+    ]
