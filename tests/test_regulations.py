@@ -14,6 +14,7 @@ import pytest
 from pipeline import classify, publishing, routing
 from pipeline.config import Board, load_board
 from pipeline.models import Submission
+from pipeline.reports import mailing
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 
@@ -239,3 +240,39 @@ def test_lucnam_reporters_items_pass_the_centres_leadership_first() -> None:
         ("thanh-vien-phu-trach-muc", ["dang-thuy-cha"]),
         LN_HEAD,
     ]
+
+
+# ---------------------------------------------------------------------------
+# Activity reports: mailed when each period the regulation sets ends, to whom it says
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("board_id", "periods", "to"),
+    [
+        # Đồng Nai Đ4.4 (monthly, quarterly, yearly), Đ3.2 and Đ12 (six-monthly, yearly);
+        # Đ6.7, Đ9.3: the standing deputy compiles, the Tổ trưởng drafts, for the head.
+        (
+            "dongnai",
+            ["month", "quarter", "half_year", "year"],
+            ["pho-truong-ban-thuong-truc", "to-truong-to-chuyen-vien", "truong-ban"],
+        ),
+        # Bình Phước Đ21.1: six-monthly and yearly.
+        ("binhphuoc", ["half_year", "year"], ["thu-ky", "truong-ban"]),
+        # Khánh Hòa Đ10.1 (meetings every six months), Đ10.2 (yearly), Đ5.3 (the Thư ký).
+        ("khanhhoa", ["half_year", "year"], ["thu-ky", "truong-ban"]),
+        # Tuyên Quang Đ4.1g (meetings at 3, 6, 9 months and a year), Đ8 (the Thư ký reports
+        # to the Trưởng ban and the Phó Trưởng ban).
+        (
+            "tuyenquang",
+            ["quarter", "year"],
+            ["pho-truong-ban", "pho-truong-ban-thuong-truc", "thu-ky", "truong-ban"],
+        ),
+        # Lục Nam TB mục 1 (monthly meetings), TB mục 22 (the Thư ký prepares them).
+        ("lucnam", ["month"], ["nguyen-duc-toan", "truong-thu-thuy"]),
+    ],
+)
+def test_activity_report_is_mailed_at_the_regulations_periods(
+    board_id: str, periods: list[str], to: list[str]
+) -> None:
+    board = _board(board_id)
+    assert board.reports.mail == periods
+    assert sorted(m.id for m in mailing.recipients(board)) == to
