@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import classify, publishing, routing
+from pipeline import byline, checks, classify, publishing, routing
 from pipeline.config import Board, load_board
 from pipeline.models import Submission
 from pipeline.reports import mailing
@@ -276,3 +276,55 @@ def test_activity_report_is_mailed_at_the_regulations_periods(
     board = _board(board_id)
     assert board.reports.mail == periods
     assert sorted(m.id for m in mailing.recipients(board)) == to
+
+
+# Lục Nam Quy chế Đ12.1: "phải có tên, địa chỉ của người viết; tin bài sưu tầm phải nêu rõ
+# tài liệu tham khảo hoặc nguồn gốc khai thác và tên, địa chỉ người sưu tầm".
+BODY = "Lễ hội Chùa Suối Mỡ năm nay thu hút đông đảo du khách thập phương.\n"
+
+
+def returned_for(board: Board, text: str, agency: str | None = "phong-vhtt") -> list[str]:
+    """What an item from ``agency`` (None: a sender of no known agency) would be returned
+    to its sender for."""
+    facts = checks.Facts(
+        board=board,
+        sender=classify.Sender(None, board.agency(agency) if agency else None),
+        title="Lễ hội Chùa Suối Mỡ",
+        text=text,
+        byline=byline.extract(text),
+        file_names=(),
+        oversized=(),
+        duplicate_of=None,
+        legacy_encoding=None,
+        remote_images=(),
+    )
+    return [f.code for f in checks.run_checks(facts) if f.action is checks.Action.RETURN]
+
+
+@pytest.mark.parametrize(
+    ("lines", "missing"),
+    [
+        pytest.param("Tác giả: Nguyễn Văn An\nĐịa chỉ: xã Bảo Đài", [], id="written"),
+        pytest.param(
+            "Sưu tầm\nNgười sưu tầm: Nguyễn Văn An\nĐịa chỉ: xã Bảo Đài\nNguồn: Báo Bắc Giang",
+            [],
+            id="collected-as-the-form-asks",
+        ),
+        pytest.param(
+            "Sưu tầm\nNgười sưu tầm: Nguyễn Văn An\nĐịa chỉ: xã Bảo Đài",
+            ["missing-source"],
+            id="collected-without-its-source",
+        ),
+        pytest.param("Địa chỉ: xã Bảo Đài", ["missing-author"], id="no-name"),
+    ],
+)
+def test_lucnam_item_carries_what_article_12_1_asks(lines: str, missing: list[str]) -> None:
+    assert returned_for(_board("lucnam"), BODY + lines) == missing
+
+
+def test_an_address_stands_for_the_writers_unit() -> None:
+    """Đ12.1 asks for the writer's name and address: from a sender of no known agency, an
+    item giving both lacks nothing."""
+    text = BODY + "Tác giả: Nguyễn Văn An\nĐịa chỉ: thôn Đồng Tâm, xã Bảo Đài"
+    assert byline.extract(text).unit == "thôn Đồng Tâm, xã Bảo Đài"
+    assert returned_for(_board("lucnam"), text, agency=None) == []
