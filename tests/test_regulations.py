@@ -328,3 +328,17 @@ def test_an_address_stands_for_the_writers_unit() -> None:
     text = BODY + "Tác giả: Nguyễn Văn An\nĐịa chỉ: thôn Đồng Tâm, xã Bảo Đài"
     assert byline.extract(text).unit == "thôn Đồng Tâm, xã Bảo Đài"
     assert returned_for(_board("lucnam"), text, agency=None) == []
+
+
+@pytest.mark.parametrize(
+    ("board_id", "agency"),
+    [
+        ("dongnai", "so-tu-phap"),  # Đ10.2: "kiểm tra nguồn gốc thông tin"
+        ("khanhhoa", "so-noi-vu"),  # Đ6: "có nguồn gốc rõ ràng, không sao chép"
+        ("lucnam", "phong-vhtt"),  # Đ12.1: "nêu rõ tài liệu tham khảo hoặc nguồn gốc"
+    ],
+)
+def test_a_collected_item_without_its_source_goes_back(board_id: str, agency: str) -> None:
+    text = BODY + "Sưu tầm\nTác giả: Nguyễn Văn An"
+    assert returned_for(_board(board_id), text, agency) == ["missing-source"]
+    assert returned_for(_board(board_id), text + "\nNguồn: Báo Bắc Giang", agency) == []
