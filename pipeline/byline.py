@@ -12,6 +12,8 @@ _LABELS: tuple[tuple[str, str], ...] = (
     ("tac gia", "author"),
     ("nguoi viet", "author"),
     ("nguoi thuc hien", "author"),
+    ("nguoi suu tam", "author"),  # a collected item names its collector (Lục Nam Đ12.1)
+    ("suu tam", "author"),
     ("thuc hien", "author"),
     ("tin, anh", "author"),
     ("tin va anh", "author"),
@@ -94,7 +96,8 @@ def _signature(lines: list[str]) -> tuple[str | None, str | None]:
 def extract(text: str) -> Byline:
     lines = [ln for ln in text.splitlines() if ln.strip()]
     found = _labelled(lines)
-    author, unit = found.get("author"), found.get("unit")
+    # the writer's unit or, failing it, his address: either says where he is (Đ12.1)
+    author, unit = found.get("author"), found.get("unit") or found.get("address")
     if author is None:
         author, sig_unit = _signature(lines)
         unit = unit or sig_unit

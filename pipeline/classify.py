@@ -47,10 +47,27 @@ def subject_tags(subject: str) -> list[str]:
     return [fold(t).strip() for t in _TAG.findall(subject)]
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=64)
 def _keywords_pattern(keywords: tuple[str, ...]) -> re.Pattern[str]:
-    alternatives = "|".join(re.escape(fold(k)) for k in sorted(keywords, key=len, reverse=True))
+    """Any of ``keywords`` (folded) as a whole phrase; the longest wins where several start."""
+    alternatives = "|".join(re.escape(k) for k in sorted(keywords, key=len, reverse=True))
     return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+
+
+def _keyword_scores(board: Board, folded: str) -> dict[str, int]:
+    """Keyword hits per field. Every field's keywords are read in one pass, so a phrase
+    counts once, for the longest keyword it is: "phổ biến giáo dục pháp luật" is the
+    justice field's, not also "giáo dục" for education's."""
+    fields_of: dict[str, list[str]] = {}
+    for f in board.fields:
+        for keyword in f.keywords:
+            fields_of.setdefault(fold(keyword), []).append(f.id)
+    scores = dict.fromkeys((f.id for f in board.fields), 0)
+    if fields_of:
+        for hit in _keywords_pattern(tuple(fields_of)).findall(folded):
+            for field_id in fields_of[hit]:
+                scores[field_id] += 1
+    return scores
 
 
 def classify_fields(board: Board, subject: str, text: str, sender: Sender) -> list[str]:
@@ -60,10 +77,7 @@ def classify_fields(board: Board, subject: str, text: str, sender: Sender) -> li
     if tagged:
         return tagged
     folded = fold(f"{subject}\n{subject}\n{text}")  # the subject weighs double
-    scores = {
-        f.id: len(_keywords_pattern(tuple(f.keywords)).findall(folded)) if f.keywords else 0
-        for f in board.fields
-    }
+    scores = _keyword_scores(board, folded)
     best = max(scores.values(), default=0)
     if best > 0:
         # the best field, and any other that scores close to it

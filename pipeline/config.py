@@ -262,6 +262,8 @@ class Condition(StrEnum):
     SENSITIVE = "sensitive"  # a check escalated it (sensitive keywords; Đồng Nai Đ9.1)
     IN_MEMBER_FIELD = "in_member_field"  # its field is owned by a member (Khánh Hòa Bước 1)
     FROM_REPORTER = "from_reporter"  # sent by a reporter (phong_vien; Lục Nam TB II.4)
+    # sent from outside the board: by no member, or by a reporter (Khánh Hòa Bước 1)
+    FROM_OUTSIDE = "from_outside"
 
 
 class Quorum(StrEnum):

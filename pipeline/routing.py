@@ -63,6 +63,8 @@ def _applies(board: Board, step: ReviewStep, facts: Facts) -> bool:
             return bool(_owners(board, facts))
         case Condition.FROM_REPORTER:
             return sender is not None and sender.role is Role.PHONG_VIEN
+        case Condition.FROM_OUTSIDE:
+            return sender is None or sender.role is Role.PHONG_VIEN
     return False
 
 

@@ -260,7 +260,8 @@ def test_repr_of_a_board_never_shows_a_secret(path: Path, monkeypatch: pytest.Mo
 # ---------------------------------------------------------------------------
 
 # Đ8.2 a–v: field id, the bodies the item names (agency name prefixes), and a phrase of
-# the regulation that the field's name must carry.
+# the regulation that the field's name must carry. Point u names three bodies, each for
+# its own sector ("hoạt động của ngành"): one field each, "u1"–"u3".
 DONGNAI_D82: dict[str, tuple[str, list[str], str]] = {
     "a": ("noi-vu", ["Sở Nội vụ"], "cải cách hành chính"),
     "b": ("tu-phap", ["Sở Tư pháp"], "trợ giúp pháp lý"),
@@ -286,7 +287,9 @@ DONGNAI_D82: dict[str, tuple[str, list[str], str]] = {
         "công nghệ cao công nghệ sinh học",
     ),
     "t": ("an-ninh-trat-tu", ["Công an tỉnh"], "phòng cháy chữa cháy"),
-    "u": ("hai-quan-thong-ke-thue", ["Cục Hải quan", "Cục Thống kê", "Cục Thuế"], "hải quan"),
+    "u1": ("hai-quan", ["Cục Hải quan"], "hải quan"),
+    "u2": ("thong-ke", ["Cục Thống kê"], "thống kê"),
+    "u3": ("thue", ["Cục Thuế"], "thuế"),
     "v": (
         "su-kien-noi-bat",
         ["Đài Phát thanh - Truyền hình Đồng Nai", "Báo Đồng Nai", "Hội Nhà báo"],
@@ -295,12 +298,17 @@ DONGNAI_D82: dict[str, tuple[str, list[str], str]] = {
 }
 
 
-def test_dongnai_has_the_22_fields_of_article_8_2_in_order() -> None:
+def test_dongnai_has_the_fields_of_articles_6_6_and_8_2_in_order() -> None:
     board = _board("dongnai")
     seed = _seed_text(board)
     assert seed is not None
-    assert len(DONGNAI_D82) == 22
-    assert [f.id for f in board.fields] == [v[0] for v in DONGNAI_D82.values()]
+    assert len({letter[0] for letter in DONGNAI_D82}) == 22  # a–v
+    # Đ6.6, the standing deputy's, then Đ8.2 a–v
+    assert [f.id for f in board.fields] == [
+        "chi-dao-dieu-hanh",
+        *(v[0] for v in DONGNAI_D82.values()),
+    ]
+    assert [m.id for m in board.owners_of("chi-dao-dieu-hanh")] == ["pho-truong-ban-thuong-truc"]
     for letter, (field_id, _, phrase) in DONGNAI_D82.items():
         name = next(f.name for f in board.fields if f.id == field_id).lower()
         assert phrase in seed, f"Đ8.2{letter}: {phrase!r} is not in the regulation"
@@ -420,7 +428,7 @@ LUCNAM_ROSTER = [
     ("Nguyễn Đăng Vinh", Role.THANH_VIEN),
     ("Nguyễn Thanh Chiến", Role.THANH_VIEN),
     ("Nguyễn Thị Thoa", Role.THANH_VIEN),
-    ("Tống Văn Thắng", Role.LANH_DAO_TRUNG_TAM),
+    ("Tống Văn Thắng", Role.THANH_VIEN),
     ("Vũ Thị An", Role.THANH_VIEN),
     ("Nguyễn Thị Quyên", Role.THANH_VIEN),
     ("Nguyễn Trọng Sử", Role.THANH_VIEN),

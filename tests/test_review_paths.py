@@ -46,27 +46,29 @@ class Scenario:
 SENSITIVE = "\nVụ việc là điểm nóng, dư luận quan tâm, đang được các cơ quan xử lý.\n"
 
 SCENARIOS: dict[str, Scenario] = {
-    # Đ9.1 then Đ10: a hot matter gains the head and the standing deputy, then the
-    # standing deputy approves.
+    # Đ10.2–3: the Tổ Chuyên viên edits; Đ9.1: a hot matter gains the head and the
+    # standing deputy; Đ10.3–4: the standing deputy approves.
     "dongnai": Scenario(
         "vanthu@snv.dongnai.gov.vn",
         "[NV] Sở Nội vụ tổ chức hội nghị tổng kết công tác cải cách hành chính",
         NEWS_BODY + SENSITIVE,
-        ["y-kien-diem-nong", "pho-truong-ban-thuong-truc"],
+        ["to-chuyen-vien", "y-kien-diem-nong", "pho-truong-ban-thuong-truc"],
     ),
-    # Đ10.2a: the head gives the final approval.
+    # Đ10.1: the Trung tâm Tin học - Công báo checks and edits; Đ10.2a: the head gives the
+    # final approval.
     "binhphuoc": Scenario(
         "vanthu@vpubnd.binhphuoc.gov.vn",
         "Văn phòng UBND tỉnh thông tin về lịch tiếp công dân tháng 4",
         NEWS_BODY,
-        ["truong-ban"],
+        ["trung-tam-tin-hoc-cong-bao", "truong-ban"],
     ),
-    # Bước 1: an item in another member's field goes to him first; Bước 2: the head.
+    # Bước 1: the centre's member edits and checks, then an item from outside the board in
+    # a member's field goes to that member; Bước 2: the head.
     "khanhhoa": Scenario(
         "vanthu@vpubnd.khanhhoa.gov.vn",
         "[NV] Kết quả tuyển dụng công chức cấp xã năm 2026",
         NEWS_BODY,
-        ["kiem-duyet-chuyen-nganh", "truong-ban"],
+        ["tiep-nhan-bien-tap", "kiem-duyet-chuyen-nganh", "truong-ban"],
     ),
     # Đ4.1f: the head's opinion on a sensitive matter; Đ2.1: the board decides by majority.
     "tuyenquang": Scenario(
