@@ -101,11 +101,18 @@ def _parse_secret(value: Any) -> Secret:
 SecretRef = Annotated[Secret, BeforeValidator(_parse_secret)]
 
 
+# local@domain alone: no display name ("Tên <a@b>"), no list ("a@b, c@d"), no space, which
+# a member's or a mailbox's address would never match
+_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"\\]+@[^@\s<>()\[\],;:\"\\]+")
+
+
 def _lower_email(value: Any) -> Any:
     if isinstance(value, str):
         value = value.strip().lower()
-        if value.count("@") != 1 or value.startswith("@") or value.endswith("@"):
-            raise ValueError(f"not an e-mail address: {value!r}")
+        if not _ADDRESS.fullmatch(value):
+            raise ValueError(
+                f"not an e-mail address: {value!r} (the address alone, e.g. bbt@example.gov.vn)"
+            )
     return value
 
 

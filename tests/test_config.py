@@ -647,6 +647,18 @@ def test_the_minimal_board_loads(tmp_path: Path) -> None:
             id="bad-email",
         ),
         pytest.param(
+            'email = "a@vi-du.vn"',
+            'email = "Nguyễn Văn A <a@vi-du.vn>"',
+            ["members[0].email", "not an e-mail address", "the address alone"],
+            id="email-with-its-name",
+        ),
+        pytest.param(
+            'from_address = "bbt@vi-du.vn"',
+            'from_address = "Ban Biên tập <bbt@vi-du.vn>"',
+            ["mail_out.from_address", "not an e-mail address"],
+            id="from-address-with-its-name",
+        ),
+        pytest.param(
             'password = "env:THU_IMAP_PASSWORD"',
             'password = "env:hunter2-literal p@ss"',
             ["mailboxes[0].password", "must name an environment variable"],
