@@ -70,6 +70,10 @@ class Watcher:
     failures: int = 0
     retry_at: float = 0.0
     last: PassResult = field(default_factory=PassResult)
+    held: bool = False  # the last answer of holds(): this daemon fetches and files
+    # an error a daemon recorded before this one started (a password since fixed) stands
+    # until a pass of this one reaches the mailbox
+    error_on_record: bool = True
 
     @property
     def mailbox(self) -> Mailbox:
@@ -82,7 +86,8 @@ class Watcher:
     def holds(self) -> bool:
         """Take or renew this mailbox's lease: only its holder fetches and files; any
         daemon processes what was fetched."""
-        return self.runner.crew.hold(self.runner.sessions, self.lease)
+        self.held = self.runner.crew.hold(self.runner.sessions, self.lease)
+        return self.held
 
     def run_once(self) -> PassResult | None:
         if time.monotonic() < self.retry_at:
@@ -94,6 +99,7 @@ class Watcher:
             delay = min(MAX_BACKOFF, 2.0**self.failures)
             self.retry_at = time.monotonic() + delay
             self._record_error(str(exc))
+            self.error_on_record = True
             log.warning(
                 "board=%s mailbox=%s: %s (retry in %.0fs)",
                 self.runner.board.id,
@@ -102,8 +108,9 @@ class Watcher:
                 delay,
             )
             return None
-        if self.failures:
+        if self.error_on_record and self.held:  # the mailbox answered this pass
             self._record_error(None)
+            self.error_on_record = False
         self.failures = 0
         return self.last
 
