@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from pipeline.app import Deployed, open_deployment
 from pipeline.config import Board, ConfigError, load_boards, load_deployment
 from pipeline.db import open_database
 from pipeline.models import Submission
@@ -33,6 +34,12 @@ def console(stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     told = stream.isatty() or os.environ.get("COLUMNS")  # rich reads COLUMNS itself
     return Console(file=stream, highlight=False, width=None if told else WIDE)
+
+
+def deployed(args: argparse.Namespace) -> Deployed:
+    """The deployment the global options name (``--config``, ``--database-url``,
+    ``--data-dir``), as the daemon given the same options opens it."""
+    return open_deployment(args.config, args.database_url, args.data_dir)
 
 
 def database(args: argparse.Namespace, boards: list[Board] | None = None) -> sessionmaker[Session]:
