@@ -9,12 +9,14 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import date, datetime, time
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.text import Text
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -39,7 +41,25 @@ def console(stderr: bool = False) -> Console:
 def deployed(args: argparse.Namespace) -> Deployed:
     """The deployment the global options name (``--config``, ``--database-url``,
     ``--data-dir``), as the daemon given the same options opens it."""
+    made_already(load_deployment(args.config, {"database_url": args.database_url}).database_url)
     return open_deployment(args.config, args.database_url, args.data_dir)
+
+
+def made_already(url: str) -> None:
+    """Refuse a SQLite file that is not there: a command works on the database a daemon
+    made, and a path read from the wrong folder (``var/bientap.db``, the default, is
+    relative to where the command runs) would otherwise be a new, empty database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(parsed.database).absolute()
+    if not path.exists():
+        raise ConfigError(
+            f"database_url: không có cơ sở dữ liệu {path} (no such database): đường dẫn "
+            f"tương đối tính từ thư mục đang đứng ({Path.cwd()}); hãy chạy lệnh từ thư mục "
+            "của daemon, hoặc cho --database-url như daemon (a relative path is read from "
+            "the current folder: run bientap where the daemon runs, or give its database)"
+        )
 
 
 def database(args: argparse.Namespace, boards: list[Board] | None = None) -> sessionmaker[Session]:
@@ -49,6 +69,7 @@ def database(args: argparse.Namespace, boards: list[Board] | None = None) -> ses
     nor on record. ``boards``: the configuration, when the caller has loaded it."""
     deployment = load_deployment(args.config, {"database_url": args.database_url})
     configured = [b.id for b in (load_boards(args.config) if boards is None else boards)]
+    made_already(deployment.database_url)
     _engine, sessions = open_database(deployment.database_url)
     with sessions() as session:
         known_board(args, configured, session)

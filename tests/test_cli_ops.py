@@ -19,6 +19,7 @@ from connectors.maildir import MaildirSource
 from connectors.smtp import SmtpSender
 from pipeline import cli, reading
 from pipeline.cli_common import VIETNAM
+from pipeline.db import open_database
 from pipeline.models import Event, OutgoingMail, RawMessage, State, Submission, utcnow
 from pipeline.runner import MAX_ATTEMPTS, retry_delay
 from pipeline.samples import article_mail, demo_mails
@@ -333,6 +334,31 @@ def test_operator_mistakes_get_a_message_and_exit_2_not_a_traceback(
     backup = [*demo, "--database-url", db_url, "backup", "--dest", str(a_file / "sao-luu")]
     assert cli.main(backup) == 2
     assert "Không thực hiện được" in capsys.readouterr().err
+
+
+def test_a_command_run_from_another_folder_makes_up_no_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The default database, var/bientap.db, is read from the folder a command runs in:
+    run from another (cron, a login shell), bientap says where it looked instead of
+    listing a new, empty database, and makes none."""
+    home, elsewhere = tmp_path / "bientap", tmp_path / "noi-khac"
+    (home / "config").mkdir(parents=True)
+    elsewhere.mkdir()
+    shutil.copy(CONFIG / "demo.toml", home / "config")
+    monkeypatch.delenv("BIENTAP_DATABASE_URL", raising=False)
+    monkeypatch.chdir(home)
+    open_database("sqlite:///var/bientap.db")  # the daemon's first start, here
+    config = ["--config", str(home / "config")]
+    assert cli.main([*config, "list"]) == 0
+    monkeypatch.chdir(elsewhere)
+    for command in (["list"], ["status"], ["backup"]):
+        capsys.readouterr()
+        assert cli.main([*config, *command]) == 2
+        assert f"không có cơ sở dữ liệu {elsewhere / 'var' / 'bientap.db'}" in (
+            capsys.readouterr().err
+        )
+    assert list(elsewhere.iterdir()) == []
 
 
 # -- config check ----------------------------------------------------------------------------
