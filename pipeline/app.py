@@ -20,6 +20,7 @@ from pipeline.config import (
     ConfigError,
     Deployment,
     Mailbox,
+    MailOut,
     Publish,
     load_boards,
     load_deployment,
@@ -58,8 +59,43 @@ def open_deployment(
     boards = load_boards(config)
     engine, sessions = open_database(deployment.database_url)
     root = Path(deployment.data_dir)
+    log.info("database %s; data folder %s", shown_database(engine), root.absolute())
     crew = Crew(lease_seconds=deployment.lease_seconds, claim_seconds=deployment.claim_seconds)
     return Deployed(deployment, boards, engine, sessions, FileStore(root / "files"), root, crew)
+
+
+def shown_database(engine: Engine) -> str:
+    """The database as a log may show it: without its password, a SQLite file by its
+    full path (a relative one is read from the folder the daemon was started in)."""
+    url = engine.url._replace(password=None)  # set() leaves a None alone
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        url = url.set(database=str(Path(url.database or "").absolute()))
+    return url.render_as_string(hide_password=False)
+
+
+def _watched(box: Mailbox, data_dir: Path) -> str:
+    """What a mailbox's watcher reads, and how often, for the log at start."""
+    every = f"a pass every {box.poll_seconds} s"
+    if box.source == "maildir":
+        return f"Maildir {(data_dir / (box.path or '')).absolute()}, {every}"
+    idle = "IDLE and " if box.idle else ""
+    return f"{box.where()} ({'TLS' if box.ssl else 'no TLS'}), {idle}{every}"
+
+
+def _sent_by(out: MailOut, data_dir: Path) -> str:
+    """How a board's mail goes out, for the log at start."""
+    if out.transport == "outbox":
+        return f"outbox Maildir {(data_dir / out.path).absolute()}"
+    secured = "TLS" if out.ssl else "STARTTLS" if out.starttls else "no TLS"
+    return f"SMTP {out.username or '(no login)'}@{out.host}:{out.port} ({secured})"
+
+
+def _published_to(publish: Publish, data_dir: Path) -> str:
+    """Where a board's approved items go, for the log at start."""
+    settings = getattr(publish, publish.connector)
+    if publish.connector == "static":
+        return f"static site {(data_dir / settings.path).absolute()}, at {settings.base_url}"
+    return f"{publish.connector} {settings.url}"
 
 
 @dataclass
@@ -207,10 +243,12 @@ def publishers(d: Deployed) -> list[Publisher]:
     signing = links(d)
     out = []
     for board in d.boards:
+        settings = publish_settings(board, d.deployment.public_url)
         try:
-            target = cms(publish_settings(board, d.deployment.public_url), d.data_dir)
+            target = cms(settings, d.data_dir)
         except ConfigError as exc:
             raise ConfigError(f"{board.source_file}: publish: {exc}") from None
+        log.info("board=%s: publishing to %s", board.id, _published_to(settings, d.data_dir))
         out.append(Publisher(board, d.sessions, target, d.files, signing, crew=d.crew))
     return out
 
@@ -283,11 +321,13 @@ def watchers(d: Deployed) -> list[Watcher]:
             sender = mail_sender(board.mail_out, d.data_dir)
         except ConfigError as exc:
             raise ConfigError(f"{board.source_file}: mail_out.password: {exc}") from None
+        log.info("board=%s: mail out by %s", board.id, _sent_by(board.mail_out, d.data_dir))
         for i, box in enumerate(board.mailboxes):
             try:
                 source = mail_source(box, d.data_dir)
             except ConfigError as exc:
                 raise ConfigError(f"{board.source_file}: mailboxes[{i}].password: {exc}") from None
+            log.info("board=%s mailbox=%s: %s", board.id, box.name, _watched(box, d.data_dir))
             runner = MailboxRunner(
                 board,
                 box.name,
