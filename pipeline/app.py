@@ -264,7 +264,15 @@ def web_server(d: Deployed) -> WebServer:
         site_dir=served_site(d.deployment, d.boards),
         metrics_from=d.deployment.metrics_from,
     )
-    return WebServer(app, d.deployment.web_address, trusted_proxy=d.deployment.trusted_proxy)
+    address = d.deployment.web_address
+    try:
+        return WebServer(app, address, trusted_proxy=d.deployment.trusted_proxy)
+    except OSError as exc:  # the port is taken (another daemon?) or not ours to open
+        raise OSError(
+            exc.errno,
+            f"web_address {address}: {exc.strerror} (một daemon khác đang dùng địa chỉ này? "
+            "chọn địa chỉ khác bằng BIENTAP_WEB_ADDRESS / another daemon on this address?)",
+        ) from None
 
 
 def publish_settings(board: Board, public_url: str) -> Publish:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -135,6 +136,21 @@ def test_the_daemon_says_at_start_what_it_watches_and_where_it_keeps_things(
     site = f"static site {tmp_path / 'demo' / 'site'}, at https://bbt.example.gov.vn/cong/"
     assert f"board=demo: publishing to {site}\n" in ran.stderr
     assert "S3cretPW" not in ran.stderr
+
+
+def test_a_web_address_in_use_is_named(tmp_path: Path) -> None:
+    """A second daemon on the machine, started with the first one's web address."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        ran = _run(
+            [sys.executable, "run_pipeline.py", "--config", "config/demo.toml"],
+            tmp_path,
+            BIENTAP_WEB_ADDRESS=address,
+        )
+    assert ran.returncode == 2
+    assert f"web_address {address}: Address already in use" in ran.stderr
 
 
 def test_the_daemon_picks_up_new_mail_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
