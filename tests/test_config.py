@@ -631,8 +631,14 @@ def test_the_minimal_board_loads(tmp_path: Path) -> None:
         pytest.param(
             'username = "bbt@vi-du.vn"',
             'usernme = "bbt@vi-du.vn"',
-            ["mailboxes[0].usernme", "not permitted"],
+            ["mailboxes[0].usernme: unknown key: did you mean 'username'?"],
             id="unknown-key",
+        ),
+        pytest.param(
+            'username = "bbt@vi-du.vn"',
+            'username = "bbt@vi-du.vn"\nmat_khau = "x"',
+            ["mailboxes[0].mat_khau: unknown key: this table takes name, address,"],
+            id="unknown-key-nothing-like",
         ),
         pytest.param(
             'role = "truong_ban"',
@@ -736,6 +742,10 @@ def test_two_boards_reading_one_mailbox_are_refused(tmp_path: Path) -> None:
         ),
         ('web_address = "999.1.1.1:8470"', "web_address: '999.1.1.1' is not an IP address"),
         ('public_url = "not a url"', "public_url: must be an http(s) URL"),
+        (
+            'databse_url = "sqlite:///x.db"',
+            "databse_url: unknown key: did you mean 'database_url'?",
+        ),
     ],
 )
 def test_a_broken_deployment_file_names_file_key_and_problem(
