@@ -307,6 +307,7 @@ def test_operator_mistakes_get_a_message_and_exit_2_not_a_traceback(
     tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     demo = ["--config", str(CONFIG / "demo.toml")]
+    open_database(db_url)  # a daemon made it
     closed = "postgresql+psycopg2://bientap:S3cretPW@127.0.0.1:1/bientap"
     assert cli.main([*demo, "--database-url", closed, "status"]) == 2
     err = capsys.readouterr().err
