@@ -322,6 +322,15 @@ def test_operator_mistakes_get_a_message_and_exit_2_not_a_traceback(
     on_db = [*demo, "--database-url", db_url]
     assert cli.main([*on_db, "list", "--board", "khong-co"]) == 2  # not an empty list
     assert "không có ban biên tập 'khong-co'" in capsys.readouterr().err
+    assert cli.main([*on_db, "list", "--agency", "sgddt"]) == 2  # the id is so-gddt
+    assert "--agency: không có cơ quan 'sgddt' (no such agency); có phải so-gddt?" in (
+        capsys.readouterr().err
+    )
+    assert cli.main([*on_db, "list", "--member", "truongban"]) == 2
+    assert "có phải truong-ban?" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        cli.main([*on_db, "list", "--kind", "tinn"])
+    assert exited.value.code == 2
     for refused in (
         ["schedule", "1", "25/11/2020 08:00", "--reason", "Trưởng ban hẹn"],  # 2020 for 2026
         ["act", "1", "approve", "--as", "truong-ban", "--reason", " "],  # nothing on record
