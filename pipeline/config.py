@@ -70,9 +70,13 @@ class Secret:
         self.env_name = env_name
 
     def reveal(self) -> str:
+        """The secret; an empty variable is as good as none (``config check`` says so
+        too): a service's password is never empty, and sending one fails later."""
         value = os.environ.get(self.env_name)
         if value is None:
             raise ConfigError(f"environment variable {self.env_name} is not set")
+        if not value:
+            raise ConfigError(f"environment variable {self.env_name} is empty")
         return value
 
     def __repr__(self) -> str:

@@ -225,6 +225,9 @@ def test_secret_reveal_reads_the_environment(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.delenv("BIENTAP_TEST_SECRET")
     with pytest.raises(ConfigError, match="BIENTAP_TEST_SECRET"):
         secret.reveal()
+    monkeypatch.setenv("BIENTAP_TEST_SECRET", "")  # `export X=` in a service's file
+    with pytest.raises(ConfigError, match="BIENTAP_TEST_SECRET is empty"):
+        secret.reveal()
 
 
 def test_a_board_password_comes_from_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -102,6 +102,19 @@ def test_a_missing_secret_is_named_without_its_value(tmp_path: Path) -> None:
     assert "s3cr3t-value" not in ran.stderr + ran.stdout
 
 
+def test_an_empty_secret_is_refused_as_config_check_refuses_it(tmp_path: Path) -> None:
+    ran = _run(
+        [sys.executable, "run_pipeline.py", "--config", "config/khanhhoa.toml", "--once"],
+        tmp_path,
+        KHANHHOA_IMAP_PASSWORD="",
+        KHANHHOA_SMTP_PASSWORD="s3cr3t-value",
+    )
+    assert ran.returncode == 2
+    assert "mailboxes[0].password: environment variable KHANHHOA_IMAP_PASSWORD is empty" in (
+        ran.stderr
+    )
+
+
 def test_a_short_link_key_is_refused_before_a_database_is_made(tmp_path: Path) -> None:
     ran = _run(
         [sys.executable, "run_pipeline.py", "--config", "config/demo.toml", "--once"],
