@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from pipeline.app import Deployed, open_deployment
 from pipeline.config import Board, ConfigError, load_boards, load_deployment
 from pipeline.db import open_database
-from pipeline.models import Submission
+from pipeline.models import StoredFile, Submission
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")  # every board's default; dates typed by staff are local
 
@@ -42,7 +42,25 @@ def deployed(args: argparse.Namespace) -> Deployed:
     """The deployment the global options name (``--config``, ``--database-url``,
     ``--data-dir``), as the daemon given the same options opens it."""
     made_already(load_deployment(args.config, {"database_url": args.database_url}).database_url)
-    return open_deployment(args.config, args.database_url, args.data_dir)
+    d = open_deployment(args.config, args.database_url, args.data_dir)
+    files_here(d)
+    return d
+
+
+def files_here(d: Deployed) -> None:
+    """Refuse a data folder without the attachment store while the database names stored
+    files: a relative ``data_dir`` read from another folder, where a backup would leave
+    every attachment out and a reprocessed message's files would go astray."""
+    if d.files.root.exists():
+        return
+    with d.sessions() as session:
+        if session.scalar(select(StoredFile.id).where(StoredFile.sha256.is_not(None)).limit(1)):
+            raise ConfigError(
+                f"data_dir: thư mục dữ liệu {d.data_dir.absolute()} không có tệp đính kèm nào "
+                "mà cơ sở dữ liệu ghi; hãy chạy lệnh từ thư mục của daemon, hoặc cho "
+                "--data-dir như daemon (no attachment store there, while the database "
+                "names stored files: give the daemon's data folder)"
+            )
 
 
 def made_already(url: str) -> None:

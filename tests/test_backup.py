@@ -345,6 +345,19 @@ def test_the_data_folder_given_on_the_command_line_is_backed_up(
     assert any(name.endswith("anh-khai-giang.png") for name in members(archive))
 
 
+def test_a_backup_without_the_data_folder_is_refused(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """bientap run where the daemon's data folder is not (a relative data_dir read from
+    another folder): the archive would hold the rows and none of the attachments they
+    name, so none is made."""
+    elsewhere, dest = tmp_path / "noi-khac", tmp_path / "ban-sao"
+    given = ["--config", str(world.config), "--data-dir", str(elsewhere)]
+    assert cli.main([*given, "backup", "--dest", str(dest)]) == 2
+    assert f"thư mục dữ liệu {elsewhere} không có tệp đính kèm" in capsys.readouterr().err
+    assert not dest.exists()
+
+
 def schema_at(revision: str, scratch: Path) -> dict[str, list[str]]:
     """Table -> columns of the schema at migration ``revision``."""
     engine = make_engine(f"sqlite:///{scratch}/schema-{revision}.db")
