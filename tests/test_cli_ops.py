@@ -95,7 +95,7 @@ def test_status_shows_each_mailbox_and_what_waits(rig: Rig, bientap: Bientap) ->
         "set_aside": 1,
     }
     assert board["publications"] == {"dead": 0, "mismatch": 0}
-    assert board["mail"] == {"sent": len(rig.sent()), "pending": 0, "failed": 0}
+    assert board["mail"] == {"sent": len(rig.sent()), "pending": 0, "failed": 0, "error": None}
     code, out, _err = bientap("status")
     assert code == 0
     for shown in ("hop-thu-chinh", DEMO_BOX, "Chờ duyệt", "Quá hạn", "Thư gửi hỏng"):
@@ -170,6 +170,7 @@ def test_mail_given_up_on_is_sent_again_once_the_cause_is_fixed(
     given_up = [m["id"] for m in status["mail_given_up"]]
     owed = len(given_up)
     assert owed > 0 and status["boards"][0]["mail"]["failed"] == owed
+    assert status["boards"][0]["mail"]["error"] is None  # given up, not waiting
     code, _out, err = bientap("retry", "--mail", "999999")
     assert code == 1 and "Không có thư đã bỏ gửi nào khớp 999999" in err
     del sink.refuse["*"]  # the relay is fixed
@@ -184,7 +185,8 @@ def test_mail_given_up_on_is_sent_again_once_the_cause_is_fixed(
         asked = s.scalars(select(Event).where(Event.kind == "mail-retry-requested")).all()
     assert len(asked) == owed
     assert {(e.channel, e.actor) for e in asked} == {("cli", getpass.getuser())}
-    assert bientap.json("status")["boards"][0]["mail"] == {"sent": owed, "pending": 0, "failed": 0}
+    sent = {"sent": owed, "pending": 0, "failed": 0, "error": None}
+    assert bientap.json("status")["boards"][0]["mail"] == sent
 
 
 # -- reprocess -------------------------------------------------------------------------------
