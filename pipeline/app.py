@@ -20,6 +20,7 @@ from pipeline.config import (
     ConfigError,
     Deployment,
     Mailbox,
+    MailOut,
     Publish,
     load_boards,
     load_deployment,
@@ -58,8 +59,43 @@ def open_deployment(
     boards = load_boards(config)
     engine, sessions = open_database(deployment.database_url)
     root = Path(deployment.data_dir)
+    log.info("database %s; data folder %s", shown_database(engine), root.absolute())
     crew = Crew(lease_seconds=deployment.lease_seconds, claim_seconds=deployment.claim_seconds)
     return Deployed(deployment, boards, engine, sessions, FileStore(root / "files"), root, crew)
+
+
+def shown_database(engine: Engine) -> str:
+    """The database as a log may show it: without its password, a SQLite file by its
+    full path (a relative one is read from the folder the daemon was started in)."""
+    url = engine.url._replace(password=None)  # set() leaves a None alone
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        url = url.set(database=str(Path(url.database or "").absolute()))
+    return url.render_as_string(hide_password=False)
+
+
+def _watched(box: Mailbox, data_dir: Path) -> str:
+    """What a mailbox's watcher reads, and how often, for the log at start."""
+    every = f"a pass every {box.poll_seconds} s"
+    if box.source == "maildir":
+        return f"Maildir {(data_dir / (box.path or '')).absolute()}, {every}"
+    idle = "IDLE and " if box.idle else ""
+    return f"{box.where()} ({'TLS' if box.ssl else 'no TLS'}), {idle}{every}"
+
+
+def _sent_by(out: MailOut, data_dir: Path) -> str:
+    """How a board's mail goes out, for the log at start."""
+    if out.transport == "outbox":
+        return f"outbox Maildir {(data_dir / out.path).absolute()}"
+    secured = "TLS" if out.ssl else "STARTTLS" if out.starttls else "no TLS"
+    return f"SMTP {out.username or '(no login)'}@{out.host}:{out.port} ({secured})"
+
+
+def _published_to(publish: Publish, data_dir: Path) -> str:
+    """Where a board's approved items go, for the log at start."""
+    settings = getattr(publish, publish.connector)
+    if publish.connector == "static":
+        return f"static site {(data_dir / settings.path).absolute()}, at {settings.base_url}"
+    return f"{publish.connector} {settings.url}"
 
 
 @dataclass
@@ -70,6 +106,10 @@ class Watcher:
     failures: int = 0
     retry_at: float = 0.0
     last: PassResult = field(default_factory=PassResult)
+    held: bool = False  # the last answer of holds(): this daemon fetches and files
+    # an error a daemon recorded before this one started (a password since fixed) stands
+    # until a pass of this one reaches the mailbox
+    error_on_record: bool = True
 
     @property
     def mailbox(self) -> Mailbox:
@@ -82,7 +122,8 @@ class Watcher:
     def holds(self) -> bool:
         """Take or renew this mailbox's lease: only its holder fetches and files; any
         daemon processes what was fetched."""
-        return self.runner.crew.hold(self.runner.sessions, self.lease)
+        self.held = self.runner.crew.hold(self.runner.sessions, self.lease)
+        return self.held
 
     def run_once(self) -> PassResult | None:
         if time.monotonic() < self.retry_at:
@@ -94,6 +135,7 @@ class Watcher:
             delay = min(MAX_BACKOFF, 2.0**self.failures)
             self.retry_at = time.monotonic() + delay
             self._record_error(str(exc))
+            self.error_on_record = True
             log.warning(
                 "board=%s mailbox=%s: %s (retry in %.0fs)",
                 self.runner.board.id,
@@ -102,8 +144,9 @@ class Watcher:
                 delay,
             )
             return None
-        if self.failures:
+        if self.error_on_record and self.held:  # the mailbox answered this pass
             self._record_error(None)
+            self.error_on_record = False
         self.failures = 0
         return self.last
 
@@ -200,10 +243,12 @@ def publishers(d: Deployed) -> list[Publisher]:
     signing = links(d)
     out = []
     for board in d.boards:
+        settings = publish_settings(board, d.deployment.public_url)
         try:
-            target = cms(publish_settings(board, d.deployment.public_url), d.data_dir)
+            target = cms(settings, d.data_dir)
         except ConfigError as exc:
             raise ConfigError(f"{board.source_file}: publish: {exc}") from None
+        log.info("board=%s: publishing to %s", board.id, _published_to(settings, d.data_dir))
         out.append(Publisher(board, d.sessions, target, d.files, signing, crew=d.crew))
     return out
 
@@ -219,7 +264,15 @@ def web_server(d: Deployed) -> WebServer:
         site_dir=served_site(d.deployment, d.boards),
         metrics_from=d.deployment.metrics_from,
     )
-    return WebServer(app, d.deployment.web_address, trusted_proxy=d.deployment.trusted_proxy)
+    address = d.deployment.web_address
+    try:
+        return WebServer(app, address, trusted_proxy=d.deployment.trusted_proxy)
+    except OSError as exc:  # the port is taken (another daemon?) or not ours to open
+        raise OSError(
+            exc.errno,
+            f"web_address {address}: {exc.strerror} (một daemon khác đang dùng địa chỉ này? "
+            "chọn địa chỉ khác bằng BIENTAP_WEB_ADDRESS / another daemon on this address?)",
+        ) from None
 
 
 def publish_settings(board: Board, public_url: str) -> Publish:
@@ -276,11 +329,13 @@ def watchers(d: Deployed) -> list[Watcher]:
             sender = mail_sender(board.mail_out, d.data_dir)
         except ConfigError as exc:
             raise ConfigError(f"{board.source_file}: mail_out.password: {exc}") from None
+        log.info("board=%s: mail out by %s", board.id, _sent_by(board.mail_out, d.data_dir))
         for i, box in enumerate(board.mailboxes):
             try:
                 source = mail_source(box, d.data_dir)
             except ConfigError as exc:
                 raise ConfigError(f"{board.source_file}: mailboxes[{i}].password: {exc}") from None
+            log.info("board=%s mailbox=%s: %s", board.id, box.name, _watched(box, d.data_dir))
             runner = MailboxRunner(
                 board,
                 box.name,

@@ -42,6 +42,7 @@ def parser() -> argparse.ArgumentParser:
     out = argparse.ArgumentParser(prog="bientap", description="bientap: stored submissions")
     out.add_argument("--config", default="config", help="a board file or a folder of them")
     out.add_argument("--database-url", help="overrides deployment.toml and BIENTAP_DATABASE_URL")
+    out.add_argument("--data-dir", help="overrides deployment.toml and BIENTAP_DATA_DIR")
     sub = out.add_subparsers(dest="command", required=True)
     for module in COMMANDS:
         module.add_commands(sub)

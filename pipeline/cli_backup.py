@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import Progress, TaskID
 
 from pipeline import backup, restore, retention
-from pipeline.app import open_deployment
+from pipeline.cli_common import deployed
 from pipeline.config import ConfigError, load_deployment
 from pipeline.models import utcnow
 
@@ -80,7 +80,7 @@ def _backup(args: argparse.Namespace) -> int:
             return 1
         print(f"{args.verify}: bản sao lưu toàn vẹn (intact)")
         return 0
-    d = open_deployment(args.config, args.database_url)
+    d = deployed(args)
     dest = Path(args.dest) if args.dest else backup.backup_dir(d)
     with _progress() as bar:
         path = backup.create(d, dest, utcnow(), bar)
@@ -100,7 +100,7 @@ def _restore(args: argparse.Namespace) -> int:
         args.config,
         {
             "database_url": args.target_database_url or args.database_url,
-            "data_dir": args.target_data_dir,
+            "data_dir": args.target_data_dir or args.data_dir,
         },
     )
     with _progress() as bar:
@@ -119,7 +119,7 @@ def _restore(args: argparse.Namespace) -> int:
 
 
 def _purge(args: argparse.Namespace) -> int:
-    d = open_deployment(args.config, args.database_url)
+    d = deployed(args)
     boards = [b for b in d.boards if args.board in (None, b.id)]
     if not boards:
         print(f"không có ban biên tập {args.board} (no such board)", file=sys.stderr)

@@ -9,18 +9,21 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import date, datetime, time
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.text import Text
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from pipeline.app import Deployed, open_deployment
 from pipeline.config import Board, ConfigError, load_boards, load_deployment
 from pipeline.db import open_database
-from pipeline.models import Submission
+from pipeline.models import StoredFile, Submission
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")  # every board's default; dates typed by staff are local
 
@@ -35,6 +38,48 @@ def console(stderr: bool = False) -> Console:
     return Console(file=stream, highlight=False, width=None if told else WIDE)
 
 
+def deployed(args: argparse.Namespace) -> Deployed:
+    """The deployment the global options name (``--config``, ``--database-url``,
+    ``--data-dir``), as the daemon given the same options opens it."""
+    made_already(load_deployment(args.config, {"database_url": args.database_url}).database_url)
+    d = open_deployment(args.config, args.database_url, args.data_dir)
+    files_here(d)
+    return d
+
+
+def files_here(d: Deployed) -> None:
+    """Refuse a data folder without the attachment store while the database names stored
+    files: a relative ``data_dir`` read from another folder, where a backup would leave
+    every attachment out and a reprocessed message's files would go astray."""
+    if d.files.root.exists():
+        return
+    with d.sessions() as session:
+        if session.scalar(select(StoredFile.id).where(StoredFile.sha256.is_not(None)).limit(1)):
+            raise ConfigError(
+                f"data_dir: thư mục dữ liệu {d.data_dir.absolute()} không có tệp đính kèm nào "
+                "mà cơ sở dữ liệu ghi; hãy chạy lệnh từ thư mục của daemon, hoặc cho "
+                "--data-dir như daemon (no attachment store there, while the database "
+                "names stored files: give the daemon's data folder)"
+            )
+
+
+def made_already(url: str) -> None:
+    """Refuse a SQLite file that is not there: a command works on the database a daemon
+    made, and a path read from the wrong folder (``var/bientap.db``, the default, is
+    relative to where the command runs) would otherwise be a new, empty database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(parsed.database).absolute()
+    if not path.exists():
+        raise ConfigError(
+            f"database_url: không có cơ sở dữ liệu {path} (no such database): đường dẫn "
+            f"tương đối tính từ thư mục đang đứng ({Path.cwd()}); hãy chạy lệnh từ thư mục "
+            "của daemon, hoặc cho --database-url như daemon (a relative path is read from "
+            "the current folder: run bientap where the daemon runs, or give its database)"
+        )
+
+
 def database(args: argparse.Namespace, boards: list[Board] | None = None) -> sessionmaker[Session]:
     """Sessions on the deployment's database (``--config``, ``--database-url``). A
     ``--config`` that names no board is refused before any database is opened (a typo
@@ -42,6 +87,7 @@ def database(args: argparse.Namespace, boards: list[Board] | None = None) -> ses
     nor on record. ``boards``: the configuration, when the caller has loaded it."""
     deployment = load_deployment(args.config, {"database_url": args.database_url})
     configured = [b.id for b in (load_boards(args.config) if boards is None else boards)]
+    made_already(deployment.database_url)
     _engine, sessions = open_database(deployment.database_url)
     with sessions() as session:
         known_board(args, configured, session)

@@ -61,13 +61,19 @@ def _boards(config: str) -> tuple[list[Board], list[str]]:
 
 
 def _secrets(boards: list[Board]) -> list[str]:
-    return [
-        f"{board.source_file}: {key}: biến môi trường {secret.env_name} chưa được đặt "
-        f"(environment variable {secret.env_name} is not set)"
-        for board in boards
-        for key, secret in secret_refs(board)
-        if not os.environ.get(secret.env_name)
-    ]
+    """Every secret the daemon could not read, as the daemon would say it."""
+    problems = []
+    for board in boards:
+        for key, secret in secret_refs(board):
+            try:
+                secret.reveal()
+            except ConfigError as exc:
+                empty = os.environ.get(secret.env_name) == ""
+                told = "để trống" if empty else "chưa được đặt"
+                problems.append(
+                    f"{board.source_file}: {key}: biến môi trường {secret.env_name} {told} ({exc})"
+                )
+    return problems
 
 
 def _link_key() -> list[str]:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 from rich.console import Group, JustifyMethod
 from rich.panel import Panel
@@ -16,6 +17,8 @@ from sqlalchemy import ColumnElement, Select, String, cast, exists, or_, select
 from sqlalchemy.orm import Session
 
 from pipeline.cli_common import answer, console, database, day_start, find, local, print_json, text
+from pipeline.config import Board, ConfigError, load_boards
+from pipeline.docmeta import Kind
 from pipeline.models import (
     STATE_LABELS,
     Event,
@@ -115,6 +118,29 @@ FILTERS: tuple[tuple[str, Callable[[Any], ColumnElement[bool]]], ...] = (
 )
 
 
+# Options naming one of a board's own: (option, what it is called, the board's ids of it).
+NAMED: tuple[tuple[str, str, Callable[[Board], list[str]]], ...] = (
+    ("agency", "cơ quan", lambda b: [a.id for a in b.agencies]),
+    ("member", "thành viên", lambda b: [m.id for m in b.members]),
+)
+
+
+def known_names(args: argparse.Namespace, boards: list[Board], session: Session) -> None:
+    """Refuse an ``--agency`` or ``--member`` neither configured nor on record: a typo
+    would list nothing, as if nothing had come."""
+    keeps = dict(FILTERS)
+    for option, called, ids_of in NAMED:
+        value = getattr(args, option, None)
+        known = sorted({i for board in boards for i in ids_of(board)})
+        if value is None or value in known:
+            continue
+        if session.scalar(select(Submission.id).where(keeps[option](value)).limit(1)):
+            continue  # taken out of the configuration since: its items stay
+        close = difflib.get_close_matches(value, known, n=3)
+        hint = f"có phải {', '.join(close)}?" if close else f"có: {', '.join(known)}"
+        raise ConfigError(f"--{option}: không có {called} {value!r} (no such {option}); {hint}")
+
+
 def list_query(args: argparse.Namespace) -> Select[Submission]:
     query = select(Submission).order_by(Submission.id.desc()).limit(args.limit)
     for option, keep in FILTERS:
@@ -125,7 +151,9 @@ def list_query(args: argparse.Namespace) -> Select[Submission]:
 
 
 def list_items(args: argparse.Namespace) -> int:
-    with database(args)() as session:
+    boards = load_boards(args.config)
+    with database(args, boards)() as session:
+        known_names(args, boards, session)
         items = [item_dict(i) for i in session.scalars(list_query(args))]
     if args.json:
         print_json(items)
@@ -310,7 +338,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     lister.add_argument("--board")
     lister.add_argument("--state", choices=[s.value for s in State])
     lister.add_argument("--agency", help="the sending agency's id")
-    lister.add_argument("--kind", help="tin, bai, anh, video, van_ban…")
+    lister.add_argument("--kind", choices=get_args(Kind))
     lister.add_argument("--member", help="items in his fields, sent by him or awaiting him")
     lister.add_argument(
         "--since", type=date.fromisoformat, help="received on or after (YYYY-MM-DD)"

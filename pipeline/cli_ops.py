@@ -12,8 +12,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline import audit, review
-from pipeline.app import links, open_deployment
-from pipeline.cli_common import console, database, find, operator, print_json, reason, text
+from pipeline.app import links
+from pipeline.cli_common import (
+    console,
+    database,
+    deployed,
+    find,
+    operator,
+    print_json,
+    reason,
+    text,
+)
 from pipeline.cli_items import publication_dict
 from pipeline.commands import Verb
 from pipeline.config import load_boards
@@ -36,7 +45,7 @@ from pipeline.postman import MAX_SEND_ATTEMPTS
 def act(args: argparse.Namespace) -> int:
     """A decision a member gave outside the mail and the links (by phone, on paper),
     recorded by an operator: channel "cli", with the operator and his reason."""
-    d = open_deployment(args.config, args.database_url)
+    d = deployed(args)
     signing = links(d)
     with d.sessions.begin() as session:
         item = find(session, args.id)

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from pipeline.app import Deployed, open_deployment
+from pipeline.app import Deployed
+from pipeline.cli_common import deployed
 from pipeline.config import Board, ConfigError
 from pipeline.models import utcnow
 from pipeline.reports import activity, approval, outputs, periods, royalty
@@ -134,7 +135,7 @@ COMMANDS: dict[str, Command] = {
 def run(args: argparse.Namespace) -> int:
     """The ``report`` handler: 0 done, 1 refused, 2 a configuration or period error."""
     try:
-        d = open_deployment(args.config, args.database_url)
+        d = deployed(args)
         board = _board(d, args.board)
         period = _period(args, board)
     except (ConfigError, PeriodError) as exc:

@@ -30,8 +30,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import PermanentError, TransientError
 from pipeline import audit, logs, retention
-from pipeline.app import Deployed, open_deployment, watchers
-from pipeline.cli_common import console, known_board, operator, text
+from pipeline.app import Deployed, watchers
+from pipeline.cli_common import console, deployed, known_board, operator, text
 from pipeline.models import STATE_LABELS, Event, RawMessage, RawStatus, State, Submission
 from pipeline.runner import MAX_ATTEMPTS, MailboxRunner, never_served
 
@@ -211,7 +211,7 @@ def reprocess(args: argparse.Namespace) -> int:
             "reprocess: cho RAW_ID… hoặc --failed (give RAW_ID… or --failed)"
         )
         return 2
-    d = open_deployment(args.config, args.database_url)
+    d = deployed(args)
     try:
         with d.sessions() as session:
             known_board(args, [b.id for b in d.boards], session)

@@ -6,8 +6,8 @@ import argparse
 from datetime import datetime
 
 from pipeline import audit, publishing
-from pipeline.app import links, open_deployment
-from pipeline.cli_common import VIETNAM, console, find, local, operator, reason
+from pipeline.app import links
+from pipeline.cli_common import VIETNAM, console, deployed, find, local, operator, reason
 from pipeline.models import PubState, State
 from pipeline.review import Desk
 
@@ -31,7 +31,7 @@ def when(text: str) -> datetime:
 
 
 def schedule(args: argparse.Namespace) -> int:
-    d = open_deployment(args.config, args.database_url)
+    d = deployed(args)
     out, err = console(), console(stderr=True)
     with d.sessions.begin() as session:
         item = find(session, args.id)

@@ -2,7 +2,7 @@
 
 Per mailbox: when it was last read, what is recorded but not processed yet, the last
 error. Per board: items by state, items overdue, publications a person must look at,
-mail not sent. The figures are those of ``/metrics`` (pipeline/metrics.py).
+mail not sent and why it waits. The figures are those of ``/metrics`` (pipeline/metrics.py).
 """
 
 from __future__ import annotations
@@ -48,6 +48,25 @@ def _unread_errors(session: Session) -> dict[tuple[str, str], str]:
     return {(board, box): error for board, box, error in rows if error}
 
 
+def _waiting_mail_errors(session: Session) -> dict[str, str]:
+    """Per board, why its mail waits (a relay down, a login or the From address refused,
+    an outbox that cannot be written): the error of the latest mail tried in vain and
+    still owed."""
+    latest = (
+        select(func.max(OutgoingMail.id))
+        .where(
+            OutgoingMail.sent_at.is_(None),
+            OutgoingMail.attempts < MAX_SEND_ATTEMPTS,
+            OutgoingMail.last_error.is_not(None),
+        )
+        .group_by(OutgoingMail.board_id)
+    )
+    rows = session.execute(
+        select(OutgoingMail.board_id, OutgoingMail.last_error).where(OutgoingMail.id.in_(latest))
+    )
+    return {board: error for board, error in rows if error}
+
+
 def _mailboxes(
     fig: metrics.Figures,
     boards: list[Board],
@@ -81,7 +100,9 @@ def _holder(lease: Lease | None, fig: metrics.Figures) -> str | None:
     return lease.holder if lease is not None and lease.expires_at > fig.now else None
 
 
-def _boards(fig: metrics.Figures, boards: list[Board]) -> list[dict[str, Any]]:
+def _boards(
+    fig: metrics.Figures, boards: list[Board], mail_errors: dict[str, str]
+) -> list[dict[str, Any]]:
     names = {b.id: b.name for b in boards}
     return [
         {
@@ -93,7 +114,7 @@ def _boards(fig: metrics.Figures, boards: list[Board]) -> list[dict[str, Any]]:
                 p.value: fig.publications.get((board, p.value), 0)
                 for p in metrics.PUBLICATION_FAILURES
             },
-            "mail": fig.mail_by_status(board),
+            "mail": {**fig.mail_by_status(board), "error": mail_errors.get(board)},
             "oldest_pending_review_seconds": round(fig.age(board, "review_pending")),
         }
         for board in fig.boards(names)
@@ -106,6 +127,7 @@ def status_data(args: argparse.Namespace) -> dict[str, Any]:
         fig = metrics.read(session, [b.id for b in boards])
         held = {lease.name: lease for lease in claims.leases(session)}
         unread = _unread_errors(session)
+        mail_errors = _waiting_mail_errors(session)
         given_up = session.scalars(
             select(OutgoingMail)
             .where(OutgoingMail.sent_at.is_(None), OutgoingMail.attempts >= MAX_SEND_ATTEMPTS)
@@ -126,7 +148,7 @@ def status_data(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "at": fig.now.isoformat(),
         "mailboxes": _mailboxes(fig, boards, held, unread),
-        "boards": _boards(fig, boards),
+        "boards": _boards(fig, boards, mail_errors),
         "mail_given_up": mails,
     }
 
@@ -169,6 +191,14 @@ def render(data: dict[str, Any]) -> Group:
             text(b["mail"]["failed"]),
         )
     parts: list[Any] = [boxes, work]
+    waiting = [b for b in data["boards"] if b["mail"]["error"]]
+    if waiting:
+        why = Table(title="Thư chờ gửi vì (mail waits because)", title_justify="left")
+        for heading in ("Ban", "Thư chờ gửi", "Lỗi gần nhất"):
+            why.add_column(heading)
+        for b in waiting:
+            why.add_row(text(b["board"]), text(b["mail"]["pending"]), text(b["mail"]["error"]))
+        parts.append(why)
     if data["mail_given_up"]:
         mails = Table(title="Thư đã thôi gửi: bientap retry --mail ID", title_justify="left")
         for heading in ("ID", "Ban", "Gửi tới", "Loại thư", "Lỗi"):

@@ -7,6 +7,7 @@ it is used, so a configuration can be checked on a machine that lacks the secret
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
@@ -14,7 +15,7 @@ import tomllib
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -69,9 +70,13 @@ class Secret:
         self.env_name = env_name
 
     def reveal(self) -> str:
+        """The secret; an empty variable is as good as none (``config check`` says so
+        too): a service's password is never empty, and sending one fails later."""
         value = os.environ.get(self.env_name)
         if value is None:
             raise ConfigError(f"environment variable {self.env_name} is not set")
+        if not value:
+            raise ConfigError(f"environment variable {self.env_name} is empty")
         return value
 
     def __repr__(self) -> str:
@@ -101,11 +106,18 @@ def _parse_secret(value: Any) -> Secret:
 SecretRef = Annotated[Secret, BeforeValidator(_parse_secret)]
 
 
+# local@domain alone: no display name ("Tên <a@b>"), no list ("a@b, c@d"), no space, which
+# a member's or a mailbox's address would never match
+_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"\\]+@[^@\s<>()\[\],;:\"\\]+")
+
+
 def _lower_email(value: Any) -> Any:
     if isinstance(value, str):
         value = value.strip().lower()
-        if value.count("@") != 1 or value.startswith("@") or value.endswith("@"):
-            raise ValueError(f"not an e-mail address: {value!r}")
+        if not _ADDRESS.fullmatch(value):
+            raise ValueError(
+                f"not an e-mail address: {value!r} (the address alone, e.g. bbt@example.gov.vn)"
+            )
     return value
 
 
@@ -666,6 +678,34 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+def _table_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model of the table at ``loc`` in ``model`` (``("mailboxes", 0)``: a Mailbox)."""
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if isinstance(part, int):  # an entry of a list: the list's own model
+            continue
+        field = current.model_fields.get(part) if current is not None else None
+        if field is None:
+            return None
+        found = [t for t in (field.annotation, *get_args(field.annotation)) if _is_model(t)]
+        current = found[0] if found else None
+    return current
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _unknown_key(model: type[BaseModel], loc: tuple[int | str, ...]) -> str:
+    """A key the table does not take, most often a typo: the key it may have meant."""
+    table = _table_at(model, loc[:-1])
+    known = [k for k in (table.model_fields if table else {}) if k != "source_file"]
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    if close:
+        return f"unknown key: did you mean {close[0]!r}?"
+    return f"unknown key: this table takes {', '.join(known)}" if known else "unknown key"
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
@@ -689,6 +729,8 @@ def _validate(
         problems = []
         for err in exc.errors():
             msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = _unknown_key(model, err["loc"])
             where = f"{_location(err['loc'])}: " if err["loc"] else ""
             origin = (sources or {}).get(str(err["loc"][0]) if err["loc"] else "", str(path))
             problems.append(f"{origin}: {where}{msg}")

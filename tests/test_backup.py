@@ -4,7 +4,6 @@ damaged archive is refused; old archives rotate."""
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import json
@@ -34,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connectors.maildir import MaildirSource
-from pipeline import audit, backup, cli, cli_backup, restore, review
+from pipeline import audit, backup, cli, restore, review
 from pipeline.app import Deployed, open_deployment, publishers
 from pipeline.commands import Verb
 from pipeline.db import MIGRATIONS, alembic_config, make_engine
@@ -198,13 +197,9 @@ def tree(folder: Path, leave_out: tuple[str, ...] = ()) -> dict[str, bytes]:
 
 
 def bientap(*argv: str) -> int:
-    """The console script's global options with the commands of pipeline/cli_backup.py."""
-    parser = argparse.ArgumentParser(prog="bientap")
-    parser.add_argument("--config", default="config")
-    parser.add_argument("--database-url")
-    sub = parser.add_subparsers(dest="command", required=True)
-    cli_backup.add_commands(sub)
-    args = parser.parse_args(argv)
+    """A command of pipeline/cli_backup.py as the console script parses it; its errors are
+    raised, not printed."""
+    args = cli.parser().parse_args(argv)
     code: int = args.handler(args)
     return code
 
@@ -333,6 +328,34 @@ def test_backup_and_restore_from_the_command_line(
     assert bientap("--config", str(tmp_path / "chua-co"), *args) == 1  # not empty any more
     assert "--force" in capsys.readouterr().err
     assert cli.main(["--database-url", target, "audit", "verify"]) == 0
+
+
+def test_the_data_folder_given_on_the_command_line_is_backed_up(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A daemon started with --data-dir, as the README's table allows: bientap takes the
+    same option, and its backup holds that folder's attachments."""
+    (world.config / "deployment.toml").write_text(
+        f'database_url = "{world.db_url}"\n', encoding="utf-8"
+    )
+    given = ["--config", str(world.config), "--data-dir", str(world.data)]
+    assert bientap(*given, "backup") == 0
+    [archive] = backup.archives(world.data / "backups")
+    assert f"Đã sao lưu (backup written): {archive}" in capsys.readouterr().out
+    assert any(name.endswith("anh-khai-giang.png") for name in members(archive))
+
+
+def test_a_backup_without_the_data_folder_is_refused(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """bientap run where the daemon's data folder is not (a relative data_dir read from
+    another folder): the archive would hold the rows and none of the attachments they
+    name, so none is made."""
+    elsewhere, dest = tmp_path / "noi-khac", tmp_path / "ban-sao"
+    given = ["--config", str(world.config), "--data-dir", str(elsewhere)]
+    assert cli.main([*given, "backup", "--dest", str(dest)]) == 2
+    assert f"thư mục dữ liệu {elsewhere} không có tệp đính kèm" in capsys.readouterr().err
+    assert not dest.exists()
 
 
 def schema_at(revision: str, scratch: Path) -> dict[str, list[str]]:

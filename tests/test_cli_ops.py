@@ -19,6 +19,7 @@ from connectors.maildir import MaildirSource
 from connectors.smtp import SmtpSender
 from pipeline import cli, reading
 from pipeline.cli_common import VIETNAM
+from pipeline.db import open_database
 from pipeline.models import Event, OutgoingMail, RawMessage, State, Submission, utcnow
 from pipeline.runner import MAX_ATTEMPTS, retry_delay
 from pipeline.samples import article_mail, demo_mails
@@ -94,7 +95,7 @@ def test_status_shows_each_mailbox_and_what_waits(rig: Rig, bientap: Bientap) ->
         "set_aside": 1,
     }
     assert board["publications"] == {"dead": 0, "mismatch": 0}
-    assert board["mail"] == {"sent": len(rig.sent()), "pending": 0, "failed": 0}
+    assert board["mail"] == {"sent": len(rig.sent()), "pending": 0, "failed": 0, "error": None}
     code, out, _err = bientap("status")
     assert code == 0
     for shown in ("hop-thu-chinh", DEMO_BOX, "Chờ duyệt", "Quá hạn", "Thư gửi hỏng"):
@@ -169,6 +170,7 @@ def test_mail_given_up_on_is_sent_again_once_the_cause_is_fixed(
     given_up = [m["id"] for m in status["mail_given_up"]]
     owed = len(given_up)
     assert owed > 0 and status["boards"][0]["mail"]["failed"] == owed
+    assert status["boards"][0]["mail"]["error"] is None  # given up, not waiting
     code, _out, err = bientap("retry", "--mail", "999999")
     assert code == 1 and "Không có thư đã bỏ gửi nào khớp 999999" in err
     del sink.refuse["*"]  # the relay is fixed
@@ -183,7 +185,8 @@ def test_mail_given_up_on_is_sent_again_once_the_cause_is_fixed(
         asked = s.scalars(select(Event).where(Event.kind == "mail-retry-requested")).all()
     assert len(asked) == owed
     assert {(e.channel, e.actor) for e in asked} == {("cli", getpass.getuser())}
-    assert bientap.json("status")["boards"][0]["mail"] == {"sent": owed, "pending": 0, "failed": 0}
+    sent = {"sent": owed, "pending": 0, "failed": 0, "error": None}
+    assert bientap.json("status")["boards"][0]["mail"] == sent
 
 
 # -- reprocess -------------------------------------------------------------------------------
@@ -306,6 +309,7 @@ def test_operator_mistakes_get_a_message_and_exit_2_not_a_traceback(
     tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     demo = ["--config", str(CONFIG / "demo.toml")]
+    open_database(db_url)  # a daemon made it
     closed = "postgresql+psycopg2://bientap:S3cretPW@127.0.0.1:1/bientap"
     assert cli.main([*demo, "--database-url", closed, "status"]) == 2
     err = capsys.readouterr().err
@@ -320,6 +324,15 @@ def test_operator_mistakes_get_a_message_and_exit_2_not_a_traceback(
     on_db = [*demo, "--database-url", db_url]
     assert cli.main([*on_db, "list", "--board", "khong-co"]) == 2  # not an empty list
     assert "không có ban biên tập 'khong-co'" in capsys.readouterr().err
+    assert cli.main([*on_db, "list", "--agency", "sgddt"]) == 2  # the id is so-gddt
+    assert "--agency: không có cơ quan 'sgddt' (no such agency); có phải so-gddt?" in (
+        capsys.readouterr().err
+    )
+    assert cli.main([*on_db, "list", "--member", "truongban"]) == 2
+    assert "có phải truong-ban?" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        cli.main([*on_db, "list", "--kind", "tinn"])
+    assert exited.value.code == 2
     for refused in (
         ["schedule", "1", "25/11/2020 08:00", "--reason", "Trưởng ban hẹn"],  # 2020 for 2026
         ["act", "1", "approve", "--as", "truong-ban", "--reason", " "],  # nothing on record
@@ -333,6 +346,31 @@ def test_operator_mistakes_get_a_message_and_exit_2_not_a_traceback(
     backup = [*demo, "--database-url", db_url, "backup", "--dest", str(a_file / "sao-luu")]
     assert cli.main(backup) == 2
     assert "Không thực hiện được" in capsys.readouterr().err
+
+
+def test_a_command_run_from_another_folder_makes_up_no_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The default database, var/bientap.db, is read from the folder a command runs in:
+    run from another (cron, a login shell), bientap says where it looked instead of
+    listing a new, empty database, and makes none."""
+    home, elsewhere = tmp_path / "bientap", tmp_path / "noi-khac"
+    (home / "config").mkdir(parents=True)
+    elsewhere.mkdir()
+    shutil.copy(CONFIG / "demo.toml", home / "config")
+    monkeypatch.delenv("BIENTAP_DATABASE_URL", raising=False)
+    monkeypatch.chdir(home)
+    open_database("sqlite:///var/bientap.db")  # the daemon's first start, here
+    config = ["--config", str(home / "config")]
+    assert cli.main([*config, "list"]) == 0
+    monkeypatch.chdir(elsewhere)
+    for command in (["list"], ["status"], ["backup"]):
+        capsys.readouterr()
+        assert cli.main([*config, *command]) == 2
+        assert f"không có cơ sở dữ liệu {elsewhere / 'var' / 'bientap.db'}" in (
+            capsys.readouterr().err
+        )
+    assert list(elsewhere.iterdir()) == []
 
 
 # -- config check ----------------------------------------------------------------------------

@@ -225,6 +225,9 @@ def test_secret_reveal_reads_the_environment(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.delenv("BIENTAP_TEST_SECRET")
     with pytest.raises(ConfigError, match="BIENTAP_TEST_SECRET"):
         secret.reveal()
+    monkeypatch.setenv("BIENTAP_TEST_SECRET", "")  # `export X=` in a service's file
+    with pytest.raises(ConfigError, match="BIENTAP_TEST_SECRET is empty"):
+        secret.reveal()
 
 
 def test_a_board_password_comes_from_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -639,8 +642,14 @@ def test_the_minimal_board_loads(tmp_path: Path) -> None:
         pytest.param(
             'username = "bbt@vi-du.vn"',
             'usernme = "bbt@vi-du.vn"',
-            ["mailboxes[0].usernme", "not permitted"],
+            ["mailboxes[0].usernme: unknown key: did you mean 'username'?"],
             id="unknown-key",
+        ),
+        pytest.param(
+            'username = "bbt@vi-du.vn"',
+            'username = "bbt@vi-du.vn"\nmat_khau = "x"',
+            ["mailboxes[0].mat_khau: unknown key: this table takes name, address,"],
+            id="unknown-key-nothing-like",
         ),
         pytest.param(
             'role = "truong_ban"',
@@ -653,6 +662,18 @@ def test_the_minimal_board_loads(tmp_path: Path) -> None:
             'email = "a.vi-du.vn"',
             ["members[0].email", "not an e-mail address"],
             id="bad-email",
+        ),
+        pytest.param(
+            'email = "a@vi-du.vn"',
+            'email = "Nguyễn Văn A <a@vi-du.vn>"',
+            ["members[0].email", "not an e-mail address", "the address alone"],
+            id="email-with-its-name",
+        ),
+        pytest.param(
+            'from_address = "bbt@vi-du.vn"',
+            'from_address = "Ban Biên tập <bbt@vi-du.vn>"',
+            ["mail_out.from_address", "not an e-mail address"],
+            id="from-address-with-its-name",
         ),
         pytest.param(
             'password = "env:THU_IMAP_PASSWORD"',
@@ -732,6 +753,10 @@ def test_two_boards_reading_one_mailbox_are_refused(tmp_path: Path) -> None:
         ),
         ('web_address = "999.1.1.1:8470"', "web_address: '999.1.1.1' is not an IP address"),
         ('public_url = "not a url"', "public_url: must be an http(s) URL"),
+        (
+            'databse_url = "sqlite:///x.db"',
+            "databse_url: unknown key: did you mean 'database_url'?",
+        ),
     ],
 )
 def test_a_broken_deployment_file_names_file_key_and_problem(

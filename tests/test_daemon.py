@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -101,6 +102,19 @@ def test_a_missing_secret_is_named_without_its_value(tmp_path: Path) -> None:
     assert "s3cr3t-value" not in ran.stderr + ran.stdout
 
 
+def test_an_empty_secret_is_refused_as_config_check_refuses_it(tmp_path: Path) -> None:
+    ran = _run(
+        [sys.executable, "run_pipeline.py", "--config", "config/khanhhoa.toml", "--once"],
+        tmp_path,
+        KHANHHOA_IMAP_PASSWORD="",
+        KHANHHOA_SMTP_PASSWORD="s3cr3t-value",
+    )
+    assert ran.returncode == 2
+    assert "mailboxes[0].password: environment variable KHANHHOA_IMAP_PASSWORD is empty" in (
+        ran.stderr
+    )
+
+
 def test_a_short_link_key_is_refused_before_a_database_is_made(tmp_path: Path) -> None:
     ran = _run(
         [sys.executable, "run_pipeline.py", "--config", "config/demo.toml", "--once"],
@@ -110,6 +124,46 @@ def test_a_short_link_key_is_refused_before_a_database_is_made(tmp_path: Path) -
     assert ran.returncode == 2
     assert "BIENTAP_LINK_KEY" in ran.stderr and "ngắn" not in ran.stderr
     assert not (tmp_path / "bientap.db").exists()
+
+
+def test_the_daemon_says_at_start_what_it_watches_and_where_it_keeps_things(
+    tmp_path: Path, db_url: str
+) -> None:
+    """The log names the database and data folder the daemon opened, each mailbox it
+    reads and how, and where the board's mail and posts go: an operator sees a daemon
+    started in the wrong folder or on the wrong settings. No password is among it."""
+    given = db_url.replace("postgres@", "postgres:S3cretPW@")  # trust auth: not checked
+    ran = _run(
+        [sys.executable, "run_pipeline.py", "--config", "config/demo.toml", "--once"],
+        tmp_path,
+        BIENTAP_DATABASE_URL=given,
+        BIENTAP_PUBLIC_URL="https://bbt.example.gov.vn",
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert f"database {db_url}; data folder {tmp_path}\n" in ran.stderr
+    assert (
+        f"board=demo mailbox=hop-thu-chinh: Maildir {tmp_path / 'demo' / 'inbox'}, "
+        "a pass every 10 s\n"
+    ) in ran.stderr
+    assert f"board=demo: mail out by outbox Maildir {tmp_path / 'demo' / 'outbox'}\n" in ran.stderr
+    site = f"static site {tmp_path / 'demo' / 'site'}, at https://bbt.example.gov.vn/cong/"
+    assert f"board=demo: publishing to {site}\n" in ran.stderr
+    assert "S3cretPW" not in ran.stderr
+
+
+def test_a_web_address_in_use_is_named(tmp_path: Path) -> None:
+    """A second daemon on the machine, started with the first one's web address."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        ran = _run(
+            [sys.executable, "run_pipeline.py", "--config", "config/demo.toml"],
+            tmp_path,
+            BIENTAP_WEB_ADDRESS=address,
+        )
+    assert ran.returncode == 2
+    assert f"web_address {address}: Address already in use" in ran.stderr
 
 
 def test_the_daemon_picks_up_new_mail_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:

@@ -7,21 +7,24 @@ outbox that cannot be written, and the pass goes on."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from connectors.smtp import SmtpSender
+from pipeline import cli
 from pipeline.claims import Crew
 from pipeline.models import Event, OutgoingMail, State, utcnow
 from pipeline.postman import MAX_SEND_ATTEMPTS, retry_delay
 from pipeline.runner import MailboxRunner
 from pipeline.samples import article_mail
 from tests.fixtures_mail import MakeSmtpSink
-from tests.helpers import DEMO_BOX, LINKS, Rig, make_rig
+from tests.helpers import CONFIG, DEMO_BOX, LINKS, Rig, make_rig
 from tests.services import SmtpSink
 
 SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
@@ -148,17 +151,34 @@ def test_a_refused_recipient_is_given_up_at_once_and_the_rest_go_out(
         assert s.scalars(select(Event.kind).where(Event.kind == "notice-failed")).all() != []
 
 
+def waiting_shown(db_url: str, capsys: pytest.CaptureFixture[str]) -> str | None:
+    """Why the demo board's mail waits, as ``bientap status --json`` says it."""
+    capsys.readouterr()
+    assert (
+        cli.main(
+            ["--config", str(CONFIG / "demo.toml"), "--database-url", db_url, "status", "--json"]
+        )
+        == 0
+    )
+    [board] = json.loads(capsys.readouterr().out)["boards"]
+    error: str | None = board["mail"]["error"]
+    return error
+
+
 def test_a_refused_login_leaves_every_mail_owed_until_the_password_is_fixed(
-    tmp_path: Path, db_url: str, make_smtp_sink: MakeSmtpSink
+    tmp_path: Path, db_url: str, make_smtp_sink: MakeSmtpSink, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sink = make_smtp_sink(auth=("bientap", "dung-mat-khau"), auth_required=True)
     rig = smtp_rig(tmp_path, db_url, sink, username="bientap", password="sai-mat-khau")
     waiting = all_waiting(rig, 3, "login refused", timedelta(days=1))
+    shown = waiting_shown(db_url, capsys)  # the operator asks why nothing goes out
+    assert shown is not None and "login refused" in shown and "sai-mat-khau" not in shown
     rig.runner.sender = SmtpSender(
         sink.host, sink.port, starttls=False, username="bientap", password="dung-mat-khau"
     )
     assert rig.runner.run_once().sent == len(waiting)
     assert {m.login for m in sink.messages} == {"bientap"}
+    assert waiting_shown(db_url, capsys) is None
 
 
 def test_a_refused_board_address_leaves_every_mail_owed(

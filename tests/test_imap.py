@@ -232,6 +232,25 @@ def test_bad_credentials_are_reported_not_fatal(
         assert "wrong" not in (state.last_error or "")
 
 
+def test_an_error_a_stopped_daemon_recorded_is_cleared_once_the_mailbox_answers(
+    deploy, dovecot: Dovecot, imap_user: ImapAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The login was refused, the operator fixed the password and restarted the daemon:
+    `bientap status` and /metrics stop showing the error as soon as a pass gets in."""
+    monkeypatch.setenv("TEST_IMAP_PASSWORD", "wrong")
+    d, refused = deploy()
+    assert refused.run_once() is None
+    refused.close()
+    d.crew.let_go(d.sessions)  # as the stopped daemon did
+    monkeypatch.setenv("TEST_IMAP_PASSWORD", imap_user.password)
+    _d, restarted = deploy()
+    assert restarted.run_once() is not None
+    with d.sessions() as s:
+        state = s.scalar(select(MailboxState))
+        assert state is not None and state.last_poll_at is not None
+        assert state.last_error is None
+
+
 def test_while_the_mailbox_refuses_us_recorded_mail_is_still_processed_and_answered(
     deploy, dovecot: Dovecot, imap_user: ImapAccount, smtp_sink: SmtpSink
 ) -> None:

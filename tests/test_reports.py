@@ -6,7 +6,6 @@ next to it), not by the code under test.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import tomllib
@@ -26,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline import audit
-from pipeline.cli_reports import add_commands
+from pipeline.cli import parser
 from pipeline.config import Board
 from pipeline.db import open_database
 from pipeline.models import Event, OutgoingMail, Publication, RawMessage, Submission
@@ -198,11 +197,7 @@ def deployment(tmp_path: Path, db_url: str) -> tuple[Path, sessionmaker[Session]
 
 
 def cli(folder: Path, *argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="bientap")
-    parser.add_argument("--config")
-    parser.add_argument("--database-url")
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["--config", str(folder), *argv])
+    args = parser().parse_args(["--config", str(folder), *argv])
     code: int = args.handler(args)
     return code
 
