@@ -288,6 +288,7 @@ def _serve(
     scheduler.shutdown(wait=True)
     for thread in idlers:
         thread.join()
+    log.info("daemon %s: stopped", d.crew.holder)
     return 0
 
 

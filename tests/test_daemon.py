@@ -206,6 +206,7 @@ def test_the_daemon_picks_up_new_mail_and_stops_cleanly_on_sigterm(tmp_path: Pat
         _out, err = daemon.communicate(timeout=60)
     assert daemon.returncode == 0, err
     assert "stopping once the work in hand is done" in err
+    assert err.rstrip().endswith("stopped")  # the operator sees when it is gone
 
 
 def test_sigterm_during_a_backlog_stops_after_the_mail_in_hand_and_loses_none(
