@@ -151,6 +151,9 @@ def _retry_mail(session: Session, which: str, board: str | None) -> int:
     if board:
         query = query.where(OutgoingMail.board_id == board)
     mails = list(session.scalars(query.order_by(OutgoingMail.id)))
+    if not mails and which == "all":  # nothing to retry: all is well (cron says nothing)
+        print("Không có thư nào đã bỏ gửi (no mail given up on)")
+        return 0
     if not mails:
         print(f"Không có thư đã bỏ gửi nào khớp {which} (no mail given up on)", file=sys.stderr)
         return 1

@@ -304,7 +304,9 @@ def load_key(env_name: str = DEFAULT_KEY_ENV) -> bytes:
     value = os.environ.get(env_name, "").strip()
     if not value:
         raise TokenKeyError(
-            f"{env_name} is not set: the link key is needed to sign and check reviewer links"
+            f"chưa đặt biến môi trường {env_name}: cần khoá này để ký và kiểm tra đường dẫn "
+            f"duyệt bài ({env_name} is not set: the link key is needed to sign and check "
+            "reviewer links)"
         )
     key = _decode_key(value)
     if key is None:

@@ -181,6 +181,8 @@ def test_mail_given_up_on_is_sent_again_once_the_cause_is_fixed(
     assert code == 0 and f"Đã xếp {owed - 1} thư" in out
     assert rig.runner.deliver() == owed - 1
     assert len(sink.messages) == owed
+    code, out, _err = bientap("retry", "--mail", "all")  # from cron: nothing left is no error
+    assert code == 0 and "Không có thư nào đã bỏ gửi" in out
     with rig.sessions() as s:
         asked = s.scalars(select(Event).where(Event.kind == "mail-retry-requested")).all()
     assert len(asked) == owed

@@ -458,8 +458,8 @@ def test_load_key_missing_names_the_variable(
         monkeypatch.delenv("BIENTAP_LINK_KEY", raising=False)
     else:
         monkeypatch.setenv("BIENTAP_LINK_KEY", value)
-    with pytest.raises(TokenKeyError, match="BIENTAP_LINK_KEY"):
-        load_key()
+    with pytest.raises(TokenKeyError, match="chưa đặt biến môi trường BIENTAP_LINK_KEY"):
+        load_key()  # the operator is told in Vietnamese first, as every start-up error
 
 
 @pytest.mark.parametrize(
