@@ -47,24 +47,31 @@ def subject_tags(subject: str) -> list[str]:
     return [fold(t).strip() for t in _TAG.findall(subject)]
 
 
+# Each field's keywords: (field id, its keywords), as a board lists them.
+Keywords = tuple[tuple[str, tuple[str, ...]], ...]
+
+
 @lru_cache(maxsize=64)
-def _keywords_pattern(keywords: tuple[str, ...]) -> re.Pattern[str]:
-    """Any of ``keywords`` (folded) as a whole phrase; the longest wins where several start."""
-    alternatives = "|".join(re.escape(k) for k in sorted(keywords, key=len, reverse=True))
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+def _keyword_table(fields: Keywords) -> tuple[re.Pattern[str], dict[str, list[str]]]:
+    """Every field's keywords as one pattern (folded, each a whole phrase; where several
+    start at one place the longest wins), and the fields each keyword is of. Made once
+    per board, not per item."""
+    fields_of: dict[str, list[str]] = {}
+    for field_id, keywords in fields:
+        for keyword in keywords:
+            fields_of.setdefault(fold(keyword), []).append(field_id)
+    alternatives = "|".join(re.escape(k) for k in sorted(fields_of, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)"), fields_of
 
 
 def _keyword_scores(board: Board, folded: str) -> dict[str, int]:
     """Keyword hits per field. Every field's keywords are read in one pass, so a phrase
     counts once, for the longest keyword it is: "phổ biến giáo dục pháp luật" is the
     justice field's, not also "giáo dục" for education's."""
-    fields_of: dict[str, list[str]] = {}
-    for f in board.fields:
-        for keyword in f.keywords:
-            fields_of.setdefault(fold(keyword), []).append(f.id)
     scores = dict.fromkeys((f.id for f in board.fields), 0)
+    pattern, fields_of = _keyword_table(tuple((f.id, tuple(f.keywords)) for f in board.fields))
     if fields_of:
-        for hit in _keywords_pattern(tuple(fields_of)).findall(folded):
+        for hit in pattern.findall(folded):
             for field_id in fields_of[hit]:
                 scores[field_id] += 1
     return scores
