@@ -63,10 +63,15 @@ class _Rule:
 # The command table. Longer patterns win over shorter ones ("chuyển tiếp cho" before "chuyển"),
 # and "không duyệt" cannot be read as "duyệt" because a command word must start the line.
 RULES: tuple[_Rule, ...] = (
-    _Rule(Verb.APPROVE, ("duyệt", "đã duyệt", "đồng ý", "approve", "approved"), False),
+    _Rule(
+        Verb.APPROVE,
+        ("duyệt", "đã duyệt", "đồng ý", "nhất trí", "thống nhất", "approve", "approved"),
+        False,
+    ),
     _Rule(
         Verb.REJECT,
-        ("từ chối", "không duyệt", "không đồng ý", "reject", "rejected"),
+        ("từ chối", "không duyệt", "không đồng ý", "không nhất trí", "không thống nhất")
+        + ("reject", "rejected"),
         True,
         "lý do",
         "{word}: <lý do>",

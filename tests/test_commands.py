@@ -31,6 +31,10 @@ def unreadable(text: str | None, html: str | None = None) -> str:
         "OK duyệt",
         "Dạ, duyệt ạ",
         "Đồng ý",
+        "Nhất trí",
+        "Nhất trí đăng, cảm ơn em",
+        "Thống nhất cho đăng.",
+        "nhat tri",
         "Đã duyệt!",
         "*DUYỆT*",
         "Duyet",
@@ -59,6 +63,8 @@ def test_approve(reply: str) -> None:
         ("KHÔNG DUYỆT: nội dung quảng cáo", "nội dung quảng cáo"),
         ("Không duyệt vì chưa có ý kiến lãnh đạo", "vì chưa có ý kiến lãnh đạo"),
         ("khong duyet: sai so lieu", "sai so lieu"),
+        ("Không nhất trí: số liệu chưa khớp", "số liệu chưa khớp"),
+        ("Không thống nhất vì chưa xin ý kiến Sở", "vì chưa xin ý kiến Sở"),
     ],
 )
 def test_reject(reply: str, reason: str) -> None:
@@ -368,6 +374,8 @@ def test_question_is_not_an_approval() -> None:
         "Duyet ko duoc",
         "Approve not yet",
         "Đồng ý với anh Nam là chưa đăng",
+        "Thống nhất với ý kiến anh Nam: không đăng",
+        "Nhất trí là phải sửa tiêu đề trước",
     ],
 )
 def test_an_approval_word_turned_around_by_what_follows_is_no_approval(reply: str) -> None:
