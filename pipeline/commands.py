@@ -28,6 +28,7 @@ from enum import StrEnum
 
 from bs4 import BeautifulSoup, Tag
 
+from pipeline.forwards import SEPARATOR
 from pipeline.sanitize import html_to_text
 from pipeline.textfold import fold
 
@@ -167,12 +168,6 @@ _EXAMPLES = "ví dụ: DUYỆT, TỪ CHỐI: <lý do>, SỬA: <nội dung cần 
 _ATTRIBUTION_START = re.compile(r"^(on|vao|le|am)\b")
 _ATTRIBUTION_END = re.compile(r"\b(wrote|da viet|viet|a ecrit|schrieb)\s*:$")
 _ADDRESS_WROTE = re.compile(r"<[^<>\s]+@[^<>\s]+>.*\b(wrote|da viet|viet)\s*:$")
-_SEPARATOR = re.compile(
-    r"^-{2,}\s*(original message|thu goc|tin nhan goc|forwarded message|thu da chuyen tiep"
-    r"|thu chuyen tiep|tin nhan da chuyen tiep)\s*-{2,}$"
-    r"|^_{10,}$"
-    r"|^(begin forwarded message|bat dau thu chuyen tiep)\s*:$"
-)
 _HEADER_FROM = re.compile(r"^\**(from|tu)\s*:\**\s*\S")
 _HEADER_SENT = re.compile(r"^\**(sent|date|gui|da gui|ngay gui|ngay)\s*:")
 _HEADER_ONE_LINE = re.compile(r"^\**(from|tu)\s*:.+\b(sent|date|gui|da gui)\s*:")
@@ -224,7 +219,7 @@ def _starts_quote(lines: list[str], i: int) -> bool:
     """Whether line *i* (folded, stripped) starts what is not the reviewer's own: a separator,
     a phone's signature, or a header block over a quote not marked with ">" (Outlook)."""
     line = lines[i]
-    if _SEPARATOR.match(line) or (_MOBILE_SIGNATURE.match(line) and len(line) < 80):
+    if SEPARATOR.match(line) or (_MOBILE_SIGNATURE.match(line) and len(line) < 80):
         return True
     if _HEADER_ONE_LINE.match(line):
         return True

@@ -20,7 +20,7 @@ from typing import Any
 
 from bs4 import BeautifulSoup, NavigableString
 
-from pipeline import dedup, replyauth
+from pipeline import dedup, forwards, replyauth
 from pipeline.byline import Byline
 from pipeline.byline import extract as extract_byline
 from pipeline.classify import Sender, classify_fields, identify_sender
@@ -211,12 +211,15 @@ def normalise(d: Draft) -> None:
     """Pick the article (mail body or a .docx), convert legacy fonts, make it NFC."""
     mail = d.mail
     assert mail is not None
-    body_text = mail.text_body or (html_to_text(mail.html_body) if mail.html_body else "")
+    html_body = forwards.strip_html(mail.html_body) if mail.html_body else None
+    body_text = forwards.strip_text(mail.text_body) if mail.text_body else ""
+    if not body_text and html_body:
+        body_text = html_to_text(html_body)
     # detect on the whole body: a text node or a subject alone may be too short to tell
     d.legacy = detect_legacy(body_text) or detect_legacy(mail.subject)
-    d.title = normalize(mail.subject, legacy=d.legacy).strip()
-    if mail.html_body:
-        d.html = _normalize_html(mail.html_body, d.legacy)
+    d.title = forwards.clean_subject(normalize(mail.subject, legacy=d.legacy).strip())
+    if html_body:
+        d.html = _normalize_html(html_body, d.legacy)
     else:  # text_to_html escapes everything: its output needs no sanitising
         d.text = normalize(body_text, legacy=d.legacy).strip()
         d.html, d.from_plain_text = text_to_html(d.text), True
