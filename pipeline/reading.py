@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 COVER_NOTE_WORDS = 120  # a mail body this short is a cover note; a .docx carries the article
+FORWARDED_TYPES = ("message/rfc822", "message/global")
 _WORDS = re.compile(r"\w+")
 
 
@@ -207,26 +208,57 @@ def _normalize_html(html: str, legacy: Legacy | None) -> str:
     return str(soup)
 
 
+def _bodies(mail: ParsedMail) -> tuple[str | None, str]:
+    """The mail's HTML and text without a forwarding's header block (the text is the
+    HTML's if the mail has no plain text)."""
+    html = forwards.strip_html(mail.html_body) if mail.html_body else None
+    if mail.text_body:
+        return html, forwards.strip_text(mail.text_body)
+    return html, html_to_text(html) if html else ""
+
+
+def _attached_article(mail: ParsedMail, body_text: str) -> ParsedMail | None:
+    """The message a cover note forwards as an attachment (Outlook's "Forward as
+    attachment", Gmail's too): it is the submission."""
+    if _words(body_text) >= COVER_NOTE_WORDS:
+        return None
+    attached = [a for a in mail.attachments if a.content_type in FORWARDED_TYPES]
+    if len(attached) != 1:
+        return None
+    try:
+        inner = parse_message(attached[0].data)
+    except MessageParseError as exc:
+        log.info("message %s: attached message not readable: %s", mail.message_id, exc.reason)
+        return None
+    return inner if inner.text_body.strip() or inner.html_body else None
+
+
 def normalise(d: Draft) -> None:
-    """Pick the article (mail body or a .docx), convert legacy fonts, make it NFC."""
+    """Pick the article (the mail body, a forwarded message, a .docx), convert legacy
+    fonts, make it NFC."""
     mail = d.mail
     assert mail is not None
-    html_body = forwards.strip_html(mail.html_body) if mail.html_body else None
-    body_text = forwards.strip_text(mail.text_body) if mail.text_body else ""
-    if not body_text and html_body:
-        body_text = html_to_text(html_body)
+    html_body, body_text = _bodies(mail)
+    subject = mail.subject
+    d.attachments = list(mail.attachments)
+    inner = _attached_article(mail, body_text)
+    if inner is not None:  # the wrapper goes: the raw mail keeps it
+        d.attachments = [a for a in d.attachments if a.content_type not in FORWARDED_TYPES]
+        d.attachments.extend(inner.attachments)
+        if not forwards.clean_subject(subject).strip():
+            subject = inner.subject
+        mail, (html_body, body_text) = inner, _bodies(inner)
     # detect on the whole body: a text node or a subject alone may be too short to tell
-    d.legacy = detect_legacy(body_text) or detect_legacy(mail.subject)
-    d.title = forwards.clean_subject(normalize(mail.subject, legacy=d.legacy).strip())
+    d.legacy = detect_legacy(body_text) or detect_legacy(subject)
+    d.title = forwards.clean_subject(normalize(subject, legacy=d.legacy).strip())
     if html_body:
         d.html = _normalize_html(html_body, d.legacy)
     else:  # text_to_html escapes everything: its output needs no sanitising
         d.text = normalize(body_text, legacy=d.legacy).strip()
         d.html, d.from_plain_text = text_to_html(d.text), True
-    d.attachments = list(mail.attachments)
     docx = [
         a
-        for a in mail.attachments
+        for a in d.attachments
         if a.content_type == DOCX_TYPE or a.filename.lower().endswith(".docx")
     ]
     if docx and _words(body_text) < COVER_NOTE_WORDS:

@@ -200,3 +200,47 @@ def test_an_articles_own_lines_that_look_like_a_header_stay(text: str) -> None:
     assert forwards.strip_text(text) == text
     html_text = "".join(f"<p>{html.escape(line)}</p>" for line in text.split("\n"))
     assert forwards.strip_html(html_text) == html_text
+
+
+def authors_mail(photo: bytes) -> EmailMessage:
+    inner = EmailMessage(policy=UNFOLDED)
+    inner["From"] = Address("Lê Thị Hồng Nhung", *AUTHOR.split("@"))
+    inner["To"] = CLERK
+    inner["Subject"] = NEWS_TITLE
+    inner.set_content(NEWS_BODY)
+    inner.add_alternative(f"<html><body>{ARTICLE_HTML}</body></html>", subtype="html")
+    inner.add_attachment(photo, maintype="image", subtype="jpeg", filename="ngay-hoi.jpg")
+    return inner
+
+
+@pytest.mark.parametrize("subject", [f"FW: {NEWS_TITLE}", ""])
+def test_an_article_forwarded_as_an_attachment_is_the_submission(rig: Rig, subject: str) -> None:
+    photo = b"\xff\xd8\xff\xe0 a photo of the day"
+    outer = EmailMessage(policy=UNFOLDED)
+    outer["From"] = Address("Văn thư Sở GD&ĐT", *CLERK.split("@"))
+    outer["To"] = DEMO_BOX
+    outer["Subject"] = subject
+    outer.set_content(COVER)
+    outer.add_attachment(authors_mail(photo))  # message/rfc822, as Outlook attaches it
+    rig.drop(bytes(outer))
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert (item.title, item.agency_id, item.author) == (NEWS_TITLE, "so-gddt", "Lê Thị Hồng Nhung")
+    assert "hơn 1.200 học sinh lớp 12" in item.body_text and AUTHOR not in item.body_html
+    assert [(f.filename, f.role) for f in item.files] == [("ngay-hoi.jpg", "attachment")]
+    assert rig.files.get(item.files[0].sha256 or "") == photo
+
+
+def test_a_full_article_with_a_message_attached_for_reference_stays_the_article(rig: Rig) -> None:
+    outer = EmailMessage(policy=UNFOLDED)
+    outer["From"] = Address("Văn thư Sở GD&ĐT", *CLERK.split("@"))
+    outer["To"] = DEMO_BOX
+    outer["Subject"] = "Hội thi giáo viên dạy giỏi cấp tỉnh"
+    outer.set_content("Hội thi thu hút 300 giáo viên đến từ các trường học trong tỉnh. " * 20)
+    outer.add_attachment(authors_mail(b"\xff\xd8\xff\xe0"))
+    rig.drop(bytes(outer))
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert item.title == "Hội thi giáo viên dạy giỏi cấp tỉnh"
+    assert "300 giáo viên" in item.body_text and "1.200 học sinh" not in item.body_text
+    assert [f.filename for f in item.files] == [f"{NEWS_TITLE}.eml"]
