@@ -18,6 +18,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Final
 from urllib.parse import quote
 
 from pydantic import BaseModel
@@ -177,6 +178,15 @@ def formatter(json_format: bool) -> logging.Formatter:
     )
 
 
+# Alembic says which dialect it talks to each time it opens a database (every start,
+# every backup): noise. The migrations it runs are still logged.
+_CHATTER: Final = ("Context impl ", "Will assume ")
+
+
+def _not_chatter(record: logging.LogRecord) -> bool:
+    return not (isinstance(record.msg, str) and record.msg.startswith(_CHATTER))
+
+
 def setup(level: int, json_format: bool) -> None:
     """One handler on stderr for every logger (warnings included), scrubbed, as text
     lines or one JSON object a line."""
@@ -188,6 +198,9 @@ def setup(level: int, json_format: bool) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    migration = logging.getLogger("alembic.runtime.migration")
+    if _not_chatter not in migration.filters:
+        migration.addFilter(_not_chatter)
     logging.captureWarnings(True)
 
 

@@ -176,3 +176,21 @@ def test_text_lines_when_json_is_not_asked(capsys: pytest.CaptureFixture[str]) -
     assert len(lines) == 2
     assert lines[0].endswith("INFO bientap: board=demo: at 2026-03-15 00:00:00+00:00")
     assert lines[1].endswith("INFO bientap: message=<a@x>\\r\\n2026-03-15 ERROR fake: line")
+
+
+def test_a_new_database_logs_its_migrations_without_alembics_chatter(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from pipeline.db import make_engine, migrate
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        logs.setup(logging.INFO, json_format=False)
+        migrate(make_engine(f"sqlite:///{tmp_path / 'bientap.db'}"))
+        err = capsys.readouterr().err
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    assert "Running upgrade  -> 0001" in err
+    assert "Context impl" not in err and "Will assume" not in err
