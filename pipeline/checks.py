@@ -53,6 +53,7 @@ class Facts:
     legacy_encoding: str | None
     remote_images: tuple[str, ...]
     damage: tuple[str, ...] = ()  # parse defects that lost part of the content
+    article_file: str | None = None  # the .docx read as the article
 
 
 @dataclass(frozen=True)
@@ -214,6 +215,23 @@ def damaged_mail(f: Facts) -> Flag | None:
     )
 
 
+def several_articles(f: Facts) -> Flag | None:
+    """More .docx files than the one read as the article: the others would be published
+    as files of this post, where they may be articles of their own."""
+    others = [n for n in f.file_names if n.lower().endswith(".docx") and n != f.article_file]
+    if f.article_file is None or not others:
+        return None
+    return Flag(
+        "several-articles",
+        Action.NOTE,
+        f"Thư có {len(others) + 1} tệp .docx; chỉ tệp “{f.article_file}” được đọc làm nội "
+        f"dung tin, bài. Các tệp {', '.join(f'“{n}”' for n in others)} là tệp đính kèm, "
+        "được đăng kèm nếu tin, bài được duyệt; nếu là tin, bài riêng, đề nghị gửi mỗi "
+        "tin, bài một thư.",
+        {"files": others},
+    )
+
+
 # Order is data: every check runs; the strongest action decides the state.
 CHECKS: tuple[tuple[str, Callable[[Facts], Flag | None]], ...] = (
     ("security-marking", security_marking),
@@ -227,6 +245,7 @@ CHECKS: tuple[tuple[str, Callable[[Facts], Flag | None]], ...] = (
     ("legacy-font", legacy_font),
     ("remote-images", remote_images),
     ("damaged-mail", damaged_mail),
+    ("several-articles", several_articles),
 )
 
 

@@ -80,6 +80,7 @@ def check(w: Work) -> None:
             legacy_encoding=r.legacy,
             remote_images=r.remote_images,
             damage=r.damage,
+            article_file=next((f.filename for f in r.files if f.role == "article"), None),
         )
     )
 

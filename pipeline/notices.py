@@ -73,6 +73,9 @@ def allowed(
     return True
 
 
+# Notes on a received item its sender is told in the receipt: something to do next time.
+SENDER_NOTES = frozenset({"several-articles"})
+
 _HINTS = (
     ("too-large", "Đề nghị nén, chia nhỏ tệp hoặc gửi đường dẫn tải về, rồi gửi lại."),
     ("missing-author", "Đề nghị bổ sung họ tên tác giả theo mẫu cung cấp thông tin và gửi lại."),
@@ -100,6 +103,9 @@ def receipt(session: Session, board: Board, item: Submission) -> None:
         "Ban Biên tập. Quý cơ quan sẽ nhận được thông báo khi có kết quả.\n"
         "Khi liên hệ về tin, bài này, vui lòng ghi mã theo dõi ở trên."
     )
+    told = [f["message"] for f in item.flags or [] if f.get("code") in SENDER_NOTES]
+    if told:
+        body += "\n\nLưu ý:\n" + "\n".join(f"  - {message}" for message in told)
     msg = _compose(
         board,
         item.sender_address,

@@ -475,25 +475,35 @@ def test_auto_replies_are_set_aside_and_never_answered(rig: Rig) -> None:
     assert len(list((rig.inbox / ".Không phải bài gửi" / "new").iterdir())) == 4
 
 
-def test_docx_attachment_becomes_the_article(rig: Rig) -> None:
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def docx_article(heading: str, text: str) -> bytes:
     import io
 
     from docx import Document
 
     doc = Document()
-    doc.add_heading("Hội thi giáo viên dạy giỏi cấp tỉnh", level=1)
-    doc.add_paragraph("Hội thi thu hút 300 giáo viên đến từ các trường học trong tỉnh.")
+    doc.add_heading(heading, level=1)
+    doc.add_paragraph(text)
     doc.add_paragraph("Tác giả: Lê Thị Hồng Nhung")
     buf = io.BytesIO()
     doc.save(buf)
-    docx_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    return buf.getvalue()
+
+
+def test_docx_attachment_becomes_the_article(rig: Rig) -> None:
+    data = docx_article(
+        "Hội thi giáo viên dạy giỏi cấp tỉnh",
+        "Hội thi thu hút 300 giáo viên đến từ các trường học trong tỉnh.",
+    )
     rig.drop(
         article_mail(
             AGENCY_SENDER,
             DEMO_BOX,
             "Gửi bài hội thi giáo viên",
             "Kính gửi Ban Biên tập, đơn vị gửi bài đính kèm.",
-            attachments=[("hoi-thi.docx", docx_type, buf.getvalue())],
+            attachments=[("hoi-thi.docx", DOCX_TYPE, data)],
         )
     )
     rig.runner.run_once()
@@ -501,7 +511,37 @@ def test_docx_attachment_becomes_the_article(rig: Rig) -> None:
     assert "<h1>Hội thi giáo viên dạy giỏi cấp tỉnh</h1>" in item.body_html
     assert item.author == "Lê Thị Hồng Nhung"
     assert [(f.filename, f.role) for f in item.files] == [("hoi-thi.docx", "article")]
-    assert rig.files.get(item.files[0].sha256 or "") == buf.getvalue()
+    assert rig.files.get(item.files[0].sha256 or "") == data
+    assert item.flags == []
+    assert "Lưu ý" not in rig.sent()[0].get_content()
+
+
+def test_articles_beyond_the_one_read_are_pointed_out_to_reviewer_and_sender(rig: Rig) -> None:
+    rig.drop(
+        article_mail(
+            AGENCY_SENDER,
+            DEMO_BOX,
+            "Gửi 02 tin bài tháng 3",
+            "Kính gửi Ban Biên tập, đơn vị gửi 02 tin bài đính kèm.",
+            attachments=[
+                ("hoi-thi.docx", DOCX_TYPE, docx_article("Hội thi giáo viên", "300 giáo viên.")),
+                ("tuyen-sinh.docx", DOCX_TYPE, docx_article("Ngày hội tuyển sinh", "1.200 em.")),
+            ],
+        )
+    )
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert [(f.filename, f.role) for f in item.files] == [
+        ("hoi-thi.docx", "article"),
+        ("tuyen-sinh.docx", "attachment"),
+    ]
+    [flag] = item.flags
+    assert flag["code"] == "several-articles" and "“tuyen-sinh.docx”" in flag["message"]
+    receipt, request = rig.sent()
+    assert "“tuyen-sinh.docx”" in receipt.get_content()
+    assert "mỗi tin, bài một thư" in receipt.get_content()
+    plain = request.get_body(("plain",))
+    assert plain is not None and "“tuyen-sinh.docx”" in plain.get_content()
 
 
 def test_crash_at_any_point_neither_loses_nor_duplicates(
