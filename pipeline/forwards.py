@@ -26,6 +26,7 @@ SEPARATOR: Final = re.compile(
     r"|^_{10,}$"
     r"|^(begin forwarded message|bat dau thu chuyen tiep)\s*:$"
 )
+_QUOTED_FORWARD: Final = re.compile(r"^(begin forwarded message|bat dau thu chuyen tiep)\s*:$")
 # One field of a forwarded message's header block, folded; the first group is its label.
 _FIELD: Final = re.compile(
     r"^\**(from|tu|sender|date|ngay|ngay gui|sent|da gui|gui|gui luc|to|den|toi"
@@ -51,7 +52,7 @@ _TEXT_HINT: Final = re.compile(
 )
 _HTML_HINT: Final = re.compile(
     r"gmail_attr|divrplyfwdmsg|moz-email-headers|forwarded message|original message"
-    r"|chuyển tiếp|chuy&#7875;n ti&#7871;p|thư gốc|>\s*(?:from|từ|t&#7915;)\s*:"
+    r"|>\s*(?:from|từ|t&#7915;)\s*:"  # every block has its sender's line
 )
 _BLOCKS: Final = ("div", "p", "table", "blockquote")
 
@@ -96,11 +97,9 @@ def _block_end(folded: list[str], start: int) -> int:
     labels: list[str] = []
     first = at
     while at < len(folded) and folded[at] and at - first < _MAX_BLOCK_LINES:
-        field = _FIELD.match(folded[at])
-        if field is not None and (
-            field.group(1) not in _FROM or _NAMED.search(folded[at], field.end())
-        ):
-            labels.append(field.group(1))
+        label = _label(folded[at])
+        if label:
+            labels.append(label)
         elif not labels or "@" not in folded[at]:  # only an address list wraps
             break
         at += 1
@@ -185,7 +184,8 @@ def _drop_separator_and_fields(text: NavigableString) -> bool:
         block.append(sibling)
     if not _names_a_sender(labels):
         return False
-    quote = line.find_parent("blockquote")
+    quoted = _QUOTED_FORWARD.match(fold(text.strip())) is not None
+    quote = line.find_parent("blockquote") if quoted else None
     for node in block:
         node.extract()
     if quote is not None:
