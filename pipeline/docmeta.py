@@ -9,7 +9,8 @@ what a mail submits: news (tin), article (bài), photo (ảnh), video or officia
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date
 from pathlib import PurePath
@@ -137,7 +138,13 @@ PLACE_WORDS = ("thành phố", "thị xã", "thị trấn", "tỉnh", "huyện",
 NOT_AGENCY = frozenset({"ban hành", "phòng chống", "phòng ngừa", "bộ máy", "bộ phận", "sở hữu"})
 GENERIC_UNITS = frozenset({"Văn phòng", "Thanh tra"})  # named after the parent agency
 
-SEND_VERBS = r"gửi|chuyển|đăng tải|đăng|trình|xin đăng|đề nghị đăng"
+# A subject that sends a document: "Sở Tư pháp gửi …", "V/v đăng tải …", "Đề nghị đăng …".
+SEND_VERBS = ("gửi", "chuyển", "đăng tải", "đăng", "trình", "xin đăng", "đề nghị đăng")
+# What may follow a document's name in a subject without being its trích yếu ("… để đăng
+# tải", "… đăng trên Cổng"); compared with the words as typed, with or without diacritics.
+NOT_SUMMARY = ("để", "đăng", "lên", "trên", "kèm", "gửi", "đến", "tới", "xin", "nhờ", "ngày",
+               "de dang", "dang tai", "dang len", "dang tren", "len cong", "tren cong",
+               "kem theo", "gui kem", "xin dang", "ngay")  # fmt: skip
 SUBJECT_PREFIX = re.compile(r"^(?:\s*(?:re|fw|fwd|tr|tl)\s*:\s*|\s*\[[^\]]*\]\s*)*", re.I)
 SUBJECT_TAG = re.compile(r"\[([^\]]{1,40})\]")
 
@@ -166,14 +173,6 @@ EFFECTIVE = re.compile(
     rf"(?:(?P<signing>ký|ban hành)|(?P<date>{DATE}))",
     re.I,
 )
-SUBJECT_DOC = re.compile(
-    rf"^(?:.*?\b(?:{SEND_VERBS})\s+(?:văn bản\s+)?)?"
-    rf"(?:(?P<kind>{KIND_ALT})\s+)?(?:số\s*[:.]?\s*)?{SYMBOL}"
-    rf"(?:\s*,?\s*ngày\s+(?P<date>{DATE}))?"
-    r"(?:\s+của\s+(?P<issuer>.+?))?"
-    r"(?:\s*[:–-]\s*(?P<summary>.+)|\s+(?P<about>(?:về|V/v)\b.+))?\s*$",
-    re.I,
-)
 HEAD_MAX_LINES = 60
 
 _KIND_BY_CODE = {code: label for label, code in DOC_KINDS if code}
@@ -187,6 +186,46 @@ SYMBOL_FILENAME = re.compile(
 UNIT_SYMBOL_FILENAME = re.compile(r"\d+[-_ ]+(?:\d{4}[-_ ]+)?[A-ZĐ]{2,}[-_][A-ZĐ]{2,}")
 
 _KIND_BY_LABEL_UPPER = {label.upper(): label for label, _ in DOC_KINDS}
+
+
+# --- the same grammar on accent-folded text (pipeline.textfold): "Quyet dinh so 1060/QD-UBND"
+# reads like "Quyết định số 1060/QĐ-UBND"; values are cut from the text as written.
+
+
+def _alternation(words: Iterable[str]) -> str:
+    return "|".join(sorted({re.escape(fold(w)) for w in words}, key=len, reverse=True))
+
+
+DASHES = "\\-\u2010-\u2015\u2212"  # in a character class: hyphen, en dash, minus (Word's)
+_DASH_TO_HYPHEN = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"))
+_ETH_TO_D = str.maketrans("Ðð", "Đđ")  # Icelandic eth typed for Đ: "QÐ-UBND"
+_DATE_F = (
+    r"\d{1,2}\s*[/.\-]\s*\d{1,2}\s*[/.\-]\s*\d{4}|\d{1,2}\s+thang\s+\d{1,2}\s*,?\s+nam\s+\d{4}"
+)
+_CODE_F = r"[a-z][a-z0-9&]*"
+_CODES_F = rf"(?>{_CODE_F}(?:[{DASHES}]{_CODE_F})*)"  # atomic: never "05/KH" of "05/KH-BCĐ"
+_SYMBOL_F = (
+    rf"(?:(?P<num>\d{{1,6}}[a-z]?)\s*/\s*(?:(?P<year>\d{{4}})\s*/\s*)?(?P<code>{_CODES_F})"
+    rf"|(?P<pnum>\d{{1,6}})\s*[{DASHES}]\s*(?P<pkind>(?>[a-z]+))\s*/\s*(?P<pcode>{_CODES_F}))"
+)  # state form 1060/QĐ-UBND, 25/2024/NĐ-CP; Party form 05-KH/TU
+_KINDS_F = _alternation(label for label, _ in DOC_KINDS)
+_ABBREVIATIONS_F = _alternation(code for _, code in DOC_KINDS if code)
+_SUBJECT_DOC = re.compile(
+    rf"^(?:.*?\b(?:{_alternation(SEND_VERBS)})\s+)?"
+    r"(?:van ban\b\s*:?\s*)?"
+    rf"(?:(?P<kind>(?:{_KINDS_F})\b|(?:{_ABBREVIATIONS_F})(?=\s*(?:so\b|\d)))\s*)?"
+    r"(?:so\b\s*[:.]?\s*)?"
+    rf"(?:{_SYMBOL_F}|(?(kind)(?!(?:19|20)\d\d\b)\d{{1,6}}(?=\s*(?:[:{DASHES}]|$))|(?!)))"
+    rf"(?:\s*,?\s*ngay\s+(?P<date>{_DATE_F}))?"
+    r"(?:\s+cua\s+(?P<issuer>.+?)"
+    rf"(?:\s*,?\s*ngay\s+(?P<date2>{_DATE_F}))?(?:\s+(?P<about>(?:ve|v/v)\b.+?))?"
+    rf"|\s*[:{DASHES}]\s*(?P<summary>.+?)"
+    r"|\s+(?P<about2>(?:ve|v/v)\b.+?)"
+    r"|\s+(?P<free>.+?))?"
+    r"[\s.;,]*$"
+)
+_NOT_SUMMARY = re.compile(rf"\s?(?:{'|'.join(map(re.escape, NOT_SUMMARY))})\b", re.I)
+_KIND_BY_FOLDED_LABEL = {fold(label): label for label, _ in DOC_KINDS}
 
 
 @dataclass(frozen=True)
@@ -276,7 +315,7 @@ def _from_text(text: str, *, named_by_subject: bool) -> DocumentMetadata | None:
     if number_match is None and not titled and not named_by_subject:
         return None
 
-    number = _symbol(number_match) if number_match else None
+    number = _symbol(number_match.groupdict().get) if number_match else None
     doc_type: str | None = None
     summary: str | None = None
     if titles:
@@ -381,33 +420,82 @@ def _effective_clause(text: str) -> date | Literal["signing"] | None:
 
 
 def _from_subject(subject: str) -> DocumentMetadata | None:
-    cleaned = " ".join(SUBJECT_PREFIX.sub("", subject).split())
-    match = SUBJECT_DOC.match(cleaned)
+    cleaned, folded = _fold_pair(" ".join(SUBJECT_PREFIX.sub("", subject).split()))
+    match = _SUBJECT_DOC.match(folded)
     if match is None:
         return None
-    kind = match.group("kind")
-    doc_type = (
-        next(label for label, _ in DOC_KINDS if label.lower() == kind.lower())
-        if kind
-        else _kind_from_code(match.group("code"))
+
+    def group(name: str) -> str | None:
+        start, end = match.span(name)
+        return cleaned[start:end] if start >= 0 else None
+
+    kind, number, code = group("kind"), _symbol(group), _symbol_code(group)
+    if kind:
+        doc_type = _KIND_BY_FOLDED_LABEL.get(fold(kind)) or _lookup(_KIND_BY_CODE, kind)
+    else:
+        doc_type = _kind_from_code(code) if code else None
+    free = group("free")
+    summary = (
+        group("summary")
+        or group("about")
+        or group("about2")
+        or (free if free and not _NOT_SUMMARY.match(free) else None)
     )
-    summary = match.group("summary") or match.group("about")
+    issuer = group("issuer")
+    if issuer and (tail := _NOT_SUMMARY.search(issuer, 1)):  # "của UBND tỉnh để đăng tải"
+        issuer = issuer[: tail.start()]
+    issued = match.group("date") or match.group("date2")
     return DocumentMetadata(
         doc_type=doc_type,
-        number=_symbol(match),
-        issuer=(match.group("issuer") or "").strip() or _issuer_from_code(match.group("code")),
-        issue_date=_to_date(match.group("date")) if match.group("date") else None,
+        number=number,
+        issuer=_as_written(issuer) if issuer else _issuer_from_code(code) if code else None,
+        issue_date=_to_date(issued) if issued else None,
         effective_date=None,
-        summary=summary[:1].upper() + summary[1:] if summary else None,
+        summary=_sentence(_as_written(summary)) if summary else None,
     )
+
+
+def _fold_pair(text: str) -> tuple[str, str]:
+    """``text`` (with Đ for a look-alike Ð) and its folded form, position for position."""
+    text = text.translate(_ETH_TO_D)
+    folded = fold(text)
+    if len(folded) != len(text):  # combining marks left over: drop them, the rest folds 1:1
+        text = "".join(c for c in text if not unicodedata.combining(c))
+        folded = fold(text)
+    return text, folded
+
+
+def _as_written(value: str) -> str:
+    """A value from a subject; one typed in capitals is cased as staff would write it."""
+    return _agency_case(value) if _is_upper(value) else value
+
+
+def _sentence(value: str) -> str:
+    return value[:1].upper() + value[1:]
 
 
 # --- symbols, dates, names -----------------------------------------------------------------
 
 
-def _symbol(match: re.Match[str]) -> str:
-    year = f"{match.group('year')}/" if match.group("year") else ""
-    return f"{match.group('num')}/{year}{match.group('code')}"
+def _symbol(group: Callable[[str], str | None]) -> str | None:
+    """The number/symbol of a match of _SYMBOL_F, written the standard way."""
+    if group("num"):
+        year = f"{group('year')}/" if group("year") else ""
+        symbol = f"{group('num')}/{year}{group('code')}"
+    elif group("pnum"):
+        symbol = f"{group('pnum')}-{group('pkind')}/{group('pcode')}"
+    else:
+        return None
+    return symbol.translate(_DASH_TO_HYPHEN)
+
+
+def _symbol_code(group: Callable[[str], str | None]) -> str | None:
+    """The code part that names the form and the issuer: 'QĐ-UBND'; 'KH-TU' for 05-KH/TU."""
+    if group("code"):
+        return (group("code") or "").translate(_DASH_TO_HYPHEN)
+    if group("pkind"):
+        return f"{group('pkind')}-{group('pcode')}".translate(_DASH_TO_HYPHEN)
+    return None
 
 
 def _code_parts(code: str) -> list[str]:

@@ -264,6 +264,81 @@ def test_subject_fills_what_the_text_lacks() -> None:
     assert meta.summary == "Về việc X"
 
 
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        (  # the symbol's code is whole: not "05/KH" with "BCĐ tuyên truyền…" as summary
+            "Kế hoạch 05/KH-BCĐ tuyên truyền chuyển đổi số năm 2027",
+            ("Kế hoạch", "05/KH-BCĐ", "Ban Chỉ đạo", None, "Tuyên truyền chuyển đổi số năm 2027"),
+        ),
+        (
+            "Gửi Quyết định số 1060/QĐ-UBND.",
+            ("Quyết định", "1060/QĐ-UBND", "Ủy ban nhân dân", None, None),
+        ),
+        (
+            "Gửi Quyết định số 1060/QĐ-UBND của UBND tỉnh để đăng tải",
+            ("Quyết định", "1060/QĐ-UBND", "UBND tỉnh", None, None),
+        ),
+        (
+            "Phòng VH-TT gửi Quyết định 217/QĐ-UBND đăng trên Cổng",
+            ("Quyết định", "217/QĐ-UBND", "Ủy ban nhân dân", None, None),
+        ),
+        # abbreviated forms, "Văn bản số …"
+        ("CV số 123/UBND-KT", ("Công văn", "123/UBND-KT", "Ủy ban nhân dân", None, None)),
+        (
+            "QĐ số 1060/QĐ-UBND ngày 05/11/2026",
+            ("Quyết định", "1060/QĐ-UBND", "Ủy ban nhân dân", date(2026, 11, 5), None),
+        ),
+        (
+            "QĐ 1060 - phê duyệt Kế hoạch chuyển đổi số năm 2027",
+            ("Quyết định", None, None, None, "Phê duyệt Kế hoạch chuyển đổi số năm 2027"),
+        ),
+        ("Văn bản số 123/UBND-KT", ("Công văn", "123/UBND-KT", "Ủy ban nhân dân", None, None)),
+        (
+            "Đăng tải văn bản: Thông báo số 47/TB-VPUBND",
+            ("Thông báo", "47/TB-VPUBND", "Văn phòng Ủy ban nhân dân", None, None),
+        ),
+        # typed without diacritics, in capitals, with Word's dash and a look-alike Ð
+        (
+            "Gui Quyet dinh so 1060/QD-UBND ngay 05/11/2026 cua UBND tinh ve viec phe duyet",
+            ("Quyết định", "1060/QD-UBND", "UBND tinh", date(2026, 11, 5), "Ve viec phe duyet"),
+        ),
+        (
+            "GỬI QUYẾT ĐỊNH SỐ 1060/QĐ-UBND CỦA UBND TỈNH VỀ VIỆC PHÊ DUYỆT KẾ HOẠCH",
+            ("Quyết định", "1060/QĐ-UBND", "UBND tỉnh", None, "Về việc phê duyệt kế hoạch"),
+        ),
+        ("Gửi QÐ số 1060/QÐ–UBND", ("Quyết định", "1060/QĐ-UBND", "Ủy ban nhân dân", None, None)),
+        # the issuer before the date; a Party document's symbol
+        (
+            "Gửi Quyết định số 1060/QĐ-UBND của UBND tỉnh ngày 05/11/2026",
+            ("Quyết định", "1060/QĐ-UBND", "UBND tỉnh", date(2026, 11, 5), None),
+        ),
+        (
+            "Gửi Kế hoạch số 05-KH/TU ngày 5/11/2026 của Tỉnh ủy",
+            ("Kế hoạch", "05-KH/TU", "Tỉnh ủy", date(2026, 11, 5), None),
+        ),
+    ],
+)
+def test_subjects_as_agencies_write_them(
+    subject: str, expected: tuple[str | None, str | None, str | None, date | None, str | None]
+) -> None:
+    meta = extract(subject, COVER_NOTE)
+    assert (meta.doc_type, meta.number, meta.issuer, meta.issue_date, meta.summary) == expected
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Báo cáo 6 tháng đầu năm 2026",  # a number of months, not a document's
+        "Kế hoạch 2027",  # a year
+        "Gửi tin: Hội nghị triển khai Quyết định 1060/QĐ-UBND",
+        "Thông báo 45/2026: lịch nghỉ",
+    ],
+)
+def test_subjects_that_name_no_document(subject: str) -> None:
+    assert extract_document_metadata(subject, COVER_NOTE) is None
+
+
 def test_header_wins_over_subject() -> None:
     meta = extract("Gửi Công văn số 1/STP-VP ngày 1/1/2019", seed_head("000"))
     assert meta.number == "52/STP-VP"
