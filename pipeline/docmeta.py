@@ -148,30 +148,10 @@ NOT_SUMMARY = ("để", "đăng", "lên", "trên", "kèm", "gửi", "đến", "t
 SUBJECT_PREFIX = re.compile(r"^(?:\s*(?:re|fw|fwd|tr|tl)\s*:\s*|\s*\[[^\]]*\]\s*)*", re.I)
 SUBJECT_TAG = re.compile(r"\[([^\]]{1,40})\]")
 
-DATE = r"\d{1,2}\s*[/.\-]\s*\d{1,2}\s*[/.\-]\s*\d{4}|\d{1,2}\s+tháng\s+\d{1,2}\s*,?\s+năm\s+\d{4}"
-CODE = r"[A-ZĐ][A-Za-zĐđ0-9&]*"
-SYMBOL = (
-    rf"(?P<num>\d{{1,6}}[a-z]?)\s*/\s*(?:(?P<year>\d{{4}})\s*/\s*)?(?P<code>{CODE}(?:-{CODE})*)"
-)
-KIND_ALT = "|".join(label for label, _ in DOC_KINDS)
 
-NUMBER_LINE = re.compile(rf"^\s*Số\s*[:.]?\s*{SYMBOL}", re.M)
-PLACE_DATE_LINE = re.compile(rf"^[^\d\n,]{{2,40}},\s*ngày\s+(?P<date>{DATE})", re.M | re.I)
-PLACE_DATE_LOOSE = re.compile(r"^[^\d\n,]{2,40},\s*ngày\b", re.M | re.I)
-TITLE_LINE = re.compile(rf"^\s*(?P<kind>{KIND_ALT.upper()})\b\s*(?P<rest>.*)$")
-VV_LINE = re.compile(r"^\s*(?:V/v|Về việc)\b", re.I)
-BODY_START = re.compile(
-    r"^\s*(?:Kính gửi|Căn cứ|Theo đề nghị|Xét đề nghị|Điều 1\b|Chương I\b|Phần I\b)", re.M | re.I
-)
 AUTHORITY_LINE = re.compile(
     r"^(?:(?:TM\.\s*|KT\.\s*)?(?:CHỦ TỊCH|BỘ TRƯỞNG|GIÁM ĐỐC|TRƯỞNG BAN|THỦ TRƯỞNG)\s+)?"
     r"(?P<agency>(?:ỦY BAN|UỶ BAN|UBND|HỘI ĐỒNG|BỘ|SỞ|BAN (?!HÀNH)|VĂN PHÒNG|CỤC|TRUNG TÂM).*)$"
-)
-NATIONAL_MOTTO = re.compile(r"CỘNG\s+HÒA|CỘNG\s+HOÀ|Độc\s+lập", re.I)
-EFFECTIVE = re.compile(
-    rf"(?:hiệu lực|thi hành)[^.;\n]{{0,80}}?từ\s+ngày\s+"
-    rf"(?:(?P<signing>ký|ban hành)|(?P<date>{DATE}))",
-    re.I,
 )
 HEAD_MAX_LINES = 60
 
@@ -184,8 +164,6 @@ SYMBOL_FILENAME = re.compile(
     rf"|(?:{_FOLDED_CODES})[-_. ]*\d{{1,6}}(?!\d))"
 )
 UNIT_SYMBOL_FILENAME = re.compile(r"\d+[-_ ]+(?:\d{4}[-_ ]+)?[A-ZĐ]{2,}[-_][A-ZĐ]{2,}")
-
-_KIND_BY_LABEL_UPPER = {label.upper(): label for label, _ in DOC_KINDS}
 
 
 # --- the same grammar on accent-folded text (pipeline.textfold): "Quyet dinh so 1060/QD-UBND"
@@ -226,6 +204,20 @@ _SUBJECT_DOC = re.compile(
 )
 _NOT_SUMMARY = re.compile(rf"\s?(?:{'|'.join(map(re.escape, NOT_SUMMARY))})\b", re.I)
 _KIND_BY_FOLDED_LABEL = {fold(label): label for label, _ in DOC_KINDS}
+_NUMBER_F = re.compile(rf"\s*(?:(?:{_KINDS_F})\s+)?so\b\s*[:.]?\s*{_SYMBOL_F}")  # "Luật số: …"
+_PLACE_DATE_F = re.compile(rf"[^\d,]{{2,40}},\s*ngay\s+(?P<date>{_DATE_F})")
+_PLACE_DATE_LOOSE_F = re.compile(r"[^\d,]{2,40},\s*ngay\b")
+_TITLE_F = re.compile(rf"\s*(?P<kind>{_KINDS_F})\b\s*(?P<rest>.*)")
+_VV_F = re.compile(r"\s*(?:v/v|ve viec)\b")
+_BODY_START_F = re.compile(
+    r"\s*(?:kinh gui|can cu|theo de nghi|xet de nghi|dieu 1\b|chuong i\b|phan i\b)"
+)
+_MOTTO_F = re.compile(r"cong\s+hoa|doc\s+lap")
+_CELL_GAP = re.compile(r"\t| {2,}")
+_EFFECTIVE_F = re.compile(
+    rf"(?:hieu luc|thi hanh)[^.;\n]{{0,80}}?tu\s+ngay\s+"
+    rf"(?:(?P<signing>ky|ban hanh)|(?P<date>{_DATE_F}))"
+)
 
 
 @dataclass(frozen=True)
@@ -252,7 +244,7 @@ def extract_document_metadata(subject: str, text: str) -> DocumentMetadata | Non
     or a title such as "QUYẾT ĐỊNH" with a place-date line) nor the subject names a document.
     """
     from_subject = _from_subject(subject)
-    from_text = _from_text(text, named_by_subject=from_subject is not None)
+    from_text = _from_text(_head(text), named_by_subject=from_subject is not None)
     if from_text is None and from_subject is None:
         return None
     empty = DocumentMetadata(None, None, None, None, None, None)
@@ -305,34 +297,38 @@ def classify_kind(
 # --- document text -------------------------------------------------------------------------
 
 
-def _from_text(text: str, *, named_by_subject: bool) -> DocumentMetadata | None:
+def _from_text(head: Head, *, named_by_subject: bool) -> DocumentMetadata | None:
     """Header fields; None unless the text (or else the subject) shows it is a document."""
-    lines = [_clean(line) for line in _head(text).splitlines()]
-    head = "\n".join(lines)
-    number_match = NUMBER_LINE.search(head)
-    titles = [(i, match) for i, line in enumerate(lines) if (match := TITLE_LINE.match(line))]
-    titled = bool(titles) and PLACE_DATE_LOOSE.search(head) is not None
-    if number_match is None and not titled and not named_by_subject:
+    lines, flines = head
+    number_at = _first(flines, _NUMBER_F)
+    pairs = enumerate(zip(lines, flines, strict=True))
+    titles = [(i, m) for i, (line, fl) in pairs if (m := _title(line, fl))]
+    titled = bool(titles) and _first(flines, _PLACE_DATE_LOOSE_F) is not None
+    if number_at is None and not titled and not named_by_subject:
         return None
 
-    number = _symbol(number_match.groupdict().get) if number_match else None
+    number = code = None
+    if number_at is not None:
+        group = _groups(lines[number_at[0]], number_at[1])
+        number, code = _symbol(group), _symbol_code(group)
     doc_type: str | None = None
     summary: str | None = None
     if titles:
         title_index, title = titles[0]
-        doc_type = _KIND_BY_LABEL_UPPER[title.group("kind")]
-        summary = _title_summary(title.group("rest"), lines[title_index + 1 :])
-    vv_index = next((i for i, line in enumerate(lines) if VV_LINE.match(line)), None)
+        doc_type = _KIND_BY_FOLDED_LABEL[title.group("kind")]
+        rest = lines[title_index][title.start("rest") :]
+        summary = _title_summary(rest, lines[title_index + 1 :], flines[title_index + 1 :])
+    vv_index = next((i for i, fl in enumerate(flines) if _VV_F.match(fl)), None)
     if summary is None and vv_index is not None:
-        summary = _join(_paragraph(lines[vv_index:]))
-    if doc_type is None and number_match:
-        doc_type = _kind_from_code(number_match.group("code"))
+        summary = _join(_paragraph(lines[vv_index:], flines[vv_index:]))
+    if doc_type is None and code:
+        doc_type = _kind_from_code(code)
 
-    date_match = PLACE_DATE_LINE.search(head)
-    issue_date = _to_date(date_match.group("date")) if date_match else None
-    issuer = _header_issuer(lines) or _authority_issuer(lines)
-    if issuer is None and number_match:
-        issuer = _issuer_from_code(number_match.group("code"))
+    date_at = _first(flines, _PLACE_DATE_F)
+    issue_date = _to_date(date_at[1].group("date")) if date_at else None
+    issuer = _header_issuer(lines, flines) or _authority_issuer(lines, flines)
+    if issuer is None and code:
+        issuer = _issuer_from_code(code)
     return DocumentMetadata(
         doc_type=doc_type,
         number=number,
@@ -343,32 +339,56 @@ def _from_text(text: str, *, named_by_subject: bool) -> DocumentMetadata | None:
     )
 
 
-def _head(text: str) -> str:
+Head = tuple[list[str], list[str]]  # a header's lines as written and folded, position for position
+
+
+def _head(text: str) -> Head:
     """The document header: up to the salutation or the legal grounds (Kính gửi, Căn cứ…)."""
-    head = "\n".join(text.splitlines()[:HEAD_MAX_LINES])
-    body = BODY_START.search(head)
-    return head[: body.start()] if body else head
+    end = -1
+    for _ in range(HEAD_MAX_LINES):
+        end = text.find("\n", end + 1)
+        if end < 0:
+            break
+    written, folded = _fold_pair(text if end < 0 else text[:end])
+    lines: list[str] = []
+    flines: list[str] = []
+    for line, fl in zip(written.splitlines(), folded.splitlines(), strict=True):
+        if _BODY_START_F.match(fl):
+            break
+        lines.append(_clean(line))
+        flines.append(_clean(fl))
+    return lines, flines
 
 
 def _clean(line: str) -> str:
     return line.replace("*", "").strip()
 
 
-def _paragraph(lines: Sequence[str]) -> list[str]:
+def _first(flines: Sequence[str], pattern: re.Pattern[str]) -> tuple[int, re.Match[str]] | None:
+    return next(((i, m) for i, fl in enumerate(flines) if (m := pattern.match(fl))), None)
+
+
+def _title(line: str, fl: str) -> re.Match[str] | None:
+    """A form's name in capitals opening a line ("QUYẾT ĐỊNH", "KẾ HOẠCH")."""
+    match = _TITLE_F.match(fl)
+    return match if match and _is_upper(line[match.start("kind") : match.end("kind")]) else None
+
+
+def _paragraph(lines: Sequence[str], flines: Sequence[str]) -> list[str]:
     """Lines up to the first blank line, a place-date line or a note in parentheses."""
     out: list[str] = []
-    for line in lines:
-        if not line or line.startswith("(") or PLACE_DATE_LOOSE.match(line):
+    for line, fl in zip(lines, flines, strict=True):
+        if not line or line.startswith("(") or _PLACE_DATE_LOOSE_F.match(fl):
             break
         out.append(line)
     return out
 
 
-def _title_summary(rest: str, following: Sequence[str]) -> str | None:
+def _title_summary(rest: str, following: Sequence[str], ffollowing: Sequence[str]) -> str | None:
     if rest.strip():
-        return _join([rest, *_paragraph(following)])
+        return _join([rest, *_paragraph(following, ffollowing)])
     start = next((i for i, line in enumerate(following) if line), len(following))
-    paragraph = _paragraph(following[start:])
+    paragraph = _paragraph(following[start:], ffollowing[start:])
     if not paragraph or (_is_upper(paragraph[0]) and AUTHORITY_LINE.match(paragraph[0])):
         return None
     return _join(paragraph)
@@ -379,13 +399,16 @@ def _join(parts: Sequence[str]) -> str | None:
     return (_agency_case(joined) if _is_upper(joined) else joined) or None
 
 
-def _header_issuer(lines: Sequence[str]) -> str | None:
+def _header_issuer(lines: Sequence[str], flines: Sequence[str]) -> str | None:
     """Issuing agency from the header block left of (above) the national motto."""
     block: list[str] = []
-    for line in lines:
-        if NUMBER_LINE.match(line) or PLACE_DATE_LOOSE.match(line) or TITLE_LINE.match(line):
+    for line, fl in zip(lines, flines, strict=True):
+        if _NUMBER_F.match(fl) or _PLACE_DATE_LOOSE_F.match(fl) or _title(line, fl):
             break
-        left = NATIONAL_MOTTO.split(re.split(r"\t| {2,}", line)[0])[0].strip(" -–_")
+        cell = _CELL_GAP.search(line)
+        end = cell.start() if cell else len(line)
+        motto = _MOTTO_F.search(fl, 0, end)
+        left = line[: motto.start() if motto else end].strip(" -–_")
         if left and _is_upper(left):
             block.append(left)
     if not block:
@@ -399,18 +422,19 @@ def _header_issuer(lines: Sequence[str]) -> str | None:
     return issuer
 
 
-def _authority_issuer(lines: Sequence[str]) -> str | None:
+def _authority_issuer(lines: Sequence[str], flines: Sequence[str]) -> str | None:
     """Issuing authority from a capitalised line such as 'ỦY BAN NHÂN DÂN TỈNH KHÁNH HOÀ'."""
-    for line in lines:
+    for line, fl in zip(lines, flines, strict=True):
         match = AUTHORITY_LINE.match(line)
-        if match and _is_upper(line) and not TITLE_LINE.match(line):
+        if match and _is_upper(line) and not _title(line, fl):
             return _agency_case(match.group("agency"))
     return None
 
 
 def _effective_clause(text: str) -> date | Literal["signing"] | None:
     """The effective-date clause of the first document (which ends at "Nơi nhận")."""
-    match = EFFECTIVE.search(text.split("Nơi nhận", 1)[0])
+    _written, folded = _fold_pair(text)
+    match = _EFFECTIVE_F.search(folded.split("noi nhan", 1)[0])
     if match is None:
         return None
     return "signing" if match.group("signing") else _to_date(match.group("date"))
@@ -424,11 +448,7 @@ def _from_subject(subject: str) -> DocumentMetadata | None:
     match = _SUBJECT_DOC.match(folded)
     if match is None:
         return None
-
-    def group(name: str) -> str | None:
-        start, end = match.span(name)
-        return cleaned[start:end] if start >= 0 else None
-
+    group = _groups(cleaned, match)
     kind, number, code = group("kind"), _symbol(group), _symbol_code(group)
     if kind:
         doc_type = _KIND_BY_FOLDED_LABEL.get(fold(kind)) or _lookup(_KIND_BY_CODE, kind)
@@ -463,6 +483,16 @@ def _fold_pair(text: str) -> tuple[str, str]:
         text = "".join(c for c in text if not unicodedata.combining(c))
         folded = fold(text)
     return text, folded
+
+
+def _groups(written: str, match: re.Match[str]) -> Callable[[str], str | None]:
+    """A match's groups cut from the text as written (the match ran on its folded form)."""
+
+    def group(name: str) -> str | None:
+        start, end = match.span(name)
+        return written[start:end] if start >= 0 else None
+
+    return group
 
 
 def _as_written(value: str) -> str:
@@ -532,34 +562,75 @@ def _to_date(raw: str) -> date | None:
         return None
 
 
+@dataclass(frozen=True)
+class _Words:
+    """What _agency_case knows, as written or, for a name typed without diacritics, folded."""
+
+    acronyms: frozenset[str]
+    phrases: dict[tuple[str, ...], str]  # lower-case words → the phrase as written
+    agency_types: frozenset[str]
+    place_words: frozenset[str]
+    not_agency: frozenset[str]
+    joining: frozenset[str]  # after these another agency is named: "Sở Văn hóa, Thể thao và …"
+
+
+def _words(key: Callable[[str], str], acronyms: Iterable[str]) -> _Words:
+    def cased(phrase: str) -> str:
+        return " ".join(
+            k[:1].upper() + k[1:] if w[:1].isupper() else k
+            for k, w in zip(key(phrase).split(), phrase.split(), strict=True)
+        )
+
+    return _Words(
+        acronyms=frozenset(acronyms),
+        phrases={tuple(key(k).split()): cased(v) for k, v in FIXED_PHRASES.items()},
+        agency_types=frozenset(map(key, AGENCY_TYPES)),
+        place_words=frozenset(map(key, PLACE_WORDS)),
+        not_agency=frozenset(map(key, NOT_AGENCY)),
+        joining=frozenset({key("và"), "-"}),
+    )
+
+
+_WRITTEN_WORDS = _words(str.lower, ACRONYMS)
+# Without diacritics a short acronym is a word: "SO TU PHAP" is "Sở Tư pháp", not "TU" (Tỉnh ủy).
+_FOLDED_WORDS = _words(fold, {fold(a).upper() for a in ACRONYMS if len(a) > 2})
+
+
 def _agency_case(name: str) -> str:
     """Sentence case for capitalised names and titles, keeping agency and place names.
 
     'SỞ TƯ PHÁP' → 'Sở Tư pháp'; 'UBND TỈNH ĐỒNG NAI' → 'UBND tỉnh Đồng Nai';
-    'BAN HÀNH QUY CHẾ CỦA BAN BIÊN TẬP' → 'Ban hành quy chế của Ban Biên tập'.
+    'BAN HÀNH QUY CHẾ CỦA BAN BIÊN TẬP' → 'Ban hành quy chế của Ban Biên tập';
+    'UY BAN NHAN DAN TINH DONG NAI' → 'Uy ban nhan dan tinh Dong Nai'.
     """
-    text = " ".join(w if w in ACRONYMS else w.lower() for w in name.split())
-    for phrase, cased in FIXED_PHRASES.items():  # kept whole: '_' joins their words
-        text = re.sub(rf"(?<!\w){phrase}(?!\w)", cased.replace(" ", "_"), text)
-    words = text.split()
+    vocabulary = _FOLDED_WORDS if fold(name) == name.lower() else _WRITTEN_WORDS
+    lowered = [w if w in vocabulary.acronyms else w.lower() for w in name.split()]
+    words: list[str] = []  # a fixed phrase is one word here, joined by '_'
+    i = 0
+    while i < len(lowered):
+        n = next((n for n in (4, 3, 2) if tuple(lowered[i : i + n]) in vocabulary.phrases), 1)
+        phrase = vocabulary.phrases.get(tuple(lowered[i : i + n])) if n > 1 else None
+        words.append(phrase.replace(" ", "_") if phrase else lowered[i])
+        i += n
     out: list[str] = []
     capitalise_next, in_field, in_place = True, False, False
     i = 0
     while i < len(words):
         word, two = words[i], " ".join(words[i : i + 2])
-        place = two if two in PLACE_WORDS else word if word in PLACE_WORDS else None
-        agency = two if two in AGENCY_TYPES else word if word in AGENCY_TYPES else None
+        places, agencies = vocabulary.place_words, vocabulary.agency_types
+        place = two if two in places else word if word in places else None
+        agency = two if two in agencies else word if word in agencies else None
         if place and out and not capitalise_next and not in_place:
             out.append(place)
             i, in_field, in_place = i + len(place.split()), False, True
-        elif agency and not in_place and two not in NOT_AGENCY:
+        elif agency and not in_place and two not in vocabulary.not_agency:
             out.append(agency[:1].upper() + agency[1:])
             i, capitalise_next, in_field = i + len(agency.split()), True, True
         else:
             if capitalise_next or in_place:
                 word = word[:1].upper() + word[1:]
             out.append(word)
-            capitalise_next = in_field and (word in {"và", "-"} or word.endswith(","))
+            capitalise_next = in_field and (word in vocabulary.joining or word.endswith(","))
             i += 1
     return " ".join(out).replace("_", " ")
 

@@ -227,6 +227,37 @@ def test_effective_on_signing_without_a_known_issue_date_is_unknown() -> None:
     assert meta.effective_date is None
 
 
+def test_header_typed_without_diacritics() -> None:
+    text = (
+        "UY BAN NHAN DAN\nTINH DONG NAI\n\nCONG HOA XA HOI CHU NGHIA VIET NAM\n"
+        "Doc lap - Tu do - Hanh phuc\n\nSo: 1060/QD-UBND\n\nDong Nai, ngay 05 thang 11 nam 2026\n\n"
+        "QUYET DINH\nVe viec phe duyet Ke hoach chuyen doi so nam 2027\n\n"
+        "Can cu Luat To chuc chinh quyen dia phuong;\n"
+        "Dieu 2. Quyet dinh nay co hieu luc ke tu ngay ky.\n"
+    )
+    assert extract("", text) == DocumentMetadata(
+        doc_type="Quyết định",
+        number="1060/QD-UBND",
+        issuer="Uy ban nhan dan tinh Dong Nai",
+        issue_date=date(2026, 11, 5),
+        effective_date=date(2026, 11, 5),
+        summary="Ve viec phe duyet Ke hoach chuyen doi so nam 2027",
+    )
+
+
+@pytest.mark.parametrize(
+    ("number_line", "number", "doc_type", "issuer"),
+    [
+        ("Số: 1060/QÐ–UBND", "1060/QĐ-UBND", "Quyết định", "Ủy ban nhân dân"),  # eth, en dash
+        ("Luật số: 24/2018/QH14", "24/2018/QH14", "Luật", "Quốc hội"),
+        ("Số 05-KH/TU", "05-KH/TU", "Kế hoạch", "Tỉnh ủy"),  # a Party document's symbol
+    ],
+)
+def test_number_lines_as_written(number_line: str, number: str, doc_type: str, issuer: str) -> None:
+    meta = extract("", f"{number_line}\n\nNội dung văn bản.\n")
+    assert (meta.number, meta.doc_type, meta.issuer) == (number, doc_type, issuer)
+
+
 # --- mail subjects -------------------------------------------------------------------------
 
 
