@@ -132,6 +132,8 @@ FIXED_PHRASES: dict[str, str] = {
     "thành ủy": "Thành ủy",
     "thành uỷ": "Thành ủy",
 }
+# Party committees named by the place that follows them: "TỈNH ỦY ĐỒNG NAI" → "Tỉnh ủy Đồng Nai".
+PLACE_NAMED = ("tỉnh ủy", "huyện ủy", "thành ủy")
 AGENCY_TYPES = ("sở", "bộ", "ban", "phòng", "cục", "chi cục", "tổng cục", "trung tâm",
                 "văn phòng", "thanh tra", "đài", "viện")  # fmt: skip
 PLACE_WORDS = ("thành phố", "thị xã", "thị trấn", "tỉnh", "huyện", "quận", "xã", "phường")
@@ -396,7 +398,7 @@ def _title_summary(rest: str, following: Sequence[str], ffollowing: Sequence[str
 
 def _join(parts: Sequence[str]) -> str | None:
     joined = " ".join(" ".join(parts).split())
-    return (_agency_case(joined) if _is_upper(joined) else joined) or None
+    return _sentence(_agency_case(joined) if _is_upper(joined) else joined) or None
 
 
 def _header_issuer(lines: Sequence[str], flines: Sequence[str]) -> str | None:
@@ -572,6 +574,7 @@ class _Words:
     place_words: frozenset[str]
     not_agency: frozenset[str]
     joining: frozenset[str]  # after these another agency is named: "Sở Văn hóa, Thể thao và …"
+    place_named: frozenset[str]  # "tỉnh_ủy": a place name follows
 
 
 def _words(key: Callable[[str], str], acronyms: Iterable[str]) -> _Words:
@@ -588,6 +591,7 @@ def _words(key: Callable[[str], str], acronyms: Iterable[str]) -> _Words:
         place_words=frozenset(map(key, PLACE_WORDS)),
         not_agency=frozenset(map(key, NOT_AGENCY)),
         joining=frozenset({key("và"), "-"}),
+        place_named=frozenset(key(p).replace(" ", "_") for p in PLACE_NAMED),
     )
 
 
@@ -631,6 +635,7 @@ def _agency_case(name: str) -> str:
                 word = word[:1].upper() + word[1:]
             out.append(word)
             capitalise_next = in_field and (word in vocabulary.joining or word.endswith(","))
+            in_place = in_place or word.lower() in vocabulary.place_named
             i += 1
     return " ".join(out).replace("_", " ")
 

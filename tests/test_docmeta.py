@@ -258,6 +258,23 @@ def test_number_lines_as_written(number_line: str, number: str, doc_type: str, i
     assert (meta.number, meta.doc_type, meta.issuer) == (number, doc_type, issuer)
 
 
+def test_party_committee_plan() -> None:
+    text = (
+        "TỈNH ỦY ĐỒNG NAI\n*\n\nSố 05-KH/TU\n\nĐẢNG CỘNG SẢN VIỆT NAM\n\n"
+        "Đồng Nai, ngày 05 tháng 11 năm 2026\n\nKẾ HOẠCH\n"
+        "tuyên truyền kỷ niệm 80 năm Ngày thành lập Đảng bộ tỉnh\n\n"
+        "- Căn cứ Hướng dẫn số 12-HD/BTGTW;\n"
+    )
+    assert extract("", text) == DocumentMetadata(
+        doc_type="Kế hoạch",
+        number="05-KH/TU",
+        issuer="Tỉnh ủy Đồng Nai",  # the place after the committee is a name
+        issue_date=date(2026, 11, 5),
+        effective_date=None,
+        summary="Tuyên truyền kỷ niệm 80 năm Ngày thành lập Đảng bộ tỉnh",
+    )
+
+
 # --- mail subjects -------------------------------------------------------------------------
 
 
