@@ -214,8 +214,12 @@ _VV_F = re.compile(r"\s*(?:v/v|ve viec)\b")
 _BODY_START_F = re.compile(
     r"\s*(?:kinh gui|can cu|theo de nghi|xet de nghi|dieu 1\b|chuong i\b|phan i\b)"
 )
-_MOTTO_F = re.compile(r"cong\s+hoa|doc\s+lap")
+_MOTTO_F = re.compile(r"cong\s+hoa|doc\s+lap|dang\s+cong\s+san")
 _CELL_GAP = re.compile(r"\t| {2,}")
+# Where the right column of a header typed as a table begins: the motto, or place and date.
+_RIGHT_CELL_F = re.compile(
+    rf"(?:\t| {{2,}})(?=\s*(?:{_MOTTO_F.pattern}|(?:[^\t\d, ]| (?! )){{2,40}},\s*ngay\b))"
+)
 _EFFECTIVE_F = re.compile(
     rf"(?:hieu luc|thi hanh)[^.;\n]{{0,80}}?tu\s+ngay\s+"
     rf"(?:(?P<signing>ky|ban hanh)|(?P<date>{_DATE_F}))"
@@ -359,7 +363,38 @@ def _head(text: str) -> Head:
             break
         lines.append(_clean(line))
         flines.append(_clean(fl))
-    return lines, flines
+    return _columns(lines, flines)
+
+
+def _columns(lines: Sequence[str], flines: Sequence[str]) -> Head:
+    """A header typed as a two-column table, a row a line ("ỦY BAN NHÂN DÂN<tab>CỘNG HÒA…",
+    "Số: 1060/QĐ-UBND<tab>Đồng Nai, ngày…"), read a column at a time: the left one (issuer,
+    number, V/v on as many rows as it takes) up to the blank line that ends the table, then
+    the right one (motto, place and date)."""
+    out: list[str] = []
+    fout: list[str] = []
+    right: list[tuple[str, str]] = []
+    for line, fl in zip(lines, flines, strict=True):
+        if not line and right:
+            _flush(right, out, fout)
+        cut = _RIGHT_CELL_F.search(fl)
+        if cut:
+            right.append((line[cut.end() :].strip(), fl[cut.end() :].strip()))
+            line, fl = line[: cut.start()].strip(), fl[: cut.start()].strip()
+            if not line:
+                continue
+        out.append(line)
+        fout.append(fl)
+    _flush(right, out, fout)
+    return out, fout
+
+
+def _flush(right: list[tuple[str, str]], out: list[str], fout: list[str]) -> None:
+    """The right column, after the left one and a blank line (it is a block of its own)."""
+    if right:
+        out.extend(["", *(r for r, _ in right)])
+        fout.extend(["", *(f for _, f in right)])
+        right.clear()
 
 
 def _clean(line: str) -> str:

@@ -15,6 +15,7 @@ from pipeline.docmeta import (
     classify_kind,
     extract_document_metadata,
 )
+from pipeline.sanitize import html_to_text
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 
@@ -272,6 +273,38 @@ def test_party_committee_plan() -> None:
         issue_date=date(2026, 11, 5),
         effective_date=None,
         summary="Tuyên truyền kỷ niệm 80 năm Ngày thành lập Đảng bộ tỉnh",
+    )
+
+
+TABLE_ROWS = [
+    ("ỦY BAN NHÂN DÂN", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"),
+    ("TỈNH ĐỒNG NAI", "Độc lập - Tự do - Hạnh phúc"),
+    ("Số: 123/UBND-KT", ""),
+    ("V/v tăng cường công tác phòng,", "Đồng Nai, ngày 5 tháng 11 năm 2026"),
+    ("chống cháy nổ mùa khô năm 2026", ""),
+]
+TABLE_AS_HTML = "<table>{}</table><p>Kính gửi: Các sở, ban, ngành.</p>".format(
+    "".join(f"<tr><td>{left}</td><td><i>{right}</i></td></tr>" for left, right in TABLE_ROWS)
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\n".join(f"{left}\t{right}" for left, right in TABLE_ROWS) + "\n\nKính gửi: Các sở.",
+        "\n".join(f"{left:<40}{right}" for left, right in TABLE_ROWS) + "\n\nKính gửi: Các sở.",
+        html_to_text(TABLE_AS_HTML),  # cells without paragraphs: a row a line, tab-separated
+    ],
+    ids=["tabs", "spaces", "html"],
+)
+def test_header_typed_as_a_two_column_table(text: str) -> None:
+    assert extract("", text) == DocumentMetadata(
+        doc_type="Công văn",
+        number="123/UBND-KT",
+        issuer="Ủy ban nhân dân tỉnh Đồng Nai",
+        issue_date=date(2026, 11, 5),  # in the right column of the number's or V/v's row
+        effective_date=None,
+        summary="V/v tăng cường công tác phòng, chống cháy nổ mùa khô năm 2026",
     )
 
 
