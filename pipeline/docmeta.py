@@ -212,8 +212,17 @@ _PLACE_DATE_LOOSE_F = re.compile(r"[^\d,]{2,40},\s*ngay\b")
 _TITLE_F = re.compile(rf"\s*(?P<kind>{_KINDS_F})\b\s*(?P<rest>.*)")
 _VV_F = re.compile(r"\s*(?:v/v|ve viec)\b")
 _BODY_START_F = re.compile(
-    r"\s*(?:kinh gui|can cu|theo de nghi|xet de nghi|dieu 1\b|chuong i\b|phan i\b)"
+    r"\s*(?:[-+•]\s*)?(?:kinh gui|kinh moi|tran trong kinh moi|can cu|theo de nghi"
+    r"|xet de nghi|dieu 1\b|chuong i\b|phan i\b)"
 )
+_RULE_F = re.compile(r"[-_=.~•\s]{3,}")  # the rule under a title, typed: "_______", "-----"
+_HEADING_F = re.compile(r"(?:[ivx]+|\d+|[a-z])[.)]\s|(?:dieu|chuong|phan|muc)\s+[\divx]+\b")
+SUMMARY_LINE_MAX = 100  # a trích yếu's line; a body's sentence is longer or ends with "."
+# Words that open a body's first paragraph, not the next line of a trích yếu, when capitalised.
+# Compared as written: folded, "để" would be "Đề án…" too.
+BODY_OPENERS = ("nhằm", "để", "thực hiện", "triển khai", "theo", "ngày", "hôm nay", "qua",
+                "vừa qua", "thời gian qua", "trên cơ sở", "sau khi", "hiện nay")  # fmt: skip
+_BODY_OPENER = re.compile(rf"(?:{'|'.join(map(re.escape, BODY_OPENERS))})\b", re.I)
 _MOTTO_F = re.compile(r"cong\s+hoa|doc\s+lap|dang\s+cong\s+san")
 _CELL_GAP = re.compile(r"\t| {2,}")
 # Where the right column of a header typed as a table begins: the motto, or place and date.
@@ -412,13 +421,39 @@ def _title(line: str, fl: str) -> re.Match[str] | None:
 
 
 def _paragraph(lines: Sequence[str], flines: Sequence[str]) -> list[str]:
-    """Lines up to the first blank line, a place-date line or a note in parentheses."""
+    """Lines up to a blank line, a place-date line, a rule or a note in parentheses.
+
+    One blank line does not end it when the line after it goes on with the same words: a
+    header from HTML or Word has a blank line after every paragraph (one a line, typed
+    with Enter), "Về việc phê duyệt Kế hoạch…" ‹blank› "tỉnh Đồng Nai năm 2027".
+    """
     out: list[str] = []
-    for line, fl in zip(lines, flines, strict=True):
-        if not line or line.startswith("(") or _PLACE_DATE_LOOSE_F.match(fl):
+    for i, (line, fl) in enumerate(zip(lines, flines, strict=True)):
+        if not line:
+            if out and i + 1 < len(lines) and _goes_on(out[-1], lines[i + 1], flines[i + 1]):
+                continue
+            break
+        if _ends_paragraph(line, fl):
             break
         out.append(line)
     return out
+
+
+def _ends_paragraph(line: str, fl: str) -> bool:
+    return line.startswith("(") or bool(_PLACE_DATE_LOOSE_F.match(fl) or _RULE_F.fullmatch(fl))
+
+
+def _goes_on(before: str, line: str, fl: str) -> bool:
+    """Whether ``line``, after a blank line, continues the trích yếu ending with ``before``."""
+    return not (
+        not line
+        or before.endswith((".", ":", ";", "!", "?"))
+        or line.endswith((".", ":", ";", "!", "?"))
+        or _ends_paragraph(line, fl)
+        or _is_upper(line)  # the authority ("CHỦ TỊCH ỦY BAN…") or a heading ("I. MỤC ĐÍCH")
+        or _HEADING_F.match(fl)
+        or (not line[:1].islower() and (len(line) > SUMMARY_LINE_MAX or _BODY_OPENER.match(line)))
+    )
 
 
 def _title_summary(rest: str, following: Sequence[str], ffollowing: Sequence[str]) -> str | None:

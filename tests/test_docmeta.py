@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import date
 from pathlib import Path
 
 import pytest
+from docx import Document
 
 from pipeline.docmeta import (
     ARTICLE_MIN_WORDS,
@@ -15,7 +17,8 @@ from pipeline.docmeta import (
     classify_kind,
     extract_document_metadata,
 )
-from pipeline.sanitize import html_to_text
+from pipeline.docx import docx_to_html
+from pipeline.sanitize import html_to_text, sanitize_html
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 
@@ -306,6 +309,74 @@ def test_header_typed_as_a_two_column_table(text: str) -> None:
         effective_date=None,
         summary="V/v tăng cường công tác phòng, chống cháy nổ mùa khô năm 2026",
     )
+
+
+DECISION_LINES = [
+    ("ỦY BAN NHÂN DÂN", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"),
+    ("TỈNH ĐỒNG NAI", "Độc lập - Tự do - Hạnh phúc"),
+    ("Số: 1060/QĐ-UBND", "Đồng Nai, ngày 05 tháng 11 năm 2026"),
+]
+DECISION_BODY = [
+    "QUYẾT ĐỊNH",
+    "Về việc phê duyệt Kế hoạch chuyển đổi số",  # the trích yếu, typed as two paragraphs
+    "tỉnh Đồng Nai năm 2027",
+    "CHỦ TỊCH ỦY BAN NHÂN DÂN TỈNH ĐỒNG NAI",
+    "Căn cứ Luật Tổ chức chính quyền địa phương ngày 19 tháng 6 năm 2015;",
+    "Điều 2. Quyết định này có hiệu lực kể từ ngày ký.",
+]
+DECISION = DocumentMetadata(
+    doc_type="Quyết định",
+    number="1060/QĐ-UBND",
+    issuer="Ủy ban nhân dân tỉnh Đồng Nai",
+    issue_date=date(2026, 11, 5),
+    effective_date=date(2026, 11, 5),
+    summary="Về việc phê duyệt Kế hoạch chuyển đổi số tỉnh Đồng Nai năm 2027",
+)
+
+
+def test_decision_sent_as_a_word_file() -> None:
+    document = Document()
+    table = document.add_table(rows=len(DECISION_LINES), cols=2)
+    for row, (left, right) in zip(table.rows, DECISION_LINES, strict=True):
+        row.cells[0].text, row.cells[1].text = left, right
+    for line in DECISION_BODY:
+        document.add_paragraph(line)
+    data = io.BytesIO()
+    document.save(data)
+    text = html_to_text(sanitize_html(docx_to_html(data.getvalue()).html).html)
+    assert extract("", text) == DECISION
+
+
+def test_decision_in_a_mail_a_paragraph_a_line() -> None:
+    lines = [cell for row in DECISION_LINES for cell in row] + DECISION_BODY
+    text = html_to_text("".join(f"<p>{line}</p>" for line in lines))
+    assert extract("", text) == DECISION
+
+
+@pytest.mark.parametrize(
+    ("after", "summary"),
+    [
+        (  # the body's first sentence is not the trích yếu's next line
+            "Thực hiện Kế hoạch số 123/KH-UBND của UBND tỉnh, Sở ban hành Kế hoạch như sau:",
+            "Tuyên truyền về chuyển đổi số trên địa bàn tỉnh năm 2027",
+        ),
+        (
+            "Nhằm nâng cao nhận thức của cán bộ, công chức về chuyển đổi số",
+            "Tuyên truyền về chuyển đổi số trên địa bàn tỉnh năm 2027",
+        ),
+        ("I. MỤC ĐÍCH, YÊU CẦU", "Tuyên truyền về chuyển đổi số trên địa bàn tỉnh năm 2027"),
+        ("__________", "Tuyên truyền về chuyển đổi số trên địa bàn tỉnh năm 2027"),
+    ],
+)
+def test_trich_yeu_ends_where_the_body_begins(after: str, summary: str) -> None:
+    lines = ["Số: 88/KH-STTTT", "Đồng Nai, ngày 5/11/2026", "KẾ HOẠCH"]
+    lines += ["Tuyên truyền về chuyển đổi số", "trên địa bàn tỉnh năm 2027", after, "1. Mục đích"]
+    assert extract("", html_to_text("".join(f"<p>{line}</p>" for line in lines))).summary == summary
+
+
+def test_trich_yeu_ends_at_the_rule_under_it() -> None:
+    text = "Số: 88/KH-STTTT\nĐồng Nai, ngày 5/11/2026\n\nKẾ HOẠCH\nTuyên truyền năm 2027\n-------\n"
+    assert extract("", text).summary == "Tuyên truyền năm 2027"
 
 
 # --- mail subjects -------------------------------------------------------------------------
