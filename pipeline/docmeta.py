@@ -316,8 +316,15 @@ def _from_text(head: Head, *, named_by_subject: bool) -> DocumentMetadata | None
     """Header fields; None unless the text (or else the subject) shows it is a document."""
     lines, flines = head
     number_at = _first(flines, _NUMBER_F)
+    # A form's name with more capitals after it is a headline ("KẾ HOẠCH NHỎ - Ý NGHĨA LỚN",
+    # "LUẬT SƯ TƯ VẤN…") unless the header is a document's (a number, the national motto).
+    formal = number_at is not None or any(_MOTTO_F.search(fl) for fl in flines)
     pairs = enumerate(zip(lines, flines, strict=True))
-    titles = [(i, m) for i, (line, fl) in pairs if (m := _title(line, fl))]
+    titles = [
+        (i, m)
+        for i, (line, fl) in pairs
+        if (m := _title(line, fl)) and (formal or not _is_upper(line[m.start("rest") :]))
+    ]
     titled = bool(titles) and _first(flines, _PLACE_DATE_LOOSE_F) is not None
     if number_at is None and not titled and not named_by_subject:
         return None

@@ -530,6 +530,16 @@ def test_news_story_citing_a_decision_is_not_a_document() -> None:
     assert classify_kind(subject, NEWS, []) == "tin"
 
 
+@pytest.mark.parametrize(
+    "headline",
+    ["LUẬT SƯ TƯ VẤN MIỄN PHÍ CHO NGƯỜI DÂN XÃ PHÚ LÝ", "KẾ HOẠCH NHỎ - Ý NGHĨA LỚN"],
+)
+def test_headline_in_capitals_starting_with_a_forms_name_is_news(headline: str) -> None:
+    story = f"{headline}\n\nVĩnh Cửu, ngày 5/11/2026\n\nSáng 5/11, hơn 200 người dân được giúp đỡ."
+    assert extract_document_metadata("Gửi tin", story) is None
+    assert classify_kind("Gửi tin", story, []) == "tin"
+
+
 def test_to_dict_is_json_friendly() -> None:
     data = extract("", seed_head("004")).to_dict()
     assert data["issue_date"] == "2019-03-29"
