@@ -12,7 +12,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import PurePath
 from typing import Literal, cast, get_args
 
@@ -230,9 +230,11 @@ _RIGHT_CELL_F = re.compile(
     rf"(?:\t| {{2,}})(?=\s*(?:{_MOTTO_F.pattern}|(?:[^\t\d, ]| (?! )){{2,40}},\s*ngay\b))"
 )
 _EFFECTIVE_F = re.compile(
-    rf"(?:hieu luc|thi hanh)[^.;\n]{{0,80}}?tu\s+ngay\s+"
-    rf"(?:(?P<signing>ky|ban hanh)|(?P<date>{_DATE_F}))"
+    rf"(?:hieu luc|thi hanh)[^.;\n]{{0,80}}?(?:sau\s+(?P<days>\d{{1,3}})\s+ngay\s+)?(?:ke\s+)?"
+    rf"tu\s+ngay\s+(?:(?P<signing>ky|ban hanh)|(?P<date>{_DATE_F}))"
 )
+_PASSED_F = re.compile(rf"thong\s+qua\s+(?:ngay\s+)?(?P<date>{_DATE_F})")  # a law's date
+_ITSELF_F = re.compile(rf"\b(?:{_KINDS_F}|van ban)\s+nay\b")  # "Quyết định này", "văn bản này"
 
 
 @dataclass(frozen=True)
@@ -267,10 +269,12 @@ def extract_document_metadata(subject: str, text: str) -> DocumentMetadata | Non
     merged = DocumentMetadata(
         *(getattr(a, f.name) or getattr(b, f.name) for f in fields(DocumentMetadata))
     )
-    effective = _effective_clause(text)
-    if effective == "signing":  # "có hiệu lực kể từ ngày ký": the issue date
-        return replace(merged, effective_date=merged.issue_date)
-    return replace(merged, effective_date=effective)
+    body = _fold_pair(text)[1].split("noi nhan", 1)[0]  # the first document's, if several
+    issued = merged.issue_date or _clause_date(body, _PASSED_F, merged.doc_type)
+    effective = _effective_clause(body, merged.doc_type)
+    if isinstance(effective, timedelta):  # "kể từ ngày ký", "sau 10 ngày kể từ ngày ký"
+        effective = issued + effective if issued else None
+    return replace(merged, issue_date=issued, effective_date=effective)
 
 
 def classify_kind(
@@ -510,13 +514,30 @@ def _authority_issuer(lines: Sequence[str], flines: Sequence[str]) -> str | None
     return None
 
 
-def _effective_clause(text: str) -> date | Literal["signing"] | None:
-    """The effective-date clause of the first document (which ends at "Nơi nhận")."""
-    _written, folded = _fold_pair(text)
-    match = _EFFECTIVE_F.search(folded.split("noi nhan", 1)[0])
-    if match is None:
-        return None
-    return "signing" if match.group("signing") else _to_date(match.group("date"))
+def _effective_clause(body: str, doc_type: str | None) -> date | timedelta | None:
+    """The date the document's own clause says it takes effect, or how long after signing."""
+    for match in _EFFECTIVE_F.finditer(body):
+        if _about_itself(body, match, doc_type):
+            if match.group("date"):
+                return _to_date(match.group("date"))
+            return timedelta(days=int(match.group("days") or 0))
+    return None
+
+
+def _clause_date(body: str, pattern: re.Pattern[str], doc_type: str | None) -> date | None:
+    match = next((m for m in pattern.finditer(body) if _about_itself(body, m, doc_type)), None)
+    return _to_date(match.group("date")) if match else None
+
+
+def _about_itself(body: str, match: re.Match[str], doc_type: str | None) -> bool:
+    """Whether the sentence of ``match`` speaks of this document ("Quyết định này có hiệu
+    lực…", "Quyết định có hiệu lực…" in a Quyết định), not of another it cites ("Luật Phòng
+    cháy, chữa cháy có hiệu lực từ ngày 01/7/2025" in a Công văn)."""
+    start = max(body.rfind(stop, 0, match.start()) for stop in ".;\n") + 1
+    sentence = body[start : match.end()]
+    if _ITSELF_F.search(sentence):
+        return True
+    return doc_type is None or sentence.lstrip().startswith(fold(doc_type))
 
 
 # --- subject -------------------------------------------------------------------------------

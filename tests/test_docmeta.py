@@ -224,6 +224,38 @@ def test_effective_date(clause: str, expected: date | None) -> None:
     assert extract("", text).effective_date == expected
 
 
+def test_effective_some_days_after_signing() -> None:
+    text = "Số: 9/QĐ-STP\n\nĐồng Nai, ngày 5/6/2024\n\nQUYẾT ĐỊNH\nVề việc X\n\n"
+    text += "Điều 2. Quyết định này có hiệu lực sau 10 ngày kể từ ngày ký.\n"
+    assert extract("", text).effective_date == date(2024, 6, 15)
+
+
+def test_a_cited_laws_effective_date_is_not_the_letters() -> None:
+    text = (
+        "Số: 123/UBND-KT\nV/v tăng cường phòng cháy mùa khô\n\nĐồng Nai, ngày 5/11/2026\n\n"
+        "Kính gửi: Các sở, ban, ngành.\n\nLuật Phòng cháy, chữa cháy và cứu nạn, cứu hộ có hiệu "
+        "lực thi hành từ ngày 01/7/2025. UBND tỉnh yêu cầu các đơn vị triển khai thực hiện.\n"
+    )
+    assert extract("", text).effective_date is None
+
+
+def test_law_is_dated_the_day_it_was_passed() -> None:
+    text = (
+        "QUỐC HỘI\n\nCỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập - Tự do - Hạnh phúc\n\n"
+        "Luật số: 24/2018/QH14\n\nLUẬT\nAN NINH MẠNG\n\nCăn cứ Hiến pháp;\n\n"
+        "Điều 43. Luật này có hiệu lực thi hành từ ngày 01 tháng 01 năm 2019.\n\n"
+        "Luật này đã được Quốc hội khóa XIV, kỳ họp thứ 5 thông qua ngày 12 tháng 6 năm 2018.\n"
+    )
+    assert extract("", text) == DocumentMetadata(
+        doc_type="Luật",
+        number="24/2018/QH14",
+        issuer="Quốc hội",
+        issue_date=date(2018, 6, 12),
+        effective_date=date(2019, 1, 1),
+        summary="An ninh mạng",
+    )
+
+
 def test_effective_on_signing_without_a_known_issue_date_is_unknown() -> None:
     text = "Số: 9/QĐ-STP\n\nQUYẾT ĐỊNH\n\nĐiều 2. Quyết định này có hiệu lực kể từ ngày ký.\n"
     meta = extract("", text)
