@@ -140,6 +140,38 @@ PLACE_WORDS = ("thành phố", "thị xã", "thị trấn", "tỉnh", "huyện",
 NOT_AGENCY = frozenset({"ban hành", "phòng chống", "phòng ngừa", "bộ máy", "bộ phận", "sở hữu"})
 GENERIC_UNITS = frozenset({"Văn phòng", "Thanh tra"})  # named after the parent agency
 
+# The fields Đ8.1d asks for, as an agency labels them in a cover note ("- Số ký hiệu: …");
+# "văn bản" names the document in one go: "Văn bản: Thông báo số 47/TB-VPUBND ngày …".
+FIELD_LABELS: dict[str, str] = {
+    "hình thức": "doc_type",
+    "hình thức văn bản": "doc_type",
+    "loại văn bản": "doc_type",
+    "số": "number",
+    "số ký hiệu": "number",
+    "số, ký hiệu": "number",
+    "số/ký hiệu": "number",
+    "số và ký hiệu": "number",
+    "số hiệu": "number",
+    "số hiệu văn bản": "number",
+    "ký hiệu": "number",
+    "số văn bản": "number",
+    "cơ quan ban hành": "issuer",
+    "cơ quan, đơn vị ban hành": "issuer",
+    "đơn vị ban hành": "issuer",
+    "thẩm quyền ban hành": "issuer",
+    "nơi ban hành": "issuer",
+    "ngày ban hành": "issue_date",
+    "ngày ký": "issue_date",
+    "ngày ký ban hành": "issue_date",
+    "ngày hiệu lực": "effective_date",
+    "ngày có hiệu lực": "effective_date",
+    "hiệu lực": "effective_date",
+    "trích yếu": "summary",
+    "trích yếu nội dung": "summary",
+    "văn bản": "document",
+    "tên văn bản": "document",
+}
+
 # A subject that sends a document: "Sở Tư pháp gửi …", "V/v đăng tải …", "Đề nghị đăng …".
 SEND_VERBS = ("gửi", "chuyển", "đăng tải", "đăng", "trình", "xin đăng", "đề nghị đăng")
 # What may follow a document's name in a subject without being its trích yếu ("… để đăng
@@ -234,6 +266,14 @@ _EFFECTIVE_F = re.compile(
     rf"tu\s+ngay\s+(?:(?P<signing>ky|ban hanh)|(?P<date>{_DATE_F}))"
 )
 _PASSED_F = re.compile(rf"thong\s+qua\s+(?:ngay\s+)?(?P<date>{_DATE_F})")  # a law's date
+_FIELD_BY_LABEL_F = {fold(label): name for label, name in FIELD_LABELS.items()}
+_LABEL_F = re.compile(
+    rf"[-+•\s]*(?:\d{{1,2}}[.)]\s*)?(?P<label>{_alternation(FIELD_LABELS)})\s*:\s*(?P<value>\S.*?)"
+    r"[\s.;,]*"
+)
+_SYMBOL_IN_F = re.compile(_SYMBOL_F)
+_DATE_IN_F = re.compile(_DATE_F)
+_SIGNING_F = re.compile(r"\b(?:ky|ban hanh)\b")
 _ITSELF_F = re.compile(rf"\b(?:{_KINDS_F}|van ban)\s+nay\b")  # "Quyết định này", "văn bản này"
 
 
@@ -257,21 +297,23 @@ class DocumentMetadata:
 def extract_document_metadata(subject: str, text: str) -> DocumentMetadata | None:
     """Metadata of the official document in `text` (header) or named by `subject`.
 
-    Header fields win over the subject's. None when neither the text's header (a "Số:" line,
-    or a title such as "QUYẾT ĐỊNH" with a place-date line) nor the subject names a document.
+    Header fields win over those a cover note labels ("Số ký hiệu: …", FIELD_LABELS), which
+    win over the subject's. None when neither the text's header (a "Số:" line, or a title
+    such as "QUYẾT ĐỊNH" with a place-date line), nor labels, nor the subject name a document.
     """
+    top = _top(text)
     from_subject = _from_subject(subject)
-    from_text = _from_text(_head(text), named_by_subject=from_subject is not None)
-    if from_text is None and from_subject is None:
+    from_labels, labelled_effective = _from_labels(*top)
+    named = from_subject is not None or from_labels is not None
+    from_text = _from_text(_head(*top), named_by_subject=named)
+    if from_text is None and not named:
         return None
-    empty = DocumentMetadata(None, None, None, None, None, None)
-    a, b = from_text or empty, from_subject or empty
-    merged = DocumentMetadata(
-        *(getattr(a, f.name) or getattr(b, f.name) for f in fields(DocumentMetadata))
-    )
+    merged = _merge(from_text, from_labels, from_subject)
     body = _fold_pair(text)[1].split("noi nhan", 1)[0]  # the first document's, if several
     issued = merged.issue_date or _clause_date(body, _PASSED_F, merged.doc_type)
     effective = _effective_clause(body, merged.doc_type)
+    if effective is None:
+        effective = labelled_effective
     if isinstance(effective, timedelta):  # "kể từ ngày ký", "sau 10 ngày kể từ ngày ký"
         effective = issued + effective if issued else None
     return replace(merged, issue_date=issued, effective_date=effective)
@@ -368,22 +410,81 @@ def _from_text(head: Head, *, named_by_subject: bool) -> DocumentMetadata | None
 Head = tuple[list[str], list[str]]  # a header's lines as written and folded, position for position
 
 
-def _head(text: str) -> Head:
-    """The document header: up to the salutation or the legal grounds (Kính gửi, Căn cứ…)."""
+def _top(text: str) -> Head:
+    """The first lines of ``text``, as written and folded, stripped."""
     end = -1
     for _ in range(HEAD_MAX_LINES):
         end = text.find("\n", end + 1)
         if end < 0:
             break
     written, folded = _fold_pair(text if end < 0 else text[:end])
-    lines: list[str] = []
-    flines: list[str] = []
-    for line, fl in zip(written.splitlines(), folded.splitlines(), strict=True):
-        if _BODY_START_F.match(fl):
-            break
-        lines.append(_clean(line))
-        flines.append(_clean(fl))
-    return _columns(lines, flines)
+    return [_clean(s) for s in written.splitlines()], [_clean(s) for s in folded.splitlines()]
+
+
+def _head(lines: Sequence[str], flines: Sequence[str]) -> Head:
+    """The document header: up to the salutation or the legal grounds (Kính gửi, Căn cứ…)."""
+    end = next((i for i, fl in enumerate(flines) if _BODY_START_F.match(fl)), len(flines))
+    return _columns(lines[:end], flines[:end])
+
+
+def _from_labels(
+    lines: Sequence[str], flines: Sequence[str]
+) -> tuple[DocumentMetadata | None, date | timedelta | None]:
+    """The fields a cover note labels, and its effective date (or time after signing);
+    None unless it gives a number or two fields."""
+    values: dict[str, tuple[str, str]] = {}  # field → its first value, as written and folded
+    for line, fl in zip(lines, flines, strict=True):
+        if match := _LABEL_F.fullmatch(fl):
+            value = (line[match.start("value") : match.end("value")], match.group("value"))
+            values.setdefault(_FIELD_BY_LABEL_F[match.group("label")], value)
+    if not values:
+        return None, None
+    number = code = None
+    if (written := values.get("number")) and (symbol := _SYMBOL_IN_F.search(written[1])):
+        group = _groups(written[0], symbol)
+        number, code = _symbol(group), _symbol_code(group)
+    kind = _kind_named(values["doc_type"][0]) if "doc_type" in values else None
+    issuer, summary = (
+        _sentence(_as_written(values[name][0])) if name in values else None
+        for name in ("issuer", "summary")
+    )
+    effective: date | timedelta | None = _labelled_date(values.get("effective_date"))
+    if effective is None and _SIGNING_F.search(values.get("effective_date", ("", ""))[1]):
+        effective = timedelta(0)  # "Ngày hiệu lực: kể từ ngày ký"
+    labelled = DocumentMetadata(
+        doc_type=kind or (_kind_from_code(code) if code else None),
+        number=number,
+        issuer=issuer or (_issuer_from_code(code) if code else None),
+        issue_date=_labelled_date(values.get("issue_date")),
+        effective_date=None,
+        summary=summary,
+    )
+    named = _from_subject(values["document"][0]) if "document" in values else None
+    meta = _merge(labelled, named)
+    given = (meta.doc_type, meta.issuer, meta.issue_date, meta.summary, effective)
+    if meta.number is None and sum(v is not None for v in given) < 2:
+        return None, None
+    return meta, effective
+
+
+def _labelled_date(value: tuple[str, str] | None) -> date | None:
+    found = _DATE_IN_F.search(value[1]) if value else None
+    return _to_date(found.group()) if found else None
+
+
+def _merge(*found: DocumentMetadata | None) -> DocumentMetadata:
+    """Each field from the first that has it."""
+    return DocumentMetadata(
+        *(
+            next((v for m in found if m is not None and (v := getattr(m, f.name))), None)
+            for f in fields(DocumentMetadata)
+        )
+    )
+
+
+def _kind_named(value: str) -> str | None:
+    """A form named in full or by its code: "Quyết định", "Quyet dinh", "QĐ"."""
+    return _KIND_BY_FOLDED_LABEL.get(_fold(value)) or _lookup(_KIND_BY_CODE, value.strip())
 
 
 def _columns(lines: Sequence[str], flines: Sequence[str]) -> Head:

@@ -411,6 +411,67 @@ def test_trich_yeu_ends_at_the_rule_under_it() -> None:
     assert extract("", text).summary == "Tuyên truyền năm 2027"
 
 
+# --- cover notes that label the fields (Đ8.1d) ------------------------------------------------
+
+
+def test_cover_note_labelling_the_fields_the_regulation_names() -> None:
+    note = (
+        "Kính gửi: Ban Biên tập Cổng thông tin điện tử tỉnh\n\n"
+        "Sở Thông tin và Truyền thông đề nghị đăng tải văn bản sau:\n"
+        "- Hình thức văn bản: Quyết định\n- Số ký hiệu: 1060/QĐ-UBND\n"
+        "- Cơ quan ban hành: UBND tỉnh Đồng Nai\n- Ngày ban hành: 05/11/2026\n"
+        "- Ngày hiệu lực: kể từ ngày ký\n"
+        "- Trích yếu: Phê duyệt Kế hoạch chuyển đổi số tỉnh Đồng Nai năm 2027\n\nTrân trọng."
+    )
+    assert extract("Đề nghị đăng tải văn bản", note) == DocumentMetadata(
+        doc_type="Quyết định",
+        number="1060/QĐ-UBND",
+        issuer="UBND tỉnh Đồng Nai",
+        issue_date=date(2026, 11, 5),
+        effective_date=date(2026, 11, 5),
+        summary="Phê duyệt Kế hoạch chuyển đổi số tỉnh Đồng Nai năm 2027",
+    )
+    assert classify_kind("Đề nghị đăng tải văn bản", note, []) == "van_ban"
+
+
+def test_cover_note_labels_typed_without_diacritics() -> None:
+    note = (
+        "Kinh gui Ban Bien tap,\nSo, ky hieu: 05/KH-BCĐ\nNgay ban hanh: 5/11/2026\n"
+        "Trich yeu: Tuyen truyen ve chuyen doi so nam 2027\nTran trong."
+    )
+    meta = extract("Gui van ban dang tai", note)
+    assert (meta.doc_type, meta.number, meta.issue_date, meta.summary) == (
+        "Kế hoạch",
+        "05/KH-BCĐ",
+        date(2026, 11, 5),
+        "Tuyen truyen ve chuyen doi so nam 2027",
+    )
+
+
+def test_cover_note_naming_the_document_on_one_line() -> None:
+    note = (
+        "Kính gửi Ban Biên tập.\n"
+        "Văn bản: Thông báo số 47/TB-VPUBND ngày 05/11/2026 của Văn phòng UBND tỉnh\n"
+        "Trích yếu: Kết luận của Chủ tịch UBND tỉnh tại buổi làm việc với Sở Nội vụ\nTrân trọng."
+    )
+    assert extract("Gửi văn bản đăng Cổng", note) == DocumentMetadata(
+        doc_type="Thông báo",
+        number="47/TB-VPUBND",
+        issuer="Văn phòng UBND tỉnh",
+        issue_date=date(2026, 11, 5),
+        effective_date=None,
+        summary="Kết luận của Chủ tịch UBND tỉnh tại buổi làm việc với Sở Nội vụ",
+    )
+
+
+def test_a_notice_with_other_labels_is_no_document() -> None:
+    note = (
+        "Kính gửi các đơn vị,\nSở tổ chức tập huấn:\n- Hình thức: trực tuyến\n"
+        "- Thời gian: 8 giờ 00 ngày 15/11/2026\n- Số lượng: 50 người\nTrân trọng."
+    )
+    assert extract_document_metadata("Tập huấn chuyển đổi số", note) is None
+
+
 # --- mail subjects -------------------------------------------------------------------------
 
 
