@@ -181,6 +181,7 @@ NOT_SUMMARY = ("để", "đăng", "lên", "trên", "kèm", "gửi", "đến", "t
                "kem theo", "gui kem", "xin dang", "ngay")  # fmt: skip
 SUBJECT_PREFIX = re.compile(r"^(?:\s*(?:re|fw|fwd|tr|tl)\s*:\s*|\s*\[[^\]]*\]\s*)*", re.I)
 SUBJECT_TAG = re.compile(r"\[([^\]]{1,40})\]")
+_WORD = re.compile(r"\w+")
 
 
 AUTHORITY_LINE = re.compile(
@@ -329,30 +330,68 @@ def classify_kind(
     photo_max_words: int = PHOTO_MAX_WORDS,
 ) -> Kind:
     """What a mail submits; `attachment_types` holds (filename, content_type) pairs."""
-    tags: dict[str, str] = dict(SUBJECT_TAGS)
-    for tag, kind in (subject_tags or {}).items():
-        if kind not in get_args(Kind):
-            raise ValueError(f"unknown kind {kind!r} for subject tag {tag!r}")
-        tags[_fold(tag)] = kind
-    for match in SUBJECT_TAG.finditer(subject):
-        tagged = tags.get(_fold(match.group(1)))
-        if tagged:
-            return cast(Kind, tagged)
+    return classify_submission(
+        subject,
+        text,
+        attachment_types,
+        subject_tags,
+        article_min_words=article_min_words,
+        photo_max_words=photo_max_words,
+    )[0]
 
-    if extract_document_metadata(subject, text) is not None or any(
-        _suffix(name) in DOCUMENT_EXTENSIONS and _looks_like_symbol(PurePath(name).stem)
-        for name, _ in attachment_types
+
+def classify_submission(
+    subject: str,
+    text: str,
+    attachment_types: Sequence[tuple[str, str]],
+    subject_tags: Mapping[str, str] | None = None,
+    *,
+    article_min_words: int = ARTICLE_MIN_WORDS,
+    photo_max_words: int = PHOTO_MAX_WORDS,
+) -> tuple[Kind, DocumentMetadata | None]:
+    """What a mail submits and, if it is an official document, the document's metadata.
+
+    The text is read once. Only a document carries metadata: a story tagged [Tin] whose
+    subject names a decision is news, and its item shows no document fields.
+    """
+    tagged = _tagged_kind(subject, subject_tags)
+    if tagged is not None and tagged != "van_ban":
+        return tagged, None
+    document = extract_document_metadata(subject, text)
+    if (
+        tagged == "van_ban"
+        or document is not None
+        or any(
+            _suffix(name) in DOCUMENT_EXTENSIONS and _looks_like_symbol(PurePath(name).stem)
+            for name, _ in attachment_types
+        )
     ):
-        return "van_ban"
+        return "van_ban", document
     if any(_is_media(name, ctype, "video/", VIDEO_EXTENSIONS) for name, ctype in attachment_types):
-        return "video"
-    words = len(re.findall(r"\w+", text))
+        return "video", None
+    words = len(_WORD.findall(text))
     images = sum(
         _is_media(name, ctype, "image/", IMAGE_EXTENSIONS) for name, ctype in attachment_types
     )
     if images and images * 2 >= len(attachment_types) and words < photo_max_words:
-        return "anh"
-    return "bai" if words >= article_min_words else "tin"
+        return "anh", None
+    return ("bai" if words >= article_min_words else "tin"), None
+
+
+def _tagged_kind(subject: str, subject_tags: Mapping[str, str] | None) -> Kind | None:
+    """The kind a subject tag ("[Tin]", "[Văn bản]") says, if any."""
+    tags: Mapping[str, str] = SUBJECT_TAGS
+    if subject_tags:
+        tags = dict(SUBJECT_TAGS)
+        for tag, kind in subject_tags.items():
+            if kind not in get_args(Kind):
+                raise ValueError(f"unknown kind {kind!r} for subject tag {tag!r}")
+            tags[_fold(tag)] = kind
+    for match in SUBJECT_TAG.finditer(subject):
+        tagged = tags.get(_fold(match.group(1)))
+        if tagged:
+            return cast(Kind, tagged)
+    return None
 
 
 # --- document text -------------------------------------------------------------------------
