@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date, timedelta
 from pathlib import PurePath
@@ -189,6 +189,8 @@ AUTHORITY_LINE = re.compile(
     r"(?P<agency>(?:ỦY BAN|UỶ BAN|UBND|HỘI ĐỒNG|BỘ|SỞ|BAN (?!HÀNH)|VĂN PHÒNG|CỤC|TRUNG TÂM).*)$"
 )
 HEAD_MAX_LINES = 60
+FOLD_PREFIX = 80  # letters of a paragraph the header patterns read ("Số: …", a title, a date)
+ROW_MAX = 160  # a line this short may be a two-column table's row, read (folded) whole
 
 _KIND_BY_CODE = {code: label for label, code in DOC_KINDS if code}
 _FOLDED_CODES = "|".join(
@@ -267,6 +269,12 @@ _EFFECTIVE_F = re.compile(
     rf"tu\s+ngay\s+(?:(?P<signing>ky|ban hanh)|(?P<date>{_DATE_F}))"
 )
 _PASSED_F = re.compile(rf"thong\s+qua\s+(?:ngay\s+)?(?P<date>{_DATE_F})")  # a law's date
+# Where a document dates itself: "có hiệu lực", "thi hành", "Luật này … thông qua ngày".
+CLAUSE_CUES = ("hiệu lực", "Hiệu lực", "thi hành", "thông qua",
+               "hieu luc", "Hieu luc", "thi hanh", "thong qua")  # fmt: skip
+FIRST_DOCUMENT_ENDS = ("Nơi nhận", "NƠI NHẬN", "Noi nhan", "NOI NHAN")  # what it was sent to
+CLAUSE_MAX = 240  # letters from a cue to the end of its clause's date
+SENTENCE_BACK = 300  # letters before a cue where its sentence (its subject) may begin
 _FIELD_BY_LABEL_F = {fold(label): name for label, name in FIELD_LABELS.items()}
 _LABEL_F = re.compile(
     rf"[-+•\s]*(?:\d{{1,2}}[.)]\s*)?(?P<label>{_alternation(FIELD_LABELS)})\s*:\s*(?P<value>\S.*?)"
@@ -310,9 +318,9 @@ def extract_document_metadata(subject: str, text: str) -> DocumentMetadata | Non
     if from_text is None and not named:
         return None
     merged = _merge(from_text, from_labels, from_subject)
-    body = _fold_pair(text)[1].split("noi nhan", 1)[0]  # the first document's, if several
-    issued = merged.issue_date or _clause_date(body, _PASSED_F, merged.doc_type)
-    effective = _effective_clause(body, merged.doc_type)
+    clauses = _clauses(text)
+    issued = merged.issue_date or _clause_date(clauses, _PASSED_F, merged.doc_type)
+    effective = _effective_clause(clauses, merged.doc_type)
     if effective is None:
         effective = labelled_effective
     if isinstance(effective, timedelta):  # "kể từ ngày ký", "sau 10 ngày kể từ ngày ký"
@@ -403,13 +411,10 @@ def _from_text(head: Head, *, named_by_subject: bool) -> DocumentMetadata | None
     number_at = _first(flines, _NUMBER_F)
     # A form's name with more capitals after it is a headline ("KẾ HOẠCH NHỎ - Ý NGHĨA LỚN",
     # "LUẬT SƯ TƯ VẤN…") unless the header is a document's (a number, the national motto).
-    formal = number_at is not None or any(_MOTTO_F.search(fl) for fl in flines)
     pairs = enumerate(zip(lines, flines, strict=True))
-    titles = [
-        (i, m)
-        for i, (line, fl) in pairs
-        if (m := _title(line, fl)) and (formal or not _is_upper(line[m.start("rest") :]))
-    ]
+    titles = [(i, m) for i, (line, fl) in pairs if (m := _title(line, fl))]
+    if titles and number_at is None and not any(_MOTTO_F.search(fl) for fl in flines):
+        titles = [(i, m) for i, m in titles if not _is_upper(lines[i][m.start("rest") :])]
     titled = bool(titles) and _first(flines, _PLACE_DATE_LOOSE_F) is not None
     if number_at is None and not titled and not named_by_subject:
         return None
@@ -450,14 +455,20 @@ Head = tuple[list[str], list[str]]  # a header's lines as written and folded, po
 
 
 def _top(text: str) -> Head:
-    """The first lines of ``text``, as written and folded, stripped."""
+    """The first lines of ``text``, stripped, as written and folded. A long line (a news
+    story's paragraph runs to hundreds of letters; this runs on every mail) is folded only
+    as far as the header patterns look, its first FOLD_PREFIX letters."""
     end = -1
     for _ in range(HEAD_MAX_LINES):
         end = text.find("\n", end + 1)
         if end < 0:
             break
-    written, folded = _fold_pair(text if end < 0 else text[:end])
-    return [_clean(s) for s in written.splitlines()], [_clean(s) for s in folded.splitlines()]
+    lines = [_clean(line) for line in (text if end < 0 else text[:end]).splitlines()]
+    prefixes = "\n".join(line if len(line) <= ROW_MAX else line[:FOLD_PREFIX] for line in lines)
+    written, folded = _fold_pair(prefixes)
+    if written is not prefixes:  # an Ð or a combining mark was taken out: the same in full
+        lines = [_fold_pair(line)[0] for line in lines]
+    return lines, folded.split("\n") if lines else []
 
 
 def _head(lines: Sequence[str], flines: Sequence[str]) -> Head:
@@ -473,8 +484,8 @@ def _from_labels(
     None unless it gives a number or two fields."""
     values: dict[str, tuple[str, str]] = {}  # field → its first value, as written and folded
     for line, fl in zip(lines, flines, strict=True):
-        if match := _LABEL_F.fullmatch(fl):
-            value = (line[match.start("value") : match.end("value")], match.group("value"))
+        if ":" in fl and (match := _LABEL_F.fullmatch(fl)):
+            value = (line[match.start("value") :].rstrip(" \t.;,"), match.group("value"))
             values.setdefault(_FIELD_BY_LABEL_F[match.group("label")], value)
     if not values:
         return None, None
@@ -523,7 +534,7 @@ def _merge(*found: DocumentMetadata | None) -> DocumentMetadata:
 
 def _kind_named(value: str) -> str | None:
     """A form named in full or by its code: "Quyết định", "Quyet dinh", "QĐ"."""
-    return _KIND_BY_FOLDED_LABEL.get(_fold(value)) or _lookup(_KIND_BY_CODE, value.strip())
+    return _KIND_BY_FOLDED_LABEL.get(_fold(value)) or _lookup(_KIND_CODES, value.strip())
 
 
 def _columns(lines: Sequence[str], flines: Sequence[str]) -> Head:
@@ -537,7 +548,7 @@ def _columns(lines: Sequence[str], flines: Sequence[str]) -> Head:
     for line, fl in zip(lines, flines, strict=True):
         if not line and right:
             _flush(right, out, fout)
-        cut = _RIGHT_CELL_F.search(fl)
+        cut = _RIGHT_CELL_F.search(fl) if "\t" in fl or "  " in fl else None
         if cut:
             right.append((line[cut.end() :].strip(), fl[cut.end() :].strip()))
             line, fl = line[: cut.start()].strip(), fl[: cut.start()].strip()
@@ -654,27 +665,54 @@ def _authority_issuer(lines: Sequence[str], flines: Sequence[str]) -> str | None
     return None
 
 
-def _effective_clause(body: str, doc_type: str | None) -> date | timedelta | None:
+def _clauses(text: str) -> list[tuple[str, int]]:
+    """The sentences of the first document (it ends at "Nơi nhận") that may date it, folded,
+    each with where its cue ("hiệu lực", "thi hành", "thông qua") begins. Only these are
+    folded: a decision with its regulation attached runs to tens of thousands of letters."""
+    end = min((i for s in FIRST_DOCUMENT_ENDS if (i := text.find(s)) >= 0), default=len(text))
+    out: list[tuple[str, int]] = []
+    for at in sorted(_occurrences(text, CLAUSE_CUES, end)):
+        back = max(0, at - SENTENCE_BACK)
+        start = max(back - 1, *(text.rfind(stop, back, at) for stop in ".;\n")) + 1
+        out.append((_fold_pair(text[start : at + CLAUSE_MAX])[1], at - start))
+    return out
+
+
+def _occurrences(text: str, words: Iterable[str], end: int) -> Iterator[int]:
+    for word in words:
+        at = text.find(word, 0, end)
+        while at >= 0:
+            yield at
+            at = text.find(word, at + 1, end)
+
+
+def _effective_clause(
+    clauses: list[tuple[str, int]], doc_type: str | None
+) -> date | timedelta | None:
     """The date the document's own clause says it takes effect, or how long after signing."""
-    for match in _EFFECTIVE_F.finditer(body):
-        if _about_itself(body, match, doc_type):
+    for sentence, at in clauses:
+        match = _EFFECTIVE_F.match(sentence, at)
+        if match and _about_itself(sentence[: match.end()], doc_type):
             if match.group("date"):
                 return _to_date(match.group("date"))
             return timedelta(days=int(match.group("days") or 0))
     return None
 
 
-def _clause_date(body: str, pattern: re.Pattern[str], doc_type: str | None) -> date | None:
-    match = next((m for m in pattern.finditer(body) if _about_itself(body, m, doc_type)), None)
-    return _to_date(match.group("date")) if match else None
+def _clause_date(
+    clauses: list[tuple[str, int]], pattern: re.Pattern[str], doc_type: str | None
+) -> date | None:
+    for sentence, at in clauses:
+        match = pattern.match(sentence, at)
+        if match and _about_itself(sentence[: match.end()], doc_type):
+            return _to_date(match.group("date"))
+    return None
 
 
-def _about_itself(body: str, match: re.Match[str], doc_type: str | None) -> bool:
-    """Whether the sentence of ``match`` speaks of this document ("Quyết định này có hiệu
-    lực…", "Quyết định có hiệu lực…" in a Quyết định), not of another it cites ("Luật Phòng
-    cháy, chữa cháy có hiệu lực từ ngày 01/7/2025" in a Công văn)."""
-    start = max(body.rfind(stop, 0, match.start()) for stop in ".;\n") + 1
-    sentence = body[start : match.end()]
+def _about_itself(sentence: str, doc_type: str | None) -> bool:
+    """Whether a (folded) sentence speaks of this document ("Quyết định này có hiệu lực…",
+    "Quyết định có hiệu lực…" in a Quyết định), not of another it cites ("Luật Phòng cháy,
+    chữa cháy có hiệu lực từ ngày 01/7/2025" in a Công văn)."""
     if _ITSELF_F.search(sentence):
         return True
     return doc_type is None or sentence.lstrip().startswith(fold(doc_type))
@@ -691,7 +729,7 @@ def _from_subject(subject: str) -> DocumentMetadata | None:
     group = _groups(cleaned, match)
     kind, number, code = group("kind"), _symbol(group), _symbol_code(group)
     if kind:
-        doc_type = _KIND_BY_FOLDED_LABEL.get(fold(kind)) or _lookup(_KIND_BY_CODE, kind)
+        doc_type = _KIND_BY_FOLDED_LABEL.get(fold(kind)) or _lookup(_KIND_CODES, kind)
     else:
         doc_type = _kind_from_code(code) if code else None
     free = group("free")
@@ -717,7 +755,8 @@ def _from_subject(subject: str) -> DocumentMetadata | None:
 
 def _fold_pair(text: str) -> tuple[str, str]:
     """``text`` (with Đ for a look-alike Ð) and its folded form, position for position."""
-    text = text.translate(_ETH_TO_D)
+    if "Ð" in text or "ð" in text:
+        text = text.translate(_ETH_TO_D)
     folded = fold(text)
     if len(folded) != len(text):  # combining marks left over: drop them, the rest folds 1:1
         text = "".join(c for c in text if not unicodedata.combining(c))
@@ -773,25 +812,36 @@ def _code_parts(code: str) -> list[str]:
     return [re.sub(r"\d+$", "", part) for part in code.split("-")]
 
 
-def _lookup(table: Mapping[str, str], code: str) -> str | None:
-    """Exact (case-insensitive) match first, then without diacritics: 'QD' → 'QĐ'."""
-    exact = {key.upper(): value for key, value in table.items()}
-    folded: dict[str, str] = {}
-    for key, value in table.items():
-        folded.setdefault(_ascii_upper(key), value)
-    return exact.get(code.upper()) or folded.get(_ascii_upper(code))
+@dataclass(frozen=True)
+class _Codes:
+    """A code table, looked up exactly (case-insensitively) first, then without diacritics."""
+
+    exact: dict[str, str]
+    folded: dict[str, str]
+
+    @classmethod
+    def of(cls, table: Mapping[str, str]) -> _Codes:
+        folded: dict[str, str] = {}
+        for key, value in table.items():
+            folded.setdefault(_ascii_upper(key), value)
+        return cls({key.upper(): value for key, value in table.items()}, folded)
+
+
+def _lookup(codes: _Codes, code: str) -> str | None:
+    """'QĐ' → Quyết định; 'QD' too."""
+    return codes.exact.get(code.upper()) or codes.folded.get(_ascii_upper(code))
 
 
 def _kind_from_code(code: str) -> str:
     first = _code_parts(code)[0]
-    return _lookup(_KIND_BY_CODE, first) or KIND_BY_ISSUER_CODE.get(first, DEFAULT_DOC_KIND)
+    return _lookup(_KIND_CODES, first) or KIND_BY_ISSUER_CODE.get(first, DEFAULT_DOC_KIND)
 
 
 def _issuer_from_code(code: str) -> str | None:
     parts = _code_parts(code)
-    if _lookup(_KIND_BY_CODE, parts[0]):
+    if _lookup(_KIND_CODES, parts[0]):
         parts = parts[1:]
-    return _lookup(ISSUER_CODES, parts[0]) if parts else None
+    return _lookup(_ISSUER_CODES, parts[0]) if parts else None
 
 
 def _to_date(raw: str) -> date | None:
@@ -906,3 +956,7 @@ def _is_media(filename: str, content_type: str, prefix: str, extensions: frozens
 def _looks_like_symbol(stem: str) -> bool:
     """'1060-QD-UBND', 'QĐ 172', '52_STP-VP' look like document symbols; 'IMG_0412' not."""
     return bool(SYMBOL_FILENAME.search(_ascii_upper(stem)) or UNIT_SYMBOL_FILENAME.search(stem))
+
+
+_KIND_CODES = _Codes.of(_KIND_BY_CODE)
+_ISSUER_CODES = _Codes.of(ISSUER_CODES)

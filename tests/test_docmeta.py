@@ -633,6 +633,13 @@ def test_headline_in_capitals_starting_with_a_forms_name_is_news(headline: str) 
     assert classify_kind("Gửi tin", story, []) == "tin"
 
 
+@pytest.mark.parametrize("text", ["", "\n", "   "])
+def test_a_mail_with_no_text_is_named_by_its_subject(text: str) -> None:
+    meta = extract("Gửi Quyết định số 1060/QĐ-UBND", text)
+    assert (meta.doc_type, meta.number) == ("Quyết định", "1060/QĐ-UBND")
+    assert extract_document_metadata("Ảnh hoạt động", text) is None
+
+
 def test_to_dict_is_json_friendly() -> None:
     data = extract("", seed_head("004")).to_dict()
     assert data["issue_date"] == "2019-03-29"
