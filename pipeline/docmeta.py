@@ -2,8 +2,12 @@
 
 Regulations require each published document (văn bản) to show its form, number/symbol
 (số/ký hiệu), issuer, issue date, effective date and summary (trích yếu). This module reads
-them from the header of a document's text (NFC) or from the mail subject, and classifies
-what a mail submits: news (tin), article (bài), photo (ảnh), video or official document.
+them from the header of a document's text (NFC: the mail body or its .docx, as plain text,
+where a header typed as a table has its cells separated by tabs), from a cover note that
+labels them ("Số ký hiệu: …") or from the mail subject, and classifies what a mail submits:
+news (tin), article (bài), photo (ảnh), video or official document. Patterns run on
+accent-folded text, so a subject typed without diacritics reads the same; values are cut
+from the text as written.
 """
 
 from __future__ import annotations
@@ -52,7 +56,6 @@ VIDEO_EXTENSIONS = frozenset(
 DOCUMENT_EXTENSIONS = frozenset({".pdf", ".doc", ".docx", ".odt", ".rtf"})
 
 # Document forms (Nghị định 30/2020/NĐ-CP, Phụ lục III) and their symbol codes.
-# Longer labels first: the list doubles as a regex alternation.
 DOC_KINDS: tuple[tuple[str, str | None], ...] = (
     ("Thông tư liên tịch", "TTLT"),
     ("Nghị quyết liên tịch", "NQLT"),
@@ -179,10 +182,18 @@ SEND_VERBS = ("gửi", "chuyển", "đăng tải", "đăng", "trình", "xin đă
 NOT_SUMMARY = ("để", "đăng", "lên", "trên", "kèm", "gửi", "đến", "tới", "xin", "nhờ", "ngày",
                "de dang", "dang tai", "dang len", "dang tren", "len cong", "tren cong",
                "kem theo", "gui kem", "xin dang", "ngay")  # fmt: skip
+# Words that open a body's first paragraph, not the next line of a trích yếu, when capitalised.
+# Compared as written: folded, "để" would be "Đề án…" too.
+BODY_OPENERS = ("nhằm", "để", "thực hiện", "triển khai", "theo", "ngày", "hôm nay", "qua",
+                "vừa qua", "thời gian qua", "trên cơ sở", "sau khi", "hiện nay")  # fmt: skip
+# Where a document dates itself: "có hiệu lực", "thi hành", "Luật này … thông qua ngày".
+CLAUSE_CUES = ("hiệu lực", "Hiệu lực", "thi hành", "thông qua",
+               "hieu luc", "Hieu luc", "thi hanh", "thong qua")  # fmt: skip
+FIRST_DOCUMENT_ENDS = ("Nơi nhận", "NƠI NHẬN", "Noi nhan", "NOI NHAN")  # what it was sent to
+
 SUBJECT_PREFIX = re.compile(r"^(?:\s*(?:re|fw|fwd|tr|tl)\s*:\s*|\s*\[[^\]]*\]\s*)*", re.I)
 SUBJECT_TAG = re.compile(r"\[([^\]]{1,40})\]")
 _WORD = re.compile(r"\w+")
-
 
 AUTHORITY_LINE = re.compile(
     r"^(?:(?:TM\.\s*|KT\.\s*)?(?:CHỦ TỊCH|BỘ TRƯỞNG|GIÁM ĐỐC|TRƯỞNG BAN|THỦ TRƯỞNG)\s+)?"
@@ -191,6 +202,9 @@ AUTHORITY_LINE = re.compile(
 HEAD_MAX_LINES = 60
 FOLD_PREFIX = 80  # letters of a paragraph the header patterns read ("Số: …", a title, a date)
 ROW_MAX = 160  # a line this short may be a two-column table's row, read (folded) whole
+SUMMARY_LINE_MAX = 100  # a trích yếu's line; a body's sentence is longer or ends with "."
+CLAUSE_MAX = 240  # letters from a cue to the end of its clause's date
+SENTENCE_BACK = 300  # letters before a cue where its sentence (its subject) may begin
 
 _KIND_BY_CODE = {code: label for label, code in DOC_KINDS if code}
 _FOLDED_CODES = "|".join(
@@ -252,11 +266,6 @@ _BODY_START_F = re.compile(
 )
 _RULE_F = re.compile(r"[-_=.~•\s]{3,}")  # the rule under a title, typed: "_______", "-----"
 _HEADING_F = re.compile(r"(?:[ivx]+|\d+|[a-z])[.)]\s|(?:dieu|chuong|phan|muc)\s+[\divx]+\b")
-SUMMARY_LINE_MAX = 100  # a trích yếu's line; a body's sentence is longer or ends with "."
-# Words that open a body's first paragraph, not the next line of a trích yếu, when capitalised.
-# Compared as written: folded, "để" would be "Đề án…" too.
-BODY_OPENERS = ("nhằm", "để", "thực hiện", "triển khai", "theo", "ngày", "hôm nay", "qua",
-                "vừa qua", "thời gian qua", "trên cơ sở", "sau khi", "hiện nay")  # fmt: skip
 _BODY_OPENER = re.compile(rf"(?:{'|'.join(map(re.escape, BODY_OPENERS))})\b", re.I)
 _MOTTO_F = re.compile(r"cong\s+hoa|doc\s+lap|dang\s+cong\s+san")
 _CELL_GAP = re.compile(r"\t| {2,}")
@@ -269,12 +278,6 @@ _EFFECTIVE_F = re.compile(
     rf"tu\s+ngay\s+(?:(?P<signing>ky|ban hanh)|(?P<date>{_DATE_F}))"
 )
 _PASSED_F = re.compile(rf"thong\s+qua\s+(?:ngay\s+)?(?P<date>{_DATE_F})")  # a law's date
-# Where a document dates itself: "có hiệu lực", "thi hành", "Luật này … thông qua ngày".
-CLAUSE_CUES = ("hiệu lực", "Hiệu lực", "thi hành", "thông qua",
-               "hieu luc", "Hieu luc", "thi hanh", "thong qua")  # fmt: skip
-FIRST_DOCUMENT_ENDS = ("Nơi nhận", "NƠI NHẬN", "Noi nhan", "NOI NHAN")  # what it was sent to
-CLAUSE_MAX = 240  # letters from a cue to the end of its clause's date
-SENTENCE_BACK = 300  # letters before a cue where its sentence (its subject) may begin
 _FIELD_BY_LABEL_F = {fold(label): name for label, name in FIELD_LABELS.items()}
 _LABEL_F = re.compile(
     rf"[-+•\s]*(?:\d{{1,2}}[.)]\s*)?(?P<label>{_alternation(FIELD_LABELS)})\s*:\s*(?P<value>\S.*?)"
