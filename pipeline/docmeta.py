@@ -180,8 +180,9 @@ SEND_VERBS = ("gửi", "chuyển", "đăng tải", "đăng", "trình", "xin đă
 # What may follow a document's name in a subject without being its trích yếu ("… để đăng
 # tải", "… đăng trên Cổng"); compared with the words as typed, with or without diacritics.
 NOT_SUMMARY = ("để", "đăng", "lên", "trên", "kèm", "gửi", "đến", "tới", "xin", "nhờ", "ngày",
-               "de dang", "dang tai", "dang len", "dang tren", "len cong", "tren cong",
-               "kem theo", "gui kem", "xin dang", "ngay")  # fmt: skip
+               "và", "đề nghị đăng", "de dang", "dang tai", "dang len", "dang tren",
+               "len cong", "tren cong", "kem theo", "gui kem", "xin dang", "de nghi dang",
+               "ngay")  # fmt: skip
 # Words that open a body's first paragraph, not the next line of a trích yếu, when capitalised.
 # Compared as written: folded, "để" would be "Đề án…" too.
 BODY_OPENERS = ("nhằm", "để", "thực hiện", "triển khai", "theo", "ngày", "hôm nay", "qua",
@@ -246,13 +247,15 @@ _SUBJECT_DOC = re.compile(
     r"(?:so\b\s*[:.]?\s*)?"
     rf"(?:{_SYMBOL_F}|(?(kind)(?!(?:19|20)\d\d\b)\d{{1,6}}(?=\s*(?:[:{DASHES}]|$))|(?!)))"
     rf"(?:\s*,?\s*ngay\s+(?P<date>{_DATE_F}))?"
-    r"(?:\s+cua\s+(?P<issuer>.+?)"
-    rf"(?:\s*,?\s*ngay\s+(?P<date2>{_DATE_F}))?(?:\s+(?P<about>(?:ve|v/v)\b.+?))?"
+    r"(?:\s*,?\s+cua\s+(?P<issuer>.+?)"
+    rf"(?:\s*,?\s*ngay\s+(?P<date2>{_DATE_F}))?(?:\s*,?\s+(?P<about>(?:ve|v/v)\b.+?))?"
     rf"|\s*[:{DASHES}]\s*(?P<summary>.+?)"
-    r"|\s+(?P<about2>(?:ve|v/v)\b.+?)"
-    r"|\s+(?P<free>.+?))?"
+    r"|\s*,?\s+(?P<about2>(?:ve|v/v)\b.+?)"
+    r"|\s*,?\s+(?P<free>[^(\s].*?))?"
+    r"(?:\s*\((?P<note>[^()]*)\))?"  # "(05/11/2026)", "(kèm file)"
     r"[\s.;,]*$"
 )
+_ANOTHER_DOCUMENT_F = re.compile(rf"(?:{_KINDS_F}|{_ABBREVIATIONS_F})\s+(?:so\b\s*)?\d")
 _NOT_SUMMARY = re.compile(rf"\s?(?:{'|'.join(map(re.escape, NOT_SUMMARY))})\b", re.I)
 _KIND_BY_FOLDED_LABEL = {fold(label): label for label, _ in DOC_KINDS}
 _NUMBER_F = re.compile(rf"\s*(?:(?:{_KINDS_F})\s+)?so\b\s*[:.]?\s*{_SYMBOL_F}")  # "Luật số: …"
@@ -735,17 +738,14 @@ def _from_subject(subject: str) -> DocumentMetadata | None:
         doc_type = _KIND_BY_FOLDED_LABEL.get(fold(kind)) or _lookup(_KIND_CODES, kind)
     else:
         doc_type = _kind_from_code(code) if code else None
-    free = group("free")
-    summary = (
-        group("summary")
-        or group("about")
-        or group("about2")
-        or (free if free and not _NOT_SUMMARY.match(free) else None)
-    )
+    summary = group("summary") or group("about") or group("about2") or group("free")
+    if summary and (_NOT_SUMMARY.match(summary) or _ANOTHER_DOCUMENT_F.match(fold(summary))):
+        summary = None  # "… để đăng tải", "…, Kế hoạch 05/KH-BCĐ"
     issuer = group("issuer")
     if issuer and (tail := _NOT_SUMMARY.search(issuer, 1)):  # "của UBND tỉnh để đăng tải"
         issuer = issuer[: tail.start()]
-    issued = match.group("date") or match.group("date2")
+    in_note = _DATE_IN_F.search(match.group("note") or "")
+    issued = match.group("date") or match.group("date2") or (in_note.group() if in_note else None)
     return DocumentMetadata(
         doc_type=doc_type,
         number=number,

@@ -562,6 +562,31 @@ def test_subject_fills_what_the_text_lacks() -> None:
             "Gửi Kế hoạch số 05-KH/TU ngày 5/11/2026 của Tỉnh ủy",
             ("Kế hoạch", "05-KH/TU", "Tỉnh ủy", date(2026, 11, 5), None),
         ),
+        # what follows the symbol in brackets, after a comma or an "và" is no trích yếu
+        (
+            "Gửi Quyết định 1060/QĐ-UBND (05/11/2026)",
+            ("Quyết định", "1060/QĐ-UBND", "Ủy ban nhân dân", date(2026, 11, 5), None),
+        ),
+        (
+            "Gửi QĐ 1060/QĐ-UBND (kèm file)",
+            ("Quyết định", "1060/QĐ-UBND", "Ủy ban nhân dân", None, None),
+        ),
+        (
+            "Gửi Quyết định 1060/QĐ-UBND và Kế hoạch 05/KH-BCĐ",
+            ("Quyết định", "1060/QĐ-UBND", "Ủy ban nhân dân", None, None),
+        ),
+        (
+            "Gửi Quyết định 1060/QĐ-UBND, Kế hoạch 05/KH-BCĐ",
+            ("Quyết định", "1060/QĐ-UBND", "Ủy ban nhân dân", None, None),
+        ),
+        (
+            "Gửi Quyết định 1060/QĐ-UBND: đề nghị đăng tải",
+            ("Quyết định", "1060/QĐ-UBND", "Ủy ban nhân dân", None, None),
+        ),
+        (
+            "Gửi Quyết định 1060/QĐ-UBND, phê duyệt kế hoạch",
+            ("Quyết định", "1060/QĐ-UBND", "Ủy ban nhân dân", None, "Phê duyệt kế hoạch"),
+        ),
     ],
 )
 def test_subjects_as_agencies_write_them(
