@@ -278,7 +278,7 @@ _RIGHT_CELL_F = re.compile(
 )
 _EFFECTIVE_F = re.compile(
     rf"(?:hieu luc|thi hanh)[^.;\n]{{0,80}}?(?:sau\s+(?P<days>\d{{1,3}})\s+ngay\s+)?(?:ke\s+)?"
-    rf"tu\s+ngay\s+(?:(?P<signing>ky|ban hanh)|(?P<date>{_DATE_F}))"
+    rf"tu\s+ngay\s+(?:(?P<signing>ky|ban hanh|(?:duoc\s+)?thong qua)|(?P<date>{_DATE_F}))"
 )
 _PASSED_F = re.compile(rf"thong\s+qua\s+(?:ngay\s+)?(?P<date>{_DATE_F})")  # a law's date
 _FIELD_BY_LABEL_F = {fold(label): name for label, name in FIELD_LABELS.items()}

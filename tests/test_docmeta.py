@@ -214,6 +214,7 @@ def test_impossible_date_gives_none() -> None:
     [
         ("Quyết định này có hiệu lực thi hành kể từ ngày ký.", date(2024, 6, 5)),
         ("Quyết định này có hiệu lực kể từ ngày ban hành.", date(2024, 6, 5)),
+        ("Quyết định này có hiệu lực kể từ ngày được thông qua.", date(2024, 6, 5)),
         ("Quyết định này có hiệu lực từ ngày 1/7/2024.", date(2024, 7, 1)),
         ("Quyết định có hiệu lực thi hành kể từ ngày 01 tháng 8 năm 2024.", date(2024, 8, 1)),
         ("Các cơ quan, đơn vị căn cứ Quyết định thi hành./.", None),
