@@ -2,16 +2,21 @@
 
 Regulations require each published document (văn bản) to show its form, number/symbol
 (số/ký hiệu), issuer, issue date, effective date and summary (trích yếu). This module reads
-them from the header of a document's text (NFC) or from the mail subject, and classifies
-what a mail submits: news (tin), article (bài), photo (ảnh), video or official document.
+them from the header of a document's text (NFC: the mail body or its .docx, as plain text,
+where a header typed as a table has its cells separated by tabs), from a cover note that
+labels them ("Số ký hiệu: …") or from the mail subject, and classifies what a mail submits:
+news (tin), article (bài), photo (ảnh), video or official document. Patterns run on
+accent-folded text, so a subject typed without diacritics reads the same; values are cut
+from the text as written.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import PurePath
 from typing import Literal, cast, get_args
 
@@ -51,7 +56,6 @@ VIDEO_EXTENSIONS = frozenset(
 DOCUMENT_EXTENSIONS = frozenset({".pdf", ".doc", ".docx", ".odt", ".rtf"})
 
 # Document forms (Nghị định 30/2020/NĐ-CP, Phụ lục III) and their symbol codes.
-# Longer labels first: the list doubles as a regex alternation.
 DOC_KINDS: tuple[tuple[str, str | None], ...] = (
     ("Thông tư liên tịch", "TTLT"),
     ("Nghị quyết liên tịch", "NQLT"),
@@ -131,50 +135,77 @@ FIXED_PHRASES: dict[str, str] = {
     "thành ủy": "Thành ủy",
     "thành uỷ": "Thành ủy",
 }
+# Party committees named by the place that follows them: "TỈNH ỦY ĐỒNG NAI" → "Tỉnh ủy Đồng Nai".
+PLACE_NAMED = ("tỉnh ủy", "huyện ủy", "thành ủy")
 AGENCY_TYPES = ("sở", "bộ", "ban", "phòng", "cục", "chi cục", "tổng cục", "trung tâm",
                 "văn phòng", "thanh tra", "đài", "viện")  # fmt: skip
 PLACE_WORDS = ("thành phố", "thị xã", "thị trấn", "tỉnh", "huyện", "quận", "xã", "phường")
 NOT_AGENCY = frozenset({"ban hành", "phòng chống", "phòng ngừa", "bộ máy", "bộ phận", "sở hữu"})
 GENERIC_UNITS = frozenset({"Văn phòng", "Thanh tra"})  # named after the parent agency
 
-SEND_VERBS = r"gửi|chuyển|đăng tải|đăng|trình|xin đăng|đề nghị đăng"
+# The fields Đ8.1d asks for, as an agency labels them in a cover note ("- Số ký hiệu: …");
+# "văn bản" names the document in one go: "Văn bản: Thông báo số 47/TB-VPUBND ngày …".
+FIELD_LABELS: dict[str, str] = {
+    "hình thức": "doc_type",
+    "hình thức văn bản": "doc_type",
+    "loại văn bản": "doc_type",
+    "số": "number",
+    "số ký hiệu": "number",
+    "số, ký hiệu": "number",
+    "số/ký hiệu": "number",
+    "số và ký hiệu": "number",
+    "số hiệu": "number",
+    "số hiệu văn bản": "number",
+    "ký hiệu": "number",
+    "số văn bản": "number",
+    "cơ quan ban hành": "issuer",
+    "cơ quan, đơn vị ban hành": "issuer",
+    "đơn vị ban hành": "issuer",
+    "thẩm quyền ban hành": "issuer",
+    "nơi ban hành": "issuer",
+    "ngày ban hành": "issue_date",
+    "ngày ký": "issue_date",
+    "ngày ký ban hành": "issue_date",
+    "ngày hiệu lực": "effective_date",
+    "ngày có hiệu lực": "effective_date",
+    "hiệu lực": "effective_date",
+    "trích yếu": "summary",
+    "trích yếu nội dung": "summary",
+    "văn bản": "document",
+    "tên văn bản": "document",
+}
+
+# A subject that sends a document: "Sở Tư pháp gửi …", "V/v đăng tải …", "Đề nghị đăng …".
+SEND_VERBS = ("gửi", "chuyển", "đăng tải", "đăng", "trình", "xin đăng", "đề nghị đăng")
+# What may follow a document's name in a subject without being its trích yếu ("… để đăng
+# tải", "… đăng trên Cổng"); compared with the words as typed, with or without diacritics.
+NOT_SUMMARY = ("để", "đăng", "lên", "trên", "kèm", "gửi", "đến", "tới", "xin", "nhờ", "ngày",
+               "và", "đề nghị đăng", "de dang", "dang tai", "dang len", "dang tren",
+               "len cong", "tren cong", "kem theo", "gui kem", "xin dang", "de nghi dang",
+               "ngay")  # fmt: skip
+# Words that open a body's first paragraph, not the next line of a trích yếu, when capitalised.
+# Compared as written: folded, "để" would be "Đề án…" too.
+BODY_OPENERS = ("nhằm", "để", "thực hiện", "triển khai", "theo", "ngày", "hôm nay", "qua",
+                "vừa qua", "thời gian qua", "trên cơ sở", "sau khi", "hiện nay")  # fmt: skip
+# Where a document dates itself: "có hiệu lực", "thi hành", "Luật này … thông qua ngày".
+CLAUSE_CUES = ("hiệu lực", "Hiệu lực", "thi hành", "thông qua",
+               "hieu luc", "Hieu luc", "thi hanh", "thong qua")  # fmt: skip
+FIRST_DOCUMENT_ENDS = ("Nơi nhận", "NƠI NHẬN", "Noi nhan", "NOI NHAN")  # what it was sent to
+
 SUBJECT_PREFIX = re.compile(r"^(?:\s*(?:re|fw|fwd|tr|tl)\s*:\s*|\s*\[[^\]]*\]\s*)*", re.I)
 SUBJECT_TAG = re.compile(r"\[([^\]]{1,40})\]")
+_WORD = re.compile(r"\w+")
 
-DATE = r"\d{1,2}\s*[/.\-]\s*\d{1,2}\s*[/.\-]\s*\d{4}|\d{1,2}\s+tháng\s+\d{1,2}\s*,?\s+năm\s+\d{4}"
-CODE = r"[A-ZĐ][A-Za-zĐđ0-9&]*"
-SYMBOL = (
-    rf"(?P<num>\d{{1,6}}[a-z]?)\s*/\s*(?:(?P<year>\d{{4}})\s*/\s*)?(?P<code>{CODE}(?:-{CODE})*)"
-)
-KIND_ALT = "|".join(label for label, _ in DOC_KINDS)
-
-NUMBER_LINE = re.compile(rf"^\s*Số\s*[:.]?\s*{SYMBOL}", re.M)
-PLACE_DATE_LINE = re.compile(rf"^[^\d\n,]{{2,40}},\s*ngày\s+(?P<date>{DATE})", re.M | re.I)
-PLACE_DATE_LOOSE = re.compile(r"^[^\d\n,]{2,40},\s*ngày\b", re.M | re.I)
-TITLE_LINE = re.compile(rf"^\s*(?P<kind>{KIND_ALT.upper()})\b\s*(?P<rest>.*)$")
-VV_LINE = re.compile(r"^\s*(?:V/v|Về việc)\b", re.I)
-BODY_START = re.compile(
-    r"^\s*(?:Kính gửi|Căn cứ|Theo đề nghị|Xét đề nghị|Điều 1\b|Chương I\b|Phần I\b)", re.M | re.I
-)
 AUTHORITY_LINE = re.compile(
     r"^(?:(?:TM\.\s*|KT\.\s*)?(?:CHỦ TỊCH|BỘ TRƯỞNG|GIÁM ĐỐC|TRƯỞNG BAN|THỦ TRƯỞNG)\s+)?"
     r"(?P<agency>(?:ỦY BAN|UỶ BAN|UBND|HỘI ĐỒNG|BỘ|SỞ|BAN (?!HÀNH)|VĂN PHÒNG|CỤC|TRUNG TÂM).*)$"
 )
-NATIONAL_MOTTO = re.compile(r"CỘNG\s+HÒA|CỘNG\s+HOÀ|Độc\s+lập", re.I)
-EFFECTIVE = re.compile(
-    rf"(?:hiệu lực|thi hành)[^.;\n]{{0,80}}?từ\s+ngày\s+"
-    rf"(?:(?P<signing>ký|ban hành)|(?P<date>{DATE}))",
-    re.I,
-)
-SUBJECT_DOC = re.compile(
-    rf"^(?:.*?\b(?:{SEND_VERBS})\s+(?:văn bản\s+)?)?"
-    rf"(?:(?P<kind>{KIND_ALT})\s+)?(?:số\s*[:.]?\s*)?{SYMBOL}"
-    rf"(?:\s*,?\s*ngày\s+(?P<date>{DATE}))?"
-    r"(?:\s+của\s+(?P<issuer>.+?))?"
-    r"(?:\s*[:–-]\s*(?P<summary>.+)|\s+(?P<about>(?:về|V/v)\b.+))?\s*$",
-    re.I,
-)
 HEAD_MAX_LINES = 60
+FOLD_PREFIX = 80  # letters of a paragraph the header patterns read ("Số: …", a title, a date)
+ROW_MAX = 160  # a line this short may be a two-column table's row, read (folded) whole
+SUMMARY_LINE_MAX = 100  # a trích yếu's line; a body's sentence is longer or ends with "."
+CLAUSE_MAX = 240  # letters from a cue to the end of its clause's date
+SENTENCE_BACK = 300  # letters before a cue where its sentence (its subject) may begin
 
 _KIND_BY_CODE = {code: label for label, code in DOC_KINDS if code}
 _FOLDED_CODES = "|".join(
@@ -186,7 +217,79 @@ SYMBOL_FILENAME = re.compile(
 )
 UNIT_SYMBOL_FILENAME = re.compile(r"\d+[-_ ]+(?:\d{4}[-_ ]+)?[A-ZĐ]{2,}[-_][A-ZĐ]{2,}")
 
-_KIND_BY_LABEL_UPPER = {label.upper(): label for label, _ in DOC_KINDS}
+
+# --- the same grammar on accent-folded text (pipeline.textfold): "Quyet dinh so 1060/QD-UBND"
+# reads like "Quyết định số 1060/QĐ-UBND"; values are cut from the text as written.
+
+
+def _alternation(words: Iterable[str]) -> str:
+    return "|".join(sorted({re.escape(fold(w)) for w in words}, key=len, reverse=True))
+
+
+DASHES = "\\-\u2010-\u2015\u2212"  # in a character class: hyphen, en dash, minus (Word's)
+_DASH_TO_HYPHEN = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"))
+_ETH_TO_D = str.maketrans("Ðð", "Đđ")  # Icelandic eth typed for Đ: "QÐ-UBND"
+_DATE_F = (
+    r"\d{1,2}\s*[/.\-]\s*\d{1,2}\s*[/.\-]\s*\d{4}|\d{1,2}\s+thang\s+\d{1,2}\s*,?\s+nam\s+\d{4}"
+)
+_CODE_F = r"[a-z][a-z0-9&]*"
+_CODES_F = rf"(?>{_CODE_F}(?:[{DASHES}]{_CODE_F})*)"  # atomic: never "05/KH" of "05/KH-BCĐ"
+_SYMBOL_F = (
+    rf"(?:(?P<num>\d{{1,6}}[a-z]?)\s*/\s*(?:(?P<year>\d{{4}})\s*/\s*)?(?P<code>{_CODES_F})"
+    rf"|(?P<pnum>\d{{1,6}})\s*[{DASHES}]\s*(?P<pkind>(?>[a-z]+))\s*/\s*(?P<pcode>{_CODES_F}))"
+)  # state form 1060/QĐ-UBND, 25/2024/NĐ-CP; Party form 05-KH/TU
+_KINDS_F = _alternation(label for label, _ in DOC_KINDS)
+_ABBREVIATIONS_F = _alternation(code for _, code in DOC_KINDS if code)
+_SUBJECT_DOC = re.compile(
+    rf"^(?:.*?\b(?:{_alternation(SEND_VERBS)})\s+)?"
+    r"(?:van ban\b\s*:?\s*)?"
+    rf"(?:(?P<kind>(?:{_KINDS_F})\b|(?:{_ABBREVIATIONS_F})(?=\s*(?:so\b|\d)))\s*)?"
+    r"(?:so\b\s*[:.]?\s*)?"
+    rf"(?:{_SYMBOL_F}|(?(kind)(?!(?:19|20)\d\d\b)\d{{1,6}}(?=\s*(?:[:{DASHES}]|$))|(?!)))"
+    rf"(?:\s*,?\s*ngay\s+(?P<date>{_DATE_F}))?"
+    r"(?:\s*,?\s+cua\s+(?P<issuer>.+?)"
+    rf"(?:\s*,?\s*ngay\s+(?P<date2>{_DATE_F}))?(?:\s*,?\s+(?P<about>(?:ve|v/v)\b.+?))?"
+    rf"|\s*[:{DASHES}]\s*(?P<summary>.+?)"
+    r"|\s*,?\s+(?P<about2>(?:ve|v/v)\b.+?)"
+    r"|\s*,?\s+(?P<free>[^(\s].*?))?"
+    r"(?:\s*\((?P<note>[^()]*)\))?"  # "(05/11/2026)", "(kèm file)"
+    r"[\s.;,]*$"
+)
+_ANOTHER_DOCUMENT_F = re.compile(rf"(?:{_KINDS_F}|{_ABBREVIATIONS_F})\s+(?:so\b\s*)?\d")
+_NOT_SUMMARY = re.compile(rf"\s?(?:{'|'.join(map(re.escape, NOT_SUMMARY))})\b", re.I)
+_KIND_BY_FOLDED_LABEL = {fold(label): label for label, _ in DOC_KINDS}
+_NUMBER_F = re.compile(rf"\s*(?:(?:{_KINDS_F})\s+)?so\b\s*[:.]?\s*{_SYMBOL_F}")  # "Luật số: …"
+_PLACE_DATE_F = re.compile(rf"[^\d,]{{2,40}},\s*ngay\s+(?P<date>{_DATE_F})")
+_PLACE_DATE_LOOSE_F = re.compile(r"[^\d,]{2,40},\s*ngay\b")
+_TITLE_F = re.compile(rf"\s*(?P<kind>{_KINDS_F})\b\s*(?P<rest>.*)")
+_VV_F = re.compile(r"\s*(?:v/v|ve viec)\b")
+_BODY_START_F = re.compile(
+    r"\s*(?:[-+•]\s*)?(?:kinh gui|kinh moi|tran trong kinh moi|can cu|theo de nghi"
+    r"|xet de nghi|dieu 1\b|chuong i\b|phan i\b)"
+)
+_RULE_F = re.compile(r"[-_=.~•\s]{3,}")  # the rule under a title, typed: "_______", "-----"
+_HEADING_F = re.compile(r"(?:[ivx]+|\d+|[a-z])[.)]\s|(?:dieu|chuong|phan|muc)\s+[\divx]+\b")
+_BODY_OPENER = re.compile(rf"(?:{'|'.join(map(re.escape, BODY_OPENERS))})\b", re.I)
+_MOTTO_F = re.compile(r"cong\s+hoa|doc\s+lap|dang\s+cong\s+san")
+_CELL_GAP = re.compile(r"\t| {2,}")
+# Where the right column of a header typed as a table begins: the motto, or place and date.
+_RIGHT_CELL_F = re.compile(
+    rf"(?:\t| {{2,}})(?=\s*(?:{_MOTTO_F.pattern}|(?:[^\t\d, ]| (?! )){{2,40}},\s*ngay\b))"
+)
+_EFFECTIVE_F = re.compile(
+    rf"(?:hieu luc|thi hanh)[^.;\n]{{0,80}}?(?:sau\s+(?P<days>\d{{1,3}})\s+ngay\s+)?(?:ke\s+)?"
+    rf"tu\s+ngay\s+(?:(?P<signing>ky|ban hanh|(?:duoc\s+)?thong qua)|(?P<date>{_DATE_F}))"
+)
+_PASSED_F = re.compile(rf"thong\s+qua\s+(?:ngay\s+)?(?P<date>{_DATE_F})")  # a law's date
+_FIELD_BY_LABEL_F = {fold(label): name for label, name in FIELD_LABELS.items()}
+_LABEL_F = re.compile(
+    rf"[-+•\s]*(?:\d{{1,2}}[.)]\s*)?(?P<label>{_alternation(FIELD_LABELS)})\s*:\s*(?P<value>\S.*?)"
+    r"[\s.;,]*"
+)
+_SYMBOL_IN_F = re.compile(_SYMBOL_F)
+_DATE_IN_F = re.compile(_DATE_F)
+_SIGNING_F = re.compile(r"\b(?:ky|ban hanh)\b")
+_ITSELF_F = re.compile(rf"\b(?:{_KINDS_F}|van ban)\s+nay\b")  # "Quyết định này", "văn bản này"
 
 
 @dataclass(frozen=True)
@@ -209,22 +312,26 @@ class DocumentMetadata:
 def extract_document_metadata(subject: str, text: str) -> DocumentMetadata | None:
     """Metadata of the official document in `text` (header) or named by `subject`.
 
-    Header fields win over the subject's. None when neither the text's header (a "Số:" line,
-    or a title such as "QUYẾT ĐỊNH" with a place-date line) nor the subject names a document.
+    Header fields win over those a cover note labels ("Số ký hiệu: …", FIELD_LABELS), which
+    win over the subject's. None when neither the text's header (a "Số:" line, or a title
+    such as "QUYẾT ĐỊNH" with a place-date line), nor labels, nor the subject name a document.
     """
+    top = _top(text)
     from_subject = _from_subject(subject)
-    from_text = _from_text(text, named_by_subject=from_subject is not None)
-    if from_text is None and from_subject is None:
+    from_labels, labelled_effective = _from_labels(*top)
+    named = from_subject is not None or from_labels is not None
+    from_text = _from_text(_head(*top), named_by_subject=named)
+    if from_text is None and not named:
         return None
-    empty = DocumentMetadata(None, None, None, None, None, None)
-    a, b = from_text or empty, from_subject or empty
-    merged = DocumentMetadata(
-        *(getattr(a, f.name) or getattr(b, f.name) for f in fields(DocumentMetadata))
-    )
-    effective = _effective_clause(text)
-    if effective == "signing":  # "có hiệu lực kể từ ngày ký": the issue date
-        return replace(merged, effective_date=merged.issue_date)
-    return replace(merged, effective_date=effective)
+    merged = _merge(from_text, from_labels, from_subject)
+    clauses = _clauses(text)
+    issued = merged.issue_date or _clause_date(clauses, _PASSED_F, merged.doc_type)
+    effective = _effective_clause(clauses, merged.doc_type)
+    if effective is None:
+        effective = labelled_effective
+    if isinstance(effective, timedelta):  # "kể từ ngày ký", "sau 10 ngày kể từ ngày ký"
+        effective = issued + effective if issued else None
+    return replace(merged, issue_date=issued, effective_date=effective)
 
 
 def classify_kind(
@@ -237,63 +344,109 @@ def classify_kind(
     photo_max_words: int = PHOTO_MAX_WORDS,
 ) -> Kind:
     """What a mail submits; `attachment_types` holds (filename, content_type) pairs."""
-    tags: dict[str, str] = dict(SUBJECT_TAGS)
-    for tag, kind in (subject_tags or {}).items():
-        if kind not in get_args(Kind):
-            raise ValueError(f"unknown kind {kind!r} for subject tag {tag!r}")
-        tags[_fold(tag)] = kind
-    for match in SUBJECT_TAG.finditer(subject):
-        tagged = tags.get(_fold(match.group(1)))
-        if tagged:
-            return cast(Kind, tagged)
+    return classify_submission(
+        subject,
+        text,
+        attachment_types,
+        subject_tags,
+        article_min_words=article_min_words,
+        photo_max_words=photo_max_words,
+    )[0]
 
-    if extract_document_metadata(subject, text) is not None or any(
-        _suffix(name) in DOCUMENT_EXTENSIONS and _looks_like_symbol(PurePath(name).stem)
-        for name, _ in attachment_types
+
+def classify_submission(
+    subject: str,
+    text: str,
+    attachment_types: Sequence[tuple[str, str]],
+    subject_tags: Mapping[str, str] | None = None,
+    *,
+    article_min_words: int = ARTICLE_MIN_WORDS,
+    photo_max_words: int = PHOTO_MAX_WORDS,
+) -> tuple[Kind, DocumentMetadata | None]:
+    """What a mail submits and, if it is an official document, the document's metadata.
+
+    The text is read once. Only a document carries metadata: a story tagged [Tin] whose
+    subject names a decision is news, and its item shows no document fields.
+    """
+    tagged = _tagged_kind(subject, subject_tags)
+    if tagged is not None and tagged != "van_ban":
+        return tagged, None
+    document = extract_document_metadata(subject, text)
+    if (
+        tagged == "van_ban"
+        or document is not None
+        or any(
+            _suffix(name) in DOCUMENT_EXTENSIONS and _looks_like_symbol(PurePath(name).stem)
+            for name, _ in attachment_types
+        )
     ):
-        return "van_ban"
+        return "van_ban", document
     if any(_is_media(name, ctype, "video/", VIDEO_EXTENSIONS) for name, ctype in attachment_types):
-        return "video"
-    words = len(re.findall(r"\w+", text))
+        return "video", None
+    words = len(_WORD.findall(text))
     images = sum(
         _is_media(name, ctype, "image/", IMAGE_EXTENSIONS) for name, ctype in attachment_types
     )
     if images and images * 2 >= len(attachment_types) and words < photo_max_words:
-        return "anh"
-    return "bai" if words >= article_min_words else "tin"
+        return "anh", None
+    return ("bai" if words >= article_min_words else "tin"), None
+
+
+def _tagged_kind(subject: str, subject_tags: Mapping[str, str] | None) -> Kind | None:
+    """The kind a subject tag ("[Tin]", "[Văn bản]") says, if any."""
+    tags: Mapping[str, str] = SUBJECT_TAGS
+    if subject_tags:
+        tags = dict(SUBJECT_TAGS)
+        for tag, kind in subject_tags.items():
+            if kind not in get_args(Kind):
+                raise ValueError(f"unknown kind {kind!r} for subject tag {tag!r}")
+            tags[_fold(tag)] = kind
+    for match in SUBJECT_TAG.finditer(subject):
+        tagged = tags.get(_fold(match.group(1)))
+        if tagged:
+            return cast(Kind, tagged)
+    return None
 
 
 # --- document text -------------------------------------------------------------------------
 
 
-def _from_text(text: str, *, named_by_subject: bool) -> DocumentMetadata | None:
+def _from_text(head: Head, *, named_by_subject: bool) -> DocumentMetadata | None:
     """Header fields; None unless the text (or else the subject) shows it is a document."""
-    lines = [_clean(line) for line in _head(text).splitlines()]
-    head = "\n".join(lines)
-    number_match = NUMBER_LINE.search(head)
-    titles = [(i, match) for i, line in enumerate(lines) if (match := TITLE_LINE.match(line))]
-    titled = bool(titles) and PLACE_DATE_LOOSE.search(head) is not None
-    if number_match is None and not titled and not named_by_subject:
+    lines, flines = head
+    number_at = _first(flines, _NUMBER_F)
+    # A form's name with more capitals after it is a headline ("KẾ HOẠCH NHỎ - Ý NGHĨA LỚN",
+    # "LUẬT SƯ TƯ VẤN…") unless the header is a document's (a number, the national motto).
+    pairs = enumerate(zip(lines, flines, strict=True))
+    titles = [(i, m) for i, (line, fl) in pairs if (m := _title(line, fl))]
+    if titles and number_at is None and not any(_MOTTO_F.search(fl) for fl in flines):
+        titles = [(i, m) for i, m in titles if not _is_upper(lines[i][m.start("rest") :])]
+    titled = bool(titles) and _first(flines, _PLACE_DATE_LOOSE_F) is not None
+    if number_at is None and not titled and not named_by_subject:
         return None
 
-    number = _symbol(number_match) if number_match else None
+    number = code = None
+    if number_at is not None:
+        group = _groups(lines[number_at[0]], number_at[1])
+        number, code = _symbol(group), _symbol_code(group)
     doc_type: str | None = None
     summary: str | None = None
     if titles:
         title_index, title = titles[0]
-        doc_type = _KIND_BY_LABEL_UPPER[title.group("kind")]
-        summary = _title_summary(title.group("rest"), lines[title_index + 1 :])
-    vv_index = next((i for i, line in enumerate(lines) if VV_LINE.match(line)), None)
+        doc_type = _KIND_BY_FOLDED_LABEL[title.group("kind")]
+        rest = lines[title_index][title.start("rest") :]
+        summary = _title_summary(rest, lines[title_index + 1 :], flines[title_index + 1 :])
+    vv_index = next((i for i, fl in enumerate(flines) if _VV_F.match(fl)), None)
     if summary is None and vv_index is not None:
-        summary = _join(_paragraph(lines[vv_index:]))
-    if doc_type is None and number_match:
-        doc_type = _kind_from_code(number_match.group("code"))
+        summary = _join(_paragraph(lines[vv_index:], flines[vv_index:]))
+    if doc_type is None and code:
+        doc_type = _kind_from_code(code)
 
-    date_match = PLACE_DATE_LINE.search(head)
-    issue_date = _to_date(date_match.group("date")) if date_match else None
-    issuer = _header_issuer(lines) or _authority_issuer(lines)
-    if issuer is None and number_match:
-        issuer = _issuer_from_code(number_match.group("code"))
+    date_at = _first(flines, _PLACE_DATE_F)
+    issue_date = _to_date(date_at[1].group("date")) if date_at else None
+    issuer = _header_issuer(lines, flines) or _authority_issuer(lines, flines)
+    if issuer is None and code:
+        issuer = _issuer_from_code(code)
     return DocumentMetadata(
         doc_type=doc_type,
         number=number,
@@ -304,32 +457,178 @@ def _from_text(text: str, *, named_by_subject: bool) -> DocumentMetadata | None:
     )
 
 
-def _head(text: str) -> str:
+Head = tuple[list[str], list[str]]  # a header's lines as written and folded, position for position
+
+
+def _top(text: str) -> Head:
+    """The first lines of ``text``, stripped, as written and folded. A long line (a news
+    story's paragraph runs to hundreds of letters; this runs on every mail) is folded only
+    as far as the header patterns look, its first FOLD_PREFIX letters."""
+    end = -1
+    for _ in range(HEAD_MAX_LINES):
+        end = text.find("\n", end + 1)
+        if end < 0:
+            break
+    lines = [_clean(line) for line in (text if end < 0 else text[:end]).splitlines()]
+    prefixes = "\n".join(line if len(line) <= ROW_MAX else line[:FOLD_PREFIX] for line in lines)
+    written, folded = _fold_pair(prefixes)
+    if written is not prefixes:  # an Ð or a combining mark was taken out: the same in full
+        lines = [_fold_pair(line)[0] for line in lines]
+    return lines, folded.split("\n") if lines else []
+
+
+def _head(lines: Sequence[str], flines: Sequence[str]) -> Head:
     """The document header: up to the salutation or the legal grounds (Kính gửi, Căn cứ…)."""
-    head = "\n".join(text.splitlines()[:HEAD_MAX_LINES])
-    body = BODY_START.search(head)
-    return head[: body.start()] if body else head
+    end = next((i for i, fl in enumerate(flines) if _BODY_START_F.match(fl)), len(flines))
+    return _columns(lines[:end], flines[:end])
+
+
+def _from_labels(
+    lines: Sequence[str], flines: Sequence[str]
+) -> tuple[DocumentMetadata | None, date | timedelta | None]:
+    """The fields a cover note labels, and its effective date (or time after signing);
+    None unless it gives a number or two fields."""
+    values: dict[str, tuple[str, str]] = {}  # field → its first value, as written and folded
+    for line, fl in zip(lines, flines, strict=True):
+        if ":" in fl and (match := _LABEL_F.fullmatch(fl)):
+            value = (line[match.start("value") :].rstrip(" \t.;,"), match.group("value"))
+            values.setdefault(_FIELD_BY_LABEL_F[match.group("label")], value)
+    if not values:
+        return None, None
+    number = code = None
+    if (written := values.get("number")) and (symbol := _SYMBOL_IN_F.search(written[1])):
+        group = _groups(written[0], symbol)
+        number, code = _symbol(group), _symbol_code(group)
+    kind = _kind_named(values["doc_type"][0]) if "doc_type" in values else None
+    issuer, summary = (
+        _sentence(_as_written(values[name][0])) if name in values else None
+        for name in ("issuer", "summary")
+    )
+    effective: date | timedelta | None = _labelled_date(values.get("effective_date"))
+    if effective is None and _SIGNING_F.search(values.get("effective_date", ("", ""))[1]):
+        effective = timedelta(0)  # "Ngày hiệu lực: kể từ ngày ký"
+    labelled = DocumentMetadata(
+        doc_type=kind or (_kind_from_code(code) if code else None),
+        number=number,
+        issuer=issuer or (_issuer_from_code(code) if code else None),
+        issue_date=_labelled_date(values.get("issue_date")),
+        effective_date=None,
+        summary=summary,
+    )
+    named = _from_subject(values["document"][0]) if "document" in values else None
+    meta = _merge(labelled, named)
+    given = (meta.doc_type, meta.issuer, meta.issue_date, meta.summary, effective)
+    if meta.number is None and sum(v is not None for v in given) < 2:
+        return None, None
+    return meta, effective
+
+
+def _labelled_date(value: tuple[str, str] | None) -> date | None:
+    found = _DATE_IN_F.search(value[1]) if value else None
+    return _to_date(found.group()) if found else None
+
+
+def _merge(*found: DocumentMetadata | None) -> DocumentMetadata:
+    """Each field from the first that has it."""
+    return DocumentMetadata(
+        *(
+            next((v for m in found if m is not None and (v := getattr(m, f.name))), None)
+            for f in fields(DocumentMetadata)
+        )
+    )
+
+
+def _kind_named(value: str) -> str | None:
+    """A form named in full or by its code: "Quyết định", "Quyet dinh", "QĐ"."""
+    return _KIND_BY_FOLDED_LABEL.get(_fold(value)) or _lookup(_KIND_CODES, value.strip())
+
+
+def _columns(lines: Sequence[str], flines: Sequence[str]) -> Head:
+    """A header typed as a two-column table, a row a line ("ỦY BAN NHÂN DÂN<tab>CỘNG HÒA…",
+    "Số: 1060/QĐ-UBND<tab>Đồng Nai, ngày…"), read a column at a time: the left one (issuer,
+    number, V/v on as many rows as it takes) up to the blank line that ends the table, then
+    the right one (motto, place and date)."""
+    out: list[str] = []
+    fout: list[str] = []
+    right: list[tuple[str, str]] = []
+    for line, fl in zip(lines, flines, strict=True):
+        if not line and right:
+            _flush(right, out, fout)
+        cut = _RIGHT_CELL_F.search(fl) if "\t" in fl or "  " in fl else None
+        if cut:
+            right.append((line[cut.end() :].strip(), fl[cut.end() :].strip()))
+            line, fl = line[: cut.start()].strip(), fl[: cut.start()].strip()
+            if not line:
+                continue
+        out.append(line)
+        fout.append(fl)
+    _flush(right, out, fout)
+    return out, fout
+
+
+def _flush(right: list[tuple[str, str]], out: list[str], fout: list[str]) -> None:
+    """The right column, after the left one and a blank line (it is a block of its own)."""
+    if right:
+        out.extend(["", *(r for r, _ in right)])
+        fout.extend(["", *(f for _, f in right)])
+        right.clear()
 
 
 def _clean(line: str) -> str:
     return line.replace("*", "").strip()
 
 
-def _paragraph(lines: Sequence[str]) -> list[str]:
-    """Lines up to the first blank line, a place-date line or a note in parentheses."""
+def _first(flines: Sequence[str], pattern: re.Pattern[str]) -> tuple[int, re.Match[str]] | None:
+    return next(((i, m) for i, fl in enumerate(flines) if (m := pattern.match(fl))), None)
+
+
+def _title(line: str, fl: str) -> re.Match[str] | None:
+    """A form's name in capitals opening a line ("QUYẾT ĐỊNH", "KẾ HOẠCH")."""
+    match = _TITLE_F.match(fl)
+    return match if match and _is_upper(line[match.start("kind") : match.end("kind")]) else None
+
+
+def _paragraph(lines: Sequence[str], flines: Sequence[str]) -> list[str]:
+    """Lines up to a blank line, a place-date line, a rule or a note in parentheses.
+
+    One blank line does not end it when the line after it goes on with the same words: a
+    header from HTML or Word has a blank line after every paragraph (one a line, typed
+    with Enter), "Về việc phê duyệt Kế hoạch…" ‹blank› "tỉnh Đồng Nai năm 2027".
+    """
     out: list[str] = []
-    for line in lines:
-        if not line or line.startswith("(") or PLACE_DATE_LOOSE.match(line):
+    for i, (line, fl) in enumerate(zip(lines, flines, strict=True)):
+        if not line:
+            if out and i + 1 < len(lines) and _goes_on(out[-1], lines[i + 1], flines[i + 1]):
+                continue
+            break
+        if _ends_paragraph(line, fl):
             break
         out.append(line)
     return out
 
 
-def _title_summary(rest: str, following: Sequence[str]) -> str | None:
+def _ends_paragraph(line: str, fl: str) -> bool:
+    return line.startswith("(") or bool(_PLACE_DATE_LOOSE_F.match(fl) or _RULE_F.fullmatch(fl))
+
+
+def _goes_on(before: str, line: str, fl: str) -> bool:
+    """Whether ``line``, after a blank line, continues the trích yếu ending with ``before``."""
+    return not (
+        not line
+        or before.endswith((".", ":", ";", "!", "?"))
+        or line.endswith((".", ":", ";", "!", "?"))
+        or _ends_paragraph(line, fl)
+        or _is_upper(line)  # the authority ("CHỦ TỊCH ỦY BAN…") or a heading ("I. MỤC ĐÍCH")
+        or _HEADING_F.match(fl)
+        or (not line[:1].islower() and (len(line) > SUMMARY_LINE_MAX or _BODY_OPENER.match(line)))
+    )
+
+
+def _title_summary(rest: str, following: Sequence[str], ffollowing: Sequence[str]) -> str | None:
     if rest.strip():
-        return _join([rest, *_paragraph(following)])
+        return _join([rest, *_paragraph(following, ffollowing)])
     start = next((i for i, line in enumerate(following) if line), len(following))
-    paragraph = _paragraph(following[start:])
+    paragraph = _paragraph(following[start:], ffollowing[start:])
     if not paragraph or (_is_upper(paragraph[0]) and AUTHORITY_LINE.match(paragraph[0])):
         return None
     return _join(paragraph)
@@ -337,16 +636,19 @@ def _title_summary(rest: str, following: Sequence[str]) -> str | None:
 
 def _join(parts: Sequence[str]) -> str | None:
     joined = " ".join(" ".join(parts).split())
-    return (_agency_case(joined) if _is_upper(joined) else joined) or None
+    return _sentence(_agency_case(joined) if _is_upper(joined) else joined) or None
 
 
-def _header_issuer(lines: Sequence[str]) -> str | None:
+def _header_issuer(lines: Sequence[str], flines: Sequence[str]) -> str | None:
     """Issuing agency from the header block left of (above) the national motto."""
     block: list[str] = []
-    for line in lines:
-        if NUMBER_LINE.match(line) or PLACE_DATE_LOOSE.match(line) or TITLE_LINE.match(line):
+    for line, fl in zip(lines, flines, strict=True):
+        if _NUMBER_F.match(fl) or _PLACE_DATE_LOOSE_F.match(fl) or _title(line, fl):
             break
-        left = NATIONAL_MOTTO.split(re.split(r"\t| {2,}", line)[0])[0].strip(" -–_")
+        cell = _CELL_GAP.search(line)
+        end = cell.start() if cell else len(line)
+        motto = _MOTTO_F.search(fl, 0, end)
+        left = line[: motto.start() if motto else end].strip(" -–_")
         if left and _is_upper(left):
             block.append(left)
     if not block:
@@ -360,54 +662,152 @@ def _header_issuer(lines: Sequence[str]) -> str | None:
     return issuer
 
 
-def _authority_issuer(lines: Sequence[str]) -> str | None:
+def _authority_issuer(lines: Sequence[str], flines: Sequence[str]) -> str | None:
     """Issuing authority from a capitalised line such as 'ỦY BAN NHÂN DÂN TỈNH KHÁNH HOÀ'."""
-    for line in lines:
+    for line, fl in zip(lines, flines, strict=True):
         match = AUTHORITY_LINE.match(line)
-        if match and _is_upper(line) and not TITLE_LINE.match(line):
+        if match and _is_upper(line) and not _title(line, fl):
             return _agency_case(match.group("agency"))
     return None
 
 
-def _effective_clause(text: str) -> date | Literal["signing"] | None:
-    """The effective-date clause of the first document (which ends at "Nơi nhận")."""
-    match = EFFECTIVE.search(text.split("Nơi nhận", 1)[0])
-    if match is None:
-        return None
-    return "signing" if match.group("signing") else _to_date(match.group("date"))
+def _clauses(text: str) -> list[tuple[str, int]]:
+    """The sentences of the first document (it ends at "Nơi nhận") that may date it, folded,
+    each with where its cue ("hiệu lực", "thi hành", "thông qua") begins. Only these are
+    folded: a decision with its regulation attached runs to tens of thousands of letters."""
+    end = min((i for s in FIRST_DOCUMENT_ENDS if (i := text.find(s)) >= 0), default=len(text))
+    out: list[tuple[str, int]] = []
+    for at in sorted(_occurrences(text, CLAUSE_CUES, end)):
+        back = max(0, at - SENTENCE_BACK)
+        start = max(back - 1, *(text.rfind(stop, back, at) for stop in ".;\n")) + 1
+        out.append((_fold_pair(text[start : at + CLAUSE_MAX])[1], at - start))
+    return out
+
+
+def _occurrences(text: str, words: Iterable[str], end: int) -> Iterator[int]:
+    for word in words:
+        at = text.find(word, 0, end)
+        while at >= 0:
+            yield at
+            at = text.find(word, at + 1, end)
+
+
+def _effective_clause(
+    clauses: list[tuple[str, int]], doc_type: str | None
+) -> date | timedelta | None:
+    """The date the document's own clause says it takes effect, or how long after signing."""
+    for sentence, at in clauses:
+        match = _EFFECTIVE_F.match(sentence, at)
+        if match and _about_itself(sentence[: match.end()], doc_type):
+            if match.group("date"):
+                return _to_date(match.group("date"))
+            return timedelta(days=int(match.group("days") or 0))
+    return None
+
+
+def _clause_date(
+    clauses: list[tuple[str, int]], pattern: re.Pattern[str], doc_type: str | None
+) -> date | None:
+    for sentence, at in clauses:
+        match = pattern.match(sentence, at)
+        if match and _about_itself(sentence[: match.end()], doc_type):
+            return _to_date(match.group("date"))
+    return None
+
+
+def _about_itself(sentence: str, doc_type: str | None) -> bool:
+    """Whether a (folded) sentence speaks of this document ("Quyết định này có hiệu lực…",
+    "Quyết định có hiệu lực…" in a Quyết định), not of another it cites ("Luật Phòng cháy,
+    chữa cháy có hiệu lực từ ngày 01/7/2025" in a Công văn)."""
+    if _ITSELF_F.search(sentence):
+        return True
+    return doc_type is None or sentence.lstrip().startswith(fold(doc_type))
 
 
 # --- subject -------------------------------------------------------------------------------
 
 
 def _from_subject(subject: str) -> DocumentMetadata | None:
-    cleaned = " ".join(SUBJECT_PREFIX.sub("", subject).split())
-    match = SUBJECT_DOC.match(cleaned)
+    cleaned, folded = _fold_pair(" ".join(SUBJECT_PREFIX.sub("", subject).split()))
+    match = _SUBJECT_DOC.match(folded)
     if match is None:
         return None
-    kind = match.group("kind")
-    doc_type = (
-        next(label for label, _ in DOC_KINDS if label.lower() == kind.lower())
-        if kind
-        else _kind_from_code(match.group("code"))
-    )
-    summary = match.group("summary") or match.group("about")
+    group = _groups(cleaned, match)
+    kind, number, code = group("kind"), _symbol(group), _symbol_code(group)
+    if kind:
+        doc_type = _KIND_BY_FOLDED_LABEL.get(fold(kind)) or _lookup(_KIND_CODES, kind)
+    else:
+        doc_type = _kind_from_code(code) if code else None
+    summary = group("summary") or group("about") or group("about2") or group("free")
+    if summary and (_NOT_SUMMARY.match(summary) or _ANOTHER_DOCUMENT_F.match(fold(summary))):
+        summary = None  # "… để đăng tải", "…, Kế hoạch 05/KH-BCĐ"
+    issuer = group("issuer")
+    if issuer and (tail := _NOT_SUMMARY.search(issuer, 1)):  # "của UBND tỉnh để đăng tải"
+        issuer = issuer[: tail.start()]
+    in_note = _DATE_IN_F.search(match.group("note") or "")
+    issued = match.group("date") or match.group("date2") or (in_note.group() if in_note else None)
     return DocumentMetadata(
         doc_type=doc_type,
-        number=_symbol(match),
-        issuer=(match.group("issuer") or "").strip() or _issuer_from_code(match.group("code")),
-        issue_date=_to_date(match.group("date")) if match.group("date") else None,
+        number=number,
+        issuer=_as_written(issuer) if issuer else _issuer_from_code(code) if code else None,
+        issue_date=_to_date(issued) if issued else None,
         effective_date=None,
-        summary=summary[:1].upper() + summary[1:] if summary else None,
+        summary=_sentence(_as_written(summary)) if summary else None,
     )
+
+
+def _fold_pair(text: str) -> tuple[str, str]:
+    """``text`` (with Đ for a look-alike Ð) and its folded form, position for position."""
+    if "Ð" in text or "ð" in text:
+        text = text.translate(_ETH_TO_D)
+    folded = fold(text)
+    if len(folded) != len(text):  # combining marks left over: drop them, the rest folds 1:1
+        text = "".join(c for c in text if not unicodedata.combining(c))
+        folded = fold(text)
+    return text, folded
+
+
+def _groups(written: str, match: re.Match[str]) -> Callable[[str], str | None]:
+    """A match's groups cut from the text as written (the match ran on its folded form)."""
+
+    def group(name: str) -> str | None:
+        start, end = match.span(name)
+        return written[start:end] if start >= 0 else None
+
+    return group
+
+
+def _as_written(value: str) -> str:
+    """A value from a subject; one typed in capitals is cased as staff would write it."""
+    return _agency_case(value) if _is_upper(value) else value
+
+
+def _sentence(value: str) -> str:
+    return value[:1].upper() + value[1:]
 
 
 # --- symbols, dates, names -----------------------------------------------------------------
 
 
-def _symbol(match: re.Match[str]) -> str:
-    year = f"{match.group('year')}/" if match.group("year") else ""
-    return f"{match.group('num')}/{year}{match.group('code')}"
+def _symbol(group: Callable[[str], str | None]) -> str | None:
+    """The number/symbol of a match of _SYMBOL_F, written the standard way."""
+    if group("num"):
+        year = f"{group('year')}/" if group("year") else ""
+        symbol = f"{group('num')}/{year}{group('code')}"
+    elif group("pnum"):
+        symbol = f"{group('pnum')}-{group('pkind')}/{group('pcode')}"
+    else:
+        return None
+    return symbol.translate(_DASH_TO_HYPHEN)
+
+
+def _symbol_code(group: Callable[[str], str | None]) -> str | None:
+    """The code part that names the form and the issuer: 'QĐ-UBND'; 'KH-TU' for 05-KH/TU."""
+    if group("code"):
+        return (group("code") or "").translate(_DASH_TO_HYPHEN)
+    if group("pkind"):
+        return f"{group('pkind')}-{group('pcode')}".translate(_DASH_TO_HYPHEN)
+    return None
 
 
 def _code_parts(code: str) -> list[str]:
@@ -415,25 +815,36 @@ def _code_parts(code: str) -> list[str]:
     return [re.sub(r"\d+$", "", part) for part in code.split("-")]
 
 
-def _lookup(table: Mapping[str, str], code: str) -> str | None:
-    """Exact (case-insensitive) match first, then without diacritics: 'QD' → 'QĐ'."""
-    exact = {key.upper(): value for key, value in table.items()}
-    folded: dict[str, str] = {}
-    for key, value in table.items():
-        folded.setdefault(_ascii_upper(key), value)
-    return exact.get(code.upper()) or folded.get(_ascii_upper(code))
+@dataclass(frozen=True)
+class _Codes:
+    """A code table, looked up exactly (case-insensitively) first, then without diacritics."""
+
+    exact: dict[str, str]
+    folded: dict[str, str]
+
+    @classmethod
+    def of(cls, table: Mapping[str, str]) -> _Codes:
+        folded: dict[str, str] = {}
+        for key, value in table.items():
+            folded.setdefault(_ascii_upper(key), value)
+        return cls({key.upper(): value for key, value in table.items()}, folded)
+
+
+def _lookup(codes: _Codes, code: str) -> str | None:
+    """'QĐ' → Quyết định; 'QD' too."""
+    return codes.exact.get(code.upper()) or codes.folded.get(_ascii_upper(code))
 
 
 def _kind_from_code(code: str) -> str:
     first = _code_parts(code)[0]
-    return _lookup(_KIND_BY_CODE, first) or KIND_BY_ISSUER_CODE.get(first, DEFAULT_DOC_KIND)
+    return _lookup(_KIND_CODES, first) or KIND_BY_ISSUER_CODE.get(first, DEFAULT_DOC_KIND)
 
 
 def _issuer_from_code(code: str) -> str | None:
     parts = _code_parts(code)
-    if _lookup(_KIND_BY_CODE, parts[0]):
+    if _lookup(_KIND_CODES, parts[0]):
         parts = parts[1:]
-    return _lookup(ISSUER_CODES, parts[0]) if parts else None
+    return _lookup(_ISSUER_CODES, parts[0]) if parts else None
 
 
 def _to_date(raw: str) -> date | None:
@@ -444,34 +855,78 @@ def _to_date(raw: str) -> date | None:
         return None
 
 
+@dataclass(frozen=True)
+class _Words:
+    """What _agency_case knows, as written or, for a name typed without diacritics, folded."""
+
+    acronyms: frozenset[str]
+    phrases: dict[tuple[str, ...], str]  # lower-case words → the phrase as written
+    agency_types: frozenset[str]
+    place_words: frozenset[str]
+    not_agency: frozenset[str]
+    joining: frozenset[str]  # after these another agency is named: "Sở Văn hóa, Thể thao và …"
+    place_named: frozenset[str]  # "tỉnh_ủy": a place name follows
+
+
+def _words(key: Callable[[str], str], acronyms: Iterable[str]) -> _Words:
+    def cased(phrase: str) -> str:
+        return " ".join(
+            k[:1].upper() + k[1:] if w[:1].isupper() else k
+            for k, w in zip(key(phrase).split(), phrase.split(), strict=True)
+        )
+
+    return _Words(
+        acronyms=frozenset(acronyms),
+        phrases={tuple(key(k).split()): cased(v) for k, v in FIXED_PHRASES.items()},
+        agency_types=frozenset(map(key, AGENCY_TYPES)),
+        place_words=frozenset(map(key, PLACE_WORDS)),
+        not_agency=frozenset(map(key, NOT_AGENCY)),
+        joining=frozenset({key("và"), "-"}),
+        place_named=frozenset(key(p).replace(" ", "_") for p in PLACE_NAMED),
+    )
+
+
+_WRITTEN_WORDS = _words(str.lower, ACRONYMS)
+# Without diacritics a short acronym is a word: "SO TU PHAP" is "Sở Tư pháp", not "TU" (Tỉnh ủy).
+_FOLDED_WORDS = _words(fold, {fold(a).upper() for a in ACRONYMS if len(a) > 2})
+
+
 def _agency_case(name: str) -> str:
     """Sentence case for capitalised names and titles, keeping agency and place names.
 
     'SỞ TƯ PHÁP' → 'Sở Tư pháp'; 'UBND TỈNH ĐỒNG NAI' → 'UBND tỉnh Đồng Nai';
-    'BAN HÀNH QUY CHẾ CỦA BAN BIÊN TẬP' → 'Ban hành quy chế của Ban Biên tập'.
+    'BAN HÀNH QUY CHẾ CỦA BAN BIÊN TẬP' → 'Ban hành quy chế của Ban Biên tập';
+    'UY BAN NHAN DAN TINH DONG NAI' → 'Uy ban nhan dan tinh Dong Nai'.
     """
-    text = " ".join(w if w in ACRONYMS else w.lower() for w in name.split())
-    for phrase, cased in FIXED_PHRASES.items():  # kept whole: '_' joins their words
-        text = re.sub(rf"(?<!\w){phrase}(?!\w)", cased.replace(" ", "_"), text)
-    words = text.split()
+    vocabulary = _FOLDED_WORDS if fold(name) == name.lower() else _WRITTEN_WORDS
+    lowered = [w if w in vocabulary.acronyms else w.lower() for w in name.split()]
+    words: list[str] = []  # a fixed phrase is one word here, joined by '_'
+    i = 0
+    while i < len(lowered):
+        n = next((n for n in (4, 3, 2) if tuple(lowered[i : i + n]) in vocabulary.phrases), 1)
+        phrase = vocabulary.phrases.get(tuple(lowered[i : i + n])) if n > 1 else None
+        words.append(phrase.replace(" ", "_") if phrase else lowered[i])
+        i += n
     out: list[str] = []
     capitalise_next, in_field, in_place = True, False, False
     i = 0
     while i < len(words):
         word, two = words[i], " ".join(words[i : i + 2])
-        place = two if two in PLACE_WORDS else word if word in PLACE_WORDS else None
-        agency = two if two in AGENCY_TYPES else word if word in AGENCY_TYPES else None
+        places, agencies = vocabulary.place_words, vocabulary.agency_types
+        place = two if two in places else word if word in places else None
+        agency = two if two in agencies else word if word in agencies else None
         if place and out and not capitalise_next and not in_place:
             out.append(place)
             i, in_field, in_place = i + len(place.split()), False, True
-        elif agency and not in_place and two not in NOT_AGENCY:
+        elif agency and not in_place and two not in vocabulary.not_agency:
             out.append(agency[:1].upper() + agency[1:])
             i, capitalise_next, in_field = i + len(agency.split()), True, True
         else:
             if capitalise_next or in_place:
                 word = word[:1].upper() + word[1:]
             out.append(word)
-            capitalise_next = in_field and (word in {"và", "-"} or word.endswith(","))
+            capitalise_next = in_field and (word in vocabulary.joining or word.endswith(","))
+            in_place = in_place or word.lower() in vocabulary.place_named
             i += 1
     return " ".join(out).replace("_", " ")
 
@@ -504,3 +959,7 @@ def _is_media(filename: str, content_type: str, prefix: str, extensions: frozens
 def _looks_like_symbol(stem: str) -> bool:
     """'1060-QD-UBND', 'QĐ 172', '52_STP-VP' look like document symbols; 'IMG_0412' not."""
     return bool(SYMBOL_FILENAME.search(_ascii_upper(stem)) or UNIT_SYMBOL_FILENAME.search(stem))
+
+
+_KIND_CODES = _Codes.of(_KIND_BY_CODE)
+_ISSUER_CODES = _Codes.of(ISSUER_CODES)

@@ -27,7 +27,7 @@ from pipeline.classify import Sender, classify_fields, identify_sender
 from pipeline.commands import Command, read_command
 from pipeline.commands import Unreadable as UnreadableCommand
 from pipeline.config import Board
-from pipeline.docmeta import classify_kind, extract_document_metadata
+from pipeline.docmeta import classify_submission
 from pipeline.docx import DocxError, docx_to_html
 from pipeline.files import FileStore
 from pipeline.parsing import (
@@ -284,10 +284,9 @@ def classify(d: Draft) -> None:
     assert d.mail is not None
     d.sender = identify_sender(d.board, d.mail.from_address)
     d.field_ids = classify_fields(d.board, d.title, d.text, d.sender)
-    doc = extract_document_metadata(d.title, d.text)
-    d.document = doc.to_dict() if doc is not None else None
     types = [(a.filename, a.content_type) for a in d.attachments if not a.inline]
-    d.kind = classify_kind(d.title, d.text, types)
+    d.kind, doc = classify_submission(d.title, d.text, types)
+    d.document = doc.to_dict() if doc is not None else None
     d.byline = extract_byline(d.text)
 
 

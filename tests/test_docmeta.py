@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import date
 from pathlib import Path
 
 import pytest
+from docx import Document
 
 from pipeline.docmeta import (
     ARTICLE_MIN_WORDS,
@@ -15,6 +17,8 @@ from pipeline.docmeta import (
     classify_kind,
     extract_document_metadata,
 )
+from pipeline.docx import docx_to_html
+from pipeline.sanitize import html_to_text, sanitize_html
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 
@@ -210,6 +214,7 @@ def test_impossible_date_gives_none() -> None:
     [
         ("Quyết định này có hiệu lực thi hành kể từ ngày ký.", date(2024, 6, 5)),
         ("Quyết định này có hiệu lực kể từ ngày ban hành.", date(2024, 6, 5)),
+        ("Quyết định này có hiệu lực kể từ ngày được thông qua.", date(2024, 6, 5)),
         ("Quyết định này có hiệu lực từ ngày 1/7/2024.", date(2024, 7, 1)),
         ("Quyết định có hiệu lực thi hành kể từ ngày 01 tháng 8 năm 2024.", date(2024, 8, 1)),
         ("Các cơ quan, đơn vị căn cứ Quyết định thi hành./.", None),
@@ -220,11 +225,252 @@ def test_effective_date(clause: str, expected: date | None) -> None:
     assert extract("", text).effective_date == expected
 
 
+def test_effective_some_days_after_signing() -> None:
+    text = "Số: 9/QĐ-STP\n\nĐồng Nai, ngày 5/6/2024\n\nQUYẾT ĐỊNH\nVề việc X\n\n"
+    text += "Điều 2. Quyết định này có hiệu lực sau 10 ngày kể từ ngày ký.\n"
+    assert extract("", text).effective_date == date(2024, 6, 15)
+
+
+def test_a_cited_laws_effective_date_is_not_the_letters() -> None:
+    text = (
+        "Số: 123/UBND-KT\nV/v tăng cường phòng cháy mùa khô\n\nĐồng Nai, ngày 5/11/2026\n\n"
+        "Kính gửi: Các sở, ban, ngành.\n\nLuật Phòng cháy, chữa cháy và cứu nạn, cứu hộ có hiệu "
+        "lực thi hành từ ngày 01/7/2025. UBND tỉnh yêu cầu các đơn vị triển khai thực hiện.\n"
+    )
+    assert extract("", text).effective_date is None
+
+
+def test_law_is_dated_the_day_it_was_passed() -> None:
+    text = (
+        "QUỐC HỘI\n\nCỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập - Tự do - Hạnh phúc\n\n"
+        "Luật số: 24/2018/QH14\n\nLUẬT\nAN NINH MẠNG\n\nCăn cứ Hiến pháp;\n\n"
+        "Điều 43. Luật này có hiệu lực thi hành từ ngày 01 tháng 01 năm 2019.\n\n"
+        "Luật này đã được Quốc hội khóa XIV, kỳ họp thứ 5 thông qua ngày 12 tháng 6 năm 2018.\n"
+    )
+    assert extract("", text) == DocumentMetadata(
+        doc_type="Luật",
+        number="24/2018/QH14",
+        issuer="Quốc hội",
+        issue_date=date(2018, 6, 12),
+        effective_date=date(2019, 1, 1),
+        summary="An ninh mạng",
+    )
+
+
 def test_effective_on_signing_without_a_known_issue_date_is_unknown() -> None:
     text = "Số: 9/QĐ-STP\n\nQUYẾT ĐỊNH\n\nĐiều 2. Quyết định này có hiệu lực kể từ ngày ký.\n"
     meta = extract("", text)
     assert meta.issue_date is None
     assert meta.effective_date is None
+
+
+def test_header_typed_without_diacritics() -> None:
+    text = (
+        "UY BAN NHAN DAN\nTINH DONG NAI\n\nCONG HOA XA HOI CHU NGHIA VIET NAM\n"
+        "Doc lap - Tu do - Hanh phuc\n\nSo: 1060/QD-UBND\n\nDong Nai, ngay 05 thang 11 nam 2026\n\n"
+        "QUYET DINH\nVe viec phe duyet Ke hoach chuyen doi so nam 2027\n\n"
+        "Can cu Luat To chuc chinh quyen dia phuong;\n"
+        "Dieu 2. Quyet dinh nay co hieu luc ke tu ngay ky.\n"
+    )
+    assert extract("", text) == DocumentMetadata(
+        doc_type="Quyết định",
+        number="1060/QD-UBND",
+        issuer="Uy ban nhan dan tinh Dong Nai",
+        issue_date=date(2026, 11, 5),
+        effective_date=date(2026, 11, 5),
+        summary="Ve viec phe duyet Ke hoach chuyen doi so nam 2027",
+    )
+
+
+@pytest.mark.parametrize(
+    ("number_line", "number", "doc_type", "issuer"),
+    [
+        ("Số: 1060/QÐ–UBND", "1060/QĐ-UBND", "Quyết định", "Ủy ban nhân dân"),  # eth, en dash
+        ("Luật số: 24/2018/QH14", "24/2018/QH14", "Luật", "Quốc hội"),
+        ("Số 05-KH/TU", "05-KH/TU", "Kế hoạch", "Tỉnh ủy"),  # a Party document's symbol
+    ],
+)
+def test_number_lines_as_written(number_line: str, number: str, doc_type: str, issuer: str) -> None:
+    meta = extract("", f"{number_line}\n\nNội dung văn bản.\n")
+    assert (meta.number, meta.doc_type, meta.issuer) == (number, doc_type, issuer)
+
+
+def test_party_committee_plan() -> None:
+    text = (
+        "TỈNH ỦY ĐỒNG NAI\n*\n\nSố 05-KH/TU\n\nĐẢNG CỘNG SẢN VIỆT NAM\n\n"
+        "Đồng Nai, ngày 05 tháng 11 năm 2026\n\nKẾ HOẠCH\n"
+        "tuyên truyền kỷ niệm 80 năm Ngày thành lập Đảng bộ tỉnh\n\n"
+        "- Căn cứ Hướng dẫn số 12-HD/BTGTW;\n"
+    )
+    assert extract("", text) == DocumentMetadata(
+        doc_type="Kế hoạch",
+        number="05-KH/TU",
+        issuer="Tỉnh ủy Đồng Nai",  # the place after the committee is a name
+        issue_date=date(2026, 11, 5),
+        effective_date=None,
+        summary="Tuyên truyền kỷ niệm 80 năm Ngày thành lập Đảng bộ tỉnh",
+    )
+
+
+TABLE_ROWS = [
+    ("ỦY BAN NHÂN DÂN", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"),
+    ("TỈNH ĐỒNG NAI", "Độc lập - Tự do - Hạnh phúc"),
+    ("Số: 123/UBND-KT", ""),
+    ("V/v tăng cường công tác phòng,", "Đồng Nai, ngày 5 tháng 11 năm 2026"),
+    ("chống cháy nổ mùa khô năm 2026", ""),
+]
+TABLE_AS_HTML = "<table>{}</table><p>Kính gửi: Các sở, ban, ngành.</p>".format(
+    "".join(f"<tr><td>{left}</td><td><i>{right}</i></td></tr>" for left, right in TABLE_ROWS)
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\n".join(f"{left}\t{right}" for left, right in TABLE_ROWS) + "\n\nKính gửi: Các sở.",
+        "\n".join(f"{left:<40}{right}" for left, right in TABLE_ROWS) + "\n\nKính gửi: Các sở.",
+        html_to_text(TABLE_AS_HTML),  # cells without paragraphs: a row a line, tab-separated
+    ],
+    ids=["tabs", "spaces", "html"],
+)
+def test_header_typed_as_a_two_column_table(text: str) -> None:
+    assert extract("", text) == DocumentMetadata(
+        doc_type="Công văn",
+        number="123/UBND-KT",
+        issuer="Ủy ban nhân dân tỉnh Đồng Nai",
+        issue_date=date(2026, 11, 5),  # in the right column of the number's or V/v's row
+        effective_date=None,
+        summary="V/v tăng cường công tác phòng, chống cháy nổ mùa khô năm 2026",
+    )
+
+
+DECISION_LINES = [
+    ("ỦY BAN NHÂN DÂN", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"),
+    ("TỈNH ĐỒNG NAI", "Độc lập - Tự do - Hạnh phúc"),
+    ("Số: 1060/QĐ-UBND", "Đồng Nai, ngày 05 tháng 11 năm 2026"),
+]
+DECISION_BODY = [
+    "QUYẾT ĐỊNH",
+    "Về việc phê duyệt Kế hoạch chuyển đổi số",  # the trích yếu, typed as two paragraphs
+    "tỉnh Đồng Nai năm 2027",
+    "CHỦ TỊCH ỦY BAN NHÂN DÂN TỈNH ĐỒNG NAI",
+    "Căn cứ Luật Tổ chức chính quyền địa phương ngày 19 tháng 6 năm 2015;",
+    "Điều 2. Quyết định này có hiệu lực kể từ ngày ký.",
+]
+DECISION = DocumentMetadata(
+    doc_type="Quyết định",
+    number="1060/QĐ-UBND",
+    issuer="Ủy ban nhân dân tỉnh Đồng Nai",
+    issue_date=date(2026, 11, 5),
+    effective_date=date(2026, 11, 5),
+    summary="Về việc phê duyệt Kế hoạch chuyển đổi số tỉnh Đồng Nai năm 2027",
+)
+
+
+def test_decision_sent_as_a_word_file() -> None:
+    document = Document()
+    table = document.add_table(rows=len(DECISION_LINES), cols=2)
+    for row, (left, right) in zip(table.rows, DECISION_LINES, strict=True):
+        row.cells[0].text, row.cells[1].text = left, right
+    for line in DECISION_BODY:
+        document.add_paragraph(line)
+    data = io.BytesIO()
+    document.save(data)
+    text = html_to_text(sanitize_html(docx_to_html(data.getvalue()).html).html)
+    assert extract("", text) == DECISION
+
+
+def test_decision_in_a_mail_a_paragraph_a_line() -> None:
+    lines = [cell for row in DECISION_LINES for cell in row] + DECISION_BODY
+    text = html_to_text("".join(f"<p>{line}</p>" for line in lines))
+    assert extract("", text) == DECISION
+
+
+@pytest.mark.parametrize(
+    ("after", "summary"),
+    [
+        (  # the body's first sentence is not the trích yếu's next line
+            "Thực hiện Kế hoạch số 123/KH-UBND của UBND tỉnh, Sở ban hành Kế hoạch như sau:",
+            "Tuyên truyền về chuyển đổi số trên địa bàn tỉnh năm 2027",
+        ),
+        (
+            "Nhằm nâng cao nhận thức của cán bộ, công chức về chuyển đổi số",
+            "Tuyên truyền về chuyển đổi số trên địa bàn tỉnh năm 2027",
+        ),
+        ("I. MỤC ĐÍCH, YÊU CẦU", "Tuyên truyền về chuyển đổi số trên địa bàn tỉnh năm 2027"),
+        ("__________", "Tuyên truyền về chuyển đổi số trên địa bàn tỉnh năm 2027"),
+    ],
+)
+def test_trich_yeu_ends_where_the_body_begins(after: str, summary: str) -> None:
+    lines = ["Số: 88/KH-STTTT", "Đồng Nai, ngày 5/11/2026", "KẾ HOẠCH"]
+    lines += ["Tuyên truyền về chuyển đổi số", "trên địa bàn tỉnh năm 2027", after, "1. Mục đích"]
+    assert extract("", html_to_text("".join(f"<p>{line}</p>" for line in lines))).summary == summary
+
+
+def test_trich_yeu_ends_at_the_rule_under_it() -> None:
+    text = "Số: 88/KH-STTTT\nĐồng Nai, ngày 5/11/2026\n\nKẾ HOẠCH\nTuyên truyền năm 2027\n-------\n"
+    assert extract("", text).summary == "Tuyên truyền năm 2027"
+
+
+# --- cover notes that label the fields (Đ8.1d) ------------------------------------------------
+
+
+def test_cover_note_labelling_the_fields_the_regulation_names() -> None:
+    note = (
+        "Kính gửi: Ban Biên tập Cổng thông tin điện tử tỉnh\n\n"
+        "Sở Thông tin và Truyền thông đề nghị đăng tải văn bản sau:\n"
+        "- Hình thức văn bản: Quyết định\n- Số ký hiệu: 1060/QĐ-UBND\n"
+        "- Cơ quan ban hành: UBND tỉnh Đồng Nai\n- Ngày ban hành: 05/11/2026\n"
+        "- Ngày hiệu lực: kể từ ngày ký\n"
+        "- Trích yếu: Phê duyệt Kế hoạch chuyển đổi số tỉnh Đồng Nai năm 2027\n\nTrân trọng."
+    )
+    assert extract("Đề nghị đăng tải văn bản", note) == DocumentMetadata(
+        doc_type="Quyết định",
+        number="1060/QĐ-UBND",
+        issuer="UBND tỉnh Đồng Nai",
+        issue_date=date(2026, 11, 5),
+        effective_date=date(2026, 11, 5),
+        summary="Phê duyệt Kế hoạch chuyển đổi số tỉnh Đồng Nai năm 2027",
+    )
+    assert classify_kind("Đề nghị đăng tải văn bản", note, []) == "van_ban"
+
+
+def test_cover_note_labels_typed_without_diacritics() -> None:
+    note = (
+        "Kinh gui Ban Bien tap,\nSo, ky hieu: 05/KH-BCĐ\nNgay ban hanh: 5/11/2026\n"
+        "Trich yeu: Tuyen truyen ve chuyen doi so nam 2027\nTran trong."
+    )
+    meta = extract("Gui van ban dang tai", note)
+    assert (meta.doc_type, meta.number, meta.issue_date, meta.summary) == (
+        "Kế hoạch",
+        "05/KH-BCĐ",
+        date(2026, 11, 5),
+        "Tuyen truyen ve chuyen doi so nam 2027",
+    )
+
+
+def test_cover_note_naming_the_document_on_one_line() -> None:
+    note = (
+        "Kính gửi Ban Biên tập.\n"
+        "Văn bản: Thông báo số 47/TB-VPUBND ngày 05/11/2026 của Văn phòng UBND tỉnh\n"
+        "Trích yếu: Kết luận của Chủ tịch UBND tỉnh tại buổi làm việc với Sở Nội vụ\nTrân trọng."
+    )
+    assert extract("Gửi văn bản đăng Cổng", note) == DocumentMetadata(
+        doc_type="Thông báo",
+        number="47/TB-VPUBND",
+        issuer="Văn phòng UBND tỉnh",
+        issue_date=date(2026, 11, 5),
+        effective_date=None,
+        summary="Kết luận của Chủ tịch UBND tỉnh tại buổi làm việc với Sở Nội vụ",
+    )
+
+
+def test_a_notice_with_other_labels_is_no_document() -> None:
+    note = (
+        "Kính gửi các đơn vị,\nSở tổ chức tập huấn:\n- Hình thức: trực tuyến\n"
+        "- Thời gian: 8 giờ 00 ngày 15/11/2026\n- Số lượng: 50 người\nTrân trọng."
+    )
+    assert extract_document_metadata("Tập huấn chuyển đổi số", note) is None
 
 
 # --- mail subjects -------------------------------------------------------------------------
@@ -264,6 +510,106 @@ def test_subject_fills_what_the_text_lacks() -> None:
     assert meta.summary == "Về việc X"
 
 
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        (  # the symbol's code is whole: not "05/KH" with "BCĐ tuyên truyền…" as summary
+            "Kế hoạch 05/KH-BCĐ tuyên truyền chuyển đổi số năm 2027",
+            ("Kế hoạch", "05/KH-BCĐ", "Ban Chỉ đạo", None, "Tuyên truyền chuyển đổi số năm 2027"),
+        ),
+        (
+            "Gửi Quyết định số 1060/QĐ-UBND.",
+            ("Quyết định", "1060/QĐ-UBND", "Ủy ban nhân dân", None, None),
+        ),
+        (
+            "Gửi Quyết định số 1060/QĐ-UBND của UBND tỉnh để đăng tải",
+            ("Quyết định", "1060/QĐ-UBND", "UBND tỉnh", None, None),
+        ),
+        (
+            "Phòng VH-TT gửi Quyết định 217/QĐ-UBND đăng trên Cổng",
+            ("Quyết định", "217/QĐ-UBND", "Ủy ban nhân dân", None, None),
+        ),
+        # abbreviated forms, "Văn bản số …"
+        ("CV số 123/UBND-KT", ("Công văn", "123/UBND-KT", "Ủy ban nhân dân", None, None)),
+        (
+            "QĐ số 1060/QĐ-UBND ngày 05/11/2026",
+            ("Quyết định", "1060/QĐ-UBND", "Ủy ban nhân dân", date(2026, 11, 5), None),
+        ),
+        (
+            "QĐ 1060 - phê duyệt Kế hoạch chuyển đổi số năm 2027",
+            ("Quyết định", None, None, None, "Phê duyệt Kế hoạch chuyển đổi số năm 2027"),
+        ),
+        ("Văn bản số 123/UBND-KT", ("Công văn", "123/UBND-KT", "Ủy ban nhân dân", None, None)),
+        (
+            "Đăng tải văn bản: Thông báo số 47/TB-VPUBND",
+            ("Thông báo", "47/TB-VPUBND", "Văn phòng Ủy ban nhân dân", None, None),
+        ),
+        # typed without diacritics, in capitals, with Word's dash and a look-alike Ð
+        (
+            "Gui Quyet dinh so 1060/QD-UBND ngay 05/11/2026 cua UBND tinh ve viec phe duyet",
+            ("Quyết định", "1060/QD-UBND", "UBND tinh", date(2026, 11, 5), "Ve viec phe duyet"),
+        ),
+        (
+            "GỬI QUYẾT ĐỊNH SỐ 1060/QĐ-UBND CỦA UBND TỈNH VỀ VIỆC PHÊ DUYỆT KẾ HOẠCH",
+            ("Quyết định", "1060/QĐ-UBND", "UBND tỉnh", None, "Về việc phê duyệt kế hoạch"),
+        ),
+        ("Gửi QÐ số 1060/QÐ–UBND", ("Quyết định", "1060/QĐ-UBND", "Ủy ban nhân dân", None, None)),
+        # the issuer before the date; a Party document's symbol
+        (
+            "Gửi Quyết định số 1060/QĐ-UBND của UBND tỉnh ngày 05/11/2026",
+            ("Quyết định", "1060/QĐ-UBND", "UBND tỉnh", date(2026, 11, 5), None),
+        ),
+        (
+            "Gửi Kế hoạch số 05-KH/TU ngày 5/11/2026 của Tỉnh ủy",
+            ("Kế hoạch", "05-KH/TU", "Tỉnh ủy", date(2026, 11, 5), None),
+        ),
+        # what follows the symbol in brackets, after a comma or an "và" is no trích yếu
+        (
+            "Gửi Quyết định 1060/QĐ-UBND (05/11/2026)",
+            ("Quyết định", "1060/QĐ-UBND", "Ủy ban nhân dân", date(2026, 11, 5), None),
+        ),
+        (
+            "Gửi QĐ 1060/QĐ-UBND (kèm file)",
+            ("Quyết định", "1060/QĐ-UBND", "Ủy ban nhân dân", None, None),
+        ),
+        (
+            "Gửi Quyết định 1060/QĐ-UBND và Kế hoạch 05/KH-BCĐ",
+            ("Quyết định", "1060/QĐ-UBND", "Ủy ban nhân dân", None, None),
+        ),
+        (
+            "Gửi Quyết định 1060/QĐ-UBND, Kế hoạch 05/KH-BCĐ",
+            ("Quyết định", "1060/QĐ-UBND", "Ủy ban nhân dân", None, None),
+        ),
+        (
+            "Gửi Quyết định 1060/QĐ-UBND: đề nghị đăng tải",
+            ("Quyết định", "1060/QĐ-UBND", "Ủy ban nhân dân", None, None),
+        ),
+        (
+            "Gửi Quyết định 1060/QĐ-UBND, phê duyệt kế hoạch",
+            ("Quyết định", "1060/QĐ-UBND", "Ủy ban nhân dân", None, "Phê duyệt kế hoạch"),
+        ),
+    ],
+)
+def test_subjects_as_agencies_write_them(
+    subject: str, expected: tuple[str | None, str | None, str | None, date | None, str | None]
+) -> None:
+    meta = extract(subject, COVER_NOTE)
+    assert (meta.doc_type, meta.number, meta.issuer, meta.issue_date, meta.summary) == expected
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Báo cáo 6 tháng đầu năm 2026",  # a number of months, not a document's
+        "Kế hoạch 2027",  # a year
+        "Gửi tin: Hội nghị triển khai Quyết định 1060/QĐ-UBND",
+        "Thông báo 45/2026: lịch nghỉ",
+    ],
+)
+def test_subjects_that_name_no_document(subject: str) -> None:
+    assert extract_document_metadata(subject, COVER_NOTE) is None
+
+
 def test_header_wins_over_subject() -> None:
     meta = extract("Gửi Công văn số 1/STP-VP ngày 1/1/2019", seed_head("000"))
     assert meta.number == "52/STP-VP"
@@ -301,6 +647,23 @@ def test_news_story_citing_a_decision_is_not_a_document() -> None:
     subject = "UBND tỉnh ban hành Quyết định số 123/QĐ-UBND về chiến dịch hè"
     assert extract_document_metadata(subject, NEWS) is None
     assert classify_kind(subject, NEWS, []) == "tin"
+
+
+@pytest.mark.parametrize(
+    "headline",
+    ["LUẬT SƯ TƯ VẤN MIỄN PHÍ CHO NGƯỜI DÂN XÃ PHÚ LÝ", "KẾ HOẠCH NHỎ - Ý NGHĨA LỚN"],
+)
+def test_headline_in_capitals_starting_with_a_forms_name_is_news(headline: str) -> None:
+    story = f"{headline}\n\nVĩnh Cửu, ngày 5/11/2026\n\nSáng 5/11, hơn 200 người dân được giúp đỡ."
+    assert extract_document_metadata("Gửi tin", story) is None
+    assert classify_kind("Gửi tin", story, []) == "tin"
+
+
+@pytest.mark.parametrize("text", ["", "\n", "   "])
+def test_a_mail_with_no_text_is_named_by_its_subject(text: str) -> None:
+    meta = extract("Gửi Quyết định số 1060/QĐ-UBND", text)
+    assert (meta.doc_type, meta.number) == ("Quyết định", "1060/QĐ-UBND")
+    assert extract_document_metadata("Ảnh hoạt động", text) is None
 
 
 def test_to_dict_is_json_friendly() -> None:

@@ -735,6 +735,69 @@ def test_cli_lists_and_shows_items(
     assert "1.200 học sinh" in shown["body_text"]
 
 
+def test_show_gives_a_mailed_decisions_metadata_and_none_for_news(
+    rig: Rig, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    from docx import Document
+
+    doc = Document()
+    header = doc.add_table(rows=3, cols=2)
+    for row, cells in zip(
+        header.rows,
+        [
+            ("ỦY BAN NHÂN DÂN", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"),
+            ("TỈNH ĐỒNG NAI", "Độc lập - Tự do - Hạnh phúc"),
+            ("Số: 1060/QĐ-UBND", "Đồng Nai, ngày 05 tháng 11 năm 2026"),
+        ],
+        strict=True,
+    ):
+        row.cells[0].text, row.cells[1].text = cells
+    for line in [
+        "QUYẾT ĐỊNH",
+        "Về việc phê duyệt Kế hoạch chuyển đổi số",
+        "tỉnh Đồng Nai năm 2027",
+        "CHỦ TỊCH ỦY BAN NHÂN DÂN TỈNH ĐỒNG NAI",
+        "Căn cứ Luật Tổ chức chính quyền địa phương;",
+        "Điều 2. Quyết định này có hiệu lực kể từ ngày ký.",
+    ]:
+        doc.add_paragraph(line)
+    buf = io.BytesIO()
+    doc.save(buf)
+    docx_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    decision = "Gửi Quyết định số 1060/QĐ-UBND"
+    rig.drop(
+        article_mail(
+            AGENCY_SENDER,
+            DEMO_BOX,
+            decision,
+            "Kính gửi Ban Biên tập, Sở gửi văn bản đính kèm đề nghị đăng tải.",
+            attachments=[("1060-QD-UBND.docx", docx_type, buf.getvalue())],
+        )
+    )
+    news = "[Tin] Quyết định 1060/QĐ-UBND: Đồng Nai phê duyệt kế hoạch chuyển đổi số"
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, news))
+    rig.runner.run_once()
+    shown = {}
+    for item in rig.items():
+        assert cli.main(["--database-url", db_url, "show", item.tracking_code, "--json"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        shown[data["title"]] = (data["kind"], data["document"])
+    assert shown[decision] == (
+        "van_ban",
+        {
+            "doc_type": "Quyết định",
+            "number": "1060/QĐ-UBND",
+            "issuer": "Ủy ban nhân dân tỉnh Đồng Nai",
+            "issue_date": "2026-11-05",
+            "effective_date": "2026-11-05",
+            "summary": "Về việc phê duyệt Kế hoạch chuyển đổi số tỉnh Đồng Nai năm 2027",
+        },
+    )
+    assert shown[news] == ("tin", None)  # the sender's tag says news: no document fields
+
+
 def test_reading_in_worker_processes_gives_the_same_items(tmp_path: Path) -> None:
     mails = [
         article_mail(AGENCY_SENDER, DEMO_BOX, message_id="<a@x>"),
