@@ -334,26 +334,6 @@ def extract_document_metadata(subject: str, text: str) -> DocumentMetadata | Non
     return replace(merged, issue_date=issued, effective_date=effective)
 
 
-def classify_kind(
-    subject: str,
-    text: str,
-    attachment_types: Sequence[tuple[str, str]],
-    subject_tags: Mapping[str, str] | None = None,
-    *,
-    article_min_words: int = ARTICLE_MIN_WORDS,
-    photo_max_words: int = PHOTO_MAX_WORDS,
-) -> Kind:
-    """What a mail submits; `attachment_types` holds (filename, content_type) pairs."""
-    return classify_submission(
-        subject,
-        text,
-        attachment_types,
-        subject_tags,
-        article_min_words=article_min_words,
-        photo_max_words=photo_max_words,
-    )[0]
-
-
 def classify_submission(
     subject: str,
     text: str,

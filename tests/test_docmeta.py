@@ -14,7 +14,7 @@ from pipeline.docmeta import (
     ARTICLE_MIN_WORDS,
     KIND_LABELS,
     DocumentMetadata,
-    classify_kind,
+    classify_submission,
     extract_document_metadata,
 )
 from pipeline.docx import docx_to_html
@@ -30,6 +30,16 @@ def seed_lines(prefix: str) -> list[str]:
 
 def seed_head(prefix: str, start: int = 0) -> str:
     return "\n".join(seed_lines(prefix)[start : start + 60])
+
+
+def kind_of(
+    subject: str,
+    text: str,
+    files: list[tuple[str, str]],
+    tags: dict[str, str] | None = None,
+    **limits: int,
+) -> str:
+    return classify_submission(subject, text, files, tags, **limits)[0]
 
 
 def extract(subject: str, text: str) -> DocumentMetadata:
@@ -156,7 +166,7 @@ def test_district_decision_seed_004() -> None:
 
 @pytest.mark.parametrize("prefix", ["000", "001", "002", "003", "004"])
 def test_every_seed_is_classified_as_an_official_document(prefix: str) -> None:
-    assert classify_kind("Văn bản gửi Ban Biên tập", seed_head(prefix), []) == "van_ban"
+    assert kind_of("Văn bản gửi Ban Biên tập", seed_head(prefix), []) == "van_ban"
 
 
 # --- hand-written headers ------------------------------------------------------------------
@@ -432,7 +442,7 @@ def test_cover_note_labelling_the_fields_the_regulation_names() -> None:
         effective_date=date(2026, 11, 5),
         summary="Phê duyệt Kế hoạch chuyển đổi số tỉnh Đồng Nai năm 2027",
     )
-    assert classify_kind("Đề nghị đăng tải văn bản", note, []) == "van_ban"
+    assert kind_of("Đề nghị đăng tải văn bản", note, []) == "van_ban"
 
 
 def test_cover_note_labels_typed_without_diacritics() -> None:
@@ -646,7 +656,7 @@ def test_symbol_codes(number: str, doc_type: str, issuer: str | None) -> None:
 def test_news_story_citing_a_decision_is_not_a_document() -> None:
     subject = "UBND tỉnh ban hành Quyết định số 123/QĐ-UBND về chiến dịch hè"
     assert extract_document_metadata(subject, NEWS) is None
-    assert classify_kind(subject, NEWS, []) == "tin"
+    assert kind_of(subject, NEWS, []) == "tin"
 
 
 @pytest.mark.parametrize(
@@ -656,7 +666,7 @@ def test_news_story_citing_a_decision_is_not_a_document() -> None:
 def test_headline_in_capitals_starting_with_a_forms_name_is_news(headline: str) -> None:
     story = f"{headline}\n\nVĩnh Cửu, ngày 5/11/2026\n\nSáng 5/11, hơn 200 người dân được giúp đỡ."
     assert extract_document_metadata("Gửi tin", story) is None
-    assert classify_kind("Gửi tin", story, []) == "tin"
+    assert kind_of("Gửi tin", story, []) == "tin"
 
 
 @pytest.mark.parametrize("text", ["", "\n", "   "])
@@ -691,21 +701,21 @@ def test_kind_labels() -> None:
 def test_long_article_is_bai_and_short_one_is_tin() -> None:
     assert len(LONG_ARTICLE.split()) >= ARTICLE_MIN_WORDS
     subject = "Chuyển đổi số: bắt đầu từ con người"
-    assert classify_kind(subject, LONG_ARTICLE, []) == "bai"
+    assert kind_of(subject, LONG_ARTICLE, []) == "bai"
     short = "\n\n".join(ARTICLE_PARAGRAPHS[:2])
-    assert classify_kind(subject, short, []) == "tin"
-    assert classify_kind(subject, short, [], article_min_words=50) == "bai"
+    assert kind_of(subject, short, []) == "tin"
+    assert kind_of(subject, short, [], article_min_words=50) == "bai"
 
 
 def test_photo_mail_is_anh() -> None:
     photos = [(f"IMG_04{i}.JPG", "image/jpeg") for i in range(3)]
     caption = "Ảnh: Lãnh đạo tỉnh trao quà cho hộ nghèo xã Phú Lý, huyện Vĩnh Cửu sáng 15/6."
-    assert classify_kind("Ảnh hoạt động", caption, photos) == "anh"
+    assert kind_of("Ảnh hoạt động", caption, photos) == "anh"
     # The same photos with a full story are an article, and a lone attachment among many
     # documents does not make a photo mail.
-    assert classify_kind("Ảnh hoạt động", LONG_ARTICLE, photos) == "bai"
+    assert kind_of("Ảnh hoạt động", LONG_ARTICLE, photos) == "bai"
     docs = [("danh-sach.xlsx", "application/vnd.ms-excel")] * 3
-    assert classify_kind("Tài liệu", caption, [photos[0], *docs]) == "tin"
+    assert kind_of("Tài liệu", caption, [photos[0], *docs]) == "tin"
 
 
 @pytest.mark.parametrize(
@@ -714,7 +724,7 @@ def test_photo_mail_is_anh() -> None:
 )
 def test_video_attachment_is_video(attachment: tuple[str, str]) -> None:
     caption = "Phóng sự lễ ra quân chiến dịch Thanh niên tình nguyện hè."
-    assert classify_kind("Phóng sự", caption, [attachment, ("anh.jpg", "image/jpeg")]) == "video"
+    assert kind_of("Phóng sự", caption, [attachment, ("anh.jpg", "image/jpeg")]) == "video"
 
 
 @pytest.mark.parametrize(
@@ -731,7 +741,7 @@ def test_video_attachment_is_video(attachment: tuple[str, str]) -> None:
 )
 def test_document_attachment_names(filename: str, expected: str) -> None:
     attachments = [(filename, "application/octet-stream")]
-    assert classify_kind("Gửi tài liệu", "Kính gửi Ban Biên tập.", attachments) == expected
+    assert kind_of("Gửi tài liệu", "Kính gửi Ban Biên tập.", attachments) == expected
 
 
 @pytest.mark.parametrize(
@@ -748,13 +758,13 @@ def test_document_attachment_names(filename: str, expected: str) -> None:
 def test_subject_tags_come_first(subject: str, expected: str) -> None:
     # A long text with a video and a document-named file: only the tag decides.
     attachments = [("clip.mp4", "video/mp4"), ("123-KH-UBND.pdf", "application/pdf")]
-    assert classify_kind(subject, LONG_ARTICLE, attachments) == expected
+    assert kind_of(subject, LONG_ARTICLE, attachments) == expected
 
 
 def test_extra_subject_tags() -> None:
     tags = {"Phóng sự": "video", "Thông cáo": "van_ban"}
-    assert classify_kind("[PHONG SU] Mùa lúa mới", NEWS, [], tags) == "video"
-    assert classify_kind("[Thông cáo] Kết quả kỳ họp", NEWS, [], tags) == "van_ban"
-    assert classify_kind("[Phóng sự] Mùa lúa mới", NEWS, []) == "tin"  # not a default tag
+    assert kind_of("[PHONG SU] Mùa lúa mới", NEWS, [], tags) == "video"
+    assert kind_of("[Thông cáo] Kết quả kỳ họp", NEWS, [], tags) == "van_ban"
+    assert kind_of("[Phóng sự] Mùa lúa mới", NEWS, []) == "tin"  # not a default tag
     with pytest.raises(ValueError, match="unknown kind"):
-        classify_kind("[X] y", NEWS, [], {"X": "podcast"})
+        kind_of("[X] y", NEWS, [], {"X": "podcast"})
