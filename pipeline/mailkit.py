@@ -33,10 +33,14 @@ NO_TITLE = "(không có tiêu đề)"
 
 # Inline styles (values of ``style=""``): Gmail and most mobile clients keep only these.
 _BODY = "margin:0;padding:0;background-color:#f3f4f6;"
-_WRAP = (
+_WRAP = (  # a word longer than the screen (a URL, a code, a run-together title) breaks
     "max-width:640px;margin:0 auto;padding:16px;background-color:#ffffff;"
     "font-family:Arial,Helvetica,sans-serif;font-size:16px;line-height:1.5;color:#111827;"
+    "overflow-wrap:anywhere;word-wrap:break-word;word-break:break-word;"
 )
+# the sender's own HTML (the preview) has no styles: its preformatted text wraps, its
+# images and tables keep to the column
+_SHEET = "img{max-width:100%;height:auto;}pre{white-space:pre-wrap;}table{max-width:100%;}"
 H1 = "font-size:22px;line-height:1.3;margin:0 0 12px 0;"
 H2 = "font-size:18px;line-height:1.3;margin:24px 0 8px 0;"
 P = "margin:0 0 12px 0;font-size:16px;"  # a paragraph
@@ -128,7 +132,7 @@ def html_document(title: str, blocks: Sequence[str]) -> str:
         '<!DOCTYPE html>\n<html lang="vi"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(title)}</title>"
-        "<style>img{max-width:100%;height:auto;}</style></head>\n"
+        f"<style>{_SHEET}</style></head>\n"
         f'<body style="{_BODY}"><div style="{_WRAP}">\n'
         + "\n".join(blocks)
         + "\n</div></body></html>\n"
