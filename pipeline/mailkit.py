@@ -30,6 +30,7 @@ from pipeline.screening import LOOP_HEADER
 DEFAULT_ATTACH_LIMIT = 10 * 1024 * 1024  # bytes of attachments per mail, before encoding
 LARGE_FILE_NOTE = "tệp lớn, xem trên trang duyệt"
 NO_TITLE = "(không có tiêu đề)"
+SUBJECT_TITLE_CHARS = 120  # of an item's title in a Subject; the whole title is in the mail
 
 # Inline styles (values of ``style=""``): Gmail and most mobile clients keep only these.
 _BODY = "margin:0;padding:0;background-color:#f3f4f6;"
@@ -82,6 +83,19 @@ def one_line(text: str | None) -> str:
 def title_line(text: str | None) -> str:
     """A title on one line, or :data:`NO_TITLE` when there is none."""
     return one_line(text) or NO_TITLE
+
+
+def subject_title(text: str | None) -> str:
+    """A title for a Subject: :func:`title_line`, cut after the last whole word that fits
+    in :data:`SUBJECT_TITLE_CHARS` and marked "…" (inside a word only when one word is
+    most of it), so that what follows the title (a tracking code, a reply tag) is kept."""
+    title = title_line(text)
+    if len(title) <= SUBJECT_TITLE_CHARS:
+        return title
+    cut = title[: SUBJECT_TITLE_CHARS + 1].rpartition(" ")[0].rstrip(" ,.;:-–—")
+    if len(cut) < SUBJECT_TITLE_CHARS // 2:
+        cut = title[:SUBJECT_TITLE_CHARS]
+    return f"{cut}…"
 
 
 def _href(url: str) -> str:

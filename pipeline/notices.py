@@ -103,7 +103,7 @@ def receipt(session: Session, board: Board, item: Submission) -> None:
     msg = _compose(
         board,
         item.sender_address,
-        f"[{item.tracking_code}] Đã nhận: {item.title}"[:200],
+        f"[{item.tracking_code}] Đã nhận: {mailkit.subject_title(item.title)}",
         body,
         item.message_id,
     )
@@ -124,7 +124,7 @@ def returned(session: Session, board: Board, item: Submission, flags: list[Flag]
     msg = _compose(
         board,
         item.sender_address,
-        f"[{item.tracking_code}] Cần bổ sung: {item.title}"[:200],
+        f"[{item.tracking_code}] Cần bổ sung: {mailkit.subject_title(item.title)}",
         body,
         item.message_id,
     )
@@ -148,7 +148,7 @@ def correction_too_large(
     msg = _compose(
         board,
         item.sender_address,
-        f"[{item.tracking_code}] Chưa nhận bản bổ sung: {item.title}"[:200],
+        f"[{item.tracking_code}] Chưa nhận bản bổ sung: {mailkit.subject_title(item.title)}",
         body,
         item.message_id,
     )

@@ -47,6 +47,7 @@ from pipeline.mailkit import (
     pick_files,
     set_bodies,
     simple,
+    subject_title,
     text_heading,
     title_line,
     when_vi,
@@ -327,7 +328,7 @@ def review_request(
     attach_limit: int = DEFAULT_ATTACH_LIMIT,
 ) -> Mail:
     """Ask ``recipient`` to review ``item`` at a step: by a button, or by a reply."""
-    name = title_line(item.title)
+    name = subject_title(item.title)
     subject = f"{SUBJECT_PREFIX[purpose]} {name} — {item.tracking_code} {one_line(subject_tag)}"
     msg = message(
         board,
@@ -463,7 +464,7 @@ def published_notice(
 
     He may withdraw or correct it on his page ``view_url``, or withdraw it by a reply
     (``GỠ BÀI: <lý do>``). Both URLs must be http(s) (ValueError otherwise)."""
-    name = title_line(item.title)
+    name = subject_title(item.title)
     subject = f"[Đã đăng] {name} — {item.tracking_code} {one_line(subject_tag)}"
     msg = message(
         board,
@@ -567,10 +568,11 @@ def outcome_to_sender(
         raise ValueError(f"outcome {outcome!r} needs the text to send (what to fix, the reason)")
     code, name = item.tracking_code, title_line(item.title)
     about = f"tin, bài “{name}” (mã theo dõi {code})"
+    short = subject_title(item.title)
     subjects = {
-        "approved": f"[{code}] Đã duyệt: {name}",
-        "changes": f"[{code}] Đề nghị chỉnh sửa: {name}",
-        "rejected": f"[{code}] Không duyệt đăng: {name}",
+        "approved": f"[{code}] Đã duyệt: {short}",
+        "changes": f"[{code}] Đề nghị chỉnh sửa: {short}",
+        "rejected": f"[{code}] Không duyệt đăng: {short}",
     }
     said = indent(text or "")
     if outcome == "approved":
@@ -728,7 +730,7 @@ def decision_receipt(
     message_id: str | None = None,
 ) -> Mail:
     """Confirm to a reviewer what was recorded in his name."""
-    subject = f"[{item.tracking_code}] Đã ghi nhận ý kiến: {title_line(item.title)}"
+    subject = f"[{item.tracking_code}] Đã ghi nhận ý kiến: {subject_title(item.title)}"
     body = (
         f"Kính gửi ông/bà {to.name},\n\n"
         f"Đã ghi nhận: {text.strip()}\n\n"

@@ -167,6 +167,27 @@ def test_a_receipt_to_a_mail_with_an_endless_message_id_stays_within_smtp_lines(
         assert max(len(line) for line in sent.read_bytes().splitlines()) <= 998
 
 
+def test_a_long_title_is_cut_in_the_subjects_at_a_word_and_the_codes_are_kept(rig: Rig) -> None:
+    """The receipt's subject was cut at 200 characters, in the middle of a word and with
+    nothing to say so; the review request's ran on for the whole title, its tracking code
+    and reply tag far past what a phone shows."""
+    title = "[GD] " + " ".join(["Hội nghị tổng kết công tác chuyển đổi số năm 2026"] * 6)
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, title))
+    rig.runner.run_once()
+    [item] = rig.items()
+    receipt, request = rig.sent()
+    code = re.escape(item.tracking_code)
+    for mail, pattern in (
+        (receipt, rf"\[{code}\] Đã nhận: (.+)"),
+        (request, rf"\[Duyệt tin bài\] (.+) — {code} \[#r\w+\]"),
+    ):
+        match = re.fullmatch(pattern, str(mail["Subject"]))
+        assert match is not None, mail["Subject"]
+        shown = match.group(1)
+        assert shown.endswith("…") and len(shown) <= 121
+        assert title.startswith(shown[:-1]) and title[len(shown) - 1] == " "  # a whole word
+
+
 def test_a_mail_whose_content_could_not_all_be_read_says_so(rig: Rig) -> None:
     """The article sits 45 MIME levels deep (past what is walked): what was lost is on
     the item, and the sender, asked for an author the lost text held, is told why."""
