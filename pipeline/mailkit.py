@@ -12,7 +12,9 @@ so no mail loop can start.
 
 from __future__ import annotations
 
+import base64
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -166,12 +168,35 @@ def footer_html(board: Board, note: str) -> str:
 # --- The envelope --------------------------------------------------------------------------------
 
 
+_WORD_BYTES = 45  # of UTF-8 in one base64 encoded word: 12 + 4 * 45 / 3 = 72 characters
+
+
+def _encoded_words(text: str) -> str:
+    """``text`` as RFC 2047 encoded words of at most 75 characters, each ending after a
+    whole word and its space where it can, so that a reader that keeps the space between
+    two encoded words (RFC 2047 says to drop it) shows two spaces, never a split word."""
+    chunks: list[bytes] = [b""]
+    for token in re.findall(r"\S+\s*", text):
+        data = token.encode("utf-8")
+        if chunks[-1] and len(chunks[-1]) + len(data) > _WORD_BYTES:
+            chunks.append(b"")
+        for char in token:  # a word longer than one encoded word is split by letters
+            if len(chunks[-1]) + len(char.encode("utf-8")) > _WORD_BYTES:
+                chunks.append(b"")
+            chunks[-1] += char.encode("utf-8")
+    return " ".join(f"=?utf-8?b?{base64.b64encode(c).decode('ascii')}?=" for c in chunks)
+
+
 def named_address(name: str | None, address: str) -> str:
-    """``name <address>`` for a header (the name RFC 2047-encoded when it is not ASCII)."""
-    try:
-        return formataddr((one_line(name), address), charset="utf-8")
-    except UnicodeEncodeError:  # an address that is not ASCII: the header encodes it whole
+    """``name <address>`` for a header; a name that is not ASCII is written in short
+    encoded words the header folds between (one word for the whole name broke RFC 2047's
+    75 characters from about 40 Vietnamese letters, and SMTP's 998 from about 700)."""
+    shown = one_line(name)
+    if not address.isascii():  # the header would encode it whole: no name then
         return address
+    if shown.isascii():
+        return formataddr((shown, address))
+    return f"{_encoded_words(shown)} <{address}>"
 
 
 # A Message-ID we answer is the sender's: one longer than this would make a header line
