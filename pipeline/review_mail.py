@@ -74,6 +74,7 @@ REPLY_FOOTER = (
     "\n\n--\n{name}\nThư này được gửi tự động. Để xử lý, bấm nút hoặc trả lời thư này "
     "theo hướng dẫn ở trên.\n"
 )
+RECORDED = "Đã ghi nhận:"
 CORRECTION_FOOTER = (
     "\n\n--\n{name}\nThư này được gửi tự động. Để gửi bản đã sửa, vui lòng trả lời thư này.\n"
 )
@@ -729,11 +730,13 @@ def decision_receipt(
     in_reply_to: str | None,
     message_id: str | None = None,
 ) -> Mail:
-    """Confirm to a reviewer what was recorded in his name."""
+    """Confirm to a reviewer what was recorded in his name: ``text`` says it, with or
+    without its leading «Đã ghi nhận:» (the workflow's own answer has it)."""
     subject = f"[{item.tracking_code}] Đã ghi nhận ý kiến: {subject_title(item.title)}"
+    said = text.strip().removeprefix(RECORDED).strip()
     body = (
         f"Kính gửi ông/bà {to.name},\n\n"
-        f"Đã ghi nhận: {text.strip()}\n\n"
+        f"{RECORDED} {said}\n\n"
         f"Về: {_about(item)}\n"
         f"Thời điểm: {when_vi(board, utcnow())}\n\n"
         "Nếu không phải ông/bà gửi ý kiến này, vui lòng báo ngay cho "
