@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from pipeline.config import Board
 from pipeline.files import FileStore
 from pipeline.mailbuild import Mail, Part
-from pipeline.models import StoredFile, utcnow
+from pipeline.models import StoredFile, Submission, utcnow
 from pipeline.sanitize import text_to_html
 from pipeline.screening import LOOP_HEADER
 
@@ -100,6 +100,18 @@ def subject_title(text: str | None) -> str:
     return f"{cut}…"
 
 
+def sender_of(item: Submission) -> str:
+    """The sender of ``item`` as a reader knows him: "name <address>", or the address."""
+    if item.sender_name and one_line(item.sender_name):
+        return f"{one_line(item.sender_name)} <{item.sender_address}>"
+    return item.sender_address or "(không rõ)"
+
+
+def dear_sender(item: Submission) -> str:
+    """The greeting of a mail to the sender of ``item``: his name, else his address."""
+    return f"Kính gửi {one_line(item.sender_name) or item.sender_address},"
+
+
 def _href(url: str) -> str:
     """An escaped http(s) URL for an ``href``; anything else is a caller's bug."""
     if urlsplit(url).scheme.lower() not in ("http", "https"):
@@ -160,7 +172,16 @@ def button(label: str, url: str, color: str) -> str:
     return f'<a href="{_href(url)}" style="{_BUTTON.format(color=color)}">{esc(label)}</a>'
 
 
-def footer_html(board: Board, note: str) -> str:
+AUTOMATIC = "Thư này được gửi tự động; vui lòng không trả lời nếu không cần thiết."
+
+
+def signature(board: Board, note: str = AUTOMATIC) -> str:
+    """The text part's signature: RFC 3676's "-- " line, the board's sender name, ``note``
+    (a mail client leaves it out of the reply it quotes)."""
+    return f"\n\n-- \n{board.mail_out.from_name}\n{note}\n"
+
+
+def footer_html(board: Board, note: str = AUTOMATIC) -> str:
     """The HTML signature: the board's sender name and ``note``."""
     return f'<p style="{MUTED}">—<br>{esc(board.mail_out.from_name)}<br>{esc(note)}</p>'
 
@@ -247,15 +268,15 @@ def set_bodies(msg: Mail, text: str, html_doc: str) -> Mail:
     return msg
 
 
-def simple(board: Board, msg: Mail, heading: str, text: str, footer: str) -> Mail:
-    """A short mail: the text, and the same text as HTML in the house layout."""
-    note = footer.strip().splitlines()[-1]
+def simple(board: Board, msg: Mail, heading: str, text: str, note: str = AUTOMATIC) -> Mail:
+    """A short mail: the text, and the same text as HTML in the house layout, both signed
+    with the board's name and ``note``."""
     blocks = [
         f'<h1 style="{H1}">{esc(heading)}</h1>',
         f'<div style="{P}">{text_to_html(text)}</div>',
         footer_html(board, note),
     ]
-    return set_bodies(msg, text + footer, html_document(heading, blocks))
+    return set_bodies(msg, text.rstrip() + signature(board, note), html_document(heading, blocks))
 
 
 # --- Attachments ---------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from pipeline.mailkit import (
     P,
     attach,
     button,
+    dear_sender,
     esc,
     files_section,
     footer_html,
@@ -45,7 +46,9 @@ from pipeline.mailkit import (
     number_vi,
     one_line,
     pick_files,
+    sender_of,
     set_bodies,
+    signature,
     simple,
     subject_title,
     text_heading,
@@ -53,7 +56,6 @@ from pipeline.mailkit import (
     when_vi,
 )
 from pipeline.models import StoredFile, Submission, utcnow
-from pipeline.notices import SIGNATURE
 from pipeline.sanitize import with_destinations
 
 Purpose = Literal["request", "again", "reminder"]
@@ -70,14 +72,13 @@ HEADLINE: dict[str, str] = {
     "reminder": "Nhắc: tin, bài đang chờ ông/bà duyệt",
 }
 
-REPLY_FOOTER = (
-    "\n\n--\n{name}\nThư này được gửi tự động. Để xử lý, bấm nút hoặc trả lời thư này "
-    "theo hướng dẫn ở trên.\n"
+REPLY_NOTE = (
+    "Thư này được gửi tự động. Để xử lý, bấm nút hoặc trả lời thư này theo hướng dẫn ở trên."
 )
+DIGEST_NOTE = "Thư này được gửi tự động mỗi ngày; vui lòng không trả lời nếu không cần thiết."
+ANSWER_NOTE = "Thư này được gửi tự động. Để xử lý, vui lòng trả lời thư này theo hướng dẫn ở trên."
 RECORDED = "Đã ghi nhận:"
-CORRECTION_FOOTER = (
-    "\n\n--\n{name}\nThư này được gửi tự động. Để gửi bản đã sửa, vui lòng trả lời thư này.\n"
-)
+CORRECTION_NOTE = "Thư này được gửi tự động. Để gửi bản đã sửa, vui lòng trả lời thư này."
 
 
 @dataclass(frozen=True)
@@ -149,10 +150,7 @@ def _document_line(document: dict[str, object]) -> list[tuple[str, str]]:
 
 def _details(board: Board, item: Submission, due_at: datetime | None) -> list[tuple[str, str]]:
     rows = [("Mã theo dõi", item.tracking_code)]
-    sender = item.sender_address
-    if item.sender_name:
-        sender = f"{one_line(item.sender_name)} <{item.sender_address}>"
-    rows.append(("Người gửi", sender or "(không rõ)"))
+    rows.append(("Người gửi", sender_of(item)))
     agency = next((a.name for a in board.agencies if a.id == item.agency_id), None)
     if agency:
         rows.append(("Cơ quan", agency))
@@ -350,9 +348,8 @@ def review_request(
         _howto(board, recipient, approve_url, view_url, link_days),
     ]
     text = "\n\n".join(t for t, _ in sections if t)
-    text += REPLY_FOOTER.format(name=board.mail_out.from_name)
-    footer = "Thư này được gửi tự động. Để xử lý, bấm nút hoặc trả lời thư này."
-    blocks = [h for _, h in sections if h] + [footer_html(board, footer)]
+    text += signature(board, REPLY_NOTE)
+    blocks = [h for _, h in sections if h] + [footer_html(board, REPLY_NOTE)]
     set_bodies(msg, text, html_document(subject, blocks))
     attach(msg, picked)
     return msg
@@ -481,7 +478,7 @@ def published_notice(
         _published_howto(recipient, view_url, link_days),
     ]
     text = "\n\n".join(t for t, _ in sections if t)
-    text += f"\n\n--\n{board.mail_out.from_name}\n{PUBLISHED_FOOTER}\n"
+    text += signature(board, PUBLISHED_FOOTER)
     blocks = [h for _, h in sections if h] + [footer_html(board, PUBLISHED_FOOTER)]
     return set_bodies(msg, text, html_document(subject, blocks))
 
@@ -534,14 +531,14 @@ def digest(board: Board, *, recipient: Member, entries: list[DigestEntry]) -> Ma
     links = "Các liên kết là riêng của ông/bà và chỉ dùng được một lần."
     text = f"{greeting}\n\n{heading} ({as_of}):\n\n"
     text += "\n\n".join(t for t, _ in rows) if rows else empty
-    text += f"\n\n{links}" + SIGNATURE.format(name=board.mail_out.from_name)
+    text += f"\n\n{links}" + signature(board, DIGEST_NOTE)
     blocks = [
         f'<h1 style="{H1}">{esc(heading)}</h1>',
         f'<p style="{P}">{esc(greeting)}</p>',
         f'<p style="{MUTED}">{esc(as_of)}.</p>',
         *(h for _, h in rows),
         f'<p style="{MUTED}">{esc(links)}</p>' if rows else f'<p style="{P}">{esc(empty)}</p>',
-        footer_html(board, "Thư này được gửi tự động mỗi ngày."),
+        footer_html(board, DIGEST_NOTE),
     ]
     return set_bodies(msg, text, html_document(subject, blocks))
 
@@ -594,8 +591,7 @@ def outcome_to_sender(
             f"{board.name} không duyệt đăng {about}.\n\nLý do:\n{said}\n\n"
             "Nếu cần trao đổi thêm, vui lòng liên hệ Ban Biên tập và ghi rõ mã theo dõi ở trên."
         )
-    greeting = f"Kính gửi {one_line(item.sender_name) or item.sender_address},"
-    footer = CORRECTION_FOOTER if outcome == "changes" else SIGNATURE
+    greeting = dear_sender(item)
     msg = message(
         board,
         to=named_address(item.sender_name, item.sender_address),
@@ -604,7 +600,9 @@ def outcome_to_sender(
         in_reply_to=in_reply_to,
         reply_to=_correction_address(board) if outcome == "changes" else None,
     )
-    msg.text = f"{greeting}\n\n{body}" + footer.format(name=board.mail_out.from_name)
+    msg.text = f"{greeting}\n\n{body}" + (
+        signature(board, CORRECTION_NOTE) if outcome == "changes" else signature(board)
+    )
     return msg
 
 
@@ -644,7 +642,7 @@ def _to_member(
         in_reply_to=in_reply_to,
         auto_replied=auto_replied,
     )
-    return simple(board, msg, heading, text, SIGNATURE.format(name=board.mail_out.from_name))
+    return simple(board, msg, heading, text)
 
 
 def refused_reply(
@@ -712,13 +710,7 @@ def reply_answer(
         in_reply_to=in_reply_to,
         auto_replied=in_reply_to is not None,
     )
-    return simple(
-        board,
-        msg,
-        "Chưa thực hiện được ý kiến của ông/bà",
-        body,
-        REPLY_FOOTER.format(name=board.mail_out.from_name),
-    )
+    return simple(board, msg, "Chưa thực hiện được ý kiến của ông/bà", body, ANSWER_NOTE)
 
 
 def decision_receipt(

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bs4 import BeautifulSoup
 from sqlalchemy import select
 
 from connectors.factory import cms
@@ -118,6 +119,14 @@ def test_an_approved_item_is_published_verified_and_the_sender_gets_the_link(
     rig.runner.deliver()
     told = [m for m in rig.sent() if SENDER in str(m["To"]) and "đã được đăng" in str(m["Subject"])]
     assert told and pub.url in told[-1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    # greeted, told where it went live (it read «đã được đăng trên Ban Biên tập …»), and
+    # signed once (the HTML part named the board twice and said nothing of being automatic)
+    plain, html = (told[-1].get_body((kind,)) for kind in ("plain", "html"))
+    assert plain is not None and html is not None
+    text, shown = plain.get_content(), BeautifulSoup(html.get_content(), "html.parser").get_text()
+    assert text.startswith("Kính gửi Lê Thị Hồng Nhung,\n")
+    assert "trên Cổng thông tin điện tử" in text and "đăng trên Ban Biên tập" not in text
+    assert shown.count(rig.board.mail_out.from_name) == 1 and "gửi tự động" in shown
     assert publisher(rig, tmp_path).run_once() == PublishResult(), "nothing twice"
 
 
