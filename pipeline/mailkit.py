@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -142,6 +143,13 @@ def size_vi(size: int) -> str:
     if size >= 1024:
         return f"{number_vi(size / 1024)} KB"
     return f"{size} byte"
+
+
+def over_limit(size: int, limit_mb: float) -> str:
+    """A size over a limit, as a sender needs it to act: "25,8 MB; tối đa 25 MB" (rounded
+    up, so that a size just over the limit never reads as the limit itself)."""
+    tenths = math.ceil(size * 10 / (1024 * 1024)) / 10
+    return f"{number_vi(tenths)} MB; tối đa {number_vi(limit_mb)} MB"
 
 
 def indent(text: str, prefix: str = "   ") -> str:

@@ -141,9 +141,8 @@ def correction_too_large(
     body = (
         f"{mailkit.dear_sender(item)}\n\n"
         f"{board.name} đã nhận thư gửi bổ sung cho tin, bài {_named(item)}, nhưng thư "
-        "vượt dung lượng cho phép "
-        f"({board.limits.max_message_mb:g} MB; {', '.join(oversized)}) nên chưa được "
-        "tiếp nhận. Tin, bài vẫn giữ như bản trước.\n\n" + dict(_HINTS)["too-large"]
+        f"vượt dung lượng cho phép: {', '.join(oversized)}, nên chưa được tiếp nhận. "
+        "Tin, bài vẫn giữ như bản trước.\n\n" + dict(_HINTS)["too-large"]
     )
     msg = _compose(
         board,

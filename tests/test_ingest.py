@@ -296,7 +296,7 @@ def test_oversized_attachment_is_kept_and_sender_told(tmp_path: Path, db_url: st
     with rig.sessions() as s:  # the raw message, attachment included, is kept
         assert (s.scalar(select(func.max(RawMessage.size))) or 0) > len(big)
     [notice] = rig.sent()
-    assert "video.mp4" in notice.get_content()
+    assert "video.mp4 (1,1 MB; tối đa 1 MB)" in notice.get_content()  # a size above the limit
 
 
 def test_a_message_over_the_size_limit_is_returned_unparsed(
@@ -337,7 +337,8 @@ def test_a_message_over_the_size_limit_is_returned_unparsed(
         assert (s.scalar(select(func.max(RawMessage.size))) or 0) > len(big)
     notice = next(m for m in rig.sent() if "Cần bổ sung" in str(m["Subject"]))
     assert notice["To"] == AGENCY_SENDER
-    assert "toàn bộ thư (1 MB)" in notice.get_content()
+    # the size and the limit (it read «toàn bộ thư (1 MB)» against a limit of 1 MB)
+    assert "toàn bộ thư (1,4 MB; tối đa 1 MB)" in notice.get_content()
 
 
 BIG = [("video.mp4", "video/mp4", b"\0" * (1024 * 1024))]  # over a 1 MB message limit
@@ -371,7 +372,8 @@ def test_a_correction_over_the_size_limit_leaves_the_item_as_it_was(
         before.flags,
     )
     notice = next(m for m in rig.sent() if "Chưa nhận bản bổ sung" in str(m["Subject"]))
-    assert notice["To"] == AGENCY_SENDER and "toàn bộ thư (1 MB)" in notice.get_content()
+    assert notice["To"] == AGENCY_SENDER
+    assert "cho phép: toàn bộ thư (1,4 MB; tối đa 1 MB), nên" in notice.get_content()
 
 
 def test_a_reviewers_reply_over_the_size_limit_is_answered_not_taken_as_news(
