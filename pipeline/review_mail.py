@@ -58,18 +58,20 @@ from pipeline.mailkit import (
 from pipeline.models import StoredFile, Submission, utcnow
 from pipeline.sanitize import with_destinations
 
-Purpose = Literal["request", "again", "reminder"]
+Purpose = Literal["request", "again", "reminder", "escalated"]
 Outcome = Literal["approved", "changes", "rejected"]
 
 SUBJECT_PREFIX: dict[str, str] = {
     "request": "[Duyệt tin bài]",
     "again": "[Duyệt lại]",
     "reminder": "[Nhắc duyệt]",
+    "escalated": "[Quá hạn, đề nghị duyệt thay]",
 }
 HEADLINE: dict[str, str] = {
     "request": "Đề nghị duyệt tin, bài",
     "again": "Đề nghị duyệt lại: nội dung đã thay đổi",
     "reminder": "Nhắc: tin, bài đang chờ ông/bà duyệt",
+    "escalated": "Tin, bài đã quá hạn: đề nghị ông/bà duyệt thay",
 }
 
 REPLY_NOTE = (
@@ -111,6 +113,10 @@ def _intro(
             "bản mới nhất: đề nghị ông/bà xem lại và xử lý theo thư này."
         ),
         "reminder": "Tin, bài dưới đây vẫn đang chờ ý kiến của ông/bà.",
+        "escalated": (
+            "Tin, bài dưới đây đã quá hạn xử lý mà chưa có ý kiến duyệt. Đề nghị ông/bà "
+            "xem xét, cho ý kiến thay ở bước này."
+        ),
     }
     step = f"Bước: {one_line(step_name)}"
     if acting_for is not None:

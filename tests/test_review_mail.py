@@ -162,7 +162,12 @@ def _attr(tag: Tag, name: str) -> str:
 
 @pytest.mark.parametrize(
     ("purpose", "prefix"),
-    [("request", "[Duyệt tin bài]"), ("again", "[Duyệt lại]"), ("reminder", "[Nhắc duyệt]")],
+    [
+        ("request", "[Duyệt tin bài]"),
+        ("again", "[Duyệt lại]"),
+        ("reminder", "[Nhắc duyệt]"),
+        ("escalated", "[Quá hạn, đề nghị duyệt thay]"),
+    ],
 )
 def test_subject_is_vietnamese_and_names_item_and_code(
     board: Board, stored: Stored, purpose: str, prefix: str
