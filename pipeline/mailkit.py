@@ -247,11 +247,15 @@ def message(
     reply_to: str | None = None,
     auto_replied: bool = False,
 ) -> Mail:
-    """A mail from the board with its headers set and no body yet."""
+    """A mail from the board with its headers set and no body yet. Its replies go to
+    ``reply_to``, else to the board's first mailbox when the From address is none of its
+    mailboxes (a sender's corrected version, a reviewer's answer would be lost there)."""
     out = board.mail_out
     msg = Mail()
     msg.add("From", named_address(out.from_name, out.from_address))
     msg.add("To", to)
+    boxes = [m.address for m in board.mailboxes]
+    reply_to = reply_to or (None if out.from_address in boxes else boxes[0])
     if reply_to:
         msg.add("Reply-To", reply_to)
     msg.add("Subject", one_line(subject))

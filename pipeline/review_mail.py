@@ -552,12 +552,6 @@ def digest(board: Board, *, recipient: Member, entries: list[DigestEntry]) -> Ma
 # --- Outcome to the sender -----------------------------------------------------------------------
 
 
-def _correction_address(board: Board) -> str | None:
-    """Where a corrected version should go, if not to the From address."""
-    boxes = [m.address for m in board.mailboxes]
-    return None if board.mail_out.from_address in boxes else boxes[0]
-
-
 def outcome_to_sender(
     board: Board,
     item: Submission,
@@ -604,7 +598,6 @@ def outcome_to_sender(
         subject=subjects[outcome],
         message_id=message_id,
         in_reply_to=in_reply_to,
-        reply_to=_correction_address(board) if outcome == "changes" else None,
     )
     msg.text = f"{greeting}\n\n{body}" + (
         signature(board, CORRECTION_NOTE) if outcome == "changes" else signature(board)

@@ -207,6 +207,24 @@ def test_a_mail_whose_content_could_not_all_be_read_says_so(rig: Rig) -> None:
     assert "thư bị lỗi cấu trúc" in notice.get_content()
 
 
+def test_a_board_sending_from_an_address_it_does_not_read_is_answered_at_its_mailbox(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Sent from «không trả lời», a receipt or a return notice was answered there: the
+    sender's corrected version never reached the board. Replies now go to its mailbox;
+    a review request's still go to its own reply address."""
+    board = load_board(CONFIG / "demo.toml")
+    out = board.mail_out.model_copy(update={"from_address": "khong-tra-loi@demo.bientap.vn"})
+    rig = make_rig(tmp_path, db_url, board.model_copy(update={"mail_out": out}))
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX))
+    rig.drop(article_mail("vanthu@syt.demo.bientap.vn", DEMO_BOX, "[YT] Khám sàng lọc", "Tin."))
+    rig.runner.run_once()
+    receipt, request, returned = rig.sent()
+    assert "Đã nhận" in str(receipt["Subject"]) and "Cần bổ sung" in str(returned["Subject"])
+    assert receipt["Reply-To"] == returned["Reply-To"] == DEMO_BOX
+    assert str(request["Reply-To"]).startswith("bbt+r")
+
+
 def test_bi_mat_in_a_headline_is_not_a_stamp(rig: Rig) -> None:
     rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, "BÍ MẬT CỦA NHỮNG HỌC SINH GIỎI", NEWS_BODY))
     rig.runner.run_once()
