@@ -181,6 +181,16 @@ def button(label: str, url: str, color: str) -> str:
 
 
 AUTOMATIC = "Thư này được gửi tự động; vui lòng không trả lời nếu không cần thiết."
+CORRECTION_NOTE = "Thư này được gửi tự động. Để gửi bản đã sửa, vui lòng trả lời thư này."
+
+
+def how_to_correct(code: str) -> str:
+    """How a sender sends a corrected version: by answering, the tracking code kept."""
+    return (
+        "Sau khi sửa, vui lòng trả lời thư này kèm bản đã sửa (trong nội dung thư hoặc tệp "
+        f"đính kèm), giữ nguyên mã theo dõi [{code}] trong tiêu đề thư, để Ban Biên tập "
+        "tiếp tục xem xét."
+    )
 
 
 def signature(board: Board, note: str = AUTOMATIC) -> str:

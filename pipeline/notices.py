@@ -19,10 +19,17 @@ from pipeline.mailbuild import Mail
 from pipeline.models import NoticeLog, OutgoingMail, State, Submission, utcnow
 
 
-def _compose(board: Board, to: str, subject: str, body: str, reply_to_id: str | None) -> Mail:
-    """A plain-text notice in answer to a sender's mail."""
+def _compose(
+    board: Board,
+    to: str,
+    subject: str,
+    body: str,
+    reply_to_id: str | None,
+    note: str = mailkit.AUTOMATIC,
+) -> Mail:
+    """A plain-text notice in answer to a sender's mail, signed with ``note``."""
     msg = mailkit.message(board, to=to, subject=subject, in_reply_to=reply_to_id, auto_replied=True)
-    msg.text = body + mailkit.signature(board)
+    msg.text = body + mailkit.signature(board, note)
     return msg
 
 
@@ -70,10 +77,10 @@ def allowed(
 
 
 _HINTS = (
-    ("too-large", "Đề nghị nén, chia nhỏ tệp hoặc gửi đường dẫn tải về, rồi gửi lại."),
-    ("missing-author", "Đề nghị bổ sung họ tên tác giả theo mẫu cung cấp thông tin và gửi lại."),
-    ("missing-unit", "Đề nghị bổ sung đơn vị, địa chỉ của tác giả và gửi lại."),
-    ("missing-source", "Đề nghị ghi rõ nguồn của tin, bài sưu tầm và gửi lại."),
+    ("too-large", "Đề nghị nén, chia nhỏ tệp hoặc gửi đường dẫn tải về."),
+    ("missing-author", "Đề nghị bổ sung họ tên tác giả theo mẫu cung cấp thông tin."),
+    ("missing-unit", "Đề nghị bổ sung đơn vị, địa chỉ của tác giả."),
+    ("missing-source", "Đề nghị ghi rõ nguồn của tin, bài sưu tầm."),
     (
         "damaged-mail",
         "Lưu ý: thư bị lỗi cấu trúc nên một phần nội dung có thể không đọc được; đề nghị gửi "
@@ -120,6 +127,7 @@ def returned(session: Session, board: Board, item: Submission, flags: list[Flag]
         f"{board.name} đã nhận tin, bài {_named(item)} nhưng chưa thể tiếp nhận vì:\n\n"
         f"{_lines(flags, Action.RETURN)}\n\n"
         + "\n".join(hint for code, hint in _HINTS if any(f.code == code for f in flags))
+        + f"\n\n{mailkit.how_to_correct(item.tracking_code)}"
     )
     msg = _compose(
         board,
@@ -127,6 +135,7 @@ def returned(session: Session, board: Board, item: Submission, flags: list[Flag]
         f"[{item.tracking_code}] Cần bổ sung: {mailkit.subject_title(item.title)}",
         body,
         item.message_id,
+        mailkit.CORRECTION_NOTE,
     )
     _queue(session, board, item, item.sender_address, "returned", msg)
     return True
@@ -142,7 +151,8 @@ def correction_too_large(
         f"{mailkit.dear_sender(item)}\n\n"
         f"{board.name} đã nhận thư gửi bổ sung cho tin, bài {_named(item)}, nhưng thư "
         f"vượt dung lượng cho phép: {', '.join(oversized)}, nên chưa được tiếp nhận. "
-        "Tin, bài vẫn giữ như bản trước.\n\n" + dict(_HINTS)["too-large"]
+        "Tin, bài vẫn giữ như bản trước.\n\n"
+        f"{dict(_HINTS)['too-large']}\n\n{mailkit.how_to_correct(item.tracking_code)}"
     )
     msg = _compose(
         board,
@@ -150,6 +160,7 @@ def correction_too_large(
         f"[{item.tracking_code}] Chưa nhận bản bổ sung: {mailkit.subject_title(item.title)}",
         body,
         item.message_id,
+        mailkit.CORRECTION_NOTE,
     )
     _queue(session, board, item, item.sender_address, "correction-too-large", msg)
 

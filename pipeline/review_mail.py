@@ -25,6 +25,7 @@ from pipeline.mailkit import (
     BLUE,
     BOX,
     CODE,
+    CORRECTION_NOTE,
     DEFAULT_ATTACH_LIMIT,
     GREEN,
     H1,
@@ -39,6 +40,7 @@ from pipeline.mailkit import (
     esc,
     files_section,
     footer_html,
+    how_to_correct,
     html_document,
     indent,
     message,
@@ -80,7 +82,6 @@ REPLY_NOTE = (
 DIGEST_NOTE = "Thư này được gửi tự động mỗi ngày; vui lòng không trả lời nếu không cần thiết."
 ANSWER_NOTE = "Thư này được gửi tự động. Để xử lý, vui lòng trả lời thư này theo hướng dẫn ở trên."
 RECORDED = "Đã ghi nhận:"
-CORRECTION_NOTE = "Thư này được gửi tự động. Để gửi bản đã sửa, vui lòng trả lời thư này."
 
 
 @dataclass(frozen=True)
@@ -581,10 +582,7 @@ def outcome_to_sender(
     elif outcome == "changes":
         body = (
             f"{board.name} đã xem {about} và đề nghị quý cơ quan, đơn vị chỉnh sửa trước khi "
-            f"đăng tải.\n\nNội dung cần sửa:\n{said}\n\n"
-            "Sau khi sửa, vui lòng trả lời thư này kèm bản đã sửa (trong nội dung thư hoặc tệp "
-            f"đính kèm), giữ nguyên mã theo dõi [{code}] trong tiêu đề thư, để Ban Biên tập "
-            "tiếp tục xem xét."
+            f"đăng tải.\n\nNội dung cần sửa:\n{said}\n\n{how_to_correct(code)}"
         )
     else:
         body = (

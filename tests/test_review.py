@@ -237,6 +237,13 @@ def test_a_returned_item_whose_correction_still_lacks_the_author_is_returned_aga
     anonymous = NEWS_BODY.replace("Tin, ảnh: Lê Thị Hồng Nhung\n", "")
     item = submit(rig, DEMO_SENDER, "[GD] Ngày hội tuyển sinh", anonymous)
     assert item.state == State.RETURNED
+    # the notice says to answer it, as the correction below does (it said «gửi lại», then
+    # «vui lòng không trả lời nếu không cần thiết»: a new mail would be a new item)
+    [notice] = [m for m in rig.sent() if "Cần bổ sung" in str(m["Subject"])]
+    text = " ".join(notice.get_content().split())
+    assert "vui lòng trả lời thư này kèm bản đã sửa" in text
+    assert f"giữ nguyên mã theo dõi [{item.tracking_code}]" in text
+    assert "không trả lời" not in text
     still = correct(rig, item, anonymous.replace("1.200", "1.500"))
     assert still.state == State.RETURNED and still.version == 2
     assert pending(rig, item.id) == []
