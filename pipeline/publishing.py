@@ -783,6 +783,7 @@ class Publisher:
             heading = "Không đăng được tin, bài lên cổng"
             what = "đã được duyệt nhưng không đăng được lên cổng"
         name = mailkit.title_line(item.title)
+        tries = f" sau {pub.attempts} lần thử" if pub.attempts else ""  # none: parked at once
         for to in self._operators():
             _mail(
                 d,
@@ -790,9 +791,8 @@ class Publisher:
                 to,
                 "publish-dead",
                 heading,
-                f"Tin, bài «{name}» ({item.tracking_code}) {what} sau {pub.attempts} "
-                f"lần thử ({self.cms.name}).\n\n"
-                f"Thông báo của hệ thống quản trị nội dung:\n  {error}\n\n"
+                f"Tin, bài «{name}» ({item.tracking_code}) {what}{tries} ({self.cms.name}).\n\n"
+                f"Nguyên nhân:\n  {error}\n\n"
                 "Sau khi khắc phục, chạy: bientap retry " + item.tracking_code + "\n",
             )
 

@@ -202,6 +202,13 @@ def test_an_attachment_gone_from_the_store_makes_a_dead_letter_the_operators_see
     assert pub.state == PubState.DEAD and str(lost) in (pub.last_error or "")
     assert "không còn trong kho tệp" in (pub.last_error or "")
     assert "publish-dead" in kinds(rig)
+    rig.runner.deliver()
+    [told] = [m for m in rig.sent() if "Không đăng được" in str(m["Subject"])]
+    plain = told.get_body(("plain",))
+    assert plain is not None
+    text = plain.get_content()
+    assert "Kính gửi ông/bà Vũ Thị Giang," in text and str(lost) in text
+    assert "lần thử" not in text  # it read «không đăng được lên cổng sau 0 lần thử»
 
 
 def test_a_post_changed_by_hand_is_caught_and_put_back(site_rig: Rig, tmp_path: Path) -> None:
