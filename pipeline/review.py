@@ -791,7 +791,7 @@ def ask_verifiers(d: Desk, item: Submission, found: list[str]) -> None:
         "Kiểm tra tự động không thấy khác biệt; đề nghị xem lại bài trên cổng và xác nhận.",
     )
     for member in d.board.members_with_role(d.board.publish.verifier_role):
-        ask(d, item, seat(d, item, index, VERIFYING.id, member.id), "request", notes=notes)
+        ask(d, item, seat(d, item, index, VERIFYING.id, member.id), "check", notes=notes)
 
 
 def _on_check(

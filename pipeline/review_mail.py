@@ -60,7 +60,8 @@ from pipeline.mailkit import (
 from pipeline.models import StoredFile, Submission, utcnow
 from pipeline.sanitize import with_destinations
 
-Purpose = Literal["request", "again", "reminder", "escalated"]
+# "check": the verifier compares the live post with the approved version (verify = "human")
+Purpose = Literal["request", "again", "reminder", "escalated", "check"]
 Outcome = Literal["approved", "changes", "rejected"]
 
 SUBJECT_PREFIX: dict[str, str] = {
@@ -68,12 +69,14 @@ SUBJECT_PREFIX: dict[str, str] = {
     "again": "[Duyệt lại]",
     "reminder": "[Nhắc duyệt]",
     "escalated": "[Quá hạn, đề nghị duyệt thay]",
+    "check": "[Kiểm tra bài đã đăng]",
 }
 HEADLINE: dict[str, str] = {
     "request": "Đề nghị duyệt tin, bài",
     "again": "Đề nghị duyệt lại: nội dung đã thay đổi",
     "reminder": "Nhắc: tin, bài đang chờ ông/bà duyệt",
     "escalated": "Tin, bài đã quá hạn: đề nghị ông/bà duyệt thay",
+    "check": "Đề nghị kiểm tra bài đã đăng trên cổng",
 }
 
 REPLY_NOTE = (
@@ -117,6 +120,10 @@ def _intro(
         "escalated": (
             "Tin, bài dưới đây đã quá hạn xử lý mà chưa có ý kiến duyệt. Đề nghị ông/bà "
             "xem xét, cho ý kiến thay ở bước này."
+        ),
+        "check": (
+            "Tin, bài dưới đây đã được đăng lên Cổng thông tin điện tử. Đề nghị ông/bà đối "
+            "chiếu bài trên cổng với bản đã duyệt, rồi xác nhận hoặc yêu cầu cập nhật lại."
         ),
     }
     step = f"Bước: {one_line(step_name)}"
@@ -244,8 +251,17 @@ def _forward_example(board: Board, recipient: Member) -> str:
     return other.email
 
 
-def _commands(board: Board, recipient: Member) -> list[tuple[str, str]]:
-    """(command, what it does / an example), in the order reviewers need them."""
+def _commands(board: Board, recipient: Member, purpose: Purpose) -> list[tuple[str, str]]:
+    """(command, what it does / an example), in the order reviewers need them; a verifier
+    has two (``review._on_check`` refuses the others)."""
+    if purpose == "check":
+        return [
+            ("DUYỆT", "xác nhận bài trên cổng đúng với bản đã duyệt"),
+            (
+                "SỬA: <nội dung cần cập nhật>",
+                "yêu cầu cập nhật lại bài trên cổng; ví dụ: SỬA: Ảnh thứ hai chưa được đăng.",
+            ),
+        ]
     return [
         ("DUYỆT", "duyệt đăng tin, bài"),
         ("TỪ CHỐI: <lý do>", "ví dụ: TỪ CHỐI: Nội dung trùng với tin đã đăng."),
@@ -262,22 +278,33 @@ def _commands(board: Board, recipient: Member) -> list[tuple[str, str]]:
 
 
 def _howto(
-    board: Board, recipient: Member, approve_url: str, view_url: str, link_days: float
+    board: Board,
+    recipient: Member,
+    purpose: Purpose,
+    approve_url: str,
+    view_url: str,
+    link_days: float,
 ) -> tuple[str, str]:
     title = "Cách xử lý"
-    approve, view = "Duyệt", "Xem, sửa, trả lại hoặc từ chối"
+    check = purpose == "check"
+    if check:  # the labels of the link page's buttons
+        approve, view = "Đúng — xác nhận bài đã đăng", "Xem, so sánh hoặc yêu cầu cập nhật lại"
+        english = "Tiếng Anh: APPROVE, CHANGES: <what to fix>."
+        forward = ""
+    else:
+        approve, view = "Duyệt", "Xem, sửa, trả lại hoặc từ chối"
+        english = "Tiếng Anh: APPROVE, REJECT: <reason>, CHANGES: <what to fix>, FORWARD <member>."
+        forward = "; để nhờ thành viên khác xem xét, dùng lệnh CHUYỂN"
     first = "1. Bấm nút (hoặc mở liên kết):"
     second = (
         "2. Hoặc trả lời thư này, ghi một lệnh ở dòng đầu tiên (có dấu hay không dấu đều được):"
     )
-    english = "Tiếng Anh: APPROVE, REJECT: <reason>, CHANGES: <what to fix>, FORWARD <member>."
     own = f"Thư trả lời phải gửi từ địa chỉ thư công vụ của ông/bà ({recipient.email})."
     links = (
         f"Các liên kết trong thư này là riêng của ông/bà, chỉ dùng được một lần và hết hạn sau "
-        f"{number_vi(link_days)} ngày. Vui lòng không chuyển tiếp thư này; để nhờ thành viên "
-        "khác xem xét, dùng lệnh CHUYỂN."
+        f"{number_vi(link_days)} ngày. Vui lòng không chuyển tiếp thư này{forward}."
     )
-    commands = _commands(board, recipient)
+    commands = _commands(board, recipient, purpose)
     text = "\n".join(
         [
             text_heading(title),
@@ -352,7 +379,7 @@ def review_request(
         _preview(item),
         files_section(picked),
         _history_section(history),
-        _howto(board, recipient, approve_url, view_url, link_days),
+        _howto(board, recipient, purpose, approve_url, view_url, link_days),
     ]
     text = "\n\n".join(t for t, _ in sections if t)
     text += signature(board, REPLY_NOTE)

@@ -167,6 +167,7 @@ def _attr(tag: Tag, name: str) -> str:
         ("again", "[Duyệt lại]"),
         ("reminder", "[Nhắc duyệt]"),
         ("escalated", "[Quá hạn, đề nghị duyệt thay]"),
+        ("check", "[Kiểm tra bài đã đăng]"),
     ],
 )
 def test_subject_is_vietnamese_and_names_item_and_code(
