@@ -12,7 +12,10 @@ so no mail loop can start.
 
 from __future__ import annotations
 
+import base64
 import html
+import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,20 +26,25 @@ from zoneinfo import ZoneInfo
 from pipeline.config import Board
 from pipeline.files import FileStore
 from pipeline.mailbuild import Mail, Part
-from pipeline.models import StoredFile, utcnow
+from pipeline.models import StoredFile, Submission, utcnow
 from pipeline.sanitize import text_to_html
 from pipeline.screening import LOOP_HEADER
 
 DEFAULT_ATTACH_LIMIT = 10 * 1024 * 1024  # bytes of attachments per mail, before encoding
 LARGE_FILE_NOTE = "tệp lớn, xem trên trang duyệt"
 NO_TITLE = "(không có tiêu đề)"
+SUBJECT_TITLE_CHARS = 120  # of an item's title in a Subject; the whole title is in the mail
 
 # Inline styles (values of ``style=""``): Gmail and most mobile clients keep only these.
 _BODY = "margin:0;padding:0;background-color:#f3f4f6;"
-_WRAP = (
+_WRAP = (  # a word longer than the screen (a URL, a code, a run-together title) breaks
     "max-width:640px;margin:0 auto;padding:16px;background-color:#ffffff;"
     "font-family:Arial,Helvetica,sans-serif;font-size:16px;line-height:1.5;color:#111827;"
+    "overflow-wrap:anywhere;word-wrap:break-word;word-break:break-word;"
 )
+# the sender's own HTML (the preview) has no styles: its preformatted text wraps, its
+# images and tables keep to the column
+_SHEET = "img{max-width:100%;height:auto;}pre{white-space:pre-wrap;}table{max-width:100%;}"
 H1 = "font-size:22px;line-height:1.3;margin:0 0 12px 0;"
 H2 = "font-size:18px;line-height:1.3;margin:24px 0 8px 0;"
 P = "margin:0 0 12px 0;font-size:16px;"  # a paragraph
@@ -80,6 +88,31 @@ def title_line(text: str | None) -> str:
     return one_line(text) or NO_TITLE
 
 
+def subject_title(text: str | None) -> str:
+    """A title for a Subject: :func:`title_line`, cut after the last whole word that fits
+    in :data:`SUBJECT_TITLE_CHARS` and marked "…" (inside a word only when one word is
+    most of it), so that what follows the title (a tracking code, a reply tag) is kept."""
+    title = title_line(text)
+    if len(title) <= SUBJECT_TITLE_CHARS:
+        return title
+    cut = title[: SUBJECT_TITLE_CHARS + 1].rpartition(" ")[0].rstrip(" ,.;:-–—")
+    if len(cut) < SUBJECT_TITLE_CHARS // 2:
+        cut = title[:SUBJECT_TITLE_CHARS]
+    return f"{cut}…"
+
+
+def sender_of(item: Submission) -> str:
+    """The sender of ``item`` as a reader knows him: "name <address>", or the address."""
+    if item.sender_name and one_line(item.sender_name):
+        return f"{one_line(item.sender_name)} <{item.sender_address}>"
+    return item.sender_address or "(không rõ)"
+
+
+def dear_sender(item: Submission) -> str:
+    """The greeting of a mail to the sender of ``item``: his name, else his address."""
+    return f"Kính gửi {one_line(item.sender_name) or item.sender_address},"
+
+
 def _href(url: str) -> str:
     """An escaped http(s) URL for an ``href``; anything else is a caller's bug."""
     if urlsplit(url).scheme.lower() not in ("http", "https"):
@@ -112,6 +145,13 @@ def size_vi(size: int) -> str:
     return f"{size} byte"
 
 
+def over_limit(size: int, limit_mb: float) -> str:
+    """A size over a limit, as a sender needs it to act: "25,8 MB; tối đa 25 MB" (rounded
+    up, so that a size just over the limit never reads as the limit itself)."""
+    tenths = math.ceil(size * 10 / (1024 * 1024)) / 10
+    return f"{number_vi(tenths)} MB; tối đa {number_vi(limit_mb)} MB"
+
+
 def indent(text: str, prefix: str = "   ") -> str:
     """``text`` stripped, each non-empty line prefixed (for quoting in a text part)."""
     return "\n".join(prefix + line if line else "" for line in text.strip().splitlines())
@@ -128,7 +168,7 @@ def html_document(title: str, blocks: Sequence[str]) -> str:
         '<!DOCTYPE html>\n<html lang="vi"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(title)}</title>"
-        "<style>img{max-width:100%;height:auto;}</style></head>\n"
+        f"<style>{_SHEET}</style></head>\n"
         f'<body style="{_BODY}"><div style="{_WRAP}">\n'
         + "\n".join(blocks)
         + "\n</div></body></html>\n"
@@ -140,7 +180,26 @@ def button(label: str, url: str, color: str) -> str:
     return f'<a href="{_href(url)}" style="{_BUTTON.format(color=color)}">{esc(label)}</a>'
 
 
-def footer_html(board: Board, note: str) -> str:
+AUTOMATIC = "Thư này được gửi tự động; vui lòng không trả lời nếu không cần thiết."
+CORRECTION_NOTE = "Thư này được gửi tự động. Để gửi bản đã sửa, vui lòng trả lời thư này."
+
+
+def how_to_correct(code: str) -> str:
+    """How a sender sends a corrected version: by answering, the tracking code kept."""
+    return (
+        "Sau khi sửa, vui lòng trả lời thư này kèm bản đã sửa (trong nội dung thư hoặc tệp "
+        f"đính kèm), giữ nguyên mã theo dõi [{code}] trong tiêu đề thư, để Ban Biên tập "
+        "tiếp tục xem xét."
+    )
+
+
+def signature(board: Board, note: str = AUTOMATIC) -> str:
+    """The text part's signature: RFC 3676's "-- " line, the board's sender name, ``note``
+    (a mail client leaves it out of the reply it quotes)."""
+    return f"\n\n-- \n{board.mail_out.from_name}\n{note}\n"
+
+
+def footer_html(board: Board, note: str = AUTOMATIC) -> str:
     """The HTML signature: the board's sender name and ``note``."""
     return f'<p style="{MUTED}">—<br>{esc(board.mail_out.from_name)}<br>{esc(note)}</p>'
 
@@ -148,12 +207,35 @@ def footer_html(board: Board, note: str) -> str:
 # --- The envelope --------------------------------------------------------------------------------
 
 
+_WORD_BYTES = 45  # of UTF-8 in one base64 encoded word: 12 + 4 * 45 / 3 = 72 characters
+
+
+def _encoded_words(text: str) -> str:
+    """``text`` as RFC 2047 encoded words of at most 75 characters, each ending after a
+    whole word and its space where it can, so that a reader that keeps the space between
+    two encoded words (RFC 2047 says to drop it) shows two spaces, never a split word."""
+    chunks: list[bytes] = [b""]
+    for token in re.findall(r"\S+\s*", text):
+        data = token.encode("utf-8")
+        if chunks[-1] and len(chunks[-1]) + len(data) > _WORD_BYTES:
+            chunks.append(b"")
+        for char in token:  # a word longer than one encoded word is split by letters
+            if len(chunks[-1]) + len(char.encode("utf-8")) > _WORD_BYTES:
+                chunks.append(b"")
+            chunks[-1] += char.encode("utf-8")
+    return " ".join(f"=?utf-8?b?{base64.b64encode(c).decode('ascii')}?=" for c in chunks)
+
+
 def named_address(name: str | None, address: str) -> str:
-    """``name <address>`` for a header (the name RFC 2047-encoded when it is not ASCII)."""
-    try:
-        return formataddr((one_line(name), address), charset="utf-8")
-    except UnicodeEncodeError:  # an address that is not ASCII: the header encodes it whole
+    """``name <address>`` for a header; a name that is not ASCII is written in short
+    encoded words the header folds between (one word for the whole name broke RFC 2047's
+    75 characters from about 40 Vietnamese letters, and SMTP's 998 from about 700)."""
+    shown = one_line(name)
+    if not address.isascii():  # the header would encode it whole: no name then
         return address
+    if shown.isascii():
+        return formataddr((shown, address))
+    return f"{_encoded_words(shown)} <{address}>"
 
 
 # A Message-ID we answer is the sender's: one longer than this would make a header line
@@ -175,11 +257,15 @@ def message(
     reply_to: str | None = None,
     auto_replied: bool = False,
 ) -> Mail:
-    """A mail from the board with its headers set and no body yet."""
+    """A mail from the board with its headers set and no body yet. Its replies go to
+    ``reply_to``, else to the board's first mailbox when the From address is none of its
+    mailboxes (a sender's corrected version, a reviewer's answer would be lost there)."""
     out = board.mail_out
     msg = Mail()
     msg.add("From", named_address(out.from_name, out.from_address))
     msg.add("To", to)
+    boxes = [m.address for m in board.mailboxes]
+    reply_to = reply_to or (None if out.from_address in boxes else boxes[0])
     if reply_to:
         msg.add("Reply-To", reply_to)
     msg.add("Subject", one_line(subject))
@@ -204,15 +290,15 @@ def set_bodies(msg: Mail, text: str, html_doc: str) -> Mail:
     return msg
 
 
-def simple(board: Board, msg: Mail, heading: str, text: str, footer: str) -> Mail:
-    """A short mail: the text, and the same text as HTML in the house layout."""
-    note = footer.strip().splitlines()[-1]
+def simple(board: Board, msg: Mail, heading: str, text: str, note: str = AUTOMATIC) -> Mail:
+    """A short mail: the text, and the same text as HTML in the house layout, both signed
+    with the board's name and ``note``."""
     blocks = [
         f'<h1 style="{H1}">{esc(heading)}</h1>',
         f'<div style="{P}">{text_to_html(text)}</div>',
         footer_html(board, note),
     ]
-    return set_bodies(msg, text + footer, html_document(heading, blocks))
+    return set_bodies(msg, text.rstrip() + signature(board, note), html_document(heading, blocks))
 
 
 # --- Attachments ---------------------------------------------------------------------------------

@@ -366,7 +366,7 @@ class ReviewNotice(Base):
     token: Mapped[str] = mapped_column(String(40), unique=True)
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
     version: Mapped[str] = mapped_column(String(64))
-    purpose: Mapped[str] = mapped_column(String(16))  # request | again | reminder
+    purpose: Mapped[str] = mapped_column(String(16))  # review_mail.Purpose: request, check…
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

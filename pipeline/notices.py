@@ -18,15 +18,18 @@ from pipeline.config import Board, Role
 from pipeline.mailbuild import Mail
 from pipeline.models import NoticeLog, OutgoingMail, State, Submission, utcnow
 
-SIGNATURE = (
-    "\n\n--\n{name}\nThư này được gửi tự động; vui lòng không trả lời nếu không cần thiết.\n"
-)
 
-
-def _compose(board: Board, to: str, subject: str, body: str, reply_to_id: str | None) -> Mail:
-    """A plain-text notice in answer to a sender's mail."""
+def _compose(
+    board: Board,
+    to: str,
+    subject: str,
+    body: str,
+    reply_to_id: str | None,
+    note: str = mailkit.AUTOMATIC,
+) -> Mail:
+    """A plain-text notice in answer to a sender's mail, signed with ``note``."""
     msg = mailkit.message(board, to=to, subject=subject, in_reply_to=reply_to_id, auto_replied=True)
-    msg.text = body + SIGNATURE.format(name=board.mail_out.from_name)
+    msg.text = body + mailkit.signature(board, note)
     return msg
 
 
@@ -77,10 +80,10 @@ def allowed(
 SENDER_NOTES = frozenset({"several-articles"})
 
 _HINTS = (
-    ("too-large", "Đề nghị nén, chia nhỏ tệp hoặc gửi đường dẫn tải về, rồi gửi lại."),
-    ("missing-author", "Đề nghị bổ sung họ tên tác giả theo mẫu cung cấp thông tin và gửi lại."),
-    ("missing-unit", "Đề nghị bổ sung đơn vị, địa chỉ của tác giả và gửi lại."),
-    ("missing-source", "Đề nghị ghi rõ nguồn của tin, bài sưu tầm và gửi lại."),
+    ("too-large", "Đề nghị nén, chia nhỏ tệp hoặc gửi đường dẫn tải về."),
+    ("missing-author", "Đề nghị bổ sung họ tên tác giả theo mẫu cung cấp thông tin."),
+    ("missing-unit", "Đề nghị bổ sung đơn vị, địa chỉ của tác giả."),
+    ("missing-source", "Đề nghị ghi rõ nguồn của tin, bài sưu tầm."),
     (
         "damaged-mail",
         "Lưu ý: thư bị lỗi cấu trúc nên một phần nội dung có thể không đọc được; đề nghị gửi "
@@ -89,16 +92,21 @@ _HINTS = (
 )
 
 
+def _named(item: Submission) -> str:
+    """“title” (mã theo dõi code): the item as a notice names it."""
+    return f"“{mailkit.title_line(item.title)}” (mã theo dõi {item.tracking_code})"
+
+
 def _lines(flags: list[Flag], action: Action) -> str:
     return "\n".join(f"  - {f.message}" for f in flags if f.action is action)
 
 
 def receipt(session: Session, board: Board, item: Submission) -> None:
     body = (
-        f"Kính gửi {item.sender_name or item.sender_address},\n\n"
+        f"{mailkit.dear_sender(item)}\n\n"
         f"{board.name} đã nhận được tin, bài của quý cơ quan, đơn vị.\n\n"
         f"  Mã theo dõi: {item.tracking_code}\n"
-        f"  Tiêu đề: {item.title or '(không có tiêu đề)'}\n\n"
+        f"  Tiêu đề: {mailkit.title_line(item.title)}\n\n"
         "Tin, bài sẽ được chuyển thành viên phụ trách lĩnh vực xem xét theo quy chế của "
         "Ban Biên tập. Quý cơ quan sẽ nhận được thông báo khi có kết quả.\n"
         "Khi liên hệ về tin, bài này, vui lòng ghi mã theo dõi ở trên."
@@ -109,7 +117,7 @@ def receipt(session: Session, board: Board, item: Submission) -> None:
     msg = _compose(
         board,
         item.sender_address,
-        f"[{item.tracking_code}] Đã nhận: {item.title}"[:200],
+        f"[{item.tracking_code}] Đã nhận: {mailkit.subject_title(item.title)}",
         body,
         item.message_id,
     )
@@ -121,18 +129,19 @@ def returned(session: Session, board: Board, item: Submission, flags: list[Flag]
     if not allowed(session, board, item.sender_address, reason, utcnow()):
         return False
     body = (
-        f"Kính gửi {item.sender_name or item.sender_address},\n\n"
-        f"{board.name} đã nhận tin, bài “{item.title}” (mã theo dõi {item.tracking_code}) "
-        "nhưng chưa thể tiếp nhận vì:\n\n"
+        f"{mailkit.dear_sender(item)}\n\n"
+        f"{board.name} đã nhận tin, bài {_named(item)} nhưng chưa thể tiếp nhận vì:\n\n"
         f"{_lines(flags, Action.RETURN)}\n\n"
         + "\n".join(hint for code, hint in _HINTS if any(f.code == code for f in flags))
+        + f"\n\n{mailkit.how_to_correct(item.tracking_code)}"
     )
     msg = _compose(
         board,
         item.sender_address,
-        f"[{item.tracking_code}] Cần bổ sung: {item.title}"[:200],
+        f"[{item.tracking_code}] Cần bổ sung: {mailkit.subject_title(item.title)}",
         body,
         item.message_id,
+        mailkit.CORRECTION_NOTE,
     )
     _queue(session, board, item, item.sender_address, "returned", msg)
     return True
@@ -145,18 +154,19 @@ def correction_too_large(
     if not allowed(session, board, item.sender_address, "correction-too-large", utcnow()):
         return
     body = (
-        f"Kính gửi {item.sender_name or item.sender_address},\n\n"
-        f"{board.name} đã nhận thư gửi bổ sung cho tin, bài “{item.title}” (mã theo dõi "
-        f"{item.tracking_code}), nhưng thư vượt dung lượng cho phép "
-        f"({board.limits.max_message_mb:g} MB; {', '.join(oversized)}) nên chưa được "
-        "tiếp nhận. Tin, bài vẫn giữ như bản trước.\n\n" + dict(_HINTS)["too-large"]
+        f"{mailkit.dear_sender(item)}\n\n"
+        f"{board.name} đã nhận thư gửi bổ sung cho tin, bài {_named(item)}, nhưng thư "
+        f"vượt dung lượng cho phép: {', '.join(oversized)}, nên chưa được tiếp nhận. "
+        "Tin, bài vẫn giữ như bản trước.\n\n"
+        f"{dict(_HINTS)['too-large']}\n\n{mailkit.how_to_correct(item.tracking_code)}"
     )
     msg = _compose(
         board,
         item.sender_address,
-        f"[{item.tracking_code}] Chưa nhận bản bổ sung: {item.title}"[:200],
+        f"[{item.tracking_code}] Chưa nhận bản bổ sung: {mailkit.subject_title(item.title)}",
         body,
         item.message_id,
+        mailkit.CORRECTION_NOTE,
     )
     _queue(session, board, item, item.sender_address, "correction-too-large", msg)
 
@@ -168,8 +178,8 @@ def quarantined(session: Session, board: Board, item: Submission, flags: list[Fl
     stranger = any(f.code == "unknown-sender" for f in flags)
     if not stranger and allowed(session, board, item.sender_address, "quarantined", utcnow()):
         body = (
-            f"Kính gửi {item.sender_name or item.sender_address},\n\n"
-            f"Thư “{item.title}” (mã theo dõi {item.tracking_code}) có dấu mức độ mật. "
+            f"{mailkit.dear_sender(item)}\n\n"
+            f"Thư {_named(item)} có dấu mức độ mật. "
             "Tài liệu mật không được gửi qua thư điện tử và không được đăng tải trên "
             "Cổng thông tin điện tử. Thư đã được cách ly và báo cáo Trưởng ban."
         )
@@ -183,11 +193,11 @@ def quarantined(session: Session, board: Board, item: Submission, flags: list[Fl
         _queue(session, board, item, item.sender_address, "quarantined", msg)
     for head in board.members_with_role(Role.TRUONG_BAN):
         body = (
-            f"Kính gửi {head.name},\n\n"
+            f"Kính gửi ông/bà {head.name},\n\n"
             f"Hệ thống đã cách ly một thư có dấu mức độ mật gửi đến {board.name}.\n\n"
             f"  Mã theo dõi: {item.tracking_code}\n"
-            f"  Người gửi: {item.sender_name} <{item.sender_address}>\n"
-            f"  Tiêu đề: {item.title}\n"
+            f"  Người gửi: {mailkit.sender_of(item)}\n"
+            f"  Tiêu đề: {mailkit.title_line(item.title)}\n"
             f"{_lines(flags, Action.QUARANTINE)}\n\n"
             "Thư không được đưa vào quy trình duyệt đăng và không thể xuất bản."
         )

@@ -227,8 +227,11 @@ def republish(d: review.Desk, item: Submission) -> None:
 
 
 def _mail(d: review.Desk, item: Submission, to: str, reason: str, heading: str, text: str) -> None:
+    """A short mail about ``item`` to a member (greeted as one) or to its sender."""
+    member = next((m for m in d.board.members if m.email == to), None)
+    dear = f"Kính gửi ông/bà {member.name}," if member else mailkit.dear_sender(item)
     msg = mailkit.message(d.board, to=to, subject=f"{heading} — {item.tracking_code}")
-    mailkit.simple(d.board, msg, heading, text, "\n\n--\n" + d.board.mail_out.from_name)
+    mailkit.simple(d.board, msg, heading, f"{dear}\n\n{text}")
     review.queue(d, item, to, reason, msg)
 
 
@@ -247,8 +250,8 @@ def went_live(d: review.Desk, item: Submission, pub: Publication | None = None) 
             item.sender_address,
             "published",
             "Tin, bài đã được đăng",
-            f"Tin, bài «{item.title}» (mã theo dõi {item.tracking_code}) đã được đăng "
-            f"trên {d.board.name}:\n\n{pub.url}\n",
+            f"{d.board.name} đã đăng tin, bài «{mailkit.title_line(item.title)}» (mã theo "
+            f"dõi {item.tracking_code}) trên Cổng thông tin điện tử. Xem tại:\n\n{pub.url}\n",
         )
     if first:
         review.watch(d, item, pub.url or "")
@@ -779,6 +782,8 @@ class Publisher:
         else:
             heading = "Không đăng được tin, bài lên cổng"
             what = "đã được duyệt nhưng không đăng được lên cổng"
+        name = mailkit.title_line(item.title)
+        tries = f" sau {pub.attempts} lần thử" if pub.attempts else ""  # none: parked at once
         for to in self._operators():
             _mail(
                 d,
@@ -786,9 +791,8 @@ class Publisher:
                 to,
                 "publish-dead",
                 heading,
-                f"Tin, bài «{item.title}» ({item.tracking_code}) {what} sau {pub.attempts} "
-                f"lần thử ({self.cms.name}).\n\n"
-                f"Thông báo của hệ thống quản trị nội dung:\n  {error}\n\n"
+                f"Tin, bài «{name}» ({item.tracking_code}) {what}{tries} ({self.cms.name}).\n\n"
+                f"Nguyên nhân:\n  {error}\n\n"
                 "Sau khi khắc phục, chạy: bientap retry " + item.tracking_code + "\n",
             )
 
@@ -796,6 +800,7 @@ class Publisher:
         self, d: review.Desk, item: Submission, pub: Publication, found: list[str]
     ) -> None:
         lines = "\n".join(f"  - {f}" for f in found)
+        name = mailkit.title_line(item.title)
         for to in self._operators():
             _mail(
                 d,
@@ -803,7 +808,7 @@ class Publisher:
                 to,
                 "verify-mismatch",
                 "Bài trên cổng khác bản đã duyệt",
-                f"Tin, bài «{item.title}» ({item.tracking_code}) trên cổng ({pub.url}) khác "
+                f"Tin, bài «{name}» ({item.tracking_code}) trên cổng ({pub.url}) khác "
                 f"bản đã được duyệt, kể cả sau khi cập nhật lại:\n\n{lines}\n\n"
                 "Đề nghị kiểm tra và cập nhật lại trên cổng, "
                 "hoặc trình Trưởng ban duyệt bổ sung.\n",

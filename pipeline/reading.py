@@ -20,7 +20,7 @@ from typing import Any
 
 from bs4 import BeautifulSoup, NavigableString
 
-from pipeline import dedup, forwards, replyauth
+from pipeline import dedup, forwards, mailkit, replyauth
 from pipeline.byline import Byline
 from pipeline.byline import extract as extract_byline
 from pipeline.classify import Sender, classify_fields, identify_sender
@@ -299,7 +299,8 @@ def store_files(d: Draft) -> None:
             else ("inline" if att.inline else "attachment")
         )
         if att.size > max_part:
-            d.oversized.append(f"{att.filename} ({att.size // (1024 * 1024)} MB)")
+            limit = d.board.limits.max_attachment_mb
+            d.oversized.append(f"{att.filename} ({mailkit.over_limit(att.size, limit)})")
         d.stored.append(
             FileRecord(
                 filename=att.filename,
@@ -365,10 +366,10 @@ def too_large(board: Board, raw: bytes) -> Reading:
             from_address=mail.from_address,
         )
     sender = identify_sender(board, mail.from_address)
-    size = f"{len(raw) // (1024 * 1024)} MB"
+    size = mailkit.over_limit(len(raw), board.limits.max_message_mb)
     unread = UnreadableCommand(
-        f"Thư trả lời ({size}) vượt dung lượng cho phép ({board.limits.max_message_mb:g} MB) "
-        "nên không được đọc; xin trả lời lại, không kèm tệp."
+        f"Thư trả lời ({size}) vượt dung lượng cho phép nên không được đọc; xin trả lời lại, "
+        "không kèm tệp."
     )
     return Reading(
         outcome="submission",

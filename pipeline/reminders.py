@@ -134,7 +134,7 @@ def _escalate(d: Desk, task: ReviewTask, item: Submission) -> bool:
         review.event(d, item, "overdue", seat=task.member_id, step=task.step_id)
         return False
     task.escalated_to = target.id
-    review.ask(d, item, task, "request", only=target.id)
+    review.ask(d, item, task, "escalated", only=target.id)
     review.event(d, item, "escalated", seat=task.member_id, to=target.id, step=task.step_id)
     return True
 

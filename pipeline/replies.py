@@ -82,7 +82,7 @@ def _evidence_line(evidence: Evidence) -> str:
 
 def _answer(d: Desk, item: Submission, to: str, reading: Reading, text: str) -> None:
     msg = review_mail.reply_answer(
-        d.board, to=to, subject=f"Re: {reading.title}", in_reply_to=reading.message_id, text=text
+        d.board, to=to, subject=reading.title, in_reply_to=reading.message_id, text=text
     )
     review.queue(d, item, to, "reply-answer", msg)
 

@@ -19,12 +19,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import make_msgid
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipeline import ids, review_mail, routing, writelock
+from pipeline import ids, mailkit, review_mail, routing, writelock
 from pipeline.commands import Verb
 from pipeline.config import Actor, Board, Member, Quorum, ReviewStep, Role
 from pipeline.files import FileStore
@@ -203,7 +202,8 @@ def tasks(d: Desk, item: Submission, step: int | None = None) -> list[ReviewTask
 
 # -- asking ----------------------------------------------------------------------
 def local_time(board: Board, moment: datetime) -> str:
-    return moment.astimezone(ZoneInfo(board.timezone)).strftime("%H:%M %d/%m/%Y")
+    """``dd/mm/yyyy HH:MM`` in the board's time zone, as every mail and page writes it."""
+    return mailkit.when_vi(board, moment)
 
 
 def history(d: Desk, item: Submission) -> list[str]:
@@ -791,7 +791,7 @@ def ask_verifiers(d: Desk, item: Submission, found: list[str]) -> None:
         "Kiểm tra tự động không thấy khác biệt; đề nghị xem lại bài trên cổng và xác nhận.",
     )
     for member in d.board.members_with_role(d.board.publish.verifier_role):
-        ask(d, item, seat(d, item, index, VERIFYING.id, member.id), "request", notes=notes)
+        ask(d, item, seat(d, item, index, VERIFYING.id, member.id), "check", notes=notes)
 
 
 def _on_check(

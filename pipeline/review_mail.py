@@ -25,6 +25,7 @@ from pipeline.mailkit import (
     BLUE,
     BOX,
     CODE,
+    CORRECTION_NOTE,
     DEFAULT_ATTACH_LIMIT,
     GREEN,
     H1,
@@ -35,9 +36,11 @@ from pipeline.mailkit import (
     P,
     attach,
     button,
+    dear_sender,
     esc,
     files_section,
     footer_html,
+    how_to_correct,
     html_document,
     indent,
     message,
@@ -45,37 +48,43 @@ from pipeline.mailkit import (
     number_vi,
     one_line,
     pick_files,
+    sender_of,
     set_bodies,
+    signature,
     simple,
+    subject_title,
     text_heading,
     title_line,
     when_vi,
 )
 from pipeline.models import StoredFile, Submission, utcnow
-from pipeline.notices import SIGNATURE
 from pipeline.sanitize import with_destinations
 
-Purpose = Literal["request", "again", "reminder"]
+# "check": the verifier compares the live post with the approved version (verify = "human")
+Purpose = Literal["request", "again", "reminder", "escalated", "check"]
 Outcome = Literal["approved", "changes", "rejected"]
 
 SUBJECT_PREFIX: dict[str, str] = {
     "request": "[Duyệt tin bài]",
     "again": "[Duyệt lại]",
     "reminder": "[Nhắc duyệt]",
+    "escalated": "[Quá hạn, đề nghị duyệt thay]",
+    "check": "[Kiểm tra bài đã đăng]",
 }
 HEADLINE: dict[str, str] = {
     "request": "Đề nghị duyệt tin, bài",
     "again": "Đề nghị duyệt lại: nội dung đã thay đổi",
     "reminder": "Nhắc: tin, bài đang chờ ông/bà duyệt",
+    "escalated": "Tin, bài đã quá hạn: đề nghị ông/bà duyệt thay",
+    "check": "Đề nghị kiểm tra bài đã đăng trên cổng",
 }
 
-REPLY_FOOTER = (
-    "\n\n--\n{name}\nThư này được gửi tự động. Để xử lý, bấm nút hoặc trả lời thư này "
-    "theo hướng dẫn ở trên.\n"
+REPLY_NOTE = (
+    "Thư này được gửi tự động. Để xử lý, bấm nút hoặc trả lời thư này theo hướng dẫn ở trên."
 )
-CORRECTION_FOOTER = (
-    "\n\n--\n{name}\nThư này được gửi tự động. Để gửi bản đã sửa, vui lòng trả lời thư này.\n"
-)
+DIGEST_NOTE = "Thư này được gửi tự động mỗi ngày; vui lòng không trả lời nếu không cần thiết."
+ANSWER_NOTE = "Thư này được gửi tự động. Để xử lý, vui lòng trả lời thư này theo hướng dẫn ở trên."
+RECORDED = "Đã ghi nhận:"
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,14 @@ def _intro(
             "bản mới nhất: đề nghị ông/bà xem lại và xử lý theo thư này."
         ),
         "reminder": "Tin, bài dưới đây vẫn đang chờ ý kiến của ông/bà.",
+        "escalated": (
+            "Tin, bài dưới đây đã quá hạn xử lý mà chưa có ý kiến duyệt. Đề nghị ông/bà "
+            "xem xét, cho ý kiến thay ở bước này."
+        ),
+        "check": (
+            "Tin, bài dưới đây đã được đăng lên Cổng thông tin điện tử. Đề nghị ông/bà đối "
+            "chiếu bài trên cổng với bản đã duyệt, rồi xác nhận hoặc yêu cầu cập nhật lại."
+        ),
     }
     step = f"Bước: {one_line(step_name)}"
     if acting_for is not None:
@@ -147,10 +164,7 @@ def _document_line(document: dict[str, object]) -> list[tuple[str, str]]:
 
 def _details(board: Board, item: Submission, due_at: datetime | None) -> list[tuple[str, str]]:
     rows = [("Mã theo dõi", item.tracking_code)]
-    sender = item.sender_address
-    if item.sender_name:
-        sender = f"{one_line(item.sender_name)} <{item.sender_address}>"
-    rows.append(("Người gửi", sender or "(không rõ)"))
+    rows.append(("Người gửi", sender_of(item)))
     agency = next((a.name for a in board.agencies if a.id == item.agency_id), None)
     if agency:
         rows.append(("Cơ quan", agency))
@@ -237,8 +251,17 @@ def _forward_example(board: Board, recipient: Member) -> str:
     return other.email
 
 
-def _commands(board: Board, recipient: Member) -> list[tuple[str, str]]:
-    """(command, what it does / an example), in the order reviewers need them."""
+def _commands(board: Board, recipient: Member, purpose: Purpose) -> list[tuple[str, str]]:
+    """(command, what it does / an example), in the order reviewers need them; a verifier
+    has two (``review._on_check`` refuses the others)."""
+    if purpose == "check":
+        return [
+            ("DUYỆT", "xác nhận bài trên cổng đúng với bản đã duyệt"),
+            (
+                "SỬA: <nội dung cần cập nhật>",
+                "yêu cầu cập nhật lại bài trên cổng; ví dụ: SỬA: Ảnh thứ hai chưa được đăng.",
+            ),
+        ]
     return [
         ("DUYỆT", "duyệt đăng tin, bài"),
         ("TỪ CHỐI: <lý do>", "ví dụ: TỪ CHỐI: Nội dung trùng với tin đã đăng."),
@@ -255,22 +278,33 @@ def _commands(board: Board, recipient: Member) -> list[tuple[str, str]]:
 
 
 def _howto(
-    board: Board, recipient: Member, approve_url: str, view_url: str, link_days: float
+    board: Board,
+    recipient: Member,
+    purpose: Purpose,
+    approve_url: str,
+    view_url: str,
+    link_days: float,
 ) -> tuple[str, str]:
     title = "Cách xử lý"
-    approve, view = "Duyệt", "Xem, sửa, trả lại hoặc từ chối"
+    check = purpose == "check"
+    if check:  # the labels of the link page's buttons
+        approve, view = "Đúng — xác nhận bài đã đăng", "Xem, so sánh hoặc yêu cầu cập nhật lại"
+        english = "Tiếng Anh: APPROVE, CHANGES: <what to fix>."
+        forward = ""
+    else:
+        approve, view = "Duyệt", "Xem, sửa, trả lại hoặc từ chối"
+        english = "Tiếng Anh: APPROVE, REJECT: <reason>, CHANGES: <what to fix>, FORWARD <member>."
+        forward = "; để nhờ thành viên khác xem xét, dùng lệnh CHUYỂN"
     first = "1. Bấm nút (hoặc mở liên kết):"
     second = (
         "2. Hoặc trả lời thư này, ghi một lệnh ở dòng đầu tiên (có dấu hay không dấu đều được):"
     )
-    english = "Tiếng Anh: APPROVE, REJECT: <reason>, CHANGES: <what to fix>, FORWARD <member>."
     own = f"Thư trả lời phải gửi từ địa chỉ thư công vụ của ông/bà ({recipient.email})."
     links = (
         f"Các liên kết trong thư này là riêng của ông/bà, chỉ dùng được một lần và hết hạn sau "
-        f"{number_vi(link_days)} ngày. Vui lòng không chuyển tiếp thư này; để nhờ thành viên "
-        "khác xem xét, dùng lệnh CHUYỂN."
+        f"{number_vi(link_days)} ngày. Vui lòng không chuyển tiếp thư này{forward}."
     )
-    commands = _commands(board, recipient)
+    commands = _commands(board, recipient, purpose)
     text = "\n".join(
         [
             text_heading(title),
@@ -327,7 +361,7 @@ def review_request(
     attach_limit: int = DEFAULT_ATTACH_LIMIT,
 ) -> Mail:
     """Ask ``recipient`` to review ``item`` at a step: by a button, or by a reply."""
-    name = title_line(item.title)
+    name = subject_title(item.title)
     subject = f"{SUBJECT_PREFIX[purpose]} {name} — {item.tracking_code} {one_line(subject_tag)}"
     msg = message(
         board,
@@ -345,12 +379,11 @@ def review_request(
         _preview(item),
         files_section(picked),
         _history_section(history),
-        _howto(board, recipient, approve_url, view_url, link_days),
+        _howto(board, recipient, purpose, approve_url, view_url, link_days),
     ]
     text = "\n\n".join(t for t, _ in sections if t)
-    text += REPLY_FOOTER.format(name=board.mail_out.from_name)
-    footer = "Thư này được gửi tự động. Để xử lý, bấm nút hoặc trả lời thư này."
-    blocks = [h for _, h in sections if h] + [footer_html(board, footer)]
+    text += signature(board, REPLY_NOTE)
+    blocks = [h for _, h in sections if h] + [footer_html(board, REPLY_NOTE)]
     set_bodies(msg, text, html_document(subject, blocks))
     attach(msg, picked)
     return msg
@@ -463,7 +496,7 @@ def published_notice(
 
     He may withdraw or correct it on his page ``view_url``, or withdraw it by a reply
     (``GỠ BÀI: <lý do>``). Both URLs must be http(s) (ValueError otherwise)."""
-    name = title_line(item.title)
+    name = subject_title(item.title)
     subject = f"[Đã đăng] {name} — {item.tracking_code} {one_line(subject_tag)}"
     msg = message(
         board,
@@ -479,7 +512,7 @@ def published_notice(
         _published_howto(recipient, view_url, link_days),
     ]
     text = "\n\n".join(t for t, _ in sections if t)
-    text += f"\n\n--\n{board.mail_out.from_name}\n{PUBLISHED_FOOTER}\n"
+    text += signature(board, PUBLISHED_FOOTER)
     blocks = [h for _, h in sections if h] + [footer_html(board, PUBLISHED_FOOTER)]
     return set_bodies(msg, text, html_document(subject, blocks))
 
@@ -532,25 +565,19 @@ def digest(board: Board, *, recipient: Member, entries: list[DigestEntry]) -> Ma
     links = "Các liên kết là riêng của ông/bà và chỉ dùng được một lần."
     text = f"{greeting}\n\n{heading} ({as_of}):\n\n"
     text += "\n\n".join(t for t, _ in rows) if rows else empty
-    text += f"\n\n{links}" + SIGNATURE.format(name=board.mail_out.from_name)
+    text += f"\n\n{links}" + signature(board, DIGEST_NOTE)
     blocks = [
         f'<h1 style="{H1}">{esc(heading)}</h1>',
         f'<p style="{P}">{esc(greeting)}</p>',
         f'<p style="{MUTED}">{esc(as_of)}.</p>',
         *(h for _, h in rows),
         f'<p style="{MUTED}">{esc(links)}</p>' if rows else f'<p style="{P}">{esc(empty)}</p>',
-        footer_html(board, "Thư này được gửi tự động mỗi ngày."),
+        footer_html(board, DIGEST_NOTE),
     ]
     return set_bodies(msg, text, html_document(subject, blocks))
 
 
 # --- Outcome to the sender -----------------------------------------------------------------------
-
-
-def _correction_address(board: Board) -> str | None:
-    """Where a corrected version should go, if not to the From address."""
-    boxes = [m.address for m in board.mailboxes]
-    return None if board.mail_out.from_address in boxes else boxes[0]
 
 
 def outcome_to_sender(
@@ -567,10 +594,11 @@ def outcome_to_sender(
         raise ValueError(f"outcome {outcome!r} needs the text to send (what to fix, the reason)")
     code, name = item.tracking_code, title_line(item.title)
     about = f"tin, bài “{name}” (mã theo dõi {code})"
+    short = subject_title(item.title)
     subjects = {
-        "approved": f"[{code}] Đã duyệt: {name}",
-        "changes": f"[{code}] Đề nghị chỉnh sửa: {name}",
-        "rejected": f"[{code}] Không duyệt đăng: {name}",
+        "approved": f"[{code}] Đã duyệt: {short}",
+        "changes": f"[{code}] Đề nghị chỉnh sửa: {short}",
+        "rejected": f"[{code}] Không duyệt đăng: {short}",
     }
     said = indent(text or "")
     if outcome == "approved":
@@ -581,27 +609,24 @@ def outcome_to_sender(
     elif outcome == "changes":
         body = (
             f"{board.name} đã xem {about} và đề nghị quý cơ quan, đơn vị chỉnh sửa trước khi "
-            f"đăng tải.\n\nNội dung cần sửa:\n{said}\n\n"
-            "Sau khi sửa, vui lòng trả lời thư này kèm bản đã sửa (trong nội dung thư hoặc tệp "
-            f"đính kèm), giữ nguyên mã theo dõi [{code}] trong tiêu đề thư, để Ban Biên tập "
-            "tiếp tục xem xét."
+            f"đăng tải.\n\nNội dung cần sửa:\n{said}\n\n{how_to_correct(code)}"
         )
     else:
         body = (
             f"{board.name} không duyệt đăng {about}.\n\nLý do:\n{said}\n\n"
             "Nếu cần trao đổi thêm, vui lòng liên hệ Ban Biên tập và ghi rõ mã theo dõi ở trên."
         )
-    greeting = f"Kính gửi {one_line(item.sender_name) or item.sender_address},"
-    footer = CORRECTION_FOOTER if outcome == "changes" else SIGNATURE
+    greeting = dear_sender(item)
     msg = message(
         board,
         to=named_address(item.sender_name, item.sender_address),
         subject=subjects[outcome],
         message_id=message_id,
         in_reply_to=in_reply_to,
-        reply_to=_correction_address(board) if outcome == "changes" else None,
     )
-    msg.text = f"{greeting}\n\n{body}" + footer.format(name=board.mail_out.from_name)
+    msg.text = f"{greeting}\n\n{body}" + (
+        signature(board, CORRECTION_NOTE) if outcome == "changes" else signature(board)
+    )
     return msg
 
 
@@ -641,7 +666,7 @@ def _to_member(
         in_reply_to=in_reply_to,
         auto_replied=auto_replied,
     )
-    return simple(board, msg, heading, text, SIGNATURE.format(name=board.mail_out.from_name))
+    return simple(board, msg, heading, text)
 
 
 def refused_reply(
@@ -709,13 +734,7 @@ def reply_answer(
         in_reply_to=in_reply_to,
         auto_replied=in_reply_to is not None,
     )
-    return simple(
-        board,
-        msg,
-        "Chưa thực hiện được ý kiến của ông/bà",
-        body,
-        REPLY_FOOTER.format(name=board.mail_out.from_name),
-    )
+    return simple(board, msg, "Chưa thực hiện được ý kiến của ông/bà", body, ANSWER_NOTE)
 
 
 def decision_receipt(
@@ -727,11 +746,13 @@ def decision_receipt(
     in_reply_to: str | None,
     message_id: str | None = None,
 ) -> Mail:
-    """Confirm to a reviewer what was recorded in his name."""
-    subject = f"[{item.tracking_code}] Đã ghi nhận ý kiến: {title_line(item.title)}"
+    """Confirm to a reviewer what was recorded in his name: ``text`` says it, with or
+    without its leading «Đã ghi nhận:» (the workflow's own answer has it)."""
+    subject = f"[{item.tracking_code}] Đã ghi nhận ý kiến: {subject_title(item.title)}"
+    said = text.strip().removeprefix(RECORDED).strip()
     body = (
         f"Kính gửi ông/bà {to.name},\n\n"
-        f"Đã ghi nhận: {text.strip()}\n\n"
+        f"{RECORDED} {said}\n\n"
         f"Về: {_about(item)}\n"
         f"Thời điểm: {when_vi(board, utcnow())}\n\n"
         "Nếu không phải ông/bà gửi ý kiến này, vui lòng báo ngay cho "

@@ -231,6 +231,13 @@ def test_the_secretary_verifies_by_hand_side_by_side(tmp_path: Path, db_url: str
     rig.runner.deliver()
     secretary = board.members_with_role(Role.THU_KY)[0]
     [request] = [m for m in rig.sent() if secretary.email in str(m["To"])]
+    # she is asked to check the live post, with the two answers this step takes: it read
+    # «[Duyệt tin bài]», offered TỪ CHỐI and CHUYỂN (refused here), and said SỬA went
+    # back to the sender, where it updates the portal again
+    assert str(request["Subject"]).startswith("[Kiểm tra bài đã đăng] ")
+    said = request.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "SỬA: <nội dung cần cập nhật>\n      yêu cầu cập nhật lại bài trên cổng" in said
+    assert "TỪ CHỐI" not in said and "CHUYỂN" not in said and "trả lại người gửi" not in said
     links = {
         LINKS.signer.verify(u.rpartition("/")[2]).action: u
         for u in URL.findall(request.get_body(("plain",)).get_content())  # type: ignore[union-attr]

@@ -167,6 +167,27 @@ def test_a_receipt_to_a_mail_with_an_endless_message_id_stays_within_smtp_lines(
         assert max(len(line) for line in sent.read_bytes().splitlines()) <= 998
 
 
+def test_a_long_title_is_cut_in_the_subjects_at_a_word_and_the_codes_are_kept(rig: Rig) -> None:
+    """The receipt's subject was cut at 200 characters, in the middle of a word and with
+    nothing to say so; the review request's ran on for the whole title, its tracking code
+    and reply tag far past what a phone shows."""
+    title = "[GD] " + " ".join(["Hội nghị tổng kết công tác chuyển đổi số năm 2026"] * 6)
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, title))
+    rig.runner.run_once()
+    [item] = rig.items()
+    receipt, request = rig.sent()
+    code = re.escape(item.tracking_code)
+    for mail, pattern in (
+        (receipt, rf"\[{code}\] Đã nhận: (.+)"),
+        (request, rf"\[Duyệt tin bài\] (.+) — {code} \[#r\w+\]"),
+    ):
+        match = re.fullmatch(pattern, str(mail["Subject"]))
+        assert match is not None, mail["Subject"]
+        shown = match.group(1)
+        assert shown.endswith("…") and len(shown) <= 121
+        assert title.startswith(shown[:-1]) and title[len(shown) - 1] == " "  # a whole word
+
+
 def test_a_mail_whose_content_could_not_all_be_read_says_so(rig: Rig) -> None:
     """The article sits 45 MIME levels deep (past what is walked): what was lost is on
     the item, and the sender, asked for an author the lost text held, is told why."""
@@ -184,6 +205,24 @@ def test_a_mail_whose_content_could_not_all_be_read_says_so(rig: Rig) -> None:
     assert item.state == State.RETURNED
     [notice] = rig.sent()
     assert "thư bị lỗi cấu trúc" in notice.get_content()
+
+
+def test_a_board_sending_from_an_address_it_does_not_read_is_answered_at_its_mailbox(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Sent from «không trả lời», a receipt or a return notice was answered there: the
+    sender's corrected version never reached the board. Replies now go to its mailbox;
+    a review request's still go to its own reply address."""
+    board = load_board(CONFIG / "demo.toml")
+    out = board.mail_out.model_copy(update={"from_address": "khong-tra-loi@demo.bientap.vn"})
+    rig = make_rig(tmp_path, db_url, board.model_copy(update={"mail_out": out}))
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX))
+    rig.drop(article_mail("vanthu@syt.demo.bientap.vn", DEMO_BOX, "[YT] Khám sàng lọc", "Tin."))
+    rig.runner.run_once()
+    receipt, request, returned = rig.sent()
+    assert "Đã nhận" in str(receipt["Subject"]) and "Cần bổ sung" in str(returned["Subject"])
+    assert receipt["Reply-To"] == returned["Reply-To"] == DEMO_BOX
+    assert str(request["Reply-To"]).startswith("bbt+r")
 
 
 def test_bi_mat_in_a_headline_is_not_a_stamp(rig: Rig) -> None:
@@ -275,7 +314,7 @@ def test_oversized_attachment_is_kept_and_sender_told(tmp_path: Path, db_url: st
     with rig.sessions() as s:  # the raw message, attachment included, is kept
         assert (s.scalar(select(func.max(RawMessage.size))) or 0) > len(big)
     [notice] = rig.sent()
-    assert "video.mp4" in notice.get_content()
+    assert "video.mp4 (1,1 MB; tối đa 1 MB)" in notice.get_content()  # a size above the limit
 
 
 def test_a_message_over_the_size_limit_is_returned_unparsed(
@@ -316,7 +355,8 @@ def test_a_message_over_the_size_limit_is_returned_unparsed(
         assert (s.scalar(select(func.max(RawMessage.size))) or 0) > len(big)
     notice = next(m for m in rig.sent() if "Cần bổ sung" in str(m["Subject"]))
     assert notice["To"] == AGENCY_SENDER
-    assert "toàn bộ thư (1 MB)" in notice.get_content()
+    # the size and the limit (it read «toàn bộ thư (1 MB)» against a limit of 1 MB)
+    assert "toàn bộ thư (1,4 MB; tối đa 1 MB)" in notice.get_content()
 
 
 BIG = [("video.mp4", "video/mp4", b"\0" * (1024 * 1024))]  # over a 1 MB message limit
@@ -350,7 +390,8 @@ def test_a_correction_over_the_size_limit_leaves_the_item_as_it_was(
         before.flags,
     )
     notice = next(m for m in rig.sent() if "Chưa nhận bản bổ sung" in str(m["Subject"]))
-    assert notice["To"] == AGENCY_SENDER and "toàn bộ thư (1 MB)" in notice.get_content()
+    assert notice["To"] == AGENCY_SENDER
+    assert "cho phép: toàn bộ thư (1,4 MB; tối đa 1 MB), nên" in notice.get_content()
 
 
 def test_a_reviewers_reply_over_the_size_limit_is_answered_not_taken_as_news(

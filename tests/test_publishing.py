@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bs4 import BeautifulSoup
 from sqlalchemy import select
 
 from connectors.factory import cms
@@ -118,6 +119,14 @@ def test_an_approved_item_is_published_verified_and_the_sender_gets_the_link(
     rig.runner.deliver()
     told = [m for m in rig.sent() if SENDER in str(m["To"]) and "đã được đăng" in str(m["Subject"])]
     assert told and pub.url in told[-1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    # greeted, told where it went live (it read «đã được đăng trên Ban Biên tập …»), and
+    # signed once (the HTML part named the board twice and said nothing of being automatic)
+    plain, html = (told[-1].get_body((kind,)) for kind in ("plain", "html"))
+    assert plain is not None and html is not None
+    text, shown = plain.get_content(), BeautifulSoup(html.get_content(), "html.parser").get_text()
+    assert text.startswith("Kính gửi Lê Thị Hồng Nhung,\n")
+    assert "trên Cổng thông tin điện tử" in text and "đăng trên Ban Biên tập" not in text
+    assert shown.count(rig.board.mail_out.from_name) == 1 and "gửi tự động" in shown
     assert publisher(rig, tmp_path).run_once() == PublishResult(), "nothing twice"
 
 
@@ -193,6 +202,13 @@ def test_an_attachment_gone_from_the_store_makes_a_dead_letter_the_operators_see
     assert pub.state == PubState.DEAD and str(lost) in (pub.last_error or "")
     assert "không còn trong kho tệp" in (pub.last_error or "")
     assert "publish-dead" in kinds(rig)
+    rig.runner.deliver()
+    [told] = [m for m in rig.sent() if "Không đăng được" in str(m["Subject"])]
+    plain = told.get_body(("plain",))
+    assert plain is not None
+    text = plain.get_content()
+    assert "Kính gửi ông/bà Vũ Thị Giang," in text and str(lost) in text
+    assert "lần thử" not in text  # it read «không đăng được lên cổng sau 0 lần thử»
 
 
 def test_a_post_changed_by_hand_is_caught_and_put_back(site_rig: Rig, tmp_path: Path) -> None:

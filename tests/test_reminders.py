@@ -65,6 +65,8 @@ def test_deadline_reminder_and_escalation_around_tet(tmp_path: Path, db_url: str
     rig.runner.deliver()
     deputy = rig.board.member("pho-ban-tt")
     assert mails_to(rig, deputy.email, item.tracking_code) == 1
+    # why he is asked comes first: it read «[Duyệt tin bài]», as a routine request does
+    assert mails_to(rig, deputy.email, "[Quá hạn, đề nghị duyệt thay]") == 1
     with rig.sessions() as s:
         [task] = s.scalars(select(ReviewTask).where(ReviewTask.state == TaskState.PENDING)).all()
         assert task.member_id == reviewer.id and task.escalated_to == deputy.id

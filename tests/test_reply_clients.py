@@ -653,7 +653,7 @@ def test_a_refusal_broken_by_outlook_before_its_verb_approves_nothing(loop: Loop
     reviewer = _answer_by(loop, outlook_plain, NOT_APPROVED)
     assert _decisions(loop) == []
     assert loop.item().state == State.PENDING_REVIEW
-    answers = [m for m in loop.inbox(reviewer) if str(m["Subject"]).startswith("Re:")]
+    answers = [m for m in loop.inbox(reviewer) if str(m["Subject"]).lower().startswith("re:")]
     assert "“không duyệt”" in _plain(answers[-1])  # asked again, with what was understood
 
 

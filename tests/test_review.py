@@ -4,6 +4,7 @@ the head's tie-break, versions, edits, send-back, forwarding, delegation, absenc
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from datetime import date
 from pathlib import Path
@@ -236,6 +237,13 @@ def test_a_returned_item_whose_correction_still_lacks_the_author_is_returned_aga
     anonymous = NEWS_BODY.replace("Tin, ảnh: Lê Thị Hồng Nhung\n", "")
     item = submit(rig, DEMO_SENDER, "[GD] Ngày hội tuyển sinh", anonymous)
     assert item.state == State.RETURNED
+    # the notice says to answer it, as the correction below does (it said «gửi lại», then
+    # «vui lòng không trả lời nếu không cần thiết»: a new mail would be a new item)
+    [notice] = [m for m in rig.sent() if "Cần bổ sung" in str(m["Subject"])]
+    text = " ".join(notice.get_content().split())
+    assert "vui lòng trả lời thư này kèm bản đã sửa" in text
+    assert f"giữ nguyên mã theo dõi [{item.tracking_code}]" in text
+    assert "không trả lời" not in text
     still = correct(rig, item, anonymous.replace("1.200", "1.500"))
     assert still.state == State.RETURNED and still.version == 2
     assert pending(rig, item.id) == []
@@ -327,6 +335,13 @@ def test_forward_hands_the_seat_to_another_member(tmp_path: Path, db_url: str) -
     act(rig, task, task.member_id, Decision(Verb.FORWARD, "Phạm Thu Dung"))
     [new] = pending(rig, item.id)
     assert new.member_id == "uv-y-te" and new.step_index == task.step_index
+    # the request to her lists the forward in the same date format as its deadline (the
+    # history wrote «10:00 13/03/2026», the deadline «15/03/2026 17:00»)
+    request = [m for m in rig.sent() if "dung.pt@" in str(m["To"])][-1].get_body(("plain",))
+    assert request is not None
+    when = r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}"
+    assert re.search(rf"^  Hạn xử lý: {when}", request.get_content(), re.M)
+    assert re.search(rf"^  - {when}: Lê Minh Châu — chuyển cho", request.get_content(), re.M)
     with pytest.raises(Refused):
         act(rig, task, task.member_id, Decision(Verb.APPROVE))
     with pytest.raises(Refused) as bad:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.header import decode_header, make_header
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -160,7 +162,13 @@ def _attr(tag: Tag, name: str) -> str:
 
 @pytest.mark.parametrize(
     ("purpose", "prefix"),
-    [("request", "[Duyệt tin bài]"), ("again", "[Duyệt lại]"), ("reminder", "[Nhắc duyệt]")],
+    [
+        ("request", "[Duyệt tin bài]"),
+        ("again", "[Duyệt lại]"),
+        ("reminder", "[Nhắc duyệt]"),
+        ("escalated", "[Quá hạn, đề nghị duyệt thay]"),
+        ("check", "[Kiểm tra bài đã đăng]"),
+    ],
 )
 def test_subject_is_vietnamese_and_names_item_and_code(
     board: Board, stored: Stored, purpose: str, prefix: str
@@ -540,6 +548,34 @@ def test_approval_and_refusal_reach_the_sender(board: Board) -> None:
     assert "Không duyệt" in rejected["Subject"]
     assert "Lý do:" in rejected.get_content()
     assert "Trùng với tin đã đăng." in rejected.get_content()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Phòng Văn hóa và Thông tin huyện Lục Nam - Ủy ban nhân dân huyện Lục Nam",
+        '<img src=x> "Lê Thị", Hồng Nhung <nhung@evil.example>; Bcc: a@evil.example',
+        "Văn thư " * 150,  # a name past the 998 characters of a header line
+    ],
+)
+def test_a_senders_long_or_odd_name_is_written_in_short_encoded_words(
+    board: Board, name: str
+) -> None:
+    """A name as the sender's mail gave it went into To as one encoded word: past the 75
+    characters RFC 2047 allows from about 40 Vietnamese letters, and past the 998 a mail
+    server takes from about 700 (the sender was then never told)."""
+    item = _item()
+    item.sender_name = name
+    msg = review_mail.outcome_to_sender(
+        board, item, outcome="approved", text=None, in_reply_to=None
+    )
+    raw = msg.as_bytes()
+    head = raw.split(b"\r\n\r\n")[0].decode("ascii")
+    assert max(len(line) for line in head.splitlines()) <= 78
+    assert all(len(word) <= 75 for word in re.findall(r"=\?[^?]+\?[bBqQ]\?[^?]*\?=", head))
+    to = str(make_header(decode_header(email.message_from_bytes(raw)["To"])))
+    assert to == f"{' '.join(name.split())} <{item.sender_address}>"  # as RFC 2047 reads it
+    assert _read(msg)["To"].addresses[0].addr_spec == item.sender_address
 
 
 def test_refusal_without_a_reason_is_a_bug(board: Board) -> None:

@@ -121,8 +121,22 @@ def test_an_unreadable_reply_is_answered_with_what_is_understood(loop: Loop) -> 
     _unchanged(loop, before)
     answers = [m for m in loop.inbox(reviewer) if str(m["Subject"]).startswith("Re:")]
     assert answers
+    assert str(answers[-1]["Subject"]) == "Re: " + str(request["Subject"])  # not "Re: Re: …"
     body = answers[-1].get_body(("plain",))
     assert body is not None and "DUYỆT" in body.get_content()
+
+
+def test_an_approval_by_reply_is_confirmed_in_plain_words(loop: Loop) -> None:
+    """The confirmation read «Đã ghi nhận: Đã ghi nhận: Duyệt — …»."""
+    reviewer, request = _request(loop)
+    loop.reply(request, "Duyệt", sender=reviewer)
+    loop.run()
+    item = loop.item()
+    [receipt] = [m for m in loop.inbox(reviewer) if "Đã ghi nhận ý kiến" in str(m["Subject"])]
+    text = receipt.get_body(("plain",))
+    assert text is not None
+    [line] = [x for x in text.get_content().splitlines() if x.startswith("Đã ghi nhận")]
+    assert line == f"Đã ghi nhận: Duyệt — {item.tracking_code} «{item.title}»."
 
 
 def test_forward_by_reply_asks_the_named_member(loop: Loop) -> None:

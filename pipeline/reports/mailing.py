@@ -68,13 +68,13 @@ def _mail(board: Board, member: Member, a: activity.Activity, files: dict[str, b
         subject=f"{heading} — {board.name}",
     )
     text = (
-        f"Kính gửi {member.name},\n\n"
+        f"Kính gửi ông/bà {member.name},\n\n"
         f"Hệ thống gửi báo cáo hoạt động của {board.name}, {outputs.span(a.period)}.\n\n"
         f"{_summary(a)}\n\n"
         "Báo cáo đầy đủ, có biểu đồ, ở tệp .html đính kèm (mở bằng trình duyệt); "
         "các bảng số liệu ở tệp .xlsx đính kèm."
     )
-    mailkit.simple(board, msg, heading, text, "\n\n--\n" + board.mail_out.from_name)
+    mailkit.simple(board, msg, heading, text)
     for name, data in files.items():
         maintype, subtype = ("text", "html") if name.endswith(".html") else outputs.XLSX_TYPE
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
