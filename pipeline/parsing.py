@@ -41,6 +41,7 @@ from mailparser.utils import get_addresses
 
 from pipeline import charsets, tnef
 from pipeline.flowed import unflow
+from pipeline.sanitize import shallow_html
 
 __all__ = [
     "Attachment",
@@ -56,6 +57,15 @@ log = logging.getLogger(__name__)
 
 MAX_DEPTH = 40  # MIME nesting levels walked; deeper parts are dropped with a defect
 MAX_FILENAME_CHARS = 180
+# What a mail's body is read as. Every stage after this reads it whole (a few
+# microseconds a tag, a line of legacy-font text), and the size limit (25 MB) of "<br>"
+# held a reader for many minutes and gigabytes, of TCVN3 lines four minutes. The largest
+# body of the real mail seen is 50 KB of HTML; what is over is cut, and said so (the
+# reviewer sees that content was lost; the raw mail is kept). In HTML, pictures pasted as
+# data: URLs go first: the sanitiser drops them anyway.
+MAX_BODY_BYTES = 4_000_000  # of all text and HTML parts, decoded in turn
+MAX_TEXT_CHARS = 1_000_000
+MAX_HTML_CHARS = 1_000_000
 TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
 BODY_TYPES = frozenset({"text/plain", "text/html"})
 _ADDRESS_HEADERS = ("from", "reply-to", "to", "cc")
@@ -353,6 +363,7 @@ class _Walk:
     files: list[_Pending] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
     tnef_bodies: list[tuple[str, str]] = field(default_factory=list)  # (text, html)
+    body_bytes: int = MAX_BODY_BYTES  # of body parts still to be decoded
 
 
 def _content_type(part: Message) -> str:
@@ -416,7 +427,13 @@ def _decode_text(part: Message, walk: _Walk) -> str:
         charset = part.get_content_charset()
     except Exception:
         charset = None
-    text = decode_bytes(_payload_bytes(part, walk), charset)
+    data = _payload_bytes(part, walk)
+    if len(data) > walk.body_bytes:
+        kept = max(walk.body_bytes, 0)
+        walk.defects.append(f"{_content_type(part)}: body part of {len(data)} bytes cut to {kept}")
+        data = data[:kept]
+    walk.body_bytes -= len(data)
+    text = decode_bytes(data, charset)
     if _content_type(part) == "text/plain" and _param(part, "format") == "flowed":
         return unflow(text, delsp=_param(part, "delsp") == "yes")
     return text
@@ -589,6 +606,20 @@ def content_lost(defects: Sequence[str]) -> tuple[str, ...]:
     return tuple(d for d in defects if _CONTENT_LOST.search(d))
 
 
+_DATA_URL = re.compile(r"data:[^\"'\s>]{256,}", re.IGNORECASE)
+
+
+def _bounded_html(html: str, defects: list[str]) -> str:
+    """``html`` within MAX_HTML_CHARS, and nested at most ``sanitize.MAX_DEPTH`` deep
+    (a tree walk that looks up, as many do, costs its depth at every node)."""
+    if len(html) > MAX_HTML_CHARS:
+        html = _DATA_URL.sub("data:,", html)
+    if len(html) > MAX_HTML_CHARS:
+        defects.append(f"text/html: body of {len(html)} characters cut to {MAX_HTML_CHARS}")
+        html = html[:MAX_HTML_CHARS]
+    return shallow_html(html)
+
+
 MAX_HEADER_FIELD = 64 * 1024  # bytes of one header field, folded lines included
 HEADER_BYTES = 256 * 1024  # where a message's header fields must end to be read alone
 _FIELD_START = re.compile(rb"^(?=[^ \t\r\n])", re.M)
@@ -713,7 +744,10 @@ def _parse(raw: bytes) -> ParsedMail:
             text_body = tnef_text
         if not html_parts and tnef_html:
             html_parts = [tnef_html]
-    html_body = "\n".join(html_parts) if html_parts else None
+    if len(text_body) > MAX_TEXT_CHARS:
+        defects.append(f"text/plain: body of {len(text_body)} characters cut to {MAX_TEXT_CHARS}")
+        text_body = text_body[:MAX_TEXT_CHARS]
+    html_body = _bounded_html("\n".join(html_parts), defects) if html_parts else None
 
     def first(name: str) -> str | None:
         values = headers.get(name)
