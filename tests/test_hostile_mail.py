@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import reading
+from pipeline.commands import Unreadable, Verb, fresh_text, read_command
 from pipeline.config import Board, load_board
 from pipeline.files import FileStore
 from pipeline.parsing import MAX_BODY_BYTES, MAX_HTML_CHARS, MAX_TEXT_CHARS, parse_message
@@ -149,3 +150,36 @@ def test_legacy_html_of_many_texts_in_one_block_is_converted() -> None:
     with within():
         html = reading._normalize_html("<p>" + "Th«ng b¸o<br/>" * 80_000 + "</p>", "tcvn3")
     assert html.startswith("<p>Thông báo<br/>Thông báo<br/>") and html.count("Thông báo") == 80_000
+
+
+# --------------------------------------------------------------------------- replies
+
+
+def test_a_reply_of_many_bracketed_addresses_is_read(board: Board, tmp_path: Path) -> None:
+    """ "<x@y> … wrote:" was one expression that, on a line of many "<a@b>", backtracked
+    from each: 100 KB took minutes. Any mail naming a Message-ID is read as a reply."""
+    raw = mail("<a@b.vn> " * 40_000, "text/plain; charset=utf-8", "In-Reply-To: <x@y.vn>\r\n")
+    result = read(board, tmp_path, raw)
+    assert result.outcome == "submission"
+    assert result.reply is not None and isinstance(result.reply.command, Unreadable)
+
+
+def test_a_forward_to_a_bracketed_name_of_any_length_is_read() -> None:
+    with within():
+        command = read_command("CHUYỂN " + "<" * 300_000 + "Nam" + ">" * 300_000)
+    assert not isinstance(command, Unreadable) and command.verb is Verb.FORWARD
+
+
+def test_a_reply_of_thousands_of_wrapped_lines_is_joined_in_linear_time() -> None:
+    """Lines a client broke are joined again; each was added to the line so far: 100,000
+    took a minute."""
+    with within():
+        command = read_command("\n".join(["a" * 70] * 100_000))
+    assert isinstance(command, Unreadable)
+
+
+def test_an_html_reply_of_thousands_of_quotes_is_read() -> None:
+    """Each quote was looked for from the start of the reply again: quadratic in them."""
+    with within():
+        text = fresh_text(None, "<div>Duyệt</div>" + "<blockquote>x</blockquote>" * 25_000)
+    assert text == "Duyệt"
