@@ -13,9 +13,12 @@ from pathlib import Path
 import pytest
 
 from pipeline import reading
+from pipeline.checks import Facts, security_marking
+from pipeline.classify import Sender
 from pipeline.commands import Unreadable, Verb, fresh_text, read_command
 from pipeline.config import Board, load_board
 from pipeline.files import FileStore
+from pipeline.flowed import unflow
 from pipeline.parsing import MAX_BODY_BYTES, MAX_HTML_CHARS, MAX_TEXT_CHARS, parse_message
 from pipeline.sanitize import MAX_DEPTH, sanitize_html, text_to_html
 from tests.helpers import CONFIG, within
@@ -150,6 +153,36 @@ def test_legacy_html_of_many_texts_in_one_block_is_converted() -> None:
     with within():
         html = reading._normalize_html("<p>" + "Th«ng b¸o<br/>" * 80_000 + "</p>", "tcvn3")
     assert html.startswith("<p>Thông báo<br/>Thông báo<br/>") and html.count("Thông báo") == 80_000
+
+
+# --------------------------------------------------------------------------- text
+
+
+def test_a_flowed_paragraph_of_many_lines_is_joined_in_linear_time() -> None:
+    """Each flowed line was joined to the paragraph so far: 400,000 lines took minutes."""
+    with within():
+        text = unflow("từ \n" * 400_000)
+    assert text == "từ " * 400_000
+
+
+def test_a_subject_of_open_brackets_is_checked(board: Board) -> None:
+    """The security check looked for the end of a tag from each "[" to the end of the
+    title: a subject of 60,000 "[" took half a minute, the title of a forwarded one more."""
+    facts = Facts(
+        board=board,
+        sender=Sender(None, None),
+        title="[MẬT] tin " + "[" * 300_000,
+        text="",
+        byline=None,
+        file_names=(),
+        oversized=(),
+        duplicate_of=None,
+        legacy_encoding=None,
+        remote_images=(),
+    )
+    with within():
+        flag = security_marking(facts)
+    assert flag is not None and flag.code == "security-marking"
 
 
 # --------------------------------------------------------------------------- replies
