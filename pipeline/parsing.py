@@ -177,7 +177,7 @@ def _charset_name(declared: str) -> str:
 def _known_charset(name: str) -> bool:
     try:
         codecs.lookup(name)
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
         return False
     return True
 
@@ -380,9 +380,18 @@ def _disposition(part: Message) -> str | None:
         return None
 
 
+def _raw_payload(part: Message) -> Any:
+    """The part's payload as parsed; None where the standard library fails to give it
+    (8-bit text declared in a codec that is no charset, "idna", "punycode", raises)."""
+    try:
+        return part.get_payload()
+    except (UnicodeError, ValueError):
+        return None
+
+
 def _payload_bytes(part: Message, walk: _Walk) -> bytes:
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
-    payload = part.get_payload()
+    payload = _raw_payload(part)
     if cte == "base64" and isinstance(payload, str):
         # The stdlib hands back the undecoded text when the base64 length is wrong;
         # decode what is there instead (a truncated file is better than a base64 blob).
@@ -404,7 +413,7 @@ def _serialise(message: Message) -> bytes:
 
 
 def _message_bytes(part: Message, walk: _Walk) -> bytes:
-    payload = part.get_payload()
+    payload = _raw_payload(part)
     if isinstance(payload, list):
         try:
             return b"\n".join(_serialise(sub) for sub in payload if isinstance(sub, Message))
@@ -466,7 +475,7 @@ def _walk(part: Message, walk: _Walk, depth: int) -> None:
         walk.files.append(_Pending(filename, ctype, data, _content_id(part), False))
         return
     if maintype == "multipart":
-        payload = part.get_payload()
+        payload = _raw_payload(part)
         if isinstance(payload, list):
             children = payload
         else:  # the boundary was not found; the body is one blob (8-bit kept as surrogates)
@@ -533,7 +542,7 @@ def _salvage(text: str, boundary: str | None, walk: _Walk) -> list[Message]:
 
 
 def _forwarded_name(part: Message) -> str | None:
-    payload = part.get_payload()
+    payload = _raw_payload(part)
     if isinstance(payload, list) and payload and isinstance(payload[0], Message):
         subject = _raw_header(payload[0], "subject")
         if subject is not None:

@@ -557,6 +557,24 @@ def test_outlook_msg_file_is_refused_with_a_clear_reason() -> None:
     assert ".msg" in caught.value.reason
 
 
+@pytest.mark.parametrize("codec", ["idna", "punycode"])
+def test_8bit_text_declared_in_a_codec_that_is_no_charset_is_read(codec: str) -> None:
+    """The standard library decodes such a part with the codec named, which raises: the
+    whole mail was unreadable ("unexpected parser failure")."""
+    mail = parse_message(single_part(f"text/plain; charset={codec}", "Nội dung tin.".encode()))
+    assert mail.text_body.strip() == "Nội dung tin."
+
+
+def test_an_encoded_word_whose_charset_holds_a_nul_is_kept_and_the_mail_read() -> None:
+    """codecs.lookup raises ValueError on a NUL: the whole mail was unreadable."""
+    raw = single_part("text/plain; charset=utf-8", "Nội dung tin.".encode()).replace(
+        b"Subject: t", b"Subject: =?utf\x00-8?B?4bqh?= tin", 1
+    )
+    mail = parse_message(raw)
+    assert mail.text_body.strip() == "Nội dung tin."
+    assert mail.subject.endswith("tin")
+
+
 def test_mangled_messages_never_raise_anything_else() -> None:
     """Truncated and bit-flipped copies of a rich message: a result or MessageParseError."""
     outer = MIMEMultipart("mixed")
