@@ -630,6 +630,7 @@ def _bounded_html(html: str, defects: list[str]) -> str:
 
 
 MAX_HEADER_FIELD = 64 * 1024  # bytes of one header field, folded lines included
+MAX_FIELDS_OF_A_NAME = 100  # header fields of one name read (Received, To…)
 HEADER_BYTES = 256 * 1024  # where a message's header fields must end to be read alone
 _FIELD_START = re.compile(rb"^(?=[^ \t\r\n])", re.M)
 
@@ -645,25 +646,42 @@ def header_end(raw: bytes, limit: int | None = None) -> int:
 
 
 def _clip_headers(raw: bytes, defects: list[str]) -> bytes:
-    """``raw`` with each header field over MAX_HEADER_FIELD bytes cut to that size.
+    """``raw`` with each header field over MAX_HEADER_FIELD bytes cut to that size, and
+    the fields of one name past the first MAX_FIELDS_OF_A_NAME left out.
 
     Decoding a header costs time quadratic in its encoded words (the standard library's
     ``decode_header``, which mail-parser calls): a subject of 400,000 of them would hold
     the reader for many minutes. No real header comes near the limit (a long thread's
-    References is a few KB). The raw message stays as it came; only what is read is cut.
+    References is a few KB). Each address field is parsed twice, by mail-parser and here:
+    25 MB of "To:" lines held a reader two minutes; a real mail has a few Received fields
+    and one of the others. The raw message stays as it came; only what is read is cut.
     """
     end = header_end(raw)
     head = raw if end < 0 else raw[:end]
     if len(head) <= MAX_HEADER_FIELD:
         return raw
     clipped = []
+    fields: dict[str, tuple[str, int]] = {}  # lower-case name -> (name, fields)
+    last_left_out = False
     for one in _FIELD_START.split(head):
+        name = one.split(b":", 1)[0][:40].decode("ascii", "replace")
+        first, count = fields.get(name.strip().lower(), (name.strip(), 0))
+        fields[name.strip().lower()] = (first, count + 1)
+        if last_left_out := count >= MAX_FIELDS_OF_A_NAME:
+            continue
         if len(one) > MAX_HEADER_FIELD:
-            name = one.split(b":", 1)[0][:40].decode("ascii", "replace")
             defects.append(f"header {name} of {len(one)} bytes cut to {MAX_HEADER_FIELD}")
             ending = one[len(one.rstrip(b"\r\n")) :]  # none on the last field
             one = one[:MAX_HEADER_FIELD].rstrip(b"\r\n") + ending
         clipped.append(one)
+    if last_left_out and clipped and end >= 0:  # the last field left out: no line ending after
+        clipped[-1] = clipped[-1].rstrip(b"\r\n")
+    defects.extend(
+        f"header {name}: {count - MAX_FIELDS_OF_A_NAME} fields past the first "
+        f"{MAX_FIELDS_OF_A_NAME} not read"
+        for name, count in fields.values()
+        if count > MAX_FIELDS_OF_A_NAME
+    )
     return b"".join(clipped) + (b"" if end < 0 else raw[end:])
 
 

@@ -551,6 +551,21 @@ def test_a_header_of_endless_encoded_words_is_cut_and_the_mail_read() -> None:
     assert mail.text_body.strip() == "Nội dung tin."
 
 
+def test_header_fields_of_one_name_past_a_hundred_are_not_read() -> None:
+    """Each address field is parsed twice: 25 MB of "To:" lines held a reader two minutes.
+    The first hundred of a name are read, the rest left out and said so; the body stays."""
+    to_lines = "".join(f"To: u{i}@example.vn\r\n" for i in range(30_000))
+    raw = single_part("text/plain; charset=utf-8", "Nội dung tin.".encode()).replace(
+        b"Subject: t\r\n", f"Subject: t\r\n{to_lines}".encode(), 1
+    )
+    mail = parse_message(raw)
+    assert mail.to == ("b@example.vn", *(f"u{i}@example.vn" for i in range(99)))
+    assert "header To: 29901 fields past the first 100 not read" in mail.defects
+    assert mail.text_body.strip() == "Nội dung tin."
+    last = parse_message(raw.replace(b"8bit\r\n\r\n", b"8bit\r\nTo: x@y.vn\r\n\r\n", 1))
+    assert last.text_body == mail.text_body
+
+
 def test_outlook_msg_file_is_refused_with_a_clear_reason() -> None:
     with pytest.raises(MessageParseError) as caught:
         parse_message(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600)
