@@ -21,15 +21,17 @@ Pure module: no I/O, no database.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bs4 import BeautifulSoup, Tag
+from bs4 import BeautifulSoup, NavigableString, Tag
+from bs4.element import CData, PageElement
 
 from pipeline.forwards import SEPARATOR
-from pipeline.sanitize import html_to_text
+from pipeline.sanitize import html_to_text, parse_html, relink
 from pipeline.textfold import fold
 
 
@@ -160,6 +162,7 @@ HELP_VI = (
 )
 
 _MAX_COMMAND_LINES = 3
+MAX_TARGET_CHARS = 500  # of the text after CHUYỂN read as whom to forward to
 _EXAMPLES = "ví dụ: DUYỆT, TỪ CHỐI: <lý do>, SỬA: <nội dung cần sửa>, CHUYỂN <thành viên>"
 
 # --- Quotes and signatures ----------------------------------------------------------------------
@@ -167,7 +170,10 @@ _EXAMPLES = "ví dụ: DUYỆT, TỪ CHỐI: <lý do>, SỬA: <nội dung cần 
 # Matched against the folded (lower-case, accent-less), stripped line.
 _ATTRIBUTION_START = re.compile(r"^(on|vao|le|am)\b")
 _ATTRIBUTION_END = re.compile(r"\b(wrote|da viet|viet|a ecrit|schrieb)\s*:$")
-_ADDRESS_WROTE = re.compile(r"<[^<>\s]+@[^<>\s]+>.*\b(wrote|da viet|viet)\s*:$")
+# "… <x@y> wrote:": an address in brackets, then the verb that ends the line. Read as two
+# steps, each once over the line: as one expression, a line of many "<a@b>" took minutes.
+_WROTE_AT_END = re.compile(r"\b(?:wrote|viet)\s*:$")  # "đã viết" ends in "viết" too
+_BRACKETED = re.compile(r"<([^<>\s]+)>")
 _HEADER_FROM = re.compile(r"^\**(from|tu)\s*:\**\s*\S")
 _HEADER_SENT = re.compile(r"^\**(sent|date|gui|da gui|ngay gui|ngay)\s*:")
 _HEADER_ONE_LINE = re.compile(r"^\**(from|tu)\s*:.+\b(sent|date|gui|da gui)\s*:")
@@ -201,7 +207,10 @@ def _normalise(text: str) -> str:
 def _attribution(lines: list[str], i: int) -> int:
     """How many lines (folded, stripped) the "On …, X wrote:" header at line *i* spans; 0: none."""
     line = lines[i]
-    if _ADDRESS_WROTE.search(line):
+    wrote = _WROTE_AT_END.search(line)
+    if wrote is not None and any(
+        "@" in m.group(1)[1:-1] for m in _BRACKETED.finditer(line, 0, wrote.start())
+    ):
         return 1
     if not _ATTRIBUTION_START.match(line):
         return 0
@@ -230,7 +239,7 @@ def _starts_quote(lines: list[str], i: int) -> bool:
 
 def _marked_quote_at(raw: list[str], i: int) -> bool:
     """Whether the first non-blank line from *i* on is quoted with ">"."""
-    following = next((line for line in raw[i:] if line.strip()), "")
+    following = next((line for line in itertools.islice(raw, i, None) if line.strip()), "")
     return following.lstrip().startswith(">")
 
 
@@ -260,32 +269,65 @@ def _strip_text(text: str) -> str:
 
 
 def _cut_from(element: Tag) -> None:
-    """Remove *element* and everything after it in document order."""
-    node: Tag | None = element
-    while node is not None and node.parent is not None:
-        for sibling in list(node.next_siblings):
-            sibling.extract()
-        node = node.parent
-    element.decompose()
+    """Remove *element* and everything after it in document order (each parent's list
+    cut once: a node at a time, bs4 looks for each one's place among its siblings)."""
+    node, keep = element, 0  # keep the node itself above the first level
+    while node.parent is not None:
+        parent = node.parent
+        parent.contents = parent.contents[: parent.index(node) + keep]
+        node, keep = parent, 1
+
+
+def _fresh_lines(soup: BeautifulSoup, dropped: set[int]) -> None:
+    """In one pass from the leaves up: elements in ``dropped`` go, each outermost
+    <blockquote> becomes one line ">" (as in a plain-text reply: a reply may follow it),
+    and a typed line with nothing to show becomes a blank line (Word: <p>&nbsp;</p>)."""
+    order: list[Tag] = []
+    stack: list[Tag] = [soup]
+    while stack:
+        tag = stack.pop()
+        order.append(tag)
+        stack.extend(
+            child
+            for child in tag.contents
+            if isinstance(child, Tag) and child.name != "blockquote" and id(child) not in dropped
+        )
+    shows: dict[int, bool] = {}  # id(tag) -> it holds text or an image
+    for tag in reversed(order):
+        contents: list[PageElement] = []
+        visible = False
+        for child in tag.contents:
+            if not isinstance(child, Tag):
+                contents.append(child)
+                visible = visible or (
+                    type(child) in (NavigableString, CData) and bool(str(child).strip())
+                )
+            elif id(child) in dropped:
+                continue
+            elif child.name == "blockquote":
+                mark = soup.new_tag("div")
+                mark.string = ">"
+                contents.append(mark)
+                visible = True
+            else:
+                contents.append(child)
+                visible = visible or shows.pop(id(child)) or child.name == "img"
+        if tag.name in _TYPED_LINES and not visible:
+            contents = [soup.new_tag("br")]
+        tag.contents = contents
+        shows[id(tag)] = visible
+    relink(soup)
 
 
 def _html_fresh(html: str) -> str:
-    soup = BeautifulSoup(html, "html.parser")
+    soup = parse_html(html)
     for selector in _HTML_CUT_SELECTORS:
         found = soup.select_one(selector)
         if found is not None:
             _cut_from(found)
-    for selector in _HTML_DROP_SELECTORS:
-        for element in soup.select(selector):
-            element.decompose()
-    while (quote := soup.find("blockquote")) is not None:  # the outermost first
-        mark = soup.new_tag("div")
-        mark.string = ">"  # one quoted line, as in a plain-text reply: a reply may follow it
-        quote.replace_with(mark)
-    for line in soup.find_all(_TYPED_LINES):
-        if not line.get_text().strip() and line.find("img") is None:
-            line.clear()
-            line.append(soup.new_tag("br"))  # a blank line typed (Word: <p>&nbsp;</p>)
+            relink(soup)
+    dropped = {id(found) for selector in _HTML_DROP_SELECTORS for found in soup.select(selector)}
+    _fresh_lines(soup, dropped)
     return html_to_text(str(soup), line_tags=_TYPED_LINES)
 
 
@@ -306,14 +348,17 @@ _WRAPPED_LENGTH = 60
 
 def _as_typed(lines: list[str]) -> list[str]:
     """*lines* with those a mail client broke joined again."""
-    out: list[str] = []
+    out: list[list[str]] = []  # each line's parts, joined once at the end
+    length, last_char = 0, ""  # of the last line of ``out``
     for line in lines:
-        last = out[-1] if out else ""
-        if line.strip() and len(last) >= _WRAPPED_LENGTH and last[-1].isalnum():
-            out[-1] = f"{last} {line.strip()}"
+        stripped = line.strip()
+        if stripped and length >= _WRAPPED_LENGTH and last_char.isalnum():
+            out[-1] += [" ", stripped]
+            length, last_char = length + 1 + len(stripped), stripped[-1]
         else:
-            out.append(line)
-    return out
+            out.append([line])
+            length, last_char = len(line), line[-1:]
+    return ["".join(parts) for parts in out]
 
 
 # --- Command words -------------------------------------------------------------------------------
@@ -422,7 +467,8 @@ def _beyond_approval(rest: str, signer: str) -> str:
 
 
 def _forward_target(rest: str) -> str:
-    target = _MAILTO.sub("", _text_after(rest)).strip()
+    # a member's id, name or address: longer is no target, and each round below is a pass
+    target = _MAILTO.sub("", _text_after(rest)[:MAX_TARGET_CHARS]).strip()
     changed = True
     while changed and target:
         changed = False

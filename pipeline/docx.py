@@ -239,10 +239,17 @@ def _paragraph_of(run: Element) -> Element | None:
 _RunFont = tuple[Legacy, bool]  # (legacy encoding, upper-case font)
 
 
-def _run_font(run: Element, styles: _Styles) -> _RunFont | None:
-    """(legacy encoding, upper-case font) of a run's effective font, or None if Unicode."""
+def _run_font(
+    run: Element, styles: _Styles, paragraph_styles: dict[int, str | None]
+) -> _RunFont | None:
+    """(legacy encoding, upper-case font) of a run's effective font, or None if Unicode.
+    ``paragraph_styles``: each paragraph's style, read once (its properties are looked for
+    among all its children: per run, a paragraph of 4,000 runs took a minute)."""
     paragraph = _paragraph_of(run)
-    p_style = _w_attr(_child(_child(paragraph, "pPr"), "pStyle"), "val")
+    key = id(paragraph)
+    if key not in paragraph_styles:
+        paragraph_styles[key] = _w_attr(_child(_child(paragraph, "pPr"), "pStyle"), "val")
+    p_style = paragraph_styles[key]
     rpr = _child(run, "rPr")
     fonts = _merge(styles.defaults, styles.fonts(p_style or styles.default_paragraph))
     fonts = _merge(fonts, styles.fonts(_w_attr(_child(rpr, "rStyle"), "val")))
@@ -305,12 +312,14 @@ def _unicode_paragraphs(runs: list[tuple[Element, _RunFont | None]]) -> set[tupl
     """(paragraph, encoding) pairs whose legacy-font text is Unicode already, judged on all
     the paragraph's runs in that encoding together (Word splits a word across runs). A
     paragraph that cannot tell follows the others: Unicode if some are and none is legacy."""
-    texts: dict[tuple[int, Legacy], str] = {}
+    texts: dict[tuple[int, Legacy], list[str]] = {}
     for run, font in runs:
         if font is not None:
             key = (id(_paragraph_of(run)), font[0])
-            texts[key] = texts.get(key, "") + "".join(n.data for n in _text_nodes(run))
-    verdicts = {key: is_unicode_in_legacy_font(text, key[1]) for key, text in texts.items()}
+            texts.setdefault(key, []).extend(n.data for n in _text_nodes(run))
+    verdicts = {
+        key: is_unicode_in_legacy_font("".join(parts), key[1]) for key, parts in texts.items()
+    }
     found: dict[Legacy, set[bool | None]] = {}
     for (_, encoding), verdict in verdicts.items():
         found.setdefault(encoding, set()).add(verdict)
@@ -332,8 +341,13 @@ def _convert_part(data: bytes, name: str, styles: _Styles) -> bytes | None:
     """
     document = _parse_xml(data, name)
     changed = False
+    # each paragraph's last character so far that is not a space: all a sentence start needs
     paragraph_text: dict[int, str] = {}
-    runs = [(run, _run_font(run, styles)) for run in document.getElementsByTagNameNS(W, "r")]
+    paragraph_styles: dict[int, str | None] = {}
+    runs = [
+        (run, _run_font(run, styles, paragraph_styles))
+        for run in document.getElementsByTagNameNS(W, "r")
+    ]
     unicode = _unicode_paragraphs(runs)
     for run, font in runs:
         key = id(_paragraph_of(run))
@@ -349,7 +363,7 @@ def _convert_part(data: bytes, name: str, styles: _Styles) -> bytes | None:
                     uppercase=uppercase,
                     at_sentence_start=_sentence_start(preceding),
                 )
-            paragraph_text[key] = preceding + node.data
+            paragraph_text[key] = (preceding + node.data).rstrip()[-1:]
         if font is not None:
             _set_unicode_font(document, run)
             changed = True

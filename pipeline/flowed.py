@@ -20,20 +20,33 @@ def unflow(text: str, *, delsp: bool = False) -> str:
     """``text`` with its flowed lines joined (``delsp``: the client added the space that
     ends each of them, DelSp=yes); quoted lines keep their ``>`` marks, each depth apart."""
     out: list[str] = []
-    open_line: tuple[int, str] | None = None  # a flowed line waiting for the next one
+    # The flowed line waiting for the next one, as pieces joined once at its end (joined
+    # at each piece, a paragraph of many lines took time quadratic in them): its depth,
+    # its length and its last character.
+    pieces: list[str] = []
+    open_depth: int | None = None
+    length, last = 0, ""
     for raw in text.replace("\r\n", "\n").split("\n"):
         depth = len(raw) - len(raw.lstrip(">"))
         line = raw[depth:]
         line = line[1:] if line.startswith(" ") else line  # space-stuffed
-        if open_line is not None and open_line[0] != depth:
-            out.append(_quoted(*open_line))  # a flowed line before a change of depth ends
-            open_line = None
-        line = (open_line[1] if open_line else "") + line
-        if line.endswith(" ") and line != SIGNATURE_SEPARATOR:
-            open_line = (depth, line[:-1] if delsp else line)
+        if open_depth is not None and open_depth != depth:
+            out.append(_quoted(open_depth, "".join(pieces)))  # it ends at a change of depth
+            pieces, open_depth, length, last = [], None, 0, ""
+        pieces.append(line)
+        length, last = length + len(line), line[-1:] or last
+        separator = length == len(SIGNATURE_SEPARATOR) and "".join(pieces) == SIGNATURE_SEPARATOR
+        if last == " " and not separator:
+            open_depth = depth
+            if delsp:  # the space that ends it goes
+                while not pieces[-1]:
+                    pieces.pop()
+                pieces[-1] = pieces[-1][:-1]
+                length -= 1
+                last = next((p[-1] for p in reversed(pieces) if p), "")
         else:
-            out.append(_quoted(depth, line))
-            open_line = None
-    if open_line is not None:
-        out.append(_quoted(*open_line))
+            out.append(_quoted(depth, "".join(pieces)))
+            pieces, open_depth, length, last = [], None, 0, ""
+    if open_depth is not None:
+        out.append(_quoted(open_depth, "".join(pieces)))
     return "\n".join(out)

@@ -16,6 +16,7 @@ from typing import Final
 
 from bs4 import BeautifulSoup, NavigableString, PageElement, Tag
 
+from pipeline.sanitize import parse_html, relink
 from pipeline.textfold import fold
 
 # Lines a client writes above a quoted or forwarded message, folded (lower-case, no
@@ -208,7 +209,7 @@ def strip_html(html: str) -> str:
     """``html`` without the header blocks of the messages it forwards."""
     if _HTML_HINT.search(html.lower()) is None:
         return html
-    soup = BeautifulSoup(html, "html.parser")
+    soup = parse_html(html)
     found = False
     for element in soup.select("#divRplyFwdMsg, table.moz-email-headers-table, div.gmail_attr"):
         gmail = element.name == "div" and "gmail_attr" in (element.get("class") or [])
@@ -222,8 +223,30 @@ def strip_html(html: str) -> str:
     for text in list(soup.find_all(string=True)):
         if text.parent is not None and SEPARATOR.match(fold(text.strip())):
             found = _drop_separator_and_fields(text) or found
-    for element in soup.find_all(_BLOCKS):
-        if element.parent is not None and element.find(_BLOCKS) is None and _is_block(element):
-            element.decompose()  # Outlook desktop's <div style="border-top…"><p><b>From:</b>…
-            found = True
+    # Outlook desktop's <div style="border-top…"><p><b>From:</b>…: a block holding no
+    # other block, and only a header block
+    blocks = [element for element in _innermost_blocks(soup) if _is_block(element)]
+    if blocks:
+        gone = {id(element) for element in blocks}
+        for parent in {id(e.parent): e.parent for e in blocks if e.parent is not None}.values():
+            parent.contents = [child for child in parent.contents if id(child) not in gone]
+        relink(soup)
+        found = True
     return str(soup) if found else html
+
+
+def _innermost_blocks(soup: BeautifulSoup) -> list[Tag]:
+    """The blocks (div, p…) that hold no other block, in document order, found in one walk
+    from the leaves up (asked of each block, bs4 walks down to its end: quadratic when they
+    nest)."""
+    order: list[Tag] = []
+    stack: list[Tag] = [soup]
+    while stack:
+        tag = stack.pop()
+        order.append(tag)
+        stack.extend(child for child in reversed(tag.contents) if isinstance(child, Tag))
+    holds_block: set[int] = set()
+    for tag in reversed(order):
+        if tag.name in _BLOCKS or id(tag) in holds_block:
+            holds_block.add(id(tag.parent))
+    return [tag for tag in order if tag.name in _BLOCKS and id(tag) not in holds_block]

@@ -41,6 +41,7 @@ from mailparser.utils import get_addresses
 
 from pipeline import charsets, tnef
 from pipeline.flowed import unflow
+from pipeline.sanitize import shallow_html
 
 __all__ = [
     "Attachment",
@@ -56,6 +57,15 @@ log = logging.getLogger(__name__)
 
 MAX_DEPTH = 40  # MIME nesting levels walked; deeper parts are dropped with a defect
 MAX_FILENAME_CHARS = 180
+# What a mail's body is read as. Every stage after this reads it whole (a few
+# microseconds a tag, a line of legacy-font text), and the size limit (25 MB) of "<br>"
+# held a reader for many minutes and gigabytes, of TCVN3 lines four minutes. The largest
+# body of the real mail seen is 50 KB of HTML; what is over is cut, and said so (the
+# reviewer sees that content was lost; the raw mail is kept). In HTML, pictures pasted as
+# data: URLs go first: the sanitiser drops them anyway.
+MAX_BODY_BYTES = 4_000_000  # of all text and HTML parts, decoded in turn
+MAX_TEXT_CHARS = 1_000_000
+MAX_HTML_CHARS = 1_000_000
 TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
 BODY_TYPES = frozenset({"text/plain", "text/html"})
 _ADDRESS_HEADERS = ("from", "reply-to", "to", "cc")
@@ -167,7 +177,7 @@ def _charset_name(declared: str) -> str:
 def _known_charset(name: str) -> bool:
     try:
         codecs.lookup(name)
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
         return False
     return True
 
@@ -353,6 +363,7 @@ class _Walk:
     files: list[_Pending] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
     tnef_bodies: list[tuple[str, str]] = field(default_factory=list)  # (text, html)
+    body_bytes: int = MAX_BODY_BYTES  # of body parts still to be decoded
 
 
 def _content_type(part: Message) -> str:
@@ -369,9 +380,18 @@ def _disposition(part: Message) -> str | None:
         return None
 
 
+def _raw_payload(part: Message) -> Any:
+    """The part's payload as parsed; None where the standard library fails to give it
+    (8-bit text declared in a codec that is no charset, "idna", "punycode", raises)."""
+    try:
+        return part.get_payload()
+    except (UnicodeError, ValueError):
+        return None
+
+
 def _payload_bytes(part: Message, walk: _Walk) -> bytes:
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
-    payload = part.get_payload()
+    payload = _raw_payload(part)
     if cte == "base64" and isinstance(payload, str):
         # The stdlib hands back the undecoded text when the base64 length is wrong;
         # decode what is there instead (a truncated file is better than a base64 blob).
@@ -393,7 +413,7 @@ def _serialise(message: Message) -> bytes:
 
 
 def _message_bytes(part: Message, walk: _Walk) -> bytes:
-    payload = part.get_payload()
+    payload = _raw_payload(part)
     if isinstance(payload, list):
         try:
             return b"\n".join(_serialise(sub) for sub in payload if isinstance(sub, Message))
@@ -416,7 +436,13 @@ def _decode_text(part: Message, walk: _Walk) -> str:
         charset = part.get_content_charset()
     except Exception:
         charset = None
-    text = decode_bytes(_payload_bytes(part, walk), charset)
+    data = _payload_bytes(part, walk)
+    if len(data) > walk.body_bytes:
+        kept = max(walk.body_bytes, 0)
+        walk.defects.append(f"{_content_type(part)}: body part of {len(data)} bytes cut to {kept}")
+        data = data[:kept]
+    walk.body_bytes -= len(data)
+    text = decode_bytes(data, charset)
     if _content_type(part) == "text/plain" and _param(part, "format") == "flowed":
         return unflow(text, delsp=_param(part, "delsp") == "yes")
     return text
@@ -449,7 +475,7 @@ def _walk(part: Message, walk: _Walk, depth: int) -> None:
         walk.files.append(_Pending(filename, ctype, data, _content_id(part), False))
         return
     if maintype == "multipart":
-        payload = part.get_payload()
+        payload = _raw_payload(part)
         if isinstance(payload, list):
             children = payload
         else:  # the boundary was not found; the body is one blob (8-bit kept as surrogates)
@@ -516,7 +542,7 @@ def _salvage(text: str, boundary: str | None, walk: _Walk) -> list[Message]:
 
 
 def _forwarded_name(part: Message) -> str | None:
-    payload = part.get_payload()
+    payload = _raw_payload(part)
     if isinstance(payload, list) and payload and isinstance(payload[0], Message):
         subject = _raw_header(payload[0], "subject")
         if subject is not None:
@@ -589,7 +615,22 @@ def content_lost(defects: Sequence[str]) -> tuple[str, ...]:
     return tuple(d for d in defects if _CONTENT_LOST.search(d))
 
 
+_DATA_URL = re.compile(r"data:[^\"'\s>]{256,}", re.IGNORECASE)
+
+
+def _bounded_html(html: str, defects: list[str]) -> str:
+    """``html`` within MAX_HTML_CHARS, and nested at most ``sanitize.MAX_DEPTH`` deep
+    (a tree walk that looks up, as many do, costs its depth at every node)."""
+    if len(html) > MAX_HTML_CHARS:
+        html = _DATA_URL.sub("data:,", html)
+    if len(html) > MAX_HTML_CHARS:
+        defects.append(f"text/html: body of {len(html)} characters cut to {MAX_HTML_CHARS}")
+        html = html[:MAX_HTML_CHARS]
+    return shallow_html(html)
+
+
 MAX_HEADER_FIELD = 64 * 1024  # bytes of one header field, folded lines included
+MAX_FIELDS_OF_A_NAME = 100  # header fields of one name read (Received, To…)
 HEADER_BYTES = 256 * 1024  # where a message's header fields must end to be read alone
 _FIELD_START = re.compile(rb"^(?=[^ \t\r\n])", re.M)
 
@@ -605,25 +646,42 @@ def header_end(raw: bytes, limit: int | None = None) -> int:
 
 
 def _clip_headers(raw: bytes, defects: list[str]) -> bytes:
-    """``raw`` with each header field over MAX_HEADER_FIELD bytes cut to that size.
+    """``raw`` with each header field over MAX_HEADER_FIELD bytes cut to that size, and
+    the fields of one name past the first MAX_FIELDS_OF_A_NAME left out.
 
     Decoding a header costs time quadratic in its encoded words (the standard library's
     ``decode_header``, which mail-parser calls): a subject of 400,000 of them would hold
     the reader for many minutes. No real header comes near the limit (a long thread's
-    References is a few KB). The raw message stays as it came; only what is read is cut.
+    References is a few KB). Each address field is parsed twice, by mail-parser and here:
+    25 MB of "To:" lines held a reader two minutes; a real mail has a few Received fields
+    and one of the others. The raw message stays as it came; only what is read is cut.
     """
     end = header_end(raw)
     head = raw if end < 0 else raw[:end]
     if len(head) <= MAX_HEADER_FIELD:
         return raw
     clipped = []
+    fields: dict[str, tuple[str, int]] = {}  # lower-case name -> (name, fields)
+    last_left_out = False
     for one in _FIELD_START.split(head):
+        name = one.split(b":", 1)[0][:40].decode("ascii", "replace")
+        first, count = fields.get(name.strip().lower(), (name.strip(), 0))
+        fields[name.strip().lower()] = (first, count + 1)
+        if last_left_out := count >= MAX_FIELDS_OF_A_NAME:
+            continue
         if len(one) > MAX_HEADER_FIELD:
-            name = one.split(b":", 1)[0][:40].decode("ascii", "replace")
             defects.append(f"header {name} of {len(one)} bytes cut to {MAX_HEADER_FIELD}")
             ending = one[len(one.rstrip(b"\r\n")) :]  # none on the last field
             one = one[:MAX_HEADER_FIELD].rstrip(b"\r\n") + ending
         clipped.append(one)
+    if last_left_out and clipped and end >= 0:  # the last field left out: no line ending after
+        clipped[-1] = clipped[-1].rstrip(b"\r\n")
+    defects.extend(
+        f"header {name}: {count - MAX_FIELDS_OF_A_NAME} fields past the first "
+        f"{MAX_FIELDS_OF_A_NAME} not read"
+        for name, count in fields.values()
+        if count > MAX_FIELDS_OF_A_NAME
+    )
     return b"".join(clipped) + (b"" if end < 0 else raw[end:])
 
 
@@ -713,7 +771,10 @@ def _parse(raw: bytes) -> ParsedMail:
             text_body = tnef_text
         if not html_parts and tnef_html:
             html_parts = [tnef_html]
-    html_body = "\n".join(html_parts) if html_parts else None
+    if len(text_body) > MAX_TEXT_CHARS:
+        defects.append(f"text/plain: body of {len(text_body)} characters cut to {MAX_TEXT_CHARS}")
+        text_body = text_body[:MAX_TEXT_CHARS]
+    html_body = _bounded_html("\n".join(html_parts), defects) if html_parts else None
 
     def first(name: str) -> str | None:
         values = headers.get(name)

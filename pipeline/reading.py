@@ -18,7 +18,7 @@ from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from typing import Any
 
-from bs4 import BeautifulSoup, NavigableString
+from bs4 import NavigableString, Tag
 
 from pipeline import dedup, forwards, mailkit, replyauth
 from pipeline.byline import Byline
@@ -39,7 +39,7 @@ from pipeline.parsing import (
     header_end,
     parse_message,
 )
-from pipeline.sanitize import html_to_text, sanitize_html, text_to_html
+from pipeline.sanitize import html_to_text, parse_html, relink, sanitize_html, text_to_html
 from pipeline.screening import not_a_submission
 from pipeline.vietnamese import Legacy, detect_legacy, normalize
 
@@ -199,12 +199,20 @@ def screen(d: Draft) -> None:
 def _normalize_html(html: str, legacy: Legacy | None) -> str:
     if legacy is None:
         return unicodedata.normalize("NFC", html)  # markup is ASCII: NFC leaves it alone
-    soup = BeautifulSoup(html, "html.parser")
-    for node in soup.find_all(string=True):
-        if isinstance(node, NavigableString) and node.strip():
-            fixed = normalize(str(node), legacy=legacy)
-            if fixed != node:
-                node.replace_with(fixed)
+    soup = parse_html(html)
+    # each text converted in its parent's list, the links set once after (bs4's
+    # replace_with looks for the node's place among its siblings: quadratic on many)
+    stack: list[Tag] = [soup]
+    while stack:
+        tag = stack.pop()
+        for index, node in enumerate(tag.contents):
+            if isinstance(node, Tag):
+                stack.append(node)
+            elif isinstance(node, NavigableString) and node.strip():
+                fixed = normalize(str(node), legacy=legacy)
+                if fixed != node:
+                    tag.contents[index] = NavigableString(fixed)
+    relink(soup)
     return str(soup)
 
 

@@ -22,23 +22,29 @@ The result is idempotent: ``sanitize_html(sanitize_html(x).html) == sanitize_htm
 from __future__ import annotations
 
 import html as html_lib
+import inspect
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import idna
 import nh3
-from bs4 import BeautifulSoup, NavigableString, Tag
-from bs4.element import Comment, PageElement
+from bs4 import BeautifulSoup, NavigableString, ParserRejectedMarkup, Tag
+from bs4.builder._htmlparser import BeautifulSoupHTMLParser, HTMLParserTreeBuilder
+from bs4.element import CData, Comment, PageElement, PreformattedString
 
 from pipeline.vietnamese import strip_bidi
 
 __all__ = [
     "SanitizedHtml",
     "html_to_text",
+    "parse_html",
+    "relink",
+    "shallow_html",
     "resolve_cids",
     "sanitize_html",
     "text_to_html",
@@ -153,6 +159,149 @@ _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
 
 
+# Python's html.parser reads a construct that never ends (a tag, a comment, a declaration)
+# as text and starts again one character on, scanning to the end of the input each time:
+# "<a b='>'" or "<a " 20,000 times held it for minutes; a marked section it does not know
+# ("<![x") makes it raise. `_parseable` writes as text ("&lt;") each "<" whose construct
+# has no end after it, which is what html.parser makes of it, in one pass (in a comment
+# or a style, where it is not read as markup, it stays text); a ">" after
+# the input ends a tag whose quoted values run to the end. Only that is a change, for
+# markup no mail client writes (browsers read such a tag so too).
+_COMMENT_END = re.compile(r"--\s*>")
+_SECTION_ENDS = {"]]": re.compile(r"\]\s*\]\s*>"), "]": re.compile(r"\]\s*>")}
+_SECTION_END = {name: "]]" for name in ("temp", "cdata", "ignore", "include", "rcdata")}
+_SECTION_END |= {name: "]" for name in ("if", "else", "endif")}
+_OPENINGS = re.compile(r"<(?:!--|!\[(?P<section>[a-zA-Z][-_.a-zA-Z0-9]*)?)")
+_END_MARK = "\ufdd0"  # a noncharacter: after the ">", it tells what is ours at the end
+
+
+def _last_start(pattern: re.Pattern[str], text: str) -> int:
+    return max((m.start() for m in pattern.finditer(text)), default=-1)
+
+
+def _parseable(html: str) -> str:
+    last_gt = html.rfind(">")
+    head, tail = html[: last_gt + 1], html[last_gt + 1 :]
+    comment_end = _last_start(_COMMENT_END, head)
+    section_end = {kind: _last_start(pattern, head) for kind, pattern in _SECTION_ENDS.items()}
+
+    def opening(match: re.Match[str]) -> str:
+        if match.group(0) == "<!--":
+            ended = comment_end >= match.start() + 4
+        else:
+            kind = _SECTION_END.get((match.group("section") or "").lower())
+            ended = kind is not None and section_end[kind] >= match.start() + 3
+        return match.group(0) if ended else "&lt;" + match.group(0)[1:]
+
+    return _OPENINGS.sub(opening, head) + tail.replace("<", "&lt;") + ">" + _END_MARK
+
+
+class _ClosedVoids(Counter[str]):
+    """bs4's list of the void elements (<br>, <img>) it closed itself, as a multiset: it
+    looks through that list at every end tag, and 60,000 <img> then as many end tags took
+    minutes."""
+
+    def append(self, tag: str) -> None:
+        self[tag] += 1
+
+    def remove(self, tag: str) -> None:
+        self[tag] -= 1
+        if self[tag] <= 0:
+            del self[tag]
+
+
+class _Parser(BeautifulSoupHTMLParser):
+    @property  # type: ignore[override]
+    def already_closed_empty_element(self) -> _ClosedVoids:
+        return self._closed_voids
+
+    @already_closed_empty_element.setter
+    def already_closed_empty_element(self, tags: list[str]) -> None:
+        self._closed_voids = _ClosedVoids(tags)
+
+
+class _Builder(HTMLParserTreeBuilder):
+    def feed(self, markup: Any, *args: Any) -> None:
+        super().feed(markup, _parser_class=_Parser)
+
+
+# bs4 takes a parser class from 4.14 on; an older one reads as it always has
+_BUILDER = (
+    _Builder
+    if "_parser_class" in inspect.signature(HTMLParserTreeBuilder.feed).parameters
+    else HTMLParserTreeBuilder
+)
+
+
+def parse_html(html: str) -> BeautifulSoup:
+    """``html`` as mailed (any garbage) as a tree, read by html.parser in time linear in
+    its length; never raises."""
+    try:
+        soup = BeautifulSoup(_parseable(html), builder=_BUILDER())
+    except ParserRejectedMarkup:
+        return BeautifulSoup(html_lib.escape(html, quote=False), builder=_BUILDER())
+    strings = soup.find_all(string=True)
+    last = strings[-1] if strings else None
+    if last == _END_MARK:  # the ">" ended a tag
+        last.extract()
+    elif last is not None and last.endswith(">" + _END_MARK):
+        rest = last[: -len(_END_MARK) - 1]
+        kept = last.find_parent(["pre", "textarea"]) is not None
+        if rest and not rest.strip(_ASCII_SPACES) and not kept:  # as bs4 keeps blank text
+            rest = "\n" if "\n" in rest else " "
+        _ = last.replace_with(type(last)(rest)) if rest else last.extract()
+    return soup
+
+
+def _mergeable(node: PageElement) -> bool:
+    return isinstance(node, NavigableString) and not isinstance(node, PreformattedString)
+
+
+def _in_place_of(run: list[NavigableString], text: str) -> NavigableString:
+    """A string of ``text`` linked where the adjacent strings ``run`` were; the caller
+    puts it in their parent's contents (bs4 would find each one's place there again)."""
+    first, last = run[0], run[-1]
+    new = NavigableString(text)
+    new.parent = first.parent
+    new.previous_sibling, new.next_sibling = first.previous_sibling, last.next_sibling
+    new.previous_element, new.next_element = first.previous_element, last.next_element
+    if first.previous_sibling is not None:
+        first.previous_sibling.next_sibling = new
+    if last.next_sibling is not None:
+        last.next_sibling.previous_sibling = new
+    if first.previous_element is not None:
+        first.previous_element.next_element = new
+    if last.next_element is not None:
+        last.next_element.previous_element = new
+    for node in run:
+        node.parent = node.previous_sibling = node.next_sibling = None
+        node.previous_element = node.next_element = None
+    return new
+
+
+def smooth(top: Tag) -> None:
+    """``Tag.smooth`` (adjacent strings joined) in one pass over the tree: bs4's own
+    recurses (a mail's HTML may nest thousands deep) and moves every string it joins
+    one at a time (100,000 adjacent ones took minutes)."""
+    stack = [top]
+    while stack:
+        tag = stack.pop()
+        contents: list[PageElement] = []
+        run: list[NavigableString] = []
+        for child in [*tag.contents, None]:
+            if child is not None and _mergeable(child):
+                run.append(child)  # type: ignore[arg-type]
+                continue
+            if run:
+                contents.append(run[0] if len(run) == 1 else _in_place_of(run, "".join(run)))
+                run = []
+            if child is not None:
+                contents.append(child)
+                if isinstance(child, Tag):
+                    stack.append(child)
+        tag.contents = contents
+
+
 def _url_prefix(value: str) -> str:
     return value.strip(_URL_STRIP).lower()
 
@@ -250,6 +399,36 @@ def _cleaner(
     )
 
 
+# nh3 takes time quadratic in the characters of one text that it writes out escaped or
+# one at a time ("&", U+0080-U+00BF: a no-break space, a TCVN3 letter left unconverted):
+# a line of 1 MB of them took a minute. A long run of text holding many is cut into
+# pieces by <wbr>, which the sanitiser drops: the pieces come out joined as they were.
+_LONG_TEXT = re.compile(r"(?:^|(?<=[<>]))[^<>]{4096,}")  # from a run's start only: linear
+_SLOW_CHARS = re.compile(r"[&\x80-\xbf]")
+_PIECE = 2048
+
+
+def _cut_text(match: re.Match[str]) -> str:
+    text = match.group(0)
+    if len(_SLOW_CHARS.findall(text)) < 256:
+        return text  # an article's text: nothing to cut
+    pieces: list[str] = []
+    start = 0
+    while len(text) - start > _PIECE:
+        end = start + _PIECE
+        entity = text.rfind("&", end - 40, end)  # not through a character reference
+        if entity > start and text.find(";", entity, end) < 0:
+            end = entity
+        pieces.append(text[start:end])
+        start = end
+    pieces.append(text[start:])
+    return "<wbr>".join(pieces)
+
+
+def _clean(cleaner: nh3.Cleaner, html: str) -> str:
+    return cleaner.clean(_LONG_TEXT.sub(_cut_text, html))
+
+
 _FIRST_PASS = _cleaner(_first_pass_filter, _protocol_relative_to_https)
 _FINAL_PASS = _cleaner(_final_pass_filter, "deny")
 
@@ -272,39 +451,96 @@ def _is_blank(text: str) -> bool:
     return not text.replace("\xa0", " ").strip()
 
 
+_MEDIA = frozenset({"img", "br", "hr", "table"})
+
+
+def relink(top: Tag) -> None:
+    """Set every node's parent, sibling and document-order links under ``top`` from the
+    ``contents`` lists, after they were rewritten in one pass (bs4's own moves look for
+    each node's place among its siblings: quadratic on a mail of many)."""
+    previous: PageElement = top
+    _link_children(top)
+    stack: list[PageElement] = list(reversed(top.contents))
+    while stack:
+        node = stack.pop()
+        node.previous_element, previous.next_element = previous, node
+        previous = node
+        if isinstance(node, Tag):
+            _link_children(node)
+            stack.extend(reversed(node.contents))
+    previous.next_element = None
+
+
+def _link_children(tag: Tag) -> None:
+    before: PageElement | None = None
+    for child in tag.contents:
+        child.parent, child.previous_sibling = tag, before
+        if before is not None:
+            before.next_sibling = child
+        before = child
+    if before is not None:
+        before.next_sibling = None
+
+
 def _process_tree(soup: BeautifulSoup) -> tuple[list[str], list[str]]:
-    remote: list[str] = []
-    cids: list[str] = []
-    for img in soup.find_all("img"):
-        src = str(img.get("src") or "")
-        prefix = _url_prefix(src)
-        if prefix.startswith(_CID_SCHEME) and _cid_from_src(src):
-            cid = _cid_from_src(src)
-            if cid not in cids:
-                cids.append(cid)
-            continue
-        if prefix.startswith(_REMOTE_SCHEMES):
-            url = src.strip(_URL_STRIP)
-            if url not in remote:
-                remote.append(url)
-            alt = " ".join(str(img.get("alt") or "").split())
-            if alt:
-                img.replace_with(NavigableString(f"[{alt}]"))
+    """Images, link-less anchors, spans and blank paragraphs, in one pass from the leaves
+    up: each element's new contents are made once."""
+    remote: dict[str, None] = {}
+    cids: dict[str, None] = {}
+    blank: dict[int, tuple[bool, bool]] = {}  # id(tag) -> (no text, holds media)
+    order: list[Tag] = []
+    stack: list[Tag] = [soup]
+    while stack:  # parents before children; walked backwards below
+        tag = stack.pop()
+        order.append(tag)
+        stack.extend(child for child in tag.contents if isinstance(child, Tag))
+    for tag in reversed(order):
+        contents: list[PageElement] = []
+        no_text, media = True, False
+        for child in tag.contents:
+            if not isinstance(child, Tag):
+                contents.append(child)
+                if type(child) in (NavigableString, CData):  # what get_text() reads
+                    no_text = no_text and _is_blank(str(child))
                 continue
-        img.decompose()
-    # Anchors whose href did not survive are only noise, and so are spans: they never keep
-    # an attribute (Outlook wraps nearly every word in a styled one).
-    for anchor in soup.find_all("a"):
-        if not anchor.get("href"):
-            anchor.unwrap()
-    for span in soup.find_all("span"):
-        span.unwrap()
-    # Word/Outlook spacer paragraphs (<p class=MsoNormal><o:p>&nbsp;</o:p></p>).
-    for para in soup.find_all("p"):
-        if _is_blank(para.get_text()) and para.find(["img", "br", "hr", "table"]) is None:
-            para.decompose()
+            kept = _kept(child, remote, cids)
+            if kept is None:  # removed
+                continue
+            if isinstance(kept, NavigableString):
+                contents.append(kept)
+                no_text = False
+                continue
+            child_blank, child_media = blank.pop(id(child))
+            if child.name == "p" and child_blank and not child_media:
+                continue  # Word/Outlook spacer paragraph (<p class=MsoNormal><o:p>&nbsp;…)
+            no_text, media = no_text and child_blank, media or child_media
+            media = media or child.name in _MEDIA
+            if child.name == "span" or (child.name == "a" and not child.get("href")):
+                contents.extend(child.contents)  # only noise: never an attribute to keep
+            else:
+                contents.append(child)
+        tag.contents = contents
+        blank[id(tag)] = (no_text, media)
+    relink(soup)
     _normalise_blank_strings(soup)
-    return remote, cids
+    return list(remote), list(cids)
+
+
+def _kept(tag: Tag, remote: dict[str, None], cids: dict[str, None]) -> Tag | NavigableString | None:
+    """What stays of an element: itself, text in place of a remote image, or None."""
+    if tag.name != "img":
+        return tag
+    src = str(tag.get("src") or "")
+    prefix = _url_prefix(src)
+    if prefix.startswith(_CID_SCHEME) and _cid_from_src(src):
+        cids.setdefault(_cid_from_src(src))
+        return tag
+    if prefix.startswith(_REMOTE_SCHEMES):
+        remote.setdefault(src.strip(_URL_STRIP))
+        alt = " ".join(str(tag.get("alt") or "").split())
+        if alt:
+            return NavigableString(f"[{alt}]")
+    return None
 
 
 def _normalise_blank_strings(soup: BeautifulSoup) -> None:
@@ -313,20 +549,88 @@ def _normalise_blank_strings(soup: BeautifulSoup) -> None:
     Removing elements leaves neighbouring blank strings; without this the next
     ``sanitize_html`` run would collapse them and the result would not be idempotent.
     """
-    soup.smooth()
-    for string in list(soup.find_all(string=True)):
-        if isinstance(string, Comment) or string.find_parent("pre") is not None:
+    smooth(soup)
+    stack: list[tuple[Tag, bool]] = [(soup, False)]  # (tag, inside a <pre>)
+    while stack:
+        tag, in_pre = stack.pop()
+        for index, child in enumerate(tag.contents):
+            if isinstance(child, Tag):
+                stack.append((child, in_pre or child.name == "pre"))
+            elif (
+                isinstance(child, NavigableString)
+                and not isinstance(child, Comment)
+                and not in_pre
+                and str(child)
+                and str(child).strip(_ASCII_SPACES) == ""
+            ):
+                blank = "\n" if "\n" in child else " "
+                tag.contents[index] = _in_place_of([child], blank)
+
+
+# nh3's parser (html5ever) looks through the elements open around each tag it reads, and
+# bs4 finds where an element ends by walking down to its last descendant: HTML nested
+# 40,000 deep took 9 s a nh3 pass, 200,000 deep hours. Elements nested deeper than an
+# article ever is are flattened first (their text stays). Markup that short, or with
+# that few tags, cannot nest deep enough to matter, and is not looked at.
+MAX_DEPTH = 256
+_SHALLOW_ENOUGH = 4096
+_START_TAG = re.compile(r"<[a-zA-Z]")
+_TAG_START = re.compile(r"<(/?)([a-zA-Z][^\t\n\r\f />\x00]*)")
+_VOID = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param"}
+    | {"source", "track", "wbr"}
+)
+
+
+def _too_deep(html: str) -> bool:
+    """Whether elements nest deeper than MAX_DEPTH in ``html`` (as html.parser reads it:
+    an end tag closes the elements opened after its own, one without its own is none)."""
+    stack: list[str] = []
+    open_count: dict[str, int] = {}
+    for match in _TAG_START.finditer(html):
+        name = match.group(2).lower()
+        if not match.group(1):
+            if name not in _VOID:
+                stack.append(name)
+                open_count[name] = open_count.get(name, 0) + 1
+                if len(stack) > MAX_DEPTH:
+                    return True
+        elif open_count.get(name):
+            while (closed := stack.pop()) != name:
+                open_count[closed] -= 1
+            open_count[name] -= 1
+    return False
+
+
+def _flattened(html: str) -> str:
+    """``html`` with each element at MAX_DEPTH holding only the text beneath it."""
+    soup = parse_html(html)
+    stack: list[tuple[Tag, int]] = [(soup, 0)]
+    while stack:
+        tag, depth = stack.pop()
+        if depth >= MAX_DEPTH:
+            text = [NavigableString(s) for s in tag.descendants if type(s) is NavigableString]
+            tag.contents = list(text)
             continue
-        if str(string) and str(string).strip(_ASCII_SPACES) == "":
-            string.replace_with(NavigableString("\n" if "\n" in string else " "))
+        stack.extend((child, depth + 1) for child in tag.contents if isinstance(child, Tag))
+    relink(soup)
+    return str(soup)
+
+
+def shallow_html(html: str) -> str:
+    """``html`` with the elements nested deeper than MAX_DEPTH flattened (their text kept)."""
+    if len(html) <= _SHALLOW_ENOUGH or len(_START_TAG.findall(html)) <= MAX_DEPTH:
+        return html
+    return _flattened(html) if _too_deep(html) else html
 
 
 def sanitize_html(html: str) -> SanitizedHtml:
     """Sanitise an untrusted HTML body; see the module docstring for the policy."""
-    first = strip_bidi(_FIRST_PASS.clean(html))  # character references are decoded by now
-    soup = BeautifulSoup(first, "html.parser")
+    html = shallow_html(html)
+    first = strip_bidi(_clean(_FIRST_PASS, html))  # character references are decoded by now
+    soup = parse_html(first)
     remote, cids = _process_tree(soup)
-    final = _FINAL_PASS.clean(str(soup)).strip()
+    final = _clean(_FINAL_PASS, str(soup)).strip()
     return SanitizedHtml(html=final, remote_images=tuple(remote), cid_refs=tuple(cids))
 
 
@@ -347,7 +651,7 @@ def resolve_cids(html: str, url_for: Callable[[str], str | None]) -> str:
             return url_for(_cid_from_src(value)) or value
         return _common_filter(tag, attr, value)
 
-    return _cleaner(swap, "pass_through").clean(html)
+    return _clean(_cleaner(swap, "pass_through"), html)
 
 
 def _recipients(href: str) -> str:
@@ -447,7 +751,7 @@ def text_to_html(text: str) -> str:
     for para in paragraphs:
         lines = [_linkify_line(line.rstrip()) for line in para.strip("\n").split("\n")]
         parts.append("<p>" + "<br>".join(lines) + "</p>")
-    return strip_bidi(_FINAL_PASS.clean("\n".join(parts)).strip())
+    return strip_bidi(_clean(_FINAL_PASS, "\n".join(parts)).strip())
 
 
 _BLOCK_TAGS: frozenset[str] = frozenset(
@@ -592,7 +896,7 @@ def html_to_text(html: str, *, line_tags: frozenset[str] = frozenset()) -> str:
     ``line_tags``: blocks that hold one line each and so end with a newline only (a mail
     editor writes each line typed as a ``<div>`` or ``<p>``).
     """
-    soup = BeautifulSoup(html, "html.parser")
+    soup = parse_html(html)
     out = _TextBuilder(line_tags)
     for child in soup.children:
         _walk(child, out)

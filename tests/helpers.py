@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import mailbox
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from types import FrameType
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -114,3 +118,20 @@ def reaped(pid: int) -> bool:
     except OSError:
         return True
     return state == "Z"
+
+
+@contextmanager
+def within(seconds: int = 20) -> Iterator[None]:
+    """Stop the work inside with TimeoutError after ``seconds``: for work that hostile
+    input once held for minutes, and now takes well under a second or two."""
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        raise TimeoutError(f"still working after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

@@ -551,10 +551,43 @@ def test_a_header_of_endless_encoded_words_is_cut_and_the_mail_read() -> None:
     assert mail.text_body.strip() == "Nội dung tin."
 
 
+def test_header_fields_of_one_name_past_a_hundred_are_not_read() -> None:
+    """Each address field is parsed twice: 25 MB of "To:" lines held a reader two minutes.
+    The first hundred of a name are read, the rest left out and said so; the body stays."""
+    to_lines = "".join(f"To: u{i}@example.vn\r\n" for i in range(30_000))
+    raw = single_part("text/plain; charset=utf-8", "Nội dung tin.".encode()).replace(
+        b"Subject: t\r\n", f"Subject: t\r\n{to_lines}".encode(), 1
+    )
+    mail = parse_message(raw)
+    assert mail.to == ("b@example.vn", *(f"u{i}@example.vn" for i in range(99)))
+    assert "header To: 29901 fields past the first 100 not read" in mail.defects
+    assert mail.text_body.strip() == "Nội dung tin."
+    last = parse_message(raw.replace(b"8bit\r\n\r\n", b"8bit\r\nTo: x@y.vn\r\n\r\n", 1))
+    assert last.text_body == mail.text_body
+
+
 def test_outlook_msg_file_is_refused_with_a_clear_reason() -> None:
     with pytest.raises(MessageParseError) as caught:
         parse_message(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600)
     assert ".msg" in caught.value.reason
+
+
+@pytest.mark.parametrize("codec", ["idna", "punycode"])
+def test_8bit_text_declared_in_a_codec_that_is_no_charset_is_read(codec: str) -> None:
+    """The standard library decodes such a part with the codec named, which raises: the
+    whole mail was unreadable ("unexpected parser failure")."""
+    mail = parse_message(single_part(f"text/plain; charset={codec}", "Nội dung tin.".encode()))
+    assert mail.text_body.strip() == "Nội dung tin."
+
+
+def test_an_encoded_word_whose_charset_holds_a_nul_is_kept_and_the_mail_read() -> None:
+    """codecs.lookup raises ValueError on a NUL: the whole mail was unreadable."""
+    raw = single_part("text/plain; charset=utf-8", "Nội dung tin.".encode()).replace(
+        b"Subject: t", b"Subject: =?utf\x00-8?B?4bqh?= tin", 1
+    )
+    mail = parse_message(raw)
+    assert mail.text_body.strip() == "Nội dung tin."
+    assert mail.subject.endswith("tin")
 
 
 def test_mangled_messages_never_raise_anything_else() -> None:
