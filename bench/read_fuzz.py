@@ -11,7 +11,11 @@ probes, both seeded and reproducible:
   (exponent over 1.3 between two sizes) or takes over 5 s is flagged.
 * ``mutate``: the corpus mails and the sample mails, truncated, bit-flipped, with
   headers doubled or dropped, boundaries broken, charsets and transfer encodings
-  wrong, NUL bytes and 8-bit headers; any exception out of ``read`` is a defect.
+  wrong, NUL bytes and 8-bit headers; any exception out of ``read`` is a defect, and so
+  is a mail made "unreadable" by a bug the parser caught ("unexpected parser failure").
+
+A stage is stopped by an alarm after ``--limit`` seconds, except inside nh3 (Rust),
+which the alarm reaches only once it returns.
 
     .venv/bin/python bench/read_fuzz.py complexity [--board config/dongnai.toml]
         [--sizes 10000,100000,1000000,4000000] [--only SHAPE]

@@ -164,9 +164,9 @@ _IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
 # "<a b='>'" or "<a " 20,000 times held it for minutes; a marked section it does not know
 # ("<![x") makes it raise. `_parseable` writes as text ("&lt;") each "<" whose construct
 # has no end after it, which is what html.parser makes of it, in one pass (in a comment
-# or a style, where it is not read as markup, it stays text); a ">" after
-# the input ends a tag whose quoted values run to the end. Only that is a change, for
-# markup no mail client writes (browsers read such a tag so too).
+# or a style, where it is not read as markup, it stays text); a ">" after the input
+# ends a tag whose quoted values run to the end. Only that is a change, for markup no
+# mail client writes (browsers read such a tag so too).
 _COMMENT_END = re.compile(r"--\s*>")
 _SECTION_ENDS = {"]]": re.compile(r"\]\s*\]\s*>"), "]": re.compile(r"\]\s*>")}
 _SECTION_END = {name: "]]" for name in ("temp", "cdata", "ignore", "include", "rcdata")}
@@ -225,7 +225,7 @@ class _Builder(HTMLParserTreeBuilder):
         super().feed(markup, _parser_class=_Parser)
 
 
-# bs4 takes a parser class from 4.14 on; an older one reads as it always has
+# bs4 4.15 takes a parser class (4.13 did not); an older one reads as it always did
 _BUILDER = (
     _Builder
     if "_parser_class" in inspect.signature(HTMLParserTreeBuilder.feed).parameters
@@ -249,7 +249,10 @@ def parse_html(html: str) -> BeautifulSoup:
         kept = last.find_parent(["pre", "textarea"]) is not None
         if rest and not rest.strip(_ASCII_SPACES) and not kept:  # as bs4 keeps blank text
             rest = "\n" if "\n" in rest else " "
-        _ = last.replace_with(type(last)(rest)) if rest else last.extract()
+        if rest:
+            last.replace_with(type(last)(rest))
+        else:
+            last.extract()
     return soup
 
 
