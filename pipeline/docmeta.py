@@ -20,6 +20,7 @@ from datetime import date, timedelta
 from pathlib import PurePath
 from typing import Literal, cast, get_args
 
+from pipeline.forwards import REPLY_PREFIX
 from pipeline.textfold import fold
 
 Kind = Literal["tin", "bai", "anh", "video", "van_ban"]
@@ -192,7 +193,7 @@ CLAUSE_CUES = ("hiệu lực", "Hiệu lực", "thi hành", "thông qua",
                "hieu luc", "Hieu luc", "thi hanh", "thong qua")  # fmt: skip
 FIRST_DOCUMENT_ENDS = ("Nơi nhận", "NƠI NHẬN", "Noi nhan", "NOI NHAN")  # what it was sent to
 
-SUBJECT_PREFIX = re.compile(r"^(?:\s*(?:re|fw|fwd|tr|tl)\s*:\s*|\s*\[[^\]]*\]\s*)*", re.I)
+SUBJECT_PREFIX = re.compile(rf"^(?:\s*{REPLY_PREFIX}\s*|\s*\[[^\]]*\]\s*)*", re.I)
 SUBJECT_TAG = re.compile(r"\[([^\]]{1,40})\]")
 _WORD = re.compile(r"\w+")
 

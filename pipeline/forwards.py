@@ -39,12 +39,12 @@ _SUBJECT: Final = frozenset({"subject", "chu de", "tieu de"})
 _NAMED: Final = re.compile(r"[a-z@]")  # a sender's name or address, not a form's dots
 _MAX_BLOCK_LINES: Final = 12  # From, Date, Subject, To, Cc and long address lists wrapped
 
-# A subject's leading "Fwd:", "RE:", "TL:" and "CT:" (Outlook in Vietnamese), repeated,
-# after any tags.
+# What mail clients put before a subject they reply to or forward: "RE:", "Fwd:", "TL:" and
+# "CT:" (Outlook in Vietnamese), "AW:"/"WG:" (German); an optional "[2]" counts repeats.
+REPLY_PREFIX: Final = r"(?:re|fw|fwd|tl|tr|ct|aw|wg|trả lời|chuyển tiếp)\s*(?:\[\d+\])?\s*:"
+# A subject's leading prefixes, repeated, after any tags.
 _PREFIX: Final = re.compile(
-    r"^((?:\s*\[[^\[\]]{1,40}\])*)"
-    r"(?:\s*(?:re|fw|fwd|tl|tr|ct|aw|wg|trả lời|chuyển tiếp)\s*(?:\[\d+\])?\s*:)+\s*",
-    re.IGNORECASE,
+    rf"^((?:\s*\[[^\[\]]{{1,40}}\])*)(?:\s*{REPLY_PREFIX})+\s*", re.IGNORECASE
 )
 # Whether a mail may hold a header block at all (most do not: no parse for them); the
 # text's as it is (NFC), the HTML's lower-cased.

@@ -511,6 +511,13 @@ def test_subject_with_reply_prefix_tag_and_sender() -> None:
     assert meta.summary == "V/v triển khai Quy chế"
 
 
+@pytest.mark.parametrize("prefix", ["CT: ", "[Văn bản] TL: ", "Chuyển tiếp: ", "RE[2]: AW: "])
+def test_subject_behind_any_client_reply_prefix(prefix: str) -> None:
+    meta = extract(f"{prefix}Công văn 52/STP-VP V/v triển khai Quy chế", COVER_NOTE)
+    assert (meta.doc_type, meta.number) == ("Công văn", "52/STP-VP")
+    assert meta.summary == "V/v triển khai Quy chế"
+
+
 def test_subject_fills_what_the_text_lacks() -> None:
     subject = "Gửi Quyết định số 9/QĐ-STP ngày 5.6.2024"
     text = "QUYẾT ĐỊNH\nVề việc X\n\nĐiều 2. Quyết định này có hiệu lực kể từ ngày ký.\n"
