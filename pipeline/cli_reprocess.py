@@ -1,11 +1,13 @@
-"""``bientap reprocess``: a message kept as failed is processed again, here and now.
+"""``bientap reprocess``: a message kept as failed, or held, is processed again, here and now.
 
 A message that could not be read, or kept crashing the pipeline, is kept raw as a
-failed item with the reason. Once the cause is fixed (a bug, a setting), the operator
-puts it back: the raw message is NEW again with no attempts counted, and its
-mailbox's runner (the daemon's own code, ``MailboxRunner.process``) processes it in
-this process. The failed item becomes the proper item, keeping its id and history
-(``ingest._new_item``): one message, one item, however often it is reprocessed. A
+failed item with the reason; one from a sender the board does not know is held. Once
+the cause is fixed (a bug, a setting; the sender's address added to the board's
+configuration), the operator puts it back: the raw message is NEW again with no
+attempts counted, and its mailbox's runner (the daemon's own code,
+``MailboxRunner.process``) processes it in this process. The failed or held item
+becomes the proper item, keeping its id, tracking code and
+history (``ingest._new_item``): one message, one item, however often it is reprocessed. A
 daemon running meanwhile may take some of them first; the row lock and the NEW state
 let only one of the two store each. Each message put back is recorded as a
 ``reprocess-requested`` event with channel "cli" and the operator. One whose files
@@ -22,6 +24,7 @@ import argparse
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from typing import Final
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -40,12 +43,16 @@ CHUNK = 50  # messages put back and processed at a time (the progress bar's step
 Target = tuple[int, str, str]  # raw message id, board, mailbox
 
 
-def _failed() -> Select[int, str, str]:
+# What an operator may put back: what could not be read, and what waits for his decision.
+AGAIN: Final = (State.FAILED, State.HELD)
+
+
+def _stuck(states: Sequence[State]) -> Select[int, str, str]:
     return (
         select(RawMessage.id, RawMessage.board_id, RawMessage.mailbox)
         .join(Submission, Submission.raw_message_id == RawMessage.id)
         .where(
-            Submission.state == State.FAILED,
+            Submission.state.in_(states),
             RawMessage.status == RawStatus.DONE,
             RawMessage.raw != retention.PLACEHOLDER,  # purged: nothing left to read
         )
@@ -54,11 +61,11 @@ def _failed() -> Select[int, str, str]:
 
 
 def targets(
-    session: Session, keys: Sequence[str], board: str | None
+    session: Session, keys: Sequence[str], board: str | None, states: Sequence[State] = AGAIN
 ) -> tuple[list[Target], list[str]]:
-    """The failed messages named (raw message ids, or items' tracking codes), or every
-    failed message (of one board); and the keys that name no failed message."""
-    query = _failed()
+    """The failed or held messages named (raw message ids, or items' tracking codes), or
+    every one in ``states`` (of one board); and the keys that name none of them."""
+    query = _stuck(states)
     if board:
         query = query.where(RawMessage.board_id == board)
     if not keys:
@@ -76,9 +83,9 @@ def targets(
 
 
 def put_back(sessions: sessionmaker[Session], ids: Sequence[int], who: str) -> list[int]:
-    """Make the failed messages NEW again (or, never served by their mailbox, to be asked
-    for again), with the reason each had on record; the ids actually put back (one that
-    changed meanwhile is left alone)."""
+    """Make the failed or held messages NEW again (or, never served by their mailbox, to be
+    asked for again), with the state and reason each had on record; the ids actually put
+    back (one that changed meanwhile is left alone)."""
     with sessions.begin() as session:
         rows = session.execute(
             select(RawMessage, Submission)
@@ -86,7 +93,7 @@ def put_back(sessions: sessionmaker[Session], ids: Sequence[int], who: str) -> l
             .where(
                 RawMessage.id.in_(ids),
                 RawMessage.status == RawStatus.DONE,
-                Submission.state == State.FAILED,
+                Submission.state.in_(AGAIN),
             )
             .order_by(RawMessage.id)
             .with_for_update()
@@ -100,7 +107,7 @@ def put_back(sessions: sessionmaker[Session], ids: Sequence[int], who: str) -> l
                     kind="reprocess-requested",
                     actor=who,
                     channel="cli",
-                    detail={"failed": item.reason, "attempts": raw.attempts},
+                    detail={"state": item.state, "reason": item.reason, "attempts": raw.attempts},
                 )
             )
             raw.status = RawStatus.UNSERVED if never_served(raw) else RawStatus.NEW
@@ -152,7 +159,7 @@ def _chunks(items: Sequence[Target]) -> Iterator[Sequence[Target]]:
 
 def run(d: Deployed, found: list[Target], who: str) -> tuple[Counter[str], list[str], list[str]]:
     """Put back and process ``found``, with a progress bar; how many ended in each state,
-    why each one still unread waits, and why each one failed again did."""
+    why each one still unread waits, and why each one failed or is held again."""
     involved = {board for _raw, board, _box in found}
     only = replace(d, boards=[b for b in d.boards if b.id in involved])  # their secrets only
     runners = {(w.runner.board.id, w.runner.mailbox): w for w in watchers(only)}
@@ -194,32 +201,39 @@ def run(d: Deployed, found: list[Target], who: str) -> tuple[Counter[str], list[
         )
         states: Counter[str] = Counter()
         waiting: list[str] = []  # why each still unread one waits (not stored, not served)
-        failed: list[str] = []
+        again: list[str] = []  # "still failed CODE: why", "still held CODE: why"
         for state, code, reason, status, error in rows:
             if status in (RawStatus.NEW, RawStatus.UNSERVED):  # the daemon tries it again
                 waiting.append(error or "")
                 continue
             states[state] += 1
-            if state == State.FAILED:
-                failed.append(f"{code}: {reason}")
-        return states, waiting, failed
+            if state in AGAIN:
+                again.append(f"{_STILL[State(state)]} {code}: {reason}")
+        return states, waiting, again
+
+
+_STILL: Final = {State.FAILED: "Vẫn lỗi (still failed)", State.HELD: "Vẫn tạm giữ (still held)"}
+_EVERY: Final = {"failed": (State.FAILED,), "held": (State.HELD,)}  # --failed, --held
 
 
 def reprocess(args: argparse.Namespace) -> int:
-    if bool(args.raw) == bool(args.failed):
+    every = tuple(s for flag, states in _EVERY.items() if getattr(args, flag) for s in states)
+    if bool(args.raw) == bool(every):
         console(stderr=True).print(
-            "reprocess: cho RAW_ID… hoặc --failed (give RAW_ID… or --failed)"
+            "reprocess: cho RAW_ID… hoặc --failed, --held (give RAW_ID… or --failed, --held)"
         )
         return 2
     d = deployed(args)
     try:
         with d.sessions() as session:
             known_board(args, [b.id for b in d.boards], session)
-            found, refused = targets(session, args.raw, args.board)
+            found, refused = targets(session, args.raw, args.board, every or AGAIN)
         configured = {(b.id, box.name) for b in d.boards for box in b.mailboxes}
         orphans = [f"{raw_id}" for raw_id, b, m in found if (b, m) not in configured]
         for key in refused:
-            console(stderr=True).print(f"{key}: không phải thư bị lỗi (not a failed message)")
+            console(stderr=True).print(
+                f"{key}: không phải thư bị lỗi hay tạm giữ (not a failed or held message)"
+            )
         for key in orphans:
             console(stderr=True).print(
                 f"{key}: hộp thư của thư này không còn trong cấu hình (mailbox not configured)"
@@ -227,10 +241,12 @@ def reprocess(args: argparse.Namespace) -> int:
         if refused or orphans:
             return 1
         if not found:
-            console().print("Không có thư lỗi nào để xử lý lại (no failed message).")
+            console().print(
+                "Không có thư lỗi hay tạm giữ nào để xử lý lại (no failed or held message)."
+            )
             return 0
         with logs.to_stderr():
-            states, waiting, failed = run(d, found, operator())
+            states, waiting, again = run(d, found, operator())
     finally:
         d.engine.dispose()
     table = Table(title=f"Đã xử lý lại {len(found)} thư (reprocessed)", title_justify="left")
@@ -241,17 +257,20 @@ def reprocess(args: argparse.Namespace) -> int:
     if waiting:
         table.add_row(text("Chờ đọc lại"), str(len(waiting)))
     console().print(table)
-    for why in failed:
-        console().print(text(f"Vẫn lỗi (still failed) {why}"))
+    for line in again:
+        console().print(text(line))
     if waiting:  # no reason on record: another daemon has it in hand
         why = next((w for w in waiting if w), "một daemon khác đang đọc (another daemon has it)")
         console().print(text(f"Chờ đọc lại (waiting): {why}. Daemon sẽ đọc lại ở lượt sau."))
-    return 1 if states.get(State.FAILED) or waiting else 0
+    return 1 if again or waiting else 0
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    again = sub.add_parser("reprocess", help="process failed messages again, now")
+    again = sub.add_parser("reprocess", help="process failed or held messages again, now")
     again.add_argument("raw", nargs="*", help="raw message id or the item's tracking code")
     again.add_argument("--failed", action="store_true", help="every failed message")
-    again.add_argument("--board", help="with --failed: one board only")
+    again.add_argument(
+        "--held", action="store_true", help="every held message (senders added since)"
+    )
+    again.add_argument("--board", help="with --failed or --held: one board only")
     again.set_defaults(handler=reprocess)

@@ -15,7 +15,7 @@ from typing import cast
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Table, bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from pipeline.models import ShingleBand, State, Submission
@@ -98,10 +98,11 @@ _SKETCHES = select(_items.id, _items.minhash, _items.tracking_code).where(
 
 
 def find_duplicate(
-    session: Session, board_id: str, sk: Sketch, threshold: float
+    session: Session, board_id: str, sk: Sketch, threshold: float, itself: int | None = None
 ) -> tuple[int, str] | None:
     """(id, tracking code) of the most similar live submission at or above ``threshold``,
-    an item stored earlier in the same transaction and not yet written included."""
+    an item stored earlier in the same transaction and not yet written included, the
+    item ``itself`` (a message read again) excluded."""
     # Core statements, built once (building one costs as much as running it): this runs
     # for every message. Most messages share no bucket with anything: one look-up says so.
     connection = session.connection()
@@ -110,6 +111,7 @@ def find_duplicate(
             _BUCKET_HITS, {"board": board_id, "buckets": [bucket for _, bucket in sk.buckets]}
         ).scalars()
     )
+    hits.discard(itself)
     if not hits:
         return None
     found: list[tuple[int, bytes | None, str]] = [
@@ -131,6 +133,11 @@ def find_duplicate(
         if score >= threshold and (best is None or score > best[0]):
             best = (score, item_id, code)
     return (best[1], best[2]) if best else None
+
+
+def unindex(session: Session, item_id: int) -> None:
+    """Take an item out of the look-up (its message is read again)."""
+    session.connection().execute(delete(ShingleBand).where(ShingleBand.submission_id == item_id))
 
 
 def index(session: Session, item: Submission, sk: Sketch) -> None:

@@ -60,8 +60,9 @@ class Work:
 # -- stages ----------------------------------------------------------------------
 def find_duplicates(w: Work) -> None:
     if w.reading.sketch is not None:
+        itself = w.raw.submission.id if w.raw.submission is not None else None  # read again
         w.duplicate = dedup.find_duplicate(
-            w.session, w.board.id, w.reading.sketch, w.board.checks.duplicate_threshold
+            w.session, w.board.id, w.reading.sketch, w.board.checks.duplicate_threshold, itself
         )
 
 
@@ -165,8 +166,9 @@ def tracking_code(now: datetime) -> str:
 
 
 def _new_item(w: Work, state: State, reason: str | None) -> Submission:
-    """The message's item. A failed message processed again (``bientap reprocess``) keeps
-    the item it had (id, tracking code, history): one message, one item."""
+    """The message's item. A failed or held message processed again (``bientap
+    reprocess``) keeps the item it had (id, tracking code, history): one message, one
+    item; what its earlier reading stored (files, near-duplicate buckets) is replaced."""
     r = w.reading
     item = w.raw.submission
     if item is None:
@@ -176,6 +178,11 @@ def _new_item(w: Work, state: State, reason: str | None) -> Submission:
             raw_message_id=w.raw.id,
             tracking_code=tracking_code(w.raw.received_at),
         )
+    else:
+        for stored in item.files:
+            w.session.delete(stored)
+        item.files = []
+        dedup.unindex(w.session, item.id)
     item.state, item.reason = state, reason
     item.message_id = fit("message_id", r.message_id or w.raw.message_id)
     item.sender_address = fit("sender_address", r.from_address) or ""

@@ -285,7 +285,7 @@ def test_every_failed_message_of_a_board_is_reprocessed_with_progress(
     items = rig.items()
     assert sorted(i.raw_message_id for i in items) == sorted(raw_ids)  # one item each
     assert State.FAILED not in {i.state for i in items}
-    assert bientap("reprocess", "--failed")[1].startswith("Không có thư lỗi nào")
+    assert bientap("reprocess", "--failed")[1].startswith("Không có thư lỗi")
 
 
 def test_reprocessing_while_the_attachment_store_cannot_be_written_leaves_it_waiting(
@@ -304,6 +304,61 @@ def test_reprocessing_while_the_attachment_store_cannot_be_written_leaves_it_wai
     [item] = items_of(rig, raw_id)
     assert (item.id, item.state) == (failed.id, State.PENDING_REVIEW)
     assert [f.filename for f in item.files] == ["cong-van.pdf"]
+
+
+STRANGER = "vanphong@ubnd-tanphu.demo.bientap.vn"  # an agency the board has not listed yet
+
+
+def test_a_held_message_is_admitted_once_its_sender_is_listed(
+    rig: Rig, bientap: Bientap, tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    story = "Huyện Tân Phú tổ chức ngày hội đọc sách cho học sinh tiểu học. " * 12
+    rig.drop(
+        article_mail(
+            STRANGER,
+            DEMO_BOX,
+            "Ngày hội đọc sách Tân Phú",
+            story + "\n\nTác giả: Lê Văn Hùng\nĐơn vị: UBND huyện Tân Phú",
+            attachments=[("anh-ngay-hoi.pdf", "application/pdf", PDF)],
+        )
+    )
+    rig.runner.run_once()
+    [held] = rig.items()
+    assert held.state == State.HELD and rig.sent() == []  # a stranger is not answered
+    code, out, _err = bientap("reprocess", "--held")  # nothing changed: held again
+    assert code == 1 and f"Vẫn tạm giữ (still held) {held.tracking_code}" in out
+    # the operator lists the agency's address, then puts the message back
+    listed = tmp_path / "demo.toml"
+    listed.write_text(
+        (CONFIG / "demo.toml")
+        .read_text(encoding="utf-8")
+        .replace(
+            'domains = ["sgddt.demo.bientap.vn"]',
+            f'domains = ["sgddt.demo.bientap.vn"]\naddresses = ["{STRANGER}"]',
+        ),
+        encoding="utf-8",
+    )
+    assert (
+        cli.main(
+            ["--config", str(listed), "--database-url", db_url, "reprocess", held.tracking_code]
+        )
+        == 0
+    )
+    assert "Chờ duyệt" in capsys.readouterr().out
+    [item] = rig.items()
+    assert (item.id, item.tracking_code, item.state) == (
+        held.id,
+        held.tracking_code,
+        "pending_review",
+    )
+    assert item.agency_id == "so-gddt" and item.duplicate_of is None  # not a copy of itself
+    assert [f.filename for f in item.files] == ["anh-ngay-hoi.pdf"]
+    rig.runner.run_once()  # the daemon's next pass sends what the item is owed
+    assert [m["To"] for m in rig.sent() if STRANGER in m["To"]] == [STRANGER]  # one receipt
+    with rig.sessions() as s:
+        asked = s.scalars(select(Event).where(Event.kind == "reprocess-requested")).all()
+    assert [e.detail["state"] for e in asked] == ["held", "held"]
+    assert bientap("audit", "verify")[0] == 0
 
 
 # -- what an operator gets wrong ----------------------------------------------------------------
