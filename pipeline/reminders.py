@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from pipeline import notices, review, review_mail
+from pipeline import held, notices, review, review_mail
 from pipeline.config import Board, Member, Role
 from pipeline.deadlines import Calendar, DeadlineRule, Schedule, schedule
 from pipeline.models import RawMessage, ReviewTask, State, Submission, TaskState
@@ -70,6 +70,7 @@ class SweepResult:
     reminded: int = 0
     escalated: int = 0
     digests: int = 0
+    held: int = 0  # notices of mail held for an operator (pipeline/held.py)
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,7 @@ def sweep(d: Desk) -> SweepResult:
             result.reminded += 1
     local = d.now.astimezone(ZoneInfo(d.board.timezone))
     if local.hour >= d.board.review.digest_hour:
+        result.held += held.report(d, _day_start(d, local))
         for member_id, open_seats in waiting.items():
             member = d.board.member(member_id)
             if len(open_seats) > 1 and _first_today(d, member, local):
@@ -187,7 +189,11 @@ def sweep(d: Desk) -> SweepResult:
 
 def _first_today(d: Desk, member: Member, local: datetime) -> bool:
     """Whether no digest went to ``member`` yet today (board's local day)."""
-    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     return notices.allowed(
-        d.session, d.board, member.email, "digest", d.now, since=start.astimezone(d.now.tzinfo)
+        d.session, d.board, member.email, "digest", d.now, since=_day_start(d, local)
     )
+
+
+def _day_start(d: Desk, local: datetime) -> datetime:
+    """The start of the board's local day ``local``, in ``d.now``'s zone."""
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(d.now.tzinfo)

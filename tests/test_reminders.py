@@ -127,3 +127,46 @@ def test_the_member_a_seat_was_escalated_to_may_decide_by_reply(
         assert (ev.actor, ev.detail["capacity"]) == (deputy.id, "escalated")
         open_seats = s.scalars(select(ReviewTask).where(ReviewTask.state == TaskState.PENDING))
         assert [t.step_id for t in open_seats] == ["pho-truong-ban-thuong-truc"]
+
+
+STRANGER = "banbientap.tanphu@gmail.com"  # a district's clerk, from an address not listed
+
+
+def test_the_secretary_is_told_once_a_day_of_mail_held_from_unknown_senders(
+    tmp_path: Path, db_url: str
+) -> None:
+    rig = make_rig(tmp_path, db_url)
+    rig.runner.clock = lambda: ARRIVED
+    rig.drop(article_mail(SENDER, DEMO_BOX, "[GD] Tin tuyển sinh", NEWS_BODY))
+    hostile = "Hội thi <img src=x onerror=alert(1)> văn nghệ"
+    rig.drop(article_mail(STRANGER, DEMO_BOX, hostile, NEWS_BODY))
+    rig.runner.run_once()
+    [held] = [i for i in rig.items() if i.state == "held"]
+    assert sweep(rig, datetime(2026, 2, 13, 7, 0, tzinfo=VN)).held == 0  # before 8:00
+    assert sweep(rig, datetime(2026, 2, 13, 16, 0, tzinfo=VN)).held == 1
+    assert sweep(rig, datetime(2026, 2, 13, 17, 0, tzinfo=VN)).held == 0  # once a day
+    rig.runner.deliver()
+    secretary = rig.board.member("thu-ky")
+    [notice] = [m for m in rig.sent() if "[Thư tạm giữ]" in str(m["Subject"])]
+    assert secretary.email in str(notice["To"])
+    text = notice.get_body(("plain",))
+    html = notice.get_body(("html",))
+    assert text is not None and html is not None
+    body = " ".join(text.get_content().split())
+    assert held.tracking_code in body and STRANGER in body and hostile in body
+    assert "bientap reprocess" in body and "tổng cộng 1 thư đang tạm giữ" in body
+    assert "<img" not in html.get_content()  # the sender's markup is text
+    assert not [m for m in rig.sent() if STRANGER in str(m["To"])]  # a stranger: no answer
+    assert sweep(rig, datetime(2026, 2, 14, 9, 0, tzinfo=VN)).held == 0  # nothing new
+    # the next day's new one is listed alone, the count covers both
+    rig.runner.clock = lambda: datetime(2026, 2, 14, 10, 0, tzinfo=VN)
+    rig.drop(article_mail(STRANGER, DEMO_BOX, "Tin thứ hai từ Tân Phú", NEWS_BODY))
+    rig.runner.run_once()
+    assert sweep(rig, datetime(2026, 2, 15, 9, 0, tzinfo=VN)).held == 1
+    rig.runner.deliver()
+    second = [m for m in rig.sent() if "[Thư tạm giữ]" in str(m["Subject"])][-1]
+    part = second.get_body(("plain",))
+    assert part is not None
+    body = " ".join(part.get_content().split())
+    assert "Tin thứ hai từ Tân Phú" in body and held.tracking_code not in body
+    assert "tổng cộng 2 thư đang tạm giữ" in body

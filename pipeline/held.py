@@ -1,0 +1,132 @@
+"""Mail held for an operator is not left unseen. A message from a sender the board does
+not know is held: not sent for review and not answered (a stranger is never mailed).
+Once a day, at the digest hour, the board's secretary is told what was held since she
+was last told (the sender, the subject, the first lines), enough to judge whether it is
+an agency's submission, whose address the operator then lists in the board's file
+before ``bientap reprocess --held`` reads it again, or mail to leave alone.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from sqlalchemy import func, select
+
+from pipeline import notices, review
+from pipeline.config import Board, Member, Role
+from pipeline.mailkit import Mail, message, named_address, sender_of, simple, title_line, when_vi
+from pipeline.models import NoticeLog, RawMessage, State, Submission
+from pipeline.review import Desk
+
+# Who is told: the first of these roles the board has a member in (Thư ký keeps the
+# board's incoming documents; Đồng Nai has none, its editing staff read the mailbox).
+READERS: Final = (
+    Role.THU_KY,
+    Role.TO_CHUYEN_VIEN,
+    Role.PHO_TRUONG_BAN_THUONG_TRUC,
+    Role.TRUONG_BAN,
+)
+REASON: Final = "held-digest"  # the notice log's and the outgoing mail's reason
+EXCERPT_CHARS: Final = 240
+LISTED: Final = 30  # messages a notice lists; the rest are counted
+NOTE: Final = "Thư này được gửi tự động mỗi ngày có thư mới bị tạm giữ."
+
+
+@dataclass(frozen=True)
+class Held:
+    tracking_code: str
+    sender: str
+    title: str
+    arrived: datetime
+    excerpt: str
+
+
+def reader(board: Board) -> Member | None:
+    for role in READERS:
+        found = next((m for m in board.members if m.role == role), None)
+        if found is not None:
+            return found
+    return None
+
+
+def _since(d: Desk, member: Member) -> datetime | None:
+    """When ``member`` was last told, or None if never."""
+    return d.session.scalar(
+        select(NoticeLog.last_sent_at).where(
+            NoticeLog.board_id == d.board.id,
+            NoticeLog.address == member.email,
+            NoticeLog.reason == REASON,
+        )
+    )
+
+
+def _held(d: Desk, since: datetime | None) -> list[Held]:
+    """Messages held that arrived after ``since``, oldest first, one more than listed."""
+    query = (
+        select(Submission, RawMessage.received_at)
+        .join(RawMessage, RawMessage.id == Submission.raw_message_id)
+        .where(Submission.board_id == d.board.id, Submission.state == State.HELD)
+    )
+    if since is not None:
+        query = query.where(RawMessage.received_at > since)
+    rows = d.session.execute(query.order_by(RawMessage.received_at).limit(LISTED + 1))
+    return [
+        Held(
+            tracking_code=item.tracking_code,
+            sender=sender_of(item),
+            title=title_line(item.title),
+            arrived=arrived,
+            excerpt=textwrap.shorten(item.body_text or "", EXCERPT_CHARS, placeholder=" …"),
+        )
+        for item, arrived in rows
+    ]
+
+
+def mail(board: Board, recipient: Member, new: list[Held], total: int) -> Mail:
+    """The notice: each newly held message, what to do about it, how many are held."""
+    subject = "[Thư tạm giữ] Thư mới từ người gửi chưa có trong danh sách"
+    heading = "Thư đang tạm giữ"
+    entries = [
+        f"{n}. {h.title}\n"
+        f"   Mã theo dõi: {h.tracking_code} · Nhận lúc: {when_vi(board, h.arrived)}\n"
+        f"   Người gửi: {h.sender}" + (f"\n   «{h.excerpt}»" if h.excerpt else "")
+        for n, h in enumerate(new[:LISTED], start=1)
+    ]
+    if len(new) > LISTED:
+        entries.append("… và các thư khác: xem đủ bằng lệnh bientap list --state held.")
+    text = (
+        f"Kính gửi ông/bà {recipient.name},\n\n"
+        "Các thư dưới đây gửi đến hộp thư của Ban Biên tập từ địa chỉ chưa có trong danh "
+        "sách cơ quan, thành viên, nên đang được tạm giữ: chưa được gửi duyệt và người "
+        "gửi chưa được trả lời.\n\n" + "\n\n".join(entries) + "\n\n"
+        "Nếu thư là tin, bài của một cơ quan, đơn vị: đề nghị bộ phận quản trị bổ sung "
+        "địa chỉ người gửi vào danh sách của Ban Biên tập rồi xử lý lại thư theo mã theo "
+        "dõi (bientap reprocess <mã theo dõi>). Tin, bài khi đó được gửi duyệt và người "
+        "gửi nhận thư báo đã nhận. Nếu không phải, không cần làm gì.\n\n"
+        f"Hiện có tổng cộng {total} thư đang tạm giữ."
+    )
+    msg = message(board, to=named_address(recipient.name, recipient.email), subject=subject)
+    return simple(board, msg, heading, text, NOTE)
+
+
+def report(d: Desk, local_day_start: datetime) -> bool:
+    """Tell the board's reader what was held since she was last told, at most once a
+    day; whether a notice was queued."""
+    member = reader(d.board)
+    if member is None:
+        return False
+    new = _held(d, _since(d, member))
+    if not new or not notices.allowed(
+        d.session, d.board, member.email, REASON, d.now, since=local_day_start
+    ):
+        return False
+    total = d.session.scalar(
+        select(func.count())
+        .select_from(Submission)
+        .where(Submission.board_id == d.board.id, Submission.state == State.HELD)
+    )
+    review.queue(d, None, member.email, REASON, mail(d.board, member, new, total or 0))
+    return True
