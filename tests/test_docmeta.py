@@ -37,9 +37,9 @@ def kind_of(
     text: str,
     files: list[tuple[str, str]],
     tags: dict[str, str] | None = None,
-    **limits: int,
+    article_min_words: int = ARTICLE_MIN_WORDS,
 ) -> str:
-    return classify_submission(subject, text, files, tags, **limits)[0]
+    return classify_submission(subject, text, files, tags, article_min_words=article_min_words)[0]
 
 
 def extract(subject: str, text: str) -> DocumentMetadata:
