@@ -14,6 +14,10 @@ from pipeline.textfold import fold
 
 _TAG = re.compile(r"\[([^\[\]]{1,40})\]")
 
+# Words whose last syllable begins a keyword: a keyword never starts inside one ("thi công
+# an toàn" is no "công an", "toàn dân tộc" no "dân tộc"). Read like keywords, for no field.
+COMPOUNDS = ("thi công", "thành công", "tấn công", "toàn dân tộc")
+
 
 @dataclass(frozen=True)
 class Sender:
@@ -56,10 +60,12 @@ def _keyword_table(fields: Keywords) -> tuple[re.Pattern[str], dict[str, list[st
     """Every field's keywords as one pattern (folded, each a whole phrase; where several
     start at one place the longest wins), and the fields each keyword is of. Made once
     per board, not per item."""
-    fields_of: dict[str, list[str]] = {}
+    fields_of: dict[str, list[str]] = {fold(c): [] for c in COMPOUNDS}
     for field_id, keywords in fields:
         for keyword in keywords:
-            fields_of.setdefault(fold(keyword), []).append(field_id)
+            ids = fields_of.setdefault(fold(keyword), [])
+            if field_id not in ids:  # "văn hóa" and "văn hoá" are one keyword, hit once
+                ids.append(field_id)
     alternatives = "|".join(re.escape(k) for k in sorted(fields_of, key=len, reverse=True))
     return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)"), fields_of
 
@@ -70,7 +76,7 @@ def _keyword_scores(board: Board, folded: str) -> dict[str, int]:
     justice field's, not also "giáo dục" for education's."""
     scores = dict.fromkeys((f.id for f in board.fields), 0)
     pattern, fields_of = _keyword_table(tuple((f.id, tuple(f.keywords)) for f in board.fields))
-    if fields_of:
+    if any(fields_of.values()):
         for hit in pattern.findall(folded):
             for field_id in fields_of[hit]:
                 scores[field_id] += 1
@@ -78,7 +84,8 @@ def _keyword_scores(board: Board, folded: str) -> dict[str, int]:
 
 
 def classify_fields(board: Board, subject: str, text: str, sender: Sender) -> list[str]:
-    """Fields of the item: subject tags first, then keywords, then the sender's own fields."""
+    """Fields of the item: subject tags first, then keywords, then the sender's own fields
+    (a member's, or those of the one member who represents the sending agency)."""
     tags = set(subject_tags(subject))
     tagged = [f.id for f in board.fields if tags & ({fold(t) for t in f.tags} | {fold(f.name)})]
     if tagged:
@@ -91,6 +98,11 @@ def classify_fields(board: Board, subject: str, text: str, sender: Sender) -> li
         return [fid for fid, score in scores.items() if score * 2 >= best and score > 0]
     if sender.member is not None and sender.member.fields:
         return list(sender.member.fields)
+    if sender.agency is not None:
+        agency_id = sender.agency.id
+        owning = [m for m in board.members if m.agency == agency_id and m.fields]
+        if len(owning) == 1:  # the agency's representative; several: nobody's to guess
+            return list(owning[0].fields)
     return []
 
 

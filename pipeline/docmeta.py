@@ -55,6 +55,16 @@ VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".mov", ".avi", ".mkv", ".wmv", ".flv", ".webm", ".m4v", ".3gp", ".mpg", ".mpeg"}
 )
 DOCUMENT_EXTENSIONS = frozenset({".pdf", ".doc", ".docx", ".odt", ".rtf"})
+# Where agencies put their clips instead of attaching them: a short mail with a link to one
+# of these is a video. Host, then the start of a video's path there (a pattern).
+VIDEO_LINKS: tuple[tuple[str, str], ...] = (
+    ("youtube.com", r"(?:watch|shorts/|live/)"),
+    ("youtu.be", r"\w"),
+    ("fb.watch", r"\w"),
+    ("facebook.com", r"(?:watch|reel/|[\w.-]+/videos/)"),
+    ("vimeo.com", r"\d"),
+    ("tiktok.com", r"@[\w.-]+/video/"),
+)
 
 # Document forms (Nghị định 30/2020/NĐ-CP, Phụ lục III) and their symbol codes.
 DOC_KINDS: tuple[tuple[str, str | None], ...] = (
@@ -196,6 +206,12 @@ FIRST_DOCUMENT_ENDS = ("Nơi nhận", "NƠI NHẬN", "Noi nhan", "NOI NHAN")  # 
 SUBJECT_PREFIX = re.compile(rf"^(?:\s*{REPLY_PREFIX}\s*|\s*\[[^\]]*\]\s*)*", re.I)
 SUBJECT_TAG = re.compile(r"\[([^\]]{1,40})\]")
 _WORD = re.compile(r"\w+")
+_VIDEO_LINK = re.compile(
+    r"https?://(?:[\w-]+\.)*(?:"
+    + "|".join(f"{re.escape(host)}/{path}" for host, path in VIDEO_LINKS)
+    + ")",
+    re.IGNORECASE,
+)
 
 AUTHORITY_LINE = re.compile(
     r"^(?:(?:TM\.\s*|KT\.\s*)?(?:CHỦ TỊCH|BỘ TRƯỞNG|GIÁM ĐỐC|TRƯỞNG BAN|THỦ TRƯỞNG)\s+)?"
@@ -341,13 +357,15 @@ def classify_submission(
     attachment_types: Sequence[tuple[str, str]],
     subject_tags: Mapping[str, str] | None = None,
     *,
+    html: str = "",
     article_min_words: int = ARTICLE_MIN_WORDS,
     photo_max_words: int = PHOTO_MAX_WORDS,
 ) -> tuple[Kind, DocumentMetadata | None]:
     """What a mail submits and, if it is an official document, the document's metadata.
 
     The text is read once. Only a document carries metadata: a story tagged [Tin] whose
-    subject names a decision is news, and its item shows no document fields.
+    subject names a decision is news, and its item shows no document fields. ``html`` is
+    the body as HTML, whose links the text does not show.
     """
     tagged = _tagged_kind(subject, subject_tags)
     if tagged is not None and tagged != "van_ban":
@@ -365,6 +383,8 @@ def classify_submission(
     if any(_is_media(name, ctype, "video/", VIDEO_EXTENSIONS) for name, ctype in attachment_types):
         return "video", None
     words = len(_WORD.findall(text))
+    if words < photo_max_words and (_VIDEO_LINK.search(text) or _VIDEO_LINK.search(html)):
+        return "video", None  # a short note with a link to the clip
     images = sum(
         _is_media(name, ctype, "image/", IMAGE_EXTENSIONS) for name, ctype in attachment_types
     )

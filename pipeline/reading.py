@@ -293,7 +293,7 @@ def classify(d: Draft) -> None:
     d.sender = identify_sender(d.board, d.mail.from_address)
     d.field_ids = classify_fields(d.board, d.title, d.text, d.sender)
     types = [(a.filename, a.content_type) for a in d.attachments if not a.inline]
-    d.kind, doc = classify_submission(d.title, d.text, types)
+    d.kind, doc = classify_submission(d.title, d.text, types, html=d.html)
     d.document = doc.to_dict() if doc is not None else None
     d.byline = extract_byline(d.text)
 

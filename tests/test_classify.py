@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.classify import Sender, classify_fields
+from pipeline.classify import Sender, classify_fields, identify_sender
 from pipeline.config import Board
 
 BOARD = {
@@ -33,3 +33,77 @@ def test_a_keyword_two_fields_hold_counts_for_both() -> None:
     board = Board.model_validate(BOARD)
     subject = "Kiểm tra an toàn thực phẩm dịp Tết"
     assert classify_fields(board, subject, "", NOBODY) == ["y-te", "cong-thuong"]
+
+
+def test_a_keyword_never_starts_inside_a_word_before_it() -> None:
+    board = Board.model_validate(
+        BOARD
+        | {
+            "fields": [
+                {"id": "an-ninh", "name": "An ninh", "keywords": ["công an"]},
+                {"id": "dan-toc", "name": "Dân tộc", "keywords": ["dân tộc"]},
+                {"id": "xay-dung", "name": "Xây dựng", "keywords": ["công trình"]},
+            ]
+        }
+    )
+    subject = "Bảo đảm thi công an toàn tại công trình trọng điểm"  # "thi công" + "an toàn"
+    assert classify_fields(board, subject, "", NOBODY) == ["xay-dung"]
+    text = "Phát huy sức mạnh đại đoàn kết toàn dân tộc trong xây dựng công trình"
+    assert classify_fields(board, "", text, NOBODY) == ["xay-dung"]
+    assert classify_fields(board, "Công an tỉnh ra quân", "", NOBODY) == ["an-ninh"]
+
+
+def test_a_keyword_listed_in_two_spellings_counts_once() -> None:
+    fields = [
+        {"id": "van-hoa", "name": "Văn hoá", "keywords": ["văn hóa", "văn hoá"]},
+        {"id": "du-lich", "name": "Du lịch", "keywords": ["du lịch"]},
+    ]
+    board = Board.model_validate(BOARD | {"fields": fields})
+    text = "Ngày hội văn hóa các dân tộc; không gian văn hóa phục vụ khách du lịch."
+    assert classify_fields(board, "", text, NOBODY) == ["van-hoa", "du-lich"]
+
+
+AGENCIES = BOARD | {
+    "members": [
+        {"id": "a", "name": "A", "email": "a@vi-du.vn", "role": "truong_ban"},
+        {
+            "id": "uv-y-te",
+            "name": "B",
+            "email": "b@syt.vi-du.vn",
+            "role": "thanh_vien",
+            "agency": "so-y-te",
+            "fields": ["y-te"],
+        },
+        {
+            "id": "uv-vp-1",
+            "name": "C",
+            "email": "c@vp.vi-du.vn",
+            "role": "thanh_vien",
+            "agency": "van-phong",
+            "fields": ["giao-duc"],
+        },
+        {
+            "id": "uv-vp-2",
+            "name": "D",
+            "email": "d@vp.vi-du.vn",
+            "role": "thanh_vien",
+            "agency": "van-phong",
+            "fields": ["tu-phap"],
+        },
+    ],
+    "agencies": [
+        {"id": "so-y-te", "name": "Sở Y tế", "domains": ["syt.vi-du.vn"]},
+        {"id": "van-phong", "name": "Văn phòng", "domains": ["vp.vi-du.vn"]},
+    ],
+}
+
+
+def test_an_agencys_mail_in_no_keywords_field_is_in_its_representatives_fields() -> None:
+    board = Board.model_validate(AGENCIES)
+    # a photo mail from the agency's clerk, not from its member's own address
+    clerk = identify_sender(board, "VanThu@SYT.vi-du.vn")
+    assert clerk.member is None and clerk.agency is not None
+    assert classify_fields(board, "Ảnh hoạt động", "", clerk) == ["y-te"]
+    # an agency that several members speak for: no guess
+    office = identify_sender(board, "vanthu@vp.vi-du.vn")
+    assert classify_fields(board, "Ảnh hoạt động", "", office) == []

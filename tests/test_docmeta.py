@@ -37,9 +37,9 @@ def kind_of(
     text: str,
     files: list[tuple[str, str]],
     tags: dict[str, str] | None = None,
-    **limits: int,
+    article_min_words: int = ARTICLE_MIN_WORDS,
 ) -> str:
-    return classify_submission(subject, text, files, tags, **limits)[0]
+    return classify_submission(subject, text, files, tags, article_min_words=article_min_words)[0]
 
 
 def extract(subject: str, text: str) -> DocumentMetadata:
@@ -775,3 +775,25 @@ def test_extra_subject_tags() -> None:
     assert kind_of("[Phóng sự] Mùa lúa mới", NEWS, []) == "tin"  # not a default tag
     with pytest.raises(ValueError, match="unknown kind"):
         kind_of("[X] y", NEWS, [], {"X": "podcast"})
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://www.youtube.com/watch?v=Xy12AbCdEf0",
+        "https://youtu.be/Xy12AbCdEf0",
+        "https://fb.watch/q1w2e3r4t5/",
+        "https://www.facebook.com/cttdtbinhphuoc/videos/1234567890/",
+    ],
+)
+def test_a_short_mail_with_a_link_to_a_clip_is_video(link: str) -> None:
+    note = f"Kính gửi Ban Biên tập,\nĐài gửi clip phóng sự lễ ra quân:\n{link}\nTrân trọng."
+    assert kind_of("Phóng sự lễ ra quân", note, []) == "video"
+    html = f'<p>Đài gửi <a href="{link}">clip phóng sự</a> lễ ra quân.</p>'
+    assert (
+        classify_submission("Phóng sự", "Đài gửi clip phóng sự lễ ra quân.", [], html=html)[0]
+        == "video"
+    )
+    # An article that links a clip in passing is still the article; a channel is no clip.
+    assert kind_of("Chuyển đổi số", f"{LONG_ARTICLE}\n{link}", []) == "bai"
+    assert kind_of("Kênh của Đài", "https://www.youtube.com/@dnrtv", []) == "tin"

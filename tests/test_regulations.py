@@ -137,6 +137,31 @@ def test_dongnai_item_goes_to_the_member_article_8_2_names(
     assert owners_of_item(_board("dongnai"), subject) == members
 
 
+# Words that sit in one field's regulation text but were read as another's: each item
+# and the field its regulation gives it.
+FIELD_ITEMS = [
+    ("dongnai", "8.2d", "Kết quả kiểm kê, thống kê đất đai năm 2024", ["tai-nguyen-moi-truong"]),
+    ("binhphuoc", "7", "Công an tỉnh điều tra vụ trộm cắp tài sản", []),
+    ("binhphuoc", "7", "Điều tra dân số và nhà ở giữa kỳ", ["thong-ke"]),
+    ("binhphuoc", "7.2", "Bình Phước khai mạc Hội chợ thương mại", []),
+    ("binhphuoc", "7.2", "Binh Phuoc Provincial People's Committee meets investors", ["tieng-anh"]),
+    ("khanhhoa", "5.7", "Nâng cao chất lượng quản lý ngân sách", ["tai-chinh"]),
+    ("tuyenquang", "4.3", "Huyện ban hành kế hoạch xây dựng nông thôn mới", []),
+    ("tuyenquang", "4.3", "Kế hoạch số 30/KH-UBND của UBND tỉnh", ["van-ban"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("board_id", "subject", "fields"),
+    [pytest.param(b, s, f, id=f"{b}-D{a}-{i}") for i, (b, a, s, f) in enumerate(FIELD_ITEMS)],
+)
+def test_an_items_words_place_it_in_the_field_its_regulation_gives(
+    board_id: str, subject: str, fields: list[str]
+) -> None:
+    nobody = classify.Sender(None, None)
+    assert classify.classify_fields(_board(board_id), subject, "", nobody) == fields
+
+
 DN_STAFF = ("to-chuyen-vien", ["chuyen-vien-cong", "to-truong-to-chuyen-vien"])
 DN_STANDING = ("pho-truong-ban-thuong-truc", ["pho-truong-ban-thuong-truc"])
 
