@@ -1,5 +1,6 @@
-"""``bientap act``, ``retry``, ``publications`` and ``audit verify``: an operator's hand on
-the record. What an operator does is recorded as an event with channel "cli"."""
+"""``bientap act``, ``dismiss``, ``retry``, ``publications`` and ``audit verify``: an
+operator's hand on the record. What an operator does is recorded as an event with
+channel "cli"."""
 
 from __future__ import annotations
 
@@ -83,6 +84,36 @@ def _may(desk: review.Desk, task: ReviewTask, item: Submission, member: str) -> 
     except review.Refused:
         return False
     return True
+
+
+# -- dismiss ---------------------------------------------------------------------------------
+def dismiss(args: argparse.Namespace) -> int:
+    """Held messages an operator judged no submission (spam, a stranger's errand): set
+    aside with his reason, so they leave the held list; never answered. All or none."""
+    with database(args).begin() as session:
+        items = [(key, find(session, key)) for key in args.ids]
+        wrong = [key for key, item in items if item is None or item.state != State.HELD]
+        for key in wrong:
+            print(f"{key}: không phải thư đang tạm giữ (not a held message)", file=sys.stderr)
+        if wrong:
+            return 1
+        for _key, item in items:
+            assert item is not None
+            item.state, item.reason = State.SET_ASIDE, f"Quản trị bỏ qua: {args.reason}"
+            session.add(
+                Event(
+                    board_id=item.board_id,
+                    submission_id=item.id,
+                    kind="dismissed",
+                    actor=operator(),
+                    channel="cli",
+                    detail={"reason": args.reason},
+                )
+            )
+        for board in sorted({item.board_id for _key, item in items if item is not None}):
+            audit.seal(session, board)
+    print(f"Đã bỏ qua {len(items)} thư tạm giữ (dismissed).")
+    return 0
 
 
 # -- retry -----------------------------------------------------------------------------------
@@ -237,6 +268,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     actor.add_argument("--reason", required=True, type=reason, help="why it is recorded from here")
     actor.add_argument("--text", help="reason to reject, what to fix, or whom to forward to")
     actor.set_defaults(handler=act)
+    dismisser = sub.add_parser("dismiss", help="set held messages aside: no submission")
+    dismisser.add_argument("ids", nargs="+", help="item id or tracking code")
+    dismisser.add_argument("--reason", required=True, type=reason, help="why, for the record")
+    dismisser.set_defaults(handler=dismiss)
     retrier = sub.add_parser(
         "retry",
         help="publish (or withdraw) a dead-lettered item again, or send mail given up on again",

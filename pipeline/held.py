@@ -105,7 +105,9 @@ def mail(board: Board, recipient: Member, new: list[Held], total: int) -> Mail:
         "Nếu thư là tin, bài của một cơ quan, đơn vị: đề nghị bộ phận quản trị bổ sung "
         "địa chỉ người gửi vào danh sách của Ban Biên tập rồi xử lý lại thư theo mã theo "
         "dõi (bientap reprocess <mã theo dõi>). Tin, bài khi đó được gửi duyệt và người "
-        "gửi nhận thư báo đã nhận. Nếu không phải, không cần làm gì.\n\n"
+        "gửi nhận thư báo đã nhận. Nếu không phải (thư quảng cáo, thư rác), bộ phận quản "
+        "trị có thể bỏ qua thư (bientap dismiss <mã theo dõi>); người gửi không được trả "
+        "lời.\n\n"
         f"Hiện có tổng cộng {total} thư đang tạm giữ."
     )
     msg = message(board, to=named_address(recipient.name, recipient.email), subject=subject)

@@ -361,6 +361,36 @@ def test_a_held_message_is_admitted_once_its_sender_is_listed(
     assert bientap("audit", "verify")[0] == 0
 
 
+def test_held_mail_judged_no_submission_is_dismissed_with_the_reason(
+    rig: Rig, bientap: Bientap
+) -> None:
+    rig.drop(article_mail("khuyenmai@quangcao.example", DEMO_BOX, "Giảm giá 50% hôm nay"))
+    rig.drop(article_mail(SENDER, DEMO_BOX, "Ngày hội tuyển sinh"))
+    rig.runner.run_once()
+    spam = next(i for i in rig.items() if i.state == State.HELD)
+    news = next(i for i in rig.items() if i.state == State.PENDING_REVIEW)
+    code, _out, err = bientap("dismiss", spam.tracking_code, news.tracking_code, "--reason", "x")
+    assert code == 1 and f"{news.tracking_code}: không phải thư đang tạm giữ" in err
+    assert {i.tracking_code: i.state for i in rig.items()}[spam.tracking_code] == State.HELD
+    with pytest.raises(SystemExit):  # a reason is due
+        bientap("dismiss", spam.tracking_code, "--reason", " ")
+    code, out, _err = bientap("dismiss", spam.tracking_code, "--reason", "thư quảng cáo")
+    assert code == 0 and "Đã bỏ qua 1 thư" in out
+    shown = bientap.json("show", spam.tracking_code)
+    assert shown["state"] == "set_aside" and "thư quảng cáo" in shown["reason"]
+    with rig.sessions() as s:
+        [event] = s.scalars(select(Event).where(Event.kind == "dismissed")).all()
+    assert (event.channel, event.actor, event.detail) == (
+        "cli",
+        getpass.getuser(),
+        {"reason": "thư quảng cáo"},
+    )
+    assert bientap("reprocess", "--held")[1].startswith("Không có thư lỗi hay tạm giữ")
+    rig.runner.run_once()
+    assert not [m for m in rig.sent() if "quangcao" in str(m["To"])]  # never answered
+    assert bientap("audit", "verify")[0] == 0
+
+
 # -- what an operator gets wrong ----------------------------------------------------------------
 def test_operator_mistakes_get_a_message_and_exit_2_not_a_traceback(
     tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
