@@ -10,8 +10,9 @@ with a Unicode keyboard under a ".VnTime" style: `is_unicode_in_legacy_font`). W
 is run through `vietnamese.normalize`.
 
 mammoth also shows what Word does not: text formatted hidden (`w:vanish`, directly or by
-its character or paragraph style), such as a note to colleagues left in the file. The same
-rewrite empties those runs first, so hidden text never reaches a reviewer or the portal.
+its character or paragraph style), such as a note to colleagues left in the file, and the
+prompt of a form field nobody filled in ("Bấm vào đây để nhập văn bản", `w:showingPlcHdr`).
+The same rewrite empties those runs first, so they never reach a reviewer or the portal.
 Deleted tracked changes (`w:del`, `w:moveFrom`) and comments mammoth leaves out itself.
 
 Images are not inlined as data: URLs (the sanitiser strips those). Each image becomes an
@@ -62,7 +63,7 @@ _FONT_ATTRS = ("ascii", "hAnsi")
 _SENTENCE_END = frozenset(".!?:…")
 _BLOCK_END = re.compile(r"</(?:p|h[1-6]|li|tr|table|ul|ol|blockquote)>")
 _THEME_ATTRS = {"ascii": "asciiTheme", "hAnsi": "hAnsiTheme"}
-_HIDDEN_MARK = b"vanish"  # a part without it hides no text
+_HIDDEN_MARKS = (b"vanish", b"showingPlcHdr")  # a part without them hides no text
 _FALSE = frozenset({"0", "false", "off"})
 # What an emptied run keeps: its properties, and a field's structure (mammoth pairs them).
 _KEPT_IN_HIDDEN_RUN = frozenset({"rPr", "fldChar", "instrText"})
@@ -301,6 +302,17 @@ def _is_hidden(run: Element, styles: _Styles, paragraph_styles: dict[int, str | 
     return False
 
 
+def _in_placeholder(run: Element) -> bool:
+    """The run is in a content control that shows its prompt, not text typed into it."""
+    node = run.parentNode
+    while isinstance(node, Element):
+        is_control = node.namespaceURI == W and node.localName == "sdt"
+        if is_control and _child(_child(node, "sdtPr"), "showingPlcHdr") is not None:
+            return True
+        node = node.parentNode
+    return False
+
+
 def _empty(run: Element) -> None:
     """Take out everything the run shows (text, pictures, breaks, note references)."""
     for node in list(run.childNodes):
@@ -398,7 +410,8 @@ def _unicode_paragraphs(runs: list[tuple[Element, _RunFont | None]]) -> set[tupl
 def _convert_part(data: bytes, name: str, styles: _Styles, legacy: bool = True) -> bytes | None:
     """Converted XML of one part, or None when it has no hidden and no legacy-font run.
 
-    Hidden runs are emptied first. ``legacy``: the package names a legacy font somewhere.
+    Hidden runs (and a form field's prompt) are emptied first. ``legacy``: the package
+    names a legacy font somewhere.
 
     Each `w:t` is converted on its own (a VNI letter and its mark split across two runs
     would stay split; Word keeps them in one run unless the formatting changes between).
@@ -411,9 +424,9 @@ def _convert_part(data: bytes, name: str, styles: _Styles, legacy: bool = True) 
     paragraph_text: dict[int, str] = {}
     paragraph_styles: dict[int, str | None] = {}
     all_runs = document.getElementsByTagNameNS(W, "r")
-    if _HIDDEN_MARK in data or styles.hidden or styles.hidden_default:
+    if any(mark in data for mark in _HIDDEN_MARKS) or styles.hidden or styles.hidden_default:
         for run in all_runs:
-            if _is_hidden(run, styles, paragraph_styles):
+            if _is_hidden(run, styles, paragraph_styles) or _in_placeholder(run):
                 _empty(run)
                 changed = True
     runs = [(run, _run_font(run, styles, paragraph_styles) if legacy else None) for run in all_runs]
@@ -473,7 +486,7 @@ def _rewrite_package(data: bytes, archive: zipfile.ZipFile) -> bytes:
         raise DocxError("the package has no main document part")
     legacy = _names_legacy_font(styles_xml, *contents.values())
     parts = (styles_xml, *contents.values())
-    if not legacy and not any(_HIDDEN_MARK in (data or b"") for data in parts):
+    if not legacy and not any(mark in (data or b"") for data in parts for mark in _HIDDEN_MARKS):
         return data
     styles = _read_styles(styles_xml)
     replaced: dict[str, bytes] = {}

@@ -197,6 +197,29 @@ def test_hidden_text_is_never_published() -> None:
     assert "lãnh đạo" not in docx_text(data) and "phê bình" not in docx_text(data)
 
 
+def test_the_prompt_of_a_form_field_nobody_filled_in_is_not_published() -> None:
+    """Agencies write on templates with content controls; one left empty shows Word's
+    prompt, which mammoth read as the text ("Bấm vào đây để nhập văn bản.")."""
+
+    def with_controls(name: str, content: bytes) -> bytes:
+        if name != "word/document.xml":
+            return content
+        prompt = "<w:r><w:t>Bấm vào đây để nhập văn bản.</w:t></w:r>".encode()
+        filled = "<w:r><w:t>Thu Hà</w:t></w:r>".encode()
+        controls = (
+            b"<w:sdt><w:sdtPr><w:showingPlcHdr/></w:sdtPr><w:sdtContent><w:p>"
+            + prompt
+            + b"</w:p></w:sdtContent></w:sdt><w:p><w:sdt><w:sdtPr/><w:sdtContent>"
+            + filled
+            + b"</w:sdtContent></w:sdt></w:p>"
+        )
+        return content.replace(b"<w:sectPr", controls + b"<w:sectPr", 1)
+
+    html = docx_to_html(edited(with_controls)).html
+    assert "Bấm vào đây" not in html
+    assert paragraphs(html)[-1] == "Thu Hà"
+
+
 def test_deleted_tracked_changes_and_comments_are_never_published() -> None:
     def tracked(name: str, content: bytes) -> bytes:
         if name != "word/document.xml":
