@@ -47,9 +47,17 @@ from pipeline.vietnamese import (
     normalize,
 )
 
-__all__ = ["DocxArticle", "DocxError", "docx_text", "docx_to_html"]
+__all__ = ["DocxArticle", "DocxError", "docx_text", "docx_to_html", "is_word_file"]
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+# A .docm is a .docx that also carries macros; only its XML is read, its macros never run.
+WORD_SUFFIXES = (".docx", ".docm")
+WORD_TYPES = frozenset(
+    {
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.ms-word.document.macroenabled.12",
+    }
+)
 _REL = "http://schemas.openxmlformats.org/package/2006/relationships"
 _OFFICE_DOCUMENT = "/officeDocument"
 _NOTE_PARTS = ("/footnotes", "/endnotes")
@@ -504,6 +512,11 @@ def _rewrite_package(data: bytes, archive: zipfile.ZipFile) -> bytes:
 
 
 # --------------------------------------------------------------------------- conversion
+
+
+def is_word_file(filename: str, content_type: str) -> bool:
+    """The attachment is a Word 2007+ document (.docx, .docm), by its type or its name."""
+    return content_type.lower() in WORD_TYPES or filename.lower().endswith(WORD_SUFFIXES)
 
 
 def _image_collector(

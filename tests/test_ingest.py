@@ -605,6 +605,38 @@ def test_a_docx_article_with_a_photo_caption_and_a_closing_byline_names_its_writ
     assert re.search(r'<img src="cid:[^"]+"></p>\s*<p><em>Ảnh: Toàn cảnh', with_photo.body_html)
 
 
+def test_a_docm_attachment_becomes_the_article_not_a_file_for_the_portal(rig: Rig) -> None:
+    """Word saves a document with macros as .docm: the cover note was published as the
+    article, the .docm (macros and all) as a file to download from the portal."""
+    import io
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(docx_article("Hội thi giáo viên", "300 giáo viên.")))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as docm:
+        for info in source.infolist():
+            content = source.read(info).replace(
+                b"wordprocessingml.document.main+xml", b"vnd.ms-word.document.macroEnabled.main+xml"
+            )
+            docm.writestr(info, content)
+        docm.writestr("word/vbaProject.bin", b"\xd0\xcf\x11\xe0 macros")
+    docm_type = "application/vnd.ms-word.document.macroEnabled.12"
+    rig.drop(
+        article_mail(
+            AGENCY_SENDER,
+            DEMO_BOX,
+            "Gửi bài hội thi giáo viên",
+            "Kính gửi Ban Biên tập, đơn vị gửi bài đính kèm.",
+            attachments=[("hoi-thi.docm", docm_type, buffer.getvalue())],
+        )
+    )
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert "<h1>Hội thi giáo viên</h1>" in item.body_html
+    assert "Kính gửi" not in item.body_html
+    assert [(f.filename, f.role) for f in item.files] == [("hoi-thi.docm", "article")]
+
+
 def test_articles_beyond_the_one_read_are_pointed_out_to_reviewer_and_sender(rig: Rig) -> None:
     rig.drop(
         article_mail(
