@@ -35,6 +35,9 @@ _LABEL_LINE = re.compile(r"^\s*[(\-–]?\s*([^:()]{2,20}?)\s*:\s*(.+?)\s*\)?\s*$
 _SOURCE_LINE = re.compile(r"^\s*\(?\s*(theo|nguon)\s+(.{3,120}?)\s*\)?\s*$")
 _COLLECTED = re.compile(r"(?<!\w)(suu tam|\(st\)|st:|tong hop tu)(?!\w)")
 _NAME = re.compile(r"^(?:[A-ZĐÀ-Ỹ][a-zà-ỹđ]+)(?: [A-ZĐÀ-Ỹ][a-zà-ỹđ]+){1,4}$")
+_NAME_AND_UNIT = re.compile(r"^(.+?)\s+(?:[-–]\s+(.+)|\((.+)\))$")  # "Thu Hà - TTVH"
+# Under a photo, "Ảnh: Toàn cảnh hội nghị" is its caption; only a name there is a credit.
+_NAMES_ONLY = frozenset({"anh"})
 _UNIT_WORDS = (
     "phong",
     "so ",
@@ -70,6 +73,18 @@ class Byline:
     collected: bool  # the text says it was collected (sưu tầm) from elsewhere
 
 
+def _name_and_unit(line: str) -> tuple[str, str | None] | None:
+    """A line that is a name ("Thu Hà"), or a name and its unit ("Thu Hà - TTVH", "Thu Hà
+    (Phòng Văn hóa)", as bylines are written at the end of an article)."""
+    line = line.strip(" -–")
+    if _NAME.match(line.strip("()")):
+        return line.strip("()"), None
+    match = _NAME_AND_UNIT.match(line)
+    if match and _NAME.match(match.group(1)):
+        return match.group(1), (match.group(2) or match.group(3)).strip()
+    return None
+
+
 def _labelled(lines: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     labels = dict(_LABELS)
@@ -77,19 +92,23 @@ def _labelled(lines: list[str]) -> dict[str, str]:
         match = _LABEL_LINE.match(line)
         if not match:
             continue
-        what = labels.get(fold(match.group(1)).strip())
+        label = fold(match.group(1)).strip()
+        what = labels.get(label)
+        if label in _NAMES_ONLY and not _name_and_unit(match.group(2)):
+            continue
         if what and what not in found:
             found[what] = match.group(2).strip()
     return found
 
 
 def _signature(lines: list[str]) -> tuple[str | None, str | None]:
-    """A closing "Nguyễn Văn A / Phòng Văn hóa và Thông tin" block."""
-    tail = [ln.strip(" -–()") for ln in lines[-6:] if ln.strip()]
+    """A closing "Nguyễn Văn A / Phòng Văn hóa và Thông tin" block, or "Thu Hà - TTVH"."""
+    tail = [ln.strip() for ln in lines[-6:] if ln.strip()]
     for i, line in enumerate(tail):
-        if _NAME.match(line):
-            unit = next((u for u in tail[i + 1 : i + 3] if fold(u).startswith(_UNIT_WORDS)), None)
-            return line, unit
+        if signed := _name_and_unit(line):
+            name, unit = signed
+            below = (u.strip(" -–()") for u in tail[i + 1 : i + 3])
+            return name, unit or next((u for u in below if fold(u).startswith(_UNIT_WORDS)), None)
     return None, None
 
 

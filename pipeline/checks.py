@@ -15,6 +15,7 @@ from functools import lru_cache
 from pipeline.byline import Byline
 from pipeline.classify import Sender
 from pipeline.config import Board
+from pipeline.docx import WORD_SUFFIXES
 from pipeline.models import State
 from pipeline.textfold import fold
 
@@ -223,7 +224,7 @@ def damaged_mail(f: Facts) -> Flag | None:
 def several_articles(f: Facts) -> Flag | None:
     """More .docx files than the one read as the article: the others would be published
     as files of this post, where they may be articles of their own."""
-    others = [n for n in f.file_names if n.lower().endswith(".docx") and n != f.article_file]
+    others = [n for n in f.file_names if n.lower().endswith(WORD_SUFFIXES) and n != f.article_file]
     if f.article_file is None or not others:
         return None
     return Flag(

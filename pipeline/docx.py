@@ -9,6 +9,12 @@ set to a Unicode one - unless the paragraph's text in that font is Unicode alrea
 with a Unicode keyboard under a ".VnTime" style: `is_unicode_in_legacy_font`). What is left
 is run through `vietnamese.normalize`.
 
+mammoth also shows what Word does not: text formatted hidden (`w:vanish`, directly or by
+its character or paragraph style), such as a note to colleagues left in the file, and the
+prompt of a form field nobody filled in ("Bấm vào đây để nhập văn bản", `w:showingPlcHdr`).
+The same rewrite empties those runs first, so they never reach a reviewer or the portal.
+Deleted tracked changes (`w:del`, `w:moveFrom`) and comments mammoth leaves out itself.
+
 Images are not inlined as data: URLs (the sanitiser strips those). Each image becomes an
 `Attachment` with inline=True and a Content-ID, and the HTML refers to it as `cid:<id>`, the
 same shape as an inline image of an e-mail, so the caller stores both the same way.
@@ -22,7 +28,7 @@ import re
 import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
 from xml.dom import minidom
@@ -41,9 +47,17 @@ from pipeline.vietnamese import (
     normalize,
 )
 
-__all__ = ["DocxArticle", "DocxError", "docx_text", "docx_to_html"]
+__all__ = ["DocxArticle", "DocxError", "docx_text", "docx_to_html", "is_word_file"]
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+# A .docm is a .docx that also carries macros; only its XML is read, its macros never run.
+WORD_SUFFIXES = (".docx", ".docm")
+WORD_TYPES = frozenset(
+    {
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.ms-word.document.macroenabled.12",
+    }
+)
 _REL = "http://schemas.openxmlformats.org/package/2006/relationships"
 _OFFICE_DOCUMENT = "/officeDocument"
 _NOTE_PARTS = ("/footnotes", "/endnotes")
@@ -57,6 +71,10 @@ _FONT_ATTRS = ("ascii", "hAnsi")
 _SENTENCE_END = frozenset(".!?:…")
 _BLOCK_END = re.compile(r"</(?:p|h[1-6]|li|tr|table|ul|ol|blockquote)>")
 _THEME_ATTRS = {"ascii": "asciiTheme", "hAnsi": "hAnsiTheme"}
+_HIDDEN_MARKS = (b"vanish", b"showingPlcHdr")  # a part without them hides no text
+_FALSE = frozenset({"0", "false", "off"})
+# What an emptied run keeps: its properties, and a field's structure (mammoth pairs them).
+_KEPT_IN_HIDDEN_RUN = frozenset({"rPr", "fldChar", "instrText"})
 
 
 class DocxError(Exception):
@@ -173,16 +191,25 @@ class _Styles:
     default_paragraph: str | None
     own: dict[str, _Fonts]
     based_on: dict[str, str]
+    hidden_default: bool | None = None
+    hidden: dict[str, bool] = field(default_factory=dict)  # styles that set w:vanish
 
-    def fonts(self, style_id: str | None) -> _Fonts:
+    def _chain(self, style_id: str | None) -> list[str]:
         chain: list[str] = []
         while style_id and style_id not in chain and len(chain) < 50:
             chain.append(style_id)
             style_id = self.based_on.get(style_id)
+        return chain
+
+    def fonts(self, style_id: str | None) -> _Fonts:
         result: _Fonts = {}
-        for sid in reversed(chain):
+        for sid in reversed(self._chain(style_id)):
             result = _merge(result, self.own.get(sid, {}))
         return result
+
+    def hides(self, style_id: str | None) -> bool | None:
+        """Whether the style (or the nearest style it is based on that says) hides text."""
+        return next((self.hidden[s] for s in self._chain(style_id) if s in self.hidden), None)
 
 
 def _et_fonts(rpr: ET.Element | None) -> _Fonts:
@@ -198,6 +225,16 @@ def _et_fonts(rpr: ET.Element | None) -> _Fonts:
     return fonts
 
 
+def _vanish(value: str | None, present: bool) -> bool | None:
+    """A `w:vanish` element's meaning: None when absent, else hidden unless it says false."""
+    return (value is None or value.lower() not in _FALSE) if present else None
+
+
+def _et_vanish(rpr: ET.Element | None) -> bool | None:
+    element = rpr.find(f"{{{W}}}vanish") if rpr is not None else None
+    return _vanish(element.get(f"{{{W}}}val") if element is not None else None, element is not None)
+
+
 def _read_styles(data: bytes | None) -> _Styles:
     """Fonts of the styles part. Read-only, so ElementTree (much faster than minidom)."""
     if data is None:
@@ -208,9 +245,12 @@ def _read_styles(data: bytes | None) -> _Styles:
     except ET.ParseError as exc:
         raise DocxError(f"the styles part is not well-formed XML ({exc})") from exc
     defaults: _Fonts = {}
+    hidden_default = None
     for rpr_default in root.iter(f"{{{W}}}rPrDefault"):
         defaults = _et_fonts(rpr_default.find(f"{{{W}}}rPr"))
+        hidden_default = _et_vanish(rpr_default.find(f"{{{W}}}rPr"))
     own: dict[str, _Fonts] = {}
+    hidden: dict[str, bool] = {}
     based_on: dict[str, str] = {}
     default_paragraph = None
     for style in root.iter(f"{{{W}}}style"):
@@ -218,13 +258,15 @@ def _read_styles(data: bytes | None) -> _Styles:
         if not style_id:
             continue
         own[style_id] = _et_fonts(style.find(f"{{{W}}}rPr"))
+        if (hides := _et_vanish(style.find(f"{{{W}}}rPr"))) is not None:
+            hidden[style_id] = hides
         parent = style.find(f"{{{W}}}basedOn")
         if parent is not None and parent.get(f"{{{W}}}val"):
             based_on[style_id] = parent.get(f"{{{W}}}val", "")
         is_default = style.get(f"{{{W}}}default") in ("1", "true")
         if style.get(f"{{{W}}}type") == "paragraph" and is_default:
             default_paragraph = style_id
-    return _Styles(defaults, default_paragraph, own, based_on)
+    return _Styles(defaults, default_paragraph, own, based_on, hidden_default, hidden)
 
 
 def _paragraph_of(run: Element) -> Element | None:
@@ -239,19 +281,61 @@ def _paragraph_of(run: Element) -> Element | None:
 _RunFont = tuple[Legacy, bool]  # (legacy encoding, upper-case font)
 
 
-def _run_font(
+def _paragraph_style(
     run: Element, styles: _Styles, paragraph_styles: dict[int, str | None]
-) -> _RunFont | None:
-    """(legacy encoding, upper-case font) of a run's effective font, or None if Unicode.
-    ``paragraph_styles``: each paragraph's style, read once (its properties are looked for
-    among all its children: per run, a paragraph of 4,000 runs took a minute)."""
+) -> str | None:
+    """The style of the run's paragraph (the default one if it names none). Each
+    paragraph's is read once: its properties are looked for among all its children, and
+    per run a paragraph of 4,000 runs took a minute."""
     paragraph = _paragraph_of(run)
     key = id(paragraph)
     if key not in paragraph_styles:
         paragraph_styles[key] = _w_attr(_child(_child(paragraph, "pPr"), "pStyle"), "val")
-    p_style = paragraph_styles[key]
+    return paragraph_styles[key] or styles.default_paragraph
+
+
+def _is_hidden(run: Element, styles: _Styles, paragraph_styles: dict[int, str | None]) -> bool:
+    """Word hides the run: `w:vanish` set on it, else by its character style, else by its
+    paragraph's style, else by the document's defaults (the nearest that says wins)."""
     rpr = _child(run, "rPr")
-    fonts = _merge(styles.defaults, styles.fonts(p_style or styles.default_paragraph))
+    vanish = _child(rpr, "vanish")
+    for hides in (
+        _vanish(_w_attr(vanish, "val"), vanish is not None),
+        styles.hides(_w_attr(_child(rpr, "rStyle"), "val")),
+        styles.hides(_paragraph_style(run, styles, paragraph_styles)),
+        styles.hidden_default,
+    ):
+        if hides is not None:
+            return hides
+    return False
+
+
+def _in_placeholder(run: Element) -> bool:
+    """The run is in a content control that shows its prompt, not text typed into it."""
+    node = run.parentNode
+    while isinstance(node, Element):
+        is_control = node.namespaceURI == W and node.localName == "sdt"
+        if is_control and _child(_child(node, "sdtPr"), "showingPlcHdr") is not None:
+            return True
+        node = node.parentNode
+    return False
+
+
+def _empty(run: Element) -> None:
+    """Take out everything the run shows (text, pictures, breaks, note references)."""
+    for node in list(run.childNodes):
+        if not (isinstance(node, Element) and node.localName in _KEPT_IN_HIDDEN_RUN):
+            run.removeChild(node)
+
+
+def _run_font(
+    run: Element, styles: _Styles, paragraph_styles: dict[int, str | None]
+) -> _RunFont | None:
+    """(legacy encoding, upper-case font) of a run's effective font, or None if Unicode.
+    ``paragraph_styles``: each paragraph's style, read once (see `_paragraph_style`)."""
+    p_style = _paragraph_style(run, styles, paragraph_styles)
+    rpr = _child(run, "rPr")
+    fonts = _merge(styles.defaults, styles.fonts(p_style))
     fonts = _merge(fonts, styles.fonts(_w_attr(_child(rpr, "rStyle"), "val")))
     fonts = _merge(fonts, _fonts_of(rpr))
     for attr in _FONT_ATTRS:
@@ -331,8 +415,11 @@ def _unicode_paragraphs(runs: list[tuple[Element, _RunFont | None]]) -> set[tupl
     }
 
 
-def _convert_part(data: bytes, name: str, styles: _Styles) -> bytes | None:
-    """Converted XML of one part, or None when it has no legacy-font run.
+def _convert_part(data: bytes, name: str, styles: _Styles, legacy: bool = True) -> bytes | None:
+    """Converted XML of one part, or None when it has no hidden and no legacy-font run.
+
+    Hidden runs (and a form field's prompt) are emptied first. ``legacy``: the package
+    names a legacy font somewhere.
 
     Each `w:t` is converted on its own (a VNI letter and its mark split across two runs
     would stay split; Word keeps them in one run unless the formatting changes between).
@@ -344,10 +431,13 @@ def _convert_part(data: bytes, name: str, styles: _Styles) -> bytes | None:
     # each paragraph's last character so far that is not a space: all a sentence start needs
     paragraph_text: dict[int, str] = {}
     paragraph_styles: dict[int, str | None] = {}
-    runs = [
-        (run, _run_font(run, styles, paragraph_styles))
-        for run in document.getElementsByTagNameNS(W, "r")
-    ]
+    all_runs = document.getElementsByTagNameNS(W, "r")
+    if any(mark in data for mark in _HIDDEN_MARKS) or styles.hidden or styles.hidden_default:
+        for run in all_runs:
+            if _is_hidden(run, styles, paragraph_styles) or _in_placeholder(run):
+                _empty(run)
+                changed = True
+    runs = [(run, _run_font(run, styles, paragraph_styles) if legacy else None) for run in all_runs]
     unicode = _unicode_paragraphs(runs)
     for run, font in runs:
         key = id(_paragraph_of(run))
@@ -402,12 +492,14 @@ def _rewrite_package(data: bytes, archive: zipfile.ZipFile) -> bytes:
             contents[part] = content
     if main not in contents:
         raise DocxError("the package has no main document part")
-    if not _names_legacy_font(styles_xml, *contents.values()):
+    legacy = _names_legacy_font(styles_xml, *contents.values())
+    parts = (styles_xml, *contents.values())
+    if not legacy and not any(mark in (data or b"") for data in parts for mark in _HIDDEN_MARKS):
         return data
     styles = _read_styles(styles_xml)
     replaced: dict[str, bytes] = {}
     for part, content in contents.items():
-        converted = _convert_part(content, part, styles)
+        converted = _convert_part(content, part, styles, legacy)
         if converted is not None:
             replaced[part] = converted
     if not replaced:
@@ -420,6 +512,11 @@ def _rewrite_package(data: bytes, archive: zipfile.ZipFile) -> bytes:
 
 
 # --------------------------------------------------------------------------- conversion
+
+
+def is_word_file(filename: str, content_type: str) -> bool:
+    """The attachment is a Word 2007+ document (.docx, .docm), by its type or its name."""
+    return content_type.lower() in WORD_TYPES or filename.lower().endswith(WORD_SUFFIXES)
 
 
 def _image_collector(

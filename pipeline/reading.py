@@ -28,7 +28,7 @@ from pipeline.commands import Command, read_command
 from pipeline.commands import Unreadable as UnreadableCommand
 from pipeline.config import Board
 from pipeline.docmeta import classify_submission
-from pipeline.docx import DocxError, docx_to_html
+from pipeline.docx import DocxError, docx_to_html, is_word_file
 from pipeline.files import FileStore
 from pipeline.parsing import (
     HEADER_BYTES,
@@ -264,11 +264,7 @@ def normalise(d: Draft) -> None:
     else:  # text_to_html escapes everything: its output needs no sanitising
         d.text = normalize(body_text, legacy=d.legacy).strip()
         d.html, d.from_plain_text = text_to_html(d.text), True
-    docx = [
-        a
-        for a in d.attachments
-        if a.content_type == DOCX_TYPE or a.filename.lower().endswith(".docx")
-    ]
+    docx = [a for a in d.attachments if is_word_file(a.filename, a.content_type)]
     if docx and _words(body_text) < COVER_NOTE_WORDS:
         try:
             article = docx_to_html(docx[0].data)

@@ -174,6 +174,77 @@ def test_document_without_legacy_fonts_is_passed_through_unchanged() -> None:
     assert _convert_legacy_runs(data) is data
 
 
+def test_hidden_text_is_never_published() -> None:
+    """Word shows no text formatted hidden; mammoth showed it all: a note to colleagues
+    left hidden in the article went to the reviewers and the portal."""
+    from docx.enum.style import WD_STYLE_TYPE
+
+    document = docx.Document()
+    note = document.styles.add_style("Ghi chu", WD_STYLE_TYPE.CHARACTER)
+    note.font.hidden = True
+    internal = document.styles.add_style("Noi bo", WD_STYLE_TYPE.PARAGRAPH)
+    internal.font.hidden = True
+    paragraph = document.add_paragraph(LEAD)
+    paragraph.add_run(" Chưa xin ý kiến lãnh đạo.").font.hidden = True
+    paragraph.add_run("Số liệu chưa thẩm định.", style="Ghi chu")
+    document.add_paragraph("Danh sách cán bộ bị phê bình.", style="Noi bo")
+    shown = document.add_paragraph("Kết quả: ", style="Noi bo").add_run("98,5% đúng hạn.")
+    shown.font.hidden = False  # the run's own formatting wins over its style
+    data = save(document)
+
+    html = docx_to_html(data).html
+    assert paragraphs(html) == [LEAD, "98,5% đúng hạn."]
+    assert "lãnh đạo" not in docx_text(data) and "phê bình" not in docx_text(data)
+
+
+def test_the_prompt_of_a_form_field_nobody_filled_in_is_not_published() -> None:
+    """Agencies write on templates with content controls; one left empty shows Word's
+    prompt, which mammoth read as the text ("Bấm vào đây để nhập văn bản.")."""
+
+    def with_controls(name: str, content: bytes) -> bytes:
+        if name != "word/document.xml":
+            return content
+        prompt = "<w:r><w:t>Bấm vào đây để nhập văn bản.</w:t></w:r>".encode()
+        filled = "<w:r><w:t>Thu Hà</w:t></w:r>".encode()
+        controls = (
+            b"<w:sdt><w:sdtPr><w:showingPlcHdr/></w:sdtPr><w:sdtContent><w:p>"
+            + prompt
+            + b"</w:p></w:sdtContent></w:sdt><w:p><w:sdt><w:sdtPr/><w:sdtContent>"
+            + filled
+            + b"</w:sdtContent></w:sdt></w:p>"
+        )
+        return content.replace(b"<w:sectPr", controls + b"<w:sectPr", 1)
+
+    html = docx_to_html(edited(with_controls)).html
+    assert "Bấm vào đây" not in html
+    assert paragraphs(html)[-1] == "Thu Hà"
+
+
+def test_deleted_tracked_changes_and_comments_are_never_published() -> None:
+    def tracked(name: str, content: bytes) -> bytes:
+        if name != "word/document.xml":
+            return content
+        change = (
+            b'<w:p><w:r><w:t xml:space="preserve">Kinh ph\xc3\xad </w:t></w:r>'
+            b'<w:del w:id="1" w:author="H"><w:r><w:delText>15 t\xe1\xbb\xb7 (SAI)</w:delText>'
+            b'</w:r></w:del><w:ins w:id="2" w:author="H"><w:r><w:t>12 t\xe1\xbb\xb7</w:t></w:r>'
+            b'</w:ins><w:moveFrom w:id="3" w:author="H"><w:r><w:t>(DOI DI)</w:t></w:r>'
+            b"</w:moveFrom></w:p>"
+        )
+        return content.replace(b"<w:body>", b"<w:body>" + change, 1)
+
+    document = docx.Document(BytesIO(edited(tracked)))
+    commented = document.add_paragraph().add_run("Hội nghị thành công.")
+    document.add_comment([commented], text="Anh xem lại, chưa được đăng", author="H")
+    data = save(document)
+
+    html = docx_to_html(data).html
+    assert "Kinh phí 12 tỷ" in paragraphs(html)
+    assert "Hội nghị thành công." in paragraphs(html)
+    for unseen in ("SAI", "DOI DI", "chưa được đăng"):
+        assert unseen not in html and unseen not in docx_text(data)
+
+
 def test_converted_package_is_still_a_valid_docx() -> None:
     document = docx.Document()
     document.add_paragraph().add_run(encode_legacy(LEGACY, "tcvn3")).font.name = ".VnTime"

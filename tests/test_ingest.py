@@ -557,6 +557,86 @@ def test_docx_attachment_becomes_the_article(rig: Rig) -> None:
     assert "Lưu ý" not in rig.sent()[0].get_content()
 
 
+def test_a_docx_article_with_a_photo_caption_and_a_closing_byline_names_its_writer(
+    rig: Rig,
+) -> None:
+    """How agencies write it: a photo with «Ảnh: …» under it, «Thu Hà - TTVH» at the end.
+    The caption was read as the author; the byline was not read, so without the caption
+    the article went back to its sender for a missing author."""
+    import io
+
+    from docx import Document
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+
+    from tests.test_docx import PNG
+
+    def article(caption: bool) -> bytes:
+        doc = Document()
+        doc.add_paragraph().add_run("HỘI THI GIÁO VIÊN DẠY GIỎI CẤP TỈNH").bold = True
+        doc.add_paragraph("Hội thi thu hút 300 giáo viên đến từ các trường học trong tỉnh.")
+        if caption:
+            doc.add_picture(io.BytesIO(PNG))
+            doc.add_paragraph().add_run("Ảnh: Toàn cảnh hội thi").italic = True
+        closing = doc.add_paragraph()
+        closing.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        closing.add_run("Thu Hà - TTVH").bold = True
+        buf = io.BytesIO()
+        doc.save(buf)
+        return buf.getvalue()
+
+    for caption in (True, False):
+        rig.drop(
+            article_mail(
+                AGENCY_SENDER,
+                DEMO_BOX,
+                "Gửi bài hội thi giáo viên",
+                "Kính gửi Ban Biên tập, đơn vị gửi bài đính kèm.",
+                attachments=[("hoi-thi.docx", DOCX_TYPE, article(caption))],
+            )
+        )
+    rig.runner.run_once()
+    with_photo, without = rig.items()
+    for item in (with_photo, without):
+        assert (item.state, item.author, item.unit) == (State.PENDING_REVIEW, "Thu Hà", "TTVH")
+    assert [(f.role, f.content_type) for f in with_photo.files] == [
+        ("article", DOCX_TYPE),
+        ("inline", "image/png"),
+    ]
+    assert re.search(r'<img src="cid:[^"]+"></p>\s*<p><em>Ảnh: Toàn cảnh', with_photo.body_html)
+
+
+def test_a_docm_attachment_becomes_the_article_not_a_file_for_the_portal(rig: Rig) -> None:
+    """Word saves a document with macros as .docm: the cover note was published as the
+    article, the .docm (macros and all) as a file to download from the portal."""
+    import io
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(docx_article("Hội thi giáo viên", "300 giáo viên.")))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as docm:
+        for info in source.infolist():
+            content = source.read(info).replace(
+                b"wordprocessingml.document.main+xml", b"vnd.ms-word.document.macroEnabled.main+xml"
+            )
+            docm.writestr(info, content)
+        docm.writestr("word/vbaProject.bin", b"\xd0\xcf\x11\xe0 macros")
+    docm_type = "application/vnd.ms-word.document.macroEnabled.12"
+    rig.drop(
+        article_mail(
+            AGENCY_SENDER,
+            DEMO_BOX,
+            "Gửi bài hội thi giáo viên",
+            "Kính gửi Ban Biên tập, đơn vị gửi bài đính kèm.",
+            attachments=[("hoi-thi.docm", docm_type, buffer.getvalue())],
+        )
+    )
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert "<h1>Hội thi giáo viên</h1>" in item.body_html
+    assert "Kính gửi" not in item.body_html
+    assert [(f.filename, f.role) for f in item.files] == [("hoi-thi.docm", "article")]
+
+
 def test_articles_beyond_the_one_read_are_pointed_out_to_reviewer_and_sender(rig: Rig) -> None:
     rig.drop(
         article_mail(
