@@ -325,6 +325,37 @@ def test_legacy_body_with_unicode_signature(encoding: str) -> None:
     assert normalize(mail) == nfc(body) + "\n\n-- \n" + SIGNATURE
 
 
+# Mail subjects typed in .VnTime: too short for two signs, yet every word is a syllable once
+# converted, and one word holds a sign ("¶", or a capital after a small letter: "thÓ").
+TCVN3_SUBJECTS = [
+    ("Tin thÓ thao", "Tin thể thao"),
+    ("Tin y tÕ", "Tin y tế"),
+    ("Tin an ninh trËt tù", "Tin an ninh trật tự"),
+    ("Phãng sù ¶nh", "Phóng sự ảnh"),
+    ("Dù th¶o quy chÕ", "Dự thảo quy chế"),
+    ("GIÊY MêI", "GIẤY MỜI"),
+]
+
+
+@pytest.mark.parametrize(("legacy", "unicode"), TCVN3_SUBJECTS)
+def test_short_tcvn3_subjects(legacy: str, unicode: str) -> None:
+    assert detect_legacy(legacy) == "tcvn3"
+    assert normalize(legacy) == unicode
+    for label in (None, "iso-8859-1"):
+        assert normalize(decode_bytes(legacy.encode("cp1252"), label)) == unicode, label
+
+
+# Short Western lines whose words read as syllables in TCVN3 too, none with a sign.
+WESTERN_SHORT = ["Dia da Mãe", "Il est tôt", "Tu as dû", "Le gîte", "Ne me dis rien à moi"]
+
+
+@pytest.mark.parametrize("text", WESTERN_SHORT)
+def test_short_western_lines_stay(text: str) -> None:
+    assert detect_legacy(text) is None
+    assert normalize(text) == text
+    assert normalize(decode_bytes(text.encode("cp1252"), None)) == text
+
+
 def test_fragments_of_a_legacy_document() -> None:
     # Two words without a byte that no Western word has: not enough on their own...
     assert detect_legacy("KÝnh göi:") is None
