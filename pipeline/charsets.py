@@ -6,6 +6,7 @@ NFC; legacy-font text inside is the business of ``vietnamese.normalize``.
 from __future__ import annotations
 
 import codecs
+import itertools
 import re
 import unicodedata
 
@@ -28,6 +29,8 @@ _NOT_TEXT = frozenset(
 )
 _VIETNAMESE_WORD = re.compile(rf"[^\W\d_]*[{VIETNAMESE_LETTERS}][^\W\d_]*")
 _COMBINING = re.compile(r"[\u0300-\u036f]")
+# Letters Windows-1258 has and Windows-1252 reads as others: ă ơ ư đ are ã õ ý ð there.
+_CP1258_OWN = re.compile("[ăĂơƠưƯđĐ]")
 
 
 def _single_byte(data: bytes, codec: str) -> str:
@@ -50,9 +53,24 @@ def _codec_name(declared: str | None) -> str | None:
     return name
 
 
+def _written(word: str) -> bool:
+    """No capital follows a small letter: "tÕ", "tƠ" are TCVN3 "tế" read as 1252 or 1258."""
+    return not any(a.islower() and b.isupper() for a, b in itertools.pairwise(word))
+
+
 def _vietnamese_words(text: str) -> int:
-    """Words with a Vietnamese letter that are well-formed syllables."""
-    return sum(map(is_vietnamese_syllable, _VIETNAMESE_WORD.findall(text)))
+    """Words with a Vietnamese letter that are well-formed syllables, written as words."""
+    return sum(
+        is_vietnamese_syllable(word) and _written(word) for word in _VIETNAMESE_WORD.findall(text)
+    )
+
+
+def _own_letters(text: str) -> bool:
+    """Whether a Vietnamese word of `text` holds a letter Windows-1252 lacks ("văn", "năm")."""
+    return any(
+        is_vietnamese_syllable(word) and _CP1258_OWN.search(word) is not None
+        for word in _VIETNAMESE_WORD.findall(text)
+    )
 
 
 def _utf8(data: bytes) -> str | None:
@@ -82,8 +100,11 @@ def _eight_bit(data: bytes, declared_1258: bool = False) -> str:
     score_1258 = _vietnamese_words(vietnamese) - len(_COMBINING.findall(vietnamese))
     if detect_legacy(western) is not None and _vietnamese_words(normalize(western)) > score_1258:
         return western
-    if declared_1258 or (score_1258 > 0 and score_1258 > _vietnamese_words(western)):
+    score_1252 = _vietnamese_words(western)
+    if declared_1258 or (score_1258 > 0 and score_1258 > score_1252):
         return vietnamese
+    if score_1258 > 0 and score_1258 == score_1252 and _own_letters(vietnamese):
+        return vietnamese  # "Tin văn hóa", not "Tin vãn hóa": both read as syllables
     return western
 
 

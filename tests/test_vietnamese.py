@@ -341,7 +341,7 @@ TCVN3_SUBJECTS = [
 def test_short_tcvn3_subjects(legacy: str, unicode: str) -> None:
     assert detect_legacy(legacy) == "tcvn3"
     assert normalize(legacy) == unicode
-    for label in (None, "iso-8859-1"):
+    for label in (None, "iso-8859-1", "windows-1258"):
         assert normalize(decode_bytes(legacy.encode("cp1252"), label)) == unicode, label
 
 
@@ -476,6 +476,15 @@ def test_legacy_font_text_under_a_windows_1258_label() -> None:
     raw = encode_legacy(TEXT, "tcvn3").encode("cp1252")
     decoded = decode_bytes(raw, "windows-1258")
     assert normalize(decoded) == TEXT
+
+
+@pytest.mark.parametrize("text", ["Tin văn hóa", "Tuyên Quang, ngày 25 tháng 12 năm 2024"])
+def test_windows_1258_that_also_reads_as_windows_1252(text: str) -> None:
+    # "văn", "năm" are "vãn", "nãm" in Windows-1252: syllables too; the letters 1252 lacks decide.
+    for label in (None, "iso-8859-1", "windows-1252"):
+        assert decode_bytes(to_cp1258(text), label) == text, label
+    # Portuguese reads no better as Windows-1258 ("măe"): it stays.
+    assert decode_bytes("A mãe é".encode("cp1252"), None) == "A mãe é"
 
 
 def test_utf8_with_a_damaged_byte() -> None:
