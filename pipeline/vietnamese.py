@@ -305,14 +305,12 @@ class _Score:
                 self.loss * 3 <= self.gain
                 and (self.gain + self.same) * 2 >= self.changed + self.foreign
             )
-        if self.strong and self.words >= 3 and not self.others and not self.unicode:
-            return True  # a short line that is all syllables once converted: "Tin y tÕ"
-        # One word alone ("b¸o" in an HTML element) if it is a real word, not a stray symbol.
-        return (
-            self.strong == self.gain == self.changed == self.wordy == 1
-            and not self.unicode
-            and not self.foreign
-        )
+        # A short line whose every word is a syllable once converted, a gain holding a sign:
+        # "Tin y tÕ", or one real word alone ("b¸o" in an HTML element), not a stray symbol.
+        # French "Le mouvement laïc" (VNI "lạc") has words that are none.
+        if self.unicode or self.others or not self.strong:
+            return False
+        return self.words >= 3 or self.strong == self.gain == self.changed == self.wordy == 1
 
     @property
     def plausible(self) -> bool:

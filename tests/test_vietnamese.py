@@ -404,6 +404,8 @@ NOT_LEGACY = [
     "Bà Lan đã đến Paris và ăn một chiếc bánh crêpe ở quán café gần tháp Eiffel.",
     "Xin chào các anh chị, tôi là Hà. Cám ơn!",
     "très tôt, dû",
+    "Le mouvement laïc est fort.",  # one word reads as VNI ("lạc"), the others as nothing
+    "Ci-gît le roi.",
     "où",
 ]
 
