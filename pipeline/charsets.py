@@ -12,9 +12,8 @@ import unicodedata
 
 from pipeline.vietnamese import (
     VIETNAMESE_LETTERS,
-    detect_legacy,
+    detect_and_normalize,
     is_vietnamese_syllable,
-    normalize,
 )
 
 
@@ -55,6 +54,8 @@ def _codec_name(declared: str | None) -> str | None:
 
 def _written(word: str) -> bool:
     """No capital follows a small letter: "tÕ", "tƠ" are TCVN3 "tế" read as 1252 or 1258."""
+    if word.islower() or word.isupper() or word.istitle():
+        return True  # at once, for nearly every word
     return not any(a.islower() and b.isupper() for a, b in itertools.pairwise(word))
 
 
@@ -98,7 +99,8 @@ def _eight_bit(data: bytes, declared_1258: bool = False) -> str:
     western = _single_byte(data, "cp1252")
     vietnamese = _nfc(_single_byte(data, "cp1258"))
     score_1258 = _vietnamese_words(vietnamese) - len(_COMBINING.findall(vietnamese))
-    if detect_legacy(western) is not None and _vietnamese_words(normalize(western)) > score_1258:
+    legacy, converted = detect_and_normalize(western)
+    if legacy is not None and _vietnamese_words(converted) > score_1258:
         return western
     score_1252 = _vietnamese_words(western)
     if declared_1258 or (score_1258 > 0 and score_1258 > score_1252):

@@ -56,6 +56,7 @@ __all__ = [
     "Legacy",
     "VIETNAMESE_LETTERS",
     "convert_legacy",
+    "detect_and_normalize",
     "detect_legacy",
     "encode_legacy",
     "font_encoding",
@@ -623,6 +624,25 @@ def normalize(text: str, *, legacy: Legacy | None = None) -> str:
     encoding = legacy or _document_encoding(scores)
     if encoding is None:
         return text
+    return _convert_lines(lines, scores, encoding)
+
+
+def detect_and_normalize(text: str) -> tuple[Legacy | None, str]:
+    """`detect_legacy(text)` and `normalize(text)`, each line scored once (a big body)."""
+    nfc = _nfc(text)
+    if _ANY_LEGACY.search(nfc) is None or strip_bidi(nfc) != nfc:
+        return detect_legacy(text), normalize(text)
+    lines = nfc.splitlines(keepends=True)
+    bare = _line_scores(nfc.splitlines())
+    # A line scores as without its break, unless the break is a control character ("\f"):
+    # `_line_scores` takes the line for binary data then.
+    scores = [{} if _CONTROL.match(line[-1]) else s for line, s in zip(lines, bare, strict=True)]
+    encoding = _document_encoding(scores)
+    converted = nfc if encoding is None else _convert_lines(lines, scores, encoding)
+    return _document_encoding(bare), converted
+
+
+def _convert_lines(lines: list[str], scores: list[dict[Legacy, _Score]], encoding: Legacy) -> str:
     out: list[str] = []
     for index, (line, score) in enumerate(zip(lines, scores, strict=True)):
         if encoding not in score or not score[encoding].plausible:

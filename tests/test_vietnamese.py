@@ -20,6 +20,7 @@ from pipeline.vietnamese import (
     BIDI_CONTROLS,
     VIETNAMESE_LETTERS,
     convert_legacy,
+    detect_and_normalize,
     detect_legacy,
     encode_legacy,
     font_encoding,
@@ -302,6 +303,19 @@ def test_idempotent() -> None:
             once = normalize(sample)
             assert normalize(once) == once
             assert detect_legacy(once) is None
+
+
+def test_detect_and_normalize_is_both_at_once() -> None:
+    texts = [t for text in seed_texts() for t in (encode_legacy(text, "tcvn3"), text)]
+    texts += [
+        "Th«ng b¸o\fcña UBND\r\nKÝnh göi\x0b",  # a form feed ends a line, as binary data does
+        "Th«ng b¸o\x1ecña\u2028UBND",
+        "Th«ng b¸o\u202e cña UBND",  # a bidi control: removed by `normalize` only
+        "Hello",
+        "",
+    ]
+    for text in texts:
+        assert detect_and_normalize(text) == (detect_legacy(text), normalize(text))
 
 
 def test_bidi_controls_are_removed() -> None:
