@@ -6,14 +6,14 @@ NFC; legacy-font text inside is the business of ``vietnamese.normalize``.
 from __future__ import annotations
 
 import codecs
+import itertools
 import re
 import unicodedata
 
 from pipeline.vietnamese import (
     VIETNAMESE_LETTERS,
-    detect_legacy,
+    detect_and_normalize,
     is_vietnamese_syllable,
-    normalize,
 )
 
 
@@ -28,6 +28,8 @@ _NOT_TEXT = frozenset(
 )
 _VIETNAMESE_WORD = re.compile(rf"[^\W\d_]*[{VIETNAMESE_LETTERS}][^\W\d_]*")
 _COMBINING = re.compile(r"[\u0300-\u036f]")
+# Letters Windows-1258 has and Windows-1252 reads as others: ă ơ ư đ are ã õ ý ð there.
+_CP1258_OWN = re.compile("[ăĂơƠưƯđĐ]")
 
 
 def _single_byte(data: bytes, codec: str) -> str:
@@ -50,9 +52,26 @@ def _codec_name(declared: str | None) -> str | None:
     return name
 
 
+def _written(word: str) -> bool:
+    """No capital follows a small letter: "tÕ", "tƠ" are TCVN3 "tế" read as 1252 or 1258."""
+    if word.islower() or word.isupper() or word.istitle():
+        return True  # at once, for nearly every word
+    return not any(a.islower() and b.isupper() for a, b in itertools.pairwise(word))
+
+
 def _vietnamese_words(text: str) -> int:
-    """Words with a Vietnamese letter that are well-formed syllables."""
-    return sum(map(is_vietnamese_syllable, _VIETNAMESE_WORD.findall(text)))
+    """Words with a Vietnamese letter that are well-formed syllables, written as words."""
+    return sum(
+        is_vietnamese_syllable(word) and _written(word) for word in _VIETNAMESE_WORD.findall(text)
+    )
+
+
+def _own_letters(text: str) -> bool:
+    """Whether a Vietnamese word of `text` holds a letter Windows-1252 lacks ("văn", "năm")."""
+    return any(
+        is_vietnamese_syllable(word) and _CP1258_OWN.search(word) is not None
+        for word in _VIETNAMESE_WORD.findall(text)
+    )
 
 
 def _utf8(data: bytes) -> str | None:
@@ -80,10 +99,14 @@ def _eight_bit(data: bytes, declared_1258: bool = False) -> str:
     western = _single_byte(data, "cp1252")
     vietnamese = _nfc(_single_byte(data, "cp1258"))
     score_1258 = _vietnamese_words(vietnamese) - len(_COMBINING.findall(vietnamese))
-    if detect_legacy(western) is not None and _vietnamese_words(normalize(western)) > score_1258:
+    legacy, converted = detect_and_normalize(western)
+    if legacy is not None and _vietnamese_words(converted) > score_1258:
         return western
-    if declared_1258 or (score_1258 > 0 and score_1258 > _vietnamese_words(western)):
+    score_1252 = _vietnamese_words(western)
+    if declared_1258 or (score_1258 > 0 and score_1258 > score_1252):
         return vietnamese
+    if score_1258 > 0 and score_1258 == score_1252 and _own_letters(vietnamese):
+        return vietnamese  # "Tin văn hóa", not "Tin vãn hóa": both read as syllables
     return western
 
 

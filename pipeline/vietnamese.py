@@ -28,6 +28,10 @@ word that conversion changes is judged by `is_vietnamese_syllable` before and af
 A line is decisive when gains and same words are at least half the changed words, losses
 few, and two gains hold a sign no Western word has (a TCVN3 byte that is no letter in
 Windows-1252, such as "¸" or "«"; a VNI mark merged into a word) - or three gains without.
+In TCVN3 a capital right after a small letter is such a sign too ("thÓ" = "thể": no word is
+written so, and it is no gain unless read as misspelt). A short line is decisive when every
+word of it, ASCII ones included, is a syllable once converted and a gain holds a sign ("Tin y
+tÕ" = "Tin y tế"); "Dia da Mãe" has no sign, "TIN THÓ THAO" no gain: both are left alone.
 A text is legacy if one of its lines is decisive, in the encoding that makes or keeps the
 most words valid - on a tie the one whose gains hold such signs ("Thoâng tin cuûa" reads
 as TCVN3 syllables too, "Thoõng tin cuỷa"); then each line is converted if it agrees
@@ -52,6 +56,7 @@ __all__ = [
     "Legacy",
     "VIETNAMESE_LETTERS",
     "convert_legacy",
+    "detect_and_normalize",
     "detect_legacy",
     "encode_legacy",
     "font_encoding",
@@ -256,6 +261,9 @@ _TCVN3_NON_ALPHA = re.compile(
     f"[{re.escape(''.join(c for c in _LEGACY_CHARS['tcvn3'] if not c.isalpha() or c in 'µªº'))}]"
 )
 _MICRO_UNIT = re.compile(r"µ[A-Za-z]{1,2}")
+# A capital right after a small letter, one of them beyond ASCII: no word is written so, but
+# TCVN3 puts small letters in Windows-1252's capitals ("thÓ" = "thể", "MêI" = "MỜI").
+_CAPITAL_AFTER_SMALL = re.compile("[ß-öø-ÿ][A-ZÀ-ÖØ-Þ]|[a-z][À-ÖØ-Þ]")
 _ASCII_LETTER = re.compile(r"[A-Za-z]")
 _QUOTES = "«»‹›¡¿"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -287,6 +295,8 @@ class _Score:
     unicode: bool = False  # the line holds Vietnamese letters beyond Latin-1: some is Unicode
     wordy: int = 0  # gains of three characters or more with an ASCII letter
     foreign: int = 0  # unchanged words with a non-ASCII letter that are no syllable ("KÝnh")
+    words: int = 0  # all words, changed or not
+    others: int = 0  # ...that read as no syllable once converted ("UBND", "the", "©")
 
     @property
     def decisive(self) -> bool:
@@ -296,12 +306,12 @@ class _Score:
                 self.loss * 3 <= self.gain
                 and (self.gain + self.same) * 2 >= self.changed + self.foreign
             )
-        # One word alone ("b¸o" in an HTML element) if it is a real word, not a stray symbol.
-        return (
-            self.strong == self.gain == self.changed == self.wordy == 1
-            and not self.unicode
-            and not self.foreign
-        )
+        # A short line whose every word is a syllable once converted, a gain holding a sign:
+        # "Tin y tÕ", or one real word alone ("b¸o" in an HTML element), not a stray symbol.
+        # French "Le mouvement laïc" (VNI "lạc") has words that are none.
+        if self.unicode or self.others or not self.strong:
+            return False
+        return self.words >= 3 or self.strong == self.gain == self.changed == self.wordy == 1
 
     @property
     def plausible(self) -> bool:
@@ -318,43 +328,52 @@ class _Score:
 
 def _is_marked(source: str, converted: str, encoding: Legacy) -> bool:
     if encoding == "tcvn3":  # a character no Western word holds (but "µm" is a micrometre)
-        return _TCVN3_NON_ALPHA.search(source) is not None and not _MICRO_UNIT.fullmatch(source)
+        return (
+            _TCVN3_NON_ALPHA.search(source) is not None and not _MICRO_UNIT.fullmatch(source)
+        ) or _CAPITAL_AFTER_SMALL.search(source) is not None
     # A letter beyond Latin-1, or a mark merged into a longer word (French "où" -> "ó" is not).
     return len(converted) >= 2 and (
         len(converted) < len(source) or any(ch in _BEYOND_LATIN1 for ch in converted)
     )
 
 
-# What converting one word does: (changed, gain, same, loss, marked, wordy, foreign), 0 or 1.
-_Verdict = tuple[int, int, int, int, int, int, int]
-_UNCHANGED: _Verdict = (0, 0, 0, 0, 0, 0, 0)
-_FOREIGN: _Verdict = (0, 0, 0, 0, 0, 0, 1)
+# What converting one word does: (changed, gain, same, loss, marked, wordy, foreign, other),
+# 0 or 1.
+_Verdict = tuple[int, int, int, int, int, int, int, int]
+_UNCHANGED: _Verdict = (0, 0, 0, 0, 0, 0, 0, 0)
+_UNCHANGED_OTHER: _Verdict = (0, 0, 0, 0, 0, 0, 0, 1)
+_FOREIGN: _Verdict = (0, 0, 0, 0, 0, 0, 1, 1)
 
 
 @lru_cache(maxsize=65536)
 def _judge(token: str, encoding: Legacy) -> _Verdict:
     if token.isascii():
-        return _UNCHANGED
+        return _UNCHANGED if is_vietnamese_syllable(token) else _UNCHANGED_OTHER
     if _HAS_LEGACY[encoding].search(token) is None:
         return _UNCHANGED if is_vietnamese_syllable(token) else _FOREIGN
     if len(token) < 2 and _ASCII_LETTER.search(token) is None:
-        return _UNCHANGED  # "£", "©", "½": a symbol, not a word
+        return _UNCHANGED_OTHER  # "£", "©", "½": a symbol, not a word
     converted = _plain_decode(token, encoding)
     if converted == token:
         return _UNCHANGED if is_vietnamese_syllable(token) else _FOREIGN
     marked = int(_is_marked(token, converted, encoding))
-    before = is_vietnamese_syllable(token.strip(_QUOTES))
+    # "thÓ" is no word as written, though "thó" is: TCVN3 "thể"
+    written = encoding == "vni" or _CAPITAL_AFTER_SMALL.search(token) is None
+    before = written and is_vietnamese_syllable(token.strip(_QUOTES))
     after = is_vietnamese_syllable(converted)
     gain = after and not before
     wordy = gain and len(token) >= 3 and _ASCII_LETTER.search(token) is not None
-    return (1, int(gain), int(after and before), int(before and not after), marked, int(wordy), 0)
+    verdict = (1, int(gain), int(after and before), int(before and not after), marked, int(wordy))
+    return (*verdict, 0, int(not after))
 
 
 def _score(line: str, encoding: Legacy) -> _Score:
-    changed = gain = same = loss = strong = marked = wordy = foreign = 0
-    for token in _TOKEN[encoding].findall(line):
+    changed = gain = same = loss = strong = marked = wordy = foreign = others = 0
+    tokens = _TOKEN[encoding].findall(line)
+    for token in tokens:
         verdict = _judge(token, encoding)
         foreign += verdict[6]
+        others += verdict[7]
         if verdict[0]:
             changed += 1
             gain += verdict[1]
@@ -373,6 +392,8 @@ def _score(line: str, encoding: Legacy) -> _Score:
         unicode=_UNICODE_VIETNAMESE.search(line) is not None,
         wordy=wordy,
         foreign=foreign,
+        words=len(tokens),
+        others=others,
     )
 
 
@@ -603,6 +624,25 @@ def normalize(text: str, *, legacy: Legacy | None = None) -> str:
     encoding = legacy or _document_encoding(scores)
     if encoding is None:
         return text
+    return _convert_lines(lines, scores, encoding)
+
+
+def detect_and_normalize(text: str) -> tuple[Legacy | None, str]:
+    """`detect_legacy(text)` and `normalize(text)`, each line scored once (a big body)."""
+    nfc = _nfc(text)
+    if _ANY_LEGACY.search(nfc) is None or strip_bidi(nfc) != nfc:
+        return detect_legacy(text), normalize(text)
+    lines = nfc.splitlines(keepends=True)
+    bare = _line_scores(nfc.splitlines())
+    # A line scores as without its break, unless the break is a control character ("\f"):
+    # `_line_scores` takes the line for binary data then.
+    scores = [{} if _CONTROL.match(line[-1]) else s for line, s in zip(lines, bare, strict=True)]
+    encoding = _document_encoding(scores)
+    converted = nfc if encoding is None else _convert_lines(lines, scores, encoding)
+    return _document_encoding(bare), converted
+
+
+def _convert_lines(lines: list[str], scores: list[dict[Legacy, _Score]], encoding: Legacy) -> str:
     out: list[str] = []
     for index, (line, score) in enumerate(zip(lines, scores, strict=True)):
         if encoding not in score or not score[encoding].plausible:

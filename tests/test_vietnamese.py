@@ -20,6 +20,7 @@ from pipeline.vietnamese import (
     BIDI_CONTROLS,
     VIETNAMESE_LETTERS,
     convert_legacy,
+    detect_and_normalize,
     detect_legacy,
     encode_legacy,
     font_encoding,
@@ -304,6 +305,19 @@ def test_idempotent() -> None:
             assert detect_legacy(once) is None
 
 
+def test_detect_and_normalize_is_both_at_once() -> None:
+    texts = [t for text in seed_texts() for t in (encode_legacy(text, "tcvn3"), text)]
+    texts += [
+        "Th«ng b¸o\fcña UBND\r\nKÝnh göi\x0b",  # a form feed ends a line, as binary data does
+        "Th«ng b¸o\x1ecña\u2028UBND",
+        "Th«ng b¸o\u202e cña UBND",  # a bidi control: removed by `normalize` only
+        "Hello",
+        "",
+    ]
+    for text in texts:
+        assert detect_and_normalize(text) == (detect_legacy(text), normalize(text))
+
+
 def test_bidi_controls_are_removed() -> None:
     """Titles, names and plain-text bodies from mail pass here: none keeps a control that
     could make what follows read backwards."""
@@ -323,6 +337,37 @@ def test_legacy_body_with_unicode_signature(encoding: str) -> None:
     mail = encode_legacy(body, encoding) + "\n\n-- \n" + SIGNATURE  # type: ignore[arg-type]
     assert detect_legacy(mail) == encoding
     assert normalize(mail) == nfc(body) + "\n\n-- \n" + SIGNATURE
+
+
+# Mail subjects typed in .VnTime: too short for two signs, yet every word is a syllable once
+# converted, and one word holds a sign ("¶", or a capital after a small letter: "thÓ").
+TCVN3_SUBJECTS = [
+    ("Tin thÓ thao", "Tin thể thao"),
+    ("Tin y tÕ", "Tin y tế"),
+    ("Tin an ninh trËt tù", "Tin an ninh trật tự"),
+    ("Phãng sù ¶nh", "Phóng sự ảnh"),
+    ("Dù th¶o quy chÕ", "Dự thảo quy chế"),
+    ("GIÊY MêI", "GIẤY MỜI"),
+]
+
+
+@pytest.mark.parametrize(("legacy", "unicode"), TCVN3_SUBJECTS)
+def test_short_tcvn3_subjects(legacy: str, unicode: str) -> None:
+    assert detect_legacy(legacy) == "tcvn3"
+    assert normalize(legacy) == unicode
+    for label in (None, "iso-8859-1", "windows-1258"):
+        assert normalize(decode_bytes(legacy.encode("cp1252"), label)) == unicode, label
+
+
+# Short Western lines whose words read as syllables in TCVN3 too, none with a sign.
+WESTERN_SHORT = ["Dia da Mãe", "Il est tôt", "Tu as dû", "Le gîte", "Ne me dis rien à moi"]
+
+
+@pytest.mark.parametrize("text", WESTERN_SHORT)
+def test_short_western_lines_stay(text: str) -> None:
+    assert detect_legacy(text) is None
+    assert normalize(text) == text
+    assert normalize(decode_bytes(text.encode("cp1252"), None)) == text
 
 
 def test_fragments_of_a_legacy_document() -> None:
@@ -373,6 +418,8 @@ NOT_LEGACY = [
     "Bà Lan đã đến Paris và ăn một chiếc bánh crêpe ở quán café gần tháp Eiffel.",
     "Xin chào các anh chị, tôi là Hà. Cám ơn!",
     "très tôt, dû",
+    "Le mouvement laïc est fort.",  # one word reads as VNI ("lạc"), the others as nothing
+    "Ci-gît le roi.",
     "où",
 ]
 
@@ -445,6 +492,15 @@ def test_legacy_font_text_under_a_windows_1258_label() -> None:
     raw = encode_legacy(TEXT, "tcvn3").encode("cp1252")
     decoded = decode_bytes(raw, "windows-1258")
     assert normalize(decoded) == TEXT
+
+
+@pytest.mark.parametrize("text", ["Tin văn hóa", "Tuyên Quang, ngày 25 tháng 12 năm 2024"])
+def test_windows_1258_that_also_reads_as_windows_1252(text: str) -> None:
+    # "văn", "năm" are "vãn", "nãm" in Windows-1252: syllables too; the letters 1252 lacks decide.
+    for label in (None, "iso-8859-1", "windows-1252"):
+        assert decode_bytes(to_cp1258(text), label) == text, label
+    # Portuguese reads no better as Windows-1258 ("măe"): it stays.
+    assert decode_bytes("A mãe é".encode("cp1252"), None) == "A mãe é"
 
 
 def test_utf8_with_a_damaged_byte() -> None:
