@@ -1,0 +1,134 @@
+"""The checks that raise flags on a submission, on the forms real mail gives them."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pytest
+
+from pipeline import byline, checks, classify
+from pipeline.config import Board, load_board
+from tests.helpers import CONFIG
+
+STORY = (
+    "Sáng 12/3, UBND huyện tổ chức hội nghị triển khai kế hoạch tuyên truyền năm 2026.\n"
+    "Dự hội nghị có lãnh đạo các phòng, ban, ngành và đại diện 21 xã, thị trấn.\n"
+    "Tác giả: Nguyễn Văn An\n"
+)
+
+
+@cache
+def board(board_id: str = "demo") -> Board:
+    return load_board(CONFIG / f"{board_id}.toml")
+
+
+def codes(
+    text: str,
+    title: str = "Hội nghị triển khai kế hoạch tuyên truyền",
+    files: tuple[str, ...] = (),
+    board_id: str = "demo",
+) -> list[str]:
+    """The flags an item from a known agency of ``board_id`` would get."""
+    b = board(board_id)
+    facts = checks.Facts(
+        board=b,
+        sender=classify.Sender(None, b.agencies[0]),
+        title=title,
+        text=text,
+        byline=byline.extract(text),
+        file_names=files,
+        oversized=(),
+        duplicate_of=None,
+        legacy_encoding=None,
+        remote_images=(),
+    )
+    return [f.code for f in checks.run_checks(facts)]
+
+
+def marking(text: str, title: str = "Báo cáo quý I", files: tuple[str, ...] = ()) -> str | None:
+    found = checks.security_marking(
+        checks.Facts(
+            board=board(),
+            sender=classify.Sender(None, board().agencies[0]),
+            title=title,
+            text=text,
+            byline=None,
+            file_names=files,
+            oversized=(),
+            duplicate_of=None,
+            legacy_encoding=None,
+            remote_images=(),
+        )
+    )
+    return None if found is None else str(found.detail["marking"])
+
+
+@pytest.mark.parametrize(
+    ("text", "title", "files", "stamp"),
+    [
+        ("Mật\n\n" + STORY, "Báo cáo quý I", (), "MẬT"),
+        ("MAT\n\n" + STORY, "Bao cao quy I", (), "MẬT"),
+        ("TOI MAT\n\n" + STORY, "Bao cao quy I", (), "TỐI MẬT"),
+        ("T Ố I  M Ậ T\n\n" + STORY, "Báo cáo quý I", (), "TỐI MẬT"),
+        (
+            "UBND HUYỆN\tCỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nTUYỆT MẬT\t\n" + STORY,
+            "BC",
+            (),
+            "TUYỆT MẬT",
+        ),
+        ("Độ mật: Mật; Độ khẩn: Khẩn\n" + STORY, "Báo cáo quý I", (), "MẬT"),
+        (STORY, "MẬT - Báo cáo kết quả rà soát đối tượng quý I năm 2026", (), "MẬT"),
+        (STORY, "Báo cáo kết quả rà soát đối tượng quý I năm 2026 (Mật)", (), "MẬT"),
+        (STORY, "[MAT] Bao cao ket qua ra soat", (), "MẬT"),
+        (STORY, "Gửi báo cáo", ("Bao cao MAT.pdf",), "MẬT"),
+        (STORY, "Gửi báo cáo", ("BC_an_ninh_quy_I_TỐI_MẬT.pdf",), "TỐI MẬT"),
+        (STORY, "Gửi báo cáo", ("TÀI LIỆU MẬT - Kế hoạch bảo vệ.pdf",), "MẬT"),
+    ],
+    ids=[
+        "title-case-line",
+        "without-diacritics",
+        "toi-mat-without-diacritics",
+        "letters-spaced",
+        "a-cell-of-a-header-typed-as-text",
+        "degree-line-with-urgency",
+        "subject-lead",
+        "subject-ending-in-parentheses",
+        "subject-tag-without-diacritics",
+        "file-name-ending",
+        "file-name-with-underscores",
+        "file-name-lead",
+    ],
+)
+def test_a_stamp_in_the_forms_agencies_type_it_quarantines(
+    text: str, title: str, files: tuple[str, ...], stamp: str
+) -> None:
+    assert marking(text, title, files) == stamp
+
+
+@pytest.mark.parametrize(
+    ("text", "title", "files"),
+    [
+        ("MẬT ONG VẢI THIỀU LỤC NAM\n\n" + STORY, "Nông dân thu hoạch mật ong", ()),
+        ("MẬT ĐỘ DÂN SỐ\n\n" + STORY, "Kết quả điều tra dân số", ()),
+        (STORY, "GẶP MẶT THÂN MẬT", ()),
+        (STORY, "BẢO MẬT THÔNG TIN", ()),
+        ("BẢO MẬT THÔNG TIN\n\n" + STORY, "Tập huấn an toàn thông tin", ()),
+        (STORY, "TẬP HUẤN BẢO VỆ TÀI LIỆU MẬT", ()),
+        ("Độ mật: Không\n" + STORY, "Báo cáo", ()),
+        (STORY, "Gửi báo cáo", ("BC_Mat_tran_To_quoc.pdf",)),
+        ("Hội nghị quán triệt công tác chống lộ lọt bí mật nhà nước.\n" + STORY, "Tập huấn", ()),
+    ],
+    ids=[
+        "mat-ong-heading",
+        "mat-do-heading",
+        "than-mat-subject",
+        "bao-mat-subject",
+        "bao-mat-heading",
+        "training-on-secret-documents",
+        "degree-line-saying-none",
+        "mat-tran-file-name",
+        "training-news",
+    ],
+)
+def test_the_word_in_a_phrase_is_no_stamp(text: str, title: str, files: tuple[str, ...]) -> None:
+    assert marking(text, title, files) is None
