@@ -132,3 +132,32 @@ def test_a_stamp_in_the_forms_agencies_type_it_quarantines(
 )
 def test_the_word_in_a_phrase_is_no_stamp(text: str, title: str, files: tuple[str, ...]) -> None:
     assert marking(text, title, files) is None
+
+
+@pytest.mark.parametrize(
+    ("board_id", "sentence", "escalated"),
+    [
+        ("demo", "Khu vực này là điểm nóng về khai thác cát trái phép.", True),
+        ("demo", "ĐIỂM NÓNG GIAO THÔNG", True),
+        ("demo", "Khu vuc nay la diem nong ve khai thac cat.", True),
+        ("demo", "Huyện chọn xã Cẩm Lý làm xã điểm nông thôn mới nâng cao.", False),
+        ("binhphuoc", "Những kẻ gieo rắc hận thù trên mạng xã hội.", True),
+        ("binhphuoc", "Thời hạn thu thuế đất phi nông nghiệp kết thúc ngày 31/10.", False),
+        ("binhphuoc", "Xe tải đâm ô tô con trên quốc lộ 14.", False),
+        ("binhphuoc", "Trong vụ không có ai bị thương.", False),
+    ],
+    ids=[
+        "diem-nong",
+        "in-capitals",
+        "typed-without-diacritics",
+        "xa-diem-nong-thon-moi",
+        "han-thu",
+        "thoi-han-thu-thue",
+        "dam-o-to",
+        "vu-khong-co",
+    ],
+)
+def test_a_sensitive_keyword_is_the_phrase_not_words_that_fold_like_it(
+    board_id: str, sentence: str, escalated: bool
+) -> None:
+    assert ("sensitive-topic" in codes(f"{sentence}\n{STORY}", board_id=board_id)) is escalated
