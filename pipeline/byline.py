@@ -31,10 +31,21 @@ _LABELS: tuple[tuple[str, str], ...] = (
     ("dia chi", "address"),
     ("nguon", "source"),
 )
+# Labels that also open other lines ("Ảnh: Toàn cảnh hội nghị", a photo's caption): they
+# name the author only when what follows is written like a name ("Ảnh: Minh Anh", "Tin: PV").
+_NAME_ONLY = frozenset({"tin", "bai", "anh"})
 _LABEL_LINE = re.compile(r"^\s*[(\-–]?\s*([^:()]{2,20}?)\s*:\s*(.+?)\s*\)?\s*$")
 _SOURCE_LINE = re.compile(r"^\s*\(?\s*(theo|nguon)\s+(.{3,120}?)\s*\)?\s*$")
-_COLLECTED = re.compile(r"(?<!\w)(suu tam|\(st\)|st:|tong hop tu)(?!\w)")
+# A collected item says so in its closing lines, a line opening with the word ("Sưu tầm",
+# "(Sưu tầm)", "ST: Nguyễn Văn An", "Tổng hợp từ …") or "(st)" after the collector's name;
+# not "… đã tổng hợp từ báo cáo của các xã" in a sentence.
+_COLLECTED = re.compile(r"^\W*(suu tam|nguoi suu tam|st|tong hop tu)(?!\w)|\((st|suu tam)\)", re.M)
+_BYLINE_LINES = 6
 _NAME = re.compile(r"^(?:[A-ZĐÀ-Ỹ][a-zà-ỹđ]+)(?: [A-ZĐÀ-Ỹ][a-zà-ỹđ]+){1,4}$")
+# A signature line: "Thu Hà (TTVH)", "Nguyễn Văn A - Phòng VH-TT", "Văn Toàn - Hải Yến",
+# "CTV Lê Văn Tám": the name, then what follows it.
+_SIGNED = re.compile(r"^(?:(?:CTV|PV|Phóng viên)\s+)?(.+?)(?:\s+[-–]\s+(.+)|\s*\((.+?)\)?)?$")
+_NAME_LIKE = re.compile(r"^[A-ZĐÀ-Ỹ0-9][\w.]*(?:[ ,&–-]+[A-ZĐÀ-Ỹ0-9][\w.]*)*$")
 _UNIT_WORDS = (
     "phong",
     "so ",
@@ -77,9 +88,12 @@ def _labelled(lines: list[str]) -> dict[str, str]:
         match = _LABEL_LINE.match(line)
         if not match:
             continue
-        what = labels.get(fold(match.group(1)).strip())
+        label, value = fold(match.group(1)).strip(), match.group(2).strip()
+        what = labels.get(label)
+        if label in _NAME_ONLY and not _NAME_LIKE.match(value.replace(" và ", " - ")):
+            continue
         if what and what not in found:
-            found[what] = match.group(2).strip()
+            found[what] = value
     return found
 
 
@@ -87,9 +101,17 @@ def _signature(lines: list[str]) -> tuple[str | None, str | None]:
     """A closing "Nguyễn Văn A / Phòng Văn hóa và Thông tin" block."""
     tail = [ln.strip(" -–()") for ln in lines[-6:] if ln.strip()]
     for i, line in enumerate(tail):
-        if _NAME.match(line):
-            unit = next((u for u in tail[i + 1 : i + 3] if fold(u).startswith(_UNIT_WORDS)), None)
-            return line, unit
+        signed = _SIGNED.match(line)
+        if signed is None or not _NAME.match(signed.group(1)):
+            continue
+        name, after = signed.group(1), signed.group(2) or signed.group(3)
+        if after and _NAME.match(after):  # two writers
+            return f"{name} - {after}", None
+        units = [after] if after else []
+        unit = next(
+            (u for u in [*units, *tail[i + 1 : i + 3]] if fold(u).startswith(_UNIT_WORDS)), None
+        )
+        return name, unit
     return None, None
 
 
@@ -108,7 +130,7 @@ def extract(text: str) -> Byline:
             if match:
                 source = line.strip(" ()")
                 break
-    folded = fold(text)
+    closing = fold("\n".join(lines[-_BYLINE_LINES:]))
     return Byline(
-        author=author, unit=unit, source=source, collected=bool(_COLLECTED.search(folded))
+        author=author, unit=unit, source=source, collected=bool(_COLLECTED.search(closing))
     )

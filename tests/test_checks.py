@@ -161,3 +161,57 @@ def test_a_sensitive_keyword_is_the_phrase_not_words_that_fold_like_it(
     board_id: str, sentence: str, escalated: bool
 ) -> None:
     assert ("sensitive-topic" in codes(f"{sentence}\n{STORY}", board_id=board_id)) is escalated
+
+
+LEAD = "Sáng 12/3, UBND huyện tổ chức hội nghị triển khai kế hoạch tuyên truyền năm 2026.\n"
+
+
+@pytest.mark.parametrize(
+    ("closing", "author"),
+    [
+        ("Thu Hà (TTVH)", "Thu Hà"),
+        ("Nguyễn Thu Hà (Trung tâm VH-TT&TT huyện)", "Nguyễn Thu Hà"),
+        ("Thu Hà - Trung tâm Văn hóa, Thông tin và Thể thao", "Thu Hà"),
+        ("Văn Toàn - Hải Yến", "Văn Toàn - Hải Yến"),
+        ("CTV Lê Văn Tám", "Lê Văn Tám"),
+        ("Nguyễn Văn Hùng - ĐT: 0987 654 321", "Nguyễn Văn Hùng"),
+        ("Bài: PV", "PV"),
+        ("Ảnh: Minh Anh", "Minh Anh"),
+    ],
+)
+def test_a_signed_item_is_not_sent_back_for_its_author(closing: str, author: str) -> None:
+    assert byline.extract(f"{LEAD}\n{closing}").author == author
+    assert codes(f"{LEAD}\n{closing}") == []
+
+
+@pytest.mark.parametrize(
+    "closing",
+    [
+        "Ảnh: Toàn cảnh hội nghị.",
+        "Ảnh: Lãnh đạo huyện phát biểu tại hội nghị",
+        "Tin: sẽ cập nhật sau",
+    ],
+)
+def test_a_photo_caption_is_no_author(closing: str) -> None:
+    assert codes(f"{LEAD}\n{closing}") == ["missing-author"]
+
+
+def test_a_unit_in_parentheses_after_the_name_is_the_writers_unit() -> None:
+    assert byline.extract(f"{LEAD}\nVũ Thị Giang (Văn phòng UBND tỉnh)").unit == (
+        "Văn phòng UBND tỉnh"
+    )
+
+
+@pytest.mark.parametrize(
+    ("closing", "collected"),
+    [
+        ("Phòng đã tổng hợp từ báo cáo của các xã.\nTác giả: Nguyễn Văn An", False),
+        ("Bảo tàng đã sưu tầm 300 hiện vật.\nTác giả: Nguyễn Văn An", False),
+        ("Tổng hợp từ báo Bắc Giang\nNgười sưu tầm: Nguyễn Văn An", True),
+        ("(Sưu tầm)\nNgười sưu tầm: Nguyễn Văn An", True),
+        ("Nguyễn Văn An (st)", True),
+    ],
+)
+def test_an_item_is_collected_when_its_closing_lines_say_so(closing: str, collected: bool) -> None:
+    missing = "missing-source" in codes(f"{LEAD}\n{closing}", board_id="lucnam")
+    assert missing is collected
