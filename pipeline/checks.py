@@ -154,7 +154,8 @@ def too_large(f: Facts) -> Flag | None:
 def missing_author(f: Facts) -> Flag | None:
     if not f.board.checks.require_author or f.byline is None or f.byline.author:
         return None
-    return Flag("missing-author", Action.RETURN, "Thiếu tên tác giả.")
+    who = "người sưu tầm" if f.byline.collected else "tác giả"  # Lục Nam Đ12.1
+    return Flag("missing-author", Action.RETURN, f"Thiếu tên {who}.")
 
 
 def missing_unit(f: Facts) -> Flag | None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
+from pathlib import Path
 
 import pytest
 
 from pipeline import byline, checks, classify
 from pipeline.config import Board, load_board
-from tests.helpers import CONFIG
+from pipeline.samples import article_mail
+from tests.helpers import CONFIG, DEMO_BOX, make_rig
 
 STORY = (
     "Sáng 12/3, UBND huyện tổ chức hội nghị triển khai kế hoạch tuyên truyền năm 2026.\n"
@@ -215,3 +218,25 @@ def test_a_unit_in_parentheses_after_the_name_is_the_writers_unit() -> None:
 def test_an_item_is_collected_when_its_closing_lines_say_so(closing: str, collected: bool) -> None:
     missing = "missing-source" in codes(f"{LEAD}\n{closing}", board_id="lucnam")
     assert missing is collected
+
+
+def test_a_return_notice_names_what_is_missing_and_the_lines_that_supply_it(
+    tmp_path: Path, db_url: str
+) -> None:
+    """A collected item without its collector or its source (Lục Nam Đ12.1), from a
+    member of no agency: the sender is told each, in the words of the form, with the line
+    to write; those lines, written as shown, are what the board reads."""
+    demo = board()
+    checks_ = demo.checks.model_copy(update={"require_source_for_collected": True})
+    rig = make_rig(tmp_path, db_url, demo.model_copy(update={"checks": checks_}))
+    rig.drop(article_mail("giang.vt@demo.bientap.vn", DEMO_BOX, "Lễ hội", LEAD + "\nSưu tầm\n"))
+    rig.runner.run_once()
+    [notice] = rig.sent()
+    text = notice.get_content()
+    for missing in ("Thiếu tên người sưu tầm.", "Thiếu đơn vị", "chưa ghi nguồn"):
+        assert missing in text
+    examples = re.findall(r"“([^”]+: [^”]+)”", text)
+    assert len(examples) == 4  # author, unit, address, source
+    item = f"{LEAD}\nSưu tầm\n" + "\n".join(examples)
+    assert codes(item, board_id="lucnam") == []
+    assert byline.extract(item).author == "Nguyễn Văn A"
