@@ -54,6 +54,7 @@ class Facts:
     remote_images: tuple[str, ...]
     damage: tuple[str, ...] = ()  # parse defects that lost part of the content
     article_file: str | None = None  # the .docx read as the article
+    attached_heads: tuple[str, ...] = ()  # the opening of each other .docx attached
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,8 @@ def _is_stamp(marking: str, cell: str) -> bool:
 def _candidates(f: Facts) -> list[str]:
     """What may be a stamp: cells of the text's short lines, the subject and its parts,
     the ends of each file's name (in capitals: "Mat_tran" is no stamp)."""
-    cells = [c for line in f.text[:3000].splitlines() for c in _CELLS.split(line)]
+    texts = (f.text[:3000], *f.attached_heads)
+    cells = [c for t in texts for line in t.splitlines() for c in _CELLS.split(line)]
     subject = [f.title] + [
         part for match in _SUBJECT_PARTS.finditer(f.title) for part in match.groups() if part
     ]
@@ -113,7 +115,9 @@ def _candidates(f: Facts) -> list[str]:
 
 def security_marking(f: Facts) -> Flag | None:
     markings = f.board.checks.security_markings
-    everything = "".join(fold("\n".join([f.title, f.text[:3000], *f.file_names])).split())
+    everything = "".join(
+        fold("\n".join([f.title, f.text[:3000], *f.attached_heads, *f.file_names])).split()
+    )
     if not any("".join(fold(m).split()) in everything for m in markings):
         return None  # the common case: no word of any marking anywhere
     candidates = _candidates(f)

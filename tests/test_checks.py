@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from io import BytesIO
 from pathlib import Path
 
+import docx
 import pytest
 
 from pipeline import byline, checks, classify
 from pipeline.config import Board, load_board
-from pipeline.samples import article_mail
+from pipeline.models import State
+from pipeline.reading import DOCX_TYPE
+from pipeline.samples import NEWS_BODY, article_mail
 from tests.helpers import CONFIG, DEMO_BOX, make_rig
 
 STORY = (
@@ -240,3 +244,30 @@ def test_a_return_notice_names_what_is_missing_and_the_lines_that_supply_it(
     item = f"{LEAD}\nSưu tầm\n" + "\n".join(examples)
     assert codes(item, board_id="lucnam") == []
     assert byline.extract(item).author == "Nguyễn Văn A"
+
+
+def test_a_stamp_in_a_docx_attached_to_an_article_quarantines(tmp_path: Path, db_url: str) -> None:
+    """The article is the mail's body; the .docx beside it would be published as its file,
+    and it is stamped."""
+    document = docx.Document()
+    for line in ("TỐI MẬT", "Danh sách đối tượng cần theo dõi."):
+        document.add_paragraph(line)
+    stamped = BytesIO()
+    document.save(stamped)
+    rig = make_rig(tmp_path, db_url)
+    body = NEWS_BODY * 3  # long: the body is the article, not a cover note
+    rig.drop(
+        article_mail(
+            "nhung.ltt@sgddt.demo.bientap.vn",
+            DEMO_BOX,
+            "Báo cáo kết quả rà soát",
+            body,
+            attachments=[("phu-luc.docx", DOCX_TYPE, stamped.getvalue())],
+        )
+    )
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert item.state == State.QUARANTINED
+    assert [f["detail"] for f in item.flags if f["code"] == "security-marking"] == [
+        {"marking": "TỐI MẬT"}
+    ]
