@@ -41,8 +41,7 @@ def shingles(text: str) -> set[bytes]:
 
 
 # The days a text names: "20/3", "20/3/2026", "ngày 20 tháng 3". Two items made from one
-# template (a weather bulletin, a meeting notice) differ in little else; an item sent
-# again, edited or with a cover note, still names the day it did.
+# template (a weather bulletin, a meeting notice) differ in little else.
 _DAY = re.compile(
     r"(?<![\d/])(\d{1,2})/(\d{1,2})(?:/\d{2,4})?(?![\d/])|ngày\s+(\d{1,2})\s+tháng\s+(\d{1,2})",
     re.IGNORECASE,
@@ -59,9 +58,11 @@ def days(text: str) -> frozenset[tuple[int, int]]:
     return frozenset(found)
 
 
-def other_days(a: frozenset[tuple[int, int]], b: frozenset[tuple[int, int]]) -> bool:
-    """Both texts name days and none of them the same: two events, not one item twice."""
-    return bool(a and b) and a.isdisjoint(b)
+def other_days(new: frozenset[tuple[int, int]], old: frozenset[tuple[int, int]]) -> bool:
+    """The earlier text names a day the new one does not: the next issue of a template
+    (a bulletin "from 15/3 to 16/3" after one "from 14/3 to 15/3"), not one item twice.
+    An item sent again keeps its days, and a cover note only adds one."""
+    return bool(new) and not new >= old
 
 
 @dataclass(frozen=True)

@@ -51,3 +51,23 @@ def test_a_notice_sent_again_corrected_with_a_dated_cover_note_is_a_duplicate(ri
     notice(rig, 20, corrected, "Thông báo lịch họp giao ban ngày 20/3 (sửa)")
     first, second = rig.items()
     assert second.duplicate_of == first.id
+
+
+def test_the_next_days_bulletin_is_no_duplicate_though_both_name_the_day_between(
+    rig: Rig,
+) -> None:
+    bulletin = (
+        "Dự báo thời tiết từ 19 giờ ngày {0}/3 đến 19 giờ ngày {1}/3/2026: khu vực tỉnh có "
+        "mây thay đổi, ngày nắng, đêm không mưa; gió đông nam cấp 2 - 3; nhiệt độ thấp nhất "
+        "từ 23 - 25 độ C, cao nhất từ 33 - 35 độ C. Cảnh báo: nắng nóng gay gắt có thể ảnh "
+        "hưởng đến sức khỏe người dân và sản xuất nông nghiệp; người dân cần chủ động các "
+        "biện pháp phòng tránh, hạn chế ra ngoài trời vào buổi trưa, bảo đảm đủ nước tưới "
+        "cho cây trồng và chống nóng cho gia súc, gia cầm.\n"
+        "Trung tâm Khí tượng Thủy văn tỉnh\nTin: Nguyễn Văn Phong\n"
+    )
+    notice(rig, 15, bulletin.format(15, 16), "Dự báo thời tiết")
+    notice(rig, 16, bulletin.format(16, 17), "Dự báo thời tiết")
+    notice(rig, 16, bulletin.format(16, 17), "Fwd: Dự báo thời tiết")  # the same, again
+    _first, second, third = rig.items()
+    assert second.duplicate_of is None
+    assert third.duplicate_of == second.id
