@@ -45,6 +45,7 @@ _NAME = re.compile(r"^(?:[A-ZĐÀ-Ỹ][a-zà-ỹđ]+)(?: [A-ZĐÀ-Ỹ][a-zà-ỹ
 # A signature line: "Thu Hà (TTVH)", "Nguyễn Văn A - Phòng VH-TT", "Văn Toàn - Hải Yến",
 # "CTV Lê Văn Tám": the name, then what follows it.
 _SIGNED = re.compile(r"^(?:(?:CTV|PV|Phóng viên)\s+)?(.+?)(?:\s+[-–]\s+(.+)|\s*\((.+?)\)?)?$")
+_CREDITS = re.compile(r"\s+[-–]\s+|\s+và\s+|[,;]\s*")
 _NAME_LIKE = re.compile(r"^[A-ZĐÀ-Ỹ0-9][\w.]*(?:[ ,&–-]+[A-ZĐÀ-Ỹ0-9][\w.]*)*$")
 _UNIT_WORDS = (
     "phong",
@@ -90,7 +91,8 @@ def _labelled(lines: list[str]) -> dict[str, str]:
             continue
         label, value = fold(match.group(1)).strip(), match.group(2).strip()
         what = labels.get(label)
-        if label in _NAME_ONLY and not _NAME_LIKE.match(value.replace(" và ", " - ")):
+        first = _CREDITS.split(value)[0]  # "Tin: Hoàng Anh - Ảnh: Minh Đức"
+        if label in _NAME_ONLY and not _NAME_LIKE.match(first):
             continue
         if what and what not in found:
             found[what] = value

@@ -184,6 +184,7 @@ LEAD = "Sáng 12/3, UBND huyện tổ chức hội nghị triển khai kế ho�
         ("Nguyễn Văn Hùng - ĐT: 0987 654 321", "Nguyễn Văn Hùng"),
         ("Bài: PV", "PV"),
         ("Ảnh: Minh Anh", "Minh Anh"),
+        ("Tin: Hoàng Anh - Ảnh: Minh Đức", "Hoàng Anh - Ảnh: Minh Đức"),
     ],
 )
 def test_a_signed_item_is_not_sent_back_for_its_author(closing: str, author: str) -> None:
