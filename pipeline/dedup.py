@@ -40,19 +40,16 @@ def shingles(text: str) -> set[bytes]:
     return {" ".join(words[i : i + SHINGLE]).encode() for i in range(len(words) - SHINGLE + 1)}
 
 
-# The days a text names: "20/3", "20/3/2026", "ngày 20 tháng 3". Two items made from one
+# The days a text names: "20/3", "20/3/2026", "20 tháng 3". Two items made from one
 # template (a weather bulletin, a meeting notice) differ in little else.
-_DAY = re.compile(
-    r"(?<![\d/])(\d{1,2})/(\d{1,2})(?:/\d{2,4})?(?![\d/])|ngày\s+(\d{1,2})\s+tháng\s+(\d{1,2})",
-    re.IGNORECASE,
-)
+_DAY = re.compile(r"(\d+)(?:/(\d+)|\s+tháng\s+(\d+))", re.IGNORECASE)  # digits first: fast
 
 
 def days(text: str) -> frozenset[tuple[int, int]]:
     """(day, month) of each date ``text`` names."""
     found = set()
     for match in _DAY.finditer(text):
-        day, month = (int(g) for g in (match.group(1, 2) if match[1] else match.group(3, 4)))
+        day, month = int(match[1]), int(match[2] or match[3])
         if 1 <= day <= 31 and 1 <= month <= 12:
             found.add((day, month))
     return frozenset(found)
