@@ -78,8 +78,13 @@ class Flag:
 # ("[MẬT] …", "MẬT - …", "… (Mật)"), or at either end of a file's name ("BC_MAT.pdf").
 # Typed without diacritics or with its letters spaced out, it is still a stamp; in a
 # phrase ("BẢO MẬT THÔNG TIN", "MẬT ONG", "THÂN MẬT") it is not.
-STAMP_FORMS: tuple[str, ...] = ("{}", "tài liệu {}", "độ mật: {}", "độ mật {}")
+STAMP_FORMS: tuple[str, ...] = ("{}", "tài liệu {}")
 _CELLS = re.compile(r"\t|;|\||\s{4,}")  # the columns of a header typed as text
+# "Độ mật: Mật", its value ending where the line, "Độ khẩn: …" or another field begins
+_DEGREE = re.compile(
+    rf"{loose('độ mật').pattern}\s*:?\s*(.+?)(?=\s{{2,}}|[,;.]|\s+{loose('độ khẩn').pattern}|$)",
+    re.IGNORECASE | re.MULTILINE,
+)
 _SUBJECT_PARTS = re.compile(r"\[([^\]]{1,40})\]|\(([^)]{1,40})\)|^([^-–:|]{1,40})\s*[-–:|]")
 _NAME_WORDS = re.compile(r"[^\W_]+")
 _PUNCTUATION = " \t*[]()-–.:"
@@ -98,10 +103,12 @@ def _is_stamp(marking: str, cell: str) -> bool:
 
 
 def _candidates(f: Facts) -> list[str]:
-    """What may be a stamp: cells of the text's short lines, the subject and its parts,
+    """What may be a stamp: cells of the text's short lines, "Độ mật:" values, the subject
+    and its parts,
     the ends of each file's name (in capitals: "Mat_tran" is no stamp)."""
     texts = (f.text[:3000], *f.attached_heads)
     cells = [c for t in texts for line in t.splitlines() for c in _CELLS.split(line)]
+    cells += [value for t in texts for value in _DEGREE.findall(t)]
     subject = [f.title] + [
         part for match in _SUBJECT_PARTS.finditer(f.title) for part in match.groups() if part
     ]
