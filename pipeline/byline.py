@@ -31,13 +31,22 @@ _LABELS: tuple[tuple[str, str], ...] = (
     ("dia chi", "address"),
     ("nguon", "source"),
 )
+# Labels that also open other lines ("Ảnh: Toàn cảnh hội nghị", a photo's caption): they
+# name the author only when what follows is written like a name ("Ảnh: Minh Anh", "Tin: PV").
+_NAME_ONLY = frozenset({"tin", "bai", "anh"})
 _LABEL_LINE = re.compile(r"^\s*[(\-–]?\s*([^:()]{2,20}?)\s*:\s*(.+?)\s*\)?\s*$")
 _SOURCE_LINE = re.compile(r"^\s*\(?\s*(theo|nguon)\s+(.{3,120}?)\s*\)?\s*$")
-_COLLECTED = re.compile(r"(?<!\w)(suu tam|\(st\)|st:|tong hop tu)(?!\w)")
+# A collected item says so in its closing lines, a line opening with the word ("Sưu tầm",
+# "(Sưu tầm)", "ST: Nguyễn Văn An", "Tổng hợp từ …") or "(st)" after the collector's name;
+# not "… đã tổng hợp từ báo cáo của các xã" in a sentence.
+_COLLECTED = re.compile(r"^\W*(suu tam|nguoi suu tam|st|tong hop tu)(?!\w)|\((st|suu tam)\)", re.M)
+_BYLINE_LINES = 6
 _NAME = re.compile(r"^(?:[A-ZĐÀ-Ỹ][a-zà-ỹđ]+)(?: [A-ZĐÀ-Ỹ][a-zà-ỹđ]+){1,4}$")
-_NAME_AND_UNIT = re.compile(r"^(.+?)\s+(?:[-–]\s+(.+)|\((.+)\))$")  # "Thu Hà - TTVH"
-# Under a photo, "Ảnh: Toàn cảnh hội nghị" is its caption; only a name there is a credit.
-_NAMES_ONLY = frozenset({"anh"})
+# A signature line: "Thu Hà (TTVH)", "Nguyễn Văn A - Phòng VH-TT", "Văn Toàn - Hải Yến",
+# "CTV Lê Văn Tám": the name, then what follows it.
+_SIGNED = re.compile(r"^(?:(?:CTV|PV|Phóng viên)\s+)?(.+?)(?:\s+[-–]\s+(.+)|\s*\((.+?)\)?)?$")
+_CREDITS = re.compile(r"\s+[-–]\s+|\s+và\s+|[,;]\s*")
+_NAME_LIKE = re.compile(r"^[A-ZĐÀ-Ỹ0-9][\w.]*(?:[ ,&–-]+[A-ZĐÀ-Ỹ0-9][\w.]*)*$")
 _UNIT_WORDS = (
     "phong",
     "so ",
@@ -73,18 +82,6 @@ class Byline:
     collected: bool  # the text says it was collected (sưu tầm) from elsewhere
 
 
-def _name_and_unit(line: str) -> tuple[str, str | None] | None:
-    """A line that is a name ("Thu Hà"), or a name and its unit ("Thu Hà - TTVH", "Thu Hà
-    (Phòng Văn hóa)", as bylines are written at the end of an article)."""
-    line = line.strip(" -–")
-    if _NAME.match(line.strip("()")):
-        return line.strip("()"), None
-    match = _NAME_AND_UNIT.match(line)
-    if match and _NAME.match(match.group(1)):
-        return match.group(1), (match.group(2) or match.group(3)).strip()
-    return None
-
-
 def _labelled(lines: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     labels = dict(_LABELS)
@@ -92,23 +89,31 @@ def _labelled(lines: list[str]) -> dict[str, str]:
         match = _LABEL_LINE.match(line)
         if not match:
             continue
-        label = fold(match.group(1)).strip()
+        label, value = fold(match.group(1)).strip(), match.group(2).strip()
         what = labels.get(label)
-        if label in _NAMES_ONLY and not _name_and_unit(match.group(2)):
+        first = _CREDITS.split(value)[0]  # "Tin: Hoàng Anh - Ảnh: Minh Đức"
+        if label in _NAME_ONLY and not _NAME_LIKE.match(first):
             continue
         if what and what not in found:
-            found[what] = match.group(2).strip()
+            found[what] = value
     return found
 
 
 def _signature(lines: list[str]) -> tuple[str | None, str | None]:
-    """A closing "Nguyễn Văn A / Phòng Văn hóa và Thông tin" block, or "Thu Hà - TTVH"."""
-    tail = [ln.strip() for ln in lines[-6:] if ln.strip()]
+    """A closing "Nguyễn Văn A / Phòng Văn hóa và Thông tin" block."""
+    tail = [ln.strip(" -–()") for ln in lines[-6:] if ln.strip()]
     for i, line in enumerate(tail):
-        if signed := _name_and_unit(line):
-            name, unit = signed
-            below = (u.strip(" -–()") for u in tail[i + 1 : i + 3])
-            return name, unit or next((u for u in below if fold(u).startswith(_UNIT_WORDS)), None)
+        signed = _SIGNED.match(line)
+        if signed is None or not _NAME.match(signed.group(1)):
+            continue
+        name, after = signed.group(1), signed.group(2) or signed.group(3)
+        if after and _NAME.match(after):  # two writers
+            return f"{name} - {after}", None
+        units = [after] if after else []
+        unit = next(
+            (u for u in [*units, *tail[i + 1 : i + 3]] if fold(u).startswith(_UNIT_WORDS)), None
+        )
+        return name, unit
     return None, None
 
 
@@ -127,7 +132,7 @@ def extract(text: str) -> Byline:
             if match:
                 source = line.strip(" ()")
                 break
-    folded = fold(text)
+    closing = fold("\n".join(lines[-_BYLINE_LINES:]))
     return Byline(
-        author=author, unit=unit, source=source, collected=bool(_COLLECTED.search(folded))
+        author=author, unit=unit, source=source, collected=bool(_COLLECTED.search(closing))
     )

@@ -17,7 +17,7 @@ from pipeline.classify import Sender
 from pipeline.config import Board
 from pipeline.docx import WORD_SUFFIXES
 from pipeline.models import State
-from pipeline.textfold import fold
+from pipeline.textfold import fold, loose
 
 
 class Action(IntEnum):
@@ -55,6 +55,7 @@ class Facts:
     remote_images: tuple[str, ...]
     damage: tuple[str, ...] = ()  # parse defects that lost part of the content
     article_file: str | None = None  # the .docx read as the article
+    attached_heads: tuple[str, ...] = ()  # the opening of each other .docx attached
 
 
 @dataclass(frozen=True)
@@ -73,34 +74,64 @@ class Flag:
         }
 
 
+# How a stamp is written, {} being the marking: alone, or after these words. A stamp
+# stands alone on its line (or cell of a header table), in a subject's tag or lead
+# ("[MẬT] …", "MẬT - …", "… (Mật)"), or at either end of a file's name ("BC_MAT.pdf").
+# Typed without diacritics or with its letters spaced out, it is still a stamp; in a
+# phrase ("BẢO MẬT THÔNG TIN", "MẬT ONG", "THÂN MẬT") it is not.
+STAMP_FORMS: tuple[str, ...] = ("{}", "tài liệu {}")
+_CELLS = re.compile(r"\t|;|\||\s{4,}")  # the columns of a header typed as text
+# "Độ mật: Mật", its value ending where the line, "Độ khẩn: …" or another field begins
+_DEGREE = re.compile(
+    rf"{loose('độ mật').pattern}\s*:?\s*(.+?)(?=\s{{2,}}|[,;.]|\s+{loose('độ khẩn').pattern}|$)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_SUBJECT_PARTS = re.compile(r"\[([^\]]{1,40})\]|\(([^)]{1,40})\)|^([^-–:|]{1,40})\s*[-–:|]")
+_NAME_WORDS = re.compile(r"[^\W_]+")
+_PUNCTUATION = " \t*[]()-–.:"
+
+
 @lru_cache(maxsize=64)
 def _stamp(marking: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![\w])(?<!BÍ )(?<!Bí ){re.escape(marking)}(?![\w])")
+    """A cell, its spaces taken out, that is nothing but a stamp of ``marking``."""
+    forms = [loose("".join(form.format(marking).split())).pattern for form in STAMP_FORMS]
+    return re.compile("|".join(forms), re.IGNORECASE)
 
 
-def _marking(board: Board, text: str) -> str | None:
-    """A stamp is a short line of its own, "Độ mật: …", or a tag in the subject;
-    "BÍ MẬT" in a headline is not a stamp."""
-    folded_markings = [(m, fold(m)) for m in board.checks.security_markings]
-    if not any(f in fold(text) for _, f in folded_markings):
-        return None  # the common case: no word of any marking anywhere
-    lines = []  # (line, folded, is an "Độ mật:" line): short lines and degree lines only
-    for line in text.splitlines():
-        stripped = line.strip(" \t*[]()-–")
-        folded = fold(stripped)
-        degree = folded.startswith("do mat")
-        if len(stripped) <= 40 or degree:
-            lines.append((stripped, folded, degree))
-    for marking, folded_marking in folded_markings:  # the strongest marking first
-        for stripped, folded, degree in lines:
-            if _stamp(marking).search(stripped) or (degree and folded_marking in folded[6:]):
-                return marking
-    return None
+def _is_stamp(marking: str, cell: str) -> bool:
+    cell = cell.strip(_PUNCTUATION)
+    return len(cell) <= 40 and _stamp(marking).fullmatch("".join(cell.split())) is not None
+
+
+def _candidates(f: Facts) -> list[str]:
+    """What may be a stamp: cells of the text's short lines, "Độ mật:" values, the subject
+    and its parts,
+    the ends of each file's name (in capitals: "Mat_tran" is no stamp)."""
+    texts = (f.text[:3000], *f.attached_heads)
+    cells = [c for t in texts for line in t.splitlines() for c in _CELLS.split(line)]
+    cells += [value for t in texts for value in _DEGREE.findall(t)]
+    subject = [f.title] + [
+        part for match in _SUBJECT_PARTS.finditer(f.title) for part in match.groups() if part
+    ]
+    ends = []
+    for name in f.file_names:
+        words = _NAME_WORDS.findall(name.rpartition(".")[0] or name)
+        for n in range(1, 4):
+            ends += [" ".join(w) for w in (words[:n], words[-n:]) if " ".join(w).isupper()]
+    return cells + subject + ends
 
 
 def security_marking(f: Facts) -> Flag | None:
-    text = "\n".join([f.title, *_title_tags(f.title), f.text[:3000], *f.file_names])
-    marking = _marking(f.board, text)
+    markings = f.board.checks.security_markings
+    everything = "".join(
+        fold("\n".join([f.title, f.text[:3000], *f.attached_heads, *f.file_names])).split()
+    )
+    if not any("".join(fold(m).split()) in everything for m in markings):
+        return None  # the common case: no word of any marking anywhere
+    candidates = _candidates(f)
+    marking = next(
+        (m for m in markings if any(_is_stamp(m, c) for c in candidates)), None
+    )  # the strongest marking first
     if marking is None:
         return None
     return Flag(
@@ -109,15 +140,6 @@ def security_marking(f: Facts) -> Flag | None:
         f"Có dấu mức độ mật “{marking}”: không được đăng tải.",
         {"marking": marking},
     )
-
-
-_TITLE_TAG = re.compile(r"\[([^\]]+)\]")
-
-
-def _title_tags(title: str) -> list[str]:
-    # a tag ends before the last "]": past it each "[" would be looked for its end to the
-    # end of the title (a subject of 60,000 "[" took half a minute)
-    return _TITLE_TAG.findall(title, 0, title.rfind("]") + 1)
 
 
 def unknown_sender(f: Facts) -> Flag | None:
@@ -144,7 +166,8 @@ def too_large(f: Facts) -> Flag | None:
 def missing_author(f: Facts) -> Flag | None:
     if not f.board.checks.require_author or f.byline is None or f.byline.author:
         return None
-    return Flag("missing-author", Action.RETURN, "Thiếu tên tác giả.")
+    who = "người sưu tầm" if f.byline.collected else "tác giả"  # Lục Nam Đ12.1
+    return Flag("missing-author", Action.RETURN, f"Thiếu tên {who}.")
 
 
 def missing_unit(f: Facts) -> Flag | None:
@@ -164,8 +187,13 @@ def missing_source(f: Facts) -> Flag | None:
 
 
 def sensitive_topic(f: Facts) -> Flag | None:
-    folded = fold(f"{f.title}\n{f.text}")
-    hits = [k for k in f.board.checks.sensitive_keywords if fold(k) in folded]
+    text = f"{f.title}\n{f.text}"
+    folded = fold(text)  # a keyword folded and not found: the common case, one pass
+    hits = [
+        k
+        for k in f.board.checks.sensitive_keywords
+        if fold(k) in folded and loose(k).search(text)  # "điểm nóng", not "điểm nông thôn"
+    ]
     if not hits:
         return None
     return Flag(

@@ -82,6 +82,7 @@ def check(w: Work) -> None:
             remote_images=r.remote_images,
             damage=r.damage,
             article_file=next((f.filename for f in r.files if f.role == "article"), None),
+            attached_heads=r.attached_heads,
         )
     )
 

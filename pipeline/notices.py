@@ -81,9 +81,22 @@ SENDER_NOTES = frozenset({"several-articles"})
 
 _HINTS = (
     ("too-large", "Đề nghị nén, chia nhỏ tệp hoặc gửi đường dẫn tải về."),
-    ("missing-author", "Đề nghị bổ sung họ tên tác giả theo mẫu cung cấp thông tin."),
-    ("missing-unit", "Đề nghị bổ sung đơn vị, địa chỉ của tác giả."),
-    ("missing-source", "Đề nghị ghi rõ nguồn của tin, bài sưu tầm."),
+    # each with the line to write, as the byline is read (pipeline/byline.py)
+    (
+        "missing-author",
+        "Đề nghị bổ sung họ tên tác giả (tin, bài sưu tầm: người sưu tầm) theo mẫu cung cấp "
+        "thông tin, ở cuối tin, bài, ví dụ: “Tác giả: Nguyễn Văn A”.",
+    ),
+    (
+        "missing-unit",
+        "Đề nghị bổ sung đơn vị hoặc địa chỉ của tác giả, ví dụ: “Đơn vị: Phòng Văn hóa và "
+        "Thông tin huyện” hoặc “Địa chỉ: thôn Đồng Tâm, xã Bảo Đài”.",
+    ),
+    (
+        "missing-source",
+        "Đề nghị ghi rõ nguồn của tin, bài sưu tầm, ví dụ: “Nguồn: Báo Bắc Giang” hoặc "
+        "“Theo baochinhphu.vn”.",
+    ),
     (
         "damaged-mail",
         "Lưu ý: thư bị lỗi cấu trúc nên một phần nội dung có thể không đọc được; đề nghị gửi "

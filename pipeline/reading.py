@@ -28,7 +28,7 @@ from pipeline.commands import Command, read_command
 from pipeline.commands import Unreadable as UnreadableCommand
 from pipeline.config import Board
 from pipeline.docmeta import classify_submission
-from pipeline.docx import DocxError, docx_to_html, is_word_file
+from pipeline.docx import DocxError, docx_text, docx_to_html, is_word_file
 from pipeline.files import FileStore
 from pipeline.parsing import (
     HEADER_BYTES,
@@ -46,6 +46,7 @@ from pipeline.vietnamese import Legacy, detect_legacy, normalize
 log = logging.getLogger(__name__)
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+ATTACHED_HEAD_CHARS = 3000  # as much of an attached .docx as is looked at for a stamp
 COVER_NOTE_WORDS = 120  # a mail body this short is a cover note; a .docx carries the article
 FORWARDED_TYPES = ("message/rfc822", "message/global")
 _WORDS = re.compile(r"\w+")
@@ -110,6 +111,7 @@ class Reading:
     sketch: dedup.Sketch | None = None  # for near-duplicate look-up
     reply: ReplyFacts | None = None  # it answers one of our mails
     damage: tuple[str, ...] = ()  # parse defects after which part of the content is lost
+    attached_heads: tuple[str, ...] = ()  # the opening of each .docx not read as the article
 
 
 @dataclass
@@ -137,6 +139,7 @@ class Draft:
     oversized: list[str] = field(default_factory=list)
     sketch: dedup.Sketch | None = None
     reply: ReplyFacts | None = None
+    attached_heads: list[str] = field(default_factory=list)
 
 
 def _words(text: str) -> int:
@@ -276,6 +279,21 @@ def normalise(d: Draft) -> None:
         d.attachments.extend(article.images)
 
 
+def read_attached(d: Draft) -> None:
+    """The opening of each .docx the article is not read from: a file published with the
+    post, where a security stamp must be seen too (pipeline/checks.py)."""
+    for att in d.attachments:
+        if is_word_file(att.filename, att.content_type) and att.filename != d.article_file:
+            try:
+                d.attached_heads.append(docx_text(att.data)[:ATTACHED_HEAD_CHARS])
+            except DocxError as exc:
+                log.info(
+                    "message %s: attached .docx not readable: %s",
+                    d.mail and d.mail.message_id,
+                    exc.reason,
+                )
+
+
 def sanitise(d: Draft) -> None:
     if d.from_plain_text:
         return
@@ -327,6 +345,7 @@ STAGES: tuple[tuple[str, Callable[[Draft], None]], ...] = (
     ("reply", reply),
     ("screen", screen),
     ("normalise", normalise),
+    ("read-attached", read_attached),
     ("sanitise", sanitise),
     ("classify", classify),
     ("store-files", store_files),
@@ -419,4 +438,5 @@ def read(board: Board, files: FileStore, raw: bytes) -> Reading:
         oversized=tuple(d.oversized),
         sketch=d.sketch,
         damage=content_lost(d.mail.defects) if d.mail else (),
+        attached_heads=tuple(d.attached_heads),
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from functools import lru_cache
 
 
 def _table() -> dict[int, str | None]:
@@ -26,3 +28,21 @@ _FOLD = _table()
 def fold(text: str) -> str:
     """Lower-case, without diacritics; one C-level pass (this runs on every message)."""
     return text.translate(_FOLD).lower()
+
+
+@lru_cache(maxsize=512)
+def loose(phrase: str) -> re.Pattern[str]:
+    """``phrase`` as written or typed without its diacritics, in any case and spacing, as
+    whole words: "điểm nóng" finds "ĐIỂM NÓNG" and "diem nong", not "điểm nông" nor
+    "điểm nóngg". Folding both sides would also find every word that differs only in its
+    marks ("hạn thu" for "hận thù", "đâm ô tô" for "dâm ô")."""
+    parts = []
+    for char in " ".join(phrase.split()):
+        bare = fold(char)
+        if char == " ":
+            parts.append(r"\s+")
+        elif bare != char.lower():
+            parts.append(f"[{re.escape(char)}{re.escape(bare)}]")
+        else:
+            parts.append(re.escape(char))
+    return re.compile(r"(?<!\w)" + "".join(parts) + r"(?!\w)", re.IGNORECASE)
