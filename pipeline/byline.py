@@ -47,6 +47,8 @@ _NAME = re.compile(r"^(?:[A-ZĐÀ-Ỹ][a-zà-ỹđ]+)(?: [A-ZĐÀ-Ỹ][a-zà-ỹ
 _SIGNED = re.compile(r"^(?:(?:CTV|PV|Phóng viên)\s+)?(.+?)(?:\s+[-–]\s+(.+)|\s*\((.+?)\)?)?$")
 _CREDITS = re.compile(r"\s+[-–]\s+|\s+và\s+|[,;]\s*")
 _NAME_LIKE = re.compile(r"^[A-ZĐÀ-Ỹ0-9][\w.]*(?:[ ,&–-]+[A-ZĐÀ-Ỹ0-9][\w.]*)*$")
+# A unit as bylines abbreviate it: "TTVH", "VH-TT", "TTXVN" (capitals, not a phone number).
+_UNIT_ABBREVIATION = re.compile(r"^[A-ZĐ][A-ZĐ0-9&./-]{1,15}$")
 _UNIT_WORDS = (
     "phong",
     "so ",
@@ -109,6 +111,8 @@ def _signature(lines: list[str]) -> tuple[str | None, str | None]:
         name, after = signed.group(1), signed.group(2) or signed.group(3)
         if after and _NAME.match(after):  # two writers
             return f"{name} - {after}", None
+        if after and _UNIT_ABBREVIATION.match(after):  # "Thu Hà - TTVH": her unit, as written
+            return name, after
         units = [after] if after else []
         unit = next(
             (u for u in [*units, *tail[i + 1 : i + 3]] if fold(u).startswith(_UNIT_WORDS)), None
