@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from pipeline.config import Agency, Board, Member
+from pipeline.docmeta import SUBJECT_TAGS as KIND_TAGS
 from pipeline.textfold import fold
 
 _TAG = re.compile(r"\[([^\[\]]{1,40})\]")
@@ -49,6 +50,22 @@ def identify_sender(board: Board, address: str) -> Sender:
 def subject_tags(subject: str) -> list[str]:
     """Bracketed tags of a subject, folded: "[GD] [Tin] ..." -> ["gd", "tin"]."""
     return [fold(t).strip() for t in _TAG.findall(subject)]
+
+
+def untagged(board: Board, subject: str) -> str:
+    """The subject as the item's title: without the tags that route it, a field's or a
+    kind's ("[GD] [Tin] Ngày hội…" -> "Ngày hội…"), which are the board's business and
+    not the portal's readers'. A tag the board does not know ("[Infographic]") stays."""
+    if "[" not in subject:
+        return subject
+    known = _routing_tags(board)
+    title = _TAG.sub(lambda m: " " if fold(m.group(1)).strip() in known else m.group(), subject)
+    return " ".join(title.split()) or subject
+
+
+def _routing_tags(board: Board) -> frozenset[str]:
+    fields = ((f.name, *f.tags) for f in board.fields)
+    return frozenset(KIND_TAGS) | {fold(tag).strip() for names in fields for tag in names}
 
 
 # Each field's keywords: (field id, its keywords), as a board lists them.

@@ -115,7 +115,7 @@ def store(w: Work) -> None:
     item.flags = [f.to_dict() for f in w.flags]
     item.remote_images = list(r.remote_images)
     item.legacy_encoding = r.legacy
-    item.content_hash = review.content_hash(r.title, r.html)
+    item.content_hash = review.content_hash(item.title, r.html)
     item.duplicate_of = w.duplicate[0] if w.duplicate is not None else None
     item.minhash = r.sketch.minhash if r.sketch is not None else None
     item.files = [StoredFile(**vars(f)) for f in r.files]
@@ -187,7 +187,7 @@ def _new_item(w: Work, state: State, reason: str | None) -> Submission:
     item.state, item.reason = state, reason
     item.message_id = fit("message_id", r.message_id or w.raw.message_id)
     item.sender_address = fit("sender_address", r.from_address) or ""
-    item.sender_name, item.title = fit("sender_name", r.from_name) or "", r.title
+    item.sender_name, item.title = fit("sender_name", r.from_name) or "", r.headline or r.title
     item.field_ids, item.member_ids, item.flags, item.remote_images = [], [], [], []
     w.session.add(item)
     return item

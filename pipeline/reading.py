@@ -23,7 +23,7 @@ from bs4 import NavigableString, Tag
 from pipeline import dedup, forwards, mailkit, replyauth
 from pipeline.byline import Byline
 from pipeline.byline import extract as extract_byline
-from pipeline.classify import Sender, classify_fields, identify_sender
+from pipeline.classify import Sender, classify_fields, identify_sender, untagged
 from pipeline.commands import Command, read_command
 from pipeline.commands import Unreadable as UnreadableCommand
 from pipeline.config import Board
@@ -93,7 +93,8 @@ class Reading:
     message_id: str | None = None
     from_address: str = ""
     from_name: str = ""
-    title: str = ""
+    title: str = ""  # the subject, cleaned of "Fwd:"/"RE:"; its tags kept for the checks
+    headline: str = ""  # the item's title: the subject without the tags that route it
     html: str = ""
     text: str = ""
     legacy: str | None = None
@@ -400,6 +401,7 @@ def too_large(board: Board, raw: bytes) -> Reading:
         from_address=mail.from_address,
         from_name=normalize(mail.from_name),
         title=normalize(mail.subject).strip(),
+        headline=untagged(board, forwards.clean_subject(normalize(mail.subject).strip())),
         sender_member_id=sender.member.id if sender.member else None,
         agency_id=sender.agency.id if sender.agency else None,
         oversized=(f"toàn bộ thư ({size})",),
@@ -423,6 +425,7 @@ def read(board: Board, files: FileStore, raw: bytes) -> Reading:
     return Reading(
         outcome="submission",
         **_envelope(d),
+        headline=untagged(board, d.title),
         html=d.html,
         text=d.text,
         legacy=d.legacy,

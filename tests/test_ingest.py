@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from pipeline import claims, cli, ingest, reading, runner
 from pipeline.config import Board, load_board
-from pipeline.models import RawMessage, RawStatus, State
+from pipeline.models import RawMessage, RawStatus, State, SubmissionVersion
 from pipeline.samples import NEWS_BODY, NEWS_TITLE, article_mail
 from pipeline.workers import Readers
 from tests.helpers import CONFIG, DEMO_BOX, Clock, Rig, make_rig
@@ -185,7 +185,33 @@ def test_a_long_title_is_cut_in_the_subjects_at_a_word_and_the_codes_are_kept(ri
         assert match is not None, mail["Subject"]
         shown = match.group(1)
         assert shown.endswith("…") and len(shown) <= 121
-        assert title.startswith(shown[:-1]) and title[len(shown) - 1] == " "  # a whole word
+        headline = title.removeprefix("[GD] ")  # the tag routes it: no part of the title
+        assert headline.startswith(shown[:-1]) and headline[len(shown) - 1] == " "  # whole word
+
+
+@pytest.mark.parametrize(
+    ("subject", "title"),
+    [
+        ("[GD] [Tin] Ngày hội tuyển sinh năm 2026", "Ngày hội tuyển sinh năm 2026"),
+        ("Fwd: [Giáo dục và Đào tạo] Ngày hội tuyển sinh [tin]", "Ngày hội tuyển sinh"),
+        ("[Infographic] Tuyển sinh năm 2026 [GD]", "[Infographic] Tuyển sinh năm 2026"),
+    ],
+)
+def test_the_tags_that_route_a_submission_are_no_part_of_its_title(
+    rig: Rig, subject: str, title: str
+) -> None:
+    """A field's or a kind's tag tells the board where the item goes; published in the
+    headline it would read «[GD] [Tin] Ngày hội…» on the portal. A tag the board does not
+    know may be the headline's own."""
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, subject))
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert item.title == title
+    assert (item.field_ids, item.kind) == (["giao-duc"], "tin")  # the tags still route it
+    with rig.sessions() as s:
+        [version] = s.scalars(select(SubmissionVersion)).all()
+    assert version.title == title  # what reviewers approve is what is published
+    assert version.content_hash == item.content_hash
 
 
 def test_a_mail_whose_content_could_not_all_be_read_says_so(rig: Rig) -> None:
