@@ -30,6 +30,7 @@ from pipeline.config import Board
 from pipeline.docmeta import classify_submission
 from pipeline.docx import DocxError, docx_text, docx_to_html, is_word_file
 from pipeline.files import FileStore
+from pipeline.headline import split_headline
 from pipeline.parsing import (
     HEADER_BYTES,
     Attachment,
@@ -124,6 +125,7 @@ class Draft:
     raw: bytes
     mail: ParsedMail | None = None
     title: str = ""
+    headline: str = ""  # a Word article's own, from its first line
     html: str = ""
     text: str = ""
     legacy: str | None = None
@@ -313,6 +315,16 @@ def classify(d: Draft) -> None:
     d.byline = extract_byline(d.text)
 
 
+def headline(d: Draft) -> None:
+    """A Word article's own headline is its title, and leaves its body (not a document's
+    first line: a document is named by its kind and number)."""
+    if d.article_file is None or d.kind == "van_ban":
+        return
+    found = split_headline(d.html)
+    if found is not None:
+        d.headline, d.html, d.text = found.headline, found.html, found.text
+
+
 def store_files(d: Draft) -> None:
     max_part = int(d.board.limits.max_attachment_mb * 1024 * 1024)
     for att in d.attachments:
@@ -349,6 +361,7 @@ STAGES: tuple[tuple[str, Callable[[Draft], None]], ...] = (
     ("read-attached", read_attached),
     ("sanitise", sanitise),
     ("classify", classify),
+    ("headline", headline),
     ("store-files", store_files),
     ("sketch", sketch),
 )
@@ -425,7 +438,7 @@ def read(board: Board, files: FileStore, raw: bytes) -> Reading:
     return Reading(
         outcome="submission",
         **_envelope(d),
-        headline=untagged(board, d.title),
+        headline=d.headline or untagged(board, d.title),
         html=d.html,
         text=d.text,
         legacy=d.legacy,

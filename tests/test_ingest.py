@@ -575,12 +575,83 @@ def test_docx_attachment_becomes_the_article(rig: Rig) -> None:
     )
     rig.runner.run_once()
     [item] = rig.items()
-    assert "<h1>Hội thi giáo viên dạy giỏi cấp tỉnh</h1>" in item.body_html
+    # its headline is the title («Gửi bài…» was only the cover), not a line of the body too
+    assert item.title == "Hội thi giáo viên dạy giỏi cấp tỉnh"
+    assert item.body_html.startswith("<p>Hội thi thu hút 300 giáo viên")
+    assert "Hội thi giáo viên dạy giỏi" not in item.body_text
     assert item.author == "Lê Thị Hồng Nhung"
     assert [(f.filename, f.role) for f in item.files] == [("hoi-thi.docx", "article")]
     assert rig.files.get(item.files[0].sha256 or "") == data
     assert item.flags == []
     assert "Lưu ý" not in rig.sent()[0].get_content()
+
+
+def word_file(*paragraphs: tuple[str, str]) -> bytes:
+    """A .docx of (style, text) paragraphs: "bold", "plain" or a heading "h1"."""
+    import io
+
+    from docx import Document
+
+    doc = Document()
+    for style, text in paragraphs:
+        if style == "h1":
+            doc.add_heading(text, level=1)
+        else:
+            doc.add_paragraph().add_run(text).bold = style == "bold"
+    buf = io.BytesIO()
+    doc.save(buf)
+    return buf.getvalue()
+
+
+STORY = "Sáng 5/11, Sở Giáo dục và Đào tạo tổ chức hội thi cho 300 giáo viên dạy giỏi."
+
+
+@pytest.mark.parametrize(
+    ("first", "title"),
+    [
+        (("bold", "Khai mạc hội thi giáo viên dạy giỏi"), "Khai mạc hội thi giáo viên dạy giỏi"),
+        (("plain", "KHAI MẠC HỘI THI GIÁO VIÊN DẠY GIỎI"), "KHAI MẠC HỘI THI GIÁO VIÊN DẠY GIỎI"),
+        # a sentence, a label, an issuing body: the body's, and the subject is the title
+        (("plain", "Khai mạc hội thi giáo viên dạy giỏi"), "Tin hội thi"),
+        (("bold", "Sáng nay khai mạc hội thi giáo viên dạy giỏi."), "Tin hội thi"),
+        (("bold", "ỦY BAN NHÂN DÂN HUYỆN TÂN PHÚ"), "Tin hội thi"),
+    ],
+)
+def test_a_word_articles_headline_is_its_title_when_it_is_set_apart(
+    rig: Rig, first: tuple[str, str], title: str
+) -> None:
+    data = word_file(first, ("plain", STORY), ("plain", "Tác giả: Lê Thị Hồng Nhung"))
+    cover = "Kính gửi Ban Biên tập, đơn vị gửi bài đính kèm."
+    rig.drop(
+        article_mail(
+            AGENCY_SENDER,
+            DEMO_BOX,
+            "[GD] Tin hội thi",
+            cover,
+            attachments=[("bai.docx", DOCX_TYPE, data)],
+        )
+    )
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert item.title == title and item.field_ids == ["giao-duc"]
+    assert (first[1] in item.body_text) is (title != first[1])  # never twice, never lost
+
+
+def test_a_word_document_keeps_the_subject_as_its_title(rig: Rig) -> None:
+    """A document is named by its kind and number, not by its first line."""
+    data = word_file(
+        ("bold", "QUYẾT ĐỊNH VỀ VIỆC BAN HÀNH QUY CHẾ"),
+        ("plain", "Số: 1060/QĐ-UBND"),
+        ("plain", "Điều 1. Ban hành kèm theo Quyết định này Quy chế làm việc."),
+    )
+    subject = "[Văn bản] Quyết định 1060/QĐ-UBND ban hành Quy chế"
+    cover = "Kính gửi Ban Biên tập, gửi văn bản đính kèm."
+    qd = [("qd.docx", DOCX_TYPE, data)]
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, subject, cover, attachments=qd))
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert item.kind == "van_ban"
+    assert item.title == "Quyết định 1060/QĐ-UBND ban hành Quy chế"
 
 
 def test_a_docx_article_with_a_photo_caption_and_a_closing_byline_names_its_writer(
