@@ -47,7 +47,8 @@ class Facts:
     sender: Sender
     title: str
     text: str
-    byline: Byline | None  # None: the body was not read (the message is over the size limit)
+    byline: Byline | None  # None: the body was not read (over the size limit, or in a
+    # Word file that cannot be read)
     file_names: tuple[str, ...]
     oversized: tuple[str, ...]  # names of parts over the size limits
     duplicate_of: tuple[int, str] | None  # (submission id, tracking code)
@@ -56,6 +57,7 @@ class Facts:
     damage: tuple[str, ...] = ()  # parse defects that lost part of the content
     article_file: str | None = None  # the .docx read as the article
     attached_heads: tuple[str, ...] = ()  # the opening of each other .docx attached
+    unreadable_word: str | None = None  # the Word file meant as the article, not readable
 
 
 @dataclass(frozen=True)
@@ -249,6 +251,19 @@ def damaged_mail(f: Facts) -> Flag | None:
     )
 
 
+def unreadable_word(f: Facts) -> Flag | None:
+    """The Word file that carries the article (the mail is a cover note) cannot be read:
+    damaged, locked by a password, or no .docx inside (a .doc renamed)."""
+    if f.unreadable_word is None:
+        return None
+    return Flag(
+        "unreadable-word",
+        Action.RETURN,
+        f"Không mở được tệp “{f.unreadable_word}” (tệp bị hỏng, có mật khẩu hoặc không đúng "
+        "định dạng .docx), nên chưa đọc được nội dung tin, bài.",
+    )
+
+
 def several_articles(f: Facts) -> Flag | None:
     """More .docx files than the one read as the article: the others would be published
     as files of this post, where they may be articles of their own."""
@@ -279,6 +294,7 @@ CHECKS: tuple[tuple[str, Callable[[Facts], Flag | None]], ...] = (
     ("legacy-font", legacy_font),
     ("remote-images", remote_images),
     ("damaged-mail", damaged_mail),
+    ("unreadable-word", unreadable_word),
     ("several-articles", several_articles),
 )
 

@@ -74,7 +74,7 @@ def check(w: Work) -> None:
             sender=w.sender,
             title=r.title,
             text=r.text,
-            byline=r.byline,
+            byline=None if r.unreadable_word else r.byline,  # the article was not read
             file_names=r.file_names,
             oversized=r.oversized,
             duplicate_of=w.duplicate,
@@ -83,6 +83,7 @@ def check(w: Work) -> None:
             damage=r.damage,
             article_file=next((f.filename for f in r.files if f.role == "article"), None),
             attached_heads=r.attached_heads,
+            unreadable_word=r.unreadable_word,
         )
     )
 

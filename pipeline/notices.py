@@ -98,6 +98,11 @@ _HINTS = (
         "“Theo baochinhphu.vn”.",
     ),
     (
+        "unreadable-word",
+        "Đề nghị gửi lại tệp .docx mở được (không đặt mật khẩu), hoặc dán nội dung tin, bài "
+        "vào thư.",
+    ),
+    (
         "damaged-mail",
         "Lưu ý: thư bị lỗi cấu trúc nên một phần nội dung có thể không đọc được; đề nghị gửi "
         "lại bằng thư thông thường (nội dung trong thân thư hoặc tệp .docx đính kèm).",

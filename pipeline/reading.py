@@ -114,6 +114,7 @@ class Reading:
     reply: ReplyFacts | None = None  # it answers one of our mails
     damage: tuple[str, ...] = ()  # parse defects after which part of the content is lost
     attached_heads: tuple[str, ...] = ()  # the opening of each .docx not read as the article
+    unreadable_word: str | None = None  # the Word file meant as the article, not readable
 
 
 @dataclass
@@ -143,6 +144,7 @@ class Draft:
     sketch: dedup.Sketch | None = None
     reply: ReplyFacts | None = None
     attached_heads: list[str] = field(default_factory=list)
+    unreadable_word: str | None = None
 
 
 def _words(text: str) -> int:
@@ -276,6 +278,7 @@ def normalise(d: Draft) -> None:
             article = docx_to_html(docx[0].data)
         except DocxError as exc:
             log.info("message %s: .docx not usable as the article: %s", mail.message_id, exc.reason)
+            d.unreadable_word = docx[0].filename
             return
         d.html, d.from_plain_text = article.html, False
         d.article_file = docx[0].filename
@@ -455,4 +458,5 @@ def read(board: Board, files: FileStore, raw: bytes) -> Reading:
         sketch=d.sketch,
         damage=content_lost(d.mail.defects) if d.mail else (),
         attached_heads=tuple(d.attached_heads),
+        unreadable_word=d.unreadable_word,
     )

@@ -637,6 +637,26 @@ def test_a_word_articles_headline_is_its_title_when_it_is_set_apart(
     assert (first[1] in item.body_text) is (title != first[1])  # never twice, never lost
 
 
+@pytest.mark.parametrize(
+    "data", [b"", b"PK\x03\x04 hong", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 (a .doc renamed)"]
+)
+def test_a_word_article_that_cannot_be_opened_is_returned_saying_so(rig: Rig, data: bytes) -> None:
+    """The cover note was taken for the article, silently: the sender was told it lacked
+    an author (which the file held), and reviewers were asked to approve the cover note."""
+    cover = "Kính gửi Ban Biên tập, đơn vị gửi bài đính kèm."
+    word = [("bai-hoi-thi.docx", DOCX_TYPE, data)]
+    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, "Tin hội thi", cover, attachments=word))
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert item.state == State.RETURNED
+    assert [f["code"] for f in item.flags] == ["unreadable-word"]  # not "missing author"
+    assert [(f.filename, f.role) for f in item.files] == [("bai-hoi-thi.docx", "attachment")]
+    [notice] = rig.sent()
+    text = " ".join(notice.get_content().split())
+    assert "Không mở được tệp “bai-hoi-thi.docx”" in text
+    assert "Đề nghị gửi lại tệp .docx mở được" in text
+
+
 def test_a_word_document_keeps_the_subject_as_its_title(rig: Rig) -> None:
     """A document is named by its kind and number, not by its first line."""
     data = word_file(
