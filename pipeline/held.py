@@ -1,7 +1,7 @@
 """Mail held for an operator is not left unseen. A message from a sender the board does
 not know is held: not sent for review and not answered (a stranger is never mailed).
-Once a day, at the digest hour, the board's secretary is told what was held since she
-was last told (the sender, the subject, the first lines), enough to judge whether it is
+Once a day, at the digest hour, the board's secretary is told what was held that she was
+not told of yet (the sender, the subject, the first lines), enough to judge whether it is
 an agency's submission, whose address the operator then lists in the board's file
 before ``bientap reprocess --held`` reads it again, or mail to leave alone.
 """
@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 
 from pipeline import notices, review
 from pipeline.config import Board, Member, Role
 from pipeline.mailkit import Mail, message, named_address, sender_of, simple, title_line, when_vi
-from pipeline.models import NoticeLog, RawMessage, State, Submission
+from pipeline.models import Event, RawMessage, State, Submission
 from pipeline.review import Desk
 
 # Who is told: the first of these roles the board has a member in (Thư ký keeps the
@@ -30,6 +30,7 @@ READERS: Final = (
     Role.TRUONG_BAN,
 )
 REASON: Final = "held-digest"  # the notice log's and the outgoing mail's reason
+REPORTED: Final = "held-reported"  # an item's event: its message was in a notice
 EXCERPT_CHARS: Final = 240
 LISTED: Final = 30  # messages a notice lists; the rest are counted
 NOTE: Final = "Thư này được gửi tự động mỗi ngày có thư mới bị tạm giữ."
@@ -37,6 +38,7 @@ NOTE: Final = "Thư này được gửi tự động mỗi ngày có thư mới 
 
 @dataclass(frozen=True)
 class Held:
+    item: Submission
     tracking_code: str
     sender: str
     title: str
@@ -52,29 +54,19 @@ def reader(board: Board) -> Member | None:
     return None
 
 
-def _since(d: Desk, member: Member) -> datetime | None:
-    """When ``member`` was last told, or None if never."""
-    return d.session.scalar(
-        select(NoticeLog.last_sent_at).where(
-            NoticeLog.board_id == d.board.id,
-            NoticeLog.address == member.email,
-            NoticeLog.reason == REASON,
-        )
-    )
-
-
-def _held(d: Desk, since: datetime | None) -> list[Held]:
-    """Messages held that arrived after ``since``, oldest first, one more than listed."""
-    query = (
+def _unreported(d: Desk) -> list[Held]:
+    """Messages held and in no notice yet, oldest first, one more than a notice lists."""
+    told = select(Event.id).where(Event.submission_id == Submission.id, Event.kind == REPORTED)
+    rows = d.session.execute(
         select(Submission, RawMessage.received_at)
         .join(RawMessage, RawMessage.id == Submission.raw_message_id)
-        .where(Submission.board_id == d.board.id, Submission.state == State.HELD)
+        .where(Submission.board_id == d.board.id, Submission.state == State.HELD, ~exists(told))
+        .order_by(RawMessage.received_at)
+        .limit(LISTED + 1)
     )
-    if since is not None:
-        query = query.where(RawMessage.received_at > since)
-    rows = d.session.execute(query.order_by(RawMessage.received_at).limit(LISTED + 1))
     return [
         Held(
+            item=item,
             tracking_code=item.tracking_code,
             sender=sender_of(item),
             title=title_line(item.title),
@@ -115,12 +107,12 @@ def mail(board: Board, recipient: Member, new: list[Held], total: int) -> Mail:
 
 
 def report(d: Desk, local_day_start: datetime) -> bool:
-    """Tell the board's reader what was held since she was last told, at most once a
+    """Tell the board's reader what was held that she was not told of yet, at most once a
     day; whether a notice was queued."""
     member = reader(d.board)
     if member is None:
         return False
-    new = _held(d, _since(d, member))
+    new = _unreported(d)
     if not new or not notices.allowed(
         d.session, d.board, member.email, REASON, d.now, since=local_day_start
     ):
@@ -131,4 +123,6 @@ def report(d: Desk, local_day_start: datetime) -> bool:
         .where(Submission.board_id == d.board.id, Submission.state == State.HELD)
     )
     review.queue(d, None, member.email, REASON, mail(d.board, member, new, total or 0))
+    for held in new[:LISTED]:
+        review.event(d, held.item, REPORTED, to=member.id)
     return True
