@@ -559,20 +559,24 @@ def docx_article(heading: str, text: str) -> bytes:
     return buf.getvalue()
 
 
+COVER_NOTE = "Kính gửi Ban Biên tập, đơn vị gửi bài đính kèm."
+
+
+def word_mail(
+    name: str, data: bytes, subject: str = "Gửi bài hội thi giáo viên", ctype: str = DOCX_TYPE
+) -> bytes:
+    """An agency's mail as most come: a cover note, the article in a Word file."""
+    return article_mail(
+        AGENCY_SENDER, DEMO_BOX, subject, COVER_NOTE, attachments=[(name, ctype, data)]
+    )
+
+
 def test_docx_attachment_becomes_the_article(rig: Rig) -> None:
     data = docx_article(
         "Hội thi giáo viên dạy giỏi cấp tỉnh",
         "Hội thi thu hút 300 giáo viên đến từ các trường học trong tỉnh.",
     )
-    rig.drop(
-        article_mail(
-            AGENCY_SENDER,
-            DEMO_BOX,
-            "Gửi bài hội thi giáo viên",
-            "Kính gửi Ban Biên tập, đơn vị gửi bài đính kèm.",
-            attachments=[("hoi-thi.docx", DOCX_TYPE, data)],
-        )
-    )
+    rig.drop(word_mail("hoi-thi.docx", data))
     rig.runner.run_once()
     [item] = rig.items()
     # its headline is the title («Gửi bài…» was only the cover), not a line of the body too
@@ -621,16 +625,7 @@ def test_a_word_articles_headline_is_its_title_when_it_is_set_apart(
     rig: Rig, first: tuple[str, str], title: str
 ) -> None:
     data = word_file(first, ("plain", STORY), ("plain", "Tác giả: Lê Thị Hồng Nhung"))
-    cover = "Kính gửi Ban Biên tập, đơn vị gửi bài đính kèm."
-    rig.drop(
-        article_mail(
-            AGENCY_SENDER,
-            DEMO_BOX,
-            "[GD] Tin hội thi",
-            cover,
-            attachments=[("bai.docx", DOCX_TYPE, data)],
-        )
-    )
+    rig.drop(word_mail("bai.docx", data, "[GD] Tin hội thi"))
     rig.runner.run_once()
     [item] = rig.items()
     assert item.title == title and item.field_ids == ["giao-duc"]
@@ -643,9 +638,7 @@ def test_a_word_articles_headline_is_its_title_when_it_is_set_apart(
 def test_a_word_article_that_cannot_be_opened_is_returned_saying_so(rig: Rig, data: bytes) -> None:
     """The cover note was taken for the article, silently: the sender was told it lacked
     an author (which the file held), and reviewers were asked to approve the cover note."""
-    cover = "Kính gửi Ban Biên tập, đơn vị gửi bài đính kèm."
-    word = [("bai-hoi-thi.docx", DOCX_TYPE, data)]
-    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, "Tin hội thi", cover, attachments=word))
+    rig.drop(word_mail("bai-hoi-thi.docx", data, "Tin hội thi"))
     rig.runner.run_once()
     [item] = rig.items()
     assert item.state == State.RETURNED
@@ -664,10 +657,7 @@ def test_a_word_document_keeps_the_subject_as_its_title(rig: Rig) -> None:
         ("plain", "Số: 1060/QĐ-UBND"),
         ("plain", "Điều 1. Ban hành kèm theo Quyết định này Quy chế làm việc."),
     )
-    subject = "[Văn bản] Quyết định 1060/QĐ-UBND ban hành Quy chế"
-    cover = "Kính gửi Ban Biên tập, gửi văn bản đính kèm."
-    qd = [("qd.docx", DOCX_TYPE, data)]
-    rig.drop(article_mail(AGENCY_SENDER, DEMO_BOX, subject, cover, attachments=qd))
+    rig.drop(word_mail("qd.docx", data, "[Văn bản] Quyết định 1060/QĐ-UBND ban hành Quy chế"))
     rig.runner.run_once()
     [item] = rig.items()
     assert item.kind == "van_ban"
@@ -702,15 +692,7 @@ def test_a_docx_article_with_a_photo_caption_and_a_closing_byline_names_its_writ
         return buf.getvalue()
 
     for caption in (True, False):
-        rig.drop(
-            article_mail(
-                AGENCY_SENDER,
-                DEMO_BOX,
-                "Gửi bài hội thi giáo viên",
-                "Kính gửi Ban Biên tập, đơn vị gửi bài đính kèm.",
-                attachments=[("hoi-thi.docx", DOCX_TYPE, article(caption))],
-            )
-        )
+        rig.drop(word_mail("hoi-thi.docx", article(caption)))
     rig.runner.run_once()
     with_photo, without = rig.items()
     for item in (with_photo, without):
@@ -738,15 +720,7 @@ def test_a_docm_attachment_becomes_the_article_not_a_file_for_the_portal(rig: Ri
             docm.writestr(info, content)
         docm.writestr("word/vbaProject.bin", b"\xd0\xcf\x11\xe0 macros")
     docm_type = "application/vnd.ms-word.document.macroEnabled.12"
-    rig.drop(
-        article_mail(
-            AGENCY_SENDER,
-            DEMO_BOX,
-            "Gửi bài hội thi giáo viên",
-            "Kính gửi Ban Biên tập, đơn vị gửi bài đính kèm.",
-            attachments=[("hoi-thi.docm", docm_type, buffer.getvalue())],
-        )
-    )
+    rig.drop(word_mail("hoi-thi.docm", buffer.getvalue(), ctype=docm_type))
     rig.runner.run_once()
     [item] = rig.items()
     assert item.title == "Hội thi giáo viên"  # its headline; «Gửi bài…» was the cover
