@@ -83,6 +83,8 @@ class Flag:
 # phrase ("BẢO MẬT THÔNG TIN", "MẬT ONG", "THÂN MẬT") it is not.
 STAMP_FORMS: tuple[str, ...] = ("{}", "tài liệu {}")
 _CELLS = re.compile(r"\t|;|\||\s{4,}")  # the columns of a header typed as text
+# Stamps side by side in one cell or tag: "KHẨN, MẬT", "MẬT - KHẨN", "[Hỏa tốc/Mật]"
+_SIDE_BY_SIDE = re.compile(r"[,/+&]|\s[-–]\s")
 # "Độ mật: Mật", its value ending where the line, "Độ khẩn: …" or another field begins
 _DEGREE = re.compile(
     rf"{loose('độ mật').pattern}\s*:?\s*(.+?)(?=\s{{2,}}|[,;.]|\s+{loose('độ khẩn').pattern}|$)",
@@ -120,7 +122,8 @@ def _candidates(f: Facts) -> list[str]:
         words = _NAME_WORDS.findall(name.rpartition(".")[0] or name)
         for n in range(1, 4):
             ends += [" ".join(w) for w in (words[:n], words[-n:]) if " ".join(w).isupper()]
-    return cells + subject + ends
+    short = [c for c in cells + subject if len(c) <= 40]
+    return cells + subject + ends + [p for c in short for p in _SIDE_BY_SIDE.split(c)]
 
 
 def security_marking(f: Facts) -> Flag | None:

@@ -93,6 +93,9 @@ def marking(text: str, title: str = "Báo cáo quý I", files: tuple[str, ...] =
         (STORY, "Gửi báo cáo", ("Bao cao MAT.pdf",), "MẬT"),
         (STORY, "Gửi báo cáo", ("BC_an_ninh_quy_I_TỐI_MẬT.pdf",), "TỐI MẬT"),
         (STORY, "Gửi báo cáo", ("TÀI LIỆU MẬT - Kế hoạch bảo vệ.pdf",), "MẬT"),
+        ("UBND HUYỆN\nKHẨN, MẬT\n" + STORY, "Báo cáo quý I", (), "MẬT"),
+        ("MẬT - HỎA TỐC\n" + STORY, "Báo cáo quý I", (), "MẬT"),
+        (STORY, "[KHẨN, MẬT] Báo cáo kết quả rà soát", (), "MẬT"),
     ],
     ids=[
         "title-case-line",
@@ -110,6 +113,9 @@ def marking(text: str, title: str = "Báo cáo quý I", files: tuple[str, ...] =
         "file-name-ending",
         "file-name-with-underscores",
         "file-name-lead",
+        "beside-urgency",
+        "before-urgency-dashed",
+        "subject-tag-with-urgency",
     ],
 )
 def test_a_stamp_in_the_forms_agencies_type_it_quarantines(
