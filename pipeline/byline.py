@@ -47,6 +47,61 @@ _NAME = re.compile(r"^(?:[A-ZĐÀ-Ỹ][a-zà-ỹđ]+)(?: [A-ZĐÀ-Ỹ][a-zà-ỹ
 _SIGNED = re.compile(r"^(?:(?:CTV|PV|Phóng viên)\s+)?(.+?)(?:\s+[-–]\s+(.+)|\s*\((.+?)\)?)?$")
 _CREDITS = re.compile(r"\s+[-–]\s+|\s+và\s+|[,;]\s*")
 _NAME_LIKE = re.compile(r"^[A-ZĐÀ-Ỹ0-9][\w.]*(?:[ ,&–-]+[A-ZĐÀ-Ỹ0-9][\w.]*)*$")
+# The family names most Vietnamese bear: a line in capitals that opens with one and has
+# three to five words is a full name signed in capitals.
+SURNAMES = frozenset(
+    (
+        "Nguyễn",
+        "Trần",
+        "Lê",
+        "Phạm",
+        "Hoàng",
+        "Huỳnh",
+        "Phan",
+        "Vũ",
+        "Võ",
+        "Đặng",
+        "Bùi",
+        "Đỗ",
+        "Hồ",
+        "Ngô",
+        "Dương",
+        "Lý",
+        "Đào",
+        "Đoàn",
+        "Vương",
+        "Trịnh",
+        "Trương",
+        "Đinh",
+        "Lâm",
+        "Mai",
+        "Hà",
+        "Tạ",
+        "Tô",
+        "Lương",
+        "Cao",
+        "Châu",
+        "Thái",
+        "Quách",
+        "Triệu",
+        "Lưu",
+        "Kiều",
+        "Phùng",
+        "Chu",
+        "La",
+        "Tăng",
+        "Âu",
+        "Hứa",
+        "Lục",
+        "Mạc",
+        "Khúc",
+        "Nông",
+        "Hầu",
+        "Thân",
+        "Doãn",
+    )
+)
+_NAME_FIRST = re.compile(r"^(.+?)(\s+[-–]\s+.*|\s*\(.*)?$")  # "THU HÀ - TTVH": the name, the rest
 # A unit as bylines abbreviate it: "TTVH", "VH-TT", "TTXVN" (capitals, not a phone number).
 _UNIT_ABBREVIATION = re.compile(r"^[A-ZĐ][A-ZĐ0-9&./-]{1,15}$")
 _UNIT_WORDS = (
@@ -101,9 +156,25 @@ def _labelled(lines: list[str]) -> dict[str, str]:
     return found
 
 
+def _uncapped(line: str) -> str:
+    """A full name signed in capitals ("NGUYỄN VĂN AN") as written in a byline; other lines
+    in capitals ("TRÂN TRỌNG CẢM ƠN", "UBND HUYỆN") are left as they are."""
+    match = _NAME_FIRST.match(line)
+    name, rest = (match[1], match[2] or "") if match else (line, "")
+    words = name.split()
+    if (
+        name.isupper()
+        and 3 <= len(words) <= 5
+        and words[0].title() in SURNAMES
+        and not fold(name).startswith(_UNIT_WORDS)  # "VĂN PHÒNG UBND HUYỆN"
+    ):
+        return name.title() + rest
+    return line
+
+
 def _signature(lines: list[str]) -> tuple[str | None, str | None]:
     """A closing "Nguyễn Văn A / Phòng Văn hóa và Thông tin" block."""
-    tail = [ln.strip(" -–()") for ln in lines[-6:] if ln.strip()]
+    tail = [_uncapped(ln.strip(" -–()")) for ln in lines[-6:] if ln.strip()]
     for i, line in enumerate(tail):
         signed = _SIGNED.match(line)
         if signed is None or not _NAME.match(signed.group(1)):

@@ -201,6 +201,8 @@ LEAD = "Sáng 12/3, UBND huyện tổ chức hội nghị triển khai kế ho�
         ("Bài: PV", "PV"),
         ("Ảnh: Minh Anh", "Minh Anh"),
         ("Tin: Hoàng Anh - Ảnh: Minh Đức", "Hoàng Anh - Ảnh: Minh Đức"),
+        ("NGUYỄN VĂN AN", "Nguyễn Văn An"),  # signed in capitals, as many agencies do
+        ("ĐỖ THỊ THU HÀ - TTVH", "Đỗ Thị Thu Hà"),
     ],
 )
 def test_a_signed_item_is_not_sent_back_for_its_author(closing: str, author: str) -> None:
@@ -217,6 +219,13 @@ def test_a_signed_item_is_not_sent_back_for_its_author(closing: str, author: str
     ],
 )
 def test_a_photo_caption_is_no_author(closing: str) -> None:
+    assert codes(f"{LEAD}\n{closing}") == ["missing-author"]
+
+
+@pytest.mark.parametrize(
+    "closing", ["TRÂN TRỌNG CẢM ƠN", "VĂN PHÒNG UBND HUYỆN LỤC NAM", "THU HÀ", "UBND HUYỆN"]
+)
+def test_a_line_in_capitals_is_no_signature_unless_it_is_a_full_name(closing: str) -> None:
     assert codes(f"{LEAD}\n{closing}") == ["missing-author"]
 
 
