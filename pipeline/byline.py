@@ -34,7 +34,9 @@ _LABELS: tuple[tuple[str, str], ...] = (
 # Labels that also open other lines ("Ảnh: Toàn cảnh hội nghị", a photo's caption): they
 # name the author only when what follows is written like a name ("Ảnh: Minh Anh", "Tin: PV").
 _NAME_ONLY = frozenset({"tin", "bai", "anh"})
-_LABEL_LINE = re.compile(r"^\s*[(\-–]?\s*([^:()]{2,20}?)\s*:\s*(.+?)\s*\)?\s*$")
+# "Tác giả: …", "(Nguồn: …)": the value runs to the line's last character that is no space
+# (its closing bracket taken off after); greedy, so a line of many spaces is read once.
+_LABEL_LINE = re.compile(r"^\s*[(\-–]?\s*([^:()]{2,20}?)\s*:\s*(.*\S)")
 _SOURCE_LINE = re.compile(r"^\s*\(?\s*(theo|nguon)\s+(.{3,120}?)\s*\)?\s*$")
 # A collected item says so in its closing lines, a line opening with the word ("Sưu tầm",
 # "(Sưu tầm)", "ST: Nguyễn Văn An", "Tổng hợp từ …") or "(st)" after the collector's name;
@@ -45,8 +47,11 @@ _NAME = re.compile(r"^(?:[A-ZĐÀ-Ỹ][a-zà-ỹđ]+)(?: [A-ZĐÀ-Ỹ][a-zà-ỹ
 # A signature line: "Thu Hà (TTVH)", "Nguyễn Văn A - Phòng VH-TT", "Văn Toàn - Hải Yến",
 # "CTV Lê Văn Tám": the name, then what follows it.
 _SIGNED = re.compile(r"^(?:(?:CTV|PV|Phóng viên)\s+)?(.+?)(?:\s+[-–]\s+(.+)|\s*\((.+?)\)?)?$")
-_CREDITS = re.compile(r"\s+[-–]\s+|\s+và\s+|[,;]\s*")
+_CREDITS = re.compile(r"(?<!\s)\s+[-–]\s+|(?<!\s)\s+và\s+|[,;]\s*")  # a run of spaces once
 _NAME_LIKE = re.compile(r"^[A-ZĐÀ-Ỹ0-9][\w.]*(?:[ ,&–-]+[A-ZĐÀ-Ỹ0-9][\w.]*)*$")
+# A byline's line is short: a longer one is text (and the patterns below, read on a line
+# of many spaces, would try each of them against the rest).
+SIGNED_MAX = 300
 # The family names most Vietnamese bear: a line in capitals that opens with one and has
 # three to five words is a full name signed in capitals.
 SURNAMES = frozenset(
@@ -143,10 +148,13 @@ def _labelled(lines: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     labels = dict(_LABELS)
     for line in lines:
-        match = _LABEL_LINE.match(line)
+        match = _LABEL_LINE.match(line) if len(line) <= SIGNED_MAX else None
         if not match:
             continue
-        label, value = fold(match.group(1)).strip(), match.group(2).strip()
+        label, value = fold(match.group(1)).strip(), match.group(2)
+        if value.endswith(")") and value.count(")") > value.count("("):  # "(Tác giả: …)"
+            value = value[:-1]
+        value = value.strip()
         what = labels.get(label)
         first = _CREDITS.split(value)[0]  # "Tin: Hoàng Anh - Ảnh: Minh Đức"
         if label in _NAME_ONLY and not _NAME_LIKE.match(first):
@@ -174,7 +182,9 @@ def _uncapped(line: str) -> str:
 
 def _signature(lines: list[str]) -> tuple[str | None, str | None]:
     """A closing "Nguyễn Văn A / Phòng Văn hóa và Thông tin" block."""
-    tail = [_uncapped(ln.strip(" -–()")) for ln in lines[-6:] if ln.strip()]
+    tail = [
+        _uncapped(ln.strip(" -–()")) for ln in lines[-6:] if ln.strip() and len(ln) <= SIGNED_MAX
+    ]
     for i, line in enumerate(tail):
         signed = _SIGNED.match(line)
         if signed is None or not _NAME.match(signed.group(1)):
@@ -203,7 +213,7 @@ def extract(text: str) -> Byline:
     source = found.get("source")
     if source is None:
         for line in lines[-4:]:
-            match = _SOURCE_LINE.match(fold(line))
+            match = _SOURCE_LINE.match(fold(line)) if len(line) <= SIGNED_MAX else None
             if match:
                 source = line.strip(" ()")
                 break

@@ -229,6 +229,13 @@ def test_a_line_in_capitals_is_no_signature_unless_it_is_a_full_name(closing: st
     assert codes(f"{LEAD}\n{closing}") == ["missing-author"]
 
 
+def test_a_label_in_brackets_loses_its_closing_bracket_and_a_value_keeps_its_own() -> None:
+    assert byline.extract(f"{LEAD}\n(Tác giả: Nguyễn Văn An)").author == "Nguyễn Văn An"
+    assert byline.extract(f"{LEAD}\nĐơn vị: Trung tâm Văn hóa (huyện)").unit == (
+        "Trung tâm Văn hóa (huyện)"
+    )
+
+
 def test_a_unit_in_parentheses_after_the_name_is_the_writers_unit() -> None:
     assert byline.extract(f"{LEAD}\nVũ Thị Giang (Văn phòng UBND tỉnh)").unit == (
         "Văn phòng UBND tỉnh"
