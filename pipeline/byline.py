@@ -148,7 +148,7 @@ def _labelled(lines: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     labels = dict(_LABELS)
     for line in lines:
-        match = _LABEL_LINE.match(line) if len(line) <= SIGNED_MAX else None
+        match = _LABEL_LINE.match(line.strip())  # linear: no run of spaces tried twice
         if not match:
             continue
         label, value = fold(match.group(1)).strip(), match.group(2)
