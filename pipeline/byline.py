@@ -51,7 +51,7 @@ _CREDITS = re.compile(r"(?<!\s)\s+[-–]\s+|(?<!\s)\s+và\s+|[,;]\s*")  # a run 
 _NAME_LIKE = re.compile(r"^[A-ZĐÀ-Ỹ0-9][\w.]*(?:[ ,&–-]+[A-ZĐÀ-Ỹ0-9][\w.]*)*$")
 # A byline's line is short: a longer one is text (and the patterns below, read on a line
 # of many spaces, would try each of them against the rest).
-SIGNED_MAX = 300
+LINE_MAX = 300
 # The family names most Vietnamese bear: a line in capitals that opens with one and has
 # three to five words is a full name signed in capitals.
 SURNAMES = frozenset(
@@ -182,9 +182,7 @@ def _uncapped(line: str) -> str:
 
 def _signature(lines: list[str]) -> tuple[str | None, str | None]:
     """A closing "Nguyễn Văn A / Phòng Văn hóa và Thông tin" block."""
-    tail = [
-        _uncapped(ln.strip(" -–()")) for ln in lines[-6:] if ln.strip() and len(ln) <= SIGNED_MAX
-    ]
+    tail = [_uncapped(ln.strip(" -–()")) for ln in lines[-6:] if ln.strip() and len(ln) <= LINE_MAX]
     for i, line in enumerate(tail):
         signed = _SIGNED.match(line)
         if signed is None or not _NAME.match(signed.group(1)):
@@ -213,7 +211,7 @@ def extract(text: str) -> Byline:
     source = found.get("source")
     if source is None:
         for line in lines[-4:]:
-            match = _SOURCE_LINE.match(fold(line)) if len(line) <= SIGNED_MAX else None
+            match = _SOURCE_LINE.match(fold(line)) if len(line) <= LINE_MAX else None
             if match:
                 source = line.strip(" ()")
                 break

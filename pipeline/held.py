@@ -39,11 +39,7 @@ NOTE: Final = "Thư này được gửi tự động mỗi ngày có thư mới 
 @dataclass(frozen=True)
 class Held:
     item: Submission
-    tracking_code: str
-    sender: str
-    title: str
-    arrived: datetime
-    excerpt: str
+    arrived: datetime  # when its message was received
 
 
 def reader(board: Board) -> Member | None:
@@ -64,29 +60,24 @@ def _unreported(d: Desk) -> list[Held]:
         .order_by(RawMessage.received_at)
         .limit(LISTED + 1)
     )
-    return [
-        Held(
-            item=item,
-            tracking_code=item.tracking_code,
-            sender=sender_of(item),
-            title=title_line(item.title),
-            arrived=arrived,
-            excerpt=textwrap.shorten(item.body_text or "", EXCERPT_CHARS, placeholder=" …"),
-        )
-        for item, arrived in rows
-    ]
+    return [Held(item, arrived) for item, arrived in rows]
+
+
+def _entry(board: Board, n: int, held: Held) -> str:
+    item = held.item
+    excerpt = textwrap.shorten(item.body_text or "", EXCERPT_CHARS, placeholder=" …")
+    return (
+        f"{n}. {title_line(item.title)}\n"
+        f"   Mã theo dõi: {item.tracking_code} · Nhận lúc: {when_vi(board, held.arrived)}\n"
+        f"   Người gửi: {sender_of(item)}" + (f"\n   «{excerpt}»" if excerpt else "")
+    )
 
 
 def mail(board: Board, recipient: Member, new: list[Held], total: int) -> Mail:
     """The notice: each newly held message, what to do about it, how many are held."""
     subject = "[Thư tạm giữ] Thư mới từ người gửi chưa có trong danh sách"
     heading = "Thư đang tạm giữ"
-    entries = [
-        f"{n}. {h.title}\n"
-        f"   Mã theo dõi: {h.tracking_code} · Nhận lúc: {when_vi(board, h.arrived)}\n"
-        f"   Người gửi: {h.sender}" + (f"\n   «{h.excerpt}»" if h.excerpt else "")
-        for n, h in enumerate(new[:LISTED], start=1)
-    ]
+    entries = [_entry(board, n, held) for n, held in enumerate(new[:LISTED], start=1)]
     if len(new) > LISTED:
         entries.append("… và các thư khác: xem đủ bằng lệnh bientap list --state held.")
     text = (

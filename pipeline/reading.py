@@ -407,6 +407,7 @@ def too_large(board: Board, raw: bytes) -> Reading:
         )
     sender = identify_sender(board, mail.from_address)
     size = mailkit.over_limit(len(raw), board.limits.max_message_mb)
+    subject = normalize(mail.subject).strip()
     unread = UnreadableCommand(
         f"Thư trả lời ({size}) vượt dung lượng cho phép nên không được đọc; xin trả lời lại, "
         "không kèm tệp."
@@ -416,8 +417,8 @@ def too_large(board: Board, raw: bytes) -> Reading:
         message_id=mail.message_id,
         from_address=mail.from_address,
         from_name=normalize(mail.from_name),
-        title=normalize(mail.subject).strip(),
-        headline=untagged(board, forwards.clean_subject(normalize(mail.subject).strip())),
+        title=subject,
+        headline=untagged(board, forwards.clean_subject(subject)),
         sender_member_id=sender.member.id if sender.member else None,
         agency_id=sender.agency.id if sender.agency else None,
         oversized=(f"toàn bộ thư ({size})",),
