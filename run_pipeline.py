@@ -38,7 +38,7 @@ from pipeline.app import (
     watchers,
     web_server,
 )
-from pipeline.claims import SingleDaemonLock
+from pipeline.claims import DaemonLock
 from pipeline.cli_common import OPERATOR_ERRORS, operator_error
 from pipeline.publishing import Publisher
 from pipeline.web import WebServer
@@ -121,12 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ[logs.FORMAT_ENV] = args.log_format  # reader processes log the same way
     # every run of every job, and each run skipped while the last is still going: noise
     logging.getLogger("apscheduler").setLevel(logging.DEBUG if args.verbose else logging.ERROR)
-    lock: SingleDaemonLock | None = None
+    lock: DaemonLock | None = None
     try:
         link_key()  # refused before a database is made or migrated
         deployed = open_deployment(args.config, args.database_url, args.data_dir)
         logs.hide_secrets(deployed.boards)
-        lock = SingleDaemonLock(deployed.deployment.database_url)
+        lock = DaemonLock(deployed.deployment.database_url)
         lock.acquire()
         if lock.path is not None:  # alone on a SQLite file: what was claimed is free
             claims.free(deployed.sessions)

@@ -31,10 +31,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import ColumnElement, case, or_, select, update
+from sqlalchemy import ColumnElement, Connection, case, create_engine, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from pipeline.config import ConfigError
 from pipeline.models import Lease, OutgoingMail, Publication, RawMessage, RawStatus, utcnow
@@ -250,51 +251,120 @@ def leases(session: Session) -> list[Lease]:
 
 
 class DaemonRunning(ConfigError):
-    """A daemon holds the SQLite file's lock; ``who`` is its host and process."""
+    """Daemons work on the database; ``who`` names them (host and process)."""
 
     def __init__(self, message: str, who: str) -> None:
         super().__init__(message)
         self.who = who
 
 
-class SingleDaemonLock:
-    """A second daemon on the same SQLite file refuses to start: SQLite has no row locks
-    to share the work, and two writers would only wait on each other."""
+class RestoreRunning(ConfigError):
+    """``bientap restore`` is replacing the database: no daemon starts on it meanwhile."""
 
-    def __init__(self, database_url: str) -> None:
+
+RESTORE_ROLE = "restore"  # how a restore names itself in the SQLite lock file
+DAEMONS_LOCK = 0x6269656E74617044  # "bientapD": daemons share it; a restore takes it alone
+
+
+class DaemonLock:
+    """Who works on a database, kept in a lock its holder's death lets go of.
+
+    On a SQLite file a daemon holds the file's lock alone: SQLite has no row locks to
+    share the work, and two writers would only wait on each other. On PostgreSQL every
+    daemon holds a shared advisory lock on a connection of its own, from its start (well
+    before its first mailbox lease) to its end; ``bientap restore`` (``restore=True``)
+    takes it alone, so a restore never runs under a daemon and no daemon starts during
+    one. An in-memory database is nobody else's."""
+
+    def __init__(self, database_url: str, *, restore: bool = False) -> None:
         url = make_url(database_url)
+        self.url = database_url
+        self.restore = restore
         self.path: Path | None = None
+        self.postgresql = url.get_backend_name() == "postgresql"
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
             # the file itself, however it is named (a symbolic link to it or its folder)
             self.path = Path(f"{Path(url.database).resolve()}.daemon.lock")
         self._fh: IO[str] | None = None
+        self._conn: Connection | None = None
 
     def acquire(self) -> None:
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = self.path.open("a+")
+        if self.path is not None:
+            self._lock_file(self.path)
+        elif self.postgresql:
+            self._lock_database()
+
+    def _lock_file(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = path.open("a+")
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.seek(0)
             other = fh.read().strip() or "?"
             fh.close()
+            where = str(path).removesuffix(".daemon.lock")
+            if other.endswith(f"({RESTORE_ROLE})") and not self.restore:
+                raise RestoreRunning(_RESTORING.format(where=where)) from None
             raise DaemonRunning(
                 f"Một daemon bientap khác ({other}) đang chạy trên cơ sở dữ liệu SQLite "
-                f"{str(self.path).removesuffix('.daemon.lock')}; SQLite chỉ cho một daemon, "
+                f"{where}; SQLite chỉ cho một daemon, "
                 "muốn chạy nhiều daemon thì dùng chung PostgreSQL (database_url). "
                 "(another bientap daemon is already running on this SQLite database)",
                 other,
             ) from None
         fh.seek(0)
         fh.truncate()
-        fh.write(f"{socket.gethostname()} pid {os.getpid()}\n")
+        role = f" ({RESTORE_ROLE})" if self.restore else ""
+        fh.write(f"{socket.gethostname()} pid {os.getpid()}{role}\n")
         fh.flush()
         self._fh = fh
+
+    def _lock_database(self) -> None:
+        role = RESTORE_ROLE if self.restore else "daemon"
+        name = f"bientap {role} {socket.gethostname()[:30]} pid {os.getpid()}"
+        engine = create_engine(
+            self.url, poolclass=NullPool, connect_args={"application_name": name[:63]}
+        )
+        conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        take = "pg_try_advisory_lock" if self.restore else "pg_try_advisory_lock_shared"
+        if conn.scalar(text(f"SELECT {take}(:key)"), {"key": DAEMONS_LOCK}):
+            self._conn = conn
+            return
+        holders = _lock_holders(conn)
+        conn.close()
+        where = make_url(self.url).render_as_string(hide_password=True)
+        if not self.restore:
+            raise RestoreRunning(_RESTORING.format(where=where))
+        who = ", ".join(holders) or "?"
+        raise DaemonRunning(f"daemon bientap đang chạy trên {where}: {who}", who)
 
     def release(self) -> None:
         if self._fh is not None:
             fcntl.flock(self._fh, fcntl.LOCK_UN)
             self._fh.close()
             self._fh = None
+        if self._conn is not None:
+            self._conn.close()  # the lock ends with its session
+            self._conn = None
+
+
+_RESTORING = (
+    "Cơ sở dữ liệu {where} đang được phục hồi từ bản sao lưu (bientap restore); "
+    "khởi động daemon khi việc phục hồi xong (a restore is in progress on this database)"
+)
+
+
+def _lock_holders(conn: Connection) -> list[str]:
+    """The sessions holding the daemons' lock, by the names they gave PostgreSQL."""
+    rows = conn.execute(
+        text(
+            "SELECT DISTINCT a.application_name, a.pid FROM pg_locks l "
+            "JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND l.classid = :high AND l.objid = :low AND l.objsubid = 1 ORDER BY a.pid"
+        ),
+        {"high": DAEMONS_LOCK >> 32, "low": DAEMONS_LOCK & 0xFFFFFFFF},
+    )
+    return [name or f"pid {pid}" for name, pid in rows]

@@ -54,7 +54,7 @@ from pipeline.backup import (
     schema_revision,
     verify,
 )
-from pipeline.claims import MAILBOX_LEASE, DaemonRunning, SingleDaemonLock
+from pipeline.claims import MAILBOX_LEASE, DaemonLock, DaemonRunning
 from pipeline.db import alembic_config, make_engine, migrate
 from pipeline.files import atomic_file
 from pipeline.models import Base, Lease, utcnow
@@ -104,7 +104,7 @@ def _no_daemon(database_url: str, engine: Engine) -> Iterator[None]:
     """Keep daemons off the target while it is restored: one working there would go on
     over a database and folders replaced under it. On a SQLite file the daemon's own lock
     says it and keeps one from starting meanwhile; on PostgreSQL a live lease says it."""
-    lock = SingleDaemonLock(database_url)
+    lock = DaemonLock(database_url, restore=True)
     try:
         lock.acquire()
     except DaemonRunning as running:

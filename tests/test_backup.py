@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from connectors.maildir import MaildirSource
 from pipeline import audit, backup, cli, restore, review
 from pipeline.app import Deployed, open_deployment, publishers
-from pipeline.claims import MAILBOX_LEASE
+from pipeline.claims import MAILBOX_LEASE, DaemonLock
 from pipeline.commands import Verb
 from pipeline.db import MIGRATIONS, alembic_config, make_engine
 from pipeline.models import Base, Lease, ReviewTask, State, Submission, TaskState, utcnow
@@ -603,6 +603,45 @@ def test_restore_is_refused_while_a_daemon_works_on_the_target(
     assert table_rows(world.db_url)["submission"] == before["submission"]
     assert bientap("--config", str(world.config), "restore", str(archive), "--force") == 0
     assert "Tin sau sao lưu" not in [r.title for r in world.rig.items()]
+
+
+def test_a_daemon_just_started_holds_off_a_restore(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A daemon takes the daemons' lock as it starts, seconds before its first mailbox
+    lease: a restore in between went ahead on PostgreSQL and replaced the database under
+    it. Refused from the daemon's start, and allowed again once it has stopped."""
+    archive = backup.create(world.deployed, tmp_path / "out", utcnow())
+    starting = DaemonLock(world.db_url)  # what run_pipeline.py takes before any pass
+    starting.acquire()
+    try:
+        assert not _leased(world)
+        code = bientap("--config", str(world.config), "restore", str(archive), "--force")
+    finally:
+        starting.release()
+    said = capsys.readouterr().err
+    assert code == 1 and f"pid {os.getpid()}" in said  # the daemon, named
+    assert bientap("--config", str(world.config), "restore", str(archive), "--force") == 0
+
+
+def test_no_daemon_starts_while_a_restore_runs(world: World) -> None:
+    """The restore holds the database alone until it is done: a daemon started meanwhile
+    would work on tables being emptied and filled. It refuses, saying why."""
+    restoring = DaemonLock(world.db_url, restore=True)
+    restoring.acquire()
+    try:
+        ran = subprocess.run(
+            [sys.executable, "run_pipeline.py", "--config", str(world.config), "--once"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        restoring.release()
+    assert ran.returncode == 2, ran.stderr
+    assert "đang được phục hồi từ bản sao lưu" in ran.stderr
+    assert "Traceback" not in ran.stderr
 
 
 def test_a_daemon_killed_outright_does_not_hold_up_a_restore_for_a_day(
