@@ -96,6 +96,7 @@ class Reading:
     from_name: str = ""
     title: str = ""  # the subject, cleaned of "Fwd:"/"RE:"; its tags kept for the checks
     headline: str = ""  # the item's title: the subject without the tags that route it
+    own_headline: bool = False  # the headline is the Word article's own, not the subject's
     html: str = ""
     text: str = ""
     legacy: str | None = None
@@ -443,6 +444,7 @@ def read(board: Board, files: FileStore, raw: bytes) -> Reading:
         outcome="submission",
         **_envelope(d),
         headline=d.headline or untagged(board, d.title),
+        own_headline=bool(d.headline),
         html=d.html,
         text=d.text,
         legacy=d.legacy,

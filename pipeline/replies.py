@@ -202,10 +202,13 @@ def take_correction(
     state, before = decide(flags), (item.flags, item.reason)
     item.flags = [f.to_dict() for f in flags]  # the review path reads them (escalation)
     item.reason = "; ".join(f.message for f in flags if f.action is not Action.NOTE) or None
+    # the Word file's own headline, as for a new submission; a reply's subject is only
+    # «Re: [code] Cần bổ sung: …», so the title stands otherwise
+    title = reading.headline if reading.own_headline else item.title
     version = review.revise(
         d,
         item,
-        item.title,
+        title,
         reading.html,
         made_by="sender",
         note=f"thư {reading.message_id}",

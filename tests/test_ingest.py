@@ -590,6 +590,45 @@ def test_docx_attachment_becomes_the_article(rig: Rig) -> None:
     assert "Lưu ý" not in rig.sent()[0].get_content()
 
 
+def test_a_corrected_word_article_brings_its_own_headline(rig: Rig) -> None:
+    """The sender answers the receipt with the article fixed, its headline reworded: the
+    item's title is the new file's (it stayed the first one's, and the portal would
+    have published the old headline over the new text). A correction written in the
+    reply itself keeps the title: its subject is only «Re: [code] …»."""
+    first = docx_article("Hội thi giáo viên dạy giỏi", "Hội thi thu hút 300 giáo viên.")
+    rig.drop(word_mail("hoi-thi.docx", first))
+    rig.runner.run_once()
+    [item] = rig.items()
+    receipt = next(m for m in rig.sent() if item.tracking_code in str(m["Subject"]))
+    fixed = docx_article(
+        "Hội thi giáo viên dạy giỏi cấp tỉnh năm 2026", "Hội thi có 320 giáo viên."
+    )
+    answer = {"In-Reply-To": str(receipt["Message-ID"])}
+    rig.drop(
+        article_mail(
+            AGENCY_SENDER,
+            DEMO_BOX,
+            f"Re: {receipt['Subject']}",
+            COVER_NOTE,
+            attachments=[("hoi-thi-sua.docx", DOCX_TYPE, fixed)],
+            extra_headers=answer,
+        )
+    )
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert (item.version, item.title) == (2, "Hội thi giáo viên dạy giỏi cấp tỉnh năm 2026")
+    assert "320 giáo viên" in item.body_text and "cấp tỉnh năm" not in item.body_text
+    body = "Hội thi có 330 giáo viên.\n\nTác giả: Lê Thị Hồng Nhung"
+    rig.drop(
+        article_mail(
+            AGENCY_SENDER, DEMO_BOX, f"Re: {receipt['Subject']}", body, extra_headers=answer
+        )
+    )
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert (item.version, item.title) == (3, "Hội thi giáo viên dạy giỏi cấp tỉnh năm 2026")
+
+
 def word_file(*paragraphs: tuple[str, str]) -> bytes:
     """A .docx of (style, text) paragraphs: "bold", "plain" or a heading "h1"."""
     import io
