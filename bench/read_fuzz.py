@@ -46,13 +46,13 @@ from pipeline import checks, reading  # noqa: E402
 from pipeline.byline import Byline  # noqa: E402
 from pipeline.classify import Sender  # noqa: E402
 from pipeline.config import Board, load_board  # noqa: E402
+from pipeline.docx import DOCX_TYPE  # noqa: E402
 from pipeline.files import FileStore  # noqa: E402
 from pipeline.samples import article_mail  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus" / "real-mail"
 BOARD_ADDRESS = "bbt@demo.bientap.vn"
-DOCX_TYPE = reading.DOCX_TYPE
 
 
 class StageTimeout(Exception):

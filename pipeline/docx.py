@@ -52,9 +52,10 @@ __all__ = ["DocxArticle", "DocxError", "docx_text", "docx_to_html", "is_word_fil
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 # A .docm is a .docx that also carries macros; only its XML is read, its macros never run.
 WORD_SUFFIXES = (".docx", ".docm")
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 WORD_TYPES = frozenset(
     {
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        DOCX_TYPE,
         "application/vnd.ms-word.document.macroenabled.12",
     }
 )

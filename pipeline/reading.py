@@ -46,7 +46,6 @@ from pipeline.vietnamese import Legacy, detect_legacy, normalize
 
 log = logging.getLogger(__name__)
 
-DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 ATTACHED_HEAD_CHARS = 3000  # as much of an attached .docx as is looked at for a stamp
 COVER_NOTE_WORDS = 120  # a mail body this short is a cover note; a .docx carries the article
 FORWARDED_TYPES = ("message/rfc822", "message/global")

@@ -12,8 +12,8 @@ import pytest
 
 from pipeline import byline, checks, classify
 from pipeline.config import Board, load_board
+from pipeline.docx import DOCX_TYPE
 from pipeline.models import State
-from pipeline.reading import DOCX_TYPE
 from pipeline.samples import NEWS_BODY, article_mail
 from tests.helpers import CONFIG, DEMO_BOX, make_rig
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from pipeline import claims, cli, ingest, reading, runner
 from pipeline.config import Board, load_board
+from pipeline.docx import DOCX_TYPE
 from pipeline.models import RawMessage, RawStatus, State, SubmissionVersion
 from pipeline.samples import NEWS_BODY, NEWS_TITLE, article_mail
 from pipeline.workers import Readers
@@ -542,9 +543,6 @@ def test_auto_replies_are_set_aside_and_never_answered(rig: Rig) -> None:
     assert len(list((rig.inbox / ".Không phải bài gửi" / "new").iterdir())) == 4
 
 
-DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-
-
 def docx_article(heading: str, text: str) -> bytes:
     import io
 
@@ -1017,7 +1015,6 @@ def test_show_gives_a_mailed_decisions_metadata_and_none_for_news(
         doc.add_paragraph(line)
     buf = io.BytesIO()
     doc.save(buf)
-    docx_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     decision = "Gửi Quyết định số 1060/QĐ-UBND"
     rig.drop(
         article_mail(
@@ -1025,7 +1022,7 @@ def test_show_gives_a_mailed_decisions_metadata_and_none_for_news(
             DEMO_BOX,
             decision,
             "Kính gửi Ban Biên tập, Sở gửi văn bản đính kèm đề nghị đăng tải.",
-            attachments=[("1060-QD-UBND.docx", docx_type, buf.getvalue())],
+            attachments=[("1060-QD-UBND.docx", DOCX_TYPE, buf.getvalue())],
         )
     )
     news = "[Tin] Quyết định 1060/QĐ-UBND: Đồng Nai phê duyệt kế hoạch chuyển đổi số"

@@ -18,6 +18,7 @@ from pipeline.app import Deployed, watchers
 from pipeline.claims import Crew
 from pipeline.config import Deployment, load_board
 from pipeline.db import open_database
+from pipeline.docx import DOCX_TYPE
 from pipeline.files import FileStore
 from pipeline.models import RawMessage, Submission, utcnow
 from pipeline.reading import Reading
@@ -79,7 +80,7 @@ def slow_docx(paragraphs: int) -> bytes:
     return buffer.getvalue()
 
 
-DOCX = ("bai-viet.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+DOCX = ("bai-viet.docx", DOCX_TYPE)
 
 
 def test_with_default_settings_a_message_that_holds_its_reader_does_not_hold_the_daemon(
