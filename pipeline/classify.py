@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from pipeline.config import Agency, Board, Member
 from pipeline.docmeta import SUBJECT_TAGS as KIND_TAGS
-from pipeline.textfold import fold
+from pipeline.textfold import fold, toned, toned_pattern
 
 _TAG = re.compile(r"\[([^\[\]]{1,40})\]")
 
@@ -72,31 +72,60 @@ def _routing_tags(board: Board) -> frozenset[str]:
 Keywords = tuple[tuple[str, tuple[str, ...]], ...]
 
 
+@dataclass(frozen=True)
+class _Keywords:
+    pattern: re.Pattern[str]  # every keyword, folded: one pass over the folded text
+    fields_of: dict[str, list[str]]  # folded keyword -> its fields
+    written: dict[str, list[re.Pattern[str]]]  # folded keyword -> as the board wrote it
+    spelled: frozenset[str]  # each keyword as written, in lower case: a hit seen most
+
+    def as_written(self, key: str, seen: str) -> bool:
+        """Whether ``seen``, a hit of the folded keyword ``key``, has its marks or none."""
+        lower = seen.lower()
+        return lower in self.spelled or any(w.fullmatch(toned(lower)) for w in self.written[key])
+
+
 @lru_cache(maxsize=64)
-def _keyword_table(fields: Keywords) -> tuple[re.Pattern[str], dict[str, list[str]]]:
+def _keyword_table(fields: Keywords) -> _Keywords:
     """Every field's keywords as one pattern (folded, each a whole phrase; where several
-    start at one place the longest wins), and the fields each keyword is of. Made once
-    per board, not per item."""
+    start at one place the longest wins), the fields each keyword is of, and how it is
+    written. Made once per board, not per item."""
     fields_of: dict[str, list[str]] = {fold(c): [] for c in COMPOUNDS}
+    written: dict[str, list[re.Pattern[str]]] = {}
+    written_as = (*COMPOUNDS, *(k for _field_id, keywords in fields for k in keywords))
+    for phrase in written_as:
+        as_written = re.compile(toned_pattern(toned(phrase)))
+        if as_written not in written.setdefault(fold(phrase), []):
+            written[fold(phrase)].append(as_written)
     for field_id, keywords in fields:
         for keyword in keywords:
             ids = fields_of.setdefault(fold(keyword), [])
             if field_id not in ids:  # "văn hóa" and "văn hoá" are one keyword, hit once
                 ids.append(field_id)
     alternatives = "|".join(re.escape(k) for k in sorted(fields_of, key=len, reverse=True))
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)"), fields_of
+    spelled = frozenset(phrase.lower() for phrase in written_as)
+    pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+    return _Keywords(pattern, fields_of, written, spelled)
 
 
-def _keyword_scores(board: Board, folded: str) -> dict[str, int]:
+def _keyword_scores(board: Board, text: str) -> dict[str, int]:
     """Keyword hits per field. Every field's keywords are read in one pass, so a phrase
     counts once, for the longest keyword it is: "phổ biến giáo dục pháp luật" is the
-    justice field's, not also "giáo dục" for education's."""
+    justice field's, not also "giáo dục" for education's. A hit counts if its marks are
+    the keyword's or missing (a mail typed without them), not others: "công an" is not
+    "công ăn việc làm", nor "đô thị" a woman named Đỗ Thị."""
     scores = dict.fromkeys((f.id for f in board.fields), 0)
-    pattern, fields_of = _keyword_table(tuple((f.id, tuple(f.keywords)) for f in board.fields))
-    if any(fields_of.values()):
-        for hit in pattern.findall(folded):
-            for field_id in fields_of[hit]:
-                scores[field_id] += 1
+    table = _keyword_table(tuple((f.id, tuple(f.keywords)) for f in board.fields))
+    if not any(table.fields_of.values()):
+        return scores
+    folded = fold(text)
+    aligned = len(folded) == len(text)  # else a combining mark was dropped: no check
+    for hit in table.pattern.finditer(folded):
+        key = hit.group()
+        if aligned and not table.as_written(key, text[hit.start() : hit.end()]):
+            continue
+        for field_id in table.fields_of[key]:
+            scores[field_id] += 1
     return scores
 
 
@@ -107,8 +136,7 @@ def classify_fields(board: Board, subject: str, text: str, sender: Sender) -> li
     tagged = [f.id for f in board.fields if tags & ({fold(t) for t in f.tags} | {fold(f.name)})]
     if tagged:
         return tagged
-    folded = fold(f"{subject}\n{subject}\n{text}")  # the subject weighs double
-    scores = _keyword_scores(board, folded)
+    scores = _keyword_scores(board, f"{subject}\n{subject}\n{text}")  # the subject weighs double
     best = max(scores.values(), default=0)
     if best > 0:
         # the best field, and any other that scores close to it

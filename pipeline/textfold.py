@@ -46,3 +46,30 @@ def loose(phrase: str) -> re.Pattern[str]:
         else:
             parts.append(re.escape(char))
     return re.compile(r"(?<!\w)" + "".join(parts) + r"(?!\w)", re.IGNORECASE)
+
+
+# A word's tone mark (huyền, sắc, ngã, hỏi, nặng) in decomposed text; the other marks
+# (ă â ê ô ơ ư) make letters of their own and stay.
+_TONES = "\u0300\u0301\u0303\u0309\u0323"
+_TONE_INSIDE = re.compile(rf"([{_TONES}])((?:[^\W_]|[\u0302\u0306\u031b])+)")
+
+
+def toned(text: str) -> str:
+    """Lower case, decomposed, each tone mark moved to the end of its word: both ways of
+    placing it ("hóa", "hoá") read alike, while words that differ only in their marks
+    ("đô thị", "Đỗ Thị") stay apart. C-level passes only."""
+    return _TONE_INSIDE.sub(r"\2\1", unicodedata.normalize("NFD", text.lower()))
+
+
+def toned_pattern(phrase: str) -> str:
+    """A regex for ``phrase`` (already ``toned``) as written or typed without some or all
+    of its marks, never with other marks: "đô thị" finds "do thi", not "Đỗ Thị"."""
+    parts = []
+    for char in phrase:
+        if unicodedata.combining(char):
+            parts.append(f"(?:{re.escape(char)})?")
+        elif char == "đ":
+            parts.append("[đd]")
+        else:
+            parts.append(re.escape(char))
+    return "".join(parts)
