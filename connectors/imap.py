@@ -200,7 +200,8 @@ class ImapSource:
         return [
             Fetched(key=str(uid), uid=uid, uidvalidity=uidvalidity, raw=data[uid][b"BODY[]"])
             for uid in uids
-            if uid in data and b"BODY[]" in data[uid]
+            # a message expunged by another client since the SEARCH comes as NIL: gone
+            if data.get(uid, {}).get(b"BODY[]") is not None
         ]
 
     # -- filing -----------------------------------------------------------

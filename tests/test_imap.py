@@ -183,6 +183,32 @@ def test_only_new_uids_are_fetched_and_uidvalidity_change_resyncs(
     assert len(dovecot.messages(imap_user.name, "Đã xử lý")) == 3
 
 
+def test_a_message_expunged_between_search_and_fetch_is_skipped(
+    deploy, dovecot: Dovecot, imap_user: ImapAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mail client expunges a message after the pass's SEARCH: Dovecot answers the FETCH
+    with NIL for it (before: the pass died on it). The rest is read and filed."""
+    d, watcher = deploy()
+    for i in range(3):
+        dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, message_id=f"<e{i}@x>"))
+    source = watcher.runner.source
+    real_call = source._call
+
+    def expunge_before_fetch(fn: str, *args: Any, **kwargs: Any) -> Any:
+        if fn == "fetch" and not _inbox_count(dovecot, imap_user.name) < 3:
+            with dovecot.client(imap_user.name) as imap:
+                imap.select_folder("INBOX")
+                imap.add_flags([2], [b"\\Deleted"])
+                imap.expunge()
+        return real_call(fn, *args, **kwargs)
+
+    monkeypatch.setattr(source, "_call", expunge_before_fetch)
+    result = watcher.run_once()
+    assert result is not None and (result.recorded, result.filed) == (2, 2)
+    assert [i.message_id for i in _items(d)] == ["e0@x", "e2@x"]
+    assert dovecot.messages(imap_user.name) == []
+
+
 def test_a_mailbox_closed_and_taken_again_files_its_mail(
     deploy, dovecot: Dovecot, imap_user: ImapAccount
 ) -> None:
