@@ -228,7 +228,7 @@ class ImapSource:
                 ) from exc
         self._call(command, uids, folder)
 
-    def file(self, moves: Iterable[tuple[str, str]]) -> None:
+    def file(self, uidvalidity: int | None, moves: Iterable[tuple[str, str]]) -> None:
         by_folder: dict[str, list[int]] = {}
         for key, folder in moves:
             by_folder.setdefault(folder, []).append(int(key))
@@ -236,6 +236,14 @@ class ImapSource:
             return
         if self._selected is None:
             self._select()
+        if self._selected != uidvalidity:  # its UIDs are other mail's now, never recorded
+            log.warning(
+                "%s: UIDVALIDITY changed %s -> %s since the mail was read: nothing filed",
+                self.name,
+                uidvalidity,
+                self._selected,
+            )
+            return
         can_move = self._call("has_capability", "MOVE")
         for folder, uids in by_folder.items():
             if can_move:

@@ -183,6 +183,39 @@ def test_only_new_uids_are_fetched_and_uidvalidity_change_resyncs(
     assert len(dovecot.messages(imap_user.name, "Đã xử lý")) == 3
 
 
+def test_a_folder_renumbered_between_reading_and_filing_files_no_unread_mail(
+    deploy, dovecot: Dovecot, imap_user: ImapAccount
+) -> None:
+    """The connection drops after a message is read and the folder is made again with
+    other mail meanwhile: the message now at the read one's UID has not been read, and is
+    not filed unread (before: it was moved to the handled folder and never became an
+    item). The next pass reads the folder again and files both."""
+    folder = "Bài gửi"
+    d, watcher = deploy(folder=folder)
+    runner = watcher.runner
+    old = article_mail(SENDER, BOARD_BOX, message_id="<a@x>")
+    dovecot.append(imap_user.name, old, folder)
+    assert runner.record() == 1 and runner.process() == 1
+    assert runner.source._client is not None
+    runner.source._client._imap.sock.shutdown(socket.SHUT_RDWR)  # the connection drops
+    with dovecot.client(imap_user.name) as imap:
+        imap.delete_folder(folder)
+    unread = article_mail(SENDER, BOARD_BOX, "Tin hai", message_id="<b@x>")
+    for raw in (unread, old):  # the unread mail takes UID 1, the old one's
+        dovecot.append(imap_user.name, raw, folder)
+    with pytest.raises(TransientError):
+        runner.file()
+    runner.file()
+    assert len(dovecot.messages(imap_user.name, folder)) == 2
+    with dovecot.client(imap_user.name) as imap:
+        assert not imap.folder_exists("Đã xử lý")  # nothing was filed
+    result = watcher.run_once()
+    assert result is not None and (result.recorded, result.filed) == (1, 2)
+    assert [i.message_id for i in _items(d)] == ["a@x", "b@x"]
+    assert dovecot.messages(imap_user.name, folder) == []
+    assert len(dovecot.messages(imap_user.name, "Đã xử lý")) == 2
+
+
 def test_a_message_expunged_between_search_and_fetch_is_skipped(
     deploy, dovecot: Dovecot, imap_user: ImapAccount, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -476,9 +509,9 @@ def test_without_uidplus_mail_someone_else_flagged_deleted_is_not_expunged(
     theirs = article_mail(SENDER, BOARD_BOX, "Tin hai", message_id="<b@x>")
     real_file = source.file
 
-    def file_while_someone_deletes(moves: Any) -> None:  # a mail client, during the pass
-        server.append(user, theirs, flags=["\\Deleted"])
-        real_file(moves)
+    def file_while_someone_deletes(uidvalidity: int | None, moves: Any) -> None:
+        server.append(user, theirs, flags=["\\Deleted"])  # a mail client, during the pass
+        real_file(uidvalidity, moves)
 
     monkeypatch.setattr(source, "file", file_while_someone_deletes)
     result = watcher.run_once()
@@ -523,11 +556,11 @@ def test_mail_announced_with_the_answer_to_a_pass_command_is_fetched_next(
     dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, message_id="<a@x>"))
     real_file = source.file
 
-    def file_after_new_mail(moves: Any) -> None:
+    def file_after_new_mail(uidvalidity: int | None, moves: Any) -> None:
         dovecot.append(
             imap_user.name, article_mail(SENDER, BOARD_BOX, "Tin hai", message_id="<b@x>")
         )
-        real_file(moves)
+        real_file(uidvalidity, moves)
 
     source.file = file_after_new_mail
     assert watcher.run_once().recorded == 1
