@@ -115,7 +115,13 @@ class ImapSource:
     # -- reading ----------------------------------------------------------
     def _select(self) -> dict[bytes, Any]:
         # the SELECT's own EXISTS announces nothing new: _changed is reset below
-        info: dict[bytes, Any] = self._call("select_folder", self.folder)
+        self._connect()  # a login refused is told as such, not as the folder's fault
+        try:
+            info: dict[bytes, Any] = self._call("select_folder", self.folder)
+        except PermanentError as exc:  # deleted, renamed: imapclient's text drops "à", "ử"…
+            raise PermanentError(
+                f"{self.name}: cannot open folder '{self.folder}': {exc.__cause__ or exc}"
+            ) from exc
         self._selected = int(info[b"UIDVALIDITY"])
         self._selected_at = time.monotonic()
         self._changed = False

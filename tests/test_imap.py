@@ -242,6 +242,27 @@ def test_a_message_expunged_between_search_and_fetch_is_skipped(
     assert dovecot.messages(imap_user.name) == []
 
 
+def test_a_folder_read_that_is_renamed_away_is_named_in_the_error(
+    deploy, dovecot: Dovecot, imap_user: ImapAccount
+) -> None:
+    """An operator renames the folder the mailbox reads: the passes back off and the error
+    `bientap status` shows names the folder as the board's file does (imapclient's own
+    text dropped its Vietnamese letters: «Bi gi»). What was read is still processed."""
+    folder = "Bài gửi"
+    d, watcher = deploy(folder=folder)
+    dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, message_id="<a@x>"), folder)
+    assert watcher.runner.record() == 1
+    with dovecot.client(imap_user.name) as imap:
+        imap.rename_folder(folder, "Bài gửi cũ")
+    assert watcher.run_once() is None  # Dovecot drops the session that had it selected
+    watcher.retry_at = 0  # the backoff has passed
+    assert watcher.run_once() is None and watcher.failures == 2
+    with d.sessions() as s:
+        state = s.scalar(select(MailboxState))
+        assert state is not None and f"cannot open folder '{folder}'" in (state.last_error or "")
+    assert [i.state for i in _items(d)] == [State.PENDING_REVIEW]
+
+
 def test_a_mailbox_closed_and_taken_again_files_its_mail(
     deploy, dovecot: Dovecot, imap_user: ImapAccount
 ) -> None:
