@@ -35,11 +35,14 @@ _DROPPED = (imaplib.IMAP4.abort, socket.error, ssl.SSLError, EOFError, TimeoutEr
 
 
 def _announced(client: IMAPClient) -> bool:
-    """Has the server announced new mail (EXISTS, RECENT) since the last look, with the
-    answer to any command? imaplib keeps these untagged responses aside (those of a FETCH
-    or MOVE too), and the server does not announce that mail again: take them."""
+    """Has the server announced new mail (EXISTS) since the last look, with the answer to
+    any command? imaplib keeps these untagged responses aside (those of a FETCH or MOVE
+    too), and the server does not announce that mail again: take them. RECENT is taken
+    too but announces nothing: Dovecot answers a MOVE with a smaller count («* 0 RECENT»),
+    and new mail comes with its EXISTS."""
     pending = client._imap.untagged_responses
-    return any([pending.pop(kind, None) for kind in ("EXISTS", "RECENT")])
+    pending.pop("RECENT", None)
+    return pending.pop("EXISTS", None) is not None
 
 
 def _farewell(client: IMAPClient) -> str:

@@ -428,6 +428,17 @@ def test_one_mail_sent_to_both_mailboxes_of_a_board_is_one_item_filed_in_each(
     assert [m.rcpt_tos for m in smtp_sink.wait_for(2)].count((SENDER,)) == 1
 
 
+def test_filing_is_not_taken_for_new_mail(deploy, dovecot: Dovecot, imap_user: ImapAccount) -> None:
+    """Dovecot answers a MOVE with «* 0 RECENT»: that is no new mail, and the wait after a
+    pass that filed mail does not end on it (before: every such pass was followed by
+    another, which SELECTs the folder again)."""
+    _d, watcher = deploy()
+    dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, message_id="<a@x>"))
+    result = watcher.run_once()
+    assert result is not None and result.filed == 1
+    assert watcher.runner.source.wait(1) is False
+
+
 def test_idle_wakes_when_mail_arrives(deploy, dovecot: Dovecot, imap_user: ImapAccount) -> None:
     _d, watcher = deploy()
     watcher.run_once()
