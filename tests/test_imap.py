@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
+import tracemalloc
 import unicodedata
 from collections.abc import Callable, Iterator
 from email import message_from_bytes, policy
@@ -261,6 +263,55 @@ def test_a_folder_read_that_is_renamed_away_is_named_in_the_error(
         state = s.scalar(select(MailboxState))
         assert state is not None and f"cannot open folder '{folder}'" in (state.last_error or "")
     assert [i.state for i in _items(d)] == [State.PENDING_REVIEW]
+
+
+def test_a_backlog_of_large_mail_is_fetched_a_bounded_amount_at_a_time(
+    deploy, dovecot: Dovecot, imap_user: ImapAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A FETCH's answer is held whole while it is recorded: 200 mails of the 25 MB a
+    board takes were 5 GB in one answer, and a daemon killed for its memory fetched them
+    again on each start. Runs of about BATCH_BYTES are fetched instead (made small here:
+    20 mails of 1 MB held at once before)."""
+    monkeypatch.setattr("connectors.imap.BATCH_BYTES", 2 * 1024 * 1024)
+    d, watcher = deploy()
+    attached = [("anh.bin", "application/octet-stream", bytes(range(256)) * 3000)]
+    dovecot.bulk_append(
+        imap_user.name,
+        (
+            article_mail(SENDER, BOARD_BOX, message_id=f"<l{i}@x>", attachments=attached)
+            for i in range(20)
+        ),
+    )
+    tracemalloc.start()
+    try:
+        assert watcher.runner.record() == 20
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 12 * 1024 * 1024
+    with d.sessions() as s:
+        assert s.scalar(select(MailboxState.last_uid)) == 20
+
+
+def test_a_message_whose_size_the_server_cannot_tell_does_not_hold_up_the_rest(
+    deploy, dovecot: Dovecot, imap_user: ImapAccount
+) -> None:
+    """The sizes are asked before the mail: a message file Dovecot cannot read and whose
+    name does not give its size makes it refuse that too. The mail is then fetched one
+    by one, and the unreadable message is asked for again later, as ever."""
+    d, watcher = deploy()
+    dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, message_id="<bad@x>"))
+    dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, "Tin hai", message_id="<ok@x>"))
+    bad = _message_file(dovecot, imap_user.name, b"<bad@x>")
+    unsized = bad.with_name(re.sub(r",[SW]=\d+", "", bad.name))
+    bad.rename(unsized)
+    for index in dovecot.maildir(imap_user.name).glob("dovecot.index*"):
+        index.unlink()  # nor does Dovecot's index know it
+    unsized.chmod(0)
+    result = watcher.run_once()
+    assert result is not None and (result.recorded, result.filed) == (2, 1)
+    assert [i.message_id for i in _items(d)] == ["ok@x"]
+    assert _inbox_count(dovecot, imap_user.name) == 1
 
 
 def test_a_mailbox_closed_and_taken_again_files_its_mail(
