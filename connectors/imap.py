@@ -275,7 +275,7 @@ class ImapSource:
             by_folder.setdefault(folder, []).append(int(key))
         if not by_folder:
             return
-        if self._selected is None:
+        if self._selected != uidvalidity:  # not selected, or a view kept from before
             self._select()
         if self._selected != uidvalidity:  # its UIDs are other mail's now, never recorded
             log.warning(
