@@ -62,8 +62,10 @@ class MailSource(Protocol):
         UIDVALIDITY), and ``poll`` reads its message where it now is."""
         ...
 
-    def file(self, moves: Iterable[tuple[str, str]]) -> None:
-        """Move handled messages (key, folder) out of the inbox; never delete."""
+    def file(self, uidvalidity: int | None, moves: Iterable[tuple[str, str]]) -> None:
+        """Move handled messages (key, folder), read at ``uidvalidity``, out of the inbox;
+        never delete. None is moved when the folder has been renumbered since (its keys
+        name other mail now): ``poll`` reads what is still there where it now is."""
         ...
 
     def wait(self, timeout: float) -> bool:

@@ -27,7 +27,10 @@ log = logging.getLogger(__name__)
 # the folder is made): it reads it anyway, and our own messages name the folder
 logging.getLogger("imapclient.util").setLevel(logging.ERROR)
 
-BATCH = 200
+BATCH = 200  # messages fetched by one command at most
+# ... and about this many bytes of mail (a larger message alone): a FETCH's answer is held
+# whole, about three times over, while it is recorded; 200 mails of 25 MB took 15 GB
+BATCH_BYTES = 32 * 1024 * 1024
 # A folder deleted and recreated under a selected session can stay invisible to NOOP
 # (Dovecot keeps the old view): re-SELECT this often to catch a new UIDVALIDITY.
 RESELECT_SECONDS = 300.0
@@ -35,11 +38,14 @@ _DROPPED = (imaplib.IMAP4.abort, socket.error, ssl.SSLError, EOFError, TimeoutEr
 
 
 def _announced(client: IMAPClient) -> bool:
-    """Has the server announced new mail (EXISTS, RECENT) since the last look, with the
-    answer to any command? imaplib keeps these untagged responses aside (those of a FETCH
-    or MOVE too), and the server does not announce that mail again: take them."""
+    """Has the server announced new mail (EXISTS) since the last look, with the answer to
+    any command? imaplib keeps these untagged responses aside (those of a FETCH or MOVE
+    too), and the server does not announce that mail again: take them. RECENT is taken
+    too but announces nothing: Dovecot answers a MOVE with a smaller count («* 0 RECENT»),
+    and new mail comes with its EXISTS."""
     pending = client._imap.untagged_responses
-    return any([pending.pop(kind, None) for kind in ("EXISTS", "RECENT")])
+    pending.pop("RECENT", None)
+    return pending.pop("EXISTS", None) is not None
 
 
 def _farewell(client: IMAPClient) -> str:
@@ -115,7 +121,13 @@ class ImapSource:
     # -- reading ----------------------------------------------------------
     def _select(self) -> dict[bytes, Any]:
         # the SELECT's own EXISTS announces nothing new: _changed is reset below
-        info: dict[bytes, Any] = self._call("select_folder", self.folder)
+        self._connect()  # a login refused is told as such, not as the folder's fault
+        try:
+            info: dict[bytes, Any] = self._call("select_folder", self.folder)
+        except PermanentError as exc:  # deleted, renamed: imapclient's text drops "à", "ử"…
+            raise PermanentError(
+                f"{self.name}: cannot open folder '{self.folder}': {exc.__cause__ or exc}"
+            ) from exc
         self._selected = int(info[b"UIDVALIDITY"])
         self._selected_at = time.monotonic()
         self._changed = False
@@ -157,9 +169,33 @@ class ImapSource:
         # `UID n:*` answers with the last message even when n is past it: filter.
         uids = sorted(u for u in self._call("search", ["UID", f"{last_uid + 1}:*"]) if u > last_uid)
         for start in range(0, len(uids), BATCH):
-            batch = self._fetch(uids[start : start + BATCH], uidvalidity)
-            if batch:
-                yield batch
+            for part in self._by_size(uids[start : start + BATCH], uidvalidity):
+                batch = self._fetch(part, uidvalidity)
+                if batch:
+                    yield batch
+
+    def _by_size(self, uids: list[int], uidvalidity: int) -> Iterator[list[int]]:
+        """``uids`` in runs of about BATCH_BYTES of mail, as the server gives their sizes.
+        A server that cannot give them (a message it cannot read) has them asked for one
+        by one, as a refused FETCH is."""
+        try:
+            sizes = self._call("fetch", uids, ["RFC822.SIZE"])
+        except PermanentError:
+            if self._selected is None:  # the refusal came with the connection's end
+                self._back_in(uidvalidity)
+            yield from ([uid] for uid in uids)
+            return
+        run: list[int] = []
+        total = 0
+        for uid in uids:
+            size = int(sizes.get(uid, {}).get(b"RFC822.SIZE") or 0)
+            if run and total + size > BATCH_BYTES:
+                yield run
+                run, total = [], 0
+            run.append(uid)
+            total += size
+        if run:
+            yield run
 
     def _fetch(self, uids: list[int], uidvalidity: int) -> list[Fetched]:
         """The messages ``uids``. One message the server cannot read makes it refuse the
@@ -173,9 +209,7 @@ class ImapSource:
         batch: list[Fetched] = []
         for uid in uids:
             if self._selected is None:  # the refusal came with the connection's end
-                if int(self._select()[b"UIDVALIDITY"]) != uidvalidity:
-                    raise TransientError(f"{self.name}: UIDVALIDITY changed during a fetch")
-                self._changed = True  # what was announced before is not known: look again
+                self._back_in(uidvalidity)
             try:
                 batch += self._bodies([uid], uidvalidity)
             except PermanentError as exc:
@@ -183,6 +217,13 @@ class ImapSource:
                 error = str(exc.__cause__ or exc)
                 batch.append(Fetched(str(uid), uid, uidvalidity, raw=b"", error=error))
         return batch
+
+    def _back_in(self, uidvalidity: int) -> None:
+        """Select the folder again on a new connection, the server having closed the last
+        as it refused a FETCH; its UIDs must still name the mail they named."""
+        if int(self._select()[b"UIDVALIDITY"]) != uidvalidity:
+            raise TransientError(f"{self.name}: UIDVALIDITY changed during a fetch")
+        self._changed = True  # what was announced before is not known: look again
 
     def fetch_again(self, uidvalidity: int | None, keys: Sequence[str]) -> list[Fetched]:
         """The UIDs ``keys`` once more, as ``_fetch`` asks for them; none when the folder
@@ -200,7 +241,8 @@ class ImapSource:
         return [
             Fetched(key=str(uid), uid=uid, uidvalidity=uidvalidity, raw=data[uid][b"BODY[]"])
             for uid in uids
-            if uid in data and b"BODY[]" in data[uid]
+            # a message expunged by another client since the SEARCH comes as NIL: gone
+            if data.get(uid, {}).get(b"BODY[]") is not None
         ]
 
     # -- filing -----------------------------------------------------------
@@ -227,14 +269,22 @@ class ImapSource:
                 ) from exc
         self._call(command, uids, folder)
 
-    def file(self, moves: Iterable[tuple[str, str]]) -> None:
+    def file(self, uidvalidity: int | None, moves: Iterable[tuple[str, str]]) -> None:
         by_folder: dict[str, list[int]] = {}
         for key, folder in moves:
             by_folder.setdefault(folder, []).append(int(key))
         if not by_folder:
             return
-        if self._selected is None:
+        if self._selected != uidvalidity:  # not selected, or a view kept from before
             self._select()
+        if self._selected != uidvalidity:  # its UIDs are other mail's now, never recorded
+            log.warning(
+                "%s: UIDVALIDITY changed %s -> %s since the mail was read: nothing filed",
+                self.name,
+                uidvalidity,
+                self._selected,
+            )
+            return
         can_move = self._call("has_capability", "MOVE")
         for folder, uids in by_folder.items():
             if can_move:

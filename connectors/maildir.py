@@ -71,10 +71,11 @@ class MaildirSource:
             return Fetched(key=key, uid=None, uidvalidity=None, raw=b"", error=str(exc))
         return Fetched(key=key, uid=None, uidvalidity=None, raw=raw)
 
-    def file(self, moves: Iterable[tuple[str, str]]) -> None:
+    def file(self, uidvalidity: int | None, moves: Iterable[tuple[str, str]]) -> None:
         """Move each message's file into its folder by one rename: whenever the daemon is
         killed, the message is in one place, never in both (a copy, then a delete, left a
-        second copy in the folder), and the flags a mail client set on it are kept."""
+        second copy in the folder), and the flags a mail client set on it are kept. A
+        Maildir has no UIDVALIDITY: ``uidvalidity`` is None."""
         for key, folder in moves:
             target = self.path / f".{_folder_name(folder)}"
             if not target.is_dir():

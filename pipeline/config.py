@@ -129,6 +129,11 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
 
+def _imap_folder(name: str) -> str:
+    """An IMAP folder's name as servers compare it: INBOX in any case is the inbox."""
+    return "INBOX" if name.upper() == "INBOX" else name
+
+
 class Mailbox(_Strict):
     """A submission mailbox the daemon watches."""
 
@@ -156,9 +161,21 @@ class Mailbox(_Strict):
             missing = [k for k in ("host", "username", "password") if getattr(self, k) is None]
             if missing:
                 raise ValueError(f"an IMAP mailbox needs {', '.join(missing)}")
+            self._files_elsewhere()
         elif self.path is None:
             raise ValueError("a Maildir mailbox needs path")
         return self
+
+    def _files_elsewhere(self) -> None:
+        """Mail filed into the folder read (INBOX in any case) is new mail to the next pass:
+        moved into itself, read again, filed again, a record more each pass, for ever."""
+        read = _imap_folder(self.folder)
+        for key in ("processed_folder", "set_aside_folder"):
+            if _imap_folder(getattr(self, key)) == read:
+                raise ValueError(
+                    f"{key} {getattr(self, key)!r} is the folder the mailbox reads: its mail "
+                    "would be read again on every pass (name another folder)"
+                )
 
     def where(self) -> str:
         """The mailbox as its source knows it: two of these alike read the same mail."""

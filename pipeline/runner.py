@@ -651,7 +651,7 @@ class MailboxRunner:
                 for r, folder in places
                 if folder and r.uidvalidity == state.uidvalidity
             ]
-            self.source.file(moves)
+            self.source.file(state.uidvalidity, moves)
             for row, _folder in places:
                 row.filed = True
             session.commit()

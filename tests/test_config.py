@@ -652,6 +652,18 @@ def test_the_minimal_board_loads(tmp_path: Path) -> None:
             id="unknown-key-nothing-like",
         ),
         pytest.param(
+            'username = "bbt@vi-du.vn"',
+            'username = "bbt@vi-du.vn"\nprocessed_folder = "inbox"',
+            ["mailboxes[0]", "processed_folder 'inbox' is the folder the mailbox reads"],
+            id="filed-into-the-inbox",
+        ),
+        pytest.param(
+            'username = "bbt@vi-du.vn"',
+            'username = "bbt@vi-du.vn"\nfolder = "Bài gửi"\nset_aside_folder = "Bài gửi"',
+            ["mailboxes[0]", "set_aside_folder 'Bài gửi' is the folder the mailbox reads"],
+            id="set-aside-into-the-folder-read",
+        ),
+        pytest.param(
             'role = "truong_ban"',
             'role = "thu_ky"',
             ["members", "truong_ban"],
