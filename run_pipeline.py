@@ -39,7 +39,7 @@ from pipeline.app import (
     web_server,
 )
 from pipeline.claims import SingleDaemonLock
-from pipeline.cli_common import OPERATOR_ERRORS, operator_error
+from pipeline.cli_common import OPERATOR_ERRORS, operator_error, utf8_output
 from pipeline.publishing import Publisher
 from pipeline.web import WebServer
 
@@ -116,6 +116,17 @@ def _standby(watcher: Watcher) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The daemon; Ctrl-C outside the served loop (at start, in ``--once``) ends it with a
+    line and the shell's code for it, after the same clean-up as any end."""
+    utf8_output()
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("Đã dừng (interrupted by Ctrl-C)", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     args = _args(argv)
     logs.setup(logging.DEBUG if args.verbose else logging.INFO, args.log_format == "json")
     os.environ[logs.FORMAT_ENV] = args.log_format  # reader processes log the same way

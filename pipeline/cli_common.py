@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import getpass
+import io
 import json
 import os
 import sys
@@ -32,10 +34,20 @@ WIDE = 200  # columns when the output is not a terminal (a pipe, a log, cron's m
 
 def console(stderr: bool = False) -> Console:
     """Tables and messages on stdout; problems and progress bars on stderr, so that what
-    a script reads from stdout is only the answer."""
-    stream = sys.stderr if stderr else sys.stdout
+    a script reads from stdout is only the answer. A stream closed when the command was
+    started (``>&-``) takes nothing, as ``print`` does, and the command still runs."""
+    stream = (sys.stderr if stderr else sys.stdout) or io.StringIO()
     told = stream.isatty() or os.environ.get("COLUMNS")  # rich reads COLUMNS itself
     return Console(file=stream, highlight=False, width=None if told else WIDE)
+
+
+def utf8_output() -> None:
+    """Vietnamese on any terminal: a stream whose locale cannot write it (``LANG=C``
+    without Python's UTF-8 mode, a Latin-1 locale) writes UTF-8, as JSON must be, instead
+    of failing at the first letter with a diacritic."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and codecs.lookup(stream.encoding).name != "utf-8":
+            stream.reconfigure(encoding="utf-8")
 
 
 def deployed(args: argparse.Namespace) -> Deployed:

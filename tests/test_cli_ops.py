@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -17,7 +20,7 @@ from sqlalchemy import func, select, update
 
 from connectors.maildir import MaildirSource
 from connectors.smtp import SmtpSender
-from pipeline import cli, reading
+from pipeline import backup, cli, reading
 from pipeline.cli_common import VIETNAM
 from pipeline.db import open_database
 from pipeline.models import Event, OutgoingMail, RawMessage, State, Submission, utcnow
@@ -521,3 +524,61 @@ def test_a_message_file_that_cannot_be_read_is_shown_kept_failed_and_reprocessed
     assert gone.state == State.FAILED and "không còn ở chỗ cũ" in (gone.reason or "")
     assert rig.runner.run_once().filed == 1
     assert list((inbox / "new").iterdir()) == []
+
+
+# -- the terminal an operator has --------------------------------------------------------------
+def _bientap_process(db_url: str, *args: str, **popen: Any) -> subprocess.Popen[bytes]:
+    """``bientap --config config/demo.toml --database-url …`` as its own process."""
+    command = [sys.executable, "-m", "pipeline.cli", "--config", str(CONFIG / "demo.toml")]
+    return subprocess.Popen(
+        [*command, "--database-url", db_url, *args],
+        stderr=subprocess.PIPE,
+        **{"stdout": subprocess.PIPE, **popen},
+    )
+
+
+def test_output_reaches_any_terminal_and_a_reader_that_stops_reading(tmp_path: Path) -> None:
+    """A locale that cannot write Vietnamese (LANG=C without Python's UTF-8 mode) gets UTF-8,
+    not a traceback at the first diacritic; ``| head -1`` and a closed stdout (``>&-``)
+    are no error to tell."""
+    db_url = f"sqlite:///{tmp_path}/bientap.db"
+    demo(make_rig(tmp_path, db_url))
+    ascii_locale = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0"}
+    for args in (["list"], ["status"], ["audit", "verify"]):
+        run = _bientap_process(db_url, *args, env=ascii_locale)
+        out, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err.decode("utf-8", "replace")
+        assert "Chờ duyệt" in out.decode("utf-8") or "toàn vẹn" in out.decode("utf-8")
+    run = _bientap_process(db_url, "list", "--json", env=ascii_locale)
+    out, _err = run.communicate(timeout=120)
+    assert json.loads(out.decode("utf-8"))[0]["state_label"] == "Không phải bài gửi"
+    for args in (["list", "--json"], ["show", "1", "--json"], ["audit", "verify"], ["list"]):
+        run = _bientap_process(db_url, *args)
+        assert run.stdout is not None
+        run.stdout.close()  # the reader is gone before the answer is written
+        _out, err = run.communicate(timeout=120)
+        assert (run.returncode, err.decode()) == (1, ""), args
+    run = _bientap_process(  # stdout closed when the command starts
+        db_url, "list", stdout=None, preexec_fn=lambda: os.close(1)
+    )
+    _out, err = run.communicate(timeout=120)
+    assert (run.returncode, err.decode()) == (0, "")
+
+
+def test_ctrl_c_stops_a_command_with_a_line_not_a_traceback(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    open_database(db_url)
+    monkeypatch.setenv("BIENTAP_DATA_DIR", str(tmp_path))
+
+    def interrupted(*_args: Any) -> Path:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(backup, "create", interrupted)
+    demo_config = ["--config", str(CONFIG / "demo.toml"), "--database-url", db_url]
+    try:
+        code = cli.main([*demo_config, "backup", "--dest", str(tmp_path / "sao-luu")])
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C reached the operator as a traceback")
+    assert code == 130
+    assert capsys.readouterr().err == "Đã dừng (interrupted by Ctrl-C)\n"
