@@ -582,3 +582,19 @@ def test_ctrl_c_stops_a_command_with_a_line_not_a_traceback(
         pytest.fail("Ctrl-C reached the operator as a traceback")
     assert code == 130
     assert capsys.readouterr().err == "Đã dừng (interrupted by Ctrl-C)\n"
+
+
+def test_a_database_url_as_operators_write_it_or_a_file_that_is_none(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``postgresql://`` (no driver named) opens with bientap's driver; a SQLite URL naming
+    a file that is no database (a board file) is refused with a message, exit 2."""
+    demo_config = ["--config", str(CONFIG / "demo.toml")]
+    open_database(db_url)
+    plain = db_url.replace("postgresql+psycopg2://", "postgresql://")
+    assert cli.main([*demo_config, "--database-url", plain, "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    not_one = Path(shutil.copy(CONFIG / "demo.toml", tmp_path / "demo.toml"))
+    assert cli.main([*demo_config, "--database-url", f"sqlite:///{not_one}", "list"]) == 2
+    err = capsys.readouterr().err
+    assert f"{not_one} không phải cơ sở dữ liệu SQLite" in err and "Traceback" not in err
