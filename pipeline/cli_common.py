@@ -26,6 +26,7 @@ from pipeline.app import Deployed, open_deployment
 from pipeline.config import Board, ConfigError, load_boards, load_deployment
 from pipeline.db import open_database
 from pipeline.models import StoredFile, Submission
+from pipeline.reports.periods import YEARS
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")  # every board's default; dates typed by staff are local
 
@@ -146,9 +147,36 @@ def find(session: Session, key: str) -> Submission | None:
     """An item by id or tracking code."""
     return session.scalar(
         select(Submission).where(
-            Submission.id == int(key) if key.isdigit() else Submission.tracking_code == key
+            Submission.id == int(key) if key.isdecimal() else Submission.tracking_code == key
         )
     )
+
+
+DAY_FORMATS = ("%d/%m/%Y", "%Y-%m-%d")
+
+
+def day(text: str) -> date:
+    """A day as staff type it (argparse type): "25/11/2026" or "2026-11-25"."""
+    for form in DAY_FORMATS:
+        try:
+            found = datetime.strptime(text.strip(), form).date()
+        except ValueError:
+            continue
+        if found.year not in YEARS:  # 0001 or 9999: a typo, and past what a date can hold
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: năm phải từ {YEARS.start} đến {YEARS.stop - 1} (year out of range)"
+            )
+        return found
+    raise argparse.ArgumentTypeError(
+        f"{text!r} không phải ngày, ví dụ 25/11/2026 hoặc 2026-11-25 (not a date)"
+    )
+
+
+def count(text: str) -> int:
+    """A number of rows (argparse type): a whole number above zero."""
+    if not text.strip().isdecimal() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} không phải số nguyên dương (not a count)")
+    return int(text)
 
 
 def operator() -> str:

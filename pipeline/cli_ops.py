@@ -175,7 +175,7 @@ def _retry_mail(session: Session, which: str, board: str | None) -> int:
         OutgoingMail.sent_at.is_(None), OutgoingMail.attempts >= MAX_SEND_ATTEMPTS
     )
     if which != "all":
-        if not which.isdigit():
+        if not which.isdecimal():
             print("retry --mail: số thư hoặc all (a mail id or all)", file=sys.stderr)
             return 2
         query = query.where(OutgoingMail.id == int(which))

@@ -598,3 +598,25 @@ def test_a_database_url_as_operators_write_it_or_a_file_that_is_none(
     assert cli.main([*demo_config, "--database-url", f"sqlite:///{not_one}", "list"]) == 2
     err = capsys.readouterr().err
     assert f"{not_one} không phải cơ sở dữ liệu SQLite" in err and "Traceback" not in err
+
+
+def test_days_are_read_as_staff_write_them(
+    rig: Rig, bientap: Bientap, capsys: pytest.CaptureFixture[str]
+) -> None:
+    demo(rig)
+    today = datetime.now(VIETNAM).date()
+    every = bientap.json("list")
+    assert bientap.json("list", "--since", f"{today:%d/%m/%Y}") == every
+    assert bientap.json("list", "--until", f"{today - timedelta(days=1):%d/%m/%Y}") == []
+    for option, value, said in (
+        ("--since", "0001-01-01", "năm phải từ 1900 đến 9998"),  # past what a time can hold
+        ("--until", "9999-12-31", "năm phải từ 1900 đến 9998"),
+        ("--since", "31/02/2026", "không phải ngày, ví dụ 25/11/2026"),
+        ("--limit", "-1", "không phải số nguyên dương"),  # all, or the database's error
+        ("--limit", "0", "không phải số nguyên dương"),
+    ):
+        with pytest.raises(SystemExit) as exited:
+            bientap("list", option, value)
+        assert exited.value.code == 2
+        err = capsys.readouterr().err
+        assert said in err and "Traceback" not in err, (option, value)
