@@ -620,3 +620,24 @@ def test_days_are_read_as_staff_write_them(
         assert exited.value.code == 2
         err = capsys.readouterr().err
         assert said in err and "Traceback" not in err, (option, value)
+
+
+def test_a_decision_recorded_by_hand_says_what_it_lacks(
+    rig: Rig, bientap: Bientap, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rejection or a request for changes without its text (the sender is told it), or in
+    the name of a member the board does not have, is refused before anything changes."""
+    demo(rig)
+    [item] = [i for i in rig.items() if i.state == State.PENDING_REVIEW and i.legacy_encoding]
+    before = bientap.json("show", item.tracking_code)
+    for verb in ("reject", "changes"):
+        for text in ([], ["--text", " "]):
+            code, _out, err = bientap("act", item.tracking_code, verb, "--as", "uv-giao-duc",
+                                      "--reason", "điện thoại", *text)  # fmt: skip
+            assert code == 2 and f"act {verb}: cần --text" in err and "Traceback" not in err
+    code, _out, err = bientap("act", str(item.id), "approve", "--as", "uvgiaoduc", "--reason", "x")
+    assert code == 2 and "--as: không có thành viên 'uvgiaoduc'" in err
+    assert "có phải uv-giao-duc?" in err
+    assert bientap.json("show", item.tracking_code) == before
+    code, _out, err = bientap("dismiss", "999", "--reason", "thư rác")
+    assert code == 1 and "999: không có bài này (no such item)" in err
