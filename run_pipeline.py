@@ -22,6 +22,7 @@ from datetime import datetime
 from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import OperationalError
 
 from pipeline import claims, logs
 from pipeline.app import (
@@ -159,8 +160,23 @@ def _main(argv: list[str] | None) -> int:
             watcher.close()
         for outlet in outlets:
             outlet.cms.close()
-        deployed.crew.let_go(deployed.sessions)  # the other daemons take over at once
+        _hand_back(deployed)
         lock.release()
+
+
+def _hand_back(d: Deployed) -> None:
+    """Hand back this daemon's leases and claims: the other daemons take over at once. A
+    database gone meanwhile, or locked by work Ctrl-C cut short, is no reason for a
+    traceback at the end: they lapse by themselves."""
+    try:
+        d.crew.let_go(d.sessions)
+    except OperationalError as exc:
+        log.warning(
+            "daemon %s: leases and claims not handed back (%s); they lapse within %d s",
+            d.crew.holder,
+            exc.orig,
+            max(d.crew.lease_seconds, d.crew.claim_seconds),
+        )
 
 
 @dataclass(frozen=True)

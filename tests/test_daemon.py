@@ -337,3 +337,25 @@ def test_the_daemon_speaks_vietnamese_on_any_terminal_and_stops_on_ctrl_c(
         pytest.fail("Ctrl-C reached the operator as a traceback")
     assert code == 130
     assert capsys.readouterr().err.endswith("Đã dừng (interrupted by Ctrl-C)\n")
+
+
+def test_a_database_gone_at_the_stop_leaves_the_leases_to_lapse_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The database went away (or Ctrl-C left it locked) as the daemon stopped: handing
+    back its leases fails, and says so; the run's own exit stands."""
+    from sqlalchemy.exc import OperationalError
+
+    import run_pipeline
+    from pipeline.claims import Crew
+
+    def locked(*_args: object) -> None:
+        raise OperationalError("UPDATE lease", {}, Exception("database is locked"))
+
+    monkeypatch.setenv("BIENTAP_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("BIENTAP_DATABASE_URL", f"sqlite:///{tmp_path}/bientap.db")
+    monkeypatch.setattr(Crew, "let_go", locked)
+    assert run_pipeline.main(["--config", str(REPO / "config" / "demo.toml"), "--once"]) == 0
+    err = capsys.readouterr().err
+    assert "leases and claims not handed back (database is locked)" in err
+    assert "Traceback" not in err
