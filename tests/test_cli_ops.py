@@ -410,7 +410,11 @@ def test_operator_mistakes_get_a_message_and_exit_2_not_a_traceback(
     assert err.strip() and "Traceback" not in err
     typo = ["--config", str(tmp_path / "cauhinh"), "--database-url", db_url, "list"]
     assert cli.main(typo) == 2  # not an empty list from a database made up for the typo
-    assert f"{tmp_path / 'cauhinh'}: no such file or folder" in capsys.readouterr().err
+    said = f"{tmp_path / 'cauhinh'}: không có tệp hay thư mục này (no such file or folder)"
+    assert said in capsys.readouterr().err
+    (tmp_path / "trong").mkdir()  # a folder with no board file in it
+    assert cli.main(["--config", str(tmp_path / "trong"), "--database-url", db_url, "list"]) == 2
+    assert "thư mục không có tệp cấu hình ban nào" in capsys.readouterr().err
     on_db = [*demo, "--database-url", db_url]
     assert cli.main([*on_db, "list", "--board", "khong-co"]) == 2  # not an empty list
     assert "không có ban biên tập 'khong-co'" in capsys.readouterr().err
