@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.text import Text
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -145,11 +145,14 @@ def reason(text: str) -> str:
 
 def find(session: Session, key: str) -> Submission | None:
     """An item by id or tracking code."""
-    return session.scalar(
-        select(Submission).where(
-            Submission.id == int(key) if key.isdecimal() else Submission.tracking_code == key
-        )
-    )
+    return session.scalar(select(Submission).where(named(key)))
+
+
+def named(key: str) -> ColumnElement[bool]:
+    """The item an operator names: its id, or its tracking code as he may copy or type it
+    (" bt-261207-3ah7zl": the codes are made in capitals)."""
+    key = key.strip()
+    return Submission.id == int(key) if key.isdecimal() else Submission.tracking_code == key.upper()
 
 
 DAY_FORMATS = ("%d/%m/%Y", "%Y-%m-%d")

@@ -145,6 +145,7 @@ def test_show_lays_an_item_out_and_keeps_its_json(rig: Rig, bientap: Bientap) ->
         *("document", "legacy_encoding", "remote_images", "duplicate_of", "due_at", "version"),
         *("review_step", "files", "history", "publication", "review"),
     }
+    assert bientap.json("show", f" {item.tracking_code.lower()} ")["id"] == item.id  # as typed
     code, out, _err = bientap("show", str(item.id))
     assert code == 0
     for shown in (item.tracking_code, item.title, "Lương Thế Vinh", "Chờ duyệt", "Lịch sử"):
@@ -242,7 +243,7 @@ def test_a_failed_message_is_reprocessed_into_one_item(rig: Rig, bientap: Bienta
         code, out, _err = bientap("reprocess", str(raw_id))
     assert code == 1 and "Không đọc được" in out
     assert [i.state for i in items_of(rig, raw_id)] == [State.FAILED]  # still one item
-    code, out, err = bientap("reprocess", failed.tracking_code)  # upgraded: fixed
+    code, out, err = bientap("reprocess", failed.tracking_code.lower())  # upgraded: fixed
     assert code == 0, err
     assert "Chờ duyệt" in out and "1/1" in err
     [item] = items_of(rig, raw_id)
