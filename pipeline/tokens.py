@@ -316,7 +316,7 @@ def load_key(env_name: str = DEFAULT_KEY_ENV) -> bytes:
         )
     if len(key) < MIN_KEY_BYTES:
         raise TokenKeyError(
-            f"{env_name} quá ngắn: khoá ký đường dẫn duyệt bài cần ít nhất {MIN_KEY_BYTES} byte "
+            f"{env_name} chưa đủ dài: khoá ký đường dẫn duyệt bài cần ít nhất {MIN_KEY_BYTES} byte "
             f"sau khi giải mã ({env_name} is too short: at least {MIN_KEY_BYTES} bytes once "
             'decoded); tạo khoá (make one): python -c "import secrets; '
             'print(secrets.token_hex(32))"'
