@@ -22,6 +22,7 @@ from datetime import datetime
 from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import OperationalError
 
 from pipeline import claims, logs
 from pipeline.app import (
@@ -39,7 +40,7 @@ from pipeline.app import (
     web_server,
 )
 from pipeline.claims import DaemonLock
-from pipeline.cli_common import OPERATOR_ERRORS, operator_error
+from pipeline.cli_common import OPERATOR_ERRORS, operator_error, utf8_output
 from pipeline.publishing import Publisher
 from pipeline.web import WebServer
 
@@ -116,6 +117,17 @@ def _standby(watcher: Watcher) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The daemon; Ctrl-C outside the served loop (at start, in ``--once``) ends it with a
+    line and the shell's code for it, after the same clean-up as any end."""
+    utf8_output()
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("Đã dừng (interrupted by Ctrl-C)", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     args = _args(argv)
     logs.setup(logging.DEBUG if args.verbose else logging.INFO, args.log_format == "json")
     os.environ[logs.FORMAT_ENV] = args.log_format  # reader processes log the same way
@@ -148,8 +160,23 @@ def main(argv: list[str] | None = None) -> int:
             watcher.close()
         for outlet in outlets:
             outlet.cms.close()
-        deployed.crew.let_go(deployed.sessions)  # the other daemons take over at once
+        _hand_back(deployed)
         lock.release()
+
+
+def _hand_back(d: Deployed) -> None:
+    """Hand back this daemon's leases and claims: the other daemons take over at once. A
+    database gone meanwhile, or locked by work Ctrl-C cut short, is no reason for a
+    traceback at the end: they lapse by themselves."""
+    try:
+        d.crew.let_go(d.sessions)
+    except OperationalError as exc:
+        log.warning(
+            "daemon %s: leases and claims not handed back (%s); they lapse within %d s",
+            d.crew.holder,
+            exc.orig,
+            max(d.crew.lease_seconds, d.crew.claim_seconds),
+        )
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from pipeline.config import ConfigError
+from pipeline.db import driver_url
 from pipeline.models import Lease, OutgoingMail, Publication, RawMessage, RawStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -324,7 +325,7 @@ class DaemonLock:
         role = RESTORE_ROLE if self.restore else "daemon"
         name = f"bientap {role} {socket.gethostname()[:30]} pid {os.getpid()}"
         engine = create_engine(
-            self.url, poolclass=NullPool, connect_args={"application_name": name[:63]}
+            driver_url(self.url), poolclass=NullPool, connect_args={"application_name": name[:63]}
         )
         conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         take = "pg_try_advisory_lock" if self.restore else "pg_try_advisory_lock_shared"

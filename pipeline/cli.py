@@ -8,6 +8,7 @@ only dispatches. A configuration problem is reported the same way for all (exit 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from pipeline import (
@@ -20,7 +21,7 @@ from pipeline import (
     cli_schedule,
     cli_status,
 )
-from pipeline.cli_common import OPERATOR_ERRORS, operator_error
+from pipeline.cli_common import OPERATOR_ERRORS, operator_error, utf8_output
 from pipeline.cli_items import item_dict, publication_dict
 
 __all__ = ["item_dict", "main", "parser", "publication_dict"]
@@ -49,17 +50,37 @@ def parser() -> argparse.ArgumentParser:
     return out
 
 
+INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C
+
+
 def main(argv: list[str] | None = None) -> int:
+    utf8_output()
     args = parser().parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:  # a command module that forgot set_defaults(handler=…)
         print(f"bientap {args.command}: this command has no handler", file=sys.stderr)
         return 2
     try:
-        return int(handler(args))
+        code = int(handler(args))
+        if sys.stdout:
+            sys.stdout.flush()  # a reader gone (| head) is found here, not at exit
+        return code
+    except BrokenPipeError:
+        return reader_gone()
+    except KeyboardInterrupt:
+        print("Đã dừng (interrupted by Ctrl-C)", file=sys.stderr)
+        return INTERRUPTED
     except OPERATOR_ERRORS as exc:
         print(operator_error(exc), file=sys.stderr)
         return 2
+
+
+def reader_gone() -> int:
+    """What reads the answer stopped reading (``bientap list | head -1``): no error to
+    tell, as rich does for its tables; the rest of the output goes nowhere, so that
+    Python's last flush at exit does not complain either."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 1
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import Progress, TaskID
 
 from pipeline import backup, restore, retention
-from pipeline.cli_common import deployed
+from pipeline.cli_common import deployed, operator_error
 from pipeline.config import ConfigError, load_deployment
 from pipeline.models import utcnow
 
@@ -56,12 +56,23 @@ def _progress() -> Iterator[backup.Progress | None]:
         yield bar
 
 
+def _archive(text: str) -> str:
+    """An archive named on the command line (argparse type): a path that is not there, or
+    is a folder, is a mistake in typing it, not a damaged backup."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: là thư mục, không phải bản sao lưu (a folder)")
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text}: không có tệp này (no such file)")
+    return text
+
+
 def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         try:
             return handler(args)
         except ConfigError as exc:
-            print(f"lỗi cấu hình (configuration error):\n{exc}", file=sys.stderr)
+            print(operator_error(exc), file=sys.stderr)
             return 2
         except backup.BackupError as exc:
             print(str(exc), file=sys.stderr)
@@ -121,9 +132,11 @@ def _restore(args: argparse.Namespace) -> int:
 def _purge(args: argparse.Namespace) -> int:
     d = deployed(args)
     boards = [b for b in d.boards if args.board in (None, b.id)]
-    if not boards:
-        print(f"không có ban biên tập {args.board} (no such board)", file=sys.stderr)
-        return 1
+    if not boards:  # as every command says it (exit 2)
+        known = ", ".join(b.id for b in d.boards)
+        raise ConfigError(
+            f"--board: không có ban biên tập {args.board!r} (no such board); có: {known}"
+        )
     for board in boards:
         with d.sessions() as session:
             counts = retention.purge(session, board, utcnow(), d.files)
@@ -144,13 +157,15 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "backup", help="sao lưu cơ sở dữ liệu, tệp và cấu hình (back up the deployment)"
     )
     maker.add_argument("--dest", help="thư mục lưu (folder; default: backup_dir)")
-    maker.add_argument("--verify", metavar="ARCHIVE", help="chỉ kiểm tra một bản sao lưu")
+    maker.add_argument(
+        "--verify", metavar="ARCHIVE", type=_archive, help="chỉ kiểm tra một bản sao lưu"
+    )
     maker.set_defaults(handler=_guarded(_backup))
 
     restorer = sub.add_parser(
         "restore", help="phục hồi một bản sao lưu vào triển khai trống (restore a backup)"
     )
-    restorer.add_argument("archive")
+    restorer.add_argument("archive", type=_archive)
     restorer.add_argument("--database-url", dest="target_database_url")
     restorer.add_argument("--data-dir", dest="target_data_dir")
     restorer.add_argument(

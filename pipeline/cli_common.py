@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import getpass
+import io
 import json
 import os
 import sys
@@ -15,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.text import Text
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,6 +26,7 @@ from pipeline.app import Deployed, open_deployment
 from pipeline.config import Board, ConfigError, load_boards, load_deployment
 from pipeline.db import open_database
 from pipeline.models import StoredFile, Submission
+from pipeline.reports.periods import YEARS
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")  # every board's default; dates typed by staff are local
 
@@ -32,10 +35,20 @@ WIDE = 200  # columns when the output is not a terminal (a pipe, a log, cron's m
 
 def console(stderr: bool = False) -> Console:
     """Tables and messages on stdout; problems and progress bars on stderr, so that what
-    a script reads from stdout is only the answer."""
-    stream = sys.stderr if stderr else sys.stdout
+    a script reads from stdout is only the answer. A stream closed when the command was
+    started (``>&-``) takes nothing, as ``print`` does, and the command still runs."""
+    stream = (sys.stderr if stderr else sys.stdout) or io.StringIO()
     told = stream.isatty() or os.environ.get("COLUMNS")  # rich reads COLUMNS itself
     return Console(file=stream, highlight=False, width=None if told else WIDE)
+
+
+def utf8_output() -> None:
+    """Vietnamese on any terminal: a stream whose locale cannot write it (``LANG=C``
+    without Python's UTF-8 mode, a Latin-1 locale) writes UTF-8, as JSON must be, instead
+    of failing at the first letter with a diacritic."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and codecs.lookup(stream.encoding).name != "utf-8":
+            stream.reconfigure(encoding="utf-8")
 
 
 def deployed(args: argparse.Namespace) -> Deployed:
@@ -132,11 +145,41 @@ def reason(text: str) -> str:
 
 def find(session: Session, key: str) -> Submission | None:
     """An item by id or tracking code."""
-    return session.scalar(
-        select(Submission).where(
-            Submission.id == int(key) if key.isdigit() else Submission.tracking_code == key
-        )
+    return session.scalar(select(Submission).where(named(key)))
+
+
+def named(key: str) -> ColumnElement[bool]:
+    """The item an operator names: its id, or its tracking code as he may copy or type it
+    (" bt-261207-3ah7zl": the codes are made in capitals)."""
+    key = key.strip()
+    return Submission.id == int(key) if key.isdecimal() else Submission.tracking_code == key.upper()
+
+
+DAY_FORMATS = ("%d/%m/%Y", "%Y-%m-%d")
+
+
+def day(text: str) -> date:
+    """A day as staff type it (argparse type): "25/11/2026" or "2026-11-25"."""
+    for form in DAY_FORMATS:
+        try:
+            found = datetime.strptime(text.strip(), form).date()
+        except ValueError:
+            continue
+        if found.year not in YEARS:  # 0001 or 9999: a typo, and past what a date can hold
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: năm phải từ {YEARS.start} đến {YEARS.stop - 1} (year out of range)"
+            )
+        return found
+    raise argparse.ArgumentTypeError(
+        f"{text!r} không phải ngày, ví dụ 25/11/2026 hoặc 2026-11-25 (not a date)"
     )
+
+
+def count(text: str) -> int:
+    """A number of rows (argparse type): a whole number above zero."""
+    if not text.strip().isdecimal() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} không phải số nguyên dương (not a count)")
+    return int(text)
 
 
 def operator() -> str:

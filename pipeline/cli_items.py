@@ -6,7 +6,7 @@ import argparse
 import difflib
 import json
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, get_args
 
 from rich.console import Group, JustifyMethod
@@ -16,7 +16,18 @@ from rich.text import Text
 from sqlalchemy import ColumnElement, Select, String, cast, exists, or_, select
 from sqlalchemy.orm import Session
 
-from pipeline.cli_common import answer, console, database, day_start, find, local, print_json, text
+from pipeline.cli_common import (
+    answer,
+    console,
+    count,
+    database,
+    day,
+    day_start,
+    find,
+    local,
+    print_json,
+    text,
+)
 from pipeline.config import Board, ConfigError, load_boards
 from pipeline.docmeta import Kind
 from pipeline.models import (
@@ -340,12 +351,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     lister.add_argument("--agency", help="the sending agency's id")
     lister.add_argument("--kind", choices=get_args(Kind))
     lister.add_argument("--member", help="items in his fields, sent by him or awaiting him")
-    lister.add_argument(
-        "--since", type=date.fromisoformat, help="received on or after (YYYY-MM-DD)"
-    )
-    lister.add_argument("--until", type=date.fromisoformat, help="received on or before")
+    lister.add_argument("--since", type=day, help="received on or after (25/11/2026)")
+    lister.add_argument("--until", type=day, help="received on or before (2026-11-25)")
     lister.add_argument("--search", help="the title contains this")
-    lister.add_argument("--limit", type=int, default=200)
+    lister.add_argument("--limit", type=count, default=200)
     lister.set_defaults(handler=list_items)
     shower = sub.add_parser("show", help="show one item whole")
     shower.add_argument("id", help="item id or tracking code")

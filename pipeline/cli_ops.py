@@ -5,6 +5,7 @@ channel "cli"."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 
 from rich.console import JustifyMethod
@@ -26,7 +27,7 @@ from pipeline.cli_common import (
 )
 from pipeline.cli_items import publication_dict
 from pipeline.commands import Verb
-from pipeline.config import load_boards
+from pipeline.config import Board, ConfigError, load_boards
 from pipeline.metrics import known_boards
 from pipeline.models import (
     AuditHead,
@@ -46,6 +47,10 @@ from pipeline.postman import MAX_SEND_ATTEMPTS
 def act(args: argparse.Namespace) -> int:
     """A decision a member gave outside the mail and the links (by phone, on paper),
     recorded by an operator: channel "cli", with the operator and his reason."""
+    needed = NEEDS_TEXT.get(Verb(args.verb))
+    if needed and not (args.text or "").strip():  # the sender is told it, or it names whom
+        print(f"act {args.verb}: cần --text: {needed}", file=sys.stderr)
+        return 2
     d = deployed(args)
     signing = links(d)
     with d.sessions.begin() as session:
@@ -54,6 +59,7 @@ def act(args: argparse.Namespace) -> int:
             print(f"Không có bài {args.id} (no such item)", file=sys.stderr)
             return 1
         board = next(b for b in d.boards if b.id == item.board_id)
+        known_member(board, args.member)
         desk = review.Desk(board, session, signing, d.files)
         seats = [t for t in review.tasks(desk, item) if t.state == "pending"]
         seat = next((t for t in seats if _may(desk, t, item, args.member)), None)
@@ -78,6 +84,24 @@ def act(args: argparse.Namespace) -> int:
     return 0
 
 
+# What a decision must say, by verb: the sender is told the first two, the third names whom.
+NEEDS_TEXT = {
+    Verb.REJECT: "lý do từ chối, gửi cho người gửi bài (the reason, sent to the sender)",
+    Verb.CHANGES: "điều cần sửa, gửi cho người gửi bài (what to fix, sent to the sender)",
+    Verb.FORWARD: "thành viên nhận lượt duyệt (the member to forward to)",
+}
+
+
+def known_member(board: Board, member: str) -> None:
+    """Refuse an ``--as`` the board does not have: a typo is not "no open seat"."""
+    ids = [m.id for m in board.members]
+    if member in ids:
+        return
+    close = difflib.get_close_matches(member, ids, n=3)
+    hint = f"có phải {', '.join(close)}?" if close else f"có: {', '.join(ids)}"
+    raise ConfigError(f"--as: không có thành viên {member!r} ở {board.id} (no such member); {hint}")
+
+
 def _may(desk: review.Desk, task: ReviewTask, item: Submission, member: str) -> bool:
     try:
         review.may_act(desk, task, item, member)
@@ -92,9 +116,10 @@ def dismiss(args: argparse.Namespace) -> int:
     aside with his reason, so they leave the held list; never answered. All or none."""
     with database(args).begin() as session:
         items = [(key, find(session, key)) for key in args.ids]
-        wrong = [key for key, item in items if item is None or item.state != State.HELD]
-        for key in wrong:
-            print(f"{key}: không phải thư đang tạm giữ (not a held message)", file=sys.stderr)
+        wrong = [(key, item) for key, item in items if item is None or item.state != State.HELD]
+        for key, item in wrong:
+            said = "không có bài này (no such item)" if item is None else NOT_HELD
+            print(f"{key}: {said}", file=sys.stderr)
         if wrong:
             return 1
         for _key, item in items:
@@ -114,6 +139,9 @@ def dismiss(args: argparse.Namespace) -> int:
             audit.seal(session, board)
     print(f"Đã bỏ qua {len(items)} thư tạm giữ (dismissed).")
     return 0
+
+
+NOT_HELD = "không phải thư đang tạm giữ (not a held message)"
 
 
 # -- retry -----------------------------------------------------------------------------------
@@ -175,7 +203,7 @@ def _retry_mail(session: Session, which: str, board: str | None) -> int:
         OutgoingMail.sent_at.is_(None), OutgoingMail.attempts >= MAX_SEND_ATTEMPTS
     )
     if which != "all":
-        if not which.isdigit():
+        if not which.isdecimal():
             print("retry --mail: số thư hoặc all (a mail id or all)", file=sys.stderr)
             return 2
         query = query.where(OutgoingMail.id == int(which))

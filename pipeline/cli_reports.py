@@ -14,11 +14,10 @@ import argparse
 import getpass
 import sys
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 
 from pipeline.app import Deployed
-from pipeline.cli_common import deployed
+from pipeline.cli_common import day, deployed, reason
 from pipeline.config import Board, ConfigError
 from pipeline.models import utcnow
 from pipeline.reports import activity, approval, outputs, periods, royalty
@@ -31,8 +30,8 @@ FORMATS: dict[str, tuple[str, ...]] = {"csv": ("csv",), "xlsx": ("xlsx",), "both
 def _period_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--board", help="board id (may be left out when there is one board)")
     parser.add_argument("--period", help="2026, 2026-H1, 2026-Q3 or 2026-05")
-    parser.add_argument("--from", dest="first", type=date.fromisoformat, help="YYYY-MM-DD")
-    parser.add_argument("--to", dest="last", type=date.fromisoformat, help="YYYY-MM-DD, included")
+    parser.add_argument("--from", dest="first", type=day, help="25/11/2026 or 2026-11-25")
+    parser.add_argument("--to", dest="last", type=day, help="the last day, included")
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,7 +47,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     sign = kinds.add_parser("approve-royalty", help="record the head's approval of a statement")
     _period_options(sign)
     sign.add_argument("--as", dest="member", required=True, help="the approving member's id")
-    sign.add_argument("--reason", required=True, help="why it is recorded from here")
+    sign.add_argument("--reason", required=True, type=reason, help="why it is recorded from here")
     parser.set_defaults(handler=run)
 
 

@@ -73,7 +73,12 @@ def targets(
     found: list[Target] = []
     refused: list[str] = []
     for key in keys:
-        named = RawMessage.id == int(key) if key.isdigit() else Submission.tracking_code == key
+        key = key.strip()
+        named = (
+            RawMessage.id == int(key)
+            if key.isdecimal()
+            else Submission.tracking_code == key.upper()
+        )
         row = session.execute(query.where(named)).first()
         if row is None:
             refused.append(key)

@@ -728,11 +728,14 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+        raise ConfigError(f"{path}: không đọc được (cannot read): {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        raise ConfigError(f"{path}: không phải TOML hợp lệ (not valid TOML): {exc}") from exc
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}): save it as UTF-8") from exc
+        raise ConfigError(
+            f"{path}: không phải văn bản UTF-8, byte {exc.start} (not UTF-8 text): hãy lưu lại "
+            "bằng mã UTF-8 (save it as UTF-8)"
+        ) from exc
 
 
 def _validate(
@@ -767,10 +770,13 @@ def board_files(config: str | Path) -> list[Path]:
     if config.is_dir():
         files = sorted(p for p in config.glob("*.toml") if p.name != DEPLOYMENT_FILE)
         if not files:
-            raise ConfigError(f"{config}: no board files (*.toml) in this folder")
+            raise ConfigError(
+                f"{config}: thư mục không có tệp cấu hình ban nào, *.toml "
+                "(no board files in this folder)"
+            )
         return files
     if not config.exists():
-        raise ConfigError(f"{config}: no such file or folder")
+        raise ConfigError(f"{config}: không có tệp hay thư mục này (no such file or folder)")
     return [config]
 
 

@@ -310,11 +310,16 @@ def load_key(env_name: str = DEFAULT_KEY_ENV) -> bytes:
         )
     key = _decode_key(value)
     if key is None:
-        raise TokenKeyError(f"{env_name} is not valid for its prefix (hex:, base64: or raw:)")
+        raise TokenKeyError(
+            f"{env_name} không đúng với tiền tố hex:, base64: hay raw: của nó "
+            f"({env_name} is not valid for its prefix)"
+        )
     if len(key) < MIN_KEY_BYTES:
         raise TokenKeyError(
-            f"{env_name} is too short: the link key needs at least {MIN_KEY_BYTES} bytes "
-            'once decoded (e.g. python -c "import secrets; print(secrets.token_hex(32))")'
+            f"{env_name} chưa đủ dài: khoá ký đường dẫn duyệt bài cần ít nhất {MIN_KEY_BYTES} byte "
+            f"sau khi giải mã ({env_name} is too short: at least {MIN_KEY_BYTES} bytes once "
+            'decoded); tạo khoá (make one): python -c "import secrets; '
+            'print(secrets.token_hex(32))"'
         )
     return key
 

@@ -312,6 +312,25 @@ def test_a_tampered_archive_fails_verify_and_is_not_restored(
     assert "toàn vẹn" in capsys.readouterr().out
 
 
+def test_an_archive_mistyped_is_not_called_damaged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A path that is not there, or a folder, is the operator's typing, not a damaged
+    backup: said so, exit 2, nothing restored."""
+    target = ["--database-url", f"sqlite:///{tmp_path}/r.db", "--data-dir", str(tmp_path / "r")]
+    for argv in (
+        ["backup", "--verify", str(tmp_path / "sao-luu.tar.gz")],
+        ["restore", str(tmp_path / "sao-luu.tar.gz"), *target],
+        ["backup", "--verify", str(tmp_path)],
+    ):
+        with pytest.raises(SystemExit) as exited:
+            bientap(*argv)
+        assert exited.value.code == 2
+        err = capsys.readouterr().err
+        assert "HỎNG" not in err.upper() and ("không có tệp này" in err or "là thư mục" in err)
+    assert not (tmp_path / "r").exists()
+
+
 def test_backup_and_restore_from_the_command_line(
     world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

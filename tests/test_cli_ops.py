@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -17,7 +20,7 @@ from sqlalchemy import func, select, update
 
 from connectors.maildir import MaildirSource
 from connectors.smtp import SmtpSender
-from pipeline import cli, reading
+from pipeline import backup, cli, reading
 from pipeline.cli_common import VIETNAM
 from pipeline.db import open_database
 from pipeline.models import Event, OutgoingMail, RawMessage, State, Submission, utcnow
@@ -142,6 +145,7 @@ def test_show_lays_an_item_out_and_keeps_its_json(rig: Rig, bientap: Bientap) ->
         *("document", "legacy_encoding", "remote_images", "duplicate_of", "due_at", "version"),
         *("review_step", "files", "history", "publication", "review"),
     }
+    assert bientap.json("show", f" {item.tracking_code.lower()} ")["id"] == item.id  # as typed
     code, out, _err = bientap("show", str(item.id))
     assert code == 0
     for shown in (item.tracking_code, item.title, "Lương Thế Vinh", "Chờ duyệt", "Lịch sử"):
@@ -239,7 +243,7 @@ def test_a_failed_message_is_reprocessed_into_one_item(rig: Rig, bientap: Bienta
         code, out, _err = bientap("reprocess", str(raw_id))
     assert code == 1 and "Không đọc được" in out
     assert [i.state for i in items_of(rig, raw_id)] == [State.FAILED]  # still one item
-    code, out, err = bientap("reprocess", failed.tracking_code)  # upgraded: fixed
+    code, out, err = bientap("reprocess", failed.tracking_code.lower())  # upgraded: fixed
     assert code == 0, err
     assert "Chờ duyệt" in out and "1/1" in err
     [item] = items_of(rig, raw_id)
@@ -407,7 +411,11 @@ def test_operator_mistakes_get_a_message_and_exit_2_not_a_traceback(
     assert err.strip() and "Traceback" not in err
     typo = ["--config", str(tmp_path / "cauhinh"), "--database-url", db_url, "list"]
     assert cli.main(typo) == 2  # not an empty list from a database made up for the typo
-    assert f"{tmp_path / 'cauhinh'}: no such file or folder" in capsys.readouterr().err
+    said = f"{tmp_path / 'cauhinh'}: không có tệp hay thư mục này (no such file or folder)"
+    assert said in capsys.readouterr().err
+    (tmp_path / "trong").mkdir()  # a folder with no board file in it
+    assert cli.main(["--config", str(tmp_path / "trong"), "--database-url", db_url, "list"]) == 2
+    assert "thư mục không có tệp cấu hình ban nào" in capsys.readouterr().err
     on_db = [*demo, "--database-url", db_url]
     assert cli.main([*on_db, "list", "--board", "khong-co"]) == 2  # not an empty list
     assert "không có ban biên tập 'khong-co'" in capsys.readouterr().err
@@ -521,3 +529,120 @@ def test_a_message_file_that_cannot_be_read_is_shown_kept_failed_and_reprocessed
     assert gone.state == State.FAILED and "không còn ở chỗ cũ" in (gone.reason or "")
     assert rig.runner.run_once().filed == 1
     assert list((inbox / "new").iterdir()) == []
+
+
+# -- the terminal an operator has --------------------------------------------------------------
+def _bientap_process(db_url: str, *args: str, **popen: Any) -> subprocess.Popen[bytes]:
+    """``bientap --config config/demo.toml --database-url …`` as its own process."""
+    command = [sys.executable, "-m", "pipeline.cli", "--config", str(CONFIG / "demo.toml")]
+    return subprocess.Popen(
+        [*command, "--database-url", db_url, *args],
+        stderr=subprocess.PIPE,
+        **{"stdout": subprocess.PIPE, **popen},
+    )
+
+
+def test_output_reaches_any_terminal_and_a_reader_that_stops_reading(tmp_path: Path) -> None:
+    """A locale that cannot write Vietnamese (LANG=C without Python's UTF-8 mode) gets UTF-8,
+    not a traceback at the first diacritic; ``| head -1`` and a closed stdout (``>&-``)
+    are no error to tell."""
+    db_url = f"sqlite:///{tmp_path}/bientap.db"
+    demo(make_rig(tmp_path, db_url))
+    ascii_locale = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0"}
+    for args in (["list"], ["status"], ["audit", "verify"]):
+        run = _bientap_process(db_url, *args, env=ascii_locale)
+        out, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err.decode("utf-8", "replace")
+        assert "Chờ duyệt" in out.decode("utf-8") or "toàn vẹn" in out.decode("utf-8")
+    run = _bientap_process(db_url, "list", "--json", env=ascii_locale)
+    out, _err = run.communicate(timeout=120)
+    assert json.loads(out.decode("utf-8"))[0]["state_label"] == "Không phải bài gửi"
+    for args in (["list", "--json"], ["show", "1", "--json"], ["audit", "verify"], ["list"]):
+        run = _bientap_process(db_url, *args)
+        assert run.stdout is not None
+        run.stdout.close()  # the reader is gone before the answer is written
+        _out, err = run.communicate(timeout=120)
+        assert (run.returncode, err.decode()) == (1, ""), args
+    run = _bientap_process(  # stdout closed when the command starts
+        db_url, "list", stdout=None, preexec_fn=lambda: os.close(1)
+    )
+    _out, err = run.communicate(timeout=120)
+    assert (run.returncode, err.decode()) == (0, "")
+
+
+def test_ctrl_c_stops_a_command_with_a_line_not_a_traceback(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    open_database(db_url)
+    monkeypatch.setenv("BIENTAP_DATA_DIR", str(tmp_path))
+
+    def interrupted(*_args: Any) -> Path:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(backup, "create", interrupted)
+    demo_config = ["--config", str(CONFIG / "demo.toml"), "--database-url", db_url]
+    try:
+        code = cli.main([*demo_config, "backup", "--dest", str(tmp_path / "sao-luu")])
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C reached the operator as a traceback")
+    assert code == 130
+    assert capsys.readouterr().err == "Đã dừng (interrupted by Ctrl-C)\n"
+
+
+def test_a_database_url_as_operators_write_it_or_a_file_that_is_none(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``postgresql://`` (no driver named) opens with bientap's driver; a SQLite URL naming
+    a file that is no database (a board file) is refused with a message, exit 2."""
+    demo_config = ["--config", str(CONFIG / "demo.toml")]
+    open_database(db_url)
+    plain = db_url.replace("postgresql+psycopg2://", "postgresql://")
+    assert cli.main([*demo_config, "--database-url", plain, "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    not_one = Path(shutil.copy(CONFIG / "demo.toml", tmp_path / "demo.toml"))
+    assert cli.main([*demo_config, "--database-url", f"sqlite:///{not_one}", "list"]) == 2
+    err = capsys.readouterr().err
+    assert f"{not_one} không phải cơ sở dữ liệu SQLite" in err and "Traceback" not in err
+
+
+def test_days_are_read_as_staff_write_them(
+    rig: Rig, bientap: Bientap, capsys: pytest.CaptureFixture[str]
+) -> None:
+    demo(rig)
+    today = datetime.now(VIETNAM).date()
+    every = bientap.json("list")
+    assert bientap.json("list", "--since", f"{today:%d/%m/%Y}") == every
+    assert bientap.json("list", "--until", f"{today - timedelta(days=1):%d/%m/%Y}") == []
+    for option, value, said in (
+        ("--since", "0001-01-01", "năm phải từ 1900 đến 9998"),  # past what a time can hold
+        ("--until", "9999-12-31", "năm phải từ 1900 đến 9998"),
+        ("--since", "31/02/2026", "không phải ngày, ví dụ 25/11/2026"),
+        ("--limit", "-1", "không phải số nguyên dương"),  # all, or the database's error
+        ("--limit", "0", "không phải số nguyên dương"),
+    ):
+        with pytest.raises(SystemExit) as exited:
+            bientap("list", option, value)
+        assert exited.value.code == 2
+        err = capsys.readouterr().err
+        assert said in err and "Traceback" not in err, (option, value)
+
+
+def test_a_decision_recorded_by_hand_says_what_it_lacks(
+    rig: Rig, bientap: Bientap, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rejection or a request for changes without its text (the sender is told it), or in
+    the name of a member the board does not have, is refused before anything changes."""
+    demo(rig)
+    [item] = [i for i in rig.items() if i.state == State.PENDING_REVIEW and i.legacy_encoding]
+    before = bientap.json("show", item.tracking_code)
+    for verb in ("reject", "changes"):
+        for text in ([], ["--text", " "]):
+            code, _out, err = bientap("act", item.tracking_code, verb, "--as", "uv-giao-duc",
+                                      "--reason", "điện thoại", *text)  # fmt: skip
+            assert code == 2 and f"act {verb}: cần --text" in err and "Traceback" not in err
+    code, _out, err = bientap("act", str(item.id), "approve", "--as", "uvgiaoduc", "--reason", "x")
+    assert code == 2 and "--as: không có thành viên 'uvgiaoduc'" in err
+    assert "có phải uv-giao-duc?" in err
+    assert bientap.json("show", item.tracking_code) == before
+    code, _out, err = bientap("dismiss", "999", "--reason", "thư rác")
+    assert code == 1 and "999: không có bài này (no such item)" in err

@@ -723,7 +723,7 @@ def test_broken_board_file_error_names_file_key_and_problem(
 
 def test_missing_board_file_is_named(tmp_path: Path) -> None:
     path = tmp_path / "khong-co.toml"
-    with pytest.raises(ConfigError, match=re.escape(f"{path}: cannot read")):
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: không đọc được (cannot read)")):
         load_board(path)
 
 
@@ -738,7 +738,7 @@ def test_publish_sections_name_known_fields(tmp_path: Path) -> None:
 def test_a_board_file_not_in_utf8_is_named(tmp_path: Path) -> None:
     path = tmp_path / "hong.toml"
     path.write_bytes(MINIMAL.encode("utf-16"))
-    with pytest.raises(ConfigError, match=re.escape(f"{path}: not UTF-8 text")):
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: không phải văn bản UTF-8")):
         load_board(path)
 
 

@@ -310,3 +310,52 @@ def test_several_boards_and_mailboxes_in_one_deployment(tmp_path: Path) -> None:
     listed = _run([str(BIN / "bientap"), "--config", str(folder), "list", "--json"], tmp_path)
     found = sorted((i["board"], i["title"]) for i in json.loads(listed.stdout))
     assert found == [("a", "Tin A"), ("b", "Tin B"), ("b", "Tin B2")]
+
+
+def test_the_daemon_speaks_vietnamese_on_any_terminal_and_stops_on_ctrl_c(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """LANG=C without Python's UTF-8 mode: the daemon's refusal is written in UTF-8, not in
+    escapes (\\u1ed7i). Ctrl-C while it starts or runs --once: a line, exit 130."""
+    ascii_locale = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0"}
+    missing = tmp_path / "cau-hinh"
+    ran = _run(
+        [sys.executable, "run_pipeline.py", "--config", str(missing)], tmp_path, **ascii_locale
+    )
+    assert ran.returncode == 2 and "Lỗi cấu hình (configuration error)" in ran.stderr
+    import run_pipeline
+
+    def interrupted(*_args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setenv("BIENTAP_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("BIENTAP_DATABASE_URL", f"sqlite:///{tmp_path}/bientap.db")
+    monkeypatch.setattr(run_pipeline, "_once", interrupted)
+    try:
+        code = run_pipeline.main(["--config", str(REPO / "config" / "demo.toml"), "--once"])
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C reached the operator as a traceback")
+    assert code == 130
+    assert capsys.readouterr().err.endswith("Đã dừng (interrupted by Ctrl-C)\n")
+
+
+def test_a_database_gone_at_the_stop_leaves_the_leases_to_lapse_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The database went away (or Ctrl-C left it locked) as the daemon stopped: handing
+    back its leases fails, and says so; the run's own exit stands."""
+    from sqlalchemy.exc import OperationalError
+
+    import run_pipeline
+    from pipeline.claims import Crew
+
+    def locked(*_args: object) -> None:
+        raise OperationalError("UPDATE lease", {}, Exception("database is locked"))
+
+    monkeypatch.setenv("BIENTAP_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("BIENTAP_DATABASE_URL", f"sqlite:///{tmp_path}/bientap.db")
+    monkeypatch.setattr(Crew, "let_go", locked)
+    assert run_pipeline.main(["--config", str(REPO / "config" / "demo.toml"), "--once"]) == 0
+    err = capsys.readouterr().err
+    assert "leases and claims not handed back (database is locked)" in err
+    assert "Traceback" not in err

@@ -483,6 +483,29 @@ def test_periods_read_as_the_board_writes_them() -> None:
     assert periods.last_ended("half_year", at("2026-06-30 23:59"), tz).label == "2025-H2"
     with pytest.raises(periods.PeriodError):
         periods.parse("2026-H3", tz)
+    for typo in ("0000", "9999-H2", "0026-05"):  # years no period can be made of
+        with pytest.raises(periods.PeriodError):
+            periods.parse(typo, tz)
+
+
+def test_report_days_as_staff_type_them_and_reasons_on_record(
+    deployment: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, _sessions, _board = deployment
+    out = tmp_path / "out"
+    days = ("--from", "01/01/2026", "--to", "30/06/2026")
+    assert cli(folder, "report", "royalty", *days, "--out", str(out), "--format", "csv") == 0
+    assert "6 tin, bài" in capsys.readouterr().out
+    refused = (
+        ("report", "activity", "--from", "0001-01-01", "--to", "2026-06-30", "--out", str(out)),
+        ("report", "approve-royalty", "--period", "2026-H1", "--as", "truong-ban", "--reason", " "),
+    )
+    for argv in refused:
+        with pytest.raises(SystemExit) as exited:
+            cli(folder, *argv)
+        assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "năm phải từ 1900 đến 9998" in err and "cần ghi lý do" in err
 
 
 def test_text_from_mail_is_never_a_formula(deployment: Any, tmp_path: Path) -> None:

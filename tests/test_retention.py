@@ -243,7 +243,8 @@ def test_purge_from_the_command_line(
     assert "đã ẩn danh (anonymised)" in capsys.readouterr().out
     assert "board=demo: personal data purged before" in caplog.text
     assert mentions(world.db_url, SENDER) == []
-    assert bientap("--config", config, "purge", "--board", "khong-co") == 1
+    assert bientap("--config", config, "purge", "--board", "khong-co") == 2  # as elsewhere
+    assert "--board: không có ban biên tập 'khong-co'" in capsys.readouterr().err
     assert cli.main(["--database-url", world.db_url, "audit", "verify"]) == 0
     assert State.PUBLISHED in {i.state for i in world.rig.items()}
 

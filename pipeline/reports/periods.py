@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 ROMAN = ("I", "II", "III", "IV")
 MONTHS: dict[str, int] = {"month": 1, "quarter": 3, "half_year": 6, "year": 12}
+YEARS = range(1900, 9999)  # years a period or a day typed by staff may fall in (9999 has no end)
 
 
 class PeriodError(ValueError):
@@ -73,7 +74,7 @@ def parse(text: str, tz: str) -> Period:
     """``2026``, ``2026-H1``, ``2026-Q3`` or ``2026-05`` in the board's zone ``tz``."""
     for pattern, kind in _FORMS:
         found = pattern.match(text.strip())
-        if found:
+        if found and int(found.group(1)) in YEARS:
             index = int(found.group(2)) if kind != "year" else 1
             return _calendar(kind, int(found.group(1)), index, ZoneInfo(tz))
     raise PeriodError(
