@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -312,8 +314,23 @@ def test_several_boards_and_mailboxes_in_one_deployment(tmp_path: Path) -> None:
     assert found == [("a", "Tin A"), ("b", "Tin B"), ("b", "Tin B2")]
 
 
+@pytest.fixture
+def in_process() -> Iterator[None]:
+    """``run_pipeline.main`` called in the test sets the logging up on the test's own
+    stderr, closed after it: the test run's logging is put back, else every later log
+    line fails («I/O operation on closed file»)."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    yield
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])
+
+
 def test_the_daemon_speaks_vietnamese_on_any_terminal_and_stops_on_ctrl_c(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    in_process: None,
 ) -> None:
     """LANG=C without Python's UTF-8 mode: the daemon's refusal is written in UTF-8, not in
     escapes (\\u1ed7i). Ctrl-C while it starts or runs --once: a line, exit 130."""
@@ -340,7 +357,10 @@ def test_the_daemon_speaks_vietnamese_on_any_terminal_and_stops_on_ctrl_c(
 
 
 def test_a_database_gone_at_the_stop_leaves_the_leases_to_lapse_without_a_traceback(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    in_process: None,
 ) -> None:
     """The database went away (or Ctrl-C left it locked) as the daemon stopped: handing
     back its leases fails, and says so; the run's own exit stands."""
