@@ -144,7 +144,11 @@ class ImapSource:
             or time.monotonic() - self._selected_at > self.reselect_seconds
         ):
             return False
-        self._call("noop")
+        try:
+            self._call("noop")
+        except TransientError as exc:  # a server restarted, an idle session timed out:
+            log.info("%s: %s; connecting again", self.name, exc)  # no failure for that
+            return False  # the pass selects the folder on a new connection
         return not self._changed
 
     def poll(self, cursor: Cursor) -> Iterator[list[Fetched]]:

@@ -328,22 +328,39 @@ def test_a_mailbox_closed_and_taken_again_files_its_mail(
     assert len(dovecot.messages(imap_user.name, "Đã xử lý")) == 1
 
 
-def test_a_dropped_connection_is_retried_and_nothing_is_lost(
+def test_a_dropped_connection_is_taken_up_again_at_once_and_nothing_is_lost(
     deploy, dovecot: Dovecot, imap_user: ImapAccount, smtp_sink: SmtpSink
 ) -> None:
+    """The server closed the session kept between passes (it restarted; Exchange and
+    others end idle sessions after minutes): the next pass connects again and reads the
+    new mail, with no error shown and no wait. A server that does not answer at all is
+    a failure, retried with backoff."""
     d, watcher = deploy()
     dovecot.append(imap_user.name, article_mail(SENDER, BOARD_BOX, message_id="<a@x>"))
     assert watcher.run_once() is not None
-    client = watcher.runner.source._client
-    client._imap.sock.shutdown(socket.SHUT_RDWR)  # the connection drops
+    source = watcher.runner.source
+    source._client._imap.sock.shutdown(socket.SHUT_RDWR)  # the connection drops
     dovecot.append(
         imap_user.name, article_mail(SENDER, BOARD_BOX, "Tin thứ hai", message_id="<b@x>")
     )
+    assert watcher.run_once() is not None and watcher.failures == 0
+    assert [i.message_id for i in _items(d)] == ["a@x", "b@x"]
+    source._client._imap.sock.shutdown(socket.SHUT_RDWR)
+    port, source.port = source.port, _closed_port()  # and nobody answers any more
+    dovecot.append(
+        imap_user.name, article_mail(SENDER, BOARD_BOX, "Tin thứ ba", message_id="<c@x>")
+    )
     assert watcher.run_once() is None  # a transient failure, recorded with backoff
     assert watcher.failures == 1 and watcher.retry_at > 0
-    watcher.retry_at = 0  # the backoff has passed
+    source.port, watcher.retry_at = port, 0  # the server is back, the backoff has passed
     assert watcher.run_once() is not None
-    assert [i.message_id for i in _items(d)] == ["a@x", "b@x"]
+    assert [i.message_id for i in _items(d)] == ["a@x", "b@x", "c@x"]
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # closed again once the socket is
 
 
 def test_bad_credentials_are_reported_not_fatal(
