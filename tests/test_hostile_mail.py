@@ -259,6 +259,14 @@ def test_a_reply_of_many_bracketed_addresses_is_read(board: Board, tmp_path: Pat
     assert result.reply is not None and isinstance(result.reply.command, Unreadable)
 
 
+def test_a_reply_of_a_megabyte_of_words_without_a_command_is_read() -> None:
+    """A command written inside a line is looked for to say so; every word was asked of
+    every command pattern: a reply's megabyte of words took 14 s (under a second now)."""
+    with within(5):
+        command = read_command("Em gửi lại bài ạ " * (MAX_TEXT_CHARS // 17) + "duyệt")
+    assert isinstance(command, Unreadable) and "“duyệt” nhưng không ở đầu dòng" in command.reason
+
+
 def test_a_forward_to_a_bracketed_name_of_any_length_is_read() -> None:
     with within():
         command = read_command("CHUYỂN " + "<" * 300_000 + "Nam" + ">" * 300_000)
