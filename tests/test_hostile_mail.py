@@ -14,7 +14,7 @@ from pathlib import Path
 import docx
 import pytest
 
-from pipeline import byline, dedup, reading
+from pipeline import audit, byline, dedup, reading, retention
 from pipeline.checks import Facts, security_marking
 from pipeline.classify import Sender
 from pipeline.commands import Unreadable, Verb, fresh_text, read_command
@@ -265,6 +265,19 @@ def test_a_reply_of_a_megabyte_of_words_without_a_command_is_read() -> None:
     with within(5):
         command = read_command("Em gửi lại bài ạ " * (MAX_TEXT_CHARS // 17) + "duyệt")
     assert isinstance(command, Unreadable) and "“duyệt” nhưng không ở đầu dòng" in command.reason
+
+
+def test_a_reason_of_one_long_word_is_sealed_and_scrubbed(board: Board) -> None:
+    """A reviewer's reason («TỪ CHỐI: …», any length by mail) goes on the record, and the
+    record is looked through for addresses when it is sealed and when personal data is
+    purged: the pattern tried each letter of a word against the rest of it, 100,000 letters
+    took 14 s of the daemon's own time, a megabyte hours."""
+    reason = "a" * MAX_TEXT_CHARS + " lê.an@gmail.com, " + board.members[0].email
+    with within():
+        found = audit.addresses("", {"reason": reason})
+        scrubbed = retention._scrub_text(reason, {board.members[0].email.lower()})
+    assert found == {"lê.an@gmail.com", board.members[0].email.lower()}
+    assert scrubbed.endswith(f" {retention.ANONYMOUS}, {board.members[0].email}")
 
 
 def test_a_forward_to_a_bracketed_name_of_any_length_is_read() -> None:
