@@ -114,6 +114,15 @@ def test_a_line_of_no_break_spaces_is_made_html_in_linear_time() -> None:
     assert html.count("&nbsp;") == 500_000 and html.count("&amp;") == 500_000
 
 
+def test_a_link_followed_by_a_run_of_brackets_is_made_html(board: Board, tmp_path: Path) -> None:
+    """A plain-text link loses the punctuation after it, but a closing bracket of its own:
+    each character was cut off the link in turn and its brackets counted again, so 100,000
+    ")" after a link took 4 s, a mail's megabyte of them minutes."""
+    body = "Xem http://sgddt.demo.bientap.vn/tin" + ")" * (MAX_TEXT_CHARS - 40)
+    result = read(board, tmp_path, mail(body, "text/plain; charset=utf-8"))
+    assert '<a href="http://sgddt.demo.bientap.vn/tin" ' in result.html
+
+
 def test_an_html_body_over_the_bound_is_cut_and_said_so() -> None:
     """25 MB of "<br>" held a reader for many minutes and gigabytes. A body over
     MAX_HTML_CHARS is cut (pictures pasted as data: URLs go first) and the cut is a defect
