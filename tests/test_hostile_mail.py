@@ -19,6 +19,7 @@ from pipeline.checks import Facts, security_marking
 from pipeline.classify import Sender
 from pipeline.commands import Unreadable, Verb, fresh_text, read_command
 from pipeline.config import Board, load_board
+from pipeline.diffing import text_diff_html
 from pipeline.docmeta import classify_submission
 from pipeline.docx import docx_to_html
 from pipeline.files import FileStore
@@ -307,6 +308,15 @@ def test_a_reply_of_a_megabyte_of_words_without_a_command_is_read() -> None:
     with within(5):
         command = read_command("Em gửi lại bài ạ " * (MAX_TEXT_CHARS // 17) + "duyệt")
     assert isinstance(command, Unreadable) and "“duyệt” nhưng không ở đầu dòng" in command.reason
+
+
+def test_a_correction_of_many_repeated_lines_is_compared_with_the_item() -> None:
+    """A sender's new version is shown to the reviewers against the old, line by line:
+    lines are matched in time cubic in them at worst, and 3,000 lines of one word against
+    their correction with a line added after each took minutes of the daemon's time."""
+    with within():
+        html = text_diff_html("Tin\n" * 3000, "Tin\nMới\n" * 1500)
+    assert "Mới" in html and "Tin" in html
 
 
 def test_a_reason_of_one_long_word_is_sealed_and_scrubbed(board: Board) -> None:
