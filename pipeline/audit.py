@@ -25,6 +25,7 @@ import re
 import secrets
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,18 +41,38 @@ _locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 
 REDACTION = "personal-data-purged"  # its detail["redacted"]: [[seq, sealed hash, digest]…]
 SALT = "_salt"
-ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+# An address: a run of the characters of its local part, "@", a domain with a dot.
+_LOCAL_RUN = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+")
+_AT_DOMAIN = re.compile(r"@[\w-]+(?:\.[\w-]+)+")
 NOT_PERSONAL = frozenset({"message_id", SALT})  # Message-IDs look like addresses: no one's
+
+
+def address_spans(text: str) -> Iterator[tuple[int, int]]:
+    """Where the addresses of ``text`` begin and end, left to right. Each run of local-part
+    characters is read once: an address begins at a run's start (or where the one before it
+    ended) and the run ends at its "@". One pattern for the whole tried each character of a
+    run against the rest of it: a reviewer's reason of 100,000 letters took 14 s to seal."""
+    end = 0
+    for run in _LOCAL_RUN.finditer(text):
+        start = max(run.start(), end)
+        domain = _AT_DOMAIN.match(text, run.end()) if start < run.end() else None
+        if domain is not None:
+            yield start, domain.end()
+            end = domain.end()
+
+
+def find_addresses(text: str) -> list[str]:
+    return [text[start:end] for start, end in address_spans(text)]
 
 
 def addresses(actor: str, detail: Any) -> set[str]:
     """The e-mail addresses an event's actor and detail hold (lower case)."""
-    found = {a.lower() for a in ADDRESS.findall(actor)}
+    found = {a.lower() for a in find_addresses(actor)}
     stack = [detail]
     while stack:
         value = stack.pop()
         if isinstance(value, str):
-            found.update(a.lower() for a in ADDRESS.findall(value))
+            found.update(a.lower() for a in find_addresses(value))
         elif isinstance(value, dict):
             stack.extend(v for k, v in value.items() if k not in NOT_PERSONAL)
         elif isinstance(value, list):

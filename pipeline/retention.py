@@ -92,9 +92,12 @@ def _known(board: Board) -> set[str]:
 
 
 def _scrub_text(value: str, known: set[str]) -> str:
-    return audit.ADDRESS.sub(
-        lambda m: m.group() if m.group().lower() in known else ANONYMOUS, value
-    )
+    out, last = [], 0
+    for start, end in audit.address_spans(value):
+        address = value[start:end]
+        out += [value[last:start], address if address.lower() in known else ANONYMOUS]
+        last = end
+    return "".join([*out, value[last:]])
 
 
 def _scrub(value: Any, known: set[str]) -> Any:

@@ -721,16 +721,26 @@ _URL_RE = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
 _URL_TRAILING = ".,;:!?)]}'\""
 
 
+def _without_trailing(url: str) -> str:
+    """``url`` without the punctuation that ends the sentence around it, but a closing
+    parenthesis that belongs to it (Wikipedia style). One pass from the end: cut a character
+    at a time, and its brackets counted again each time, 100,000 ")" took 4 s."""
+    opening, closing = url.count("("), url.count(")")  # "(" is never cut: opening stays
+    end = len(url)
+    while end and url[end - 1] in _URL_TRAILING:
+        if url[end - 1] == ")":
+            if opening >= closing:
+                break
+            closing -= 1
+        end -= 1
+    return url[:end]
+
+
 def _linkify_line(line: str) -> str:
     out: list[str] = []
     pos = 0
     for match in _URL_RE.finditer(line):
-        url = match.group(0)
-        while url and url[-1] in _URL_TRAILING:
-            # Keep a closing parenthesis that belongs to the URL (Wikipedia style).
-            if url[-1] == ")" and url.count("(") >= url.count(")"):
-                break
-            url = url[:-1]
+        url = _without_trailing(match.group(0))
         if len(url) <= len("https://"):
             continue
         start = match.start()

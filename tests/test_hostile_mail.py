@@ -8,19 +8,25 @@ generous alarm stops one that hangs again, or the work a stage does is shown bou
 from __future__ import annotations
 
 import re
+from io import BytesIO
 from pathlib import Path
 
+import docx
 import pytest
 
-from pipeline import byline, dedup, reading
+from pipeline import audit, byline, dedup, reading, retention
 from pipeline.checks import Facts, security_marking
 from pipeline.classify import Sender
 from pipeline.commands import Unreadable, Verb, fresh_text, read_command
 from pipeline.config import Board, load_board
+from pipeline.diffing import text_diff_html
+from pipeline.docmeta import classify_submission
+from pipeline.docx import docx_to_html
 from pipeline.files import FileStore
 from pipeline.flowed import unflow
 from pipeline.parsing import MAX_BODY_BYTES, MAX_HTML_CHARS, MAX_TEXT_CHARS, parse_message
 from pipeline.sanitize import MAX_DEPTH, sanitize_html, text_to_html
+from pipeline.vietnamese import encode_legacy
 from tests.helpers import CONFIG, within
 
 
@@ -110,6 +116,15 @@ def test_a_line_of_no_break_spaces_is_made_html_in_linear_time() -> None:
     assert html.count("&nbsp;") == 500_000 and html.count("&amp;") == 500_000
 
 
+def test_a_link_followed_by_a_run_of_brackets_is_made_html(board: Board, tmp_path: Path) -> None:
+    """A plain-text link loses the punctuation after it, but a closing bracket of its own:
+    each character was cut off the link in turn and its brackets counted again, so 100,000
+    ")" after a link took 4 s, a mail's megabyte of them minutes."""
+    body = "Xem http://sgddt.demo.bientap.vn/tin" + ")" * (MAX_TEXT_CHARS - 40)
+    result = read(board, tmp_path, mail(body, "text/plain; charset=utf-8"))
+    assert '<a href="http://sgddt.demo.bientap.vn/tin" ' in result.html
+
+
 def test_an_html_body_over_the_bound_is_cut_and_said_so() -> None:
     """25 MB of "<br>" held a reader for many minutes and gigabytes. A body over
     MAX_HTML_CHARS is cut (pictures pasted as data: URLs go first) and the cut is a defect
@@ -165,6 +180,19 @@ def test_a_flowed_paragraph_of_many_lines_is_joined_in_linear_time() -> None:
     assert text == "từ " * 400_000
 
 
+@pytest.mark.parametrize(
+    ("text", "delsp"), [("số \n" + "\n" * 400_000, False), ("Tin \n" + "  \n" * 400_000, True)]
+)
+def test_a_flowed_line_before_many_empty_ones_is_joined_in_linear_time(
+    text: str, delsp: bool
+) -> None:
+    """A flowed line as long as a signature separator ("số ") was joined again at each
+    empty line after it, to be compared with "-- "; with DelSp each line looked back past
+    the empty ones before it for the last character: 100,000 lines took 10 s and 40 s."""
+    with within():
+        assert unflow(text, delsp=delsp) == text.split()[0] + ("" if delsp else " ")
+
+
 def test_a_subject_of_open_brackets_is_checked(board: Board) -> None:
     """The security check looked for the end of a tag from each "[" to the end of the
     title: a subject of 60,000 "[" took half a minute, the title of a forwarded one more."""
@@ -185,6 +213,28 @@ def test_a_subject_of_open_brackets_is_checked(board: Board) -> None:
     assert flag is not None and flag.code == "security-marking"
 
 
+def test_a_degree_label_before_many_line_breaks_is_checked(board: Board) -> None:
+    """ "Độ mật:" is read with the blanks around its colon: two runs of them split a run of
+    blanks in every way, 10,000 line breaks after the label took 7 s in a Word file's
+    opening (cut to 3,000 characters there, so under a second a file, but each file)."""
+    facts = Facts(
+        board=board,
+        sender=Sender(None, None),
+        title="[MẬT] Tin",
+        text="",
+        byline=None,
+        file_names=(),
+        oversized=(),
+        duplicate_of=None,
+        legacy_encoding=None,
+        remote_images=(),
+        attached_heads=("Độ mật" + "\n" * 100_000,),
+    )
+    with within():
+        flag = security_marking(facts)
+    assert flag is not None and flag.code == "security-marking"
+
+
 @pytest.mark.parametrize("line", ["a{}b", "Tác giả: a{}b", "Tin: a{}b\n" * 3000])
 def test_lines_of_spaces_are_read_for_a_byline(line: str) -> None:
     """A byline's patterns tried each space of a run against the rest of the line: a
@@ -196,11 +246,48 @@ def test_lines_of_spaces_are_read_for_a_byline(line: str) -> None:
     assert found.author in (None, "a" + spaces + "b")
 
 
+def test_an_eight_bit_body_of_one_long_word_is_decoded(board: Board, tmp_path: Path) -> None:
+    """Which code page an 8-bit body is in is told by its Vietnamese words, found by a
+    pattern that tried each letter of a word without a Vietnamese letter against the rest
+    of it: 100,000 "µ" took minutes, a mail's megabyte hours."""
+    body = "Tin văn hóa ".encode("cp1258") + b"\xb5" * MAX_TEXT_CHARS
+    result = read(board, tmp_path, mail(body, "text/plain; charset=windows-1258"))
+    assert result.outcome == "submission" and result.text.startswith("Tin văn hóa µµµ")
+
+
 def test_a_text_of_digits_is_sketched_for_duplicates() -> None:
     """The days a text names were looked for from each digit of a run to its end: 40,000
     digits took 20 s, and a mail's megabyte of them hours."""
     with within():
         assert dedup.days("1" * MAX_TEXT_CHARS + " 20/3 và 5 tháng 11") == {(20, 3), (5, 11)}
+
+
+# --------------------------------------------------------------------------- Word files
+
+
+def test_a_word_file_naming_a_legacy_font_of_any_length_is_read() -> None:
+    """Whether a TCVN3 font draws capitals is read from its name without the styles that
+    end it (".VnTimeH Bold"): a pattern anchored at the name's end tried each separator of
+    a run of them, and a name 10,000 characters long took 12 s for each run in it."""
+    document = docx.Document()
+    paragraph = document.add_paragraph()
+    paragraph.add_run(encode_legacy("Thông báo ", "tcvn3")).font.name = ".VnTime"
+    paragraph.add_run(encode_legacy("khẩn", "tcvn3")).font.name = ".VnTime" + ", -" * 20_000 + "x"
+    buffer = BytesIO()
+    document.save(buffer)
+    with within():
+        article = docx_to_html(buffer.getvalue())
+    assert "Thông báo khẩn" in article.html
+
+
+def test_a_document_named_by_digits_of_any_length_is_classified() -> None:
+    """A file named like a document's symbol ("52_STP-VP.pdf") makes a submission an
+    official document; the pattern was tried from each digit of a name: 30,000 took 4 s
+    (names are cut to 180 characters when a mail is read, but not by this function)."""
+    types = [("1" * 200_000 + "_STP.pdf", "application/pdf")]
+    with within():
+        kind, _document = classify_submission("Gửi tài liệu", "", types)
+    assert kind == classify_submission("Gửi tài liệu", "", [("1_STP.pdf", "application/pdf")])[0]
 
 
 # --------------------------------------------------------------------------- replies
@@ -213,6 +300,36 @@ def test_a_reply_of_many_bracketed_addresses_is_read(board: Board, tmp_path: Pat
     result = read(board, tmp_path, raw)
     assert result.outcome == "submission"
     assert result.reply is not None and isinstance(result.reply.command, Unreadable)
+
+
+def test_a_reply_of_a_megabyte_of_words_without_a_command_is_read() -> None:
+    """A command written inside a line is looked for to say so; every word was asked of
+    every command pattern: a reply's megabyte of words took 14 s (under a second now)."""
+    with within(5):
+        command = read_command("Em gửi lại bài ạ " * (MAX_TEXT_CHARS // 17) + "duyệt")
+    assert isinstance(command, Unreadable) and "“duyệt” nhưng không ở đầu dòng" in command.reason
+
+
+def test_a_correction_of_many_repeated_lines_is_compared_with_the_item() -> None:
+    """A sender's new version is shown to the reviewers against the old, line by line:
+    lines are matched in time cubic in them at worst, and 3,000 lines of one word against
+    their correction with a line added after each took minutes of the daemon's time."""
+    with within():
+        html = text_diff_html("Tin\n" * 3000, "Tin\nMới\n" * 1500)
+    assert "Mới" in html and "Tin" in html
+
+
+def test_a_reason_of_one_long_word_is_sealed_and_scrubbed(board: Board) -> None:
+    """A reviewer's reason («TỪ CHỐI: …», any length by mail) goes on the record, and the
+    record is looked through for addresses when it is sealed and when personal data is
+    purged: the pattern tried each letter of a word against the rest of it, 100,000 letters
+    took 14 s of the daemon's own time, a megabyte hours."""
+    reason = "a" * MAX_TEXT_CHARS + " lê.an@gmail.com, " + board.members[0].email
+    with within():
+        found = audit.addresses("", {"reason": reason})
+        scrubbed = retention._scrub_text(reason, {board.members[0].email.lower()})
+    assert found == {"lê.an@gmail.com", board.members[0].email.lower()}
+    assert scrubbed.endswith(f" {retention.ANONYMOUS}, {board.members[0].email}")
 
 
 def test_a_forward_to_a_bracketed_name_of_any_length_is_read() -> None:
