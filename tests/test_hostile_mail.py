@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import docx
 import pytest
@@ -193,13 +194,12 @@ def test_a_flowed_line_before_many_empty_ones_is_joined_in_linear_time(
         assert unflow(text, delsp=delsp) == text.split()[0] + ("" if delsp else " ")
 
 
-def test_a_subject_of_open_brackets_is_checked(board: Board) -> None:
-    """The security check looked for the end of a tag from each "[" to the end of the
-    title: a subject of 60,000 "[" took half a minute, the title of a forwarded one more."""
-    facts = Facts(
+def _titled(board: Board, title: str, **more: Any) -> Facts:
+    """What the checks know of a mail with ``title`` and nothing else (``more`` aside)."""
+    return Facts(
         board=board,
         sender=Sender(None, None),
-        title="[MẬT] tin " + "[" * 300_000,
+        title=title,
         text="",
         byline=None,
         file_names=(),
@@ -207,9 +207,15 @@ def test_a_subject_of_open_brackets_is_checked(board: Board) -> None:
         duplicate_of=None,
         legacy_encoding=None,
         remote_images=(),
+        **more,
     )
+
+
+def test_a_subject_of_open_brackets_is_checked(board: Board) -> None:
+    """The security check looked for the end of a tag from each "[" to the end of the
+    title: a subject of 60,000 "[" took half a minute, the title of a forwarded one more."""
     with within():
-        flag = security_marking(facts)
+        flag = security_marking(_titled(board, "[MẬT] tin " + "[" * 300_000))
     assert flag is not None and flag.code == "security-marking"
 
 
@@ -217,19 +223,7 @@ def test_a_degree_label_before_many_line_breaks_is_checked(board: Board) -> None
     """ "Độ mật:" is read with the blanks around its colon: two runs of them split a run of
     blanks in every way, 10,000 line breaks after the label took 7 s in a Word file's
     opening (cut to 3,000 characters there, so under a second a file, but each file)."""
-    facts = Facts(
-        board=board,
-        sender=Sender(None, None),
-        title="[MẬT] Tin",
-        text="",
-        byline=None,
-        file_names=(),
-        oversized=(),
-        duplicate_of=None,
-        legacy_encoding=None,
-        remote_images=(),
-        attached_heads=("Độ mật" + "\n" * 100_000,),
-    )
+    facts = _titled(board, "[MẬT] Tin", attached_heads=("Độ mật" + "\n" * 100_000,))
     with within():
         flag = security_marking(facts)
     assert flag is not None and flag.code == "security-marking"
