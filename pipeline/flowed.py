@@ -32,8 +32,11 @@ def unflow(text: str, *, delsp: bool = False) -> str:
         depth = len(raw) - len(raw.lstrip(">"))
         line = raw[depth:]
         line = line[1:] if line.startswith(" ") else line  # space-stuffed
-        if open_depth is not None and open_depth != depth:
-            out.append(_quoted(open_depth, "".join(pieces)))  # it ends at a change of depth
+        if open_depth is not None and (open_depth != depth or not line):
+            # it ends at a change of depth, and at an empty line, which stays one: the
+            # paragraph's last line ended in a space typed ("Xin chào ⎵", then a blank
+            # line), and the next paragraph was run into it
+            out.append(_quoted(open_depth, "".join(pieces)))
             pieces, open_depth, length, last = [], None, 0, ""
         if line:  # no empty piece is kept: the pieces of a separator are then 3 at most
             pieces.append(line)

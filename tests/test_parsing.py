@@ -672,6 +672,25 @@ def test_flowed_plain_text_is_read_as_typed(delsp: bool) -> None:
     assert ">> Thư trước ở đây" in text
 
 
+@pytest.mark.parametrize("delsp", [False, True])
+def test_a_flowed_paragraph_ending_in_a_space_typed_is_not_run_into_the_next(
+    delsp: bool,
+) -> None:
+    """The last line of a paragraph ended in a space the sender typed, then a blank line:
+    the next paragraph was joined to it, two paragraphs published as one line."""
+    soft = "  " if delsp else " "
+    body = f"Xin chào các bạn{soft}\r\n\r\nĐoạn hai của bài.\r\n"
+    raw = (
+        "From: a@so.example\r\nTo: b@so.example\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=utf-8; format=flowed"
+        + ("; delsp=yes" if delsp else "")
+        + "\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        + body
+    ).encode()
+    paragraphs = [p.strip() for p in parse_message(raw).text_body.split("\n\n")]
+    assert paragraphs[:2] == ["Xin chào các bạn", "Đoạn hai của bài."]
+
+
 def test_reference_date_utc_conversion() -> None:
     mail = parse(envelope(MIMEText("x", "plain", "utf-8")))
     assert mail.date is not None
