@@ -26,6 +26,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import CData, PageElement
@@ -47,6 +48,11 @@ class Verb(StrEnum):
 class Command:
     verb: Verb
     text: str | None  # reason (reject), what to fix (changes), target (forward); None: approve
+
+
+# What a reviewer writes with a command (a reason, what to fix), by mail or on the page:
+# the record keeps it, and the sender is sent it.
+MAX_REASON_CHARS: Final = 5000
 
 
 @dataclass(frozen=True)
@@ -567,6 +573,12 @@ def read_command(
             value = _forward_target(match.rest)
         else:
             value = _gather_text(lines, i, match.rest)
+        if value and len(value) > MAX_REASON_CHARS:
+            most = f"{MAX_REASON_CHARS:,}".replace(",", ".")
+            return Unreadable(
+                f"Nội dung ghi sau chữ “{_display(match.pattern)}” quá dài (tối đa {most} ký "
+                "tự, như trên trang duyệt); vui lòng trả lời lại ngắn gọn hơn."
+            )
         if value:
             return Command(rule.verb, value)
     pattern = found[0][1].pattern

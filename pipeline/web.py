@@ -50,7 +50,7 @@ from werkzeug.security import safe_join
 from werkzeug.wrappers import Response as BaseResponse
 
 from pipeline import diffing, metrics, review, writelock
-from pipeline.commands import Verb
+from pipeline.commands import MAX_REASON_CHARS, Verb
 from pipeline.config import Board, Member, parse_address
 from pipeline.files import FileStore
 from pipeline.models import (
@@ -83,7 +83,6 @@ SITE_CSP: Final = (
 SESSION_COOKIE: Final = "bientap_phien"
 SITE_PREFIX: Final = "/cong/"  # where make_app serves a static site
 MAX_REQUEST_BYTES: Final = 5 * 1024 * 1024  # an edited article, with room to spare
-MAX_REASON_CHARS: Final = 5000
 MAX_ID: Final = 2**63 - 1  # the database's largest id: a larger one in a path is no page
 FORM_ACTIONS: Final = ("approve", "edit", "changes", "reject", "forward", "withdraw")
 LIVE_ACTIONS: Final = ("withdraw", "edit")  # on a published item: withdraw or correct

@@ -6,7 +6,15 @@ import unicodedata
 
 import pytest
 
-from pipeline.commands import HELP_VI, Command, Unreadable, Verb, fresh_text, read_command
+from pipeline.commands import (
+    HELP_VI,
+    MAX_REASON_CHARS,
+    Command,
+    Unreadable,
+    Verb,
+    fresh_text,
+    read_command,
+)
 
 APPROVE = Command(Verb.APPROVE, None)
 
@@ -431,3 +439,14 @@ def test_help_lists_every_command() -> None:
     for word in ("DUYỆT", "TỪ CHỐI: <lý do>", "SỬA:", "CHUYỂN", "APPROVE", "REJECT", "FORWARD"):
         assert word in HELP_VI
     assert unicodedata.is_normalized("NFC", HELP_VI)
+
+
+def test_a_reason_longer_than_the_page_allows_is_asked_again_shorter() -> None:
+    """The review page refuses a reason over 5,000 characters; by mail one of a megabyte
+    went on record and into the sender's notice. Refused alike, saying why."""
+    reason = "Số liệu chưa khớp với báo cáo của Sở. " * 200  # 7,600 characters
+    refused = read_command(f"TỪ CHỐI: {reason}")
+    assert isinstance(refused, Unreadable) and "quá dài (tối đa 5.000 ký tự" in refused.reason
+    fits = reason[: MAX_REASON_CHARS - 100]
+    taken = read_command(f"YÊU CẦU SỬA: {fits}")
+    assert isinstance(taken, Command) and taken.verb is Verb.CHANGES
