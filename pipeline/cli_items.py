@@ -31,7 +31,9 @@ from pipeline.cli_common import (
 from pipeline.config import Board, ConfigError, load_boards
 from pipeline.docmeta import Kind
 from pipeline.models import (
+    PUB_STATE_LABELS,
     STATE_LABELS,
+    TASK_STATE_LABELS,
     Event,
     Publication,
     ReviewTask,
@@ -256,13 +258,26 @@ FACTS = (
 )
 
 
-def _table(title: str, rows: list[dict[str, Any]], columns: tuple[tuple[str, str], ...]) -> Table:
+def _table(
+    title: str,
+    rows: list[dict[str, Any]],
+    columns: tuple[tuple[str, str], ...],
+    states: dict[str, str] | None = None,
+) -> Table:
+    """``rows`` under ``columns``, a row's state named by ``states``."""
     table = Table(title=title, title_justify="left", expand=False)
     for heading, _key in columns:
         table.add_column(heading)
     for row in rows:
+        if states and "state" in row:
+            row = row | {"state": labelled(row["state"], states)}
         table.add_row(*(shown(key, row.get(key)) for _heading, key in columns))
     return table
+
+
+def labelled(state: str, labels: dict[str, str]) -> str:
+    """A state as staff name it, its code after it as ``--json`` and the logs give it."""
+    return f"{labels[state]} ({state})" if state in labels else state
 
 
 TIMES = {"created_at", "due_at", "at", "decided_at", "next_attempt_at"}  # ISO in the record
@@ -294,9 +309,10 @@ def render(data: dict[str, Any]) -> Group:
     if data["files"]:
         parts.append(_table("Tệp đính kèm", data["files"], FILE_COLUMNS))
     if data["review"]:
-        parts.append(_table("Duyệt", data["review"], REVIEW_COLUMNS))
+        parts.append(_table("Duyệt", data["review"], REVIEW_COLUMNS, TASK_STATE_LABELS))
     if data["publication"]:
-        parts.append(_table("Đăng trên cổng", [data["publication"]], PUBLICATION_COLUMNS))
+        publication = [data["publication"]]
+        parts.append(_table("Đăng trên cổng", publication, PUBLICATION_COLUMNS, PUB_STATE_LABELS))
     parts.append(_table("Lịch sử", data["history"], HISTORY_COLUMNS))
     return Group(*parts)
 

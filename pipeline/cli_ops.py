@@ -25,11 +25,12 @@ from pipeline.cli_common import (
     reason,
     text,
 )
-from pipeline.cli_items import publication_dict
+from pipeline.cli_items import labelled, publication_dict
 from pipeline.commands import Verb
 from pipeline.config import Board, ConfigError, load_boards
 from pipeline.metrics import known_boards
 from pipeline.models import (
+    PUB_STATE_LABELS,
     AuditHead,
     Event,
     OutgoingMail,
@@ -258,6 +259,7 @@ def publications(args: argparse.Namespace) -> int:
     for heading, _key, justify in PUBLICATION_COLUMNS:
         table.add_column(heading, justify=justify)
     for r in rows:
+        r = r | {"state": labelled(r["state"], PUB_STATE_LABELS)}
         table.add_row(*(text(r[key]) for _h, key, _j in PUBLICATION_COLUMNS))
     console().print(table)
     return 0

@@ -328,6 +328,16 @@ class TaskState(StrEnum):
     VOID = "void"  # the step was decided without it, or the item changed
 
 
+TASK_STATE_LABELS: dict[str, str] = {
+    TaskState.PENDING: "Chờ ý kiến",
+    TaskState.APPROVED: "Đồng ý",
+    TaskState.REJECTED: "Không duyệt",
+    TaskState.CHANGES: "Trả lại để sửa",
+    TaskState.FORWARDED: "Chuyển người khác",
+    TaskState.VOID: "Không còn hiệu lực",
+}
+
+
 class ReviewTask(Base):
     """One reviewer's seat at one step of one item's review."""
 
@@ -391,6 +401,19 @@ class PubState(StrEnum):
     DEAD = "dead"  # gave up: the operator was told why
     WITHDRAWING = "withdrawing"  # the head asked: to be taken off the portal
     WITHDRAWN = "withdrawn"
+
+
+PUB_STATE_LABELS: dict[str, str] = {
+    PubState.QUEUED: "Chờ đăng",
+    PubState.SENDING: "Đang gửi lên cổng",
+    PubState.PUBLISHED: "Đã đăng, chờ đối chiếu",
+    PubState.VERIFIED: "Đã đăng, đã đối chiếu",
+    PubState.MISMATCH: "Bài trên cổng khác bản duyệt",
+    PubState.CHECKING: "Chờ người đối chiếu",
+    PubState.DEAD: "Không đăng được",
+    PubState.WITHDRAWING: "Đang gỡ khỏi cổng",
+    PubState.WITHDRAWN: "Đã gỡ khỏi cổng",
+}
 
 
 class Publication(Base):

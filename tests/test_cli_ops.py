@@ -150,6 +150,7 @@ def test_show_lays_an_item_out_and_keeps_its_json(rig: Rig, bientap: Bientap) ->
     assert code == 0
     for shown in (item.tracking_code, item.title, "Lương Thế Vinh", "Chờ duyệt", "Lịch sử"):
         assert shown in out
+    assert "Chờ ý kiến (pending)" in " ".join(out.split())  # a seat's state as staff name it
     code, _out, err = bientap("show", "BT-000000-NONE00")
     assert code == 1 and "Không có bài BT-000000-NONE00" in err
 

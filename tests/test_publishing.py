@@ -393,7 +393,8 @@ def test_refused_credentials_park_the_item_and_tell_the_operator(
         m.email for m in secretary
     }
     assert cli.main(["--database-url", db_url, "publications", "--state", "dead"]) == 0
-    assert "Sai thông tin xác thực" in capsys.readouterr().out
+    listed = " ".join(capsys.readouterr().out.split())
+    assert "Sai thông tin xác thực" in listed and "Không đăng được (dead)" in listed
     portal.faults.refuse = False
     assert cli.main(["--database-url", db_url, "retry", item.tracking_code]) == 0
     drain(outlet, clock, 2)
