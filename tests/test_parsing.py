@@ -647,6 +647,17 @@ def test_real_mail_corpus_is_present() -> None:
     assert len(list(REAL_MAIL.glob("*.eml"))) >= 20
 
 
+def _flowed(body: str, delsp: bool) -> bytes:
+    """A plain-text mail sent as format=flowed (``delsp``: DelSp=yes)."""
+    return (
+        "From: a@so.example\r\nTo: b@so.example\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=utf-8; format=flowed"
+        + ("; delsp=yes" if delsp else "")
+        + "\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        + body
+    ).encode()
+
+
 @pytest.mark.parametrize("delsp", [False, True])
 def test_flowed_plain_text_is_read_as_typed(delsp: bool) -> None:
     """Roundcube, Thunderbird and Apple Mail break plain text at their width, each line that
@@ -660,14 +671,7 @@ def test_flowed_plain_text_is_read_as_typed(delsp: bool) -> None:
     cut = [" ".join(words[:12]), " ".join(words[12:24]), " ".join(words[24:])]
     soft = "  \r\n" if delsp else " \r\n"  # DelSp=yes: the client added one space more
     body = soft.join(cut) + "\r\n\r\n>> Thư trước" + soft + ">> ở đây\r\n"
-    raw = (
-        "From: a@so.example\r\nTo: b@so.example\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
-        "Content-Type: text/plain; charset=utf-8; format=flowed"
-        + ("; delsp=yes" if delsp else "")
-        + "\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
-        + body
-    ).encode()
-    text = parse_message(raw).text_body
+    text = parse_message(_flowed(body, delsp)).text_body
     assert text.split("\n")[0] == typed
     assert ">> Thư trước ở đây" in text
 
@@ -680,14 +684,7 @@ def test_a_flowed_paragraph_ending_in_a_space_typed_is_not_run_into_the_next(
     the next paragraph was joined to it, two paragraphs published as one line."""
     soft = "  " if delsp else " "
     body = f"Xin chào các bạn{soft}\r\n\r\nĐoạn hai của bài.\r\n"
-    raw = (
-        "From: a@so.example\r\nTo: b@so.example\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
-        "Content-Type: text/plain; charset=utf-8; format=flowed"
-        + ("; delsp=yes" if delsp else "")
-        + "\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
-        + body
-    ).encode()
-    paragraphs = [p.strip() for p in parse_message(raw).text_body.split("\n\n")]
+    paragraphs = [p.strip() for p in parse_message(_flowed(body, delsp)).text_body.split("\n\n")]
     assert paragraphs[:2] == ["Xin chào các bạn", "Đoạn hai của bài."]
 
 
