@@ -40,7 +40,7 @@ from pipeline.app import (
     web_server,
 )
 from pipeline.claims import DaemonLock
-from pipeline.cli_common import OPERATOR_ERRORS, operator_error, utf8_output
+from pipeline.cli_common import OPERATOR_ERRORS, interrupted, operator_error, utf8_output
 from pipeline.publishing import Publisher
 from pipeline.web import WebServer
 
@@ -123,8 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
     except KeyboardInterrupt:
-        print("Đã dừng (interrupted by Ctrl-C)", file=sys.stderr)
-        return 130
+        return interrupted()
 
 
 def _main(argv: list[str] | None) -> int:

@@ -90,20 +90,19 @@ def _keyword_table(fields: Keywords) -> _Keywords:
     """Every field's keywords as one pattern (folded, each a whole phrase; where several
     start at one place the longest wins), the fields each keyword is of, and how it is
     written. Made once per board, not per item."""
-    fields_of: dict[str, list[str]] = {fold(c): [] for c in COMPOUNDS}
+    fields_of: dict[str, list[str]] = {}
     written: dict[str, list[re.Pattern[str]]] = {}
-    written_as = (*COMPOUNDS, *(k for _field_id, keywords in fields for k in keywords))
-    for phrase in written_as:
-        as_written = re.compile(toned_pattern(toned(phrase)))
-        if as_written not in written.setdefault(fold(phrase), []):
-            written[fold(phrase)].append(as_written)
-    for field_id, keywords in fields:
-        for keyword in keywords:
-            ids = fields_of.setdefault(fold(keyword), [])
-            if field_id not in ids:  # "văn hóa" and "văn hoá" are one keyword, hit once
-                ids.append(field_id)
+    compounds = ((None, c) for c in COMPOUNDS)  # words of no field: no keyword starts in one
+    phrases = [*compounds, *((f, k) for f, keywords in fields for k in keywords)]
+    for field_id, phrase in phrases:
+        key, as_written = fold(phrase), re.compile(toned_pattern(toned(phrase)))
+        ids, spellings = fields_of.setdefault(key, []), written.setdefault(key, [])
+        if field_id is not None and field_id not in ids:  # "văn hóa", "văn hoá": hit once
+            ids.append(field_id)
+        if as_written not in spellings:
+            spellings.append(as_written)
     alternatives = "|".join(re.escape(k) for k in sorted(fields_of, key=len, reverse=True))
-    spelled = frozenset(phrase.lower() for phrase in written_as)
+    spelled = frozenset(phrase.lower() for _field_id, phrase in phrases)
     pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
     return _Keywords(pattern, fields_of, written, spelled)
 

@@ -21,7 +21,7 @@ from pipeline import (
     cli_schedule,
     cli_status,
 )
-from pipeline.cli_common import OPERATOR_ERRORS, operator_error, utf8_output
+from pipeline.cli_common import OPERATOR_ERRORS, interrupted, operator_error, utf8_output
 from pipeline.cli_items import item_dict, publication_dict
 
 __all__ = ["item_dict", "main", "parser", "publication_dict"]
@@ -50,9 +50,6 @@ def parser() -> argparse.ArgumentParser:
     return out
 
 
-INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C
-
-
 def main(argv: list[str] | None = None) -> int:
     utf8_output()
     args = parser().parse_args(argv)
@@ -68,8 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return reader_gone()
     except KeyboardInterrupt:
-        print("Đã dừng (interrupted by Ctrl-C)", file=sys.stderr)
-        return INTERRUPTED
+        return interrupted()
     except OPERATOR_ERRORS as exc:
         print(operator_error(exc), file=sys.stderr)
         return 2

@@ -20,7 +20,7 @@ from rich.text import Text
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from pipeline.app import Deployed, open_deployment
 from pipeline.config import Board, ConfigError, load_boards, load_deployment
@@ -148,11 +148,21 @@ def find(session: Session, key: str) -> Submission | None:
     return session.scalar(select(Submission).where(named(key)))
 
 
-def named(key: str) -> ColumnElement[bool]:
-    """The item an operator names: its id, or its tracking code as he may copy or type it
-    (" bt-261207-3ah7zl": the codes are made in capitals)."""
+def named(key: str, by_id: InstrumentedAttribute[int] = Submission.id) -> ColumnElement[bool]:
+    """The item an operator names: an id (``by_id``: the item's, or its raw message's), or
+    its tracking code as he may copy or type it (" bt-261207-3ah7zl": the codes are made in
+    capitals)."""
     key = key.strip()
-    return Submission.id == int(key) if key.isdecimal() else Submission.tracking_code == key.upper()
+    return by_id == int(key) if key.isdecimal() else Submission.tracking_code == key.upper()
+
+
+INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C
+
+
+def interrupted() -> int:
+    """Ctrl-C ends a command or the daemon with a line, not a traceback."""
+    print("Đã dừng (interrupted by Ctrl-C)", file=sys.stderr)
+    return INTERRUPTED
 
 
 DAY_FORMATS = ("%d/%m/%Y", "%Y-%m-%d")

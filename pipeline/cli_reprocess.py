@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors.base import PermanentError, TransientError
 from pipeline import audit, logs, retention
 from pipeline.app import Deployed, watchers
-from pipeline.cli_common import console, deployed, known_board, operator, text
+from pipeline.cli_common import console, deployed, known_board, named, operator, text
 from pipeline.models import STATE_LABELS, Event, RawMessage, RawStatus, State, Submission
 from pipeline.runner import MAX_ATTEMPTS, MailboxRunner, never_served
 
@@ -73,15 +73,9 @@ def targets(
     found: list[Target] = []
     refused: list[str] = []
     for key in keys:
-        key = key.strip()
-        named = (
-            RawMessage.id == int(key)
-            if key.isdecimal()
-            else Submission.tracking_code == key.upper()
-        )
-        row = session.execute(query.where(named)).first()
+        row = session.execute(query.where(named(key, RawMessage.id))).first()
         if row is None:
-            refused.append(key)
+            refused.append(key.strip())
         else:
             found.append((row[0], row[1], row[2]))
     return found, refused
