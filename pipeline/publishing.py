@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.cms import Article, Cms, CmsError, CmsRejected, CmsTransient, Document, Live, Media
 from connectors.media import safe_filename
-from pipeline import mailkit, review, writelock
+from pipeline import imagemeta, mailkit, review, writelock
 from pipeline.claims import Crew
 from pipeline.config import Board
 from pipeline.files import FileStore
@@ -115,7 +115,7 @@ def _media(item: Submission, files: FileStore | None) -> tuple[Media, ...]:
             Media(
                 filename=f.filename,
                 content_type=f.content_type,
-                data=files.get(f.sha256) if files else b"",
+                data=imagemeta.for_portal(files.get(f.sha256)) if files else b"",
                 content_id=f.content_id,
                 role="image" if image else "file",
             )

@@ -24,6 +24,7 @@ from pipeline.review import Decision, Desk, Evidence
 from pipeline.samples import NEWS_BODY, article_mail
 from tests.helpers import CONFIG, DEMO_BOX, Rig, make_rig
 from tests.portal import TOKEN, Portal
+from tests.test_imagemeta import assert_nothing_but_the_picture, phone_exif, picture, saved
 
 SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
 PNG = (
@@ -128,6 +129,19 @@ def test_an_approved_item_is_published_verified_and_the_sender_gets_the_link(
     assert "trên Cổng thông tin điện tử" in text and "đăng trên Ban Biên tập" not in text
     assert shown.count(rig.board.mail_out.from_name) == 1 and "gửi tự động" in shown
     assert publisher(rig, tmp_path).run_once() == PublishResult(), "nothing twice"
+
+
+def test_a_phone_photo_goes_live_without_where_it_was_taken(site_rig: Rig, tmp_path: Path) -> None:
+    """The store keeps the photo as mailed; the portal gets it without GPS or owner."""
+    rig = site_rig
+    mailed = saved(picture(), "JPEG", exif=phone_exif())
+    approved_item(rig, [("anh-hien-truong.jpg", "image/jpeg", mailed)])
+    assert publisher(rig, tmp_path).run_once().verified == 1
+    folder = tmp_path / "site" / "posts" / str(publication(rig).remote_id)
+    live = (folder / "anh-hien-truong.jpg").read_bytes()
+    assert_nothing_but_the_picture(mailed, live, turn=6)
+    [stored] = rig.items()[-1].files
+    assert rig.files.get(stored.sha256 or "") == mailed
 
 
 def test_a_stopping_daemon_starts_no_publication_and_the_next_start_publishes(
