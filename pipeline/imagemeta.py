@@ -11,19 +11,32 @@ and its orientation (the one EXIF value kept, in an EXIF block of its own). Ever
 segment or chunk of a JPEG, PNG or WebP file goes, and nothing after the picture's end.
 The file is rewritten by its structure, never decoded and encoded again, so a broken or
 huge file costs no more than reading it. The format is known by the bytes, not by the
-name or type a mail gave. Other files (GIF, HEIC, documents) pass unchanged.
+name or type a mail gave. Other files (GIF, documents) pass unchanged.
+
+An iPhone's HEIC photo is one no browser but Safari shows: ``as_published`` makes it a
+JPEG (decoded, turned upright, encoded with its colour profile and nothing else) named
+``….jpg``. Whether a file is converted is read from its name and type, so the name a
+portal holds is known without the bytes (verification compares names).
 """
 
 from __future__ import annotations
 
+import io
 import re
 import zlib
 from collections.abc import Callable
 
-from PIL import Image
+import pi_heif
+from PIL import Image, ImageOps
+
+pi_heif.register_heif_opener()
 
 ORIENTATION = 0x0112  # the EXIF tag; 1 is upright, 2–8 say how a viewer turns it
 _EXIF_HEADER = b"Exif\x00\x00"
+
+HEIF_TYPES = frozenset({"image/heic", "image/heif", "image/heic-sequence", "image/heif-sequence"})
+HEIF_SUFFIXES = frozenset({".heic", ".heif", ".hif"})
+JPEG_QUALITY = 90  # a converted HEIC: as phones save their JPEGs
 
 # -- JPEG: markers and segments (ITU T.81, B.1.1) ----------------------------------------------
 _SOI, _EOI, _SOS, _APP1, _COM = 0xD8, 0xD9, 0xDA, 0xE1, 0xFE
@@ -195,3 +208,36 @@ def for_portal(data: bytes) -> bytes:
         if matches(data):
             return rewrite(data)
     return data
+
+
+class Unreadable(ValueError):
+    """A photo that must be converted to be shown cannot be read."""
+
+
+def _heif_stem(filename: str) -> str | None:
+    """The name before a HEIC suffix ("IMG_0412" of "IMG_0412.HEIC"); None without one."""
+    stem, dot, suffix = filename.rpartition(".")
+    return stem if dot and f".{suffix.lower()}" in HEIF_SUFFIXES else None
+
+
+def _jpeg_of(filename: str, data: bytes) -> bytes:
+    try:
+        with Image.open(io.BytesIO(data)) as picture:  # a HEIC's decoder turns it upright
+            upright = ImageOps.exif_transpose(picture)  # a JPEG called .heic, by its EXIF
+            icc = picture.info.get("icc_profile")
+            out = io.BytesIO()
+            upright.convert("RGB").save(out, "JPEG", quality=JPEG_QUALITY, icc_profile=icc)
+    except Exception as exc:  # whatever a broken file makes the decoder raise
+        raise Unreadable(f"{filename}: {exc}") from exc
+    return out.getvalue()
+
+
+def as_published(filename: str, content_type: str, data: bytes | None) -> tuple[str, str, bytes]:
+    """A mailed file's name, type and bytes as a portal gets them: a HEIC photo as a
+    JPEG, a picture without its metadata, anything else unchanged. Without ``data``,
+    the name and type (and no bytes). Raises Unreadable for a HEIC that cannot be read."""
+    stem = _heif_stem(filename)
+    if stem is None and content_type.lower() not in HEIF_TYPES:
+        return filename, content_type, for_portal(data) if data is not None else b""
+    name = f"{filename if stem is None else stem}.jpg"
+    return name, "image/jpeg", _jpeg_of(filename, data) if data is not None else b""

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -61,6 +62,10 @@ SCHEDULED = "publish-scheduled"  # the event that sets an item's time to go live
 MISSING_FILE = (
     "tệp đính kèm không còn trong kho tệp nên không gửi lên cổng được "
     "(an attachment is missing from the file store): {path}"
+)
+UNREADABLE_PHOTO = (
+    "ảnh HEIC không đọc được nên không chuyển được sang JPEG để đăng "
+    "(a HEIC photo could not be decoded): {reason}"
 )
 
 
@@ -110,16 +115,10 @@ def _media(item: Submission, files: FileStore | None) -> tuple[Media, ...]:
     for f in item.files:
         if f.sha256 is None or f.role == "article":
             continue
-        image = f.content_type.startswith("image/")
-        out.append(
-            Media(
-                filename=f.filename,
-                content_type=f.content_type,
-                data=imagemeta.for_portal(files.get(f.sha256)) if files else b"",
-                content_id=f.content_id,
-                role="image" if image else "file",
-            )
-        )
+        data = files.get(f.sha256) if files else None
+        name, kind, data = imagemeta.as_published(f.filename, f.content_type, data)
+        role: Literal["image", "file"] = "image" if kind.startswith("image/") else "file"
+        out.append(Media(name, kind, data, content_id=f.content_id, role=role))
     return tuple(out)
 
 
@@ -555,6 +554,9 @@ class Publisher:
         except FileNotFoundError as exc:  # no try will find it: a dead letter, told
             self._failed(pub_id, CmsError(MISSING_FILE.format(path=exc.filename)), result)
             return
+        except imagemeta.Unreadable as exc:  # nor read it: the same
+            self._failed(pub_id, CmsError(UNREADABLE_PHOTO.format(reason=exc)), result)
+            return
         if begun is None:
             return
         expected, remote_id, reupdated = begun
@@ -748,6 +750,9 @@ class Publisher:
                 return article(self.board, item, pub.key, self.files)
         except FileNotFoundError as exc:
             found.append("Không cập nhật lại được: " + MISSING_FILE.format(path=exc.filename))
+            return None
+        except imagemeta.Unreadable as exc:
+            found.append("Không cập nhật lại được: " + UNREADABLE_PHOTO.format(reason=exc))
             return None
 
     def _note(

@@ -4,11 +4,16 @@ camera took it, or what was cropped out, and shows exactly as it was mailed."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from PIL import Image, ImageCms, PngImagePlugin
 
-from pipeline.imagemeta import ORIENTATION, for_portal
+from pipeline.imagemeta import ORIENTATION, Unreadable, as_published, for_portal
+
+# An iPhone-like HEIC (160×96, held turned: shown 96×160) with the phone's EXIF and an
+# sRGB profile, made once with pillow-heif's encoder (the project needs only a decoder).
+HEIC = Path(__file__).parent / "data" / "phone-photo.heic"
 
 GPS_IFD, EXIF_IFD = 0x8825, 0x8769
 MAKE, MODEL, ARTIST = 0x010F, 0x0110, 0x013B
@@ -160,3 +165,38 @@ def test_a_broken_or_cut_photo_is_published_without_its_metadata_and_no_error() 
     assert for_portal(junk).startswith(b"\xff\xd8")
     png = saved(picture(), "PNG", exif=phone_exif())
     assert b"R5CW21ABCDE" not in for_portal(png[: len(png) // 2] + b"\xff" * 9)
+
+
+def test_a_heic_photo_becomes_an_upright_jpeg_without_its_metadata() -> None:
+    heic = HEIC.read_bytes()
+    assert b"R5CW21ABCDE" in heic
+    name, kind, data = as_published("IMG_0412.HEIC", "application/octet-stream", heic)
+    assert (name, kind) == ("IMG_0412.jpg", "image/jpeg")
+    shown = opened(data)
+    assert (shown.format, shown.size, shown.mode) == ("JPEG", (96, 160), "RGB")
+    assert not shown.getexif() and shown.info.get("icc_profile") == opened(heic).info.get(
+        "icc_profile"
+    )
+    assert all(secret not in data for secret in SECRETS)
+    pixels = zip(shown.tobytes(), opened(heic).tobytes(), strict=True)
+    # JPEG at 90 on a sawtooth in every block: about 12 levels of 255 apart on average
+    assert sum(abs(a - b) for a, b in pixels) / (96 * 160 * 3) < 16, "the HEIC's picture"
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "published"),
+    [
+        ("IMG_0412.heic", "image/heic", "IMG_0412.jpg"),
+        ("anh.hif", "application/octet-stream", "anh.jpg"),
+        ("anh-hien-truong", "image/heif", "anh-hien-truong.jpg"),
+        ("bao-cao.heic.pdf", "application/pdf", "bao-cao.heic.pdf"),
+    ],
+)
+def test_a_heic_name_is_known_without_its_bytes(name: str, kind: str, published: str) -> None:
+    """Verification compares the names a portal holds, reading no file from the store."""
+    assert as_published(name, kind, None)[0] == published
+
+
+def test_a_heic_that_cannot_be_read_says_which_file() -> None:
+    with pytest.raises(Unreadable, match="IMG_0413.heic"):
+        as_published("IMG_0413.heic", "image/heic", HEIC.read_bytes()[:600])

@@ -24,7 +24,15 @@ from pipeline.review import Decision, Desk, Evidence
 from pipeline.samples import NEWS_BODY, article_mail
 from tests.helpers import CONFIG, DEMO_BOX, Rig, make_rig
 from tests.portal import TOKEN, Portal
-from tests.test_imagemeta import assert_nothing_but_the_picture, phone_exif, picture, saved
+from tests.test_imagemeta import (
+    HEIC,
+    SECRETS,
+    assert_nothing_but_the_picture,
+    opened,
+    phone_exif,
+    picture,
+    saved,
+)
 
 SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
 PNG = (
@@ -142,6 +150,35 @@ def test_a_phone_photo_goes_live_without_where_it_was_taken(site_rig: Rig, tmp_p
     assert_nothing_but_the_picture(mailed, live, turn=6)
     [stored] = rig.items()[-1].files
     assert rig.files.get(stored.sha256 or "") == mailed
+
+
+def test_an_iphone_heic_photo_goes_live_as_a_jpeg_a_browser_shows(
+    site_rig: Rig, tmp_path: Path
+) -> None:
+    """No browser but Safari shows HEIC: the portal gets IMG_0412.jpg, upright, with
+    neither the camera's place nor its owner, and the page shows that file."""
+    rig = site_rig
+    approved_item(rig, [("IMG_0412.HEIC", "image/heic", HEIC.read_bytes())])
+    assert publisher(rig, tmp_path).run_once().verified == 1, publication(rig).last_error
+    folder = tmp_path / "site" / "posts" / str(publication(rig).remote_id)
+    assert sorted(p.name for p in folder.iterdir()) == ["IMG_0412.jpg", "index.html"]
+    live = (folder / "IMG_0412.jpg").read_bytes()
+    shown = opened(live)
+    assert (shown.format, shown.size) == ("JPEG", (96, 160))  # turned as the phone held it
+    assert all(secret not in live for secret in SECRETS)
+    assert "IMG_0412.jpg" in (folder / "index.html").read_text(encoding="utf-8")
+
+
+def test_a_heic_photo_that_cannot_be_read_is_a_dead_letter_naming_it(
+    site_rig: Rig, tmp_path: Path
+) -> None:
+    rig = site_rig
+    approved_item(rig, [("IMG_0413.heic", "image/heic", HEIC.read_bytes()[:600])])
+    assert publisher(rig, tmp_path).run_once().dead == 1
+    pub = publication(rig)
+    assert pub.state == PubState.DEAD
+    assert "ảnh HEIC không đọc được" in (pub.last_error or "")
+    assert "IMG_0413.heic" in (pub.last_error or "")
 
 
 def test_a_stopping_daemon_starts_no_publication_and_the_next_start_publishes(
