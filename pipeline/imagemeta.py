@@ -214,13 +214,18 @@ class Unreadable(ValueError):
     """A photo that must be converted to be shown cannot be read."""
 
 
-def _heif_stem(filename: str) -> str | None:
-    """The name before a HEIC suffix ("IMG_0412" of "IMG_0412.HEIC"); None without one."""
+def jpeg_name(filename: str, content_type: str) -> str | None:
+    """The name a HEIC photo goes live under, as a JPEG ("IMG_0412.HEIC" ->
+    "IMG_0412.jpg"); None for any other file. Known by the name and the type alone."""
     stem, dot, suffix = filename.rpartition(".")
-    return stem if dot and f".{suffix.lower()}" in HEIF_SUFFIXES else None
+    if dot and f".{suffix.lower()}" in HEIF_SUFFIXES:
+        return f"{stem}.jpg"
+    return f"{filename}.jpg" if content_type.lower() in HEIF_TYPES else None
 
 
-def _jpeg_of(filename: str, data: bytes) -> bytes:
+def as_jpeg(filename: str, data: bytes) -> bytes:
+    """A HEIC photo (or any picture Pillow reads) as an upright JPEG with its colour
+    profile and nothing else; Unreadable, naming the file, when it cannot be read."""
     try:
         with Image.open(io.BytesIO(data)) as picture:  # a HEIC's decoder turns it upright
             upright = ImageOps.exif_transpose(picture)  # a JPEG called .heic, by its EXIF
@@ -236,8 +241,7 @@ def as_published(filename: str, content_type: str, data: bytes | None) -> tuple[
     """A mailed file's name, type and bytes as a portal gets them: a HEIC photo as a
     JPEG, a picture without its metadata, anything else unchanged. Without ``data``,
     the name and type (and no bytes). Raises Unreadable for a HEIC that cannot be read."""
-    stem = _heif_stem(filename)
-    if stem is None and content_type.lower() not in HEIF_TYPES:
+    name = jpeg_name(filename, content_type)
+    if name is None:
         return filename, content_type, for_portal(data) if data is not None else b""
-    name = f"{filename if stem is None else stem}.jpg"
-    return name, "image/jpeg", _jpeg_of(filename, data) if data is not None else b""
+    return name, "image/jpeg", as_jpeg(filename, data) if data is not None else b""

@@ -17,6 +17,7 @@ are served with a strict Content-Security-Policy; tokens are never logged.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -49,7 +50,7 @@ from werkzeug.routing import IntegerConverter, Map
 from werkzeug.security import safe_join
 from werkzeug.wrappers import Response as BaseResponse
 
-from pipeline import diffing, metrics, review, writelock
+from pipeline import diffing, imagemeta, metrics, review, writelock
 from pipeline.commands import MAX_REASON_CHARS, Verb
 from pipeline.config import Board, Member, parse_address
 from pipeline.files import FileStore
@@ -302,11 +303,10 @@ class LinkPages:
     def review_page(self, visit: Visit, nonce: str, typed: FormInput, status: int) -> Response:
         d, item = visit.desk, visit.item
         files = list(item.files)
-        by_cid = {
-            f.content_id: self.file_url(visit, f)
-            for f in files
-            if f.content_id and f.sha256 and f.content_type in IMAGE_TYPES
-        }
+        pictures = [f for f in files if f.sha256 and f.role != "article" and shows_as_image(f)]
+        by_cid = {f.content_id: self.file_url(visit, f) for f in pictures if f.content_id}
+        shown: set[str] = set()
+        body = with_inline_images(item.body_html, by_cid, shown)
         old = None
         if visit.claim.version != item.content_hash:
             old = review.version_by_hash(d, item, visit.claim.version)
@@ -322,7 +322,12 @@ class LinkPages:
             reviewer=d.board.member(visit.claim.reviewer),
             acting_for=None if visit.capacity == "self" else seat,
             item=item,
-            body=with_destinations(with_inline_images(item.body_html, by_cid)),
+            body=with_destinations(body),
+            photos=[  # attached, not in the text: shown under it, as the portal does
+                {"url": self.file_url(visit, f), "name": f.filename}
+                for f in pictures
+                if f.content_id not in shown
+            ],
             files=[file_row(f, self.file_url(visit, f)) for f in files],
             flags=[str(f.get("message") or f.get("code") or "") for f in item.flags],
             history=history_lines(d, item),
@@ -414,6 +419,10 @@ class LinkPages:
             data = self.files.get(f.sha256)
         name = PurePosixPath(f.filename.replace("\\", "/")).name or "tep-dinh-kem"
         kind = f.content_type if f.content_type in IMAGE_TYPES else "application/octet-stream"
+        if (jpeg := imagemeta.jpeg_name(name, f.content_type)) is not None:
+            # a HEIC photo, as the portal will get it: a JPEG any phone's browser shows
+            with contextlib.suppress(imagemeta.Unreadable):  # else the file as mailed
+                data, name, kind = imagemeta.as_jpeg(name, data), jpeg, "image/jpeg"
         response = send_file(
             io.BytesIO(data), mimetype=kind, as_attachment=True, download_name=name
         )
@@ -495,9 +504,24 @@ def forward_targets(board: Board, visit: Visit) -> list[Member]:
 
 
 # -- what the pages show -----------------------------------------------------------------
-def with_inline_images(html: str, by_cid: Mapping[str, str]) -> str:
-    """``body_html`` (already sanitised) with its ``cid:`` images pointing at the file route."""
-    return resolve_cids(html, by_cid.get)
+def shows_as_image(f: StoredFile) -> bool:
+    """A file a browser shows as a picture (a HEIC photo is served as a JPEG)."""
+    return (
+        f.content_type in IMAGE_TYPES or imagemeta.jpeg_name(f.filename, f.content_type) is not None
+    )
+
+
+def with_inline_images(html: str, by_cid: Mapping[str, str], shown: set[str]) -> str:
+    """``body_html`` (already sanitised) with its ``cid:`` images pointing at the file
+    route; the content ids it shows are added to ``shown``."""
+
+    def url(cid: str) -> str | None:
+        found = by_cid.get(cid)
+        if found is not None:
+            shown.add(cid)
+        return found
+
+    return resolve_cids(html, url)
 
 
 def file_size(size: int) -> str:

@@ -36,6 +36,7 @@ from pipeline.samples import NEWS_BODY, NEWS_TITLE, article_mail
 from pipeline.tokens import ActionClaim
 from pipeline.web import CSP, MAX_REQUEST_BYTES, WebServer, make_app
 from tests.helpers import DEMO_BOX, LINKS, Rig, make_rig
+from tests.test_imagemeta import HEIC, opened, phone_exif, picture, saved
 
 SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
 URL = re.compile(re.escape(LINKS.public_url) + r"/duyet/\d+/[A-Za-z0-9_.-]+")
@@ -254,6 +255,31 @@ def test_attachments_download_only_for_the_links_item(web: Web) -> None:
     assert download.headers["Content-Type"] == "application/octet-stream"
     other = web.client.get(f"{path}/tep/{int(found.group(2)) + 1000}")
     assert other.status_code == 404
+
+
+def test_attached_photos_are_shown_under_the_text_and_an_iphones_heic_as_a_jpeg(
+    tmp_path: Path, db_url: str
+) -> None:
+    """A reviewer on a phone sees the photos he approves without downloading them; a
+    HEIC photo, which Android's browser does not show, comes as the JPEG the portal gets."""
+    rig = make_rig(tmp_path, db_url)
+    jpeg = saved(picture(), "JPEG", exif=phone_exif())
+    photos = [("anh-1.jpg", "image/jpeg", jpeg), ("IMG_0412.HEIC", "image/heic", HEIC.read_bytes())]
+    submit(rig, article_mail(SENDER, DEMO_BOX, attachments=photos))
+    web = Web(
+        rig, make_app(rig.sessions, {rig.board.id: rig.board}, LINKS, rig.files).test_client()
+    )
+    [task] = web.pending()
+    page, _ = web.open(web.links(task)["view"])
+    shown = dict(re.findall(r'<img src="(/duyet/[^"]+/tep/\d+)" alt="([^"]+)"', page.text))
+    assert sorted(shown.values()) == ["IMG_0412.HEIC", "anh-1.jpg"], page.text
+    by_name = {name: web.client.get(url) for url, name in shown.items()}
+    assert by_name["anh-1.jpg"].data == jpeg  # the reviewer gets the photo as mailed
+    heic = by_name["IMG_0412.HEIC"]
+    assert heic.headers["Content-Type"] == "image/jpeg" and "IMG_0412.jpg" in str(
+        heic.headers["Content-Disposition"]
+    )
+    assert opened(heic.data).size == (96, 160)
 
 
 # -- deciding -----------------------------------------------------------------------------
@@ -539,6 +565,8 @@ def test_the_article_shows_its_inline_images_and_where_its_links_go(
     page, _ = web.open(web.links(task)["view"])
     found = re.search(r'<img[^>]*src="(/duyet/\d+/[^"]+/tep/\d+)"', page.text)
     assert found is not None, page.text
+    images = re.findall(rf'<img[^>]*src="{re.escape(found.group(1))}"', page.text)
+    assert len(images) == 1, "an image in the text is not shown again under it"
     image = web.client.get(found.group(1))
     assert image.status_code == 200 and image.data == png
     assert image.headers["Content-Type"] == "image/png"
