@@ -22,6 +22,7 @@ from pipeline.reports.periods import Period
 NOT_ITEMS = (State.SET_ASIDE, State.FAILED)  # messages kept, but not submissions
 LIVE_EVENT, REFUSED_EVENT = "published", "rejected"
 NO_AUTHOR = "(không ghi tác giả)"
+UNSEEN = frozenset({"Cc", "Cf"})  # control and format characters (Unicode categories)
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,18 @@ class Fact:
         return self.state == State.WITHDRAWN
 
 
+def clean(value: str | None) -> str:
+    """Text from mail as one line of what a reader sees: NFC, spaces collapsed, and no
+    control or format character (a bell, a zero-width space, a bidi override), which no
+    worksheet may hold and which would part one author's name into two."""
+    text = unicodedata.normalize("NFC", value or "")
+    shown = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) not in UNSEEN)
+    return " ".join(shown.split())
+
+
 def _name(*candidates: str | None) -> str:
     for value in candidates:
-        text = " ".join(unicodedata.normalize("NFC", value or "").split())
+        text = clean(value)
         if text:
             return text
     return NO_AUTHOR
@@ -105,7 +115,7 @@ def facts(session: Session, board_id: str, period: Period) -> list[Fact]:
             Fact(
                 id=item.id,
                 tracking_code=item.tracking_code,
-                title=_name(item.title) if item.title else "",
+                title=clean(item.title),
                 kind=item.kind,
                 state=item.state,
                 agency_id=item.agency_id,

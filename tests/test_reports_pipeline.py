@@ -1,0 +1,159 @@
+"""Reports on items that went through the pipeline: mailed in, reviewed, published on the
+static site and withdrawn or corrected there, each step at a time set by the test.
+
+Every expected figure was worked out by hand from the steps written next to it.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import openpyxl
+import pytest
+import tomli_w
+from sqlalchemy import select
+
+from connectors.factory import cms
+from pipeline import review
+from pipeline.cli import parser
+from pipeline.commands import Verb
+from pipeline.config import Board
+from pipeline.models import ReviewTask, State, Submission, TaskState
+from pipeline.publishing import Publisher
+from pipeline.review import Decision, Desk, Evidence
+from pipeline.samples import article_mail
+from tests.helpers import CONFIG, DEMO_BOX, LINKS, Clock, Rig, make_rig
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+GD_SENDER = ("chau.lm@sgddt.demo.bientap.vn", "Lê Minh Châu")
+YT_SENDER = ("dung.pt@syt.demo.bientap.vn", "Phạm Thu Dung")
+RATES: dict[str, Any] = {
+    # per item: tin 150.000, bài 300.000, ảnh 100.000, video 200.000, văn bản 50.000
+    "royalties": {
+        "unit_vnd": 100_000,
+        "coefficients": {"tin": 1.5, "bai": 3, "anh": 1, "video": 2, "van_ban": 0.5},
+    }
+}
+HOA = "Nguyễn Thị Hoa"
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=VN)
+
+
+def news(topic: str, author: str | None) -> str:
+    """A short piece of news on ``topic`` (a phrase naming the field), with its byline."""
+    text = (
+        f"Sáng nay, Sở tổ chức hội nghị tổng kết {topic} năm 2026, với sự tham dự của "
+        "lãnh đạo các đơn vị trên địa bàn tỉnh và nhiều đại biểu.\n\n"
+    )
+    return text + (f"Tin, ảnh: {author}\n" if author else "")
+
+
+class Newsroom:
+    """The demo board's pipeline, on a clock the test sets: mail in, review, publish."""
+
+    def __init__(self, tmp: Path, db_url: str, reports: dict[str, Any]) -> None:
+        with (CONFIG / "demo.toml").open("rb") as fh:
+            data = tomllib.load(fh)
+        data["publish"] = {"static": {"path": str(tmp / "site")}}
+        data["reports"] = reports
+        self.board = Board.model_validate(data)
+        self.clock = Clock()
+        self.rig: Rig = make_rig(tmp, db_url, self.board)
+        self.rig.runner.clock = self.clock
+        site = cms(self.board.publish, tmp)
+        self.publisher = Publisher(
+            self.board, self.rig.sessions, site, self.rig.files, LINKS, clock=self.clock
+        )
+        self.config = tmp / "config"
+        self.config.mkdir()
+        (self.config / "demo.toml").write_text(tomli_w.dumps(data), encoding="utf-8")
+        (self.config / "deployment.toml").write_text(
+            tomli_w.dumps({"database_url": db_url, "data_dir": str(tmp / "var")})
+        )
+
+    def mail(self, when: str, sender: tuple[str, str], title: str, body: str) -> int:
+        self.clock.now = at(when)
+        self.rig.drop(article_mail(sender[0], DEMO_BOX, title, body, sender_name=sender[1]))
+        self.rig.runner.run_once()
+        return self.rig.items()[-1].id
+
+    def decide(self, when: str, item_id: int, decision: Decision) -> None:
+        """Every open seat of the item decides ``decision``, one step after another."""
+        self.clock.now = at(when)
+        for _ in range(6):
+            with self.rig.sessions.begin() as s:
+                task = s.scalars(
+                    select(ReviewTask)
+                    .where(
+                        ReviewTask.submission_id == item_id,
+                        ReviewTask.state == TaskState.PENDING,
+                    )
+                    .order_by(ReviewTask.id)
+                ).first()
+                item = s.get(Submission, item_id)
+                assert item is not None
+                if task is None or item.state not in (State.PENDING_REVIEW, State.PUBLISHED):
+                    return
+                d = Desk(self.board, s, LINKS, self.rig.files, self.clock.now)
+                seen = item.content_hash or ""
+                review.act(d, task.id, task.member_id, decision, seen, Evidence("cli"))
+            if decision.verb is not Verb.APPROVE or decision.edit is not None:
+                return
+
+    def publish(self, when: str) -> None:
+        self.clock.now = at(when)
+        self.publisher.run_once()
+
+    def live(self, arrived: str, sender: tuple[str, str], title: str, body: str, at_: str) -> int:
+        """An item mailed at ``arrived``, approved and published at ``at_``."""
+        item = self.mail(arrived, sender, title, body)
+        self.decide(at_, item, Decision(Verb.APPROVE))
+        self.publish(at_)
+        return item
+
+    def report(self, *argv: str) -> int:
+        args = parser().parse_args(["--config", str(self.config), "report", *argv])
+        code: int = args.handler(args)
+        return code
+
+
+@pytest.fixture()
+def room(tmp_path: Path, db_url: str) -> Newsroom:
+    return Newsroom(tmp_path, db_url, RATES)
+
+
+def rows(path: Path, sheet: str) -> list[tuple[Any, ...]]:
+    book = openpyxl.load_workbook(path)
+    return [tuple(r) for r in book[sheet].iter_rows(values_only=True)]
+
+
+def test_an_author_is_one_line_whatever_invisible_characters_her_byline_carries(
+    room: Newsroom, tmp_path: Path
+) -> None:
+    # The same person, typed three ways: plainly; with a bell and a soft hyphen pasted in;
+    # behind a byte-order mark and followed by a zero-width space.
+    bylines = (HOA, "Nguyễn Thị\x07 Hoa\u00ad", "\ufeffNguyễn Thị Hoa\u200b")
+    for n, byline in enumerate(bylines):
+        room.live(
+            f"2026-03-0{n + 2} 09:00",
+            GD_SENDER,
+            f"Trường học thứ {n + 1} tổ chức ngày hội tuyển sinh",
+            news("công tác tuyển sinh của các trường học", byline),
+            f"2026-03-0{n + 2} 15:00",
+        )
+    out = tmp_path / "out"
+    assert room.report("royalty", "--period", "2026-03", "--out", str(out)) == 0
+
+    # One line, three news items at 150.000 đồng each.
+    assert rows(out / "nhuan-but-demo-2026-03.xlsx", "Theo tác giả")[1:] == [
+        (1, HOA, "Sở Giáo dục và Đào tạo", 3, 0, 0, 0, 0, 3, 450_000),
+        ("Tổng cộng", None, None, 3, 0, 0, 0, 0, 3, 450_000),
+    ]
+    detail = rows(out / "nhuan-but-demo-2026-03.xlsx", "Chi tiết")
+    assert [r[4] for r in detail[1:-1]] == [HOA, HOA, HOA]
