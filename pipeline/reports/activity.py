@@ -14,6 +14,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy.orm import Session
 
@@ -47,15 +48,15 @@ class Activity:
     period: Period
     facts: tuple[Fact, ...]
 
-    @property
+    @cached_property
     def received(self) -> list[Fact]:
         return [f for f in self.facts if self.period.contains(f.arrived_at)]
 
-    @property
+    @cached_property
     def published(self) -> list[Fact]:
         return [f for f in self.facts if self.period.contains(f.published_at)]
 
-    @property
+    @cached_property
     def rejected(self) -> list[Fact]:
         return [f for f in self.facts if self.period.contains(f.rejected_at)]
 

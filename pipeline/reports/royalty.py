@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
 
 from sqlalchemy.orm import Session
 
@@ -61,7 +62,7 @@ class Statement:
     period: Period
     entries: tuple[Entry, ...]
 
-    @property
+    @cached_property
     def kinds(self) -> tuple[str, ...]:
         """The kind columns: the five kinds, and "Chưa phân loại" only when needed."""
         other = any(e.kind == OTHER for e in self.entries)
@@ -77,10 +78,13 @@ class Statement:
     def by_agency(self) -> list[Line]:
         return _lines(self.entries, lambda e: ("", self.agency_name(e)))
 
+    @cached_property
+    def _agency_names(self) -> dict[str, str]:
+        return {a.id: a.name for a in self.board.agencies}
+
     def agency_name(self, entry: Entry) -> str:
         ref = entry.fact.agency_id
-        known = {a.id: a.name for a in self.board.agencies}
-        return known.get(ref, ref) if ref else NO_AGENCY
+        return self._agency_names.get(ref, ref) if ref else NO_AGENCY
 
     def figures(self) -> dict[str, object]:
         """What the head approves: the items, their kinds and amounts, who is credited
