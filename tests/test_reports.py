@@ -31,7 +31,7 @@ from pipeline.db import open_database
 from pipeline.models import Event, OutgoingMail, Publication, RawMessage, Submission
 from pipeline.reports import activity, approval, charts, outputs, periods, royalty
 from pipeline.reports.mailing import mail_due_reports
-from tests.helpers import CONFIG
+from tests.helpers import CONFIG, within
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 REPORTS: dict[str, Any] = {
@@ -565,3 +565,23 @@ def test_chart_labels_are_text_not_mathtext() -> None:
     # by the two "$" glyphs alone, the rest drawn the same.
     assert dollars.count("<use ") == plain.count("<use ") + 2
     charts.bars("t", ["Quỹ $\\frac{a}{$ x"], [charts.Series("a", [1])])  # no ValueError
+
+
+def test_a_period_of_many_years_is_charted_by_year(deployment: Any, tmp_path: Path) -> None:
+    folder, _sessions, _board = deployment
+    out = tmp_path / "out"
+    everything = ("--from", "01/01/1900", "--to", "31/12/9998")
+    with within(60):  # drawn as its 97,000 months, it took hours
+        assert cli(folder, "report", "activity", *everything, "--out", str(out)) == 0
+    html = (out / "bao-cao-hoat-dong-demo-1900-01-01_9998-12-31.html").read_text(encoding="utf-8")
+    assert 'aria-label="Tin, bài nhận được và được đăng theo năm"' in html
+    # Received: all eleven items but K (set aside); published: A B C D E F H J.
+    assert sheet(out / "bao-cao-hoat-dong-demo-1900-01-01_9998-12-31.xlsx", "Tổng hợp")[1][:3] == (
+        11,
+        8,
+        1,
+    )
+    # A year's report keeps a bar a month.
+    assert cli(folder, "report", "activity", "--period", "2026", "--out", str(out)) == 0
+    year = (out / "bao-cao-hoat-dong-demo-2026.html").read_text(encoding="utf-8")
+    assert 'aria-label="Tin, bài nhận được và được đăng theo tháng"' in year
