@@ -28,7 +28,7 @@ from pipeline import audit
 from pipeline.cli import parser
 from pipeline.config import Board
 from pipeline.db import open_database
-from pipeline.models import Event, OutgoingMail, Publication, RawMessage, Submission
+from pipeline.models import Event, OutgoingMail, Publication, RawMessage, Submission, utcnow
 from pipeline.reports import activity, approval, charts, outputs, periods, royalty
 from pipeline.reports.mailing import mail_due_reports
 from tests.helpers import CONFIG, within
@@ -585,3 +585,50 @@ def test_a_period_of_many_years_is_charted_by_year(deployment: Any, tmp_path: Pa
     assert cli(folder, "report", "activity", "--period", "2026", "--out", str(out)) == 0
     year = (out / "bao-cao-hoat-dong-demo-2026.html").read_text(encoding="utf-8")
     assert 'aria-label="Tin, bài nhận được và được đăng theo tháng"' in year
+
+
+def test_a_period_not_yet_over_is_marked_and_not_approved(
+    deployment: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, sessions, board = deployment
+    h1 = periods.parse("2026-H1", board.timezone)
+    with sessions.begin() as s:
+        statement = royalty.statement(s, board, h1)
+        with pytest.raises(approval.Refused, match=r"chưa kết thúc \(đến hết ngày 30/06/2026\)"):
+            approval.approve(
+                s, statement, "truong-ban", "duyệt sớm", "ke-toan", at("2026-06-30 23:59")
+            )
+        approval.approve(s, statement, "truong-ban", "hết kỳ", "ke-toan", at("2026-07-01 00:00"))
+
+    this_month = periods.containing("month", utcnow(), board.timezone).label
+    next_year = str(utcnow().astimezone(VN).year + 1)
+    out = tmp_path / "out"
+    for label in (this_month, next_year):
+        assert cli(folder, "report", "royalty", "--period", label, "--out", str(out)) == 0
+        assert cli(folder, "report", "activity", "--period", label, "--out", str(out)) == 0
+    assert cli(folder, "report", "royalty", "--period", "2026-H1", "--out", str(out)) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("Số liệu tạm tính: kỳ báo cáo chưa kết thúc, mới tính đến ") == 2
+    assert printed.count("Kỳ báo cáo chưa bắt đầu: chưa có số liệu.") == 2
+
+    def about(name: str) -> dict[Any, Any]:
+        return dict(sheet(out / name, "Thông tin"))
+
+    assert about(f"nhuan-but-demo-{this_month}.xlsx")["Lưu ý"].startswith("Số liệu tạm tính")
+    assert about(f"bao-cao-hoat-dong-demo-{next_year}.xlsx")["Lưu ý"].startswith("Kỳ báo cáo chưa")
+    assert "Lưu ý" not in about("nhuan-but-demo-2026-H1.xlsx")
+    page = (out / f"bao-cao-hoat-dong-demo-{this_month}.html").read_text(encoding="utf-8")
+    assert '<p class="lead">Số liệu tạm tính: kỳ báo cáo chưa kết thúc' in page
+    code = cli(
+        folder,
+        "report",
+        "approve-royalty",
+        "--period",
+        this_month,
+        "--as",
+        "truong-ban",
+        "--reason",
+        "duyệt trước",
+    )
+    assert code == 1
+    assert f"kỳ {this_month} chưa kết thúc" in capsys.readouterr().err

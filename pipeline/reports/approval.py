@@ -9,7 +9,7 @@ an item withdrawn) has another digest and needs a new approval.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -53,6 +53,12 @@ def approve(
         raise Refused(
             f"{member.name} ({ROLE_LABELS[member.role]}) không có thẩm quyền phê duyệt bảng kê "
             f"nhuận bút: chỉ {ROLE_LABELS[approver]} phê duyệt"
+        )
+    if now < statement.period.end:
+        last = (statement.period.end - timedelta(days=1)).astimezone(ZoneInfo(board.timezone))
+        raise Refused(
+            f"kỳ {statement.period.label} chưa kết thúc (đến hết ngày {last:%d/%m/%Y}): "
+            "bảng kê còn thay đổi, chỉ phê duyệt khi kỳ đã kết thúc"
         )
     if not statement.entries:
         raise Refused(f"không có tin, bài nào được đăng trong kỳ {statement.period.label}")

@@ -29,6 +29,20 @@ def _made(board: Board, now: datetime) -> str:
     return now.astimezone(ZoneInfo(board.timezone)).strftime("%d/%m/%Y %H:%M")
 
 
+def unfinished(board: Board, period: Period, now: datetime) -> str | None:
+    """What a reader must know of figures made before the period ended; None after."""
+    if now >= period.end:
+        return None
+    if now < period.start:
+        return "Kỳ báo cáo chưa bắt đầu: chưa có số liệu."
+    return f"Số liệu tạm tính: kỳ báo cáo chưa kết thúc, mới tính đến {_made(board, now)}."
+
+
+def _notes(board: Board, period: Period, now: datetime) -> list[tuple[str, str]]:
+    note = unfinished(board, period, now)
+    return [("Lưu ý", note)] if note else []
+
+
 def royalty_files(
     s: royalty.Statement, now: datetime, approval: str, formats: tuple[str, ...]
 ) -> dict[str, bytes]:
@@ -47,6 +61,7 @@ def royalty_files(
             ("Tổng tiền", shown(s.total, "vnd", tz)),
             ("Mã kiểm tra số liệu (SHA-256)", s.digest()),
             ("Phê duyệt", approval),
+            *_notes(board, s.period, now),
         ]
         out[f"{name}.xlsx"] = xlsx_bytes(tables, info, tz)
     if "csv" in formats:
@@ -58,9 +73,10 @@ def royalty_files(
 def activity_html(a: activity.Activity, now: datetime) -> str:
     charts = figures.charts(a)
     sections = [Section(t, charts.get(t.name)) for t in activity.tables(a)]
+    lead = [a.board.name, f"Kỳ báo cáo: {span(a.period)}", f"Lập lúc: {_made(a.board, now)}"]
     return document(
         f"Báo cáo hoạt động {a.period.title}",
-        [a.board.name, f"Kỳ báo cáo: {span(a.period)}", f"Lập lúc: {_made(a.board, now)}"],
+        lead + [note for _, note in _notes(a.board, a.period, now)],
         sections,
         a.board.timezone,
         "Số liệu lấy từ hồ sơ của hệ thống tiếp nhận tin, bài (bientap).",
@@ -75,6 +91,7 @@ def activity_files(a: activity.Activity, now: datetime) -> dict[str, bytes]:
         ("Báo cáo", "Báo cáo hoạt động"),
         ("Kỳ", span(a.period)),
         ("Lập lúc", _made(a.board, now)),
+        *_notes(a.board, a.period, now),
     ]
     return {
         f"{name}.html": activity_html(a, now).encode(),
