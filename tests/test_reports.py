@@ -10,7 +10,7 @@ import csv
 import io
 import tomllib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -632,3 +632,71 @@ def test_a_period_not_yet_over_is_marked_and_not_approved(
     )
     assert code == 1
     assert f"kỳ {this_month} chưa kết thúc" in capsys.readouterr().err
+
+
+def test_periods_and_figures_read_as_vietnamese_sentences(
+    deployment: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, sessions, board = deployment
+    with sessions.begin() as s:  # M: mailed 1/10/2025 00:00, live 31/12/2025 12:00: 2.196 h
+        item = Submission(
+            board_id="demo",
+            raw_message=RawMessage(
+                board_id="demo",
+                mailbox="hop-thu-chinh",
+                source_key="m",
+                fingerprint="fp-M",
+                raw=b"",
+                size=0,
+                received_at=at("2025-10-01 00:00"),
+                status="done",
+            ),
+            tracking_code="BT-M",
+            state="published",
+            kind="bai",
+            agency_id="so-yte",
+            author=KHOA,
+            title="Tin bài M",
+        )
+        s.add(item)
+        s.flush()
+        s.add(
+            Event(
+                board_id="demo",
+                submission_id=item.id,
+                kind="published",
+                created_at=at("2025-12-31 12:00"),
+            )
+        )
+    quarterly = board.model_copy(
+        update={"reports": board.reports.model_copy(update={"mail": ["quarter"]})}
+    )
+    with sessions.begin() as s:
+        assert mail_due_reports(s, quarterly, at("2026-01-01 08:00")) == 2
+    _to, msg = mails(sessions)[0]
+    assert msg["Subject"] == f"Báo cáo hoạt động quý IV năm 2025 — {board.name}"
+    text = msg.get_body(("plain",))
+    assert text is not None
+    # Received in Q4 2025: J, M, F; published J (24 h) and M (2.196 h): median 1.110 h.
+    assert "quý IV năm 2025 (từ ngày 01/10/2025 đến hết ngày 31/12/2025)." in text.get_content()
+    assert "Thời gian trung vị từ khi nhận đến khi đăng: 1.110 giờ" in text.get_content()
+    assert "Tin, bài nhận được: 3" in text.get_content()
+
+    out = tmp_path / "out"
+    days = ("--from", "01/07/2026", "--to", "30/09/2026")
+    assert cli(folder, "report", "activity", *days, "--out", str(out)) == 0
+    assert cli(folder, "report", "activity", "--period", "2026-Q3", "--out", str(out)) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert (
+        printed[0] == f"Báo cáo hoạt động {board.name}, từ ngày 01/07/2026 đến hết ngày 30/09/2026:"
+    )
+    assert (
+        f"{board.name}, quý III năm 2026 (từ ngày 01/07/2026 đến hết ngày 30/09/2026):"
+        in printed[4]
+    )
+    page = (out / "bao-cao-hoat-dong-demo-2026-Q3.html").read_text(encoding="utf-8")
+    assert "<h1>Báo cáo hoạt động quý III năm 2026</h1>" in page
+    assert (
+        periods.days(date(2026, 1, 10), date(2026, 1, 10), board.timezone).title
+        == "Ngày 10/01/2026"
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from pipeline.config import Board
@@ -21,8 +21,12 @@ def stem(kind: str, board: Board, period: Period) -> str:
 
 
 def span(period: Period) -> str:
-    last = period.end - timedelta(days=1)
-    return f"{period.title} (từ ngày {period.start:%d/%m/%Y} đến hết ngày {last:%d/%m/%Y})"
+    """The period and its days, within a sentence: "quý III năm 2026 (từ ngày 01/07/2026
+    đến hết ngày 30/09/2026)"; days typed by staff are said once."""
+    days = f"từ ngày {period.start:%d/%m/%Y} đến hết ngày {period.last_day:%d/%m/%Y}"
+    if period.kind != "custom":
+        return f"{period.phrase} ({days})"
+    return period.phrase if period.start.date() == period.last_day else days
 
 
 def _made(board: Board, now: datetime) -> str:
@@ -75,7 +79,7 @@ def activity_html(a: activity.Activity, now: datetime) -> str:
     sections = [Section(t, charts.get(t.name)) for t in activity.tables(a)]
     lead = [a.board.name, f"Kỳ báo cáo: {span(a.period)}", f"Lập lúc: {_made(a.board, now)}"]
     return document(
-        f"Báo cáo hoạt động {a.period.title}",
+        f"Báo cáo hoạt động {a.period.phrase}",
         lead + [note for _, note in _notes(a.board, a.period, now)],
         sections,
         a.board.timezone,
