@@ -101,6 +101,7 @@ def _royalty(d: Deployed, board: Board, period: Period, args: argparse.Namespace
     print(f"Bảng kê nhuận bút {board.name}, {outputs.span(period)}:")
     print(f"  {_n(len(s.entries))} tin, bài; tổng cộng {_vnd(s.total)}; {status}")
     _note(outputs.unfinished(board, period, now))
+    _note(None if s.rates_set else royalty.NO_RATES)
     _write(args.out, files)
     return 0
 

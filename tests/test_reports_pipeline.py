@@ -157,3 +157,27 @@ def test_an_author_is_one_line_whatever_invisible_characters_her_byline_carries(
     ]
     detail = rows(out / "nhuan-but-demo-2026-03.xlsx", "Chi tiết")
     assert [r[4] for r in detail[1:-1]] == [HOA, HOA, HOA]
+
+
+def test_a_board_without_rates_is_told_so_and_its_statement_not_approved(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    room = Newsroom(tmp_path, db_url, {})  # no [reports.royalties]: the rates are 0
+    room.live(
+        "2026-03-02 09:00",
+        GD_SENDER,
+        "Trường học tổ chức ngày hội tuyển sinh",
+        news("công tác tuyển sinh của các trường học", HOA),
+        "2026-03-02 15:00",
+    )
+    out = tmp_path / "out"
+    assert room.report("royalty", "--period", "2026-03", "--out", str(out)) == 0
+    printed = capsys.readouterr().out
+    assert "1 tin, bài; tổng cộng 0 ₫" in printed
+    assert "  Chưa đặt đơn giá nhuận bút: mọi khoản là 0 ₫ (đặt unit_vnd" in printed
+    about = dict(rows(out / "nhuan-but-demo-2026-03.xlsx", "Thông tin"))
+    assert str(about["Đơn giá"]).startswith("Chưa đặt đơn giá nhuận bút")
+
+    approve = ("approve-royalty", "--period", "2026-03", "--as", "truong-ban", "--reason", "ok")
+    assert room.report(*approve) == 1
+    assert "chưa đặt đơn giá nhuận bút" in capsys.readouterr().err

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from pipeline import audit
 from pipeline.config import ROLE_LABELS
 from pipeline.models import Event
-from pipeline.reports.royalty import Statement
+from pipeline.reports.royalty import NO_RATES, Statement
 
 KIND = "royalty-statement-approved"
 
@@ -62,6 +62,8 @@ def approve(
         )
     if not statement.entries:
         raise Refused(f"không có tin, bài nào được đăng trong kỳ {statement.period.label}")
+    if not statement.rates_set:
+        raise Refused(NO_RATES[0].lower() + NO_RATES[1:])
     digest = statement.digest()
     if any(
         e.detail.get("sha256") == digest for e in approvals(session, board.id, _label(statement))

@@ -66,6 +66,7 @@ def royalty_files(
             ("Mã kiểm tra số liệu (SHA-256)", s.digest()),
             ("Phê duyệt", approval),
             *_notes(board, s.period, now),
+            *([] if s.rates_set else [("Đơn giá", royalty.NO_RATES)]),
         ]
         out[f"{name}.xlsx"] = xlsx_bytes(tables, info, tz)
     if "csv" in formats:

@@ -32,6 +32,10 @@ OTHER = "khac"  # an item with no kind: counted, earns nothing until classified
 LABELS: dict[str, str] = {**KIND_LABELS, OTHER: "Chưa phân loại"}
 NO_AGENCY = "(không xác định)"
 WITHDRAWN_NOTE = "Đã gỡ khỏi cổng"
+NO_RATES = (
+    "Chưa đặt đơn giá nhuận bút: mọi khoản là 0 ₫ (đặt unit_vnd và coefficients ở mục "
+    "[reports.royalties] trong tệp cấu hình của ban biên tập)"
+)
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,12 @@ class Statement:
         """The kind columns: the five kinds, and "Chưa phân loại" only when needed."""
         other = any(e.kind == OTHER for e in self.entries)
         return KINDS + ((OTHER,) if other else ())
+
+    @property
+    def rates_set(self) -> bool:
+        """The board set what an item earns (the regulations leave it to each board)."""
+        rates = self.board.reports.royalties
+        return rates.unit_vnd > 0 and any(rates.coefficients.values())
 
     @property
     def total(self) -> int:
