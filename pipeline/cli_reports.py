@@ -102,6 +102,7 @@ def _royalty(d: Deployed, board: Board, period: Period, args: argparse.Namespace
     print(f"  {_n(len(s.entries))} tin, bài; tổng cộng {_vnd(s.total)}; {status}")
     _note(outputs.unfinished(board, period, now))
     _note(None if s.rates_set else royalty.NO_RATES)
+    _note(s.repeated_note)
     _write(args.out, files)
     return 0
 

@@ -181,3 +181,27 @@ def test_a_board_without_rates_is_told_so_and_its_statement_not_approved(
     approve = ("approve-royalty", "--period", "2026-03", "--as", "truong-ban", "--reason", "ok")
     assert room.report(*approve) == 1
     assert "chưa đặt đơn giá nhuận bút" in capsys.readouterr().err
+
+
+def test_an_article_published_again_is_marked_for_the_accountant(
+    room: Newsroom, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    title = "Trường học tổ chức ngày hội tuyển sinh"
+    text = news("công tác tuyển sinh của các trường học", HOA)
+    first = room.live("2026-03-02 09:00", GD_SENDER, title, text, "2026-03-02 15:00")
+    # A month later the school mails the same article again; it is approved again.
+    again = room.live("2026-04-06 09:00", GD_SENDER, title, text, "2026-04-06 15:00")
+    codes = {i.id: i.tracking_code for i in room.rig.items()}
+    out = tmp_path / "out"
+    assert room.report("royalty", "--period", "2026-03", "--out", str(out)) == 0
+    assert room.report("royalty", "--period", "2026-Q2", "--out", str(out)) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("trùng nội dung") == 1
+    assert "  1 tin, bài trùng nội dung với tin, bài đã đăng trước (xem cột Ghi chú" in printed
+
+    assert rows(out / "nhuan-but-demo-2026-03.xlsx", "Chi tiết")[1][9] is None
+    detail = rows(out / "nhuan-but-demo-2026-Q2.xlsx", "Chi tiết")
+    assert (detail[1][1], detail[1][8]) == (codes[again], 150_000)  # still on the statement
+    assert detail[1][9] == f"Trùng nội dung với {codes[first]} (đăng ngày 02/03/2026)"
+    about = dict(rows(out / "nhuan-but-demo-2026-Q2.xlsx", "Thông tin"))
+    assert str(about["Trùng nội dung"]).startswith("1 tin, bài trùng nội dung")

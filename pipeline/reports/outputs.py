@@ -67,6 +67,7 @@ def royalty_files(
             ("Phê duyệt", approval),
             *_notes(board, s.period, now),
             *([] if s.rates_set else [("Đơn giá", royalty.NO_RATES)]),
+            *([("Trùng nội dung", s.repeated_note)] if s.repeated_note else []),
         ]
         out[f"{name}.xlsx"] = xlsx_bytes(tables, info, tz)
     if "csv" in formats:

@@ -129,3 +129,45 @@ def facts(session: Session, board_id: str, period: Period) -> list[Fact]:
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """An item that went live before with the same content (title and text)."""
+
+    tracking_code: str
+    published_at: datetime
+
+
+def repeats(session: Session, board_id: str) -> dict[int, Earlier]:
+    """Items that went live with the content of one that went live before them (the same
+    article mailed again, approved again): item id → the first. Duplicates are looked for
+    among items waiting for review only, so an article sent again after it was published
+    is published, and paid, twice unless someone sees it here."""
+    went_live = (
+        select(Event.submission_id.label("id"), func.min(Event.created_at).label("at"))
+        .where(Event.board_id == board_id, Event.kind == LIVE_EVENT)
+        .group_by(Event.submission_id)
+        .subquery()
+    )
+    shared = (
+        select(Submission.content_hash)
+        .join(went_live, went_live.c.id == Submission.id)
+        .where(Submission.board_id == board_id, Submission.content_hash.is_not(None))
+        .group_by(Submission.content_hash)
+        .having(func.count() > 1)
+    )
+    rows = session.execute(
+        select(Submission.id, Submission.tracking_code, Submission.content_hash, went_live.c.at)
+        .join(went_live, went_live.c.id == Submission.id)
+        .where(Submission.board_id == board_id, Submission.content_hash.in_(shared))
+        .order_by(went_live.c.at, Submission.id)
+    )
+    first: dict[str, Earlier] = {}
+    out: dict[int, Earlier] = {}
+    for item_id, code, digest, at in rows:
+        if digest in first:
+            out[item_id] = first[digest]
+        else:
+            first[digest] = Earlier(code, at)
+    return out
