@@ -31,6 +31,7 @@ from pipeline.db import open_database
 from pipeline.models import Event, OutgoingMail, Publication, RawMessage, Submission, utcnow
 from pipeline.reports import activity, approval, charts, outputs, periods, royalty
 from pipeline.reports.mailing import mail_due_reports
+from pipeline.reports.record import Fact
 from tests.helpers import CONFIG, within
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -700,3 +701,29 @@ def test_periods_and_figures_read_as_vietnamese_sentences(
         periods.days(date(2026, 1, 10), date(2026, 1, 10), board.timezone).title
         == "Ngày 10/01/2026"
     )
+
+
+def test_a_statement_of_thousands_counts_them_the_vietnamese_way() -> None:
+    board = Board.model_validate(board_data())
+    period = periods.parse("2026", board.timezone)
+    fact = Fact(
+        id=1,
+        tracking_code="BT-1",
+        title="Tin",
+        kind="tin",
+        state="published",
+        agency_id="so-gddt",
+        author=HOA,
+        field_ids=(),
+        member_ids=(),
+        arrived_at=at("2026-03-01 08:00"),
+        due_at=None,
+        published_at=at("2026-03-01 09:00"),
+        rejected_at=None,
+    )
+    entries = tuple(royalty.Entry(fact, "tin", 1.5, 225_000) for _ in range(1250))
+    statement = royalty.Statement(board, period, entries)
+    files = outputs.royalty_files(statement, at("2027-01-02 08:00"), "Chưa phê duyệt", ("xlsx",))
+    book = openpyxl.load_workbook(io.BytesIO(files["nhuan-but-demo-2026.xlsx"]))
+    about = dict(book["Thông tin"].iter_rows(values_only=True))
+    assert (about["Số tin, bài"], about["Tổng tiền"]) == ("1.250", "281.250.000 ₫")

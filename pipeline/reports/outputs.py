@@ -61,7 +61,7 @@ def royalty_files(
             ("Báo cáo", "Bảng kê nhuận bút tin, bài được đăng"),
             ("Kỳ", span(s.period)),
             ("Lập lúc", _made(board, now)),
-            ("Số tin, bài", str(len(s.entries))),
+            ("Số tin, bài", shown(len(s.entries), "int", tz)),
             ("Tổng tiền", shown(s.total, "vnd", tz)),
             ("Mã kiểm tra số liệu (SHA-256)", s.digest()),
             ("Phê duyệt", approval),
