@@ -727,3 +727,31 @@ def test_a_statement_of_thousands_counts_them_the_vietnamese_way() -> None:
     book = openpyxl.load_workbook(io.BytesIO(files["nhuan-but-demo-2026.xlsx"]))
     about = dict(book["Thông tin"].iter_rows(values_only=True))
     assert (about["Số tin, bài"], about["Tổng tiền"]) == ("1.250", "281.250.000 ₫")
+
+
+def test_an_item_is_approved_for_payment_once_whatever_the_periods(
+    deployment: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, _sessions, _board = deployment
+    approve = ("report", "approve-royalty", "--as", "truong-ban", "--reason", "duyệt trên giấy")
+    assert cli(folder, *approve, "--period", "2026-Q2") == 0  # D and E
+    capsys.readouterr()
+    # H1 holds D and E again; April holds D: refused. Q1 (F A B C) and Q3 (H) do not.
+    assert cli(folder, *approve, "--period", "2026-H1") == 1
+    assert cli(folder, *approve, "--from", "01/04/2026", "--to", "30/04/2026") == 1
+    err = capsys.readouterr().err
+    assert (
+        "2 tin, bài của kỳ 2026-H1 đã có trong bảng kê nhuận bút đã phê duyệt của kỳ 2026-Q2" in err
+    )
+    assert "1 tin, bài của kỳ 2026-04-01..2026-04-30 đã có trong bảng kê" in err
+    assert "mỗi tin, bài chỉ được phê duyệt một lần" in err
+    assert cli(folder, *approve, "--period", "2026-Q1") == 0
+    assert cli(folder, *approve, "--period", "2026-Q3") == 0
+
+    out = tmp_path / "out"
+    assert cli(folder, "report", "royalty", "--period", "2026-H1", "--out", str(out)) == 0
+    about = dict(sheet(out / "nhuan-but-demo-2026-H1.xlsx", "Thông tin"))
+    assert about["Phê duyệt"] == (
+        "Chưa phê duyệt: 6 tin, bài của kỳ 2026-H1 đã có trong bảng kê nhuận bút đã phê duyệt "
+        "của kỳ 2026-Q2, 2026-Q1"
+    )
