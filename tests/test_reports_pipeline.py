@@ -205,3 +205,70 @@ def test_an_article_published_again_is_marked_for_the_accountant(
     assert detail[1][9] == f"Trùng nội dung với {codes[first]} (đăng ngày 02/03/2026)"
     about = dict(rows(out / "nhuan-but-demo-2026-Q2.xlsx", "Thông tin"))
     assert str(about["Trùng nội dung"]).startswith("1 tin, bài trùng nội dung")
+
+
+def test_month_ends_at_midnight_in_vietnam_and_each_item_counts_once(
+    room: Newsroom, tmp_path: Path
+) -> None:
+    yt = "công tác khám chữa bệnh tại bệnh viện"
+    # a: mailed 31/1 20:00, approved and live 31/1 23:30 (16:30 UTC): January.
+    a = room.live(
+        "2026-01-31 20:00",
+        GD_SENDER,
+        "Tin a về tuyển sinh",
+        news("tuyển sinh", HOA),
+        "2026-01-31 23:30",
+    )
+    # b: mailed 31/1 23:59:59, live 1/2 00:00: received in January, published in February.
+    room.live(
+        "2026-01-31 23:59:59",
+        GD_SENDER,
+        "Tin b về học sinh",
+        news("học sinh", HOA),
+        "2026-02-01 00:00",
+    )
+    # c: live 12/1, corrected on 5/2 (the portal updated again): January only.
+    c = room.live(
+        "2026-01-11 09:00",
+        YT_SENDER,
+        "Tin c về bệnh viện",
+        news(yt, "Trần Văn Khoa"),
+        "2026-01-12 09:00",
+    )
+    item = next(i for i in room.rig.items() if i.id == c)
+    edit = (item.title + " (đính chính)", item.body_html.replace("2026", "2027"))
+    room.decide("2026-02-05 09:00", c, Decision(Verb.APPROVE, "Đính chính", edit=edit))
+    room.publish("2026-02-05 09:10")
+    # a is withdrawn on 3/2: still January's, marked.
+    room.decide("2026-02-03 09:00", a, Decision(Verb.WITHDRAW, "Số liệu chưa xác nhận"))
+    room.publish("2026-02-03 09:10")
+    # d: mailed 30/1, refused 2/2.
+    d = room.mail("2026-01-30 09:00", YT_SENDER, "Tin d về bệnh viện", news(yt, "Trần Văn Khoa"))
+    room.decide("2026-02-02 09:00", d, Decision(Verb.REJECT, "Trùng nội dung đã đăng"))
+
+    out = tmp_path / "out"
+    for month in ("2026-01", "2026-02"):
+        assert room.report("royalty", "--period", month, "--out", str(out)) == 0
+        assert room.report("activity", "--period", month, "--out", str(out)) == 0
+    jan = rows(out / "nhuan-but-demo-2026-01.xlsx", "Chi tiết")
+    assert [(r[3], r[4], r[8], r[9]) for r in jan[1:]] == [
+        ("Tin", "Trần Văn Khoa", 150_000, None),  # c
+        ("Tin", HOA, 150_000, "Đã gỡ khỏi cổng"),  # a
+        (None, None, 300_000, None),  # the totals row
+    ]
+    assert jan[2][6] == datetime(2026, 1, 31, 23, 30)  # the board's wall clock
+    feb = rows(out / "nhuan-but-demo-2026-02.xlsx", "Chi tiết")
+    assert [(r[4], r[6], r[8]) for r in feb[1:-1]] == [(HOA, datetime(2026, 2, 1, 0, 0), 150_000)]
+    # Received, published, refused; on time: a, b, c were published within their 2 days.
+    assert rows(out / "bao-cao-hoat-dong-demo-2026-01.xlsx", "Theo cơ quan")[1:] == [
+        ("Sở Giáo dục và Đào tạo", 2, 1, 0, 1.0),  # a b received; a published
+        ("Sở Y tế", 2, 1, 0, 1.0),  # c d received; c published
+        ("Sở Tư pháp", 0, 0, 0, None),
+        ("Tổng cộng", 4, 2, 0, 1.0),
+    ]
+    assert rows(out / "bao-cao-hoat-dong-demo-2026-02.xlsx", "Theo cơ quan")[1:] == [
+        ("Sở Giáo dục và Đào tạo", 0, 1, 0, 1.0),  # b published
+        ("Sở Y tế", 0, 0, 1, None),  # d refused
+        ("Sở Tư pháp", 0, 0, 0, None),
+        ("Tổng cộng", 0, 1, 1, 1.0),
+    ]
