@@ -18,7 +18,7 @@ import tomli_w
 from sqlalchemy import select
 
 from connectors.factory import cms
-from pipeline import review
+from pipeline import publishing, review
 from pipeline.cli import parser
 from pipeline.commands import Verb
 from pipeline.config import Board
@@ -272,3 +272,28 @@ def test_month_ends_at_midnight_in_vietnam_and_each_item_counts_once(
         ("Sở Tư pháp", 0, 0, 0, None),
         ("Tổng cộng", 0, 1, 1, 1.0),
     ]
+
+
+def test_an_item_the_board_scheduled_past_its_deadline_is_on_time_when_live_then(
+    room: Newsroom, tmp_path: Path
+) -> None:
+    # Both news items are due two days after they arrive (Monday 2/3 09:00 → 4/3 09:00).
+    text = news("công tác tuyển sinh của các trường học", HOA)
+    waited = room.mail("2026-03-02 09:00", GD_SENDER, "Ngày hội tuyển sinh", text)
+    # The head sets the first to go live on Saturday 7/3 08:00, the day of the event
+    # (bientap schedule), on Tuesday, before its deadline.
+    room.clock.now = at("2026-03-03 10:00")
+    with room.rig.sessions.begin() as s:
+        item = s.get(Submission, waited)
+        assert item is not None
+        d = Desk(room.board, s, LINKS, room.rig.files, room.clock.now)
+        publishing.schedule(d, item, at("2026-03-07 08:00"), "truong-ban", "cli", "đăng đúng ngày")
+    room.decide("2026-03-03 11:00", waited, Decision(Verb.APPROVE))
+    room.publish("2026-03-07 08:00")
+    # The second was merely left waiting, and went live on Saturday too: late.
+    room.live("2026-03-02 09:00", GD_SENDER, "Khai giảng lớp học", text, "2026-03-07 08:00")
+
+    out = tmp_path / "out"
+    assert room.report("activity", "--period", "2026-03", "--out", str(out)) == 0
+    tally = rows(out / "bao-cao-hoat-dong-demo-2026-03.xlsx", "Đúng hạn")[1]
+    assert tally[:6] == ("Tin", 2, 2, 1, 1, 0.5)  # published, timed, on time, late, share

@@ -4,7 +4,8 @@ Each count is of what happened in the period: an item is received when it arrive
 published when it first went live (see ``record``), refused when it was rejected, so an
 item that arrived in March and went live in July counts in both halves of the year, once
 each. An item in several fields (or owned by several members) counts under each of them.
-On time: published no later than its due time; items of a kind without a deadline are
+On time: published no later than its due time, or than the later time the board set for
+it to go live before that (``bientap schedule``); items of a kind without a deadline are
 left out of that share. The quota planned per agency (``[[reports.quotas]]``) is scaled
 to the period by its length and set against what the agency sent in it.
 """

@@ -13,15 +13,17 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from pipeline.models import Event, Publication, RawMessage, State, Submission
+from pipeline.publishing import SCHEDULED
 from pipeline.reports.periods import Period
 
 NOT_ITEMS = (State.SET_ASIDE, State.FAILED)  # messages kept, but not submissions
 LIVE_EVENT, REFUSED_EVENT = "published", "rejected"
 NO_AUTHOR = "(không ghi tác giả)"
+_Set = tuple[datetime, datetime]  # when the board set a time to go live, and that time
 UNSEEN = frozenset({"Cc", "Cf"})  # control and format characters (Unicode categories)
 
 
@@ -37,7 +39,7 @@ class Fact:
     field_ids: tuple[str, ...]
     member_ids: tuple[str, ...]
     arrived_at: datetime
-    due_at: datetime | None
+    due_at: datetime | None  # the deadline, or the later time the board set before it
     published_at: datetime | None  # first time live on the portal
     rejected_at: datetime | None
 
@@ -61,6 +63,27 @@ def _name(*candidates: str | None) -> str:
         if text:
             return text
     return NO_AUTHOR
+
+
+def _scheduled(session: Session, items: Select[int]) -> dict[int, list[_Set]]:
+    """The times the board set for ``items`` to go live (hẹn giờ đăng), oldest first."""
+    out: dict[int, list[_Set]] = {}
+    for item_id, made, detail in session.execute(
+        select(Event.submission_id, Event.created_at, Event.detail)
+        .where(Event.submission_id.in_(items), Event.kind == SCHEDULED)
+        .order_by(Event.id)
+    ):
+        out.setdefault(item_id, []).append((made, datetime.fromisoformat(detail["at"])))
+    return out
+
+
+def _deadline(due: datetime | None, schedules: list[_Set]) -> datetime | None:
+    """An item's deadline, moved to the time the board set for it to go live, when it set
+    that time before the deadline passed (published then, it was on time)."""
+    if due is None:
+        return None
+    before = [at for made, at in schedules if made <= due]
+    return max(due, before[-1]) if before else due
 
 
 def facts(session: Session, board_id: str, period: Period) -> list[Fact]:
@@ -98,6 +121,7 @@ def facts(session: Session, board_id: str, period: Period) -> list[Fact]:
             .group_by(Event.submission_id, Event.kind)
         )
     }
+    set_at = _scheduled(session, touching)
     rows = session.execute(
         select(Submission, RawMessage.received_at, Publication.published_at)
         .join(RawMessage, Submission.raw_message_id == RawMessage.id)
@@ -123,7 +147,7 @@ def facts(session: Session, board_id: str, period: Period) -> list[Fact]:
                 field_ids=tuple(item.field_ids or ()),
                 member_ids=tuple(item.member_ids or ()),
                 arrived_at=arrived,
-                due_at=item.due_at,
+                due_at=_deadline(item.due_at, set_at.get(item.id, [])),
                 published_at=min(went_live) if went_live else None,
                 rejected_at=refused,
             )
