@@ -75,6 +75,16 @@ def _vnd(amount: int) -> str:
     return shown(amount, "vnd", "UTC")
 
 
+def _n(count: int) -> str:
+    """A count as Vietnamese readers write it: 1.250."""
+    return shown(count, "int", "UTC")
+
+
+def _note(text: str | None) -> None:
+    if text:
+        print(f"  {text}")
+
+
 def _write(out: Path, files: dict[str, bytes]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
@@ -86,9 +96,13 @@ def _royalty(d: Deployed, board: Board, period: Period, args: argparse.Namespace
     with d.sessions() as session:
         s = royalty.statement(session, board, period)
         status = approval.status(session, s)
-    files = outputs.royalty_files(s, utcnow(), status, FORMATS[args.format])
+    now = utcnow()
+    files = outputs.royalty_files(s, now, status, FORMATS[args.format])
     print(f"Bảng kê nhuận bút {board.name}, {outputs.span(period)}:")
-    print(f"  {len(s.entries)} tin, bài; tổng cộng {_vnd(s.total)}; {status}")
+    print(f"  {_n(len(s.entries))} tin, bài; tổng cộng {_vnd(s.total)}; {status}")
+    _note(outputs.unfinished(board, period, now))
+    _note(None if s.rates_set else royalty.NO_RATES)
+    _note(s.repeated_note)
     _write(args.out, files)
     return 0
 
@@ -96,10 +110,12 @@ def _royalty(d: Deployed, board: Board, period: Period, args: argparse.Namespace
 def _activity(d: Deployed, board: Board, period: Period, args: argparse.Namespace) -> int:
     with d.sessions() as session:
         report = activity.report(session, board, period)
-    files = outputs.activity_files(report, utcnow())
+    now = utcnow()
+    files = outputs.activity_files(report, now)
     t = report.tally()
     print(f"Báo cáo hoạt động {board.name}, {outputs.span(period)}:")
-    print(f"  đã nhận {t.received}, được đăng {t.published}, không duyệt {t.rejected}")
+    print(f"  đã nhận {_n(t.received)}, được đăng {_n(t.published)}, không duyệt {_n(t.rejected)}")
+    _note(outputs.unfinished(board, period, now))
     _write(args.out, files)
     return 0
 
@@ -117,7 +133,7 @@ def _approve(d: Deployed, board: Board, period: Period, args: argparse.Namespace
         detail = dict(event.detail)
     print(
         f"Đã ghi nhận phê duyệt bảng kê nhuận bút kỳ {detail['period']} của {board.name}: "
-        f"{detail['items']} tin, bài, tổng cộng {_vnd(detail['total_vnd'])}"
+        f"{_n(detail['items'])} tin, bài, tổng cộng {_vnd(detail['total_vnd'])}"
     )
     print(f"  mã kiểm tra số liệu (SHA-256): {detail['sha256']}")
     return 0

@@ -10,7 +10,7 @@ import csv
 import io
 import tomllib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -28,10 +28,11 @@ from pipeline import audit
 from pipeline.cli import parser
 from pipeline.config import Board
 from pipeline.db import open_database
-from pipeline.models import Event, OutgoingMail, Publication, RawMessage, Submission
+from pipeline.models import Event, OutgoingMail, Publication, RawMessage, Submission, utcnow
 from pipeline.reports import activity, approval, charts, outputs, periods, royalty
 from pipeline.reports.mailing import mail_due_reports
-from tests.helpers import CONFIG
+from pipeline.reports.record import Fact
+from tests.helpers import CONFIG, within
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 REPORTS: dict[str, Any] = {
@@ -565,3 +566,192 @@ def test_chart_labels_are_text_not_mathtext() -> None:
     # by the two "$" glyphs alone, the rest drawn the same.
     assert dollars.count("<use ") == plain.count("<use ") + 2
     charts.bars("t", ["Quỹ $\\frac{a}{$ x"], [charts.Series("a", [1])])  # no ValueError
+
+
+def test_a_period_of_many_years_is_charted_by_year(deployment: Any, tmp_path: Path) -> None:
+    folder, _sessions, _board = deployment
+    out = tmp_path / "out"
+    everything = ("--from", "01/01/1900", "--to", "31/12/9998")
+    with within(60):  # drawn as its 97,000 months, it took hours
+        assert cli(folder, "report", "activity", *everything, "--out", str(out)) == 0
+    html = (out / "bao-cao-hoat-dong-demo-1900-01-01_9998-12-31.html").read_text(encoding="utf-8")
+    assert 'aria-label="Tin, bài nhận được và được đăng theo năm"' in html
+    # Received: all eleven items but K (set aside); published: A B C D E F H J.
+    assert sheet(out / "bao-cao-hoat-dong-demo-1900-01-01_9998-12-31.xlsx", "Tổng hợp")[1][:3] == (
+        11,
+        8,
+        1,
+    )
+    # A year's report keeps a bar a month.
+    assert cli(folder, "report", "activity", "--period", "2026", "--out", str(out)) == 0
+    year = (out / "bao-cao-hoat-dong-demo-2026.html").read_text(encoding="utf-8")
+    assert 'aria-label="Tin, bài nhận được và được đăng theo tháng"' in year
+
+
+def test_a_period_not_yet_over_is_marked_and_not_approved(
+    deployment: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, sessions, board = deployment
+    h1 = periods.parse("2026-H1", board.timezone)
+    with sessions.begin() as s:
+        statement = royalty.statement(s, board, h1)
+        with pytest.raises(approval.Refused, match=r"chưa kết thúc \(đến hết ngày 30/06/2026\)"):
+            approval.approve(
+                s, statement, "truong-ban", "duyệt sớm", "ke-toan", at("2026-06-30 23:59")
+            )
+        approval.approve(s, statement, "truong-ban", "hết kỳ", "ke-toan", at("2026-07-01 00:00"))
+
+    this_month = periods.containing("month", utcnow(), board.timezone).label
+    next_year = str(utcnow().astimezone(VN).year + 1)
+    out = tmp_path / "out"
+    for label in (this_month, next_year):
+        assert cli(folder, "report", "royalty", "--period", label, "--out", str(out)) == 0
+        assert cli(folder, "report", "activity", "--period", label, "--out", str(out)) == 0
+    assert cli(folder, "report", "royalty", "--period", "2026-H1", "--out", str(out)) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("Số liệu tạm tính: kỳ báo cáo chưa kết thúc, mới tính đến ") == 2
+    assert printed.count("Kỳ báo cáo chưa bắt đầu: chưa có số liệu.") == 2
+
+    def about(name: str) -> dict[Any, Any]:
+        return dict(sheet(out / name, "Thông tin"))
+
+    assert about(f"nhuan-but-demo-{this_month}.xlsx")["Lưu ý"].startswith("Số liệu tạm tính")
+    assert about(f"bao-cao-hoat-dong-demo-{next_year}.xlsx")["Lưu ý"].startswith("Kỳ báo cáo chưa")
+    assert "Lưu ý" not in about("nhuan-but-demo-2026-H1.xlsx")
+    page = (out / f"bao-cao-hoat-dong-demo-{this_month}.html").read_text(encoding="utf-8")
+    assert '<p class="lead">Số liệu tạm tính: kỳ báo cáo chưa kết thúc' in page
+    code = cli(
+        folder,
+        "report",
+        "approve-royalty",
+        "--period",
+        this_month,
+        "--as",
+        "truong-ban",
+        "--reason",
+        "duyệt trước",
+    )
+    assert code == 1
+    assert f"kỳ {this_month} chưa kết thúc" in capsys.readouterr().err
+
+
+def test_periods_and_figures_read_as_vietnamese_sentences(
+    deployment: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, sessions, board = deployment
+    with sessions.begin() as s:  # M: mailed 1/10/2025 00:00, live 31/12/2025 12:00: 2.196 h
+        item = Submission(
+            board_id="demo",
+            raw_message=RawMessage(
+                board_id="demo",
+                mailbox="hop-thu-chinh",
+                source_key="m",
+                fingerprint="fp-M",
+                raw=b"",
+                size=0,
+                received_at=at("2025-10-01 00:00"),
+                status="done",
+            ),
+            tracking_code="BT-M",
+            state="published",
+            kind="bai",
+            agency_id="so-yte",
+            author=KHOA,
+            title="Tin bài M",
+        )
+        s.add(item)
+        s.flush()
+        s.add(
+            Event(
+                board_id="demo",
+                submission_id=item.id,
+                kind="published",
+                created_at=at("2025-12-31 12:00"),
+            )
+        )
+    quarterly = board.model_copy(
+        update={"reports": board.reports.model_copy(update={"mail": ["quarter"]})}
+    )
+    with sessions.begin() as s:
+        assert mail_due_reports(s, quarterly, at("2026-01-01 08:00")) == 2
+    _to, msg = mails(sessions)[0]
+    assert msg["Subject"] == f"Báo cáo hoạt động quý IV năm 2025 — {board.name}"
+    text = msg.get_body(("plain",))
+    assert text is not None
+    # Received in Q4 2025: J, M, F; published J (24 h) and M (2.196 h): median 1.110 h.
+    assert "quý IV năm 2025 (từ ngày 01/10/2025 đến hết ngày 31/12/2025)." in text.get_content()
+    assert "Thời gian trung vị từ khi nhận đến khi đăng: 1.110 giờ" in text.get_content()
+    assert "Tin, bài nhận được: 3" in text.get_content()
+
+    out = tmp_path / "out"
+    days = ("--from", "01/07/2026", "--to", "30/09/2026")
+    assert cli(folder, "report", "activity", *days, "--out", str(out)) == 0
+    assert cli(folder, "report", "activity", "--period", "2026-Q3", "--out", str(out)) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert (
+        printed[0] == f"Báo cáo hoạt động {board.name}, từ ngày 01/07/2026 đến hết ngày 30/09/2026:"
+    )
+    assert (
+        f"{board.name}, quý III năm 2026 (từ ngày 01/07/2026 đến hết ngày 30/09/2026):"
+        in printed[4]
+    )
+    page = (out / "bao-cao-hoat-dong-demo-2026-Q3.html").read_text(encoding="utf-8")
+    assert "<h1>Báo cáo hoạt động quý III năm 2026</h1>" in page
+    assert (
+        periods.days(date(2026, 1, 10), date(2026, 1, 10), board.timezone).title
+        == "Ngày 10/01/2026"
+    )
+
+
+def test_a_statement_of_thousands_counts_them_the_vietnamese_way() -> None:
+    board = Board.model_validate(board_data())
+    period = periods.parse("2026", board.timezone)
+    fact = Fact(
+        id=1,
+        tracking_code="BT-1",
+        title="Tin",
+        kind="tin",
+        state="published",
+        agency_id="so-gddt",
+        author=HOA,
+        field_ids=(),
+        member_ids=(),
+        arrived_at=at("2026-03-01 08:00"),
+        due_at=None,
+        published_at=at("2026-03-01 09:00"),
+        rejected_at=None,
+    )
+    entries = tuple(royalty.Entry(fact, "tin", 1.5, 225_000) for _ in range(1250))
+    statement = royalty.Statement(board, period, entries)
+    files = outputs.royalty_files(statement, at("2027-01-02 08:00"), "Chưa phê duyệt", ("xlsx",))
+    book = openpyxl.load_workbook(io.BytesIO(files["nhuan-but-demo-2026.xlsx"]))
+    about = dict(book["Thông tin"].iter_rows(values_only=True))
+    assert (about["Số tin, bài"], about["Tổng tiền"]) == ("1.250", "281.250.000 ₫")
+
+
+def test_an_item_is_approved_for_payment_once_whatever_the_periods(
+    deployment: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, _sessions, _board = deployment
+    approve = ("report", "approve-royalty", "--as", "truong-ban", "--reason", "duyệt trên giấy")
+    assert cli(folder, *approve, "--period", "2026-Q2") == 0  # D and E
+    capsys.readouterr()
+    # H1 holds D and E again; April holds D: refused. Q1 (F A B C) and Q3 (H) do not.
+    assert cli(folder, *approve, "--period", "2026-H1") == 1
+    assert cli(folder, *approve, "--from", "01/04/2026", "--to", "30/04/2026") == 1
+    err = capsys.readouterr().err
+    assert (
+        "2 tin, bài của kỳ 2026-H1 đã có trong bảng kê nhuận bút đã phê duyệt của kỳ 2026-Q2" in err
+    )
+    assert "1 tin, bài của kỳ 2026-04-01..2026-04-30 đã có trong bảng kê" in err
+    assert "mỗi tin, bài chỉ được phê duyệt một lần" in err
+    assert cli(folder, *approve, "--period", "2026-Q1") == 0
+    assert cli(folder, *approve, "--period", "2026-Q3") == 0
+
+    out = tmp_path / "out"
+    assert cli(folder, "report", "royalty", "--period", "2026-H1", "--out", str(out)) == 0
+    about = dict(sheet(out / "nhuan-but-demo-2026-H1.xlsx", "Thông tin"))
+    assert about["Phê duyệt"] == (
+        "Chưa phê duyệt: 6 tin, bài của kỳ 2026-H1 đã có trong bảng kê nhuận bút đã phê duyệt "
+        "của kỳ 2026-Q2, 2026-Q1"
+    )

@@ -4,7 +4,8 @@ Each count is of what happened in the period: an item is received when it arrive
 published when it first went live (see ``record``), refused when it was rejected, so an
 item that arrived in March and went live in July counts in both halves of the year, once
 each. An item in several fields (or owned by several members) counts under each of them.
-On time: published no later than its due time; items of a kind without a deadline are
+On time: published no later than its due time, or than the later time the board set for
+it to go live before that (``bientap schedule``); items of a kind without a deadline are
 left out of that share. The quota planned per agency (``[[reports.quotas]]``) is scaled
 to the period by its length and set against what the agency sent in it.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy.orm import Session
 
@@ -47,15 +49,15 @@ class Activity:
     period: Period
     facts: tuple[Fact, ...]
 
-    @property
+    @cached_property
     def received(self) -> list[Fact]:
         return [f for f in self.facts if self.period.contains(f.arrived_at)]
 
-    @property
+    @cached_property
     def published(self) -> list[Fact]:
         return [f for f in self.facts if self.period.contains(f.published_at)]
 
-    @property
+    @cached_property
     def rejected(self) -> list[Fact]:
         return [f for f in self.facts if self.period.contains(f.rejected_at)]
 

@@ -97,16 +97,15 @@ def _draw(
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-_ID = re.compile(r'\bid="([^"]+)"')
+# An id, and a reference to one, in matplotlib's SVG: id="…", xlink:href="#…", url(#…).
+_ID_OR_REF = re.compile(r'(\bid="|href="#|url\(#)([^")]+)')
 
 
 def _inline(svg: str, prefix: str, title: str) -> str:
-    """The ``<svg>`` element alone, scalable, with its ids made unique to this chart."""
+    """The ``<svg>`` element alone, scalable, with its ids made unique to this chart (in
+    one pass: a chart of hundreds of agencies has thousands of ids)."""
     svg = svg[svg.index("<svg") :]
-    for name in set(_ID.findall(svg)):
-        svg = svg.replace(f'id="{name}"', f'id="{prefix}-{name}"')
-        svg = svg.replace(f'href="#{name}"', f'href="#{prefix}-{name}"')
-        svg = svg.replace(f"url(#{name})", f"url(#{prefix}-{name})")
+    svg = _ID_OR_REF.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg)
     svg = re.sub(r'(<svg[^>]*?) width="[^"]*" height="[^"]*"', r"\1", svg, count=1)
     label = html.escape(title, quote=True)
     return svg.replace(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,30 +18,47 @@ def _short(name: str) -> str:
     return name if len(name) <= NAME_WIDTH else name[: NAME_WIDTH - 1] + "…"
 
 
+MONTHLY_AT_MOST = 24  # months drawn a bar each; a longer period is drawn a bar a year
+
+
 def _months(a: Activity) -> list[datetime]:
     zone = ZoneInfo(a.board.timezone)
     month = a.period.start.astimezone(zone).replace(day=1, hour=0, minute=0, second=0)
-    out = []
-    while month < a.period.end:
+    out: list[datetime] = []
+    while month < a.period.end and len(out) <= MONTHLY_AT_MOST:
         out.append(month)
         month = (month + timedelta(days=32)).replace(day=1)
     return out
 
 
-def by_month(a: Activity) -> str:
+def by_month(a: Activity) -> str | None:
+    """Received and published per month; per year over a period longer than two years,
+    from the first year to the last with any (a period typed as 1900 to 9998 is drawn
+    over the years on record, not as 97,000 months)."""
     zone = ZoneInfo(a.board.timezone)
     months = _months(a)
+    monthly = len(months) <= MONTHLY_AT_MOST
+    form = "%m/%Y" if monthly else "%Y"
 
-    def month_of(moment: datetime | None) -> str | None:
-        return moment.astimezone(zone).strftime("%m/%Y") if moment else None
+    def bucket(moment: datetime | None) -> str | None:
+        return moment.astimezone(zone).strftime(form) if moment else None
 
-    labels = [m.strftime("%m/%Y") for m in months]
-    received = [sum(1 for f in a.received if month_of(f.arrived_at) == m) for m in labels]
-    published = [sum(1 for f in a.published if month_of(f.published_at) == m) for m in labels]
+    received = Counter(bucket(f.arrived_at) for f in a.received)
+    published = Counter(bucket(f.published_at) for f in a.published)
+    if monthly:
+        labels = [m.strftime(form) for m in months]
+    else:
+        years = [int(y) for y in (received | published) if y]
+        if not years:
+            return None
+        labels = [str(y) for y in range(min(years), max(years) + 1)]
     return bars(
-        "Tin, bài nhận được và được đăng theo tháng",
+        f"Tin, bài nhận được và được đăng theo {'tháng' if monthly else 'năm'}",
         labels,
-        [Series("Đã nhận", received), Series("Được đăng", published)],
+        [
+            Series("Đã nhận", [received[x] for x in labels]),
+            Series("Được đăng", [published[x] for x in labels]),
+        ],
         chart_id="bieu-do-thang",
     )
 

@@ -19,6 +19,7 @@ from pipeline.mailbuild import Mail
 from pipeline.models import Event, OutgoingMail, RawMessage
 from pipeline.reports import activity, outputs
 from pipeline.reports.periods import Period, last_ended
+from pipeline.reports.tables import shown
 
 KIND = "report-mailed"
 REASON = "activity-report"
@@ -45,23 +46,24 @@ def _has_record(session: Session, board_id: str, period: Period) -> bool:
 
 
 def _summary(a: activity.Activity) -> str:
-    t = a.tally()
+    """The figures of the page's summary, written as the page writes them (1.250; 66,7%)."""
+    t, tz = a.tally(), a.board.timezone
     share = t.on_time_share
     median = a.median_hours()
     lines = [
-        f"  Tin, bài nhận được: {t.received}",
-        f"  Được đăng: {t.published}",
-        f"  Không duyệt: {t.rejected}",
+        f"  Tin, bài nhận được: {shown(t.received, 'int', tz)}",
+        f"  Được đăng: {shown(t.published, 'int', tz)}",
+        f"  Không duyệt: {shown(t.rejected, 'int', tz)}",
         "  Tỷ lệ đăng đúng hạn: "
-        + (f"{mailkit.number_vi(share * 100)}%" if share is not None else "không có thời hạn"),
+        + (shown(share, "pct", tz) if share is not None else "không có tin, bài nào có thời hạn"),
         "  Thời gian trung vị từ khi nhận đến khi đăng: "
-        + (f"{mailkit.number_vi(median)} giờ" if median is not None else "—"),
+        + (f"{shown(median, 'hours', tz)} giờ" if median is not None else "—"),
     ]
     return "\n".join(lines)
 
 
 def _mail(board: Board, member: Member, a: activity.Activity, files: dict[str, bytes]) -> Mail:
-    heading = f"Báo cáo hoạt động {a.period.title}"
+    heading = f"Báo cáo hoạt động {a.period.phrase}"
     msg = mailkit.message(
         board,
         to=mailkit.named_address(member.name, member.email),

@@ -27,8 +27,18 @@ class Period:
 
     @property
     def title(self) -> str:
-        """The period as a Vietnamese heading says it: "6 tháng đầu năm 2026"."""
-        return _TITLES[self.kind](self)
+        """The period as a Vietnamese heading says it: "Quý III năm 2026"."""
+        phrase = self.phrase
+        return phrase[0].upper() + phrase[1:]
+
+    @property
+    def phrase(self) -> str:
+        """The period within a sentence: "Báo cáo hoạt động quý III năm 2026"."""
+        return _PHRASES[self.kind](self)
+
+    @property
+    def last_day(self) -> date:
+        return (self.end - timedelta(days=1)).date()
 
     @property
     def months(self) -> float:
@@ -104,10 +114,16 @@ def last_ended(kind: str, now: datetime, tz: str) -> Period:
     return containing(kind, current.start - timedelta(microseconds=1), tz)
 
 
-_TITLES: dict[str, Callable[[Period], str]] = {
-    "month": lambda p: f"Tháng {p.start.month} năm {p.start.year}",
-    "quarter": lambda p: f"Quý {ROMAN[(p.start.month - 1) // 3]} năm {p.start.year}",
+def _days(p: Period) -> str:
+    if p.start.date() == p.last_day:
+        return f"ngày {p.start:%d/%m/%Y}"
+    return f"từ ngày {p.start:%d/%m/%Y} đến ngày {p.last_day:%d/%m/%Y}"
+
+
+_PHRASES: dict[str, Callable[[Period], str]] = {
+    "month": lambda p: f"tháng {p.start.month} năm {p.start.year}",
+    "quarter": lambda p: f"quý {ROMAN[(p.start.month - 1) // 3]} năm {p.start.year}",
     "half_year": lambda p: f"6 tháng {'đầu' if p.start.month == 1 else 'cuối'} năm {p.start.year}",
-    "year": lambda p: f"Năm {p.start.year}",
-    "custom": lambda p: f"Từ ngày {p.start:%d/%m/%Y} đến ngày {p.end - timedelta(days=1):%d/%m/%Y}",
+    "year": lambda p: f"năm {p.start.year}",
+    "custom": _days,
 }

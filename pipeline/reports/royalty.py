@@ -5,7 +5,8 @@ earns is its kind's coefficient × the board's unit value (``[reports.royalties]
 rounded to the đồng. An item published and later withdrawn still counts: it was
 published, and the statement is what the head approves (Khánh Hòa Đ5.8: counted, then
 proposed for approval); such items are marked "Đã gỡ" in the detail sheet, so the head
-sees them before approving.
+sees them before approving. So is an item whose title and text went live before as
+another item (the same article mailed and approved again): "Trùng nội dung với …".
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from pipeline.config import Board, Royalties
 from pipeline.docmeta import KIND_LABELS
 from pipeline.reports.periods import Period
-from pipeline.reports.record import Fact, facts
+from pipeline.reports.record import Earlier, Fact, facts, repeats
 from pipeline.reports.tables import TOTAL, Cell, Column, Table
 from pipeline.textfold import fold
 
@@ -31,6 +34,11 @@ OTHER = "khac"  # an item with no kind: counted, earns nothing until classified
 LABELS: dict[str, str] = {**KIND_LABELS, OTHER: "Chưa phân loại"}
 NO_AGENCY = "(không xác định)"
 WITHDRAWN_NOTE = "Đã gỡ khỏi cổng"
+REPEAT_NOTE = "Trùng nội dung với"
+NO_RATES = (
+    "Chưa đặt đơn giá nhuận bút: mọi khoản là 0 ₫ (đặt unit_vnd và coefficients ở mục "
+    "[reports.royalties] trong tệp cấu hình của ban biên tập)"
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,15 @@ class Entry:
     kind: str  # one of KINDS or OTHER
     coefficient: float
     amount: int  # đồng
+    repeats: Earlier | None = None  # went live before, as another item with this content
+
+    def note(self, tz: str) -> str | None:
+        """The detail sheet's remark: withdrawn, or a repeat of an earlier item."""
+        notes = [WITHDRAWN_NOTE] if self.fact.withdrawn else []
+        if self.repeats is not None:
+            when = self.repeats.published_at.astimezone(ZoneInfo(tz))
+            notes.append(f"{REPEAT_NOTE} {self.repeats.tracking_code} (đăng ngày {when:%d/%m/%Y})")
+        return "; ".join(notes) or None
 
 
 @dataclass(frozen=True)
@@ -61,11 +78,28 @@ class Statement:
     period: Period
     entries: tuple[Entry, ...]
 
-    @property
+    @cached_property
     def kinds(self) -> tuple[str, ...]:
         """The kind columns: the five kinds, and "Chưa phân loại" only when needed."""
         other = any(e.kind == OTHER for e in self.entries)
         return KINDS + ((OTHER,) if other else ())
+
+    @property
+    def rates_set(self) -> bool:
+        """The board set what an item earns (the regulations leave it to each board)."""
+        rates = self.board.reports.royalties
+        return rates.unit_vnd > 0 and any(rates.coefficients.values())
+
+    @property
+    def repeated_note(self) -> str | None:
+        """How many items repeat the content of one that went live before, if any."""
+        count = sum(1 for e in self.entries if e.repeats is not None)
+        if not count:
+            return None
+        return (
+            f"{count} tin, bài trùng nội dung với tin, bài đã đăng trước "
+            "(xem cột Ghi chú, trang Chi tiết): kiểm tra trước khi chi trả"
+        )
 
     @property
     def total(self) -> int:
@@ -77,10 +111,13 @@ class Statement:
     def by_agency(self) -> list[Line]:
         return _lines(self.entries, lambda e: ("", self.agency_name(e)))
 
+    @cached_property
+    def _agency_names(self) -> dict[str, str]:
+        return {a.id: a.name for a in self.board.agencies}
+
     def agency_name(self, entry: Entry) -> str:
         ref = entry.fact.agency_id
-        known = {a.id: a.name for a in self.board.agencies}
-        return known.get(ref, ref) if ref else NO_AGENCY
+        return self._agency_names.get(ref, ref) if ref else NO_AGENCY
 
     def figures(self) -> dict[str, object]:
         """What the head approves: the items, their kinds and amounts, who is credited
@@ -135,13 +172,15 @@ def amount(unit_vnd: int, coefficient: float) -> int:
 
 def statement(session: Session, board: Board, period: Period) -> Statement:
     rates = board.reports.royalties
+    earlier = repeats(session, board.id)
     entries = []
     for fact in facts(session, board.id, period):
         if not period.contains(fact.published_at):
             continue
         kind = fact.kind if fact.kind in KINDS else OTHER
         coef = coefficient(rates, kind)
-        entries.append(Entry(fact, kind, coef, amount(rates.unit_vnd, coef)))
+        paid = amount(rates.unit_vnd, coef)
+        entries.append(Entry(fact, kind, coef, paid, earlier.get(fact.id)))
     entries.sort(key=lambda e: (e.fact.published_at, e.fact.id))
     return Statement(board, period, tuple(entries))
 
@@ -217,7 +256,7 @@ def tables(s: Statement) -> list[Table]:
                     e.fact.published_at,
                     e.coefficient,
                     e.amount,
-                    WITHDRAWN_NOTE if e.fact.withdrawn else None,
+                    e.note(s.board.timezone),
                 )
                 for n, e in enumerate(s.entries, start=1)
             ),

@@ -68,21 +68,22 @@ def xlsx_bytes(tables: Sequence[Table], info: Sequence[tuple[str, str]], tz: str
 
 def _sheet(book: Workbook, table: Table, tz: str) -> None:
     ws = book.create_sheet(table.sheet_name)
-    ws.append([c.heading for c in table.columns])
-    for cell in ws[1]:
+    for n, col in enumerate(table.columns, start=1):
+        cell = ws.cell(1, n, col.heading)
         cell.font, cell.fill = _BOLD, _HEAD_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="center")
     rows = list(table.rows) + ([table.total] if table.total else [])
-    for row in rows:
-        ws.append([_local(v, tz) for v in row])
-        for col, cell in zip(table.columns, ws[ws.max_row], strict=True):
+    # Each cell is written at its own row and column: asking the sheet for its last row
+    # (``ws[ws.max_row]``) scans every cell, and a year's statement took minutes.
+    for r, row in enumerate(rows, start=2):
+        for n, (col, value) in enumerate(zip(table.columns, row, strict=True), start=1):
+            cell = ws.cell(r, n, _local(value, tz))
             if col.fmt in NUMBER_FORMATS:
                 cell.number_format = NUMBER_FORMATS[col.fmt]
-            if isinstance(cell.value, str):
+            if isinstance(value, str):
                 cell.data_type = "s"  # openpyxl reads a leading "=" as a formula
-    if table.total:
-        for cell in ws[ws.max_row]:
-            cell.font = _BOLD
+            if table.total and r == len(rows) + 1:
+                cell.font = _BOLD
     for i, col in enumerate(table.columns, start=1):
         ws.column_dimensions[get_column_letter(i)].width = _WIDTHS.get(col.fmt, 12)
     ws.freeze_panes = "A2"
