@@ -21,6 +21,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from connectors.base import Cursor, Fetched, PermanentError, TransientError
+from pipeline.batches import weighed
 
 log = logging.getLogger(__name__)
 # imapclient warns when a server's answer is not ASCII ("[TRYCREATE] … Đã xử lý", before
@@ -189,17 +190,11 @@ class ImapSource:
                 self._back_in(uidvalidity)
             yield from ([uid] for uid in uids)
             return
-        run: list[int] = []
-        total = 0
-        for uid in uids:
-            size = int(sizes.get(uid, {}).get(b"RFC822.SIZE") or 0)
-            if run and total + size > BATCH_BYTES:
-                yield run
-                run, total = [], 0
-            run.append(uid)
-            total += size
-        if run:
-            yield run
+
+        def size(uid: int) -> int:
+            return int(sizes.get(uid, {}).get(b"RFC822.SIZE") or 0)
+
+        yield from weighed(uids, len(uids), size, BATCH_BYTES)
 
     def _fetch(self, uids: list[int], uidvalidity: int) -> list[Fetched]:
         """The messages ``uids``. One message the server cannot read makes it refuse the

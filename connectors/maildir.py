@@ -12,8 +12,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from connectors.base import Cursor, Fetched, PermanentError, TransientError
+from pipeline.batches import weighed
 
 BATCH = 200
+BATCH_BYTES = 32 * 1024 * 1024  # as IMAP fetches: a backlog of large mail, fewer
 _INFO = f"{mailbox.Maildir.colon}2,"  # what follows a key in cur/: the flags, often none
 _PASSING = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EINTR, errno.EAGAIN}  # wait it out
 
@@ -48,11 +50,19 @@ class MaildirSource:
         self.box = _maildir(path)
 
     def poll(self, cursor: Cursor) -> Iterator[list[Fetched]]:
+        """The inbox's messages in delivery order, BATCH at a time or about BATCH_BYTES."""
         keys = sorted(self.box.iterkeys(), key=delivery_order)
-        for start in range(0, len(keys), BATCH):
-            batch = self.fetch_again(None, keys[start : start + BATCH])
+        for part in weighed(keys, BATCH, self._size, BATCH_BYTES):
+            batch = self.fetch_again(None, part)
             if batch:
                 yield batch
+
+    def _size(self, key: str) -> int:
+        here = self._file_of(key)
+        try:
+            return here.stat().st_size if here is not None else 0
+        except OSError:  # gone meanwhile, or not ours to read: _read says which
+            return 0
 
     def fetch_again(self, uidvalidity: int | None, keys: Sequence[str]) -> list[Fetched]:
         """The files ``keys`` read, as ``poll`` reads every file of the inbox (a Maildir has

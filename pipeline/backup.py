@@ -61,6 +61,7 @@ DB, DATA, CONFIG = "database", "data", "config"  # top folders inside an archive
 SQLITE_MAGIC = b"SQLite format 3\x00"
 SQLITE_COMPANIONS = ("-wal", "-shm", "-journal", ".migrate.lock", ".daemon.lock")  # not data
 BATCH = 500
+BATCH_OF_MAIL = 8  # rows at a time of a table holding bytes (raw mail up to 25 MB each)
 CHUNK = 1 << 20
 PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600  # an archive holds every sender's mail
 
@@ -226,6 +227,10 @@ class _Member:
     sha256: str
 
 
+def _holds_bytes(table: Table) -> bool:
+    return any(_python_type(column) is bytes for column in table.columns)
+
+
 def _export(
     engine: Engine, scratch: Path, progress: Progress
 ) -> tuple[str | None, dict[str, int], list[_Member]]:
@@ -240,7 +245,8 @@ def _export(
             path = scratch / f"{table.name}.jsonl"
             digest, n = hashlib.sha256(), 0
             query = select(table).order_by(*table.primary_key.columns)
-            result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(query)
+            rows = BATCH_OF_MAIL if _holds_bytes(table) else BATCH
+            result = conn.execution_options(stream_results=True, yield_per=rows).execute(query)
             with path.open("wb") as fh:
                 for row in result.mappings():
                     line = _line(dict(row))

@@ -35,6 +35,7 @@ from connectors.base import (
     TransientError,
 )
 from pipeline import audit, ids, ingest
+from pipeline.batches import batched, weighed
 from pipeline.claims import Crew
 from pipeline.config import Board
 from pipeline.files import FileStore
@@ -49,7 +50,7 @@ from pipeline.parsing import HEADER_BYTES, header_end
 from pipeline.postman import Postman, retry_delay
 from pipeline.reading import Reading
 from pipeline.review import Desk, Links
-from pipeline.workers import Outcome, Readers, Unavailable, batched
+from pipeline.workers import Outcome, Readers, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ UNSERVED_LOOK = timedelta(minutes=1)  # how often passes ask for unserved messag
 # batch is redone message by message, so a crash still neither loses nor duplicates.
 PROCESS_BATCH = 25
 LOAD_WINDOW = 200  # raw messages loaded from the database at a time
+LOAD_BYTES = 32 * 1024 * 1024  # and about this much of them: large mail, fewer
 CLAIM = 50  # raw messages one daemon claims at a time
 
 
@@ -529,12 +531,19 @@ class MailboxRunner:
             )
 
     def _raw_bytes(self, ids: Sequence[int]) -> Iterator[tuple[int, bytes]]:
-        """The raw messages, loaded a window at a time as the readers ask for them."""
-        for start in range(0, len(ids), LOAD_WINDOW):
+        """The raw messages, loaded a window at a time (LOAD_WINDOW messages, or about
+        LOAD_BYTES) as the readers ask for them."""
+        with self.sessions() as session:
+            sizes = session.execute(
+                select(RawMessage.id, RawMessage.size)
+                .where(RawMessage.id.in_(ids))
+                .order_by(RawMessage.id)
+            ).all()
+        for window in weighed(sizes, LOAD_WINDOW, lambda row: row.size, LOAD_BYTES):
             with self.sessions() as session:
                 rows = session.execute(
                     select(RawMessage.id, RawMessage.raw)
-                    .where(RawMessage.id.in_(ids[start : start + LOAD_WINDOW]))
+                    .where(RawMessage.id.in_([row.id for row in window]))
                     .order_by(RawMessage.id)
                 ).all()
             yield from ((row.id, row.raw) for row in rows)

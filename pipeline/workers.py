@@ -10,7 +10,6 @@ down with it.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import multiprocessing
 import os
@@ -23,9 +22,9 @@ from concurrent.futures import ProcessPoolExecutor as Pool
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 from pipeline import logs
+from pipeline.batches import weighed
 from pipeline.config import Board
 from pipeline.files import FileStore, StoreUnavailable
 from pipeline.reading import Reading, read
@@ -34,6 +33,11 @@ log = logging.getLogger(__name__)
 
 READER_NICENESS = 10
 CHUNK = 8  # messages handed to a reader process at once: one round trip, not eight
+# A chunk of large mail closes sooner, and the readers hold at most about AHEAD_BYTES of
+# mail (the daemon keeps a copy of each): a backlog of 25 MB mails is not 64 of them
+# in hand, well over a gigabyte, with what reading them makes of each.
+CHUNK_BYTES = 4 * 1024 * 1024
+AHEAD_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -55,14 +59,10 @@ READER_DIED = (
     "tiến trình đọc thư dừng đột ngột khi đang đọc thư này "
     "(the reader process died while it was in hand: a crash, out of memory)"
 )
-T = TypeVar("T")
 
 
-def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """``items`` in lists of ``size`` (the last one shorter), as they come."""
-    source = iter(items)
-    while batch := list(itertools.islice(source, size)):
-        yield batch
+def _mail_bytes(chunk: list[tuple[int, bytes]]) -> int:
+    return sum(len(raw) for _, raw in chunk)
 
 
 _board: Board | None = None  # set in each worker by _start
@@ -148,7 +148,8 @@ class Readers:
 
     def read_all(self, raws: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, Outcome]]:
         """Readings in the order given. Workers keep up to ``ahead`` messages in hand (in
-        chunks of CHUNK), so they read on while the caller records what they returned.
+        chunks of CHUNK), so they read on while the caller records what they returned;
+        large mail, fewer: chunks of about CHUNK_BYTES, about AHEAD_BYTES in hand.
 
         A reader process that dies (a crash in a C library, the kernel's out-of-memory
         killer) takes the messages the pool had in hand with it: each comes back as
@@ -161,9 +162,19 @@ class Readers:
                 yield raw_id, safe_read(self.board, self.files, raw)
             return
         pending = deque[tuple[list[tuple[int, bytes]], Future[list[Outcome]], Pool]]()
-        chunks = batched(raws, CHUNK)
-        for chunk in itertools.islice(chunks, max(1, self.ahead // CHUNK)):
-            pending.append((chunk, *self._submit(chunk)))
+        chunks = weighed(raws, CHUNK, lambda message: len(message[1]), CHUNK_BYTES)
+        in_flight = max(1, self.ahead // CHUNK)
+
+        def hand_over() -> None:  # up to the readers' share, by count and by size
+            while len(pending) < in_flight and (
+                not pending or sum(_mail_bytes(c) for c, _, _ in pending) < AHEAD_BYTES
+            ):
+                following = next(chunks, None)
+                if following is None:
+                    return
+                pending.append((following, *self._submit(following)))
+
+        hand_over()
         while pending:
             chunk, future, pool = pending.popleft()
             try:
@@ -174,8 +185,7 @@ class Readers:
             except TimeoutError:
                 self._discard(pool, f"nothing read came back in {self.timeout:g} s")
                 outcomes = [READ_TOO_LONG.format(seconds=self.timeout)] * len(chunk)
-            for following in itertools.islice(chunks, 1):
-                pending.append((following, *self._submit(following)))
+            hand_over()
             yield from zip((raw_id for raw_id, _ in chunk), outcomes, strict=True)
 
     def _submit(self, chunk: list[tuple[int, bytes]]) -> tuple[Future[list[Outcome]], Pool]:
