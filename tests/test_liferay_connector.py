@@ -517,3 +517,23 @@ def test_a_section_must_be_a_category_id_without_a_section_field(
     with pytest.raises(CmsRejected, match="taxonomy category"):
         cms.publish(Article(key=KEY, title="Tin", body_html="<p>x</p>", section="Thời sự"))
     assert not [m for m in requests_made(httpserver) if m[1].endswith("structured-contents")]
+
+
+def test_credentials_a_proxy_echoes_back_never_reach_the_staff(
+    cms: LiferayCms, httpserver: HTTPServer
+) -> None:
+    """A proxy's error page that shows the request's headers: Basic authentication is
+    the password in base64, as good as the password itself to whoever reads the mail."""
+    sent = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+
+    def echo(request: Request) -> Response:
+        shown = f"<pre>Authorization: {request.headers.get('Authorization')}</pre>"
+        return Response(shown, 502, content_type="text/plain")
+
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(echo)
+
+    with pytest.raises(CmsTransient) as caught:
+        cms.publish(ARTICLE)
+
+    assert "Authorization: Basic ***" in str(caught.value)
+    assert sent not in str(caught.value) and sent.rstrip("=") not in str(caught.value)
