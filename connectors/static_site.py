@@ -62,6 +62,8 @@ from connectors.media import (
 )
 from pipeline.config import StaticSite
 from pipeline.files import write_atomic
+from pipeline.sanitize import html_to_text
+from pipeline.textfold import mentions, opens_with
 
 TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 BODY_START, BODY_END = "<!--bientap:body-->", "<!--/bientap:body-->"
@@ -98,6 +100,12 @@ def _size(data: bytes) -> str:
 
 def _when(moment: datetime) -> str:
     return moment.astimezone(TIMEZONE).strftime("%d/%m/%Y %H:%M")
+
+
+def _iso(moment: datetime) -> str:
+    """A moment as HTML's ``<time datetime>`` takes it: whole seconds (HTML allows three
+    digits of a second at most; ``isoformat`` may write six)."""
+    return moment.isoformat(timespec="seconds")
 
 
 def _day(iso: str) -> str:
@@ -198,6 +206,7 @@ class StaticSiteCms:
             {
                 **e,
                 "href": f"posts/{e['id']}/",
+                "published_iso": _iso(datetime.fromisoformat(e["published"])),
                 "published_text": _when(datetime.fromisoformat(e["published"])),
             }
             for e in entries
@@ -248,11 +257,15 @@ class StaticSiteCms:
             for p in rest
             if p.media.role != "image"
         ]
+        text = html_to_text(body)
+        summary, author = nfc(article.summary), nfc(article.author or "")
         return _ENV.get_template("site_post.html").render(
             language=article.language,
             title=nfc(article.title),
-            summary=nfc(article.summary),
-            author=nfc(article.author or ""),
+            summary=summary,
+            # a summary cut from the body's opening is no sapo: the reader would read it twice
+            lead="" if opens_with(text, summary.removesuffix("…")) else summary,
+            author="" if mentions(text, author) else author,  # a credit the body carries
             section=nfc(article.section or ""),
             tags=[nfc(t) for t in article.tags],
             body=body,
@@ -262,9 +275,9 @@ class StaticSiteCms:
             meta=list(self._meta(article).items())
             + ([("section", nfc(article.section))] if article.section else [])
             + [("tag", nfc(t)) for t in article.tags],
-            published_iso=published.isoformat(),
+            published_iso=_iso(published),
             published_text=_when(published),
-            updated_iso=updated.isoformat() if updated else "",
+            updated_iso=_iso(updated) if updated else "",
             updated_text=_when(updated) if updated else "",
         )
 

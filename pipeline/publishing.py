@@ -52,12 +52,14 @@ from pipeline.models import (
     utcnow,
 )
 from pipeline.sanitize import html_to_text
+from pipeline.textfold import mentions
 
 log = logging.getLogger(__name__)
 
 RECHECK_AFTER = timedelta(hours=24)  # verified posts are read back again this often
 CLAIM = 20  # publications one daemon claims at a time
 SCHEDULED = "publish-scheduled"  # the event that sets an item's time to go live
+SUMMARY_LIMIT = 300  # characters of the body a summary (excerpt, description) takes
 MISSING_FILE = (
     "tệp đính kèm không còn trong kho tệp nên không gửi lên cổng được "
     "(an attachment is missing from the file store): {path}"
@@ -86,14 +88,27 @@ def _credit(board: Board, item: Submission) -> str | None:
 
 
 def body_for(board: Board, item: Submission) -> str:
-    """The approved body with the credit and the attribution the board requires."""
+    """The approved body with the credit and the attribution the board requires. The
+    credit is left out when the body names the author already: the byline was read from
+    the sender's own closing lines ("Tin, ảnh: …"), which stay as approved."""
     parts = [item.body_html]
     credit = _credit(board, item)
-    if credit:
+    if credit and not mentions(item.body_text, item.author or ""):
         parts.append(f"<p><strong>{mailkit.esc(credit)}</strong></p>")
     if board.publish.attribution:
         parts.append(f"<p><em>{mailkit.esc(board.publish.attribution)}</em></p>")
     return "\n".join(parts)
+
+
+def summary_of(text: str, limit: int = SUMMARY_LIMIT) -> str:
+    """The opening of ``text`` in at most ``limit`` characters, cut after a whole word
+    and marked "…" when cut (a portal shows it as the excerpt)."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    head = flat[: limit + 1]
+    cut = head.rsplit(" ", 1)[0] if " " in head else flat[:limit]
+    return cut.rstrip(" ,;:.-–") + "…"
 
 
 def _section(board: Board, item: Submission, lang: str) -> str | None:
@@ -141,7 +156,7 @@ def article(board: Board, item: Submission, key: str, files: FileStore | None) -
     """What goes to the CMS. Without ``files`` the media come without their bytes: enough
     to compare with a post (verification reads their names), not to send."""
     lang = language(item.body_text)
-    summary = " ".join(item.body_text.split())[:300]
+    summary = summary_of(item.body_text)
     return Article(
         key=key,
         title=item.title,

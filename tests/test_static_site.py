@@ -9,6 +9,7 @@ import json
 import mimetypes
 import multiprocessing
 import os
+import re
 import threading
 import unicodedata
 from dataclasses import replace
@@ -471,3 +472,55 @@ def test_processes_publishing_at_once_lose_no_index_entry(tmp_path: Path) -> Non
     listed = BeautifulSoup((site / "index.html").read_text("utf-8"), "html.parser")
     assert {a.get_text() for a in listed.select("ul.bai a")} == {e["title"] for e in entries}
     assert all((site / "posts" / e["id"] / "index.html").is_file() for e in entries)
+
+
+# HTML's global date and time string: at most three digits of a second (a validator
+# refused every page for the six that ``isoformat`` writes).
+_HTML_MOMENT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d{1,3})?)?(?:Z|[+-]\d\d:\d\d)")
+
+
+def test_every_date_is_one_html_accepts(cms: StaticSiteCms) -> None:
+    live = cms.publish(article(scheduled_at=datetime(2026, 3, 15, 2, 30, 5, 123456, tzinfo=UTC)))
+    cms.update(live.remote_id, article(title="Hội nghị tổng kết (cập nhật)"))
+
+    pages = (cms.root / "index.html", cms.root / "posts" / live.remote_id / "index.html")
+    moments = [
+        str(t["datetime"])
+        for path in pages
+        for t in BeautifulSoup(path.read_text("utf-8"), "html.parser").find_all("time")
+    ]
+    assert len(moments) == 3  # the index's date, the page's date and its update
+    assert [m for m in moments if not _HTML_MOMENT.fullmatch(m)] == []
+    assert moments[0] == moments[1] == "2026-03-15T02:30:05+00:00"
+
+
+def test_an_editors_summary_is_the_lead_and_a_credit_the_body_lacks_is_shown(
+    cms: StaticSiteCms,
+) -> None:
+    """What the page adds to the body it shows only when the body does not say it: a
+    summary cut from the body's opening, and a credit the body carries, are not repeated."""
+    own = cms.publish(article())
+    body = (
+        "<p>Sáng 15/3, UBND tỉnh Đồng Nai tổ chức hội nghị.</p>"
+        "<p><strong>Nguyễn Văn An</strong></p>"
+    )
+    cut = cms.publish(
+        article(
+            key="bientap-dongnai-13-000000000000",
+            body_html=body,
+            summary="Sáng 15/3, UBND tỉnh Đồng Nai tổ chức…",
+            author="Nguyễn Văn An",
+        )
+    )
+
+    shown = page_of(cms, own.remote_id)
+    assert [p.get_text() for p in shown.select(".sapo")] == [
+        "Tỉnh Đồng Nai tổng kết công tác năm 2025."
+    ]
+    assert [p.get_text() for p in shown.select(".tac-gia")] == [
+        "Nguyễn Văn An – Sở Thông tin và Truyền thông"
+    ]
+    repeated = page_of(cms, cut.remote_id)
+    assert repeated.select(".sapo") == [] and repeated.select(".tac-gia") == []
+    meta = repeated.find("meta", attrs={"name": "description"})
+    assert meta is not None and meta["content"] == "Sáng 15/3, UBND tỉnh Đồng Nai tổ chức…"
