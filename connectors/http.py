@@ -11,6 +11,7 @@ request. Secrets are removed from every message, Basic credentials as sent inclu
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import socket
 import ssl
@@ -75,18 +76,20 @@ def scrub(text: str, secrets: list[str]) -> str:
 
 def basic_credentials(auth: Any) -> list[str]:
     """The spellings of a (user, password) pair as a Basic ``Authorization`` header
-    carries it: an error page echoing the header shows the password as well."""
-    if not (isinstance(auth, tuple) and len(auth) == 2 and all(isinstance(a, str) for a in auth)):
+    carries it: an error page echoing the header shows the password as well. A pair of
+    ``str`` is sent in Latin-1 where it can be (requests' way), of ``bytes`` as it is."""
+    if not (isinstance(auth, tuple) and len(auth) == 2):
         return []
-    out = []
-    for encoding in ("latin-1", "utf-8"):  # requests sends latin-1 where it can
-        try:
-            pair = f"{auth[0]}:{auth[1]}".encode(encoding)
-        except UnicodeEncodeError:
-            continue
-        token = base64.b64encode(pair).decode("ascii")
-        out += [token, token.rstrip("=")]
-    return out
+    user, password = auth
+    pairs: list[bytes] = []
+    if isinstance(user, bytes) and isinstance(password, bytes):
+        pairs.append(user + b":" + password)
+    elif isinstance(user, str) and isinstance(password, str):
+        for encoding in ("latin-1", "utf-8"):
+            with contextlib.suppress(UnicodeEncodeError):
+                pairs.append(f"{user}:{password}".encode(encoding))
+    tokens = [base64.b64encode(pair).decode("ascii") for pair in pairs]
+    return [spelling for token in tokens for spelling in (token, token.rstrip("="))]
 
 
 def _errors(value: Any) -> Iterator[str]:

@@ -139,11 +139,14 @@ class LiferayCms:
     def _secrets(self) -> list[str]:
         return [self.settings.password.reveal()]
 
-    def _auth(self) -> tuple[str, str]:
+    def _auth(self) -> tuple[bytes, bytes]:
+        """Basic credentials in UTF-8, as Liferay reads them (requests would encode them
+        in Latin-1 and fail on a Vietnamese password)."""
         try:
-            return (self.settings.username, self.settings.password.reveal())
+            password = self.settings.password.reveal()
         except ConfigError as exc:
             raise CmsRejected(f"{self.name}: {exc}") from exc
+        return self.settings.username.encode("utf-8"), password.encode("utf-8")
 
     def _call(
         self, method: str, path: str, *, missing_ok: bool = False, **kwargs: Any

@@ -537,3 +537,20 @@ def test_credentials_a_proxy_echoes_back_never_reach_the_staff(
 
     assert "Authorization: Basic ***" in str(caught.value)
     assert sent not in str(caught.value) and sent.rstrip("=") not in str(caught.value)
+
+
+def test_a_vietnamese_password_is_sent_in_utf8(
+    settings: Liferay, fake: FakeLiferay, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """requests encodes Basic credentials in Latin-1: «Mật khẩu» failed every attempt with
+    an unforeseen UnicodeEncodeError (and its position in the password) until a dead
+    letter, instead of reaching Liferay, which reads the credentials in UTF-8."""
+    monkeypatch.setenv("TEST_LIFERAY_PASSWORD", "Mật-khẩu-Cổng-2026")
+    cms = LiferayCms(settings)
+    try:
+        cms.publish(ARTICLE)
+    finally:
+        cms.close()
+
+    sent = {r.headers["Authorization"] for r, _ in httpserver.log}
+    assert sent == {"Basic " + base64.b64encode(f"{USER}:Mật-khẩu-Cổng-2026".encode()).decode()}
