@@ -3,7 +3,7 @@
 Each post is ``posts/<slug>-<shortkey>/index.html`` (``remote_id`` is that folder's
 name) with its media beside it; ``index.html`` at the root lists the posts newest
 first and ``index.json`` holds ``id``, ``key``, ``title``, ``url``, ``section``,
-``published`` and ``updated`` for each (``find`` reads it). Every file is written to a
+``language``, ``published`` and ``updated`` for each (``find`` reads it). Every file is written to a
 temporary name and moved into place (``os.replace``), under a lock, so a reader never
 sees half a page and two workers never lose an index entry.
 
@@ -67,14 +67,40 @@ from pipeline.textfold import mentions, opens_with
 
 TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 BODY_START, BODY_END = "<!--bientap:body-->", "<!--/bientap:body-->"
-DOCUMENT_FIELDS = (
-    ("kind", "Loại văn bản"),
-    ("number", "Số, ký hiệu"),
-    ("issuer", "Cơ quan ban hành"),
-    ("issued", "Ngày ban hành"),
-    ("effective", "Ngày hiệu lực"),
-    ("summary", "Trích yếu"),
-)
+DOCUMENT_FIELDS = ("kind", "number", "issuer", "issued", "effective", "summary")
+# What a page says around the article, in the article's language (Bình Phước Đ7.2 runs an
+# English edition): a reader of it, or his screen reader, is told the page's language.
+LABELS: dict[str, dict[str, str]] = {
+    "vi": {
+        "site": "Tin bài đã đăng",
+        "published": "Đăng ngày",
+        "updated": "Cập nhật",
+        "document": "Thông tin văn bản",
+        "files": "Tệp đính kèm",
+        "tags": "Từ khóa",
+        "kind": "Loại văn bản",
+        "number": "Số, ký hiệu",
+        "issuer": "Cơ quan ban hành",
+        "issued": "Ngày ban hành",
+        "effective": "Ngày hiệu lực",
+        "summary": "Trích yếu",
+    },
+    "en": {
+        "site": "Published news",
+        "published": "Published",
+        "updated": "Updated",
+        "document": "Document details",
+        "files": "Attachments",
+        "tags": "Keywords",
+        "kind": "Type",
+        "number": "Number",
+        "issuer": "Issued by",
+        "issued": "Date of issue",
+        "effective": "Effective from",
+        "summary": "Summary",
+    },
+}
+SITE_LANGUAGE = "vi"  # the index lists every post, whatever its language
 _LOCAL_FILE = re.compile(r"(?:[0-9]+/)?[^/:?#.][^/:?#]*")  # "anh.jpg", "2/anh.jpg"
 _REMOTE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,100}")
 
@@ -211,7 +237,9 @@ class StaticSiteCms:
             }
             for e in entries
         ]
-        page = _ENV.get_template("site_index.html").render(posts=posts, language="vi")
+        page = _ENV.get_template("site_index.html").render(
+            posts=posts, language=SITE_LANGUAGE, labels=LABELS[SITE_LANGUAGE]
+        )
         with _disk("cannot write the index"):
             data = json.dumps(entries, ensure_ascii=False, indent=1).encode("utf-8")
             _write_atomic(self.root / "index.json", data)
@@ -259,8 +287,11 @@ class StaticSiteCms:
         ]
         text = html_to_text(body)
         summary, author = nfc(article.summary), nfc(article.author or "")
+        language = article.language if article.language in LABELS else SITE_LANGUAGE
         return _ENV.get_template("site_post.html").render(
-            language=article.language,
+            language=language,
+            content_language="" if article.language == language else article.language,
+            labels=LABELS[language],
             title=nfc(article.title),
             summary=summary,
             # a summary cut from the body's opening is no sapo: the reader would read it twice
@@ -271,7 +302,7 @@ class StaticSiteCms:
             body=body,
             gallery=gallery,
             files=files,
-            document=self._document_rows(article),
+            document=self._document_rows(article, LABELS[language]),
             meta=list(self._meta(article).items())
             + ([("section", nfc(article.section))] if article.section else [])
             + [("tag", nfc(t)) for t in article.tags],
@@ -282,16 +313,16 @@ class StaticSiteCms:
         )
 
     @staticmethod
-    def _document_rows(article: Article) -> list[tuple[str, str]]:
+    def _document_rows(article: Article, labels: dict[str, str]) -> list[tuple[str, str]]:
         doc = article.document
         if doc is None:
             return []
         rows = []
-        for name, label in DOCUMENT_FIELDS:
+        for name in DOCUMENT_FIELDS:
             value = getattr(doc, name)
             if value:
                 shown = _day(value) if name in ("issued", "effective") else nfc(value)
-                rows.append((label, shown))
+                rows.append((labels[name], shown))
         return rows
 
     @staticmethod
@@ -341,6 +372,7 @@ class StaticSiteCms:
             "title": live.title,
             "url": live.url,
             "section": live.section,
+            "language": article.language,
             "published": published.isoformat(),
             "updated": now.isoformat(),
         }

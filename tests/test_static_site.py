@@ -524,3 +524,37 @@ def test_an_editors_summary_is_the_lead_and_a_credit_the_body_lacks_is_shown(
     assert repeated.select(".sapo") == [] and repeated.select(".tac-gia") == []
     meta = repeated.find("meta", attrs={"name": "description"})
     assert meta is not None and meta["content"] == "Sáng 15/3, UBND tỉnh Đồng Nai tổ chức…"
+
+
+def test_an_english_edition_page_speaks_english_around_it(cms: StaticSiteCms) -> None:
+    """Bình Phước's English edition (Đ7.2): the page said lang="en" while everything
+    around the article was Vietnamese («Đăng ngày», «Tệp đính kèm»), read out by a screen
+    reader as English words. The index, in Vietnamese, marks the English title."""
+    vietnamese = cms.publish(article())
+    english = cms.publish(
+        article(
+            key="bientap-binhphuoc-7-000000000000",
+            title="Binh Phuoc welcomes investors to the Becamex industrial park",
+            body_html="<p>The province held a conference with investors on 15 March.</p>",
+            summary="",
+            author="",
+            language="en",
+            section="English",
+        )
+    )
+
+    page = page_of(cms, english.remote_id)
+    assert page.html is not None and page.html["lang"] == "en"
+    shown = " ".join(page.get_text(" ").split())
+    assert "Published 15/03/2026 09:30" in shown and "Attachments" in shown
+    assert "Number 123/QĐ-UBND" in shown and "Keywords: hội nghị, tổng kết" in shown
+    assert not [w for w in ("Đăng ngày", "Tệp đính kèm", "Tin bài đã đăng") if w in shown]
+    other = page_of(cms, vietnamese.remote_id)
+    assert other.html is not None and other.html["lang"] == "vi"
+    assert "Đăng ngày 15/03/2026 09:30" in " ".join(other.get_text(" ").split())
+    index = BeautifulSoup((cms.root / "index.html").read_text("utf-8"), "html.parser")
+    assert index.html is not None and index.html["lang"] == "vi"
+    assert {str(a["href"]): a.get("lang") for a in index.select("ul.bai a")} == {
+        f"posts/{english.remote_id}/": "en",
+        f"posts/{vietnamese.remote_id}/": None,
+    }
