@@ -228,7 +228,7 @@ class JsonHttp:
     def call(
         self, method: str, url: str, *, missing_ok: bool = False, **kwargs: Any
     ) -> requests.Response | None:
-        """Send; ``None`` for a 404 when ``missing_ok``. Raises ``CmsError``.
+        """Send; ``None`` for a 404 or a 410 (Gone) when ``missing_ok``. Raises ``CmsError``.
 
         Redirects are not followed: the credentials would go to wherever the portal (or
         someone able to make it redirect) points, and a 404 there would read as "the post
@@ -260,7 +260,7 @@ class JsonHttp:
         status = response.status_code
         if status < 300:
             return response
-        if status == 404 and missing_ok:
+        if status in (404, 410) and missing_ok:  # a post deleted, or kept as deleted
             return None
         if status < 400:
             location = _bare_url(scrub(response.headers.get("Location", "?"), secrets))

@@ -266,6 +266,9 @@ def test_read_maps_the_answer_through_read_paths(cms: RestCms, httpserver: HTTPS
     httpserver.expect_request("/api/posts/43", method="GET").respond_with_json(
         {"message": "không có bài"}, 404
     )
+    httpserver.expect_request("/api/posts/44", method="GET").respond_with_json(
+        {"message": "Bài viết đã bị xóa."}, 410
+    )
 
     live = cms.read("42")
 
@@ -280,6 +283,7 @@ def test_read_maps_the_answer_through_read_paths(cms: RestCms, httpserver: HTTPS
     assert live.meta == {"key": KEY, "document_number": "45/KH-UBND"}
     assert live.status == "published"
     assert cms.read("43") is None
+    assert cms.read("44") is None, "410 Gone: no post, to be put back by verification"
 
 
 def test_section_and_tags_are_compared_only_when_read_paths_name_them(
@@ -329,18 +333,23 @@ def test_update_answered_without_a_body_reads_the_address(
     assert live.url == "https://portal.dongnai.gov.vn/tin/42"
 
 
-def test_withdraw_deletes_and_a_missing_post_is_already_withdrawn(
+def test_withdraw_deletes_and_a_missing_or_gone_post_is_already_withdrawn(
     cms: RestCms, httpserver: HTTPServer
 ) -> None:
     httpserver.expect_request("/api/posts/42", method="DELETE").respond_with_data("", 204)
     httpserver.expect_request("/api/posts/43", method="DELETE").respond_with_data("", 404)
+    httpserver.expect_request("/api/posts/44", method="DELETE").respond_with_json(
+        {"message": "Bài viết đã bị xóa."}, 410
+    )
 
     cms.withdraw("42")
     cms.withdraw("43")
+    cms.withdraw("44")  # deleted by hand, and the portal says so: withdrawn all the same
 
     assert [(r.method, r.path) for r, _ in httpserver.log] == [
         ("DELETE", "/api/posts/42"),
         ("DELETE", "/api/posts/43"),
+        ("DELETE", "/api/posts/44"),
     ]
     assert httpserver.log[0][0].headers["Authorization"] == TOKEN
 
