@@ -154,13 +154,14 @@ class _Placed:
 
 @contextlib.contextmanager
 def _disk(what: str) -> Iterator[None]:
-    """File-system failures as CMS errors: permissions and a name too long for the file
-    system will not fix themselves (the error names both paths of a move)."""
+    """File-system failures as CMS errors, ``what`` failed said in Vietnamese first (the
+    staff read it): permissions and a name too long for the file system will not fix
+    themselves (the error names both paths of a move)."""
     try:
         yield
     except OSError as exc:
         paths = ": ".join(str(p) for p in (exc.filename, exc.filename2) if p is not None)
-        message = f"static site: {what}: {exc.strerror}: {paths}"
+        message = f"Trang tĩnh: {what}: {exc.strerror}: {paths}"
         if isinstance(exc, PermissionError) or exc.errno == errno.ENAMETOOLONG:
             raise CmsRejected(message) from exc
         raise CmsTransient(message) from exc
@@ -195,7 +196,7 @@ class StaticSiteCms:
 
     def _folder(self, remote_id: str) -> Path:
         if not _REMOTE_ID.fullmatch(remote_id):
-            raise CmsRejected(f"static site: not a post id: {remote_id!r}")
+            raise CmsRejected(f"Trang tĩnh: không phải mã tin, bài (not a post id): {remote_id!r}")
         return self.root / "posts" / remote_id
 
     def _url(self, remote_id: str) -> str:
@@ -203,7 +204,7 @@ class StaticSiteCms:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        with _disk("cannot lock the site"):
+        with _disk("không khóa được thư mục trang (cannot lock the site)"):
             (self.root / "posts").mkdir(parents=True, exist_ok=True)
             fh = (self.root / ".lock").open("a")
         try:
@@ -214,16 +215,20 @@ class StaticSiteCms:
 
     def _entries(self) -> list[dict[str, Any]]:
         path = self.root / "index.json"
-        with _disk("cannot read index.json"):
+        with _disk("không đọc được danh sách tin, bài (cannot read index.json)"):
             if not path.exists():
                 return []
             text = path.read_text("utf-8")
         try:
             entries = json.loads(text)
         except ValueError as exc:
-            raise CmsRejected(f"static site: {path} is damaged: {exc}") from exc
+            raise CmsRejected(
+                f"Trang tĩnh: danh sách tin, bài bị hỏng ({path} is damaged: {exc})"
+            ) from exc
         if not isinstance(entries, list):
-            raise CmsRejected(f"static site: {path} is not a list of posts")
+            raise CmsRejected(
+                f"Trang tĩnh: danh sách tin, bài bị hỏng ({path} is not a list of posts)"
+            )
         return entries
 
     def _write_index(self, entries: list[dict[str, Any]]) -> None:
@@ -240,7 +245,7 @@ class StaticSiteCms:
         page = _ENV.get_template("site_index.html").render(
             posts=posts, language=SITE_LANGUAGE, labels=LABELS[SITE_LANGUAGE]
         )
-        with _disk("cannot write the index"):
+        with _disk("không ghi được danh sách tin, bài (cannot write the index)"):
             data = json.dumps(entries, ensure_ascii=False, indent=1).encode("utf-8")
             _write_atomic(self.root / "index.json", data)
             _write_atomic(self.root / "index.html", page.encode("utf-8"))
@@ -339,7 +344,7 @@ class StaticSiteCms:
         urls = {p.media.content_id: p.href for p in placed if p.media.content_id}
         body = nfc(rewrite_cids(article.body_html, urls))
         page = self._page(article, body, placed, published, updated)
-        with _disk(f"cannot write post {remote_id}"):
+        with _disk(f"không ghi được tin, bài (cannot write post {remote_id})"):
             folder.mkdir(parents=True, exist_ok=True)
             for p in placed:
                 (folder / p.where).parent.mkdir(exist_ok=True)
@@ -393,14 +398,14 @@ class StaticSiteCms:
         with self._locked():
             entries = self._entries()
             if not any(e["id"] == remote_id for e in entries):
-                raise CmsRejected(f"static site: no post {remote_id}", 404)
+                raise CmsRejected(f"Trang tĩnh: không có tin, bài {remote_id} (no post)", 404)
             return self._save(remote_id, article, entries)
 
     def withdraw(self, remote_id: str) -> None:
         folder = self._folder(remote_id)
         with self._locked():
             entries = self._entries()
-            with _disk(f"cannot remove post {remote_id}"):
+            with _disk(f"không gỡ được tin, bài (cannot remove post {remote_id})"):
                 trash = folder.with_name(f".withdrawn-{remote_id}")
                 if trash.exists():  # left by an earlier attempt that failed half-way
                     shutil.rmtree(trash)
@@ -415,7 +420,7 @@ class StaticSiteCms:
 
     def read(self, remote_id: str) -> Live | None:
         path = self._folder(remote_id) / "index.html"
-        with _disk(f"cannot read post {remote_id}"):
+        with _disk(f"không đọc được tin, bài (cannot read post {remote_id})"):
             if not path.exists():
                 return None
             page = path.read_text("utf-8")
@@ -431,7 +436,9 @@ class StaticSiteCms:
         heading = soup.find("h1")
         container = soup.find(id="noi-dung")
         if not isinstance(container, Tag):
-            raise CmsError(f"static site: post {remote_id} has no article body")
+            raise CmsError(
+                f"Trang tĩnh: trang tin, bài {remote_id} không có phần nội dung (no article body)"
+            )
         start, end = page.find(BODY_START), page.rfind(BODY_END)
         if 0 <= start < end:
             body = page[start + len(BODY_START) : end]

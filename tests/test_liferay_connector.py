@@ -514,8 +514,9 @@ def test_settings_are_checked_when_the_connector_is_built(settings: Liferay) -> 
 def test_a_section_must_be_a_category_id_without_a_section_field(
     cms: LiferayCms, fake: FakeLiferay, httpserver: HTTPServer
 ) -> None:
-    with pytest.raises(CmsRejected, match="taxonomy category"):
+    with pytest.raises(CmsRejected, match="taxonomy category") as caught:
         cms.publish(Article(key=KEY, title="Tin", body_html="<p>x</p>", section="Thời sự"))
+    assert str(caught.value).startswith("Chuyên mục «Thời sự» phải là mã danh mục của Liferay")
     assert not [m for m in requests_made(httpserver) if m[1].endswith("structured-contents")]
 
 

@@ -484,3 +484,17 @@ def test_a_proxy_error_page_is_told_by_its_title(cms: RestCms, httpserver: HTTPS
     assert str(caught.value).startswith(
         "Máy chủ của cổng báo lỗi (HTTP 502): 502 Bad Gateway — POST "
     )
+
+
+def test_a_token_missing_from_the_environment_is_told_in_vietnamese(
+    cms: RestCms, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TEST_PORTAL_TOKEN")
+
+    with pytest.raises(CmsRejected) as caught:
+        cms.publish(ARTICLE)
+
+    assert str(caught.value) == (
+        "Thiếu mã truy cập cổng trong cấu hình (environment variable TEST_PORTAL_TOKEN is not set)"
+    )
+    assert not httpserver.log, "nothing sent without its credentials"
