@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.cms import Article, Cms, CmsError, CmsRejected, CmsTransient, Document, Live, Media
 from connectors.media import safe_filename
-from pipeline import mailkit, review, writelock
+from pipeline import logs, mailkit, review, writelock
 from pipeline.claims import Crew
 from pipeline.config import Board
 from pipeline.files import FileStore
@@ -652,7 +652,9 @@ class Publisher:
     ) -> None:
         """An attempt failed. Anything but a ``CmsError`` (a connector meeting an answer
         it did not foresee) is logged with its traceback and retried like a transient
-        failure, up to ``max_attempts``, without counting towards the breaker."""
+        failure, up to ``max_attempts``, without counting towards the breaker. The error
+        is kept and mailed scrubbed as the logs are (a key in the portal's address,
+        ``?api_key=…``, a secret an unforeseen error quotes)."""
         now = self.clock()
         settings = self.board.publish
         unexpected = not isinstance(exc, CmsError)
@@ -661,10 +663,11 @@ class Publisher:
                 "board=%s publication=%d: unexpected failure", self.board.id, pub_id, exc_info=exc
             )
             exc = CmsError(f"Lỗi ngoài dự kiến (unexpected error): {type(exc).__name__}: {exc}")
+        error = logs.scrub(str(exc))
         with self.sessions.begin() as s:
             pub, item = self._load(s, pub_id)
             d = self.desk(s)
-            pub.last_error = str(exc)[:2000]
+            pub.last_error = error[:2000]
             self._done(s, pub)
             transient = isinstance(exc, CmsTransient)
             if transient:
@@ -677,15 +680,15 @@ class Publisher:
             if (transient or unexpected) and pub.attempts < settings.max_attempts:
                 wait = settings.retry_seconds * 2 ** (pub.attempts - 1) * (0.5 + self.jitter())
                 pub.state, pub.next_attempt_at = then, now + timedelta(seconds=wait)
-                review.event(d, item, "publish-retry", attempt=pub.attempts, error=str(exc)[:500])
+                review.event(d, item, "publish-retry", attempt=pub.attempts, error=error[:500])
                 result.retried += 1
                 return
             pub.state = PubState.DEAD
             status = exc.status if isinstance(exc, CmsRejected) else None
             review.event(
-                d, item, "publish-dead", attempts=pub.attempts, error=str(exc)[:500], status=status
+                d, item, "publish-dead", attempts=pub.attempts, error=error[:500], status=status
             )
-            self._tell_operators(d, item, pub, str(exc), then == PubState.WITHDRAWING)
+            self._tell_operators(d, item, pub, error, then == PubState.WITHDRAWING)
             result.dead += 1
 
     # -- verification ---------------------------------------------------------------------
@@ -724,7 +727,7 @@ class Publisher:
                 self._record(pub_id, sent)
             return
         except CmsError as exc:
-            found = [f"Không đọc lại được bài trên cổng: {exc}"]
+            found = [f"Không đọc lại được bài trên cổng: {logs.scrub(str(exc))}"]
         with self.sessions.begin() as s:
             pub, item = self._locked(s, pub_id)
             if self._moved(s, pub, was, sent):

@@ -433,6 +433,39 @@ def test_a_portal_that_stays_down_is_told_to_the_secretary_in_vietnamese(
     assert "HTTPConnectionPool" not in cause and "NewConnectionError" not in cause
 
 
+def test_a_key_in_the_portals_address_is_in_no_stored_error_nor_mail(
+    tmp_path: Path, db_url: str, portal: Portal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A portal that takes its key in the address (``?api_key=…``), down for good: every
+    error names the request, and the key went with it into the record, the publication's
+    last error and the secretary's mail."""
+    monkeypatch.setenv("TEST_PORTAL_TOKEN", TOKEN)
+    settings = portal.rest_settings()
+    settings["url"] += "?api_key=k3y-trong-dia-chi-2026"
+    settings["item_url"] = "{url}&id={id}"
+    settings["find_url"] = "{url}&key={key}"
+    board = with_publish(
+        load_board(CONFIG / "demo.toml"),
+        connector="rest",
+        rest=settings,
+        max_attempts=3,
+        retry_seconds=1,
+    )
+    rig = make_rig(tmp_path, db_url, board)
+    approved_item(rig)
+    portal.stop()
+    clock = Clock()
+    drain(publisher(rig, tmp_path, clock=clock, jitter=lambda: 0.5), clock, 8)
+    assert publication(rig).state == PubState.DEAD
+    rig.runner.deliver()
+    with rig.sessions() as s:
+        errors = [str(e.detail) for e in s.scalars(select(Event)) if "error" in e.detail]
+    mails = [m.as_string() for m in rig.sent() if "Không đăng được" in str(m["Subject"])]
+    assert errors and mails and "api_key=" in str(publication(rig).last_error)
+    for kept in [*errors, *mails, str(publication(rig).last_error)]:
+        assert "k3y-trong-dia-chi-2026" not in kept
+
+
 def test_refused_credentials_park_the_item_and_tell_the_operator(
     api_rig: Rig, portal: Portal, tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
