@@ -13,10 +13,10 @@ import re
 import threading
 import unicodedata
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
@@ -560,3 +560,71 @@ def test_an_english_edition_page_speaks_english_around_it(cms: StaticSiteCms) ->
         f"posts/{english.remote_id}/": "en",
         f"posts/{vietnamese.remote_id}/": None,
     }
+
+
+def _listed(cms: StaticSiteCms, page: str = "index.html") -> tuple[list[str], str, str]:
+    """The post ids a list page links to, in order, and its older and newer links."""
+    path = cms.root / page
+    soup = BeautifulSoup(path.read_text("utf-8"), "html.parser")
+    ids = [str(a["href"]).rstrip("/").rsplit("/", 1)[1] for a in soup.select("ul.bai a")]
+    older, newer = (soup.find("a", rel=rel) for rel in ("next", "prev"))
+    return (
+        ids,
+        str(older["href"]) if older else "",
+        str(newer["href"]) if newer else "",
+    )
+
+
+def _walk(cms: StaticSiteCms) -> list[list[str]]:
+    """The lists a reader pages through, from the home page to the oldest posts."""
+    pages, here = [], "http://portal.test/"
+    while here:
+        ids, older, _newer = _listed(cms, urlsplit(here).path.lstrip("/") + "index.html")
+        pages.append(ids)
+        here = urljoin(here, older) if older else ""
+    return pages
+
+
+def test_the_list_is_paged_and_a_new_post_rewrites_the_newest_page_only(
+    cms: StaticSiteCms,
+) -> None:
+    """Every post on one home page made it 5 MB after 20,000 posts, and each publication
+    rewrote all of it. Pages of 50 counted from the oldest: each post once, newest first."""
+    posts = [
+        cms.publish(
+            article(
+                key=f"bientap-dongnai-{n}-000000000000",
+                title=f"Tin số {n}",
+                media=(),
+                scheduled_at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=n),
+            )
+        ).remote_id
+        for n in range(120)
+    ]
+    newest_first = posts[::-1]
+
+    pages = _walk(cms)
+    assert [len(p) for p in pages] == [70, 50]  # home: from the start of a page on
+    assert [i for p in pages for i in p] == newest_first
+    oldest_page = cms.root / "trang" / "1" / "index.html"
+    kept = oldest_page.stat().st_ino
+    heading = BeautifulSoup(oldest_page.read_text("utf-8"), "html.parser").h1
+    assert heading is not None and heading.get_text() == (
+        "Tin bài đã đăng từ 01/01/2026 đến 03/01/2026"
+    )
+
+    newest = cms.publish(
+        article(
+            key="bientap-dongnai-200-000000000000",
+            title="Tin mới nhất",
+            media=(),
+            scheduled_at=datetime(2026, 2, 1, tzinfo=UTC),
+        )
+    ).remote_id
+    assert _walk(cms)[0][0] == newest
+    assert oldest_page.stat().st_ino == kept, "a page the new post left alone is not rewritten"
+
+    cms.withdraw(posts[10])
+    after = _walk(cms)
+    assert [i for p in after for i in p] == [newest] + [i for i in newest_first if i != posts[10]]
+    assert oldest_page.stat().st_ino != kept
