@@ -1,11 +1,13 @@
 """The embedded default CMS: pages written to a folder any web server can serve.
 
 Each post is ``posts/<slug>-<shortkey>/index.html`` (``remote_id`` is that folder's
-name) with its media beside it; ``index.html`` at the root lists the posts newest
-first and ``index.json`` holds ``id``, ``key``, ``title``, ``url``, ``section``,
-``language``, ``published`` and ``updated`` for each (``find`` reads it). Every file is written to a
+name) with its media beside it; ``index.html`` at the root lists the newest posts and
+links to ``trang/<n>/``, the older ones ``PAGE_SIZE`` a page, newest first;
+``index.json`` holds ``id``, ``key``, ``title``, ``url``, ``section``, ``language``,
+``published`` and ``updated`` for each (``find`` reads it). Every file is written to a
 temporary name and moved into place (``os.replace``), under a lock, so a reader never
-sees half a page and two workers never lose an index entry.
+sees half a page and two workers never lose an index entry. A page is in the language
+of its article (the labels around it too: ``LABELS``), the lists in Vietnamese.
 
 The page is built with Jinja2, autoescaping on: the body is the only markup let
 through, as the pipeline sanitised it; title, credit, section, document fields and file
