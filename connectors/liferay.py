@@ -139,11 +139,14 @@ class LiferayCms:
     def _secrets(self) -> list[str]:
         return [self.settings.password.reveal()]
 
-    def _auth(self) -> tuple[str, str]:
+    def _auth(self) -> tuple[bytes, bytes]:
+        """Basic credentials in UTF-8, as Liferay reads them (requests would encode them
+        in Latin-1 and fail on a Vietnamese password)."""
         try:
-            return (self.settings.username, self.settings.password.reveal())
+            password = self.settings.password.reveal()
         except ConfigError as exc:
-            raise CmsRejected(f"{self.name}: {exc}") from exc
+            raise CmsRejected(f"Thiếu mật khẩu Liferay trong cấu hình ({exc})") from exc
+        return self.settings.username.encode("utf-8"), password.encode("utf-8")
 
     def _call(
         self, method: str, path: str, *, missing_ok: bool = False, **kwargs: Any
@@ -186,7 +189,10 @@ class LiferayCms:
             found = json_answer(response)
         url = found.get("contentUrl") if isinstance(found, dict) else None
         if not isinstance(url, str) or not url:
-            raise CmsRejected(f"{self.name}: the upload of {media.filename} has no contentUrl")
+            raise CmsRejected(
+                f"Liferay nhận tệp «{media.filename}» nhưng không trả về địa chỉ của tệp"
+                " (the upload has no contentUrl)"
+            )
         return url
 
     def _bodies(self, article: Article) -> tuple[str, str]:
@@ -211,8 +217,9 @@ class LiferayCms:
             return []
         if not article.section.isdigit():
             raise CmsRejected(
-                f"{self.name}: section {article.section!r} is not a taxonomy category id"
-                " and the structure has no section field"
+                f"Chuyên mục «{article.section}» phải là mã danh mục của Liferay: cấu trúc"
+                " nội dung không có trường chuyên mục (not a taxonomy category id, and the"
+                " structure has no section field)"
             )
         return [int(article.section)]
 
@@ -248,7 +255,10 @@ class LiferayCms:
 
     def _live(self, answer: Any) -> Live:
         if not isinstance(answer, dict) or "id" not in answer:
-            raise CmsRejected(f"{self.name}: the answer is not a structured content")
+            raise CmsRejected(
+                "Câu trả lời của Liferay không phải một nội dung có cấu trúc"
+                " (the answer is not a structured content)"
+            )
         names = self.settings.fields
         fields = _content_fields(answer.get("contentFields") or [])
         body = fields.get(names["body"], "")
@@ -293,7 +303,7 @@ class LiferayCms:
         item = f"{API}/structured-contents/{quote(remote_id, safe='')}"
         current = self._json("GET", item, missing_ok=True)
         if not isinstance(current, dict):
-            raise CmsRejected(f"{self.name}: no structured content {remote_id}", 404)
+            raise CmsRejected(f"Liferay không có bài {remote_id} (no structured content)", 404)
         friendly = str(current.get("friendlyUrlPath") or "") or (
             post_slug(article.title, article.key)
         )

@@ -238,7 +238,7 @@ class RestCms:
         try:
             return {self.settings.auth_header: value.reveal()}
         except ConfigError as exc:
-            raise CmsRejected(f"{self.name}: {exc}") from exc
+            raise CmsRejected(f"Thiếu mã truy cập cổng trong cấu hình ({exc})") from exc
 
     def _call(self, method: str, url: str, **kwargs: Any) -> requests.Response | None:
         headers = {**self._headers(), **kwargs.pop("headers", {})}
@@ -309,7 +309,8 @@ class RestCms:
             remote_id = str(get_path(answer, self.settings.id_path))
         except PathError as exc:
             raise CmsRejected(
-                f"{self.name}: the create answer has no id at {self.settings.id_path!r}"
+                "Cổng nhận bài nhưng câu trả lời không có mã bài ở chỗ cấu hình chỉ ra "
+                f"(the create answer has no id at {self.settings.id_path!r})"
             ) from exc
         url = self._url_in(answer, self.settings.url_path)
         if not url:
@@ -323,7 +324,9 @@ class RestCms:
         if not url:
             live = self.read(remote_id)
             if live is None:
-                raise CmsRejected(f"{self.name}: post {remote_id} is gone after the update")
+                raise CmsRejected(
+                    f"Bài {remote_id} không còn trên cổng sau khi cập nhật (gone after the update)"
+                )
             url = live.url
         return self._article_live(remote_id, url, article)
 
@@ -351,7 +354,10 @@ class RestCms:
                 continue
             value = find_path(element, self._path("remote_id", self.settings.id_path))
             if value is None:
-                raise CmsRejected(f"{self.name}: a post found by key has no id where expected")
+                raise CmsRejected(
+                    "Bài tìm thấy trên cổng không có mã bài ở chỗ cấu hình chỉ ra "
+                    "(a post found by key has no id where expected)"
+                )
             return self._read_live(str(value), element)
         return None
 

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.cms import Article, Cms, CmsError, CmsRejected, CmsTransient, Document, Live, Media
 from connectors.media import safe_filename
-from pipeline import imagemeta, mailkit, review, writelock
+from pipeline import imagemeta, logs, mailkit, review, writelock
 from pipeline.claims import Crew
 from pipeline.config import Board
 from pipeline.files import FileStore
@@ -53,12 +53,14 @@ from pipeline.models import (
     utcnow,
 )
 from pipeline.sanitize import html_to_text
+from pipeline.textfold import mentions
 
 log = logging.getLogger(__name__)
 
 RECHECK_AFTER = timedelta(hours=24)  # verified posts are read back again this often
 CLAIM = 20  # publications one daemon claims at a time
 SCHEDULED = "publish-scheduled"  # the event that sets an item's time to go live
+SUMMARY_LIMIT = 300  # characters of the body a summary (excerpt, description) takes
 MISSING_FILE = (
     "tệp đính kèm không còn trong kho tệp nên không gửi lên cổng được "
     "(an attachment is missing from the file store): {path}"
@@ -91,14 +93,27 @@ def _credit(board: Board, item: Submission) -> str | None:
 
 
 def body_for(board: Board, item: Submission) -> str:
-    """The approved body with the credit and the attribution the board requires."""
+    """The approved body with the credit and the attribution the board requires. The
+    credit is left out when the body names the author already: the byline was read from
+    the sender's own closing lines ("Tin, ảnh: …"), which stay as approved."""
     parts = [item.body_html]
     credit = _credit(board, item)
-    if credit:
+    if credit and not mentions(item.body_text, item.author or ""):
         parts.append(f"<p><strong>{mailkit.esc(credit)}</strong></p>")
     if board.publish.attribution:
         parts.append(f"<p><em>{mailkit.esc(board.publish.attribution)}</em></p>")
     return "\n".join(parts)
+
+
+def summary_of(text: str, limit: int = SUMMARY_LIMIT) -> str:
+    """The opening of ``text`` in at most ``limit`` characters, cut after a whole word
+    and marked "…" when cut (a portal shows it as the excerpt)."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    head = flat[: limit + 1]
+    cut = head.rsplit(" ", 1)[0] if " " in head else flat[:limit]
+    return cut.rstrip(" ,;:.-–") + "…"
 
 
 def _section(board: Board, item: Submission, lang: str) -> str | None:
@@ -140,7 +155,7 @@ def article(board: Board, item: Submission, key: str, files: FileStore | None) -
     """What goes to the CMS. Without ``files`` the media come without their bytes: enough
     to compare with a post (verification reads their names), not to send."""
     lang = language(item.body_text)
-    summary = " ".join(item.body_text.split())[:300]
+    summary = summary_of(item.body_text)
     return Article(
         key=key,
         title=item.title,
@@ -639,7 +654,9 @@ class Publisher:
     ) -> None:
         """An attempt failed. Anything but a ``CmsError`` (a connector meeting an answer
         it did not foresee) is logged with its traceback and retried like a transient
-        failure, up to ``max_attempts``, without counting towards the breaker."""
+        failure, up to ``max_attempts``, without counting towards the breaker. The error
+        is kept and mailed scrubbed as the logs are (a key in the portal's address,
+        ``?api_key=…``, a secret an unforeseen error quotes)."""
         now = self.clock()
         settings = self.board.publish
         unexpected = not isinstance(exc, CmsError)
@@ -648,10 +665,11 @@ class Publisher:
                 "board=%s publication=%d: unexpected failure", self.board.id, pub_id, exc_info=exc
             )
             exc = CmsError(f"Lỗi ngoài dự kiến (unexpected error): {type(exc).__name__}: {exc}")
+        error = logs.scrub(str(exc))
         with self.sessions.begin() as s:
             pub, item = self._load(s, pub_id)
             d = self.desk(s)
-            pub.last_error = str(exc)[:2000]
+            pub.last_error = error[:2000]
             self._done(s, pub)
             transient = isinstance(exc, CmsTransient)
             if transient:
@@ -664,15 +682,15 @@ class Publisher:
             if (transient or unexpected) and pub.attempts < settings.max_attempts:
                 wait = settings.retry_seconds * 2 ** (pub.attempts - 1) * (0.5 + self.jitter())
                 pub.state, pub.next_attempt_at = then, now + timedelta(seconds=wait)
-                review.event(d, item, "publish-retry", attempt=pub.attempts, error=str(exc)[:500])
+                review.event(d, item, "publish-retry", attempt=pub.attempts, error=error[:500])
                 result.retried += 1
                 return
             pub.state = PubState.DEAD
             status = exc.status if isinstance(exc, CmsRejected) else None
             review.event(
-                d, item, "publish-dead", attempts=pub.attempts, error=str(exc)[:500], status=status
+                d, item, "publish-dead", attempts=pub.attempts, error=error[:500], status=status
             )
-            self._tell_operators(d, item, pub, str(exc), then == PubState.WITHDRAWING)
+            self._tell_operators(d, item, pub, error, then == PubState.WITHDRAWING)
             result.dead += 1
 
     # -- verification ---------------------------------------------------------------------
@@ -711,7 +729,7 @@ class Publisher:
                 self._record(pub_id, sent)
             return
         except CmsError as exc:
-            found = [f"Không đọc lại được bài trên cổng: {exc}"]
+            found = [f"Không đọc lại được bài trên cổng: {logs.scrub(str(exc))}"]
         with self.sessions.begin() as s:
             pub, item = self._locked(s, pub_id)
             if self._moved(s, pub, was, sent):

@@ -73,3 +73,25 @@ def toned_pattern(phrase: str) -> str:
         else:
             parts.append(re.escape(char))
     return "".join(parts)
+
+
+_WORD = re.compile(r"\w+")
+
+
+def words(text: str) -> list[str]:
+    """The words of ``text``, precomposed and case-folded: punctuation, spacing and the
+    way it was typed (NFD) do not count."""
+    return _WORD.findall(unicodedata.normalize("NFC", text).casefold())
+
+
+def mentions(text: str, phrase: str) -> bool:
+    """Whether ``text`` has ``phrase``'s words in a row ("Tin, ảnh: LÊ THỊ HỒNG NHUNG"
+    mentions "Lê Thị Hồng Nhung"; "Nguyễn Văn Anh" does not mention "Nguyễn Văn An")."""
+    wanted = words(phrase)
+    return bool(wanted) and f" {' '.join(wanted)} " in f" {' '.join(words(text))} "
+
+
+def opens_with(text: str, phrase: str) -> bool:
+    """Whether ``text``'s first words are ``phrase``'s (a summary cut from the text)."""
+    wanted = words(phrase)
+    return bool(wanted) and words(text)[: len(wanted)] == wanted

@@ -695,8 +695,23 @@ def site_file(root: Path, path: str) -> BaseResponse:
     return send_from_directory(root, path)
 
 
+# A reader of the published site who follows a link to a post taken off it (or mistyped)
+# is no reviewer with a notice to open again.
+SITE_NOT_FOUND: Final = (
+    "Không tìm thấy tin, bài này trên cổng: tin, bài có thể đã được gỡ, hoặc địa chỉ chưa đúng."
+)
+
+
 def _error_page(status: int, message: str) -> Any:
     def handler(_exc: Exception) -> Response:
+        if status == 404 and request.endpoint == "site":
+            return page(
+                "notice.html",
+                status,
+                heading="Không tìm thấy tin, bài",
+                message=SITE_NOT_FOUND,
+                home=url_for("site", path=""),
+            )
         return page("notice.html", status, heading="Không thực hiện được", message=message)
 
     return handler

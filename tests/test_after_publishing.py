@@ -93,6 +93,31 @@ def test_the_head_withdraws_a_live_item_by_reply(
     assert "withdrawn" in kinds(rig)
 
 
+def test_a_reader_of_a_withdrawn_post_is_told_it_is_gone(
+    live: tuple[Rig, Publisher], tmp_path: Path
+) -> None:
+    """The post's address, shared before the withdrawal, leads to a page that says the
+    item is no longer on the portal and links to the list; not to the reviewers' «open the
+    link in the notice mail again»). The list no longer names it."""
+    rig, outlet = live
+    address = "/cong/" + str(page_of(rig, tmp_path).parent.relative_to(tmp_path / "site")) + "/"
+    site = make_app(
+        rig.sessions, {rig.board.id: rig.board}, LINKS, rig.files, site_dir=tmp_path / "site"
+    ).test_client()
+    title = rig.items()[0].title
+    assert site.get(address).status_code == 200 and title in site.get("/cong/").text
+    withdraw_by_reply(rig)
+    assert outlet.run_once().withdrawn == 1
+
+    gone = site.get(address)
+    assert gone.status_code == 404
+    assert "Không tìm thấy tin, bài này trên cổng" in gone.text and "thư thông báo" not in gone.text
+    assert '<a href="/cong/">Xem các tin, bài đã đăng</a>' in gone.text
+    listed = site.get("/cong/")
+    assert listed.status_code == 200 and title not in listed.text and "posts/" not in listed.text
+    assert site.get("/duyet/1/khong-phai-ma").text.count("thư thông báo") == 1  # reviewers'
+
+
 def test_the_head_corrects_a_live_item_on_his_link_page(
     live: tuple[Rig, Publisher], tmp_path: Path
 ) -> None:

@@ -514,6 +514,44 @@ def test_settings_are_checked_when_the_connector_is_built(settings: Liferay) -> 
 def test_a_section_must_be_a_category_id_without_a_section_field(
     cms: LiferayCms, fake: FakeLiferay, httpserver: HTTPServer
 ) -> None:
-    with pytest.raises(CmsRejected, match="taxonomy category"):
+    with pytest.raises(CmsRejected, match="taxonomy category") as caught:
         cms.publish(Article(key=KEY, title="Tin", body_html="<p>x</p>", section="Thời sự"))
+    assert str(caught.value).startswith("Chuyên mục «Thời sự» phải là mã danh mục của Liferay")
     assert not [m for m in requests_made(httpserver) if m[1].endswith("structured-contents")]
+
+
+def test_credentials_a_proxy_echoes_back_never_reach_the_staff(
+    cms: LiferayCms, httpserver: HTTPServer
+) -> None:
+    """A proxy's error page that shows the request's headers: Basic authentication is
+    the password in base64, as good as the password itself to whoever reads the mail."""
+    sent = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+
+    def echo(request: Request) -> Response:
+        shown = f"<pre>Authorization: {request.headers.get('Authorization')}</pre>"
+        return Response(shown, 502, content_type="text/plain")
+
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(echo)
+
+    with pytest.raises(CmsTransient) as caught:
+        cms.publish(ARTICLE)
+
+    assert "Authorization: Basic ***" in str(caught.value)
+    assert sent not in str(caught.value) and sent.rstrip("=") not in str(caught.value)
+
+
+def test_a_vietnamese_password_is_sent_in_utf8(
+    settings: Liferay, fake: FakeLiferay, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """requests encodes Basic credentials in Latin-1: «Mật khẩu» failed every attempt with
+    an unforeseen UnicodeEncodeError (and its position in the password) until a dead
+    letter, instead of reaching Liferay, which reads the credentials in UTF-8."""
+    monkeypatch.setenv("TEST_LIFERAY_PASSWORD", "Mật-khẩu-Cổng-2026")
+    cms = LiferayCms(settings)
+    try:
+        cms.publish(ARTICLE)
+    finally:
+        cms.close()
+
+    sent = {r.headers["Authorization"] for r, _ in httpserver.log}
+    assert sent == {"Basic " + base64.b64encode(f"{USER}:Mật-khẩu-Cổng-2026".encode()).decode()}

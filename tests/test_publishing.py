@@ -181,6 +181,45 @@ def test_a_heic_photo_that_cannot_be_read_is_a_dead_letter_naming_it(
     assert "IMG_0413.heic" in (pub.last_error or "")
 
 
+def test_a_reader_reads_the_opening_and_the_byline_once(site_rig: Rig, tmp_path: Path) -> None:
+    """The summary is the body's opening: the page showed it again above the body, in bold
+    and cut inside a word («Học sin»); the author, named by the sender's own «Tin, ảnh:»
+    line, was credited twice more below it."""
+    rig = site_rig
+    item = approved_item(rig)
+    assert publisher(rig, tmp_path).run_once().verified == 1
+    page = tmp_path / "site" / "posts" / str(publication(rig).remote_id) / "index.html"
+    article = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser").article
+    assert article is not None
+    shown = " ".join(article.get_text(" ").split())
+    assert shown.count("Sáng ngày 15/3, Trường THPT Ngô Quyền phối hợp") == 1
+    assert shown.count("Lê Thị Hồng Nhung") == 1 and "Tin, ảnh: Lê Thị Hồng Nhung" in shown
+    with rig.sessions() as s:
+        current = s.get(Submission, item.id)
+        assert current is not None
+        summary = article_of(rig, current).summary
+    assert len(summary) <= 301 and summary.endswith("…")
+    assert summary.removesuffix("…").split()[-1] in NEWS_BODY.split()  # a whole word
+
+
+def test_a_byline_the_body_lacks_is_credited(site_rig: Rig) -> None:
+    """An author known elsewhere than the body (a reviewer's edit took the line out) is
+    still credited under the body, once."""
+    rig = site_rig
+    item = approved_item(rig)
+    with rig.sessions() as s:
+        current = s.get(Submission, item.id)
+        assert current is not None
+        current.body_text = current.body_text.split("Tin, ảnh:")[0]
+        current.body_html = current.body_html.split("<p>Tin, ảnh:")[0]
+        body = article_of(rig, current).body_html
+    assert body.count("Lê Thị Hồng Nhung") == 1 and "<strong>Lê Thị Hồng Nhung" in body
+
+
+def article_of(rig: Rig, item: Submission) -> Any:
+    return article(rig.board, item, "bientap-demo-1-000000000000", None)
+
+
 def test_a_stopping_daemon_starts_no_publication_and_the_next_start_publishes(
     site_rig: Rig, tmp_path: Path
 ) -> None:
@@ -422,6 +461,60 @@ def test_a_portal_down_for_a_while_opens_the_breaker_then_resumes(
     with api_rig.sessions() as s:
         states = s.scalars(select(Publication.state)).all()
     assert states == [PubState.VERIFIED] * 3 and len(portal.posts) == 3
+
+
+def test_a_portal_that_stays_down_is_told_to_the_secretary_in_vietnamese(
+    api_rig: Rig, portal: Portal, tmp_path: Path
+) -> None:
+    """After the last try the secretary is mailed why, in words she can act on."""
+    approved_item(api_rig)
+    portal.stop()
+    clock = Clock()
+    drain(publisher(api_rig, tmp_path, clock=clock, jitter=lambda: 0.5), clock)
+    assert publication(api_rig).state == PubState.DEAD
+    api_rig.runner.deliver()
+    [told] = [m for m in api_rig.sent() if "Không đăng được" in str(m["Subject"])]
+    body = told.get_body(("plain",))
+    assert body is not None
+    cause = body.get_content().split("Nguyên nhân:\n", 1)[1].splitlines()[0].strip()
+    assert cause.startswith(
+        "Không kết nối được tới cổng (cannot connect): "
+        "máy chủ của cổng từ chối kết nối (Connection refused) — GET "
+    )
+    assert "HTTPConnectionPool" not in cause and "NewConnectionError" not in cause
+
+
+def test_a_key_in_the_portals_address_is_in_no_stored_error_nor_mail(
+    tmp_path: Path, db_url: str, portal: Portal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A portal that takes its key in the address (``?api_key=…``), down for good: every
+    error names the request, and the key went with it into the record, the publication's
+    last error and the secretary's mail."""
+    monkeypatch.setenv("TEST_PORTAL_TOKEN", TOKEN)
+    settings = portal.rest_settings()
+    settings["url"] += "?api_key=k3y-trong-dia-chi-2026"
+    settings["item_url"] = "{url}&id={id}"
+    settings["find_url"] = "{url}&key={key}"
+    board = with_publish(
+        load_board(CONFIG / "demo.toml"),
+        connector="rest",
+        rest=settings,
+        max_attempts=3,
+        retry_seconds=1,
+    )
+    rig = make_rig(tmp_path, db_url, board)
+    approved_item(rig)
+    portal.stop()
+    clock = Clock()
+    drain(publisher(rig, tmp_path, clock=clock, jitter=lambda: 0.5), clock, 8)
+    assert publication(rig).state == PubState.DEAD
+    rig.runner.deliver()
+    with rig.sessions() as s:
+        errors = [str(e.detail) for e in s.scalars(select(Event)) if "error" in e.detail]
+    mails = [m.as_string() for m in rig.sent() if "Không đăng được" in str(m["Subject"])]
+    assert errors and mails and "api_key=" in str(publication(rig).last_error)
+    for kept in [*errors, *mails, str(publication(rig).last_error)]:
+        assert "k3y-trong-dia-chi-2026" not in kept
 
 
 def test_refused_credentials_park_the_item_and_tell_the_operator(

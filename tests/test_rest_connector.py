@@ -266,6 +266,9 @@ def test_read_maps_the_answer_through_read_paths(cms: RestCms, httpserver: HTTPS
     httpserver.expect_request("/api/posts/43", method="GET").respond_with_json(
         {"message": "không có bài"}, 404
     )
+    httpserver.expect_request("/api/posts/44", method="GET").respond_with_json(
+        {"message": "Bài viết đã bị xóa."}, 410
+    )
 
     live = cms.read("42")
 
@@ -280,6 +283,7 @@ def test_read_maps_the_answer_through_read_paths(cms: RestCms, httpserver: HTTPS
     assert live.meta == {"key": KEY, "document_number": "45/KH-UBND"}
     assert live.status == "published"
     assert cms.read("43") is None
+    assert cms.read("44") is None, "410 Gone: no post, to be put back by verification"
 
 
 def test_section_and_tags_are_compared_only_when_read_paths_name_them(
@@ -329,18 +333,23 @@ def test_update_answered_without_a_body_reads_the_address(
     assert live.url == "https://portal.dongnai.gov.vn/tin/42"
 
 
-def test_withdraw_deletes_and_a_missing_post_is_already_withdrawn(
+def test_withdraw_deletes_and_a_missing_or_gone_post_is_already_withdrawn(
     cms: RestCms, httpserver: HTTPServer
 ) -> None:
     httpserver.expect_request("/api/posts/42", method="DELETE").respond_with_data("", 204)
     httpserver.expect_request("/api/posts/43", method="DELETE").respond_with_data("", 404)
+    httpserver.expect_request("/api/posts/44", method="DELETE").respond_with_json(
+        {"message": "Bài viết đã bị xóa."}, 410
+    )
 
     cms.withdraw("42")
     cms.withdraw("43")
+    cms.withdraw("44")  # deleted by hand, and the portal says so: withdrawn all the same
 
     assert [(r.method, r.path) for r, _ in httpserver.log] == [
         ("DELETE", "/api/posts/42"),
         ("DELETE", "/api/posts/43"),
+        ("DELETE", "/api/posts/44"),
     ]
     assert httpserver.log[0][0].headers["Authorization"] == TOKEN
 
@@ -379,3 +388,113 @@ def test_a_redirect_is_not_followed_and_the_api_key_stays_home(
     finally:
         elsewhere.clear()
         elsewhere.stop()
+
+
+def test_a_refused_connection_is_told_in_vietnamese_without_urllib3_internals(
+    settings: RestApi,
+) -> None:
+    """What the secretary reads in the dead-letter mail: the cause in Vietnamese, the
+    system's own words in brackets, and the request; not urllib3's pool and retry repr."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cms = RestCms(settings.model_copy(update={"url": f"http://127.0.0.1:{port}/api/posts"}))
+
+    with pytest.raises(CmsTransient) as caught:
+        cms.publish(ARTICLE)
+
+    said = str(caught.value)
+    assert said.startswith(
+        "Không kết nối được tới cổng (cannot connect): "
+        "máy chủ của cổng từ chối kết nối (Connection refused)"
+    )
+    assert said.endswith(f"— POST http://127.0.0.1:{port}/api/posts")
+    assert "HTTPConnectionPool" not in said and "Max retries" not in said
+
+
+def test_an_unknown_host_is_named_as_such(settings: RestApi) -> None:
+    cms = RestCms(settings.model_copy(update={"url": "http://cong-ttdt.invalid/api/posts"}))
+
+    with pytest.raises(CmsTransient, match="không tìm thấy tên máy chủ của cổng"):
+        cms.publish(ARTICLE)
+
+
+@pytest.mark.parametrize(
+    ("answer", "told"),
+    [
+        (  # ASP.NET Core's problem details
+            {
+                "type": "https://tools.ietf.org/html/rfc9110#section-15.5.1",
+                "title": "One or more validation errors occurred.",
+                "status": 400,
+                "errors": {"Title": ["Tiêu đề không được dài quá 250 ký tự."]},
+            },
+            "One or more validation errors occurred.: Title: Tiêu đề không được dài quá 250 ký tự.",
+        ),
+        (  # Laravel
+            {
+                "message": "Dữ liệu không hợp lệ.",
+                "errors": {"category": ["Chuyên mục không tồn tại."], "tags": ["Quá 10 thẻ."]},
+            },
+            "Dữ liệu không hợp lệ.: category: Chuyên mục không tồn tại.; tags: Quá 10 thẻ.",
+        ),
+        (  # JSON:API
+            {
+                "errors": [
+                    {
+                        "status": "422",
+                        "title": "Invalid Attribute",
+                        "detail": "Ngày đăng phải sau ngày hiện tại.",
+                        "source": {"pointer": "/data/attributes/publishAt"},
+                    }
+                ]
+            },
+            "/data/attributes/publishAt: Ngày đăng phải sau ngày hiện tại.",
+        ),
+        (  # OData, SharePoint
+            {"error": {"code": "-2130575340", "message": "Trường «Tóm tắt» là bắt buộc."}},
+            "Trường «Tóm tắt» là bắt buộc.",
+        ),
+    ],
+    ids=["problem-details", "laravel", "json-api", "odata"],
+)
+def test_a_rejection_names_what_the_portal_found_wrong(
+    cms: RestCms, httpserver: HTTPServer, answer: dict[str, Any], told: str
+) -> None:
+    """The staff must see which field the portal refused, not only "validation failed"."""
+    httpserver.expect_request("/api/posts", method="POST").respond_with_json(answer, 422)
+
+    with pytest.raises(CmsRejected) as caught:
+        cms.publish(ARTICLE)
+
+    assert str(caught.value).startswith(f"Cổng từ chối yêu cầu (HTTP 422): {told} — POST ")
+
+
+def test_a_proxy_error_page_is_told_by_its_title(cms: RestCms, httpserver: HTTPServer) -> None:
+    page = (
+        "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+        "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+        "</body>\r\n</html>\r\n" + "<!-- a padding to disable MSIE's friendly error page -->\n" * 6
+    )
+    httpserver.expect_request("/api/posts").respond_with_data(page, 502, content_type="text/html")
+
+    with pytest.raises(CmsTransient) as caught:
+        cms.publish(ARTICLE)
+
+    assert str(caught.value).startswith(
+        "Máy chủ của cổng báo lỗi (HTTP 502): 502 Bad Gateway — POST "
+    )
+
+
+def test_a_token_missing_from_the_environment_is_told_in_vietnamese(
+    cms: RestCms, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TEST_PORTAL_TOKEN")
+
+    with pytest.raises(CmsRejected) as caught:
+        cms.publish(ARTICLE)
+
+    assert str(caught.value) == (
+        "Thiếu mã truy cập cổng trong cấu hình (environment variable TEST_PORTAL_TOKEN is not set)"
+    )
+    assert not httpserver.log, "nothing sent without its credentials"

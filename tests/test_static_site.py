@@ -9,13 +9,14 @@ import json
 import mimetypes
 import multiprocessing
 import os
+import re
 import threading
 import unicodedata
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
@@ -366,8 +367,10 @@ def test_a_folder_name_the_file_system_refuses_is_no_outage(tmp_path: Path) -> N
     """A name longer than 255 bytes will be refused again and again: rejected, not a
     temporary failure to retry (which would count towards the CMS circuit breaker)."""
     cms = StaticSiteCms(StaticSite(path=str(tmp_path / ("ຂ" * 90))), tmp_path)
-    with pytest.raises(CmsRejected, match="File name too long"):
+    with pytest.raises(CmsRejected, match="File name too long") as caught:
         cms.publish(article())
+    # the secretary reads it in the dead-letter mail: what failed, in Vietnamese, first
+    assert str(caught.value).startswith("Trang tĩnh: không khóa được thư mục trang")
 
 
 def test_text_that_looks_like_an_image_reference_stays_inside_its_attribute(
@@ -471,3 +474,157 @@ def test_processes_publishing_at_once_lose_no_index_entry(tmp_path: Path) -> Non
     listed = BeautifulSoup((site / "index.html").read_text("utf-8"), "html.parser")
     assert {a.get_text() for a in listed.select("ul.bai a")} == {e["title"] for e in entries}
     assert all((site / "posts" / e["id"] / "index.html").is_file() for e in entries)
+
+
+# HTML's global date and time string: at most three digits of a second (a validator
+# refused every page for the six that ``isoformat`` writes).
+_HTML_MOMENT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d{1,3})?)?(?:Z|[+-]\d\d:\d\d)")
+
+
+def test_every_date_is_one_html_accepts(cms: StaticSiteCms) -> None:
+    live = cms.publish(article(scheduled_at=datetime(2026, 3, 15, 2, 30, 5, 123456, tzinfo=UTC)))
+    cms.update(live.remote_id, article(title="Hội nghị tổng kết (cập nhật)"))
+
+    pages = (cms.root / "index.html", cms.root / "posts" / live.remote_id / "index.html")
+    moments = [
+        str(t["datetime"])
+        for path in pages
+        for t in BeautifulSoup(path.read_text("utf-8"), "html.parser").find_all("time")
+    ]
+    assert len(moments) == 3  # the index's date, the page's date and its update
+    assert [m for m in moments if not _HTML_MOMENT.fullmatch(m)] == []
+    assert moments[0] == moments[1] == "2026-03-15T02:30:05+00:00"
+
+
+def test_an_editors_summary_is_the_lead_and_a_credit_the_body_lacks_is_shown(
+    cms: StaticSiteCms,
+) -> None:
+    """What the page adds to the body it shows only when the body does not say it: a
+    summary cut from the body's opening, and a credit the body carries, are not repeated."""
+    own = cms.publish(article())
+    body = (
+        "<p>Sáng 15/3, UBND tỉnh Đồng Nai tổ chức hội nghị.</p>"
+        "<p><strong>Nguyễn Văn An</strong></p>"
+    )
+    cut = cms.publish(
+        article(
+            key="bientap-dongnai-13-000000000000",
+            body_html=body,
+            summary="Sáng 15/3, UBND tỉnh Đồng Nai tổ chức…",
+            author="Nguyễn Văn An",
+        )
+    )
+
+    shown = page_of(cms, own.remote_id)
+    assert [p.get_text() for p in shown.select(".sapo")] == [
+        "Tỉnh Đồng Nai tổng kết công tác năm 2025."
+    ]
+    assert [p.get_text() for p in shown.select(".tac-gia")] == [
+        "Nguyễn Văn An – Sở Thông tin và Truyền thông"
+    ]
+    repeated = page_of(cms, cut.remote_id)
+    assert repeated.select(".sapo") == [] and repeated.select(".tac-gia") == []
+    meta = repeated.find("meta", attrs={"name": "description"})
+    assert meta is not None and meta["content"] == "Sáng 15/3, UBND tỉnh Đồng Nai tổ chức…"
+
+
+def test_an_english_edition_page_speaks_english_around_it(cms: StaticSiteCms) -> None:
+    """Bình Phước's English edition (Đ7.2): the page said lang="en" while everything
+    around the article was Vietnamese («Đăng ngày», «Tệp đính kèm»), read out by a screen
+    reader as English words. The index, in Vietnamese, marks the English title."""
+    vietnamese = cms.publish(article())
+    english = cms.publish(
+        article(
+            key="bientap-binhphuoc-7-000000000000",
+            title="Binh Phuoc welcomes investors to the Becamex industrial park",
+            body_html="<p>The province held a conference with investors on 15 March.</p>",
+            summary="",
+            author="",
+            language="en",
+            section="English",
+        )
+    )
+
+    page = page_of(cms, english.remote_id)
+    assert page.html is not None and page.html["lang"] == "en"
+    shown = " ".join(page.get_text(" ").split())
+    assert "Published 15/03/2026 09:30" in shown and "Attachments" in shown
+    assert "Number 123/QĐ-UBND" in shown and "Keywords: hội nghị, tổng kết" in shown
+    assert not [w for w in ("Đăng ngày", "Tệp đính kèm", "Tin bài đã đăng") if w in shown]
+    other = page_of(cms, vietnamese.remote_id)
+    assert other.html is not None and other.html["lang"] == "vi"
+    assert "Đăng ngày 15/03/2026 09:30" in " ".join(other.get_text(" ").split())
+    index = BeautifulSoup((cms.root / "index.html").read_text("utf-8"), "html.parser")
+    assert index.html is not None and index.html["lang"] == "vi"
+    assert {str(a["href"]): a.get("lang") for a in index.select("ul.bai a")} == {
+        f"posts/{english.remote_id}/": "en",
+        f"posts/{vietnamese.remote_id}/": None,
+    }
+
+
+def _listed(cms: StaticSiteCms, page: str = "index.html") -> tuple[list[str], str, str]:
+    """The post ids a list page links to, in order, and its older and newer links."""
+    path = cms.root / page
+    soup = BeautifulSoup(path.read_text("utf-8"), "html.parser")
+    ids = [str(a["href"]).rstrip("/").rsplit("/", 1)[1] for a in soup.select("ul.bai a")]
+    older, newer = (soup.find("a", rel=rel) for rel in ("next", "prev"))
+    return (
+        ids,
+        str(older["href"]) if older else "",
+        str(newer["href"]) if newer else "",
+    )
+
+
+def _walk(cms: StaticSiteCms) -> list[list[str]]:
+    """The lists a reader pages through, from the home page to the oldest posts."""
+    pages, here = [], "http://portal.test/"
+    while here:
+        ids, older, _newer = _listed(cms, urlsplit(here).path.lstrip("/") + "index.html")
+        pages.append(ids)
+        here = urljoin(here, older) if older else ""
+    return pages
+
+
+def test_the_list_is_paged_and_a_new_post_rewrites_the_newest_page_only(
+    cms: StaticSiteCms,
+) -> None:
+    """Every post on one home page made it 5 MB after 20,000 posts, and each publication
+    rewrote all of it. Pages of 50 counted from the oldest: each post once, newest first."""
+    posts = [
+        cms.publish(
+            article(
+                key=f"bientap-dongnai-{n}-000000000000",
+                title=f"Tin số {n}",
+                media=(),
+                scheduled_at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=n),
+            )
+        ).remote_id
+        for n in range(120)
+    ]
+    newest_first = posts[::-1]
+
+    pages = _walk(cms)
+    assert [len(p) for p in pages] == [70, 50]  # home: from the start of a page on
+    assert [i for p in pages for i in p] == newest_first
+    oldest_page = cms.root / "trang" / "1" / "index.html"
+    kept = oldest_page.stat().st_ino
+    heading = BeautifulSoup(oldest_page.read_text("utf-8"), "html.parser").h1
+    assert heading is not None and heading.get_text() == (
+        "Tin bài đã đăng từ 01/01/2026 đến 03/01/2026"
+    )
+
+    newest = cms.publish(
+        article(
+            key="bientap-dongnai-200-000000000000",
+            title="Tin mới nhất",
+            media=(),
+            scheduled_at=datetime(2026, 2, 1, tzinfo=UTC),
+        )
+    ).remote_id
+    assert _walk(cms)[0][0] == newest
+    assert oldest_page.stat().st_ino == kept, "a page the new post left alone is not rewritten"
+
+    cms.withdraw(posts[10])
+    after = _walk(cms)
+    assert [i for p in after for i in p] == [newest] + [i for i in newest_first if i != posts[10]]
+    assert oldest_page.stat().st_ino != kept
