@@ -574,6 +574,16 @@ class Board(_Strict):
     def member(self, member_id: str) -> Member:
         return next(m for m in self.members if m.id == member_id)
 
+    def on_roster(self, member_id: str) -> Member | None:
+        """The member of that id, or None: the record may name one the board has replaced
+        since (a seat waiting for him, a decision he took)."""
+        return next((m for m in self.members if m.id == member_id), None)
+
+    def name_of(self, member_id: str) -> str:
+        """A member's name, or the id the record keeps of one no longer on the roster."""
+        found = self.on_roster(member_id)
+        return found.name if found is not None else member_id
+
     def agency(self, agency_id: str) -> Agency:
         return next(a for a in self.agencies if a.id == agency_id)
 

@@ -31,6 +31,10 @@ Conventions (what an office expects)
       deadline), or failing that at the requested time but not before the start.
     * Escalation is due ``escalate_after`` past the deadline, moved forward to the next
       office moment: an escalation never comes early, and not at night.
+    * A reviewer asked late (his step began after the item's reminder was due: the step
+      before took the time) gets no reminder, his request shows the deadline; and he is
+      escalated no sooner than ``remind_before`` after he was asked, moved forward to the
+      next office moment: the warning a reviewer asked in time had (``for_seat``).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ __all__ = [
     "NaiveDatetimeError",
     "Schedule",
     "State",
+    "for_seat",
     "official_days_off",
     "official_weekend_workdays",
     "schedule",
@@ -289,6 +294,18 @@ def schedule(rule: DeadlineRule, start: datetime, calendar: Calendar) -> Schedul
 
     escalate_at = calendar._office_moment_at_or_after(due + rule.escalate_after)
     return Schedule(due=due, remind_at=remind_at, escalate_at=escalate_at)
+
+
+def for_seat(s: Schedule, rule: DeadlineRule, asked: datetime, calendar: Calendar) -> Schedule:
+    """The item's schedule ``s`` as it stands for a seat asked at ``asked``: escalated no
+    sooner than ``rule.remind_before`` after it, in office hours; asked at or after the
+    reminder's time, it gets none (``remind_at`` is then its ``escalate_at``)."""
+    local = calendar.local(asked, "asked")
+    escalate_at = max(
+        s.escalate_at, calendar._office_moment_at_or_after(local + rule.remind_before)
+    )
+    remind_at = s.remind_at if local < s.remind_at else escalate_at
+    return Schedule(due=s.due, remind_at=remind_at, escalate_at=escalate_at)
 
 
 def state_at(s: Schedule, now: datetime) -> State:

@@ -5,7 +5,8 @@ Deadlines come from the board (``[[deadlines]]``: per kind of item, in days or w
 days; pipeline/deadlines.py skips weekends and Vietnamese holidays, Tết included).
 Escalation goes up the ladder of roles: the next role with a member may act in the
 late reviewer's seat too, and is asked to. ``sweep`` is idempotent: each reminder and
-escalation is sent once per seat, each digest once per reviewer per day.
+escalation is sent once per seat, each digest once per reviewer per day. A seat waiting
+for a member the board has since taken off its roster goes to his successor.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy import select
 
 from pipeline import held, notices, review, review_mail
 from pipeline.config import Board, Member, Role
-from pipeline.deadlines import Calendar, DeadlineRule, Schedule, schedule
+from pipeline.deadlines import Calendar, DeadlineRule, Schedule, for_seat, schedule
 from pipeline.models import RawMessage, ReviewTask, State, Submission, TaskState
 from pipeline.review import Desk
 
@@ -37,22 +38,32 @@ def calendar(board: Board) -> Calendar:
     )
 
 
-def item_schedule(board: Board, kind: str | None, arrived: datetime) -> Schedule | None:
-    """Due, reminder and escalation times of an item of ``kind`` arriving at ``arrived``."""
+def rule_for(board: Board, kind: str | None) -> DeadlineRule | None:
+    """The board's deadline for items of ``kind``, if it sets one."""
     rule = next((d for d in board.deadlines if d.kind == kind), None)
     if rule is None:
         return None
-    return schedule(
-        DeadlineRule(
-            kind=rule.kind,
-            amount=rule.amount,
-            unit=rule.unit,
-            remind_before=timedelta(hours=rule.remind_before_hours),
-            escalate_after=timedelta(hours=rule.escalate_after_hours),
-        ),
-        arrived,
-        calendar(board),
+    return DeadlineRule(
+        kind=rule.kind,
+        amount=rule.amount,
+        unit=rule.unit,
+        remind_before=timedelta(hours=rule.remind_before_hours),
+        escalate_after=timedelta(hours=rule.escalate_after_hours),
     )
+
+
+def item_schedule(board: Board, kind: str | None, arrived: datetime) -> Schedule | None:
+    """Due, reminder and escalation times of an item of ``kind`` arriving at ``arrived``."""
+    rule = rule_for(board, kind)
+    return schedule(rule, arrived, calendar(board)) if rule is not None else None
+
+
+def seat_schedule(board: Board, w: Waiting, cal: Calendar) -> Schedule | None:
+    """When the waiting seat ``w`` is reminded and escalated (pipeline/deadlines.py)."""
+    rule = rule_for(board, w.kind)
+    if rule is None:
+        return None
+    return for_seat(schedule(rule, w.arrived, cal), rule, w.asked, cal)
 
 
 def next_up(board: Board, seat: Member) -> Member | None:
@@ -71,6 +82,7 @@ class SweepResult:
     escalated: int = 0
     digests: int = 0
     held: int = 0  # notices of mail held for an operator (pipeline/held.py)
+    reseated: int = 0  # seats of members taken off the roster, handed to their successors
 
 
 @dataclass(frozen=True)
@@ -89,6 +101,7 @@ class Waiting:
     due_at: datetime | None
     version: str | None
     arrived: datetime
+    asked: datetime  # when the seat was made (its member first asked)
 
 
 def _waiting(d: Desk) -> list[Waiting]:
@@ -108,6 +121,7 @@ def _waiting(d: Desk) -> list[Waiting]:
             Submission.due_at,
             Submission.content_hash,
             RawMessage.received_at,
+            ReviewTask.created_at,
         )
         .join(Submission, Submission.id == ReviewTask.submission_id)
         .join(RawMessage, RawMessage.id == Submission.raw_message_id)
@@ -166,12 +180,17 @@ def sweep(d: Desk) -> SweepResult:
     """Send what the clock calls for at ``d.now``: reminders, escalations, digests."""
     result = SweepResult()
     waiting: dict[str, list[Waiting]] = defaultdict(list)
+    cal = calendar(d.board)
     for w in _waiting(d):
-        waiting[w.member_id].append(w)
-        times = item_schedule(d.board, w.kind, w.arrived)
-        if times is None:
+        if d.board.on_roster(w.member_id) is None:
+            review.reseat(d, *_loaded(d, w))
+            result.reseated += 1
             continue
-        if d.now >= times.escalate_at and not w.escalated:
+        waiting[w.member_id].append(w)
+        times = seat_schedule(d.board, w, cal)
+        if times is None or w.escalated:  # a reminder after it would come too late
+            continue
+        if d.now >= times.escalate_at:
             result.escalated += _escalate(d, *_loaded(d, w))
         elif d.now >= times.remind_at and not w.reminded:
             _remind(d, *_loaded(d, w))

@@ -10,15 +10,18 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from pipeline import reminders
+from pipeline import reminders, review
+from pipeline.commands import Verb
+from pipeline.config import Board, Member, Role
 from pipeline.models import Event, ReviewTask, Submission, TaskState
-from pipeline.review import Desk
+from pipeline.review import Decision, Desk, Evidence
 from pipeline.samples import NEWS_BODY, article_mail
 from tests.helpers import DEMO_BOX, Clock, Rig, make_rig
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
 ARRIVED = datetime(2026, 2, 13, 10, 0, tzinfo=VN)  # Friday; Tết holidays 16–20 Feb
+CLI = Evidence("cli", {"operator": "test"})
 
 
 def sweep(rig: Rig, now: datetime) -> reminders.SweepResult:
@@ -174,3 +177,111 @@ def test_the_secretary_is_told_once_a_day_of_mail_held_from_unknown_senders(
     body = " ".join(part.get_content().split())
     assert "Tin thứ hai từ Tân Phú" in body and "Tin cũ từ Tân Phú" in body
     assert held.tracking_code not in body and "tổng cộng 3 thư đang tạm giữ" in body
+
+
+def replaced(board: Board, old: str, new: Member) -> Board:
+    """The board's file after ``old`` left: ``new`` holds his role and fields."""
+    data = board.model_dump(exclude={"source_file"})
+    gone = next(m for m in data["members"] if m["id"] == old)
+    data["members"] = [m for m in data["members"] if m["id"] != old]
+    data["members"].append(new.model_dump() | {"role": gone["role"], "fields": gone["fields"]})
+    return Board.model_validate(data)
+
+
+def waiting_seats(rig: Rig, item_id: int) -> list[tuple[str, str]]:
+    """(step, member) of the item's seats waiting for an answer."""
+    with rig.sessions() as s:
+        rows = s.execute(
+            select(ReviewTask.step_id, ReviewTask.member_id).where(
+                ReviewTask.submission_id == item_id, ReviewTask.state == TaskState.PENDING
+            )
+        )
+        return [(step, member) for step, member in rows]
+
+
+def decide(rig: Rig, member_id: str, now: datetime, item_id: int | None = None) -> None:
+    """``member_id`` approves the seat he holds (on ``item_id``), at ``now``."""
+    with rig.sessions.begin() as s:
+        query = select(ReviewTask).where(
+            ReviewTask.member_id == member_id, ReviewTask.state == TaskState.PENDING
+        )
+        if item_id is not None:
+            query = query.where(ReviewTask.submission_id == item_id)
+        [task] = s.scalars(query)
+        item = s.get(Submission, task.submission_id)
+        assert item is not None
+        desk = Desk(rig.board, s, rig.runner.links, rig.files, now)
+        approve = Decision(Verb.APPROVE)
+        review.act(desk, task.id, member_id, approve, item.content_hash or "", CLI)
+
+
+def test_a_seat_of_a_member_taken_off_the_roster_goes_to_his_successor(
+    tmp_path: Path, db_url: str
+) -> None:
+    rig = make_rig(tmp_path, db_url)
+    rig.runner.clock = lambda: ARRIVED
+    rig.drop(article_mail(SENDER, DEMO_BOX, "[Văn bản] [GD] Kế hoạch tuyển sinh lớp 10", NEWS_BODY))
+    rig.drop(article_mail(SENDER, DEMO_BOX, "[Văn bản] [GD] Lịch thi học sinh giỏi", NEWS_BODY))
+    rig.runner.run_once()
+    waiting, passed = rig.items()
+    decide(rig, "uv-giao-duc", ARRIVED, passed.id)  # one before he left; the other waits
+    successor = Member(
+        id="uv-giao-duc-moi",
+        name="Đỗ Thị Hạnh",
+        email="hanh.dt@sgddt.demo.bientap.vn",
+        role=Role.THANH_VIEN,
+    )
+    rig.board = rig.runner.board = replaced(rig.board, "uv-giao-duc", successor)
+
+    # The daemon restarted on the new file: at the reminder's time, his waiting seat is
+    # his successor's, and the seat after his decision is reminded as usual.
+    result = sweep(rig, datetime(2026, 2, 24, 13, 5, tzinfo=VN))
+    assert (result.reseated, result.reminded) == (1, 1)
+    assert sweep(rig, datetime(2026, 2, 24, 13, 10, tzinfo=VN)) == reminders.SweepResult()
+    rig.runner.deliver()
+    assert mails_to(rig, successor.email, waiting.tracking_code) == 1
+    [reminder] = [m for m in rig.sent() if "[Nhắc duyệt]" in str(m["Subject"])]
+    assert rig.board.member("pho-ban-tt").email in str(reminder["To"])
+    assert passed.tracking_code in str(reminder["Subject"])
+    assert waiting_seats(rig, waiting.id) == [("uy-vien-linh-vuc", successor.id)]
+    decide(rig, successor.id, datetime(2026, 2, 24, 14, 0, tzinfo=VN))  # she may decide
+    assert waiting_seats(rig, waiting.id) == [("pho-truong-ban-thuong-truc", "pho-ban-tt")]
+
+
+def test_a_reviewer_asked_late_is_not_reminded_at_once_nor_escalated_before_he_could_answer(
+    tmp_path: Path, db_url: str
+) -> None:
+    rig = make_rig(tmp_path, db_url)
+    rig.runner.clock = lambda: ARRIVED
+    rig.drop(article_mail(SENDER, DEMO_BOX, "[Văn bản] [GD] Kế hoạch tuyển sinh lớp 10", NEWS_BODY))
+    rig.runner.run_once()
+    [item] = rig.items()  # due Tue 24 Feb 17:00, reminder at 13:00
+    assert sweep(rig, datetime(2026, 2, 24, 13, 5, tzinfo=VN)).reminded == 1
+    # The field's member answers at 16:55: the standing deputy is asked five minutes
+    # before the deadline. He is not escalated at 17:00, nor reminded of what he was
+    # just asked; the head is asked in his place the next morning, once.
+    decide(rig, "uv-giao-duc", datetime(2026, 2, 24, 16, 55, tzinfo=VN))
+    for evening in (
+        datetime(2026, 2, 24, 17, 5, tzinfo=VN),
+        datetime(2026, 2, 24, 22, 0, tzinfo=VN),
+    ):
+        assert sweep(rig, evening) == reminders.SweepResult()
+    assert sweep(rig, datetime(2026, 2, 25, 8, 5, tzinfo=VN)).escalated == 1
+    assert sweep(rig, datetime(2026, 2, 25, 9, 0, tzinfo=VN)) == reminders.SweepResult()
+    rig.runner.deliver()
+    deputy, head = rig.board.member("pho-ban-tt"), rig.board.member("truong-ban")
+    assert mails_to(rig, deputy.email, "[Nhắc duyệt]") == 0
+    assert mails_to(rig, head.email, "[Quá hạn, đề nghị duyệt thay]") == 1
+
+
+def test_no_reminder_after_the_seat_was_escalated(tmp_path: Path, db_url: str) -> None:
+    rig = make_rig(tmp_path, db_url)
+    rig.runner.clock = lambda: ARRIVED
+    rig.drop(article_mail(SENDER, DEMO_BOX, "[Văn bản] [GD] Kế hoạch tuyển sinh lớp 10", NEWS_BODY))
+    rig.runner.run_once()
+    # The daemon was stopped over the deadline: back the next morning, it escalates, and
+    # does not then send the late reviewer a reminder of a deadline passed.
+    assert sweep(rig, datetime(2026, 2, 25, 9, 0, tzinfo=VN)).escalated == 1
+    assert sweep(rig, datetime(2026, 2, 25, 9, 5, tzinfo=VN)) == reminders.SweepResult()
+    rig.runner.deliver()
+    assert mails_to(rig, rig.board.member("uv-giao-duc").email, "[Nhắc duyệt]") == 0
