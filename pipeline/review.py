@@ -16,9 +16,10 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.utils import make_msgid
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -114,6 +115,12 @@ class Desk:
     links: Links
     files: FileStore
     now: datetime = field(default_factory=utcnow)
+
+
+def today(d: Desk) -> date:
+    """The board's own day at ``d.now``: an absence's first and last days are its days, and
+    06:30 in Hà Nội is still yesterday in UTC."""
+    return d.now.astimezone(ZoneInfo(d.board.timezone)).date()
 
 
 @dataclass(frozen=True)
@@ -338,7 +345,7 @@ def ask(
     step = step_of(d.board, task.step_index)
     old = _shown_before(d, item, seen)
     box = d.board.mailboxes[0].address
-    who = routing.recipients(d.board, task.member_id, facts(item), d.now.date())
+    who = routing.recipients(d.board, task.member_id, facts(item), today(d))
     if task.escalated_to is not None:
         who.append((task.escalated_to, "escalated"))
     for member_id, why in who:
@@ -577,7 +584,7 @@ def _state_label(item: Submission) -> str:
 def capacity(d: Desk, task: ReviewTask, item: Submission, actor_id: str) -> str | None:
     """In what capacity ``actor_id`` may act in ``task``'s seat: "self", "acting",
     "delegate", "escalated"; None if he may not."""
-    found = routing.capacity(d.board, task.member_id, actor_id, facts(item), d.now.date())
+    found = routing.capacity(d.board, task.member_id, actor_id, facts(item), today(d))
     if found is None and actor_id == task.escalated_to:
         return "escalated"
     return found
