@@ -14,7 +14,8 @@ review, approved-and-waiting or held: those still need their sender):
   in the content-addressed store once the purge commits, unless another item has the
   same file or a reader stored it again within ``files.FRESH``, for a mail not yet
   recorded); a published item's files were public and stay; files a writer killed
-  half-way left in the store go once they are that old;
+  half-way left in the store go once they are that old, and so do files no row names
+  (a purge killed between its commit and their removal left them);
 - mail the board sent about it (``OutgoingMail``): the text, and the recipient unless a
   board member or the board itself (board staff are named in the configuration);
 - the address in the rate limit of notices to senders (``NoticeLog``);
@@ -149,7 +150,8 @@ def _files(
 ) -> int:
     """Attachments of settled items never published lose their name, and their bytes
     once the transaction commits if no other row names the same content and no reader
-    stored it again lately (for a mail not yet recorded); so do half-written files."""
+    stored it again lately (for a mail not yet recorded); so do half-written files, and
+    files no row names since an earlier purge was killed before it removed them."""
     rows = session.scalars(
         select(StoredFile).where(
             StoredFile.submission_id.in_(
@@ -158,12 +160,11 @@ def _files(
             or_(StoredFile.sha256.is_not(None), StoredFile.filename != ANONYMOUS),
         )
     ).all()
-    digests = {r.sha256 for r in rows if r.sha256 is not None}
     for row in rows:
         row.filename, row.sha256 = ANONYMOUS, None
     session.flush()
-    used = set(session.scalars(select(StoredFile.sha256).where(StoredFile.sha256.in_(digests))))
-    unused = sorted(digests - used)
+    named = session.scalars(select(StoredFile.sha256).where(StoredFile.sha256.is_not(None)))
+    unused = sorted(store.digests() - set(named))  # every board's rows: one store
     session.info.setdefault(DISCARD, []).append(lambda: store.discard(unused, now - FRESH))
     _when_committed(session)
     return len(rows)

@@ -392,3 +392,53 @@ def test_what_a_killed_reader_half_wrote_goes_with_the_next_days_purge(
     purge_at(world, utcnow() + timedelta(days=2))
     assert list(store.root.glob("*/.tmp-*")) == []
     assert store.get(stored.sha256) == scan
+
+
+def test_a_purge_killed_after_its_commit_removes_the_files_the_next_day(
+    tmp_path: Path, db_url: str
+) -> None:
+    """The daemon is killed (SIGKILL, a power cut) after the purge committed and before it
+    removed the files it freed: the rows no longer name the scan, and the next purge
+    removes it all the same. Files rows still name, and one stored a moment ago for a
+    mail not yet recorded, stay."""
+    world = build_world(tmp_path, db_url)
+    submit_batch(world, SENDER, "2024")  # a published item's photo among them
+    rig, store = world.rig, world.deployed.files
+    scan = PNG + b"CCCD-001190012345"
+    attachment = ("cccd-nguyen-van-binh.png", "image/png", scan)
+    rig.drop(article_mail(SENDER, DEMO_BOX, "Đơn đề nghị đăng tin", attachments=[attachment]))
+    rig.runner.run_once()
+    private = rig.items()[-1].id
+    decide(world, private, Verb.REJECT, "Không phù hợp")
+    with rig.sessions.begin() as s:  # two years on
+        s.execute(update(Submission).values(created_at=utcnow() - timedelta(days=730)))
+    for path in store.root.glob("??/*"):
+        _stored_long_ago(path)
+    scan_path = store.path(hashlib.sha256(scan).hexdigest())
+    killed = "; ".join(
+        [
+            "import time",
+            "from pathlib import Path",
+            "from pipeline import retention",
+            "from pipeline.app import open_deployment",
+            "from pipeline.files import FileStore",
+            "from pipeline.models import utcnow",
+            "FileStore.discard = lambda *a: (print('committed', flush=True), time.sleep(60))",
+            f"d = open_deployment(Path({str(world.config)!r}))",
+            "s = d.sessions.begin().__enter__()",
+            "retention.purge(s, d.boards[0], utcnow(), d.files)",
+            "s.commit()",
+        ]
+    )
+    assert orphaned(killed) == ["committed"]
+    with rig.sessions() as s:
+        named = s.scalars(select(StoredFile.sha256).where(StoredFile.submission_id == private))
+        assert named.all() == [None]
+    assert scan_path.is_file()
+    kept = [store.path(f.sha256) for i in rig.items() for f in i.files if f.sha256]
+    incoming = store.path(store.put(PNG + b"giay-moi-chua-ghi-nhan"))  # a reader's, just now
+
+    next_morning = utcnow() + timedelta(hours=20)
+    assert purge_at(world, next_morning) == dict.fromkeys(retention.COUNTS, 0)
+    assert not scan_path.exists()
+    assert kept and all(path.is_file() for path in [*kept, incoming])
