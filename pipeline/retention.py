@@ -2,7 +2,9 @@
 setting, 365 by default), then anonymised.
 
 What is erased, for items that arrived before the cut-off and are settled (not pending
-review, approved-and-waiting or held: those still need their sender):
+review or approved-and-waiting: those still need their sender). Mail held that long from
+an unknown sender, which nobody admitted, is set aside first and the board's reader told
+(pipeline/held.py), then anonymised with the rest:
 
 - the item's sender address and name (and an address in its ``reason``), and its author
   unless it was published: a published author credit was public, and the royalty
@@ -39,7 +41,7 @@ from sqlalchemy import Text, cast, or_, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
-from pipeline import audit
+from pipeline import audit, held
 from pipeline.config import Board
 from pipeline.files import FRESH, FileStore
 from pipeline.models import (
@@ -71,6 +73,7 @@ PLACEHOLDER = b"X-Bientap-Purged: personal data removed at the end of the retent
 ANONYMOUS = "(ẩn danh)"
 NOTICE_PREFIX = "an-danh-"  # NoticeLog rows keep their counts under a unique placeholder
 COUNTS = (
+    "held",
     "submissions",
     "raw_messages",
     "outgoing_mails",
@@ -291,6 +294,7 @@ def purge(session: Session, board: Board, now: datetime, store: FileStore) -> di
     cutoff = now - timedelta(days=board.retention_days)
     known = _known(board)
     counts = dict.fromkeys(COUNTS, 0)
+    counts["held"] = held.expire(session, board, cutoff, now)  # then settled: purged below
     counts["submissions"] = _submissions(session, board, cutoff, known)
     counts["raw_messages"] = _raw_messages(session, board, cutoff)
     counts["outgoing_mails"] = _outgoing(session, board, cutoff, known)

@@ -28,7 +28,7 @@ from pipeline.models import (
     Submission,
     utcnow,
 )
-from pipeline.samples import article_mail
+from pipeline.samples import NEWS_BODY, article_mail
 from pipeline.workers import Outcome, Readers
 from tests.helpers import DEMO_BOX, orphaned
 from tests.test_backup import (
@@ -442,3 +442,41 @@ def test_a_purge_killed_after_its_commit_removes_the_files_the_next_day(
     assert purge_at(world, next_morning) == dict.fromkeys(retention.COUNTS, 0)
     assert not scan_path.exists()
     assert kept and all(path.is_file() for path in [*kept, incoming])
+
+
+def test_mail_held_past_the_retention_is_set_aside_anonymised_and_the_secretary_told(
+    tmp_path: Path, db_url: str
+) -> None:
+    """A stranger's mail held two years ago, never admitted nor dismissed, would keep his
+    address for ever: the purge sets it aside, anonymises it, and the Thư ký is told once
+    which mail went. This year's held mail waits for her as before."""
+    world = build_world(tmp_path, db_url)
+    rig = world.rig
+    rig.drop(article_mail(STRANGER, DEMO_BOX, "Hội thi văn nghệ xã Tân Phú", body=NEWS_BODY))
+    rig.runner.run_once()
+    [old] = rig.items()
+    then = utcnow() - timedelta(days=730)
+    with rig.sessions.begin() as s:
+        s.execute(update(Submission).where(Submission.id == old.id).values(created_at=then))
+        s.execute(update(RawMessage).values(received_at=then))
+    rig.drop(article_mail(RECENT_STRANGER, DEMO_BOX, "Lễ hội đình làng", body=NEWS_BODY))
+    rig.runner.run_once()
+    recent = rig.items()[-1]
+    assert (old.state, recent.state) == ("held", "held")
+
+    assert purge_at(world, utcnow())["held"] == 1
+    assert purge_at(world, utcnow())["held"] == 0
+    rig.runner.deliver()
+    gone, waiting = rig.items()
+    assert (gone.state, gone.sender_address, gone.sender_name) == ("set_aside", "", "")
+    assert (waiting.state, waiting.sender_address) == ("held", RECENT_STRANGER)
+    assert mentions(world.db_url, STRANGER) == []
+    [notice] = [m for m in rig.sent() if "quá thời hạn lưu giữ" in str(m["Subject"])]
+    assert rig.board.member("thu-ky").email in str(notice["To"])
+    text = notice.get_body(("plain",))
+    assert text is not None
+    body = " ".join(text.get_content().split())
+    assert old.tracking_code in body and "Hội thi văn nghệ xã Tân Phú" in body
+    assert recent.tracking_code not in body and STRANGER not in body
+    with rig.sessions() as s:
+        assert audit.verify(s, world.board_id).ok
