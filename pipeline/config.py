@@ -347,6 +347,13 @@ class Review(_Strict):
     reply_auth: ReplyAuth = ReplyAuth()
     link_ttl_days: float = Field(default=7, gt=0)
     digest_hour: int = Field(default=8, ge=0, le=23)  # local hour of the daily digest
+    # Who is asked to act in an overdue seat: the first role after the seat's own (or the
+    # first, for a role not listed) that has a member. Empty: an overdue seat is only noted.
+    escalation: list[Role] = [
+        Role.PHO_TRUONG_BAN,
+        Role.PHO_TRUONG_BAN_THUONG_TRUC,
+        Role.TRUONG_BAN,
+    ]
 
 
 class StaticSite(_Strict):
@@ -543,6 +550,9 @@ class Board(_Strict):
         member_ids = {m.id for m in self.members}
         roles = {m.role for m in self.members}
         _unique("review.steps", [s.id for s in self.review.steps])
+        _unique("review.escalation", [r.value for r in self.review.escalation], "role")
+        if self.review.escalation and not roles & set(self.review.escalation):
+            raise ValueError("review.escalation: no member has any of these roles")
         for i, step in enumerate(self.review.steps):
             for j, actor in enumerate(step.actors):
                 where = f"review.steps[{i}].actors[{j}]"

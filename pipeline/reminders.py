@@ -3,10 +3,11 @@ and a daily digest for a reviewer with several items waiting.
 
 Deadlines come from the board (``[[deadlines]]``: per kind of item, in days or working
 days; pipeline/deadlines.py skips weekends and Vietnamese holidays, Tết included).
-Escalation goes up the ladder of roles: the next role with a member may act in the
-late reviewer's seat too, and is asked to. ``sweep`` is idempotent: each reminder and
-escalation is sent once per seat, each digest once per reviewer per day. A seat waiting
-for a member the board has since taken off its roster goes to his successor.
+Escalation goes up the board's ladder of roles (``[review] escalation``): the next role
+with a member may act in the late reviewer's seat too, and is asked to. ``sweep`` is
+idempotent: each reminder and escalation is sent once per seat, each digest once per
+reviewer per day. A seat waiting for a member the board has since taken off its roster
+goes to his successor.
 """
 
 from __future__ import annotations
@@ -19,17 +20,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from pipeline import held, notices, review, review_mail
-from pipeline.config import Board, Member, Role
+from pipeline.config import Board, Member
 from pipeline.deadlines import Calendar, DeadlineRule, Schedule, for_seat, schedule
 from pipeline.models import RawMessage, ReviewTask, State, Submission, TaskState
 from pipeline.review import Desk
-
-# Who is asked when a seat is overdue: the first role above it that has a member.
-LADDER: tuple[Role, ...] = (
-    Role.PHO_TRUONG_BAN,
-    Role.PHO_TRUONG_BAN_THUONG_TRUC,
-    Role.TRUONG_BAN,
-)
 
 
 def calendar(board: Board) -> Calendar:
@@ -67,9 +61,11 @@ def seat_schedule(board: Board, w: Waiting, cal: Calendar) -> Schedule | None:
 
 
 def next_up(board: Board, seat: Member) -> Member | None:
-    """The member an overdue seat is escalated to, or None for the top of the ladder."""
-    rank = LADDER.index(seat.role) if seat.role in LADDER else -1
-    for role in LADDER[rank + 1 :]:
+    """The member an overdue seat is escalated to (the board's ``review.escalation``: the
+    first role above the seat's that has a member), or None for the top of the ladder."""
+    ladder = board.review.escalation
+    rank = ladder.index(seat.role) if seat.role in ladder else -1
+    for role in ladder[rank + 1 :]:
         found = [m for m in board.members_with_role(role) if m.id != seat.id]
         if found:
             return found[0]

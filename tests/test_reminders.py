@@ -12,11 +12,11 @@ from sqlalchemy import select
 
 from pipeline import reminders, review
 from pipeline.commands import Verb
-from pipeline.config import Board, Member, Role
+from pipeline.config import Board, Member, Role, load_board
 from pipeline.models import Event, ReviewTask, Submission, TaskState
 from pipeline.review import Decision, Desk, Evidence
 from pipeline.samples import NEWS_BODY, article_mail
-from tests.helpers import DEMO_BOX, Clock, Rig, make_rig
+from tests.helpers import CONFIG, DEMO_BOX, Clock, Rig, make_rig
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
@@ -285,3 +285,27 @@ def test_no_reminder_after_the_seat_was_escalated(tmp_path: Path, db_url: str) -
     assert sweep(rig, datetime(2026, 2, 25, 9, 5, tzinfo=VN)) == reminders.SweepResult()
     rig.runner.deliver()
     assert mails_to(rig, rig.board.member("uv-giao-duc").email, "[Nhắc duyệt]") == 0
+
+
+def test_lucnam_escalates_a_late_section_owner_to_the_standing_deputy(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Lục Nam's land items are Vũ Trí Học's section (TB mục 13); overdue, his seat goes to
+    the Phó Trưởng ban thường trực (TB mục 2: he checks the members' work and acts for the
+    Trưởng ban), not to the Phó Trưởng ban listed first, who reviews the Party's items."""
+    rig = make_rig(tmp_path, db_url, load_board(CONFIG / "lucnam.toml"))
+    arrived = datetime(2026, 12, 7, 9, 0, tzinfo=VN)  # Monday
+    rig.runner.clock = lambda: arrived
+    subject = "[Văn bản] [TNMT] Kế hoạch sử dụng đất năm 2027 huyện Lục Nam"
+    rig.drop(
+        article_mail(
+            "ptnmt.lucnam@bacgiang.gov.vn", "banbientap.ttdt@gmail.com", subject, NEWS_BODY
+        )
+    )
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert waiting_seats(rig, item.id) == [("thanh-vien-phu-trach-muc", "vu-tri-hoc")]
+    assert sweep(rig, datetime(2026, 12, 9, 17, 5, tzinfo=VN)).escalated == 1  # 2 working days
+    rig.runner.deliver()
+    asked = [m for m in rig.sent() if "[Quá hạn, đề nghị duyệt thay]" in str(m["Subject"])]
+    assert [str(m["To"]) for m in asked] == ["Nguyễn Đức Triệu <trieund.lucnam@bacgiang.gov.vn>"]
