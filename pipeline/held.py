@@ -1,9 +1,9 @@
 """Mail held for an operator is not left unseen. A message from a sender the board does
 not know is held: not sent for review and not answered (a stranger is never mailed).
-Once a day, at the digest hour, the board's secretary is told what was held that she was
-not told of yet (the sender, the subject, the first lines), enough to judge whether it is
-an agency's submission, whose address the operator then lists in the board's file
-before ``bientap reprocess --held`` reads it again, or mail to leave alone.
+Once a working day, at the digest hour, the board's secretary is told what was held that
+she was not told of yet (the sender, the subject, the first lines), enough to judge
+whether it is an agency's submission, whose address the operator then lists in the
+board's file before ``bientap reprocess --held`` reads it again, or mail to leave alone.
 
 Mail held longer than the board keeps personal data (``retention_days``) has been left
 alone: the daily purge sets it aside (``expire``), so that it is anonymised like all
@@ -39,7 +39,7 @@ REPORTED: Final = "held-reported"  # an item's event: its message was in a notic
 EXPIRED: Final = "held-expired"  # an item's event; the reason of the notice that lists it
 EXCERPT_CHARS: Final = 240
 LISTED: Final = 30  # messages a notice lists; the rest are counted
-NOTE: Final = "Thư này được gửi tự động mỗi ngày có thư mới bị tạm giữ."
+NOTE: Final = "Thư này được gửi tự động mỗi ngày làm việc có thư mới bị tạm giữ."
 
 
 @dataclass(frozen=True)

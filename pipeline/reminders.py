@@ -1,13 +1,14 @@
 """Deadlines at work: a reminder before an item is due, escalation once it is overdue,
-and a daily digest for a reviewer with several items waiting.
+and, each working day, a digest for a reviewer with several items waiting.
 
 Deadlines come from the board (``[[deadlines]]``: per kind of item, in days or working
 days; pipeline/deadlines.py skips weekends and Vietnamese holidays, Tết included).
 Escalation goes up the board's ladder of roles (``[review] escalation``): the next role
 with a member may act in the late reviewer's seat too, and is asked to. ``sweep`` is
 idempotent: each reminder and escalation is sent once per seat, each digest once per
-reviewer per day. A seat waiting for a member the board has since taken off its roster
-goes to his successor.
+reviewer per working day (none on a weekend or during Tết: a reminder still comes for
+what falls due then). A seat waiting for a member the board has since taken off its
+roster goes to his successor.
 """
 
 from __future__ import annotations
@@ -192,7 +193,7 @@ def sweep(d: Desk) -> SweepResult:
             _remind(d, *_loaded(d, w))
             result.reminded += 1
     local = d.now.astimezone(ZoneInfo(d.board.timezone))
-    if local.hour >= d.board.review.digest_hour:
+    if local.hour >= d.board.review.digest_hour and cal.is_working_day(local.date()):
         result.held += held.report(d, _day_start(d, local))
         for member_id, open_seats in waiting.items():
             member = d.board.member(member_id)

@@ -4,7 +4,7 @@ reminded before that, and the seat is escalated once it is overdue."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -22,6 +22,10 @@ VN = ZoneInfo("Asia/Ho_Chi_Minh")
 SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
 ARRIVED = datetime(2026, 2, 13, 10, 0, tzinfo=VN)  # Friday; Tết holidays 16–20 Feb
 CLI = Evidence("cli", {"operator": "test"})
+
+
+def days(first: date, last: date) -> list[date]:
+    return [first + timedelta(n) for n in range((last - first).days + 1)]
 
 
 def sweep(rig: Rig, now: datetime) -> reminders.SweepResult:
@@ -101,7 +105,10 @@ def test_daily_digest_for_a_reviewer_with_several_items(tmp_path: Path, db_url: 
     assert text is not None
     body = text.get_content()
     assert all(t in body for t in titles)
-    assert sweep(rig, datetime(2026, 2, 14, 8, 15, tzinfo=VN)).digests == 1  # next day
+    # none on the weekend and the Tết days after it; the next working day, one
+    for day in days(date(2026, 2, 14), date(2026, 2, 22)):
+        assert sweep(rig, datetime.combine(day, time(8, 15), VN)).digests == 0, day
+    assert sweep(rig, datetime(2026, 2, 23, 8, 15, tzinfo=VN)).digests == 1
 
 
 def test_the_member_a_seat_was_escalated_to_may_decide_by_reply(
@@ -135,7 +142,7 @@ def test_the_member_a_seat_was_escalated_to_may_decide_by_reply(
 STRANGER = "banbientap.tanphu@gmail.com"  # a district's clerk, from an address not listed
 
 
-def test_the_secretary_is_told_once_a_day_of_mail_held_from_unknown_senders(
+def test_the_secretary_is_told_once_a_working_day_of_mail_held_from_unknown_senders(
     tmp_path: Path, db_url: str
 ) -> None:
     rig = make_rig(tmp_path, db_url)
@@ -160,7 +167,7 @@ def test_the_secretary_is_told_once_a_day_of_mail_held_from_unknown_senders(
     assert "bientap reprocess" in body and "tổng cộng 1 thư đang tạm giữ" in body
     assert "<img" not in html.get_content()  # the sender's markup is text
     assert not [m for m in rig.sent() if STRANGER in str(m["To"])]  # a stranger: no answer
-    assert sweep(rig, datetime(2026, 2, 14, 9, 0, tzinfo=VN)).held == 0  # nothing new
+    assert sweep(rig, datetime(2026, 2, 14, 9, 0, tzinfo=VN)).held == 0  # a Saturday
     # the next day's new ones are listed alone, the count covers all; one that arrived
     # before the first notice but was read after it (a backlog) is not passed over
     second_day = datetime(2026, 2, 14, 10, 0, tzinfo=VN)
@@ -169,7 +176,9 @@ def test_the_secretary_is_told_once_a_day_of_mail_held_from_unknown_senders(
         clock.now = arrived
         rig.drop(article_mail(STRANGER, DEMO_BOX, f"{title} từ Tân Phú", NEWS_BODY))
         rig.runner.run_once()
-    assert sweep(rig, datetime(2026, 2, 15, 9, 0, tzinfo=VN)).held == 1
+    assert sweep(rig, datetime(2026, 2, 15, 9, 0, tzinfo=VN)).held == 0  # Sunday: Monday's
+    assert sweep(rig, datetime(2026, 2, 23, 9, 0, tzinfo=VN)).held == 1  # Tết over
+    assert sweep(rig, datetime(2026, 2, 24, 9, 0, tzinfo=VN)).held == 0  # nothing new
     rig.runner.deliver()
     second = [m for m in rig.sent() if "[Thư tạm giữ]" in str(m["Subject"])][-1]
     part = second.get_body(("plain",))
