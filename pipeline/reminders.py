@@ -16,11 +16,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from pipeline import held, notices, review, review_mail
+from pipeline import held, notices, review, review_mail, writelock
 from pipeline.config import Board, Member
 from pipeline.deadlines import Calendar, DeadlineRule, Schedule, for_seat, schedule
 from pipeline.models import RawMessage, ReviewTask, State, Submission, TaskState
@@ -71,6 +72,9 @@ def next_up(board: Board, seat: Member) -> Member | None:
         if found:
             return found[0]
     return None
+
+
+Due = Literal["remind", "escalate", "reseat"]
 
 
 @dataclass
@@ -133,9 +137,20 @@ def _waiting(d: Desk) -> list[Waiting]:
     return [Waiting(*tuple(row)) for row in rows]
 
 
-def _loaded(d: Desk, w: Waiting) -> tuple[ReviewTask, Submission]:
-    task, item = d.session.get(ReviewTask, w.task_id), d.session.get(Submission, w.item_id)
+def _loaded(d: Desk, w: Waiting) -> tuple[ReviewTask, Submission] | None:
+    """The seat and its item, if the seat still waits. The item is locked first, as a
+    decision locks it: a reviewer who answered since the seats were listed is not asked
+    again."""
+    writelock.hold(d.session)
+    item = d.session.get(Submission, w.item_id, with_for_update=True, populate_existing=True)
+    task = d.session.get(ReviewTask, w.task_id, populate_existing=True)
     assert task is not None and item is not None
+    if (
+        task.state != TaskState.PENDING
+        or item.state != State.PENDING_REVIEW
+        or task.round != item.review_round
+    ):
+        return None
     return task, item
 
 
@@ -173,24 +188,36 @@ def _digest(d: Desk, member: Member, waiting: list[Waiting]) -> None:
     review.queue(d, None, member.email, "digest", msg)
 
 
+def _due(d: Desk, w: Waiting, cal: Calendar) -> Due | None:
+    """What the waiting seat ``w`` calls for at ``d.now``, if anything."""
+    if d.board.on_roster(w.member_id) is None:
+        return "reseat"
+    times = seat_schedule(d.board, w, cal)
+    if times is None or w.escalated:  # a reminder after it would come too late
+        return None
+    if d.now >= times.escalate_at:
+        return "escalate"
+    return "remind" if d.now >= times.remind_at and not w.reminded else None
+
+
 def sweep(d: Desk) -> SweepResult:
     """Send what the clock calls for at ``d.now``: reminders, escalations, digests."""
     result = SweepResult()
     waiting: dict[str, list[Waiting]] = defaultdict(list)
     cal = calendar(d.board)
     for w in _waiting(d):
-        if d.board.on_roster(w.member_id) is None:
-            review.reseat(d, *_loaded(d, w))
+        due = _due(d, w, cal)
+        if due != "reseat":
+            waiting[w.member_id].append(w)
+        if due is None or (found := _loaded(d, w)) is None:
+            continue
+        if due == "reseat":
+            review.reseat(d, *found)
             result.reseated += 1
-            continue
-        waiting[w.member_id].append(w)
-        times = seat_schedule(d.board, w, cal)
-        if times is None or w.escalated:  # a reminder after it would come too late
-            continue
-        if d.now >= times.escalate_at:
-            result.escalated += _escalate(d, *_loaded(d, w))
-        elif d.now >= times.remind_at and not w.reminded:
-            _remind(d, *_loaded(d, w))
+        elif due == "escalate":
+            result.escalated += _escalate(d, *found)
+        else:
+            _remind(d, *found)
             result.reminded += 1
     local = d.now.astimezone(ZoneInfo(d.board.timezone))
     if local.hour >= d.board.review.digest_hour and cal.is_working_day(local.date()):

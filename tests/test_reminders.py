@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
 from pipeline import reminders, review
@@ -318,3 +319,32 @@ def test_lucnam_escalates_a_late_section_owner_to_the_standing_deputy(
     rig.runner.deliver()
     asked = [m for m in rig.sent() if "[Quá hạn, đề nghị duyệt thay]" in str(m["Subject"])]
     assert [str(m["To"]) for m in asked] == ["Nguyễn Đức Triệu <trieund.lucnam@bacgiang.gov.vn>"]
+
+
+def test_no_reminder_to_a_reviewer_who_answers_while_the_sweep_runs(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep lists the waiting seats, then mails them one by one (on a large board that
+    takes a while); a reviewer who approves in between is not reminded, nor his seat
+    escalated, after he answered."""
+    rig = make_rig(tmp_path, db_url)
+    rig.runner.clock = lambda: ARRIVED
+    rig.drop(article_mail(SENDER, DEMO_BOX, "[Văn bản] [GD] Kế hoạch tuyển sinh lớp 10", NEWS_BODY))
+    rig.runner.run_once()
+    listed = reminders._waiting
+
+    def answered_meanwhile(d: Desk) -> list[reminders.Waiting]:
+        seats = listed(d)
+        decide(rig, "uv-giao-duc", d.now)  # by link, in another daemon's transaction
+        return seats
+
+    monkeypatch.setattr(reminders, "_waiting", answered_meanwhile)
+    assert sweep(rig, datetime(2026, 2, 24, 13, 5, tzinfo=VN)) == reminders.SweepResult()
+    monkeypatch.undo()
+    rig.runner.deliver()
+    assert mails_to(rig, rig.board.member("uv-giao-duc").email, "[Nhắc duyệt]") == 0
+    with rig.sessions() as s:
+        assert s.scalars(select(ReviewTask.reminded_at).order_by(ReviewTask.id)).all() == [
+            None,
+            None,
+        ]
