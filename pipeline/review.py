@@ -583,7 +583,10 @@ def _state_label(item: Submission) -> str:
 
 def capacity(d: Desk, task: ReviewTask, item: Submission, actor_id: str) -> str | None:
     """In what capacity ``actor_id`` may act in ``task``'s seat: "self", "acting",
-    "delegate", "escalated"; None if he may not."""
+    "delegate", "escalated"; None if he may not (as one the board has taken off its
+    roster: the links and replies he still holds count no more)."""
+    if d.board.on_roster(actor_id) is None:
+        return None
     found = routing.capacity(d.board, task.member_id, actor_id, facts(item), today(d))
     if found is None and actor_id == task.escalated_to:
         return "escalated"
