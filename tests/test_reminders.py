@@ -348,3 +348,36 @@ def test_no_reminder_to_a_reviewer_who_answers_while_the_sweep_runs(
             None,
             None,
         ]
+
+
+def test_a_reply_from_a_member_taken_off_the_roster_is_refused_on_record(
+    tmp_path: Path, db_url: str
+) -> None:
+    """He answers a request from before he left: the reply is refused and on record, the
+    seat waits for his successor; it is not kept as a mail that could not be read."""
+    rig = make_rig(tmp_path, db_url)
+    rig.drop(article_mail(SENDER, DEMO_BOX, "[GD] Lịch thi học sinh giỏi", NEWS_BODY))
+    rig.runner.run_once()
+    old = rig.board.member("uv-giao-duc")
+    [request] = [m for m in rig.sent() if old.email in str(m["To"])]
+    successor = Member(
+        id="uv-giao-duc-moi",
+        name="Đỗ Thị Hạnh",
+        email="hanh.dt@sgddt.demo.bientap.vn",
+        role=Role.THANH_VIEN,
+    )
+    rig.board = rig.runner.board = replaced(rig.board, old.id, successor)
+    answer = article_mail(
+        old.email,
+        str(request["Reply-To"]),
+        "Re: " + str(request["Subject"]),
+        "Duyệt",
+        sender_name=old.name,
+        extra_headers={"In-Reply-To": str(request["Message-ID"])},
+    )
+    rig.drop(answer)
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert item.state == "pending_review"
+    assert "reply-refused" in kinds(rig) and "approve" not in kinds(rig)
+    assert waiting_seats(rig, item.id) == [("uy-vien-linh-vuc", old.id)]
