@@ -53,7 +53,8 @@ def _members_of(board: Board, actor: Actor, facts: Facts) -> list[str]:
 
 
 def _applies(board: Board, step: ReviewStep, facts: Facts) -> bool:
-    sender = board.member(facts.sender_member_id) if facts.sender_member_id else None
+    # None too for a sender the board has taken off its roster since: from outside now
+    sender = board.on_roster(facts.sender_member_id) if facts.sender_member_id else None
     match step.when:
         case Condition.ALWAYS:
             return True

@@ -381,3 +381,27 @@ def test_a_reply_from_a_member_taken_off_the_roster_is_refused_on_record(
     assert item.state == "pending_review"
     assert "reply-refused" in kinds(rig) and "approve" not in kinds(rig)
     assert waiting_seats(rig, item.id) == [("uy-vien-linh-vuc", old.id)]
+
+
+def test_an_item_sent_by_a_member_who_left_goes_on_along_its_path(
+    tmp_path: Path, db_url: str
+) -> None:
+    """He sent a health item as the education member, then left the board: the item's
+    review goes on, step by step, without him."""
+    rig = make_rig(tmp_path, db_url)
+    rig.runner.clock = lambda: ARRIVED
+    old = rig.board.member("uv-giao-duc")
+    rig.drop(article_mail(old.email, DEMO_BOX, "[YT] Tiêm chủng mở rộng cho học sinh", NEWS_BODY))
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert item.sender_member_id == old.id
+    assert waiting_seats(rig, item.id) == [("uy-vien-linh-vuc", "uv-y-te")]
+    successor = Member(
+        id="uv-giao-duc-moi",
+        name="Đỗ Thị Hạnh",
+        email="hanh.dt@sgddt.demo.bientap.vn",
+        role=Role.THANH_VIEN,
+    )
+    rig.board = rig.runner.board = replaced(rig.board, old.id, successor)
+    decide(rig, "uv-y-te", datetime(2026, 2, 23, 9, 0, tzinfo=VN))
+    assert waiting_seats(rig, item.id) == [("pho-truong-ban-thuong-truc", "pho-ban-tt")]
