@@ -134,4 +134,6 @@ def find_member(board: Board, text: str) -> Member | None:
 
 
 def is_head(board: Board, member_id: str) -> bool:
-    return board.member(member_id).role is Role.TRUONG_BAN
+    """Whether ``member_id`` is the board's Trưởng ban (not one it has replaced since)."""
+    member = board.on_roster(member_id)
+    return member is not None and member.role is Role.TRUONG_BAN

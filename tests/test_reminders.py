@@ -209,8 +209,10 @@ def waiting_seats(rig: Rig, item_id: int) -> list[tuple[str, str]]:
         return [(step, member) for step, member in rows]
 
 
-def decide(rig: Rig, member_id: str, now: datetime, item_id: int | None = None) -> None:
-    """``member_id`` approves the seat he holds (on ``item_id``), at ``now``."""
+def decide(
+    rig: Rig, member_id: str, now: datetime, item_id: int | None = None, verb: Verb = Verb.APPROVE
+) -> None:
+    """``member_id`` decides ``verb`` (approves) in the seat he holds (on ``item_id``)."""
     with rig.sessions.begin() as s:
         query = select(ReviewTask).where(
             ReviewTask.member_id == member_id, ReviewTask.state == TaskState.PENDING
@@ -221,8 +223,8 @@ def decide(rig: Rig, member_id: str, now: datetime, item_id: int | None = None) 
         item = s.get(Submission, task.submission_id)
         assert item is not None
         desk = Desk(rig.board, s, rig.runner.links, rig.files, now)
-        approve = Decision(Verb.APPROVE)
-        review.act(desk, task.id, member_id, approve, item.content_hash or "", CLI)
+        decision = Decision(verb, None if verb is Verb.APPROVE else "Chưa phù hợp")
+        review.act(desk, task.id, member_id, decision, item.content_hash or "", CLI)
 
 
 def test_a_seat_of_a_member_taken_off_the_roster_goes_to_his_successor(
@@ -405,3 +407,34 @@ def test_an_item_sent_by_a_member_who_left_goes_on_along_its_path(
     rig.board = rig.runner.board = replaced(rig.board, old.id, successor)
     decide(rig, "uv-y-te", datetime(2026, 2, 23, 9, 0, tzinfo=VN))
     assert waiting_seats(rig, item.id) == [("pho-truong-ban-thuong-truc", "pho-ban-tt")]
+
+
+def test_a_tie_is_broken_by_the_new_head_when_the_head_was_replaced(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Tuyên Quang decides by majority, the head breaking a tie (Đ2.1). The head left while
+    the vote was open: his successor votes in his seat, and a tie is hers to break."""
+    rig = make_rig(tmp_path, db_url, load_board(CONFIG / "tuyenquang.toml"))
+    rig.runner.clock = lambda: ARRIVED
+    box = rig.board.mailboxes[0].address
+    sender = "vanthu@vpubnd.tuyenquang.gov.vn"
+    rig.drop(article_mail(sender, box, "Lịch tiếp công dân tháng 3", NEWS_BODY))
+    rig.runner.run_once()
+    successor = Member(
+        id="truong-ban-moi",
+        name="Hoàng Thị Lan",
+        email="lanht@tuyenquang.gov.vn",
+        role=Role.TRUONG_BAN,
+    )
+    rig.board = rig.runner.board = replaced(rig.board, "truong-ban", successor)
+    assert sweep(rig, datetime(2026, 2, 23, 9, 0, tzinfo=VN)).reseated == 1
+    later = datetime(2026, 2, 23, 10, 0, tzinfo=VN)
+    for member_id, verb in (
+        (successor.id, Verb.APPROVE),
+        ("pho-truong-ban-thuong-truc", Verb.REJECT),
+        ("pho-truong-ban", Verb.APPROVE),
+        ("giam-doc-trung-tam", Verb.REJECT),
+    ):
+        decide(rig, member_id, later, verb=verb)
+    [decided] = rig.items()
+    assert decided.state == "approved"
