@@ -18,6 +18,7 @@ from pipeline.config import ConfigError, load_deployment
 from pipeline.models import utcnow
 
 COUNT_LABELS = (
+    ("held", "thư tạm giữ quá hạn, đã loại bỏ (held mail set aside)"),
     ("submissions", "bài gửi (items)"),
     ("raw_messages", "thư gốc (raw mails)"),
     ("outgoing_mails", "thư đã gửi đi (sent mails)"),

@@ -347,6 +347,13 @@ class Review(_Strict):
     reply_auth: ReplyAuth = ReplyAuth()
     link_ttl_days: float = Field(default=7, gt=0)
     digest_hour: int = Field(default=8, ge=0, le=23)  # local hour of the daily digest
+    # Who is asked to act in an overdue seat: the first role after the seat's own (or the
+    # first, for a role not listed) that has a member. Empty: an overdue seat is only noted.
+    escalation: list[Role] = [
+        Role.PHO_TRUONG_BAN,
+        Role.PHO_TRUONG_BAN_THUONG_TRUC,
+        Role.TRUONG_BAN,
+    ]
 
 
 class StaticSite(_Strict):
@@ -543,6 +550,9 @@ class Board(_Strict):
         member_ids = {m.id for m in self.members}
         roles = {m.role for m in self.members}
         _unique("review.steps", [s.id for s in self.review.steps])
+        _unique("review.escalation", [r.value for r in self.review.escalation], "role")
+        if self.review.escalation and not roles & set(self.review.escalation):
+            raise ValueError("review.escalation: no member has any of these roles")
         for i, step in enumerate(self.review.steps):
             for j, actor in enumerate(step.actors):
                 where = f"review.steps[{i}].actors[{j}]"
@@ -573,6 +583,16 @@ class Board(_Strict):
     # Look-ups used across the pipeline
     def member(self, member_id: str) -> Member:
         return next(m for m in self.members if m.id == member_id)
+
+    def on_roster(self, member_id: str) -> Member | None:
+        """The member of that id, or None: the record may name one the board has replaced
+        since (a seat waiting for him, a decision he took)."""
+        return next((m for m in self.members if m.id == member_id), None)
+
+    def name_of(self, member_id: str) -> str:
+        """A member's name, or the id the record keeps of one no longer on the roster."""
+        found = self.on_roster(member_id)
+        return found.name if found is not None else member_id
 
     def agency(self, agency_id: str) -> Agency:
         return next(a for a in self.agencies if a.id == agency_id)

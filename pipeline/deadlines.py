@@ -8,9 +8,10 @@ Working days
     Monday to Friday, minus the public holidays ``holidays.country_holidays("VN")`` knows
     (Tết Dương lịch, the Tết Nguyên đán days, Giỗ Tổ Hùng Vương, 30/4, 1/5, 2/9 and its
     extra day, 24/11 from 2026, observed days), plus the Saturdays the package knows were
-    swapped into working days. The government also moves days off by decision each year;
-    the caller passes those as ``extra_days_off`` and ``extra_working_days`` (make-up
-    Saturdays). The caller's lists win over the package; a day in both lists is an error.
+    swapped into working days. The government also moves days off by decision each year:
+    those the package does not know yet are in ``DECIDED``, with the decision; a board
+    passes its own (a province's day off) as ``extra_days_off`` and ``extra_working_days``
+    (make-up Saturdays). The board's lists win; a day in both lists is an error.
 
 Conventions (what an office expects)
     * A deadline ends at ``day_ends`` (17:00 local by default), the end of the office day,
@@ -31,6 +32,10 @@ Conventions (what an office expects)
       deadline), or failing that at the requested time but not before the start.
     * Escalation is due ``escalate_after`` past the deadline, moved forward to the next
       office moment: an escalation never comes early, and not at night.
+    * A reviewer asked late (his step began after the item's reminder was due: the step
+      before took the time) gets no reminder, his request shows the deadline; and he is
+      escalated no sooner than ``remind_before`` after he was asked, moved forward to the
+      next office moment: the warning a reviewer asked in time had (``for_seat``).
 """
 
 from __future__ import annotations
@@ -44,12 +49,14 @@ from zoneinfo import ZoneInfo
 import holidays
 
 __all__ = [
+    "DECIDED",
     "STATE_LABELS",
     "Calendar",
     "DeadlineRule",
     "NaiveDatetimeError",
     "Schedule",
     "State",
+    "for_seat",
     "official_days_off",
     "official_weekend_workdays",
     "schedule",
@@ -65,6 +72,15 @@ STATE_LABELS: dict[str, str] = {
     "remind": "Sắp đến hạn",
     "overdue": "Quá hạn",
     "escalate": "Quá hạn, đã báo cấp trên",
+}
+
+# Days the government moved that the installed ``holidays`` does not list: day -> whether
+# it is a working day. Each line names its decision; drop a line once the package has it.
+DECIDED: dict[date, bool] = {
+    # Văn bản 12729/VPCP-KGVX, 25/12/2025: Tết Dương lịch 2026 from Thu 1/1 to Sun 4/1,
+    # Friday 2/1 off for a working Saturday 10/1.
+    date(2026, 1, 2): False,
+    date(2026, 1, 10): True,
 }
 
 _ONE_DAY = timedelta(days=1)
@@ -90,18 +106,23 @@ def _official(year: int) -> tuple[frozenset[date], frozenset[date]]:
     # Swaps may cross a year boundary (a Saturday of December made up for a day off in
     # January is recorded with the later year), so the neighbouring years are populated too.
     table = holidays.country_holidays(COUNTRY, years=range(year - 1, year + 2))
-    off = frozenset(day for day in table if day.year == year)
-    swapped: set[date] = getattr(table, "weekend_workdays", set())  # absent from old versions
-    return off, frozenset(day for day in swapped if day.year == year)
+    off = {day for day in table if day.year == year}
+    swapped = {day for day in getattr(table, "weekend_workdays", ()) if day.year == year}
+    for day, working in DECIDED.items():  # absent from old versions, or not known yet
+        if day.year == year:
+            (swapped if working else off).add(day)
+            (off if working else swapped).discard(day)
+    return frozenset(off), frozenset(swapped)
 
 
 def official_days_off(year: int) -> frozenset[date]:
-    """Public holidays (with observed and substituted days) of ``year``, per ``holidays``."""
+    """Public holidays (with observed and substituted days) of ``year``, per ``holidays``
+    and ``DECIDED``."""
     return _official(year)[0]
 
 
 def official_weekend_workdays(year: int) -> frozenset[date]:
-    """Weekend days of ``year`` that ``holidays`` knows were made working days by a swap."""
+    """Weekend days of ``year`` made working days by a swap (``holidays``, ``DECIDED``)."""
     return _official(year)[1]
 
 
@@ -289,6 +310,18 @@ def schedule(rule: DeadlineRule, start: datetime, calendar: Calendar) -> Schedul
 
     escalate_at = calendar._office_moment_at_or_after(due + rule.escalate_after)
     return Schedule(due=due, remind_at=remind_at, escalate_at=escalate_at)
+
+
+def for_seat(s: Schedule, rule: DeadlineRule, asked: datetime, calendar: Calendar) -> Schedule:
+    """The item's schedule ``s`` as it stands for a seat asked at ``asked``: escalated no
+    sooner than ``rule.remind_before`` after it, in office hours; asked at or after the
+    reminder's time, it gets none (``remind_at`` is then its ``escalate_at``)."""
+    local = calendar.local(asked, "asked")
+    escalate_at = max(
+        s.escalate_at, calendar._office_moment_at_or_after(local + rule.remind_before)
+    )
+    remind_at = s.remind_at if local < s.remind_at else escalate_at
+    return Schedule(due=s.due, remind_at=remind_at, escalate_at=escalate_at)
 
 
 def state_at(s: Schedule, now: datetime) -> State:

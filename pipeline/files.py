@@ -1,8 +1,9 @@
 """Content-addressed file store: a file's bytes live at files/ab/cdef… by SHA-256.
 
 A file no row names any more is removed by the purge (``pipeline/retention.py``) through
-``discard``; the modification time says when its bytes were last stored, so a file a
-reader has just stored again, for a mail not yet recorded, is never taken from under it.
+``discard``, whenever it stopped being named (a purge killed after its commit left it);
+the modification time says when its bytes were last stored, so a file a reader has just
+stored again, for a mail not yet recorded, is never taken from under it.
 """
 
 from __future__ import annotations
@@ -87,6 +88,15 @@ class FileStore:
 
     def get(self, sha256: str) -> bytes:
         return self.path(sha256).read_bytes()
+
+    def digests(self) -> set[str]:
+        """The SHA-256 of every file the store holds (not the temporary ones)."""
+        found = set()
+        for path in self.root.glob("??/*"):
+            digest = path.parent.name + path.name
+            if len(digest) == 64 and all(c in "0123456789abcdef" for c in digest):
+                found.add(digest)
+        return found
 
     def discard(self, digests: Iterable[str], before: datetime) -> int:
         """Remove the files of ``digests`` (no row names them) unless stored again since

@@ -1,9 +1,13 @@
 """Mail held for an operator is not left unseen. A message from a sender the board does
 not know is held: not sent for review and not answered (a stranger is never mailed).
-Once a day, at the digest hour, the board's secretary is told what was held that she was
-not told of yet (the sender, the subject, the first lines), enough to judge whether it is
-an agency's submission, whose address the operator then lists in the board's file
-before ``bientap reprocess --held`` reads it again, or mail to leave alone.
+Once a working day, at the digest hour, the board's secretary is told what was held that
+she was not told of yet (the sender, the subject, the first lines), enough to judge
+whether it is an agency's submission, whose address the operator then lists in the
+board's file before ``bientap reprocess --held`` reads it again, or mail to leave alone.
+
+Mail held longer than the board keeps personal data (``retention_days``) has been left
+alone: the daily purge sets it aside (``expire``), so that it is anonymised like all
+settled mail, and tells her which, once.
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ from datetime import datetime
 from typing import Final
 
 from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
 
 from pipeline import notices, review
 from pipeline.config import Board, Member, Role
 from pipeline.mailkit import Mail, message, named_address, sender_of, simple, title_line, when_vi
-from pipeline.models import Event, RawMessage, State, Submission
+from pipeline.models import Event, OutgoingMail, RawMessage, State, Submission
 from pipeline.review import Desk
 
 # Who is told: the first of these roles the board has a member in (Thư ký keeps the
@@ -31,9 +36,10 @@ READERS: Final = (
 )
 REASON: Final = "held-digest"  # the notice log's and the outgoing mail's reason
 REPORTED: Final = "held-reported"  # an item's event: its message was in a notice
+EXPIRED: Final = "held-expired"  # an item's event; the reason of the notice that lists it
 EXCERPT_CHARS: Final = 240
 LISTED: Final = 30  # messages a notice lists; the rest are counted
-NOTE: Final = "Thư này được gửi tự động mỗi ngày có thư mới bị tạm giữ."
+NOTE: Final = "Thư này được gửi tự động mỗi ngày làm việc có thư mới bị tạm giữ."
 
 
 @dataclass(frozen=True)
@@ -117,3 +123,73 @@ def report(d: Desk, local_day_start: datetime) -> bool:
     for held in new[:LISTED]:
         review.event(d, held.item, REPORTED, to=member.id)
     return True
+
+
+def expire(session: Session, board: Board, cutoff: datetime, now: datetime) -> int:
+    """Set aside the mail held since before ``cutoff`` (kept past the board's retention,
+    nobody admitted it), and queue one notice to the board's reader listing it. Returns
+    how many were set aside."""
+    rows = session.execute(
+        select(Submission, RawMessage.received_at)
+        .join(RawMessage, RawMessage.id == Submission.raw_message_id)
+        .where(
+            Submission.board_id == board.id,
+            Submission.state == State.HELD,
+            Submission.created_at < cutoff,
+        )
+        .order_by(RawMessage.received_at)
+    ).all()
+    reason = f"Tạm giữ quá {board.retention_days} ngày mà không được xử lý"
+    for item, _arrived in rows:
+        item.state, item.reason = State.SET_ASIDE, reason
+        session.add(
+            Event(
+                board_id=board.id,
+                submission_id=item.id,
+                kind=EXPIRED,
+                actor="system",
+                channel="retention",
+                detail={"retention_days": board.retention_days},
+                created_at=now,
+            )
+        )
+    member = reader(board)
+    if rows and member is not None:
+        expired = [Held(item, arrived) for item, arrived in rows]
+        msg = expired_mail(board, member, expired)
+        session.add(
+            OutgoingMail(
+                board_id=board.id,
+                to_address=member.email,
+                reason=EXPIRED,
+                message_id=str(msg["Message-ID"]).strip().strip("<>"),
+                raw=msg.as_bytes(),
+                created_at=now,
+            )
+        )
+    return len(rows)
+
+
+def expired_mail(board: Board, recipient: Member, expired: list[Held]) -> Mail:
+    """The notice of held mail set aside at the end of the retention period."""
+    count = len(expired)
+    entries = [
+        f"{n}. {title_line(h.item.title)}\n"
+        f"   Mã theo dõi: {h.item.tracking_code} · Nhận lúc: {when_vi(board, h.arrived)}"
+        for n, h in enumerate(expired[:LISTED], start=1)
+    ]
+    if count > LISTED:
+        entries.append(f"… và {count - LISTED} thư khác.")
+    text = (
+        f"Kính gửi ông/bà {recipient.name},\n\n"
+        f"{count} thư dưới đây từ người gửi chưa có trong danh sách đã bị tạm giữ quá "
+        f"{board.retention_days} ngày (thời hạn Ban Biên tập lưu giữ thông tin cá nhân) mà "
+        "không được xử lý. Các thư này đã được chuyển sang «Không phải bài gửi»; địa chỉ, "
+        "tên người gửi và thư gốc được xóa theo thời hạn lưu giữ, nên không xử lý lại "
+        "được nữa.\n\n" + "\n\n".join(entries) + "\n\n"
+        "Nếu trong số này có tin, bài của một cơ quan, đơn vị cần đăng, đề nghị liên hệ "
+        "cơ quan, đơn vị đó để gửi lại."
+    )
+    subject = f"[Thư tạm giữ] {count} thư quá thời hạn lưu giữ đã được loại bỏ"
+    msg = message(board, to=named_address(recipient.name, recipient.email), subject=subject)
+    return simple(board, msg, "Thư tạm giữ quá thời hạn lưu giữ", text)

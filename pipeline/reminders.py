@@ -1,11 +1,14 @@
 """Deadlines at work: a reminder before an item is due, escalation once it is overdue,
-and a daily digest for a reviewer with several items waiting.
+and, each working day, a digest for a reviewer with several items waiting.
 
 Deadlines come from the board (``[[deadlines]]``: per kind of item, in days or working
 days; pipeline/deadlines.py skips weekends and Vietnamese holidays, Tết included).
-Escalation goes up the ladder of roles: the next role with a member may act in the
-late reviewer's seat too, and is asked to. ``sweep`` is idempotent: each reminder and
-escalation is sent once per seat, each digest once per reviewer per day.
+Escalation goes up the board's ladder of roles (``[review] escalation``): the next role
+with a member may act in the late reviewer's seat too, and is asked to. ``sweep`` is
+idempotent: each reminder and escalation is sent once per seat, each digest once per
+reviewer per working day (none on a weekend or during Tết: a reminder still comes for
+what falls due then). A seat waiting for a member the board has since taken off its
+roster goes to his successor.
 """
 
 from __future__ import annotations
@@ -13,22 +16,16 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from pipeline import held, notices, review, review_mail
-from pipeline.config import Board, Member, Role
-from pipeline.deadlines import Calendar, DeadlineRule, Schedule, schedule
+from pipeline import held, notices, review, review_mail, writelock
+from pipeline.config import Board, Member
+from pipeline.deadlines import Calendar, DeadlineRule, Schedule, for_seat, schedule
 from pipeline.models import RawMessage, ReviewTask, State, Submission, TaskState
 from pipeline.review import Desk
-
-# Who is asked when a seat is overdue: the first role above it that has a member.
-LADDER: tuple[Role, ...] = (
-    Role.PHO_TRUONG_BAN,
-    Role.PHO_TRUONG_BAN_THUONG_TRUC,
-    Role.TRUONG_BAN,
-)
 
 
 def calendar(board: Board) -> Calendar:
@@ -37,32 +34,47 @@ def calendar(board: Board) -> Calendar:
     )
 
 
-def item_schedule(board: Board, kind: str | None, arrived: datetime) -> Schedule | None:
-    """Due, reminder and escalation times of an item of ``kind`` arriving at ``arrived``."""
+def rule_for(board: Board, kind: str | None) -> DeadlineRule | None:
+    """The board's deadline for items of ``kind``, if it sets one."""
     rule = next((d for d in board.deadlines if d.kind == kind), None)
     if rule is None:
         return None
-    return schedule(
-        DeadlineRule(
-            kind=rule.kind,
-            amount=rule.amount,
-            unit=rule.unit,
-            remind_before=timedelta(hours=rule.remind_before_hours),
-            escalate_after=timedelta(hours=rule.escalate_after_hours),
-        ),
-        arrived,
-        calendar(board),
+    return DeadlineRule(
+        kind=rule.kind,
+        amount=rule.amount,
+        unit=rule.unit,
+        remind_before=timedelta(hours=rule.remind_before_hours),
+        escalate_after=timedelta(hours=rule.escalate_after_hours),
     )
 
 
+def item_schedule(board: Board, kind: str | None, arrived: datetime) -> Schedule | None:
+    """Due, reminder and escalation times of an item of ``kind`` arriving at ``arrived``."""
+    rule = rule_for(board, kind)
+    return schedule(rule, arrived, calendar(board)) if rule is not None else None
+
+
+def seat_schedule(board: Board, w: Waiting, cal: Calendar) -> Schedule | None:
+    """When the waiting seat ``w`` is reminded and escalated (pipeline/deadlines.py)."""
+    rule = rule_for(board, w.kind)
+    if rule is None:
+        return None
+    return for_seat(schedule(rule, w.arrived, cal), rule, w.asked, cal)
+
+
 def next_up(board: Board, seat: Member) -> Member | None:
-    """The member an overdue seat is escalated to, or None for the top of the ladder."""
-    rank = LADDER.index(seat.role) if seat.role in LADDER else -1
-    for role in LADDER[rank + 1 :]:
+    """The member an overdue seat is escalated to (the board's ``review.escalation``: the
+    first role above the seat's that has a member), or None for the top of the ladder."""
+    ladder = board.review.escalation
+    rank = ladder.index(seat.role) if seat.role in ladder else -1
+    for role in ladder[rank + 1 :]:
         found = [m for m in board.members_with_role(role) if m.id != seat.id]
         if found:
             return found[0]
     return None
+
+
+Due = Literal["remind", "escalate", "reseat"]
 
 
 @dataclass
@@ -71,6 +83,7 @@ class SweepResult:
     escalated: int = 0
     digests: int = 0
     held: int = 0  # notices of mail held for an operator (pipeline/held.py)
+    reseated: int = 0  # seats of members taken off the roster, handed to their successors
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,7 @@ class Waiting:
     due_at: datetime | None
     version: str | None
     arrived: datetime
+    asked: datetime  # when the seat was made (its member first asked)
 
 
 def _waiting(d: Desk) -> list[Waiting]:
@@ -108,6 +122,7 @@ def _waiting(d: Desk) -> list[Waiting]:
             Submission.due_at,
             Submission.content_hash,
             RawMessage.received_at,
+            ReviewTask.created_at,
         )
         .join(Submission, Submission.id == ReviewTask.submission_id)
         .join(RawMessage, RawMessage.id == Submission.raw_message_id)
@@ -122,9 +137,20 @@ def _waiting(d: Desk) -> list[Waiting]:
     return [Waiting(*tuple(row)) for row in rows]
 
 
-def _loaded(d: Desk, w: Waiting) -> tuple[ReviewTask, Submission]:
-    task, item = d.session.get(ReviewTask, w.task_id), d.session.get(Submission, w.item_id)
+def _loaded(d: Desk, w: Waiting) -> tuple[ReviewTask, Submission] | None:
+    """The seat and its item, if the seat still waits. The item is locked first, as a
+    decision locks it: a reviewer who answered since the seats were listed is not asked
+    again."""
+    writelock.hold(d.session)
+    item = d.session.get(Submission, w.item_id, with_for_update=True, populate_existing=True)
+    task = d.session.get(ReviewTask, w.task_id, populate_existing=True)
     assert task is not None and item is not None
+    if (
+        task.state != TaskState.PENDING
+        or item.state != State.PENDING_REVIEW
+        or task.round != item.review_round
+    ):
+        return None
     return task, item
 
 
@@ -162,22 +188,39 @@ def _digest(d: Desk, member: Member, waiting: list[Waiting]) -> None:
     review.queue(d, None, member.email, "digest", msg)
 
 
+def _due(d: Desk, w: Waiting, cal: Calendar) -> Due | None:
+    """What the waiting seat ``w`` calls for at ``d.now``, if anything."""
+    if d.board.on_roster(w.member_id) is None:
+        return "reseat"
+    times = seat_schedule(d.board, w, cal)
+    if times is None or w.escalated:  # a reminder after it would come too late
+        return None
+    if d.now >= times.escalate_at:
+        return "escalate"
+    return "remind" if d.now >= times.remind_at and not w.reminded else None
+
+
 def sweep(d: Desk) -> SweepResult:
     """Send what the clock calls for at ``d.now``: reminders, escalations, digests."""
     result = SweepResult()
     waiting: dict[str, list[Waiting]] = defaultdict(list)
+    cal = calendar(d.board)
     for w in _waiting(d):
-        waiting[w.member_id].append(w)
-        times = item_schedule(d.board, w.kind, w.arrived)
-        if times is None:
+        due = _due(d, w, cal)
+        if due != "reseat":
+            waiting[w.member_id].append(w)
+        if due is None or (found := _loaded(d, w)) is None:
             continue
-        if d.now >= times.escalate_at and not w.escalated:
-            result.escalated += _escalate(d, *_loaded(d, w))
-        elif d.now >= times.remind_at and not w.reminded:
-            _remind(d, *_loaded(d, w))
+        if due == "reseat":
+            review.reseat(d, *found)
+            result.reseated += 1
+        elif due == "escalate":
+            result.escalated += _escalate(d, *found)
+        else:
+            _remind(d, *found)
             result.reminded += 1
     local = d.now.astimezone(ZoneInfo(d.board.timezone))
-    if local.hour >= d.board.review.digest_hour:
+    if local.hour >= d.board.review.digest_hour and cal.is_working_day(local.date()):
         result.held += held.report(d, _day_start(d, local))
         for member_id, open_seats in waiting.items():
             member = d.board.member(member_id)

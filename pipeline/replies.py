@@ -62,8 +62,8 @@ def _refuse(
         **evidence.detail,
     )
     log.warning("board=%s item=%d: reply refused (%s)", d.board.id, item.id, code)
-    if tell:
-        member = d.board.member(notice.member_id)
+    member = d.board.on_roster(notice.member_id)  # None: he has left the board since
+    if tell and member is not None:
         msg = review_mail.refused_reply(
             d.board,
             to=member,

@@ -2,7 +2,9 @@
 setting, 365 by default), then anonymised.
 
 What is erased, for items that arrived before the cut-off and are settled (not pending
-review, approved-and-waiting or held: those still need their sender):
+review or approved-and-waiting: those still need their sender). Mail held that long from
+an unknown sender, which nobody admitted, is set aside first and the board's reader told
+(pipeline/held.py), then anonymised with the rest:
 
 - the item's sender address and name (and an address in its ``reason``), and its author
   unless it was published: a published author credit was public, and the royalty
@@ -14,7 +16,8 @@ review, approved-and-waiting or held: those still need their sender):
   in the content-addressed store once the purge commits, unless another item has the
   same file or a reader stored it again within ``files.FRESH``, for a mail not yet
   recorded); a published item's files were public and stay; files a writer killed
-  half-way left in the store go once they are that old;
+  half-way left in the store go once they are that old, and so do files no row names
+  (a purge killed between its commit and their removal left them);
 - mail the board sent about it (``OutgoingMail``): the text, and the recipient unless a
   board member or the board itself (board staff are named in the configuration);
 - the address in the rate limit of notices to senders (``NoticeLog``);
@@ -38,7 +41,7 @@ from sqlalchemy import Text, cast, or_, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
-from pipeline import audit
+from pipeline import audit, held
 from pipeline.config import Board
 from pipeline.files import FRESH, FileStore
 from pipeline.models import (
@@ -70,6 +73,7 @@ PLACEHOLDER = b"X-Bientap-Purged: personal data removed at the end of the retent
 ANONYMOUS = "(ẩn danh)"
 NOTICE_PREFIX = "an-danh-"  # NoticeLog rows keep their counts under a unique placeholder
 COUNTS = (
+    "held",
     "submissions",
     "raw_messages",
     "outgoing_mails",
@@ -149,7 +153,8 @@ def _files(
 ) -> int:
     """Attachments of settled items never published lose their name, and their bytes
     once the transaction commits if no other row names the same content and no reader
-    stored it again lately (for a mail not yet recorded); so do half-written files."""
+    stored it again lately (for a mail not yet recorded); so do half-written files, and
+    files no row names since an earlier purge was killed before it removed them."""
     rows = session.scalars(
         select(StoredFile).where(
             StoredFile.submission_id.in_(
@@ -158,12 +163,11 @@ def _files(
             or_(StoredFile.sha256.is_not(None), StoredFile.filename != ANONYMOUS),
         )
     ).all()
-    digests = {r.sha256 for r in rows if r.sha256 is not None}
     for row in rows:
         row.filename, row.sha256 = ANONYMOUS, None
     session.flush()
-    used = set(session.scalars(select(StoredFile.sha256).where(StoredFile.sha256.in_(digests))))
-    unused = sorted(digests - used)
+    named = session.scalars(select(StoredFile.sha256).where(StoredFile.sha256.is_not(None)))
+    unused = sorted(store.digests() - set(named))  # every board's rows: one store
     session.info.setdefault(DISCARD, []).append(lambda: store.discard(unused, now - FRESH))
     _when_committed(session)
     return len(rows)
@@ -290,6 +294,7 @@ def purge(session: Session, board: Board, now: datetime, store: FileStore) -> di
     cutoff = now - timedelta(days=board.retention_days)
     known = _known(board)
     counts = dict.fromkeys(COUNTS, 0)
+    counts["held"] = held.expire(session, board, cutoff, now)  # then settled: purged below
     counts["submissions"] = _submissions(session, board, cutoff, known)
     counts["raw_messages"] = _raw_messages(session, board, cutoff)
     counts["outgoing_mails"] = _outgoing(session, board, cutoff, known)

@@ -16,9 +16,10 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.utils import make_msgid
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -114,6 +115,12 @@ class Desk:
     links: Links
     files: FileStore
     now: datetime = field(default_factory=utcnow)
+
+
+def today(d: Desk) -> date:
+    """The board's own day at ``d.now``: an absence's first and last days are its days, and
+    06:30 in Hà Nội is still yesterday in UTC."""
+    return d.now.astimezone(ZoneInfo(d.board.timezone)).date()
 
 
 @dataclass(frozen=True)
@@ -219,7 +226,7 @@ def history(d: Desk, item: Submission) -> list[str]:
         .order_by(ReviewTask.decided_at)
     ):
         assert t.decided_at is not None
-        who = d.board.member(t.actor_id or t.member_id).name
+        who = d.board.name_of(t.actor_id or t.member_id)
         lines.append(f"{local_time(d.board, t.decided_at)}: {who} — {_task_label(t)}")
     return lines
 
@@ -338,13 +345,13 @@ def ask(
     step = step_of(d.board, task.step_index)
     old = _shown_before(d, item, seen)
     box = d.board.mailboxes[0].address
-    who = routing.recipients(d.board, task.member_id, facts(item), d.now.date())
+    who = routing.recipients(d.board, task.member_id, facts(item), today(d))
     if task.escalated_to is not None:
         who.append((task.escalated_to, "escalated"))
     for member_id, why in who:
-        if only is not None and member_id != only:
+        member = d.board.on_roster(member_id)  # None: replaced since (see reseat)
+        if member is None or (only is not None and member_id != only):
             continue
-        member = d.board.member(member_id)
         token, message_id = _reply_ids(d)
         msg = review_mail.review_request(
             d.board,
@@ -353,7 +360,7 @@ def ask(
             d.files,
             recipient=member,
             step_name=step.name,
-            acting_for=None if why == "self" else d.board.member(task.member_id),
+            acting_for=None if why == "self" else d.board.on_roster(task.member_id),
             acting_reason=CAPACITY_REASONS.get(why),
             view_url=link(d, item, task, member_id, "view"),
             approve_url=link(d, item, task, member_id, "approve"),
@@ -520,6 +527,26 @@ def _tally(d: Desk, item: Submission, step: int) -> None:
         _tell_sender(d, item, "rejected", reasons)
 
 
+def reseat(d: Desk, task: ReviewTask, item: Submission) -> list[str]:
+    """Hand over a waiting seat whose member the board has taken off its roster: whoever
+    the step names now (his successor in the field or role) gets a seat and a request;
+    with no one new the step goes on without him (passed, when nobody else sits at it).
+    Returns the members asked."""
+    task.state, task.decided_at = TaskState.VOID, d.now
+    found = routing.seats(d.board, task.step_index, facts(item))
+    taken = seated(d, item, task.step_index)
+    members = [m for m in (found.members if found is not None else ()) if m not in taken]
+    event(d, item, "reseated", seat=task.member_id, to=members, step=task.step_id)
+    for member_id in members:
+        ask(d, item, seat(d, item, task.step_index, task.step_id, member_id), "request")
+    if not members:
+        if taken:
+            _tally(d, item, task.step_index)
+        else:
+            _enter(d, item, after=task.step_index)
+    return members
+
+
 # -- acting -------------------------------------------------------------------------
 def open_task(d: Desk, task_id: int) -> tuple[ReviewTask, Submission]:
     """The task and its item, locked and read fresh: two decisions on one item, taken at
@@ -556,8 +583,11 @@ def _state_label(item: Submission) -> str:
 
 def capacity(d: Desk, task: ReviewTask, item: Submission, actor_id: str) -> str | None:
     """In what capacity ``actor_id`` may act in ``task``'s seat: "self", "acting",
-    "delegate", "escalated"; None if he may not."""
-    found = routing.capacity(d.board, task.member_id, actor_id, facts(item), d.now.date())
+    "delegate", "escalated"; None if he may not (as one the board has taken off its
+    roster: the links and replies he still holds count no more)."""
+    if d.board.on_roster(actor_id) is None:
+        return None
+    found = routing.capacity(d.board, task.member_id, actor_id, facts(item), today(d))
     if found is None and actor_id == task.escalated_to:
         return "escalated"
     return found
@@ -569,14 +599,9 @@ def may_act(d: Desk, task: ReviewTask, item: Submission, actor_id: str) -> str:
     if found is None:
         raise Refused(
             "not-reviewer",
-            f"{d.board.member(actor_id).name if actor_id in _ids(d.board) else actor_id} "
-            "không phải người được giao duyệt bước này.",
+            f"{d.board.name_of(actor_id)} không phải người được giao duyệt bước này.",
         )
     return found
-
-
-def _ids(board: Board) -> set[str]:
-    return {m.id for m in board.members}
 
 
 def act(

@@ -82,7 +82,9 @@ HEADLINE: dict[str, str] = {
 REPLY_NOTE = (
     "Thư này được gửi tự động. Để xử lý, bấm nút hoặc trả lời thư này theo hướng dẫn ở trên."
 )
-DIGEST_NOTE = "Thư này được gửi tự động mỗi ngày; vui lòng không trả lời nếu không cần thiết."
+DIGEST_NOTE = (
+    "Thư này được gửi tự động mỗi ngày làm việc; vui lòng không trả lời nếu không cần thiết."
+)
 ANSWER_NOTE = "Thư này được gửi tự động. Để xử lý, vui lòng trả lời thư này theo hướng dẫn ở trên."
 RECORDED = "Đã ghi nhận:"
 

@@ -53,7 +53,8 @@ def _members_of(board: Board, actor: Actor, facts: Facts) -> list[str]:
 
 
 def _applies(board: Board, step: ReviewStep, facts: Facts) -> bool:
-    sender = board.member(facts.sender_member_id) if facts.sender_member_id else None
+    # None too for a sender the board has taken off its roster since: from outside now
+    sender = board.on_roster(facts.sender_member_id) if facts.sender_member_id else None
     match step.when:
         case Condition.ALWAYS:
             return True
@@ -133,4 +134,6 @@ def find_member(board: Board, text: str) -> Member | None:
 
 
 def is_head(board: Board, member_id: str) -> bool:
-    return board.member(member_id).role is Role.TRUONG_BAN
+    """Whether ``member_id`` is the board's Trưởng ban (not one it has replaced since)."""
+    member = board.on_roster(member_id)
+    return member is not None and member.role is Role.TRUONG_BAN

@@ -310,7 +310,7 @@ class LinkPages:
         old = None
         if visit.claim.version != item.content_hash:
             old = review.version_by_hash(d, item, visit.claim.version)
-        seat = d.board.member(visit.task.member_id)
+        seat = d.board.on_roster(visit.task.member_id)  # None: left, his seat handed over
         check = review.verifying(d.board, visit.task)
         return page(
             "review.html",

@@ -12,6 +12,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from pipeline.config import (
     DEPLOYMENT_FILE,
@@ -798,3 +799,10 @@ def test_a_role_nobody_holds_is_named_as_written(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_board(bad)
     assert str(caught.value).endswith("no member has role 'pho_truong_ban'")
+
+
+def test_an_escalation_ladder_nobody_can_climb_is_refused() -> None:
+    data = load_board(CONFIG / "demo.toml").model_dump(exclude={"source_file"})
+    data["review"]["escalation"] = ["pho_truong_ban", "lanh_dao_trung_tam"]  # none in the demo
+    with pytest.raises(ValidationError, match="review.escalation: no member has"):
+        Board.model_validate(data)

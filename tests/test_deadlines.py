@@ -15,6 +15,7 @@ import holidays
 import pytest
 
 from pipeline.deadlines import (
+    DECIDED,
     STATE_LABELS,
     Calendar,
     DeadlineRule,
@@ -98,9 +99,20 @@ def test_swapped_saturday_from_the_package_is_a_working_day() -> None:
 
 
 def test_calendar_agrees_with_the_package_over_two_years() -> None:
+    """But for the swaps decided after the package's release (``DECIDED``)."""
     vn = holidays.country_holidays("VN", years=[2026, 2027])
     for d in days(date(2026, 1, 1), date(2027, 12, 31)):
-        assert CAL.is_working_day(d) == vn.is_working_day(d), d
+        assert CAL.is_working_day(d) == DECIDED.get(d, vn.is_working_day(d)), d
+
+
+def test_new_year_2026_as_the_government_moved_it() -> None:
+    """Văn bản 12729/VPCP-KGVX: 1–4/1/2026 off, Friday 2/1 made up on Saturday 10/1. A
+    document arriving on New Year's Eve is due the Tuesday after; one arriving on Friday
+    9/1 counts the make-up Saturday."""
+    assert not CAL.is_working_day(date(2026, 1, 2))
+    assert CAL.is_working_day(date(2026, 1, 10))
+    assert CAL.add_working_days(at(2025, 12, 31, 16), 2) == at(2026, 1, 6, 17)
+    assert CAL.add_working_days(at(2026, 1, 9, 10), 2) == at(2026, 1, 12, 17)
 
 
 def test_is_working_day_refuses_a_datetime() -> None:

@@ -11,7 +11,7 @@ from email import message_from_bytes, policy
 
 from playwright.sync_api import Page, ViewportSize
 
-from pipeline import review_mail
+from pipeline import held, review, review_mail
 from pipeline.config import load_board
 from pipeline.files import FileStore
 from pipeline.mailbuild import Mail
@@ -94,7 +94,38 @@ def _mails() -> dict[str, Mail]:
         evidence=f"thư từ ke.gia.mao@evil.example, Message-ID {WORD}.{WORD}@evil.example",
         in_reply_to=None,
     )
-    return {"request": request, "published": published, "digest": digest, "refused": refused}
+    escalated = review_mail.review_request(
+        board,
+        item,
+        [],
+        FileStore(CONFIG / "no-files-here"),
+        recipient=head,
+        step_name="Ủy viên phụ trách lĩnh vực kiểm duyệt",
+        acting_for=owner,
+        acting_reason=review.CAPACITY_REASONS["escalated"],
+        view_url=LINK,
+        approve_url=LINK + "&a=1",
+        reply_to="bbt+rk3j9x4@demo.bientap.vn",
+        subject_tag="[#rk3j9x4]",
+        message_id="escalated.k3j9x2@demo.bientap.vn",
+        purpose="escalated",
+        diff=None,
+        flags=[],
+        due_at=datetime(2030, 3, 2, 2, 30, tzinfo=UTC),
+        history=[],
+    )
+    arrived = datetime(2030, 3, 1, 1, 15, tzinfo=UTC)
+    kept = [held.Held(item, arrived)] * 3
+    secretary = board.member("thu-ky")
+    return {
+        "request": request,
+        "escalated": escalated,
+        "published": published,
+        "digest": digest,
+        "refused": refused,
+        "held": held.mail(board, secretary, kept, 3),
+        "held-expired": held.expired_mail(board, secretary, kept),
+    }
 
 
 def test_every_mail_fits_a_phone_screen_and_its_buttons_a_finger(page: Page) -> None:

@@ -4,21 +4,29 @@ reminded before that, and the seat is escalated once it is overdue."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
-from pipeline import reminders
+from pipeline import reminders, review
+from pipeline.commands import Verb
+from pipeline.config import Board, Member, Role, load_board
 from pipeline.models import Event, ReviewTask, Submission, TaskState
-from pipeline.review import Desk
+from pipeline.review import Decision, Desk, Evidence
 from pipeline.samples import NEWS_BODY, article_mail
-from tests.helpers import DEMO_BOX, Clock, Rig, make_rig
+from tests.helpers import CONFIG, DEMO_BOX, Clock, Rig, make_rig
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 SENDER = "nhung.ltt@sgddt.demo.bientap.vn"
 ARRIVED = datetime(2026, 2, 13, 10, 0, tzinfo=VN)  # Friday; Tết holidays 16–20 Feb
+CLI = Evidence("cli", {"operator": "test"})
+
+
+def days(first: date, last: date) -> list[date]:
+    return [first + timedelta(n) for n in range((last - first).days + 1)]
 
 
 def sweep(rig: Rig, now: datetime) -> reminders.SweepResult:
@@ -98,7 +106,10 @@ def test_daily_digest_for_a_reviewer_with_several_items(tmp_path: Path, db_url: 
     assert text is not None
     body = text.get_content()
     assert all(t in body for t in titles)
-    assert sweep(rig, datetime(2026, 2, 14, 8, 15, tzinfo=VN)).digests == 1  # next day
+    # none on the weekend and the Tết days after it; the next working day, one
+    for day in days(date(2026, 2, 14), date(2026, 2, 22)):
+        assert sweep(rig, datetime.combine(day, time(8, 15), VN)).digests == 0, day
+    assert sweep(rig, datetime(2026, 2, 23, 8, 15, tzinfo=VN)).digests == 1
 
 
 def test_the_member_a_seat_was_escalated_to_may_decide_by_reply(
@@ -132,7 +143,7 @@ def test_the_member_a_seat_was_escalated_to_may_decide_by_reply(
 STRANGER = "banbientap.tanphu@gmail.com"  # a district's clerk, from an address not listed
 
 
-def test_the_secretary_is_told_once_a_day_of_mail_held_from_unknown_senders(
+def test_the_secretary_is_told_once_a_working_day_of_mail_held_from_unknown_senders(
     tmp_path: Path, db_url: str
 ) -> None:
     rig = make_rig(tmp_path, db_url)
@@ -157,7 +168,7 @@ def test_the_secretary_is_told_once_a_day_of_mail_held_from_unknown_senders(
     assert "bientap reprocess" in body and "tổng cộng 1 thư đang tạm giữ" in body
     assert "<img" not in html.get_content()  # the sender's markup is text
     assert not [m for m in rig.sent() if STRANGER in str(m["To"])]  # a stranger: no answer
-    assert sweep(rig, datetime(2026, 2, 14, 9, 0, tzinfo=VN)).held == 0  # nothing new
+    assert sweep(rig, datetime(2026, 2, 14, 9, 0, tzinfo=VN)).held == 0  # a Saturday
     # the next day's new ones are listed alone, the count covers all; one that arrived
     # before the first notice but was read after it (a backlog) is not passed over
     second_day = datetime(2026, 2, 14, 10, 0, tzinfo=VN)
@@ -166,7 +177,9 @@ def test_the_secretary_is_told_once_a_day_of_mail_held_from_unknown_senders(
         clock.now = arrived
         rig.drop(article_mail(STRANGER, DEMO_BOX, f"{title} từ Tân Phú", NEWS_BODY))
         rig.runner.run_once()
-    assert sweep(rig, datetime(2026, 2, 15, 9, 0, tzinfo=VN)).held == 1
+    assert sweep(rig, datetime(2026, 2, 15, 9, 0, tzinfo=VN)).held == 0  # Sunday: Monday's
+    assert sweep(rig, datetime(2026, 2, 23, 9, 0, tzinfo=VN)).held == 1  # Tết over
+    assert sweep(rig, datetime(2026, 2, 24, 9, 0, tzinfo=VN)).held == 0  # nothing new
     rig.runner.deliver()
     second = [m for m in rig.sent() if "[Thư tạm giữ]" in str(m["Subject"])][-1]
     part = second.get_body(("plain",))
@@ -174,3 +187,254 @@ def test_the_secretary_is_told_once_a_day_of_mail_held_from_unknown_senders(
     body = " ".join(part.get_content().split())
     assert "Tin thứ hai từ Tân Phú" in body and "Tin cũ từ Tân Phú" in body
     assert held.tracking_code not in body and "tổng cộng 3 thư đang tạm giữ" in body
+
+
+def replaced(board: Board, old: str, new: Member) -> Board:
+    """The board's file after ``old`` left: ``new`` holds his role and fields."""
+    data = board.model_dump(exclude={"source_file"})
+    gone = next(m for m in data["members"] if m["id"] == old)
+    data["members"] = [m for m in data["members"] if m["id"] != old]
+    data["members"].append(new.model_dump() | {"role": gone["role"], "fields": gone["fields"]})
+    return Board.model_validate(data)
+
+
+def waiting_seats(rig: Rig, item_id: int) -> list[tuple[str, str]]:
+    """(step, member) of the item's seats waiting for an answer."""
+    with rig.sessions() as s:
+        rows = s.execute(
+            select(ReviewTask.step_id, ReviewTask.member_id).where(
+                ReviewTask.submission_id == item_id, ReviewTask.state == TaskState.PENDING
+            )
+        )
+        return [(step, member) for step, member in rows]
+
+
+def decide(
+    rig: Rig, member_id: str, now: datetime, item_id: int | None = None, verb: Verb = Verb.APPROVE
+) -> None:
+    """``member_id`` decides ``verb`` (approves) in the seat he holds (on ``item_id``)."""
+    with rig.sessions.begin() as s:
+        query = select(ReviewTask).where(
+            ReviewTask.member_id == member_id, ReviewTask.state == TaskState.PENDING
+        )
+        if item_id is not None:
+            query = query.where(ReviewTask.submission_id == item_id)
+        [task] = s.scalars(query)
+        item = s.get(Submission, task.submission_id)
+        assert item is not None
+        desk = Desk(rig.board, s, rig.runner.links, rig.files, now)
+        decision = Decision(verb, None if verb is Verb.APPROVE else "Chưa phù hợp")
+        review.act(desk, task.id, member_id, decision, item.content_hash or "", CLI)
+
+
+def test_a_seat_of_a_member_taken_off_the_roster_goes_to_his_successor(
+    tmp_path: Path, db_url: str
+) -> None:
+    rig = make_rig(tmp_path, db_url)
+    rig.runner.clock = lambda: ARRIVED
+    rig.drop(article_mail(SENDER, DEMO_BOX, "[Văn bản] [GD] Kế hoạch tuyển sinh lớp 10", NEWS_BODY))
+    rig.drop(article_mail(SENDER, DEMO_BOX, "[Văn bản] [GD] Lịch thi học sinh giỏi", NEWS_BODY))
+    rig.runner.run_once()
+    waiting, passed = rig.items()
+    decide(rig, "uv-giao-duc", ARRIVED, passed.id)  # one before he left; the other waits
+    successor = Member(
+        id="uv-giao-duc-moi",
+        name="Đỗ Thị Hạnh",
+        email="hanh.dt@sgddt.demo.bientap.vn",
+        role=Role.THANH_VIEN,
+    )
+    rig.board = rig.runner.board = replaced(rig.board, "uv-giao-duc", successor)
+
+    # The daemon restarted on the new file: at the reminder's time, his waiting seat is
+    # his successor's, and the seat after his decision is reminded as usual.
+    result = sweep(rig, datetime(2026, 2, 24, 13, 5, tzinfo=VN))
+    assert (result.reseated, result.reminded) == (1, 1)
+    assert sweep(rig, datetime(2026, 2, 24, 13, 10, tzinfo=VN)) == reminders.SweepResult()
+    rig.runner.deliver()
+    assert mails_to(rig, successor.email, waiting.tracking_code) == 1
+    [reminder] = [m for m in rig.sent() if "[Nhắc duyệt]" in str(m["Subject"])]
+    assert rig.board.member("pho-ban-tt").email in str(reminder["To"])
+    assert passed.tracking_code in str(reminder["Subject"])
+    assert waiting_seats(rig, waiting.id) == [("uy-vien-linh-vuc", successor.id)]
+    decide(rig, successor.id, datetime(2026, 2, 24, 14, 0, tzinfo=VN))  # she may decide
+    assert waiting_seats(rig, waiting.id) == [("pho-truong-ban-thuong-truc", "pho-ban-tt")]
+
+
+def test_a_reviewer_asked_late_is_not_reminded_at_once_nor_escalated_before_he_could_answer(
+    tmp_path: Path, db_url: str
+) -> None:
+    rig = make_rig(tmp_path, db_url)
+    rig.runner.clock = lambda: ARRIVED
+    rig.drop(article_mail(SENDER, DEMO_BOX, "[Văn bản] [GD] Kế hoạch tuyển sinh lớp 10", NEWS_BODY))
+    rig.runner.run_once()
+    [item] = rig.items()  # due Tue 24 Feb 17:00, reminder at 13:00
+    assert sweep(rig, datetime(2026, 2, 24, 13, 5, tzinfo=VN)).reminded == 1
+    # The field's member answers at 16:55: the standing deputy is asked five minutes
+    # before the deadline. He is not escalated at 17:00, nor reminded of what he was
+    # just asked; the head is asked in his place the next morning, once.
+    decide(rig, "uv-giao-duc", datetime(2026, 2, 24, 16, 55, tzinfo=VN))
+    for evening in (
+        datetime(2026, 2, 24, 17, 5, tzinfo=VN),
+        datetime(2026, 2, 24, 22, 0, tzinfo=VN),
+    ):
+        assert sweep(rig, evening) == reminders.SweepResult()
+    assert sweep(rig, datetime(2026, 2, 25, 8, 5, tzinfo=VN)).escalated == 1
+    assert sweep(rig, datetime(2026, 2, 25, 9, 0, tzinfo=VN)) == reminders.SweepResult()
+    rig.runner.deliver()
+    deputy, head = rig.board.member("pho-ban-tt"), rig.board.member("truong-ban")
+    assert mails_to(rig, deputy.email, "[Nhắc duyệt]") == 0
+    assert mails_to(rig, head.email, "[Quá hạn, đề nghị duyệt thay]") == 1
+
+
+def test_no_reminder_after_the_seat_was_escalated(tmp_path: Path, db_url: str) -> None:
+    rig = make_rig(tmp_path, db_url)
+    rig.runner.clock = lambda: ARRIVED
+    rig.drop(article_mail(SENDER, DEMO_BOX, "[Văn bản] [GD] Kế hoạch tuyển sinh lớp 10", NEWS_BODY))
+    rig.runner.run_once()
+    # The daemon was stopped over the deadline: back the next morning, it escalates, and
+    # does not then send the late reviewer a reminder of a deadline passed.
+    assert sweep(rig, datetime(2026, 2, 25, 9, 0, tzinfo=VN)).escalated == 1
+    assert sweep(rig, datetime(2026, 2, 25, 9, 5, tzinfo=VN)) == reminders.SweepResult()
+    rig.runner.deliver()
+    assert mails_to(rig, rig.board.member("uv-giao-duc").email, "[Nhắc duyệt]") == 0
+
+
+def test_lucnam_escalates_a_late_section_owner_to_the_standing_deputy(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Lục Nam's land items are Vũ Trí Học's section (TB mục 13); overdue, his seat goes to
+    the Phó Trưởng ban thường trực (TB mục 2: he checks the members' work and acts for the
+    Trưởng ban), not to the Phó Trưởng ban listed first, who reviews the Party's items."""
+    rig = make_rig(tmp_path, db_url, load_board(CONFIG / "lucnam.toml"))
+    arrived = datetime(2026, 12, 7, 9, 0, tzinfo=VN)  # Monday
+    rig.runner.clock = lambda: arrived
+    subject = "[Văn bản] [TNMT] Kế hoạch sử dụng đất năm 2027 huyện Lục Nam"
+    rig.drop(
+        article_mail(
+            "ptnmt.lucnam@bacgiang.gov.vn", "banbientap.ttdt@gmail.com", subject, NEWS_BODY
+        )
+    )
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert waiting_seats(rig, item.id) == [("thanh-vien-phu-trach-muc", "vu-tri-hoc")]
+    assert sweep(rig, datetime(2026, 12, 9, 17, 5, tzinfo=VN)).escalated == 1  # 2 working days
+    rig.runner.deliver()
+    asked = [m for m in rig.sent() if "[Quá hạn, đề nghị duyệt thay]" in str(m["Subject"])]
+    assert [str(m["To"]) for m in asked] == ["Nguyễn Đức Triệu <trieund.lucnam@bacgiang.gov.vn>"]
+
+
+def test_no_reminder_to_a_reviewer_who_answers_while_the_sweep_runs(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep lists the waiting seats, then mails them one by one (on a large board that
+    takes a while); a reviewer who approves in between is not reminded, nor his seat
+    escalated, after he answered."""
+    rig = make_rig(tmp_path, db_url)
+    rig.runner.clock = lambda: ARRIVED
+    rig.drop(article_mail(SENDER, DEMO_BOX, "[Văn bản] [GD] Kế hoạch tuyển sinh lớp 10", NEWS_BODY))
+    rig.runner.run_once()
+    listed = reminders._waiting
+
+    def answered_meanwhile(d: Desk) -> list[reminders.Waiting]:
+        seats = listed(d)
+        decide(rig, "uv-giao-duc", d.now)  # by link, in another daemon's transaction
+        return seats
+
+    monkeypatch.setattr(reminders, "_waiting", answered_meanwhile)
+    assert sweep(rig, datetime(2026, 2, 24, 13, 5, tzinfo=VN)) == reminders.SweepResult()
+    monkeypatch.undo()
+    rig.runner.deliver()
+    assert mails_to(rig, rig.board.member("uv-giao-duc").email, "[Nhắc duyệt]") == 0
+    with rig.sessions() as s:
+        assert s.scalars(select(ReviewTask.reminded_at).order_by(ReviewTask.id)).all() == [
+            None,
+            None,
+        ]
+
+
+def test_a_reply_from_a_member_taken_off_the_roster_is_refused_on_record(
+    tmp_path: Path, db_url: str
+) -> None:
+    """He answers a request from before he left: the reply is refused and on record, the
+    seat waits for his successor; it is not kept as a mail that could not be read."""
+    rig = make_rig(tmp_path, db_url)
+    rig.drop(article_mail(SENDER, DEMO_BOX, "[GD] Lịch thi học sinh giỏi", NEWS_BODY))
+    rig.runner.run_once()
+    old = rig.board.member("uv-giao-duc")
+    [request] = [m for m in rig.sent() if old.email in str(m["To"])]
+    successor = Member(
+        id="uv-giao-duc-moi",
+        name="Đỗ Thị Hạnh",
+        email="hanh.dt@sgddt.demo.bientap.vn",
+        role=Role.THANH_VIEN,
+    )
+    rig.board = rig.runner.board = replaced(rig.board, old.id, successor)
+    answer = article_mail(
+        old.email,
+        str(request["Reply-To"]),
+        "Re: " + str(request["Subject"]),
+        "Duyệt",
+        sender_name=old.name,
+        extra_headers={"In-Reply-To": str(request["Message-ID"])},
+    )
+    rig.drop(answer)
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert item.state == "pending_review"
+    assert "reply-refused" in kinds(rig) and "approve" not in kinds(rig)
+    assert waiting_seats(rig, item.id) == [("uy-vien-linh-vuc", old.id)]
+
+
+def test_an_item_sent_by_a_member_who_left_goes_on_along_its_path(
+    tmp_path: Path, db_url: str
+) -> None:
+    """He sent a health item as the education member, then left the board: the item's
+    review goes on, step by step, without him."""
+    rig = make_rig(tmp_path, db_url)
+    rig.runner.clock = lambda: ARRIVED
+    old = rig.board.member("uv-giao-duc")
+    rig.drop(article_mail(old.email, DEMO_BOX, "[YT] Tiêm chủng mở rộng cho học sinh", NEWS_BODY))
+    rig.runner.run_once()
+    [item] = rig.items()
+    assert item.sender_member_id == old.id
+    assert waiting_seats(rig, item.id) == [("uy-vien-linh-vuc", "uv-y-te")]
+    successor = Member(
+        id="uv-giao-duc-moi",
+        name="Đỗ Thị Hạnh",
+        email="hanh.dt@sgddt.demo.bientap.vn",
+        role=Role.THANH_VIEN,
+    )
+    rig.board = rig.runner.board = replaced(rig.board, old.id, successor)
+    decide(rig, "uv-y-te", datetime(2026, 2, 23, 9, 0, tzinfo=VN))
+    assert waiting_seats(rig, item.id) == [("pho-truong-ban-thuong-truc", "pho-ban-tt")]
+
+
+def test_a_tie_is_broken_by_the_new_head_when_the_head_was_replaced(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Tuyên Quang decides by majority, the head breaking a tie (Đ2.1). The head left while
+    the vote was open: his successor votes in his seat, and a tie is hers to break."""
+    rig = make_rig(tmp_path, db_url, load_board(CONFIG / "tuyenquang.toml"))
+    rig.runner.clock = lambda: ARRIVED
+    box = rig.board.mailboxes[0].address
+    sender = "vanthu@vpubnd.tuyenquang.gov.vn"
+    rig.drop(article_mail(sender, box, "Lịch tiếp công dân tháng 3", NEWS_BODY))
+    rig.runner.run_once()
+    successor = Member(
+        id="truong-ban-moi",
+        name="Hoàng Thị Lan",
+        email="lanht@tuyenquang.gov.vn",
+        role=Role.TRUONG_BAN,
+    )
+    rig.board = rig.runner.board = replaced(rig.board, "truong-ban", successor)
+    assert sweep(rig, datetime(2026, 2, 23, 9, 0, tzinfo=VN)).reseated == 1
+    later = datetime(2026, 2, 23, 10, 0, tzinfo=VN)
+    for member_id, verb in (
+        (successor.id, Verb.APPROVE),
+        ("pho-truong-ban-thuong-truc", Verb.REJECT),
+        ("pho-truong-ban", Verb.APPROVE),
+        ("giam-doc-trung-tam", Verb.REJECT),
+    ):
+        decide(rig, member_id, later, verb=verb)
+    [decided] = rig.items()
+    assert decided.state == "approved"

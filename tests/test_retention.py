@@ -28,7 +28,7 @@ from pipeline.models import (
     Submission,
     utcnow,
 )
-from pipeline.samples import article_mail
+from pipeline.samples import NEWS_BODY, article_mail
 from pipeline.workers import Outcome, Readers
 from tests.helpers import DEMO_BOX, orphaned
 from tests.test_backup import (
@@ -392,3 +392,91 @@ def test_what_a_killed_reader_half_wrote_goes_with_the_next_days_purge(
     purge_at(world, utcnow() + timedelta(days=2))
     assert list(store.root.glob("*/.tmp-*")) == []
     assert store.get(stored.sha256) == scan
+
+
+def test_a_purge_killed_after_its_commit_removes_the_files_the_next_day(
+    tmp_path: Path, db_url: str
+) -> None:
+    """The daemon is killed (SIGKILL, a power cut) after the purge committed and before it
+    removed the files it freed: the rows no longer name the scan, and the next purge
+    removes it all the same. Files rows still name, and one stored a moment ago for a
+    mail not yet recorded, stay."""
+    world = build_world(tmp_path, db_url)
+    submit_batch(world, SENDER, "2024")  # a published item's photo among them
+    rig, store = world.rig, world.deployed.files
+    scan = PNG + b"CCCD-001190012345"
+    attachment = ("cccd-nguyen-van-binh.png", "image/png", scan)
+    rig.drop(article_mail(SENDER, DEMO_BOX, "Đơn đề nghị đăng tin", attachments=[attachment]))
+    rig.runner.run_once()
+    private = rig.items()[-1].id
+    decide(world, private, Verb.REJECT, "Không phù hợp")
+    with rig.sessions.begin() as s:  # two years on
+        s.execute(update(Submission).values(created_at=utcnow() - timedelta(days=730)))
+    for path in store.root.glob("??/*"):
+        _stored_long_ago(path)
+    scan_path = store.path(hashlib.sha256(scan).hexdigest())
+    killed = "; ".join(
+        [
+            "import time",
+            "from pathlib import Path",
+            "from pipeline import retention",
+            "from pipeline.app import open_deployment",
+            "from pipeline.files import FileStore",
+            "from pipeline.models import utcnow",
+            "FileStore.discard = lambda *a: (print('committed', flush=True), time.sleep(60))",
+            f"d = open_deployment(Path({str(world.config)!r}))",
+            "s = d.sessions.begin().__enter__()",
+            "retention.purge(s, d.boards[0], utcnow(), d.files)",
+            "s.commit()",
+        ]
+    )
+    assert orphaned(killed) == ["committed"]
+    with rig.sessions() as s:
+        named = s.scalars(select(StoredFile.sha256).where(StoredFile.submission_id == private))
+        assert named.all() == [None]
+    assert scan_path.is_file()
+    kept = [store.path(f.sha256) for i in rig.items() for f in i.files if f.sha256]
+    incoming = store.path(store.put(PNG + b"giay-moi-chua-ghi-nhan"))  # a reader's, just now
+
+    next_morning = utcnow() + timedelta(hours=20)
+    assert purge_at(world, next_morning) == dict.fromkeys(retention.COUNTS, 0)
+    assert not scan_path.exists()
+    assert kept and all(path.is_file() for path in [*kept, incoming])
+
+
+def test_mail_held_past_the_retention_is_set_aside_anonymised_and_the_secretary_told(
+    tmp_path: Path, db_url: str
+) -> None:
+    """A stranger's mail held two years ago, never admitted nor dismissed, would keep his
+    address for ever: the purge sets it aside, anonymises it, and the Thư ký is told once
+    which mail went. This year's held mail waits for her as before."""
+    world = build_world(tmp_path, db_url)
+    rig = world.rig
+    rig.drop(article_mail(STRANGER, DEMO_BOX, "Hội thi văn nghệ xã Tân Phú", body=NEWS_BODY))
+    rig.runner.run_once()
+    [old] = rig.items()
+    then = utcnow() - timedelta(days=730)
+    with rig.sessions.begin() as s:
+        s.execute(update(Submission).where(Submission.id == old.id).values(created_at=then))
+        s.execute(update(RawMessage).values(received_at=then))
+    rig.drop(article_mail(RECENT_STRANGER, DEMO_BOX, "Lễ hội đình làng", body=NEWS_BODY))
+    rig.runner.run_once()
+    recent = rig.items()[-1]
+    assert (old.state, recent.state) == ("held", "held")
+
+    assert purge_at(world, utcnow())["held"] == 1
+    assert purge_at(world, utcnow())["held"] == 0
+    rig.runner.deliver()
+    gone, waiting = rig.items()
+    assert (gone.state, gone.sender_address, gone.sender_name) == ("set_aside", "", "")
+    assert (waiting.state, waiting.sender_address) == ("held", RECENT_STRANGER)
+    assert mentions(world.db_url, STRANGER) == []
+    [notice] = [m for m in rig.sent() if "quá thời hạn lưu giữ" in str(m["Subject"])]
+    assert rig.board.member("thu-ky").email in str(notice["To"])
+    text = notice.get_body(("plain",))
+    assert text is not None
+    body = " ".join(text.get_content().split())
+    assert old.tracking_code in body and "Hội thi văn nghệ xã Tân Phú" in body
+    assert recent.tracking_code not in body and STRANGER not in body
+    with rig.sessions() as s:
+        assert audit.verify(s, world.board_id).ok

@@ -6,9 +6,10 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -19,9 +20,10 @@ from pipeline.config import Board, Role, load_board
 from pipeline.models import Event, ReviewTask, State, Submission, SubmissionVersion, TaskState
 from pipeline.review import Decision, Desk, Evidence, Refused
 from pipeline.samples import NEWS_BODY, article_mail
-from tests.helpers import CONFIG, Rig, make_rig
+from tests.helpers import CONFIG, Clock, Rig, make_rig
 
 CLI = Evidence("cli", {"operator": "test"})
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def board_with(board_id: str, change: Any = None) -> Board:
@@ -389,7 +391,7 @@ def test_khanhhoa_deputy_cannot_approve_outside_his_sections(tmp_path: Path, db_
 
 
 def test_acting_head_stands_in_during_an_absence(tmp_path: Path, db_url: str) -> None:
-    today = date.today()
+    today = datetime.now(VN).date()  # the board's day
 
     def away(data: dict[str, Any]) -> None:
         data["review"]["absences"] = [
@@ -412,6 +414,40 @@ def test_acting_head_stands_in_during_an_absence(tmp_path: Path, db_url: str) ->
     assert asked, "the acting head is asked in the head's place"
     act(rig, seat, acting.id, Decision(Verb.APPROVE))
     assert state(rig, item.id).state == State.APPROVED
+
+
+def test_an_absence_runs_on_the_boards_days_not_utcs(tmp_path: Path, db_url: str) -> None:
+    def away(data: dict[str, Any]) -> None:  # Monday to Friday
+        data["review"]["absences"] = [
+            {
+                "member": "uv-giao-duc",
+                "acting": "uv-y-te",
+                "start": date(2026, 11, 23),
+                "end": date(2026, 11, 27),
+            }
+        ]
+
+    rig = make_rig(tmp_path, db_url, board_with("demo", away))
+    clock = Clock()
+    rig.runner.clock = clock
+    # Monday 06:15 in Hà Nội (Sunday in UTC): his first day away; the acting member is asked
+    clock.now = datetime(2026, 11, 23, 6, 15, tzinfo=VN).astimezone(UTC)
+    first = submit(rig, DEMO_SENDER, "[GD] Lịch khai giảng lớp học buổi tối")
+    # Saturday 06:30 (Friday in UTC): he is back, and his own decision counts
+    back = datetime(2026, 11, 28, 6, 30, tzinfo=VN).astimezone(UTC)
+    with rig.sessions.begin() as s:
+        [seat] = s.scalars(select(ReviewTask).where(ReviewTask.submission_id == first.id))
+        desk = Desk(rig.board, s, rig.runner.links, rig.files, back)
+        review.act(
+            desk, seat.id, "uv-giao-duc", Decision(Verb.APPROVE), first.content_hash or "", CLI
+        )
+    with rig.sessions() as s:
+        notified = s.scalars(
+            select(Event).where(Event.kind == "notified", Event.submission_id == first.id)
+        ).all()
+        asked = [(e.detail["to"], e.detail["capacity"]) for e in notified]
+    assert asked[0] == ("uv-y-te", "acting") and ("uv-giao-duc", "self") not in asked
+    assert [t.step_id for t in pending(rig, first.id)] == ["pho-truong-ban-thuong-truc"]
 
 
 # -- the command line ----------------------------------------------------------------------

@@ -21,6 +21,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
+from pipeline.config import Board
 from pipeline.models import (
     Event,
     OutgoingMail,
@@ -572,3 +573,23 @@ def test_the_article_shows_its_inline_images_and_where_its_links_go(
     assert image.headers["Content-Type"] == "image/png"
     # a link dressed as the page's own «Duyệt» shows where it really goes
     assert "Duyệt</a> [lua.example]" in page.text
+
+
+def test_a_member_taken_off_the_roster_can_no_longer_use_his_links(web: Web) -> None:
+    """He left the board (his successor is in the file, the daemon restarted on it): the
+    links in his mailbox are refused, the item is not decided in his name."""
+    [task] = web.pending()
+    links = web.links(task)
+    assert web.claim(links["view"]).reviewer == "uv-giao-duc"
+    data = web.rig.board.model_dump(exclude={"source_file"})
+    data["members"] = [m for m in data["members"] if m["id"] != "uv-giao-duc"]
+    successor = {"id": "uv-giao-duc-moi", "name": "Đỗ Thị Hạnh", "role": "thanh_vien"}
+    data["members"].append(
+        successor | {"email": "hanh.dt@sgddt.demo.bientap.vn", "fields": ["giao-duc"]}
+    )
+    board = Board.model_validate(data)
+    client = make_app(web.rig.sessions, {board.id: board}, LINKS, web.rig.files).test_client()
+    page = client.get(links["view"])
+    assert page.status_code == 403 and "không phải người được giao duyệt" in page.text
+    assert client.get(links["approve"]).status_code == 403
+    assert [t.id for t in web.pending()] == [task.id]
