@@ -15,8 +15,9 @@ from functools import lru_cache
 from pipeline.byline import Byline
 from pipeline.classify import Sender
 from pipeline.config import Board
+from pipeline.dedup import Earlier
 from pipeline.docx import WORD_SUFFIXES
-from pipeline.models import State
+from pipeline.models import STATE_LABELS, State
 from pipeline.textfold import fold, loose
 
 
@@ -51,7 +52,7 @@ class Facts:
     # Word file that cannot be read)
     file_names: tuple[str, ...]
     oversized: tuple[str, ...]  # names of parts over the size limits
-    duplicate_of: tuple[int, str] | None  # (submission id, tracking code)
+    duplicate_of: Earlier | None  # the submission this one nearly repeats
     legacy_encoding: str | None
     remote_images: tuple[str, ...]
     damage: tuple[str, ...] = ()  # parse defects that lost part of the content
@@ -215,12 +216,13 @@ def sensitive_topic(f: Facts) -> Flag | None:
 def near_duplicate(f: Facts) -> Flag | None:
     if f.duplicate_of is None:
         return None
-    item_id, code = f.duplicate_of
+    item_id, code, state = f.duplicate_of
+    where = STATE_LABELS[State(state)]
     return Flag(
         "near-duplicate",
         Action.NOTE,
-        f"Gần trùng với bài đã nhận {code} (#{item_id}).",
-        {"submission_id": item_id, "tracking_code": code},
+        f"Gần trùng với bài đã nhận {code} (#{item_id}, {where[0].lower()}{where[1:]}).",
+        {"submission_id": item_id, "tracking_code": code, "state": state},
     )
 
 

@@ -11,7 +11,7 @@ import hashlib
 import re
 import struct
 from dataclasses import dataclass
-from typing import cast
+from typing import NamedTuple, cast
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash
@@ -25,7 +25,24 @@ NUM_PERM = 128
 BANDS, ROWS = 32, 4  # candidate threshold about (1/32)^(1/4) = 0.42, well below any setting
 SHINGLE = 4
 _WORD = re.compile(r"\w+")
-_LIVE = (State.PENDING_REVIEW, State.HELD, State.RETURNED)  # queued; published joins later
+# What a new submission is compared with: anything queued, approved, or that went live
+# (withdrawn included: the head took it off, and the reviewer should know).
+_LIVE = (
+    State.PENDING_REVIEW,
+    State.HELD,
+    State.RETURNED,
+    State.APPROVED,
+    State.PUBLISHED,
+    State.WITHDRAWN,
+)
+
+
+class Earlier(NamedTuple):
+    """The earlier submission a new one nearly repeats."""
+
+    id: int
+    tracking_code: str
+    state: str
 
 
 # Drawing the permutations costs more than hashing a message: draw them once (fixed seed,
@@ -116,7 +133,7 @@ _BUCKET_HITS = (
     .where(_bands.bucket.in_(bindparam("buckets", expanding=True)))
     .distinct()
 )
-_SKETCHES = select(_items.id, _items.minhash, _items.tracking_code).where(
+_SKETCHES = select(_items.id, _items.minhash, _items.tracking_code, _items.state).where(
     _items.id.in_(bindparam("ids", expanding=True)),
     _items.state.in_([str(s) for s in _LIVE]),
     _items.minhash.is_not(None),
@@ -125,8 +142,8 @@ _SKETCHES = select(_items.id, _items.minhash, _items.tracking_code).where(
 
 def find_duplicate(
     session: Session, board_id: str, sk: Sketch, threshold: float, itself: int | None = None
-) -> tuple[int, str] | None:
-    """(id, tracking code) of the most similar live submission at or above ``threshold``,
+) -> Earlier | None:
+    """The most similar submission of ``_LIVE`` at or above ``threshold``,
     an item stored earlier in the same transaction and not yet written included, the
     item ``itself`` (a message read again) excluded."""
     # Core statements, built once (building one costs as much as running it): this runs
@@ -140,23 +157,23 @@ def find_duplicate(
     hits.discard(itself)
     if not hits:
         return None
-    found: list[tuple[int, bytes | None, str]] = [
-        (row.id, row.minhash, row.tracking_code)
+    found: list[tuple[bytes | None, Earlier]] = [
+        (row.minhash, Earlier(row.id, row.tracking_code, row.state))
         for row in connection.execute(_SKETCHES, {"ids": sorted(hits)})
     ]
     # an item stored earlier in this transaction: its buckets are written, its row not yet
     found += [
-        (o.id, o.minhash, o.tracking_code)
+        (o.minhash, Earlier(o.id, o.tracking_code, o.state))
         for o in session.new
         if isinstance(o, Submission) and o.id in hits and o.state in _LIVE
     ]
     sig = from_bytes(sk.minhash)
-    scored = [(sig.jaccard(from_bytes(m)), i, code) for i, m, code in found if m is not None]
+    scored = [(sig.jaccard(from_bytes(m)), e) for m, e in found if m is not None]
     close = sorted((s for s in scored if s[0] >= threshold), reverse=True)
     # the most similar that is not the same template filled in for another day
-    for _score, item_id, code in close:
-        if not other_days(sk.days, _days_of(session, item_id)):
-            return item_id, code
+    for _score, earlier in close:
+        if not other_days(sk.days, _days_of(session, earlier.id)):
+            return earlier
     return None
 
 

@@ -35,7 +35,7 @@ class Work:
     desk: Desk
     raw: RawMessage
     reading: Reading
-    duplicate: tuple[int, str] | None = None  # (submission id, tracking code)
+    duplicate: dedup.Earlier | None = None
     flags: list[Flag] = field(default_factory=list)
     item: Submission | None = None
     new: bool = False  # the item was created by this message (not kept from a failed try)
@@ -93,7 +93,9 @@ def recheck(w: Work, item: Submission) -> list[Flag]:
     (a stamp added, a sensitive topic, the author now given…), and the item's own
     near-duplicate (the new version is, of course, close to the old)."""
     earlier = w.session.get(Submission, item.duplicate_of) if item.duplicate_of else None
-    w.duplicate = (earlier.id, earlier.tracking_code) if earlier is not None else None
+    w.duplicate = (
+        dedup.Earlier(earlier.id, earlier.tracking_code, earlier.state) if earlier else None
+    )
     check(w)
     return w.flags
 
@@ -117,7 +119,7 @@ def store(w: Work) -> None:
     item.remote_images = list(r.remote_images)
     item.legacy_encoding = r.legacy
     item.content_hash = review.content_hash(item.title, r.html)
-    item.duplicate_of = w.duplicate[0] if w.duplicate is not None else None
+    item.duplicate_of = w.duplicate.id if w.duplicate is not None else None
     item.minhash = r.sketch.minhash if r.sketch is not None else None
     item.files = [StoredFile(**vars(f)) for f in r.files]
     if item.state == State.PENDING_REVIEW:

@@ -220,6 +220,24 @@ def article_of(rig: Rig, item: Submission) -> Any:
     return article(rig.board, item, "bientap-demo-1-000000000000", None)
 
 
+def test_an_article_sent_again_after_it_went_live_is_flagged_as_published(
+    site_rig: Rig, tmp_path: Path
+) -> None:
+    """Lục Nam II.4 wants no duplicates: the reviewer of an article mailed again after
+    it went live is told it was published, and which item it was (it was compared with
+    queued items only, and the royalty statement paid it twice)."""
+    rig = site_rig
+    first = approved_item(rig)
+    assert publisher(rig, tmp_path).run_once().verified == 1
+    rig.drop(article_mail(SENDER, DEMO_BOX, message_id="<gui-lai@sgddt.demo.bientap.vn>"))
+    rig.runner.run_once()
+    again = rig.items()[-1]
+    [flag] = [f for f in again.flags if f["code"] == "near-duplicate"]
+    assert again.duplicate_of == first.id and flag["detail"]["state"] == "published"
+    assert f"Gần trùng với bài đã nhận {first.tracking_code}" in flag["message"]
+    assert "đã đăng" in flag["message"]
+
+
 def test_a_stopping_daemon_starts_no_publication_and_the_next_start_publishes(
     site_rig: Rig, tmp_path: Path
 ) -> None:
