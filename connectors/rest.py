@@ -26,6 +26,10 @@ Live that ``publish``/``update`` return carries the body as sent. The section an
 tags are read, and so compared by verification, only when ``read_paths`` names them
 (``Live.known``); without a path the portal's answer cannot tell them: not compared.
 HTTP failures are mapped to CMS errors by ``connectors.http.JsonHttp``.
+
+The create request carries the publication's key as ``Idempotency-Key`` (the IETF
+draft's header, as Stripe and others honour it): a portal that honours it answers a
+create retried after a lost response with the post it made, even without ``find_url``.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ ARTICLE_PLACEHOLDERS = (
     "media",
     *DOCUMENT_KEYS,
 )
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 READ_FIELDS = ("remote_id", "url", "title", "body_html", "section", "tags", "media", "status")
 
 _FORMATTER = Formatter()
@@ -244,13 +249,11 @@ class RestCms:
         headers = {**self._headers(), **kwargs.pop("headers", {})}
         return self._http.call(method, url, headers=headers, **kwargs)
 
-    def _send_json(self, method: str, url: str, body: Any) -> Any:
-        response = self._call(
-            method,
-            url,
-            data=json_body(body),
-            headers={"Content-Type": "application/json; charset=utf-8"},
-        )
+    def _send_json(self, method: str, url: str, body: Any, key: str | None = None) -> Any:
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        if key is not None:  # a portal that honours it makes a retried create one post
+            headers[IDEMPOTENCY_HEADER] = key
+        response = self._call(method, url, data=json_body(body), headers=headers)
         assert response is not None
         return json_answer(response)
 
@@ -304,7 +307,8 @@ class RestCms:
     # -- the Cms interface
 
     def publish(self, article: Article) -> Live:
-        answer = self._send_json(self.settings.method, self.settings.url, self._body(article))
+        body = self._body(article)
+        answer = self._send_json(self.settings.method, self.settings.url, body, article.key)
         try:
             remote_id = str(get_path(answer, self.settings.id_path))
         except PathError as exc:

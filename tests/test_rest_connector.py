@@ -112,6 +112,8 @@ def test_publish_sends_the_rendered_template(cms: RestCms, httpserver: HTTPServe
     request, _ = httpserver.log[0]
     assert request.headers["Authorization"] == TOKEN
     assert request.headers["Content-Type"].startswith("application/json")
+    # a portal honouring it makes one post of a create retried after a lost answer
+    assert request.headers["Idempotency-Key"] == KEY
     raw = request.get_data()
     assert "Đồng Nai".encode() in raw  # UTF-8, readable
     sent = json.loads(raw)
