@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,9 @@ from pipeline.config import Board, Member
 from pipeline.deadlines import Calendar, DeadlineRule, Schedule, for_seat, schedule
 from pipeline.models import RawMessage, ReviewTask, State, Submission, TaskState
 from pipeline.review import Desk
+
+# The board's night: a reminder or an escalation is not mailed to a phone then.
+QUIET_HOURS = (time(21, 0), time(7, 0))
 
 
 def calendar(board: Board) -> Calendar:
@@ -200,15 +203,27 @@ def _due(d: Desk, w: Waiting, cal: Calendar) -> Due | None:
     return "remind" if d.now >= times.remind_at and not w.reminded else None
 
 
+def quiet(local: datetime) -> bool:
+    """Whether ``local`` (the board's wall clock) is in QUIET_HOURS."""
+    start, end = QUIET_HOURS
+    return local.time() >= start or local.time() < end
+
+
 def sweep(d: Desk) -> SweepResult:
-    """Send what the clock calls for at ``d.now``: reminders, escalations, digests."""
+    """Send what the clock calls for at ``d.now``: reminders, escalations, digests. A
+    reminder or escalation that falls due in the quiet hours waits for their end: they
+    are set in office hours, so only a daemon that was down when they fell due would
+    otherwise send them at night."""
     result = SweepResult()
     waiting: dict[str, list[Waiting]] = defaultdict(list)
     cal = calendar(d.board)
+    local = d.now.astimezone(ZoneInfo(d.board.timezone))
     for w in _waiting(d):
         due = _due(d, w, cal)
         if due != "reseat":
             waiting[w.member_id].append(w)
+        if due in ("remind", "escalate") and quiet(local):
+            continue
         if due is None or (found := _loaded(d, w)) is None:
             continue
         if due == "reseat":
@@ -219,7 +234,6 @@ def sweep(d: Desk) -> SweepResult:
         else:
             _remind(d, *found)
             result.reminded += 1
-    local = d.now.astimezone(ZoneInfo(d.board.timezone))
     if local.hour >= d.board.review.digest_hour and cal.is_working_day(local.date()):
         result.held += held.report(d, _day_start(d, local))
         for member_id, open_seats in waiting.items():

@@ -438,3 +438,17 @@ def test_a_tie_is_broken_by_the_new_head_when_the_head_was_replaced(
         decide(rig, member_id, later, verb=verb)
     [decided] = rig.items()
     assert decided.state == "approved"
+
+
+def test_what_fell_due_while_the_daemon_was_down_waits_for_the_morning(
+    tmp_path: Path, db_url: str
+) -> None:
+    """A daemon started again at night sent the day's reminders and escalations at once:
+    the reviewer's and the deputy's phones rang at 23:00. They now go out at 07:00."""
+    rig = make_rig(tmp_path, db_url)
+    rig.runner.clock = lambda: ARRIVED
+    rig.drop(article_mail(SENDER, DEMO_BOX, "[Văn bản] [GD] Kế hoạch tuyển sinh lớp 10", NEWS_BODY))
+    rig.runner.run_once()  # due Tue 24 Feb 17:00; the daemon is down all that day
+    for night in (datetime(2026, 2, 24, 23, 0, tzinfo=VN), datetime(2026, 2, 25, 6, 55, tzinfo=VN)):
+        assert sweep(rig, night) == reminders.SweepResult()
+    assert sweep(rig, datetime(2026, 2, 25, 7, 0, tzinfo=VN)).escalated == 1
