@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,7 @@ from pipeline.config import Board, Member
 from pipeline.deadlines import Calendar, DeadlineRule, Schedule, for_seat, schedule
 from pipeline.models import RawMessage, ReviewTask, State, Submission, TaskState
 from pipeline.review import Desk
+from pipeline.routing import absence
 
 # The board's night: a reminder or an escalation is not mailed to a phone then.
 QUIET_HOURS = (time(21, 0), time(7, 0))
@@ -65,15 +66,18 @@ def seat_schedule(board: Board, w: Waiting, cal: Calendar) -> Schedule | None:
     return for_seat(schedule(rule, w.arrived, cal), rule, w.asked, cal)
 
 
-def next_up(board: Board, seat: Member) -> Member | None:
-    """The member an overdue seat is escalated to (the board's ``review.escalation``: the
-    first role above the seat's that has a member), or None for the top of the ladder."""
+def next_up(board: Board, seat: Member, day: date) -> Member | None:
+    """The member an overdue seat is escalated to on ``day`` (the board's
+    ``review.escalation``: the first role above the seat's that has a member at work
+    that day, or the member acting for one away), or None for the top of the ladder."""
     ladder = board.review.escalation
     rank = ladder.index(seat.role) if seat.role in ladder else -1
     for role in ladder[rank + 1 :]:
-        found = [m for m in board.members_with_role(role) if m.id != seat.id]
-        if found:
-            return found[0]
+        for member in board.members_with_role(role):
+            away = absence(board, member.id, day)
+            target = member if away is None else board.on_roster(away.acting)
+            if target is not None and target.id != seat.id and not absence(board, target.id, day):
+                return target
     return None
 
 
@@ -159,7 +163,7 @@ def _loaded(d: Desk, w: Waiting) -> tuple[ReviewTask, Submission] | None:
 
 def _escalate(d: Desk, task: ReviewTask, item: Submission) -> bool:
     task.escalated_at = d.now
-    target = next_up(d.board, d.board.member(task.member_id))
+    target = next_up(d.board, d.board.member(task.member_id), review.today(d))
     if target is None:
         review.event(d, item, "overdue", seat=task.member_id, step=task.step_id)
         return False

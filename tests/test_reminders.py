@@ -452,3 +452,25 @@ def test_what_fell_due_while_the_daemon_was_down_waits_for_the_morning(
     for night in (datetime(2026, 2, 24, 23, 0, tzinfo=VN), datetime(2026, 2, 25, 6, 55, tzinfo=VN)):
         assert sweep(rig, night) == reminders.SweepResult()
     assert sweep(rig, datetime(2026, 2, 25, 7, 0, tzinfo=VN)).escalated == 1
+
+
+def test_an_overdue_seat_goes_to_whoever_acts_for_a_deputy_on_leave(
+    tmp_path: Path, db_url: str
+) -> None:
+    """The standing deputy on leave the day a seat fell overdue was asked all the same
+    (his stand-in, who holds his authority that week, heard nothing)."""
+    data = load_board(CONFIG / "demo.toml").model_dump(exclude={"source_file"})
+    leave = {"member": "pho-ban-tt", "acting": "uv-y-te"}
+    data["review"]["absences"] = [{**leave, "start": date(2026, 2, 23), "end": date(2026, 2, 27)}]
+    rig = make_rig(tmp_path, db_url, Board.model_validate(data))
+    rig.runner.clock = lambda: ARRIVED
+    rig.drop(article_mail(SENDER, DEMO_BOX, "[Văn bản] [GD] Kế hoạch tuyển sinh lớp 10", NEWS_BODY))
+    rig.runner.run_once()
+    assert sweep(rig, datetime(2026, 2, 24, 17, 30, tzinfo=VN)).escalated == 1
+    rig.runner.deliver()
+    acting, away = rig.board.member("uv-y-te"), rig.board.member("pho-ban-tt")
+    assert mails_to(rig, acting.email, "[Quá hạn, đề nghị duyệt thay]") == 1
+    assert mails_to(rig, away.email, "[Quá hạn") == 0
+    with rig.sessions() as s:
+        [task] = s.scalars(select(ReviewTask).where(ReviewTask.state == TaskState.PENDING)).all()
+        assert task.escalated_to == acting.id
