@@ -280,6 +280,29 @@ _KIND_BY_FOLDED_LABEL = {fold(label): label for label, _ in DOC_KINDS}
 _NUMBER_F = re.compile(rf"\s*(?:(?:{_KINDS_F})\s+)?so\b\s*[:.]?\s*{_SYMBOL_F}")  # "Luật số: …"
 _PLACE_DATE_F = re.compile(rf"[^\d,]{{2,40}},\s*ngay\s+(?P<date>{_DATE_F})")
 _PLACE_DATE_LOOSE_F = re.compile(r"[^\d,]{2,40},\s*ngay\b")
+# The line typed without its comma ("Biên Hòa ngày 12 tháng 3 năm 2026"): the whole line,
+# the place in capitalised words (checked on the line as typed: see _place_date_bare).
+_PLACE_DATE_BARE_F = re.compile(rf"(?P<place>[^\d,]{{2,40}}?)\s+ngay\s+(?P<date>{_DATE_F})[\s.]*$")
+_PLACE_WORDS = 5  # "Thành phố Hồ Chí Minh"
+# Capitalised words that open a sentence about a day, not a place: "Sáng ngày 12/3/2026".
+_NOT_PLACES_F = frozenset(
+    fold(w).lower()
+    for w in (
+        "sáng",
+        "chiều",
+        "tối",
+        "trưa",
+        "đêm",
+        "hôm",
+        "vào",
+        "từ",
+        "đến",
+        "trong",
+        "cùng",
+        "cũng",
+    )
+)
+_HEADER_LINES = 15  # where a document's place-date line stands
 _TITLE_F = re.compile(rf"\s*(?P<kind>{_KINDS_F})\b\s*(?P<rest>.*)")
 _VV_F = re.compile(r"\s*(?:v/v|ve viec)\b")
 _BODY_START_F = re.compile(
@@ -445,7 +468,7 @@ def _from_text(head: Head, *, named_by_subject: bool) -> DocumentMetadata | None
     if doc_type is None and code:
         doc_type = _kind_from_code(code)
 
-    date_at = _first(flines, _PLACE_DATE_F)
+    date_at = _first(flines, _PLACE_DATE_F) or _place_date_bare(lines, flines)
     issue_date = _to_date(date_at[1].group("date")) if date_at else None
     issuer = _header_issuer(lines, flines) or _authority_issuer(lines, flines)
     if issuer is None and code:
@@ -583,6 +606,26 @@ def _clean(line: str) -> str:
 
 def _first(flines: Sequence[str], pattern: re.Pattern[str]) -> tuple[int, re.Match[str]] | None:
     return next(((i, m) for i, fl in enumerate(flines) if (m := pattern.match(fl))), None)
+
+
+def _place_date_bare(
+    lines: Sequence[str], flines: Sequence[str]
+) -> tuple[int, re.Match[str]] | None:
+    """A place-date line of the header typed without its comma: a place of one to five
+    capitalised words ("Biên Hòa", "TP. Hồ Chí Minh"), "ngày" and a date, alone on it."""
+    for i, (line, fl) in enumerate(zip(lines[:_HEADER_LINES], flines, strict=False)):
+        found = _PLACE_DATE_BARE_F.match(fl)
+        if found is None:
+            continue
+        words = line[: len(found.group("place").rstrip())].split()
+        if (
+            words
+            and len(words) <= _PLACE_WORDS
+            and all(w[0].isupper() for w in words)
+            and fold(words[0]).lower() not in _NOT_PLACES_F
+        ):
+            return i, found
+    return None
 
 
 def _title(line: str, fl: str) -> re.Match[str] | None:

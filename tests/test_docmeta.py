@@ -214,6 +214,21 @@ def test_issue_date_forms(written: str) -> None:
     assert meta.summary == "Tổ chức Ngày Sách Việt Nam"
 
 
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("Biên Hòa ngày 5 tháng 6 năm 2024", date(2024, 6, 5)),  # the comma left out
+        ("TP. Hồ Chí Minh ngày 05/06/2024.", date(2024, 6, 5)),
+        ("Sáng ngày 05/06/2024", None),  # a time of day, not a place
+        ("Tổ chức vào ngày 05/06/2024", None),  # a sentence
+        ("Hội nghị diễn ra ngày 05/06/2024 tại hội trường", None),
+    ],
+)
+def test_a_place_date_line_typed_without_its_comma(line: str, expected: date | None) -> None:
+    meta = extract("", f"Số: 7/KH-UBND\n\n{line}\n\nKẾ HOẠCH\nTổ chức Ngày Sách Việt Nam\n")
+    assert meta.issue_date == expected
+
+
 def test_impossible_date_gives_none() -> None:
     meta = extract("", "Số: 7/KH-UBND\n\nĐồng Nai, ngày 31 tháng 02 năm 2024\n")
     assert meta.issue_date is None
