@@ -3,7 +3,8 @@
 ``JsonHttp`` is a ``requests.Session`` whose failures are CMS errors: timeouts,
 connection errors, 5xx, 429 and 408 are ``CmsTransient``; other 4xx are
 ``CmsRejected`` with the CMS's own message, and so is a redirect (never followed).
-Secrets are removed from every message.
+Secrets are removed from every message: the configured ones and the credentials the
+request carried (a portal's error page may echo its ``Authorization`` header).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 import requests
 
@@ -20,16 +21,30 @@ from pipeline.config import ConfigError
 
 MESSAGE_LIMIT = 500
 USER_AGENT = "bientap/0.1"
+AUTH_HEADERS = ("Authorization", "Proxy-Authorization")
 
 
 def scrub(text: str, secrets: list[str]) -> str:
-    """``text`` with every secret (and a bearer token's last word) replaced by ``***``."""
-    for secret in secrets:
-        words = secret.split()
-        for part in sorted({secret, words[-1] if words else ""}, key=len, reverse=True):
-            if len(part) >= 4:  # the whole secret first: a word of it would break it up
-                text = text.replace(part, "***")
+    """``text`` with every secret replaced by ``***`` (see ``_spellings``)."""
+    spellings = {form for secret in secrets for form in _spellings(secret)}
+    # the whole secret first: a word of it would break it up
+    for form in sorted((f for f in spellings if len(f) >= 4), key=len, reverse=True):
+        text = text.replace(form, "***")
     return text
+
+
+def _spellings(secret: str) -> set[str]:
+    """A secret as a message may hold it: as it is, its last word (a bearer token, a Basic
+    credential's base64), and those URL-encoded."""
+    words = secret.split()
+    forms = {secret, words[-1] if words else ""}
+    return forms | {quote(f, safe="") for f in forms} | {quote_plus(f) for f in forms}
+
+
+def sent_credentials(request: requests.PreparedRequest | None) -> list[str]:
+    """The credentials a request carried in its ``Authorization`` headers, as sent."""
+    headers = request.headers if request is not None else {}
+    return [headers[name] for name in AUTH_HEADERS if headers.get(name)]
 
 
 def cms_message(response: requests.Response) -> str:
@@ -100,7 +115,7 @@ class JsonHttp:
         except requests.Timeout as exc:
             raise CmsTransient(f"{where}: no answer within {self.timeout:g} s") from exc
         except requests.RequestException as exc:
-            reason = scrub(str(exc), self._safe_secrets())
+            reason = scrub(str(exc), self._secrets_of(exc.request))
             raise CmsTransient(f"{where}: cannot connect: {reason}"[:1000]) from exc
         status = response.status_code
         if status < 300:
@@ -108,23 +123,31 @@ class JsonHttp:
         if status == 404 and missing_ok:
             return None
         if status < 400:
-            location = scrub(response.headers.get("Location", "?"), self._safe_secrets())
+            location = scrub(
+                response.headers.get("Location", "?"), self._secrets_of(response.request)
+            )
             raise CmsRejected(
                 f"{where}: HTTP {status}: redirected to {_bare_url(location)}"
                 " (redirects are not followed: set the CMS's address to it)",
                 status,
             )
-        message = scrub(cms_message(response), self._safe_secrets())
-        text = f"{where}: HTTP {status}: {message}"
+        text = f"{where}: HTTP {status}: {self.said(response)}"
         if (status >= 500 or status in (408, 429)) and cms_code(response) not in self.refusals:
             raise CmsTransient(text)
         raise CmsRejected(text, status)
 
-    def _safe_secrets(self) -> list[str]:
+    def said(self, response: requests.Response) -> str:
+        """The CMS's own words in ``response`` without a secret: neither the configured
+        ones nor the credentials the request carried (a portal may echo its headers)."""
+        return scrub(cms_message(response), self._secrets_of(response.request))
+
+    def _secrets_of(self, request: requests.PreparedRequest | requests.Request | None) -> list[str]:
         try:
-            return self._secrets()
+            configured = self._secrets()
         except ConfigError:
-            return []
+            configured = []
+        sent = request if isinstance(request, requests.PreparedRequest) else None
+        return configured + sent_credentials(sent)
 
     def close(self) -> None:
         self.session.close()

@@ -491,6 +491,27 @@ def test_refused_credentials_carry_liferay_message_without_the_password(
     assert PASSWORD not in str(caught.value)
 
 
+def test_a_portal_echoing_the_request_headers_shows_no_credential(
+    cms: LiferayCms, httpserver: HTTPServer
+) -> None:
+    """A portal's error page that echoes the request, Authorization header included:
+    the message kept (on record, in «bientap publications», mailed to the secretary)
+    holds neither the password nor its Basic credential."""
+
+    def echo(request: Request) -> Response:
+        body = {"status": "UNAUTHORIZED", "title": f"Từ chối truy cập: {dict(request.headers)}"}
+        return Response(json.dumps(body, ensure_ascii=False), 401, content_type="application/json")
+
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(echo)
+
+    with pytest.raises(CmsRejected) as caught:
+        cms.publish(ARTICLE)
+
+    credential = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    assert "Từ chối truy cập" in str(caught.value) and "Authorization" in str(caught.value)
+    assert credential not in str(caught.value) and PASSWORD not in str(caught.value)
+
+
 def test_validation_errors_are_rejected_with_liferay_words(
     cms: LiferayCms, fake: FakeLiferay, httpserver: HTTPServer
 ) -> None:
