@@ -659,6 +659,12 @@ class Deployment(_Strict):
             ) from None
         if url.drivername not in _DATABASES:
             raise ValueError(f"{url.drivername!r} is not supported: sqlite or postgresql+psycopg2")
+        if "@" in (url.host or ""):  # "user:p@ss@host": the host would be "ss@host", and the
+            # driver's "could not translate host name" would show the password's end
+            raise ValueError(
+                "mật khẩu có ký tự @ chưa mã hóa: hãy viết @ là %40 (the password holds an "
+                "'@': write it as %40)"
+            )
         return value
 
     @field_validator("metrics_from")

@@ -407,6 +407,12 @@ def test_operator_mistakes_get_a_message_and_exit_2_not_a_traceback(
     err = capsys.readouterr().err
     assert "Không mở được cơ sở dữ liệu" in err and "S3cretPW" not in err
     assert "Traceback" not in err
+    # a password with an "@" written as it is: said so, its end never shown as a host name
+    at_sign = "postgresql+psycopg2://bientap:S3cret@DongNai-42@127.0.0.1:1/bientap"
+    assert cli.main([*demo, "--database-url", at_sign, "status"]) == 2
+    err = capsys.readouterr().err
+    assert "--database-url: database_url: mật khẩu có ký tự @ chưa mã hóa" in err
+    assert "%40" in err and "DongNai-42" not in err and "S3cret" not in err
     assert cli.main([*demo, "--database-url", db_url, "show", "9" * 30]) in (1, 2)
     err = capsys.readouterr().err  # no such item, in the database's words or ours
     assert err.strip() and "Traceback" not in err
