@@ -139,11 +139,14 @@ class LiferayCms:
     def _secrets(self) -> list[str]:
         return [self.settings.password.reveal()]
 
-    def _auth(self) -> tuple[str, str]:
+    def _auth(self) -> tuple[bytes, bytes]:
+        """Basic credentials in UTF-8 (RFC 7617): requests would encode text as Latin-1,
+        which has no «Đ»."""
         try:
-            return (self.settings.username, self.settings.password.reveal())
+            password = self.settings.password.reveal()
         except ConfigError as exc:
             raise CmsRejected(f"{self.name}: {exc}") from exc
+        return self.settings.username.encode(), password.encode()
 
     def _call(
         self, method: str, path: str, *, missing_ok: bool = False, **kwargs: Any

@@ -310,6 +310,22 @@ def test_publish_uploads_media_and_posts_the_structured_content(
     assert live.tags == ("hội nghị", "tổng kết")
 
 
+def test_a_password_with_vietnamese_letters_is_sent_in_utf8(
+    settings: Liferay, fake: FakeLiferay, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """requests encodes Basic credentials as Latin-1: «Đ» or «ồ» raised a UnicodeEncodeError
+    on every attempt, an «unexpected error» until the item was a dead letter."""
+    password = "Mật-khẩu-Đồng-Nai-42"
+    monkeypatch.setenv("TEST_LIFERAY_PASSWORD", password)
+    cms = LiferayCms(settings)
+    try:
+        cms.publish(ARTICLE)
+    finally:
+        cms.close()
+    basic = "Basic " + base64.b64encode(f"{USER}:{password}".encode()).decode()
+    assert all(r.headers["Authorization"] == basic for r, _ in httpserver.log)
+
+
 def test_a_retry_reuses_the_uploads(
     cms: LiferayCms, fake: FakeLiferay, httpserver: HTTPServer
 ) -> None:
