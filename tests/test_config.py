@@ -694,6 +694,14 @@ def test_the_minimal_board_loads(tmp_path: Path) -> None:
             id="secret-after-env",
         ),
         pytest.param(
+            'role = "truong_ban"\nfields = ["y-te"]\n',
+            'role = "truong_ban"\nfields = ["y-te"]\n\n[publish]\nconnector = "wordpress"\n'
+            '[publish.wordpress]\nurl = "https://bbt:S3cr3t-DongNai@cong.vi-du.vn"\n'
+            'username = "bbt"\npassword = "env:THU_WP_PASSWORD"\n',
+            ["publish.wordpress.url", "secrets are never written in the file"],
+            id="password-in-the-cms-address",
+        ),
+        pytest.param(
             'name = "Ban Biên tập thử"',
             'name = "Ban Biên tập thử"\ntimezone = "Asia/Hanoi"',
             ["timezone", "unknown time zone 'Asia/Hanoi'"],
@@ -718,6 +726,7 @@ def test_broken_board_file_error_names_file_key_and_problem(
     assert message.startswith(f"{path}: ")
     for fragment in expected:
         assert fragment in message
+    assert "hunter2" not in message and "S3cr3t" not in message  # a secret is not repeated
     assert "hunter2-literal" not in message  # a mistyped secret is never echoed
 
 
