@@ -658,6 +658,14 @@ class Deployment(_Strict):
     backup_interval_days: float = Field(default=7, gt=0)
     backup_keep: int = Field(default=8, ge=1)
 
+    def __repr_args__(self) -> Any:
+        """As pydantic shows it (``repr``, ``str``, a traceback), without the database's
+        password, which the environment or the command line may give."""
+        for name, value in super().__repr_args__():
+            if name == "database_url":
+                value = make_url(value).render_as_string(hide_password=True)
+            yield name, value
+
     @field_validator("database_url")
     @classmethod
     def _database(cls, value: str) -> str:

@@ -792,6 +792,17 @@ def test_a_broken_deployment_file_names_file_key_and_problem(
     assert expected in str(caught.value) and "S3cretPW" not in str(caught.value)
 
 
+def test_a_database_password_from_the_environment_is_not_shown_by_repr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = "postgresql+psycopg2://bientap:S3cr3t-DongNai-42@db.vi-du.vn/bientap"
+    monkeypatch.setenv("BIENTAP_DATABASE_URL", url)
+    deployment = load_deployment(tmp_path)
+    assert deployment.database_url == url  # used as given
+    for shown in (repr(deployment), str(deployment)):
+        assert "S3cr3t" not in shown and "bientap:***@db.vi-du.vn" in shown
+
+
 def test_a_bad_setting_from_the_environment_is_blamed_on_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
