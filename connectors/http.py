@@ -60,8 +60,7 @@ def cms_message(response: requests.Response) -> str:
             if isinstance(value, str) and value.strip():
                 text = value
                 break
-    text = " ".join(text.split()) or (response.reason or "")
-    return text[:MESSAGE_LIMIT]
+    return " ".join(text.split()) or (response.reason or "")
 
 
 def _bare_url(url: str) -> str:
@@ -139,7 +138,8 @@ class JsonHttp:
     def said(self, response: requests.Response) -> str:
         """The CMS's own words in ``response`` without a secret: neither the configured
         ones nor the credentials the request carried (a portal may echo its headers)."""
-        return scrub(cms_message(response), self._secrets_of(response.request))
+        # scrubbed whole, then cut: a secret the cut went through would keep its start
+        return scrub(cms_message(response), self._secrets_of(response.request))[:MESSAGE_LIMIT]
 
     def _secrets_of(self, request: requests.PreparedRequest | requests.Request | None) -> list[str]:
         try:

@@ -16,6 +16,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from connectors.cms import Article, CmsRejected, CmsTransient, Document, Media
+from connectors.http import MESSAGE_LIMIT
 from connectors.liferay import LiferayCms
 from pipeline.config import ConfigError, Liferay
 
@@ -526,6 +527,26 @@ def test_a_portal_echoing_the_request_headers_shows_no_credential(
     credential = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     assert "Từ chối truy cập" in str(caught.value) and "Authorization" in str(caught.value)
     assert credential not in str(caught.value) and PASSWORD not in str(caught.value)
+
+
+def test_a_credential_where_the_message_is_cut_leaves_no_part_of_itself(
+    cms: LiferayCms, httpserver: HTTPServer
+) -> None:
+    """The message was cut to its first 500 characters before the secrets were masked: a
+    credential the cut went through kept its first half, unmasked."""
+    credential = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    said = "Từ chối truy cập. " * 30  # 540 characters: the credential straddles the cut
+    said = said[: MESSAGE_LIMIT - 40 - len("Authorization: Basic ")]  # 40 of it before
+    title = f"{said}Authorization: Basic {credential}"
+    httpserver.expect_request(re.compile(".*")).respond_with_json(
+        {"status": "UNAUTHORIZED", "title": title}, 401
+    )
+
+    with pytest.raises(CmsRejected) as caught:
+        cms.publish(ARTICLE)
+
+    assert "Authorization: ***" in str(caught.value)
+    assert credential[:40] not in str(caught.value)  # the user's name and the password's start
 
 
 def test_validation_errors_are_rejected_with_liferay_words(
