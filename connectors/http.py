@@ -5,19 +5,19 @@ connection errors, 5xx, 429 and 408 are ``CmsTransient``; other 4xx are
 ``CmsRejected`` with the CMS's own message, and so is a redirect (never followed).
 The messages reach the board's staff (the dead-letter mail, ``bientap publications``):
 they say in Vietnamese what went wrong, then the technical cause in brackets and the
-request. Secrets are removed from every message, Basic credentials as sent included.
+request. Secrets are removed from every message: the configured ones and the
+credentials the request carried (a portal's error page may echo its ``Authorization``
+header), also URL-encoded; a message is scrubbed whole, then cut.
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import json
 import socket
 import ssl
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 import requests
 from bs4 import BeautifulSoup
@@ -29,6 +29,7 @@ MESSAGE_LIMIT = 500
 HTML_LIMIT = 100_000  # characters of an error page looked at for its title or text
 DETAILS_LIMIT = 10  # validation errors quoted from one answer
 USER_AGENT = "bientap/0.1"
+AUTH_HEADERS = ("Authorization", "Proxy-Authorization")
 
 # What a status says to staff; a 4xx or 5xx not listed says its class's words.
 STATUS_WORDS: dict[int, str] = {
@@ -65,31 +66,26 @@ UNSENDABLE = (
 
 
 def scrub(text: str, secrets: list[str]) -> str:
-    """``text`` with every secret (and a bearer token's last word) replaced by ``***``."""
-    for secret in secrets:
-        words = secret.split()
-        for part in sorted({secret, words[-1] if words else ""}, key=len, reverse=True):
-            if len(part) >= 4:  # the whole secret first: a word of it would break it up
-                text = text.replace(part, "***")
+    """``text`` with every secret replaced by ``***`` (see ``_spellings``)."""
+    spellings = {form for secret in secrets for form in _spellings(secret)}
+    # the whole secret first: a word of it would break it up
+    for form in sorted((f for f in spellings if len(f) >= 4), key=len, reverse=True):
+        text = text.replace(form, "***")
     return text
 
 
-def basic_credentials(auth: Any) -> list[str]:
-    """The spellings of a (user, password) pair as a Basic ``Authorization`` header
-    carries it: an error page echoing the header shows the password as well. A pair of
-    ``str`` is sent in Latin-1 where it can be (requests' way), of ``bytes`` as it is."""
-    if not (isinstance(auth, tuple) and len(auth) == 2):
-        return []
-    user, password = auth
-    pairs: list[bytes] = []
-    if isinstance(user, bytes) and isinstance(password, bytes):
-        pairs.append(user + b":" + password)
-    elif isinstance(user, str) and isinstance(password, str):
-        for encoding in ("latin-1", "utf-8"):
-            with contextlib.suppress(UnicodeEncodeError):
-                pairs.append(f"{user}:{password}".encode(encoding))
-    tokens = [base64.b64encode(pair).decode("ascii") for pair in pairs]
-    return [spelling for token in tokens for spelling in (token, token.rstrip("="))]
+def _spellings(secret: str) -> set[str]:
+    """A secret as a message may hold it: as it is, its last word (a bearer token, a Basic
+    credential's base64), and those URL-encoded."""
+    words = secret.split()
+    forms = {secret, words[-1] if words else ""}
+    return forms | {quote(f, safe="") for f in forms} | {quote_plus(f) for f in forms}
+
+
+def sent_credentials(request: requests.PreparedRequest | None) -> list[str]:
+    """The credentials a request carried in its ``Authorization`` headers, as sent."""
+    headers = request.headers if request is not None else {}
+    return [headers[name] for name in AUTH_HEADERS if headers.get(name)]
 
 
 def _errors(value: Any) -> Iterator[str]:
@@ -155,8 +151,7 @@ def cms_message(response: requests.Response) -> str:
         text = _json_message(answer) or text
     elif "html" in response.headers.get("Content-Type", "").lower():
         text = _page_message(text)
-    text = " ".join(text.split()) or (response.reason or "")
-    return text[:MESSAGE_LIMIT]
+    return " ".join(text.split()) or (response.reason or "")
 
 
 def _bare_url(url: str) -> str:
@@ -235,7 +230,6 @@ class JsonHttp:
         is gone". A 3xx is a rejection naming its ``Location``: the operator sets the
         CMS's address to it."""
         where = f"{method} {_bare_url(url)}"
-        secrets = self._safe_secrets() + basic_credentials(kwargs.get("auth") or self.session.auth)
         try:
             response = self.session.request(
                 method, url, timeout=self.timeout, allow_redirects=False, **kwargs
@@ -246,14 +240,14 @@ class JsonHttp:
                 f" (no answer within {self.timeout:g} s) — {where}"
             ) from exc
         except UNSENDABLE as exc:
-            reason = scrub(str(exc), secrets)
+            reason = scrub(str(exc), self._secrets_of(exc.request))
             raise CmsRejected(
                 f"Không gửi được yêu cầu như đã cấu hình (invalid request: {reason}) — {where}"[
                     :1000
                 ]
             ) from exc
         except requests.RequestException as exc:
-            reason = scrub(connection_failure(exc), secrets)
+            reason = scrub(connection_failure(exc), self._secrets_of(exc.request))
             raise CmsTransient(
                 f"Không kết nối được tới cổng (cannot connect): {reason} — {where}"[:1000]
             ) from exc
@@ -263,25 +257,36 @@ class JsonHttp:
         if status in (404, 410) and missing_ok:  # a post deleted, or kept as deleted
             return None
         if status < 400:
-            location = _bare_url(scrub(response.headers.get("Location", "?"), secrets))
+            where_to = scrub(
+                response.headers.get("Location", "?"), self._secrets_of(response.request)
+            )
+            location = _bare_url(where_to)
             raise CmsRejected(
                 f"Cổng chuyển sang địa chỉ khác: {location} (HTTP {status}, redirected to "
                 f"{location}; redirects are not followed: set the CMS's address to it)"
                 f" — {where}",
                 status,
             )
-        message = scrub(cms_message(response), secrets)
+        message = self.said(response)
         words = STATUS_WORDS.get(status, SERVER_ERROR if status >= 500 else CLIENT_ERROR)
         text = f"{words} (HTTP {status}): {message} — {where}"
         if (status >= 500 or status in (408, 429)) and cms_code(response) not in self.refusals:
             raise CmsTransient(text)
         raise CmsRejected(text, status)
 
-    def _safe_secrets(self) -> list[str]:
+    def said(self, response: requests.Response) -> str:
+        """The CMS's own words in ``response`` without a secret: neither the configured
+        ones nor the credentials the request carried (a portal may echo its headers)."""
+        # scrubbed whole, then cut: a secret the cut went through would keep its start
+        return scrub(cms_message(response), self._secrets_of(response.request))[:MESSAGE_LIMIT]
+
+    def _secrets_of(self, request: requests.PreparedRequest | requests.Request | None) -> list[str]:
         try:
-            return self._secrets()
+            configured = self._secrets()
         except ConfigError:
-            return []
+            configured = []
+        sent = request if isinstance(request, requests.PreparedRequest) else None
+        return configured + sent_credentials(sent)
 
     def close(self) -> None:
         self.session.close()

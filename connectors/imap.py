@@ -85,7 +85,7 @@ class ImapSource:
             return self._client
         try:
             client = IMAPClient(self.host, port=self.port, ssl=self.use_ssl, timeout=self.timeout)
-            client.login(self.username, self._password)
+            self._login(client)
         except LoginError as exc:
             raise PermanentError(f"{self.name}: IMAP login refused for {self.username}") from exc
         except (*_DROPPED, IMAPClientError) as exc:
@@ -94,6 +94,20 @@ class ImapSource:
             ) from exc
         self._client = client
         return client
+
+    def _login(self, client: IMAPClient) -> None:
+        """LOGIN, which imaplib sends as ASCII only: a password with a Vietnamese letter
+        goes as AUTHENTICATE PLAIN in UTF-8 (RFC 4616), which the server must offer."""
+        if f"{self.username}{self._password}".isascii():
+            client.login(self.username, self._password)
+        elif client.has_capability("AUTH=PLAIN"):
+            client.plain_login(self.username, self._password)
+        else:
+            client.shutdown()
+            raise PermanentError(
+                f"{self.name}: {self.host} offers no AUTHENTICATE PLAIN, which a password "
+                "with non-ASCII letters needs"
+            )
 
     def _drop(self) -> None:
         client, self._client = self._client, None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import re
 import smtplib
@@ -55,7 +56,7 @@ class SmtpSender:
                 if self.starttls:
                     conn.starttls(context=ssl.create_default_context())
             if self.username and self._password is not None:
-                conn.login(self.username, self._password)
+                _login(conn, self.username, self._password)
             self._used = time.monotonic()
         except smtplib.SMTPAuthenticationError as exc:
             raise PermanentError(f"SMTP login refused for {self.username}") from exc
@@ -98,6 +99,24 @@ class SmtpSender:
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 self._conn.quit()
             self._conn = None
+
+
+def _login(conn: smtplib.SMTP, username: str, password: str) -> None:
+    """Log in. smtplib sends credentials as ASCII only: a password with a Vietnamese
+    letter («Mật-khẩu-Đồng-Nai») goes as AUTH PLAIN in UTF-8 (RFC 4616), which the
+    server must offer."""
+    if f"{username}{password}".isascii():
+        conn.login(username, password)
+        return
+    conn.ehlo_or_helo_if_needed()
+    if "PLAIN" not in conn.esmtp_features.get("auth", "").upper().split():
+        raise smtplib.SMTPAuthenticationError(
+            504, b"the server offers no AUTH PLAIN, which a non-ASCII password needs"
+        )
+    credential = base64.b64encode(f"\0{username}\0{password}".encode()).decode("ascii")
+    code, answer = conn.docmd("AUTH", f"PLAIN {credential}")
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, answer)
 
 
 def _answer(replies: dict[str, tuple[int, bytes]], what: str) -> MailDeferred | MailRefused:

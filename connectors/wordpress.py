@@ -40,7 +40,7 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 from connectors.cms import TERMS, Article, CmsError, CmsRejected, Live, Media, document_values
-from connectors.http import JsonHttp, cms_message, json_answer
+from connectors.http import JsonHttp, json_answer
 from connectors.media import ascii_name, file_list, rewrite_cids, safe_filename
 from pipeline.config import WordPress
 
@@ -115,7 +115,7 @@ class WordPressCms:
         answer = json_answer(response)
         if isinstance(answer, dict) and isinstance(answer.get("code"), str) and "id" not in answer:
             # WordPress's error shape with a 2xx: a plugin or a firewall refused the request
-            said = cms_message(response)
+            said = (http or self.http).said(response)
             raise CmsRejected(f"{method} {route}: HTTP {response.status_code}: {said}")
         return answer
 

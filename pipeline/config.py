@@ -106,6 +106,20 @@ def _parse_secret(value: Any) -> Secret:
 SecretRef = Annotated[Secret, BeforeValidator(_parse_secret)]
 
 
+def _no_password_in_url(value: Any) -> Any:
+    """A CMS address with a password in it (``https://bbt:…@cong.example``): refused
+    without repeating it, as any secret written in the file is."""
+    if isinstance(value, str) and urlsplit(value).password:
+        raise ValueError(
+            "secrets are never written in the file: take the password out of the address "
+            'and give it as password = "env:VARIABLE_NAME"'
+        )
+    return value
+
+
+CmsUrl = Annotated[str, BeforeValidator(_no_password_in_url)]
+
+
 # local@domain alone: no display name ("Tên <a@b>"), no list ("a@b, c@d"), no space, which
 # a member's or a mailbox's address would never match
 _ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"\\]+@[^@\s<>()\[\],;:\"\\]+")
@@ -364,7 +378,7 @@ class StaticSite(_Strict):
 
 
 class WordPress(_Strict):
-    url: str  # the site's address; the REST API is reached under it
+    url: CmsUrl  # the site's address; the REST API is reached under it
     username: str
     password: SecretRef  # an Application Password
     status: Literal["publish", "draft"] = "publish"
@@ -374,9 +388,9 @@ class WordPress(_Strict):
 class RestApi(_Strict):
     """A portal's own JSON API: the request is a template, answers are read by path."""
 
-    url: str  # collection URL: POST creates here
-    item_url: str  # one post: "{url}/{id}"; GET reads, PUT updates, DELETE withdraws
-    find_url: str | None = None  # by idempotency key: "{url}?externalKey={key}"
+    url: CmsUrl  # collection URL: POST creates here
+    item_url: CmsUrl  # one post: "{url}/{id}"; GET reads, PUT updates, DELETE withdraws
+    find_url: CmsUrl | None = None  # by idempotency key: "{url}?externalKey={key}"
     method: Literal["POST", "PUT"] = "POST"
     auth_header: str = "Authorization"
     auth_value: SecretRef | None = None  # e.g. env:PORTAL_TOKEN holding "Bearer …"
@@ -390,7 +404,7 @@ class RestApi(_Strict):
 class Liferay(_Strict):
     """Liferay 7 headless delivery: structured content in a site's content structure."""
 
-    url: str  # e.g. https://portal.example.gov.vn
+    url: CmsUrl  # e.g. https://portal.example.gov.vn
     site_id: int
     structure_id: int
     folder_id: int | None = None
@@ -664,6 +678,14 @@ class Deployment(_Strict):
     backup_interval_days: float = Field(default=7, gt=0)
     backup_keep: int = Field(default=8, ge=1)
 
+    def __repr_args__(self) -> Any:
+        """As pydantic shows it (``repr``, ``str``, a traceback), without the database's
+        password, which the environment or the command line may give."""
+        for name, value in super().__repr_args__():
+            if name == "database_url":
+                value = make_url(value).render_as_string(hide_password=True)
+            yield name, value
+
     @field_validator("database_url")
     @classmethod
     def _database(cls, value: str) -> str:
@@ -679,6 +701,12 @@ class Deployment(_Strict):
             ) from None
         if url.drivername not in _DATABASES:
             raise ValueError(f"{url.drivername!r} is not supported: sqlite or postgresql+psycopg2")
+        if "@" in (url.host or ""):  # "user:p@ss@host": the host would be "ss@host", and the
+            # driver's "could not translate host name" would show the password's end
+            raise ValueError(
+                "mật khẩu có ký tự @ chưa mã hóa: hãy viết @ là %40 (the password holds an "
+                "'@': write it as %40)"
+            )
         return value
 
     @field_validator("metrics_from")

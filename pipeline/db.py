@@ -30,13 +30,17 @@ def driver_url(url: str) -> URL:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; a SQLite file is put in WAL mode with foreign keys on."""
+    """An engine for ``url``; a SQLite file is put in WAL mode with foreign keys on.
+
+    A statement's values are left out of its errors (``hide_parameters``): those errors
+    are logged, kept as a message's or a mail's last error and shown by ``bientap
+    status``, and the values are a reply's token, a mail's text, a sender's address."""
     parsed = driver_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True, future=True)
+        return create_engine(parsed, pool_pre_ping=True, hide_parameters=True, future=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(parsed, connect_args={"timeout": 30}, future=True)
+    engine = create_engine(parsed, connect_args={"timeout": 30}, hide_parameters=True, future=True)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:

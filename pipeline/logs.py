@@ -4,8 +4,9 @@ A filter on the one handler scrubs every record, whichever library wrote it, bef
 is formatted: the values of the environment variables that the boards' secrets name
 (``env:NAME``), of BIENTAP_LINK_KEY and of variables whose names say they hold a
 secret; reviewers' link tokens (in ``/duyet/<task>/<token>`` addresses or alone);
-``Authorization`` values, ``password=…`` pairs and passwords in URLs. Long messages
-are cut, so a mail body logged by mistake leaves only its first lines.
+``Authorization`` values, ``password=…`` pairs, passwords in URLs and the row values
+PostgreSQL names in an error. Long messages are cut, so a mail body logged by mistake
+leaves only its first lines. An error kept on record (``scrub``) is scrubbed alike.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         rf"\1{REDACTED}",
     ),
     (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+@"), rf"\1{REDACTED}@"),  # user:pw@
+    # PostgreSQL's DETAIL names the refused row's values ("Failing row contains (…)",
+    # "Key (token)=(…)"), which may span lines, up to the statement SQLAlchemy adds
+    (re.compile(r"(DETAIL:)[\s\S]*?(?=\n\[SQL|\nHINT:|\nCONTEXT:|\Z)"), rf"\1 {REDACTED}"),
 )
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}

@@ -25,6 +25,11 @@ from pipeline.review import Decision, Desk, Evidence, Refused
 log = logging.getLogger(__name__)
 
 TRACKING_RE = re.compile(r"\bBT-\d{6}-[A-Z2-9]{6}\b")
+NO_TOKEN = (
+    "Có thư trả lời yêu cầu duyệt không mang mã riêng của yêu cầu (mã [#r…] trong tiêu đề, "
+    "địa chỉ trả lời của thư yêu cầu); thư này không được tính. Vui lòng trả lời ngay trên "
+    "thư yêu cầu duyệt, giữ nguyên tiêu đề."
+)
 
 
 def find_notice(d: Desk, reply: ReplyFacts) -> ReviewNotice | None:
@@ -122,6 +127,11 @@ def take_reply(d: Desk, raw: RawMessage, reading: Reading) -> bool:
         return True
     if not reply.auth.ok:
         _refuse(d, item, notice, "authentication", reply.auth.message_vi, evidence)
+        return True
+    if notice.token not in reply.refs.tokens and not reply.auth.checked:
+        # found by its In-Reply-To alone: a Message-ID is in every mail server's log, and
+        # nothing here says who wrote the reply
+        _refuse(d, item, notice, "no-token", NO_TOKEN, evidence)
         return True
     if isinstance(reply.command, Unreadable):
         review.event(

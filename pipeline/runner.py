@@ -34,7 +34,7 @@ from connectors.base import (
     PermanentError,
     TransientError,
 )
-from pipeline import audit, ids, ingest
+from pipeline import audit, ids, ingest, logs
 from pipeline.batches import batched, weighed
 from pipeline.claims import Crew
 from pipeline.config import Board
@@ -617,6 +617,7 @@ class MailboxRunner:
                 self._count_attempt(session, raw, error)
 
     def _count_attempt(self, session: Session, raw: RawMessage, error: str) -> None:
+        error = logs.scrub(error)  # kept, shown by «bientap status», sealed on failure
         raw.attempts += 1
         raw.last_error = error[:2000]
         Crew.release(session, raw)  # tried again on a later pass, by any daemon

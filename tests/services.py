@@ -569,8 +569,12 @@ service imap-login {{
     def client(self, user: str, *, timeout: float = 30.0) -> Iterator[IMAPClient]:
         """An IMAPClient logged in as ``user``; logs out on exit."""
         imap = IMAPClient(self.host, port=self.port, ssl=False, timeout=timeout)
+        password = self.password(user)
         try:
-            imap.login(user, self.password(user))
+            if password.isascii():
+                imap.login(user, password)
+            else:  # LOGIN is ASCII only in imaplib
+                imap.plain_login(user, password)
             yield imap
         finally:
             with contextlib.suppress(Exception):

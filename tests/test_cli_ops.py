@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,10 +19,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy import text as sql
 
 from connectors.maildir import MaildirSource
 from connectors.smtp import SmtpSender
-from pipeline import backup, cli, reading
+from pipeline import backup, cli, logs, reading
 from pipeline.cli_common import VIETNAM
 from pipeline.db import open_database
 from pipeline.models import Event, OutgoingMail, RawMessage, State, Submission, utcnow
@@ -103,6 +106,50 @@ def test_status_shows_each_mailbox_and_what_waits(rig: Rig, bientap: Bientap) ->
     assert code == 0
     for shown in ("hop-thu-chinh", DEMO_BOX, "Chờ duyệt", "Quá hạn", "Thư gửi hỏng"):
         assert shown in out
+
+
+# A database that refuses a row (full, failed over to a read-only standby): the same
+# refusal on SQLite and PostgreSQL, for the reviewers' reply tokens.
+REFUSE_NOTICES = {
+    "sqlite": "CREATE TRIGGER disk_full BEFORE INSERT ON review_notice "
+    "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+    "postgresql": "ALTER TABLE review_notice ADD CONSTRAINT disk_full CHECK (false) NOT VALID",
+}
+
+
+@contextmanager
+def daemon_log() -> Iterator[None]:
+    """The daemon's own logging (scrubbed, on stderr) for a while."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    logs.setup(logging.INFO, json_format=False)
+    try:
+        yield
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+
+
+def test_a_refused_row_is_reported_without_its_values(
+    rig: Rig, bientap: Bientap, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The statement's values were in the error kept and shown by «bientap status»: a
+    reviewer's reply token and the Message-ID carrying it, which approve as him."""
+    with rig.sessions.begin() as s:
+        s.execute(sql(REFUSE_NOTICES[s.get_bind().dialect.name]))
+    rig.drop(article_mail(SENDER, DEMO_BOX, "[GD] Ngày hội tuyển sinh"))
+    with daemon_log():
+        rig.runner.run_once()
+    logged = capsys.readouterr().err
+    with rig.sessions() as s:
+        [error] = s.scalars(select(RawMessage.last_error)).all()
+    [box] = bientap.json("status")["mailboxes"]
+    assert error and "review_notice" in error and box["last_error"] == error
+    assert "recording failed" in logged and "review_notice" in logged
+    for shown in (error, logged):
+        assert "parameters" not in shown or "hidden" in shown
+        assert not re.search(r"\br[a-z2-7]{16}\b", shown), shown  # a reply token
+        assert SENDER not in shown and "uv-giao-duc" not in shown
 
 
 # -- list and show ---------------------------------------------------------------------------
@@ -407,6 +454,12 @@ def test_operator_mistakes_get_a_message_and_exit_2_not_a_traceback(
     err = capsys.readouterr().err
     assert "Không mở được cơ sở dữ liệu" in err and "S3cretPW" not in err
     assert "Traceback" not in err
+    # a password with an "@" written as it is: said so, its end never shown as a host name
+    at_sign = "postgresql+psycopg2://bientap:S3cret@DongNai-42@127.0.0.1:1/bientap"
+    assert cli.main([*demo, "--database-url", at_sign, "status"]) == 2
+    err = capsys.readouterr().err
+    assert "--database-url: database_url: mật khẩu có ký tự @ chưa mã hóa" in err
+    assert "%40" in err and "DongNai-42" not in err and "S3cret" not in err
     assert cli.main([*demo, "--database-url", db_url, "show", "9" * 30]) in (1, 2)
     err = capsys.readouterr().err  # no such item, in the database's words or ours
     assert err.strip() and "Traceback" not in err

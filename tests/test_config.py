@@ -695,6 +695,14 @@ def test_the_minimal_board_loads(tmp_path: Path) -> None:
             id="secret-after-env",
         ),
         pytest.param(
+            'role = "truong_ban"\nfields = ["y-te"]\n',
+            'role = "truong_ban"\nfields = ["y-te"]\n\n[publish]\nconnector = "wordpress"\n'
+            '[publish.wordpress]\nurl = "https://bbt:S3cr3t-DongNai@cong.vi-du.vn"\n'
+            'username = "bbt"\npassword = "env:THU_WP_PASSWORD"\n',
+            ["publish.wordpress.url", "secrets are never written in the file"],
+            id="password-in-the-cms-address",
+        ),
+        pytest.param(
             'name = "Ban Biên tập thử"',
             'name = "Ban Biên tập thử"\ntimezone = "Asia/Hanoi"',
             ["timezone", "unknown time zone 'Asia/Hanoi'"],
@@ -719,6 +727,7 @@ def test_broken_board_file_error_names_file_key_and_problem(
     assert message.startswith(f"{path}: ")
     for fragment in expected:
         assert fragment in message
+    assert "hunter2" not in message and "S3cr3t" not in message  # a secret is not repeated
     assert "hunter2-literal" not in message  # a mistyped secret is never echoed
 
 
@@ -782,6 +791,17 @@ def test_a_broken_deployment_file_names_file_key_and_problem(
         load_deployment(tmp_path)
     assert str(caught.value).startswith(f"{tmp_path / DEPLOYMENT_FILE}: ")
     assert expected in str(caught.value) and "S3cretPW" not in str(caught.value)
+
+
+def test_a_database_password_from_the_environment_is_not_shown_by_repr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = "postgresql+psycopg2://bientap:S3cr3t-DongNai-42@db.vi-du.vn/bientap"
+    monkeypatch.setenv("BIENTAP_DATABASE_URL", url)
+    deployment = load_deployment(tmp_path)
+    assert deployment.database_url == url  # used as given
+    for shown in (repr(deployment), str(deployment)):
+        assert "S3cr3t" not in shown and "bientap:***@db.vi-du.vn" in shown
 
 
 def test_a_bad_setting_from_the_environment_is_blamed_on_it(

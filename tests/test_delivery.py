@@ -181,6 +181,18 @@ def test_a_refused_login_leaves_every_mail_owed_until_the_password_is_fixed(
     assert waiting_shown(db_url, capsys) is None
 
 
+def test_a_password_with_vietnamese_letters_logs_in(
+    tmp_path: Path, db_url: str, make_smtp_sink: MakeSmtpSink
+) -> None:
+    """smtplib sends credentials as ASCII: the pass died of a UnicodeEncodeError and every
+    mail stayed owed with no reason on record."""
+    password = "Mật-khẩu-Đồng-Nai-42"
+    sink = make_smtp_sink(auth=("bientap", password), auth_required=True)
+    rig = smtp_rig(tmp_path, db_url, sink, username="bientap", password=password)
+    assert rig.runner.run_once().sent == len(owed(rig)) > 0
+    assert {m.login for m in sink.messages} == {"bientap"}
+
+
 def test_a_refused_board_address_leaves_every_mail_owed(
     tmp_path: Path, db_url: str, make_smtp_sink: MakeSmtpSink
 ) -> None:

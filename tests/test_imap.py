@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import socket
 import threading
 import tracemalloc
@@ -378,6 +379,26 @@ def test_bad_credentials_are_reported_not_fatal(
         state = s.scalar(select(MailboxState))
         assert state is not None and "login refused" in (state.last_error or "")
         assert "wrong" not in (state.last_error or "")
+
+
+def test_a_password_with_vietnamese_letters_logs_in(
+    tmp_path: Path, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """imaplib sends LOGIN as ASCII: the pass died of a UnicodeEncodeError, with nothing on
+    record («bientap status» said no error) and the daemon's --once crashed."""
+    account = dovecot.add_user(f"vn{secrets.token_hex(4)}", "Mật-khẩu-Đồng-Nai-42")
+    dovecot.append(account.name, article_mail(SENDER, BOARD_BOX, NEWS_TITLE, NEWS_BODY))
+    monkeypatch.setenv("TEST_IMAP_PASSWORD", account.password)
+    board = imap_board(dovecot, account, None)
+    engine, sessions = open_database(f"sqlite:///{tmp_path}/b.db")
+    d = Deployed(Deployment(), [board], engine, sessions, FileStore(tmp_path / "f"), tmp_path)
+    [watcher] = watchers(d)
+    try:
+        result = watcher.run_once()
+    finally:
+        watcher.close()
+    assert result is not None and result.recorded == 1
+    assert [i.title for i in _items(d)] == [NEWS_TITLE]
 
 
 def test_an_error_a_stopped_daemon_recorded_is_cleared_once_the_mailbox_answers(

@@ -16,6 +16,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from connectors.cms import Article, CmsRejected, CmsTransient, Document, Media
+from connectors.http import MESSAGE_LIMIT
 from connectors.liferay import LiferayCms
 from pipeline.config import ConfigError, Liferay
 
@@ -310,6 +311,22 @@ def test_publish_uploads_media_and_posts_the_structured_content(
     assert live.tags == ("hội nghị", "tổng kết")
 
 
+def test_a_password_with_vietnamese_letters_is_sent_in_utf8(
+    settings: Liferay, fake: FakeLiferay, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """requests encodes Basic credentials as Latin-1: «Đ» or «ồ» raised a UnicodeEncodeError
+    on every attempt, an «unexpected error» until the item was a dead letter."""
+    password = "Mật-khẩu-Đồng-Nai-42"
+    monkeypatch.setenv("TEST_LIFERAY_PASSWORD", password)
+    cms = LiferayCms(settings)
+    try:
+        cms.publish(ARTICLE)
+    finally:
+        cms.close()
+    basic = "Basic " + base64.b64encode(f"{USER}:{password}".encode()).decode()
+    assert all(r.headers["Authorization"] == basic for r, _ in httpserver.log)
+
+
 def test_a_retry_reuses_the_uploads(
     cms: LiferayCms, fake: FakeLiferay, httpserver: HTTPServer
 ) -> None:
@@ -489,6 +506,47 @@ def test_refused_credentials_carry_liferay_message_without_the_password(
     assert caught.value.status == 401
     assert f"Authentication failed for {USER}" in str(caught.value)
     assert PASSWORD not in str(caught.value)
+
+
+def test_a_portal_echoing_the_request_headers_shows_no_credential(
+    cms: LiferayCms, httpserver: HTTPServer
+) -> None:
+    """A portal's error page that echoes the request, Authorization header included:
+    the message kept (on record, in «bientap publications», mailed to the secretary)
+    holds neither the password nor its Basic credential."""
+
+    def echo(request: Request) -> Response:
+        body = {"status": "UNAUTHORIZED", "title": f"Từ chối truy cập: {dict(request.headers)}"}
+        return Response(json.dumps(body, ensure_ascii=False), 401, content_type="application/json")
+
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(echo)
+
+    with pytest.raises(CmsRejected) as caught:
+        cms.publish(ARTICLE)
+
+    credential = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    assert "Từ chối truy cập" in str(caught.value) and "Authorization" in str(caught.value)
+    assert credential not in str(caught.value) and PASSWORD not in str(caught.value)
+
+
+def test_a_credential_where_the_message_is_cut_leaves_no_part_of_itself(
+    cms: LiferayCms, httpserver: HTTPServer
+) -> None:
+    """The message was cut to its first 500 characters before the secrets were masked: a
+    credential the cut went through kept its first half, unmasked."""
+    credential = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    said = "Từ chối truy cập. " * 30  # 540 characters: the credential straddles the cut
+    said = said[: MESSAGE_LIMIT - 40 - len("Authorization: Basic ")]  # 40 of it before
+    title = f"{said}Authorization: Basic {credential}"
+    httpserver.expect_request(re.compile(".*")).respond_with_json(
+        {"status": "UNAUTHORIZED", "title": title}, 401
+    )
+
+    with pytest.raises(CmsRejected) as caught:
+        cms.publish(ARTICLE)
+
+    assert "Authorization: ***" in str(caught.value)
+    assert credential[:40] not in str(caught.value)  # the user's name and the password's start
 
 
 def test_validation_errors_are_rejected_with_liferay_words(

@@ -4,6 +4,8 @@ and who is told. Every refused reply leaves the item exactly as it was."""
 from __future__ import annotations
 
 from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any
 
 import pytest
 
@@ -72,6 +74,60 @@ def test_a_reply_failing_authentication_is_refused(loop: Loop) -> None:
     item = loop.item()
     [refused] = [e for e in loop.events(item.id) if e.kind == "reply-refused"]
     assert "dmarc=fail" in refused.detail["auth"]
+
+
+def _by_message_id(loop: Loop, request: EmailMessage, sender: str, text: str) -> None:
+    """A reply carrying the request's Message-ID and nothing else of it: what anyone who
+    read a mail server's log (every one logs Message-IDs) can write, the From forged."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = loop.board.mailboxes[0].address
+    msg["Subject"] = "Re: Ngày hội tuyển sinh"
+    msg["Message-ID"] = make_msgid(domain="evil.example")
+    msg["In-Reply-To"] = msg["References"] = str(request["Message-ID"])
+    msg.set_content(text)
+    loop.send(msg, sender)
+
+
+def _no_trusted_server(data: dict[str, Any]) -> None:
+    data["review"]["reply_auth"] = {"authserv_ids": []}
+
+
+def test_a_reply_found_by_its_message_id_alone_is_refused_where_nothing_checks_the_sender(
+    make_loop: MakeLoop,
+) -> None:
+    """The reply token was the Message-ID's own text, and In-Reply-To alone found the
+    request: a Postfix log line, or «bientap show», was enough to approve as the reviewer."""
+    loop = make_loop("demo", extra_addresses=(SENDER,), adjust=_no_trusted_server)
+    loop.submit(article_mail(SENDER, loop.board.mailboxes[0].address, "[GD] Ngày hội tuyển sinh"))
+    loop.run()
+    reviewer, request = _request(loop)
+    token = str(request["Reply-To"]).partition("+")[2].partition("@")[0]
+    assert token and token not in str(request["Message-ID"])
+    before = _snapshot(loop)
+    _by_message_id(loop, request, reviewer, "Duyệt")
+    loop.run()
+    _unchanged(loop, before)
+    assert _refusals(loop) == ["no-token"]
+    warned = [m for m in loop.inbox(reviewer) if "không mang mã riêng" in _plain(m)]
+    assert warned  # the reviewer hears of it, not the forger
+    loop.reply(request, "Duyệt", sender=reviewer)  # his own reply, to the request itself
+    loop.run()
+    assert "approve" in [e.kind for e in loop.events(loop.item().id)]
+
+
+def test_a_reply_found_by_its_message_id_alone_counts_once_its_sender_is_authenticated(
+    loop: Loop,
+) -> None:
+    reviewer, request = _request(loop)
+    _by_message_id(loop, request, reviewer, "Duyệt")  # DMARC passes at the board's server
+    loop.run()
+    assert "approve" in [e.kind for e in loop.events(loop.item().id)]
+
+
+def _plain(msg: EmailMessage) -> str:
+    body = msg.get_body(("plain",))
+    return body.get_content() if isinstance(body, EmailMessage) else ""
 
 
 def test_an_out_of_office_reply_never_counts(loop: Loop) -> None:

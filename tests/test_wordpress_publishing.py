@@ -4,9 +4,12 @@ a category deleted or renamed while the connector keeps its id."""
 
 from __future__ import annotations
 
+import base64
 import secrets
 import time
 from collections.abc import Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,7 @@ from sqlalchemy import select
 from connectors.factory import cms
 from pipeline import review
 from pipeline.config import Board, load_board
-from pipeline.models import Event, Publication, PubState, Submission
+from pipeline.models import Event, OutgoingMail, Publication, PubState, Submission
 from pipeline.publishing import Publisher, article, differences
 from pipeline.samples import NEWS_BODY, article_mail
 from tests.helpers import CONFIG, DEMO_BOX, Rig, make_rig
@@ -251,12 +254,16 @@ def test_an_html_attachment_is_never_served_as_a_page_from_the_portal(
 
 
 FIREWALL_PHP = """<?php
-// A security plugin in front of the REST API: refuses with 200 and WordPress's error shape.
+// A security plugin in front of the REST API: refuses with 200 and WordPress's error shape,
+// echoing the request's Authorization header (as some do, for the site's administrator).
 add_filter('rest_pre_dispatch', function ($result, $server, $request) {
     $title = (string) $request->get_param('title');
     if ($request->get_method() === 'POST' && $request->get_route() === '/wp/v2/posts'
         && strpos($title, 'tường lửa') !== false) {
-        wp_send_json(['code' => 'blocked', 'message' => 'Request blocked by firewall'], 200);
+        $auth = (string) $request->get_header('authorization');
+        $said = "Request blocked by firewall (Authorization: $auth, user "
+            . ($_SERVER['PHP_AUTH_USER'] ?? '') . ':' . ($_SERVER['PHP_AUTH_PW'] ?? '') . ')';
+        wp_send_json(['code' => 'blocked', 'message' => $said], 200);
     }
     return $result;
 }, 10, 3);
@@ -286,6 +293,20 @@ def test_a_refusal_answered_with_200_is_a_dead_letter_and_the_queue_goes_on(
     pub = the_publication(wp_rig, blocked.id)
     assert pub.state == PubState.DEAD and "Request blocked by firewall" in (pub.last_error or "")
     assert the_publication(wp_rig, passing.id).state == PubState.VERIFIED
+    # the firewall's words echo the credentials: kept, mailed and shown without them
+    password = wordpress.app_password
+    credential = base64.b64encode(f"{wordpress.username}:{password}".encode()).decode()
+    assert f"user {wordpress.username}:***" in (pub.last_error or "")
+    with wp_rig.sessions() as s:
+        kept = [pub.last_error, *(str(e.detail) for e in s.scalars(select(Event)))]
+        kept += [mail_text(m.raw) for m in s.scalars(select(OutgoingMail))]
+    for text in kept:
+        assert password not in (text or "") and credential not in (text or "")
+
+
+def mail_text(raw: bytes) -> str:
+    body = message_from_bytes(raw, policy=policy.default).get_body(("plain",))
+    return body.get_content() if isinstance(body, EmailMessage) else ""
 
 
 SLOW_ONCE_PHP = """<?php
