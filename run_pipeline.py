@@ -40,7 +40,14 @@ from pipeline.app import (
     web_server,
 )
 from pipeline.claims import DaemonLock
-from pipeline.cli_common import OPERATOR_ERRORS, interrupted, operator_error, utf8_output
+from pipeline.cli_argparse import root
+from pipeline.cli_common import (
+    OPERATOR_ERRORS,
+    deployment_options,
+    interrupted,
+    operator_error,
+    utf8_output,
+)
 from pipeline.publishing import Publisher
 from pipeline.web import WebServer
 
@@ -55,22 +62,33 @@ BACKUP_SECONDS = 3600  # is a backup due (backup_interval_days)?
 STANDBY_SECONDS = 2.0  # a mailbox another daemon watches: its mail is processed this often
 
 
-def _args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--config", default="config", help="a board file or a folder of them")
-    parser.add_argument(
-        "--once", action="store_true", help="every job once (mailboxes, publishing…), then exit"
+def parser() -> argparse.ArgumentParser:
+    out = root(
+        "run_pipeline.py",
+        "Daemon bientap: đọc mọi hộp thư của mọi ban đã cấu hình và làm các việc đi kèm: "
+        "duyệt, nhắc hạn, đăng bài, gửi thư, báo cáo, sao lưu (the bientap daemon)",
     )
-    parser.add_argument("--database-url", help="overrides deployment.toml and BIENTAP_DATABASE_URL")
-    parser.add_argument("--data-dir", help="overrides deployment.toml and BIENTAP_DATA_DIR")
-    parser.add_argument("-v", "--verbose", action="store_true")
-    parser.add_argument(
+    deployment_options(out)
+    out.add_argument(
+        "--once",
+        action="store_true",
+        help="làm mỗi việc một lần (hộp thư, đăng bài…) rồi thoát (every job once, then exit)",
+    )
+    out.add_argument(
+        "-v", "--verbose", action="store_true", help="nhật ký chi tiết, mức DEBUG (verbose)"
+    )
+    out.add_argument(
         "--log-format",
         choices=logs.FORMATS,
         default=logs.default_format(),
-        help=f"text lines or one JSON object a line (default from {logs.FORMAT_ENV}, else text)",
+        help="nhật ký dạng dòng chữ (text) hay mỗi dòng một đối tượng JSON (json); mặc định "
+        f"lấy từ {logs.FORMAT_ENV}, không có thì text",
     )
-    return parser.parse_args(argv)
+    return out
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    return parser().parse_args(argv)
 
 
 def _watch(watcher: Watcher) -> None:

@@ -21,7 +21,14 @@ from pipeline import (
     cli_schedule,
     cli_status,
 )
-from pipeline.cli_common import OPERATOR_ERRORS, interrupted, operator_error, utf8_output
+from pipeline.cli_argparse import root
+from pipeline.cli_common import (
+    OPERATOR_ERRORS,
+    deployment_options,
+    interrupted,
+    operator_error,
+    utf8_output,
+)
 from pipeline.cli_items import item_dict, publication_dict
 
 __all__ = ["item_dict", "main", "parser", "publication_dict"]
@@ -40,11 +47,19 @@ COMMANDS = (
 
 
 def parser() -> argparse.ArgumentParser:
-    out = argparse.ArgumentParser(prog="bientap", description="bientap: stored submissions")
-    out.add_argument("--config", default="config", help="a board file or a folder of them")
-    out.add_argument("--database-url", help="overrides deployment.toml and BIENTAP_DATABASE_URL")
-    out.add_argument("--data-dir", help="overrides deployment.toml and BIENTAP_DATA_DIR")
-    sub = out.add_subparsers(dest="command", required=True)
+    out = root(
+        "bientap",
+        "bientap: lệnh của người quản trị cho tin bài đã nhận, duyệt, đăng, báo cáo và sao lưu "
+        "(the operators' command line)",
+    )
+    deployment_options(out)
+    sub = out.add_subparsers(
+        dest="command",
+        required=True,
+        title="lệnh",
+        metavar="LỆNH",
+        help="hướng dẫn từng lệnh: bientap LỆNH --help (help on a command)",
+    )
     for module in COMMANDS:
         module.add_commands(sub)
     return out
@@ -55,7 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:  # a command module that forgot set_defaults(handler=…)
-        print(f"bientap {args.command}: this command has no handler", file=sys.stderr)
+        print(
+            f"bientap {args.command}: lệnh chưa có phần xử lý (this command has no handler)",
+            file=sys.stderr,
+        )
         return 2
     try:
         code = int(handler(args))

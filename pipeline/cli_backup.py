@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.progress import Progress, TaskID
 
 from pipeline import backup, restore, retention
-from pipeline.cli_common import deployed, operator_error
+from pipeline.cli_argparse import command
+from pipeline.cli_common import BOARD, deployed, operator_error
 from pipeline.config import ConfigError, load_deployment
 from pipeline.models import utcnow
 
@@ -55,6 +56,9 @@ def _progress() -> Iterator[backup.Progress | None]:
     bar = _Bar()
     with bar.progress:
         yield bar
+
+
+ARCHIVE = "BẢN_SAO_LƯU"  # what --verify and restore take
 
 
 def _archive(text: str) -> str:
@@ -154,32 +158,54 @@ def _purge(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``backup``, ``restore`` and ``purge`` to the ``bientap`` command line."""
-    maker = sub.add_parser(
-        "backup", help="sao lưu cơ sở dữ liệu, tệp và cấu hình (back up the deployment)"
+    maker = command(
+        sub, "backup", "sao lưu cơ sở dữ liệu, tệp và cấu hình (back up the deployment)"
     )
-    maker.add_argument("--dest", help="thư mục lưu (folder; default: backup_dir)")
     maker.add_argument(
-        "--verify", metavar="ARCHIVE", type=_archive, help="chỉ kiểm tra một bản sao lưu"
+        "--dest", metavar="THƯ_MỤC", help="thư mục lưu; mặc định backup_dir (folder)"
+    )
+    maker.add_argument(
+        "--verify",
+        metavar=ARCHIVE,
+        type=_archive,
+        help="chỉ kiểm tra một bản sao lưu, không sao lưu (only check an archive)",
     )
     maker.set_defaults(handler=_guarded(_backup))
 
-    restorer = sub.add_parser(
-        "restore", help="phục hồi một bản sao lưu vào triển khai trống (restore a backup)"
+    restorer = command(
+        sub, "restore", "phục hồi một bản sao lưu vào triển khai trống (restore a backup)"
     )
-    restorer.add_argument("archive", type=_archive)
-    restorer.add_argument("--database-url", dest="target_database_url")
-    restorer.add_argument("--data-dir", dest="target_data_dir")
     restorer.add_argument(
-        "--config-dir", dest="target_config_dir", help="nơi ghi tệp cấu hình (board files)"
+        "archive", type=_archive, metavar=ARCHIVE, help="tệp sao lưu cần phục hồi (the archive)"
+    )
+    restorer.add_argument(
+        "--database-url",
+        dest="target_database_url",
+        metavar="URL",
+        help="cơ sở dữ liệu phục hồi vào; mặc định như bientap --database-url (the target)",
+    )
+    restorer.add_argument(
+        "--data-dir",
+        dest="target_data_dir",
+        metavar="THƯ_MỤC",
+        help="thư mục dữ liệu phục hồi vào; mặc định như bientap --data-dir (the target)",
+    )
+    restorer.add_argument(
+        "--config-dir",
+        dest="target_config_dir",
+        metavar="THƯ_MỤC",
+        help="nơi ghi tệp cấu hình (board files)",
     )
     restorer.add_argument(
         "--force", action="store_true", help="thay thế dữ liệu đang có (replace what is there)"
     )
     restorer.set_defaults(handler=_guarded(_restore))
 
-    purger = sub.add_parser(
-        "purge", help="ẩn danh dữ liệu cá nhân quá hạn lưu giữ (anonymise old personal data)"
+    purger = command(
+        sub, "purge", "ẩn danh dữ liệu cá nhân quá hạn lưu giữ (anonymise old personal data)"
     )
-    purger.add_argument("--board")
-    purger.add_argument("--dry-run", action="store_true", help="chỉ đếm, không thay đổi")
+    purger.add_argument("--board", metavar=BOARD, help="chỉ một ban (one board only)")
+    purger.add_argument(
+        "--dry-run", action="store_true", help="chỉ đếm, không thay đổi (count, change nothing)"
+    )
     purger.set_defaults(handler=_guarded(_purge))

@@ -51,6 +51,45 @@ def utf8_output() -> None:
             stream.reconfigure(encoding="utf-8")
 
 
+def deployment_options(parser: argparse.ArgumentParser) -> None:
+    """The options naming the deployment, alike for ``bientap`` and the daemon: give a
+    command what the daemon was given."""
+    parser.add_argument(
+        "--config",
+        default="config",
+        metavar="CẤU_HÌNH",
+        help="tệp cấu hình một ban, hoặc thư mục chứa các tệp đó; mặc định %(default)s "
+        "(a board file or a folder of them)",
+    )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="cơ sở dữ liệu, thay cho database_url của deployment.toml và "
+        "BIENTAP_DATABASE_URL (overrides both)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        metavar="THƯ_MỤC",
+        help="thư mục dữ liệu (tệp đính kèm, Maildir), thay cho data_dir của deployment.toml "
+        "và BIENTAP_DATA_DIR (overrides both)",
+    )
+
+
+# Help and placeholder of what several commands take alike.
+ITEM = "BÀI"
+ITEM_HELP = (
+    "số ID hoặc mã theo dõi của tin bài, ví dụ 12 hoặc BT-260315-ABCDEF (item id or tracking code)"
+)
+BOARD = "BAN"
+REASON = "LÝ_DO"
+
+
+def json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json", action="store_true", help="kết quả dạng JSON, cho script đọc (for scripts)"
+    )
+
+
 def deployed(args: argparse.Namespace) -> Deployed:
     """The deployment the global options name (``--config``, ``--database-url``,
     ``--data-dir``), as the daemon given the same options opens it."""

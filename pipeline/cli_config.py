@@ -14,6 +14,7 @@ import os
 from rich.markup import escape
 
 from pipeline.app import served_site
+from pipeline.cli_argparse import command
 from pipeline.cli_common import console
 from pipeline.config import (
     Board,
@@ -124,9 +125,19 @@ def check(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    checker = sub.add_parser("config", help="check the configuration before starting")
-    checker.add_argument("action", choices=["check"])
+    checker = command(
+        sub,
+        "config",
+        "kiểm tra cấu hình trước khi khởi động daemon (check the configuration before starting)",
+    )
     checker.add_argument(
-        "--config", dest="check_config", help="a board file or folder (default: bientap --config)"
+        "action", choices=["check"], help="kiểm tra (check) các ban, biến bí mật và khóa ký"
+    )
+    checker.add_argument(
+        "--config",
+        dest="check_config",
+        metavar="CẤU_HÌNH",
+        help="tệp hoặc thư mục cấu hình cần kiểm tra; mặc định --config của bientap "
+        "(a board file or folder)",
     )
     checker.set_defaults(handler=check)

@@ -16,7 +16,11 @@ from rich.text import Text
 from sqlalchemy import ColumnElement, Select, String, cast, exists, or_, select
 from sqlalchemy.orm import Session
 
+from pipeline.cli_argparse import command
 from pipeline.cli_common import (
+    BOARD,
+    ITEM,
+    ITEM_HELP,
     answer,
     console,
     count,
@@ -24,6 +28,7 @@ from pipeline.cli_common import (
     day,
     day_start,
     find,
+    json_option,
     local,
     print_json,
     text,
@@ -360,19 +365,49 @@ def show_item(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    lister = sub.add_parser("list", help="list stored items, newest first")
-    lister.add_argument("--json", action="store_true")
-    lister.add_argument("--board")
-    lister.add_argument("--state", choices=[s.value for s in State])
-    lister.add_argument("--agency", help="the sending agency's id")
-    lister.add_argument("--kind", choices=get_args(Kind))
-    lister.add_argument("--member", help="items in his fields, sent by him or awaiting him")
-    lister.add_argument("--since", type=day, help="received on or after (25/11/2026)")
-    lister.add_argument("--until", type=day, help="received on or before (2026-11-25)")
-    lister.add_argument("--search", help="the title contains this")
-    lister.add_argument("--limit", type=count, default=200)
+    lister = command(sub, "list", "liệt kê tin bài đã nhận, mới nhất trước (list stored items)")
+    json_option(lister)
+    lister.add_argument("--board", metavar=BOARD, help="chỉ một ban biên tập (one board)")
+    lister.add_argument(
+        "--state",
+        choices=[s.value for s in State],
+        metavar="TRẠNG_THÁI",
+        help="chỉ tin bài ở trạng thái này (one state): %(choices)s",
+    )
+    lister.add_argument(
+        "--agency", metavar="CƠ_QUAN", help="mã cơ quan gửi bài (the sending agency's id)"
+    )
+    lister.add_argument("--kind", choices=get_args(Kind), help="chỉ một loại tin bài (one kind)")
+    lister.add_argument(
+        "--member",
+        metavar="THÀNH_VIÊN",
+        help="tin bài thuộc lĩnh vực của thành viên này, do người này gửi hoặc đang chờ người "
+        "này duyệt (his items)",
+    )
+    lister.add_argument(
+        "--since",
+        type=day,
+        metavar="NGÀY",
+        help="nhận từ ngày này, ví dụ 25/11/2026 (received on or after)",
+    )
+    lister.add_argument(
+        "--until",
+        type=day,
+        metavar="NGÀY",
+        help="nhận đến hết ngày này, ví dụ 2026-11-25 (received on or before)",
+    )
+    lister.add_argument(
+        "--search", metavar="TỪ_KHÓA", help="tiêu đề có chứa chữ này (the title contains this)"
+    )
+    lister.add_argument(
+        "--limit",
+        type=count,
+        default=200,
+        metavar="SỐ",
+        help="nhiều nhất bấy nhiêu tin bài; mặc định %(default)s (at most this many)",
+    )
     lister.set_defaults(handler=list_items)
-    shower = sub.add_parser("show", help="show one item whole")
-    shower.add_argument("id", help="item id or tracking code")
-    shower.add_argument("--json", action="store_true")
+    shower = command(sub, "show", "xem đầy đủ một tin bài và lịch sử xử lý (show one item whole)")
+    shower.add_argument("id", metavar=ITEM, help=ITEM_HELP)
+    json_option(shower)
     shower.set_defaults(handler=show_item)

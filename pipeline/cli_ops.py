@@ -15,11 +15,17 @@ from sqlalchemy.orm import Session
 
 from pipeline import audit, review
 from pipeline.app import links
+from pipeline.cli_argparse import command
 from pipeline.cli_common import (
+    BOARD,
+    ITEM,
+    ITEM_HELP,
+    REASON,
     console,
     database,
     deployed,
     find,
+    json_option,
     operator,
     print_json,
     reason,
@@ -291,30 +297,105 @@ def audit_verify(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    actor = sub.add_parser("act", help="record a reviewer's decision on his behalf")
-    actor.add_argument("id", help="item id or tracking code")
-    actor.add_argument("verb", choices=[v.value for v in Verb])
-    actor.add_argument("--as", dest="member", required=True, help="the member who decided")
-    actor.add_argument("--reason", required=True, type=reason, help="why it is recorded from here")
-    actor.add_argument("--text", help="reason to reject, what to fix, or whom to forward to")
-    actor.set_defaults(handler=act)
-    dismisser = sub.add_parser("dismiss", help="set held messages aside: no submission")
-    dismisser.add_argument("ids", nargs="+", help="item id or tracking code")
-    dismisser.add_argument("--reason", required=True, type=reason, help="why, for the record")
-    dismisser.set_defaults(handler=dismiss)
-    retrier = sub.add_parser(
-        "retry",
-        help="publish (or withdraw) a dead-lettered item again, or send mail given up on again",
+    actor = command(
+        sub,
+        "act",
+        "ghi nhận quyết định thành viên đưa ra ngoài thư và liên kết, như qua điện thoại "
+        "(record a reviewer's decision on his behalf)",
     )
-    retrier.add_argument("id", nargs="?", help="item id or tracking code (publishing)")
-    retrier.add_argument("--mail", help="an outgoing mail's id, or all mail given up on")
-    retrier.add_argument("--board", help="with --mail all: one board only")
+    actor.add_argument("id", metavar=ITEM, help=ITEM_HELP)
+    actor.add_argument(
+        "verb",
+        choices=[v.value for v in Verb],
+        metavar="QUYẾT_ĐỊNH",
+        help="gõ approve để duyệt, reject để từ chối, changes để yêu cầu sửa, forward để "
+        "chuyển thành viên khác, withdraw để gỡ bài đã đăng (the decision)",
+    )
+    actor.add_argument(
+        "--as",
+        dest="member",
+        required=True,
+        metavar="THÀNH_VIÊN",
+        help="mã thành viên đã quyết định (the member who decided)",
+    )
+    actor.add_argument(
+        "--reason",
+        required=True,
+        type=reason,
+        metavar=REASON,
+        help="vì sao ghi từ đây, để lưu hồ sơ (why it is recorded from here)",
+    )
+    actor.add_argument(
+        "--text",
+        metavar="NỘI_DUNG",
+        help="lý do từ chối, điều cần sửa, hoặc thành viên nhận chuyển "
+        "(reason to reject, what to fix, or whom to forward to)",
+    )
+    actor.set_defaults(handler=act)
+    dismisser = command(
+        sub, "dismiss", "bỏ qua thư tạm giữ không phải bài gửi (set held messages aside)"
+    )
+    dismisser.add_argument(
+        "ids",
+        nargs="+",
+        metavar="THƯ",
+        help="số ID hoặc mã theo dõi của thư tạm giữ (item id or tracking code)",
+    )
+    dismisser.add_argument(
+        "--reason",
+        required=True,
+        type=reason,
+        metavar=REASON,
+        help="lý do, để lưu hồ sơ (why, for the record)",
+    )
+    dismisser.set_defaults(handler=dismiss)
+    retrier = command(
+        sub,
+        "retry",
+        "đăng (hoặc gỡ) lại bài không đăng được, hoặc gửi lại thư đã bỏ gửi "
+        "(publish or withdraw again, or send mail given up on again)",
+    )
+    retrier.add_argument(
+        "id",
+        nargs="?",
+        metavar=ITEM,
+        help="tin bài cần đăng lại: số ID hoặc mã theo dõi (the item to publish again)",
+    )
+    retrier.add_argument(
+        "--mail",
+        metavar="SỐ_THƯ",
+        help="số của thư gửi đi đã bỏ gửi, hoặc all: mọi thư đã bỏ gửi "
+        "(an outgoing mail's id, or all)",
+    )
+    retrier.add_argument(
+        "--board", metavar=BOARD, help="với --mail all: chỉ một ban (one board only)"
+    )
     retrier.set_defaults(handler=retry)
-    pubs = sub.add_parser("publications", help="publications by state (dead letters…)")
-    pubs.add_argument("--state", choices=[s.value for s in PubState])
-    pubs.add_argument("--json", action="store_true")
+    pubs = command(
+        sub,
+        "publications",
+        "các lần đăng lên cổng theo trạng thái, như bài không đăng được "
+        "(publications by state: dead letters…)",
+    )
+    pubs.add_argument(
+        "--state",
+        choices=[s.value for s in PubState],
+        metavar="TRẠNG_THÁI",
+        help="chỉ các lần đăng ở trạng thái này (one state): %(choices)s",
+    )
+    json_option(pubs)
     pubs.set_defaults(handler=publications)
-    auditor = sub.add_parser("audit", help="the tamper-evident record")
-    auditor.add_argument("action", choices=["verify"])
-    auditor.add_argument("--board", help="one board (default: every board on record)")
+    auditor = command(
+        sub,
+        "audit",
+        "kiểm tra nhật ký chống sửa đổi, chuỗi mã băm của từng ban (the tamper-evident record)",
+    )
+    auditor.add_argument(
+        "action", choices=["verify"], help="kiểm tra (verify) chuỗi nhật ký còn toàn vẹn"
+    )
+    auditor.add_argument(
+        "--board",
+        metavar=BOARD,
+        help="chỉ một ban; mặc định mọi ban có trong hồ sơ (default: every board on record)",
+    )
     auditor.set_defaults(handler=audit_verify)

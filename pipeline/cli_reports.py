@@ -17,7 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pipeline.app import Deployed
-from pipeline.cli_common import day, deployed, reason
+from pipeline.cli_argparse import command
+from pipeline.cli_common import BOARD, REASON, day, deployed, reason
 from pipeline.config import Board, ConfigError
 from pipeline.models import utcnow
 from pipeline.reports import activity, approval, outputs, periods, royalty
@@ -28,26 +29,83 @@ FORMATS: dict[str, tuple[str, ...]] = {"csv": ("csv",), "xlsx": ("xlsx",), "both
 
 
 def _period_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--board", help="board id (may be left out when there is one board)")
-    parser.add_argument("--period", help="2026, 2026-H1, 2026-Q3 or 2026-05")
-    parser.add_argument("--from", dest="first", type=day, help="25/11/2026 or 2026-11-25")
-    parser.add_argument("--to", dest="last", type=day, help="the last day, included")
+    parser.add_argument(
+        "--board",
+        metavar=BOARD,
+        help="mã ban biên tập; bỏ trống được khi chỉ có một ban (board id)",
+    )
+    parser.add_argument(
+        "--period", metavar="KỲ", help="kỳ: 2026, 2026-H1, 2026-Q3 hoặc 2026-05 (the period)"
+    )
+    parser.add_argument(
+        "--from",
+        dest="first",
+        type=day,
+        metavar="NGÀY",
+        help="từ ngày, ví dụ 25/11/2026 hoặc 2026-11-25 (the first day)",
+    )
+    parser.add_argument(
+        "--to", dest="last", type=day, metavar="NGÀY", help="đến hết ngày này (the last day)"
+    )
+
+
+def _out_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="THƯ_MỤC",
+        help="thư mục ghi các tệp (folder to write the files to)",
+    )
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("report", help="royalty statements and activity reports")
-    kinds = parser.add_subparsers(dest="report", required=True)
-    money = kinds.add_parser("royalty", help="the royalty statement (nhuận bút) of a period")
+    parser = command(
+        sub, "report", "bảng kê nhuận bút và báo cáo hoạt động (royalty and activity reports)"
+    )
+    kinds = parser.add_subparsers(
+        dest="report",
+        required=True,
+        title="loại báo cáo",
+        metavar="LOẠI",
+        help="hướng dẫn từng loại: bientap report LOẠI --help (help on one)",
+    )
+    money = command(
+        kinds, "royalty", "bảng kê nhuận bút của một kỳ, CSV hoặc XLSX (the royalty statement)"
+    )
     _period_options(money)
-    money.add_argument("--out", type=Path, required=True, help="folder to write the files to")
-    money.add_argument("--format", choices=sorted(FORMATS), default="both")
-    work = kinds.add_parser("activity", help="the activity report (HTML and XLSX) of a period")
+    _out_option(money)
+    money.add_argument(
+        "--format",
+        choices=sorted(FORMATS),
+        default="both",
+        help="định dạng tệp, both là cả hai; mặc định %(default)s (file format)",
+    )
+    work = command(
+        kinds, "activity", "báo cáo hoạt động của một kỳ, HTML và XLSX (the activity report)"
+    )
     _period_options(work)
-    work.add_argument("--out", type=Path, required=True, help="folder to write the files to")
-    sign = kinds.add_parser("approve-royalty", help="record the head's approval of a statement")
+    _out_option(work)
+    sign = command(
+        kinds,
+        "approve-royalty",
+        "ghi nhận người có thẩm quyền phê duyệt bảng kê nhuận bút (record the approval)",
+    )
     _period_options(sign)
-    sign.add_argument("--as", dest="member", required=True, help="the approving member's id")
-    sign.add_argument("--reason", required=True, type=reason, help="why it is recorded from here")
+    sign.add_argument(
+        "--as",
+        dest="member",
+        required=True,
+        metavar="THÀNH_VIÊN",
+        help="mã thành viên phê duyệt (the approving member's id)",
+    )
+    sign.add_argument(
+        "--reason",
+        required=True,
+        type=reason,
+        metavar=REASON,
+        help="vì sao ghi từ đây, để lưu hồ sơ (why it is recorded from here)",
+    )
     parser.set_defaults(handler=run)
 
 

@@ -34,7 +34,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors.base import PermanentError, TransientError
 from pipeline import audit, logs, retention
 from pipeline.app import Deployed, watchers
-from pipeline.cli_common import console, deployed, known_board, named, operator, text
+from pipeline.cli_argparse import command
+from pipeline.cli_common import BOARD, console, deployed, known_board, named, operator, text
 from pipeline.models import STATE_LABELS, Event, RawMessage, RawStatus, State, Submission
 from pipeline.runner import MAX_ATTEMPTS, MailboxRunner, never_served
 
@@ -265,11 +266,27 @@ def reprocess(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    again = sub.add_parser("reprocess", help="process failed or held messages again, now")
-    again.add_argument("raw", nargs="*", help="raw message id or the item's tracking code")
-    again.add_argument("--failed", action="store_true", help="every failed message")
-    again.add_argument(
-        "--held", action="store_true", help="every held message (senders added since)"
+    again = command(
+        sub,
+        "reprocess",
+        "xử lý lại ngay thư không đọc được hoặc thư tạm giữ "
+        "(process failed or held messages again, now)",
     )
-    again.add_argument("--board", help="with --failed or --held: one board only")
+    again.add_argument(
+        "raw",
+        nargs="*",
+        metavar="THƯ",
+        help="số thư gốc, hoặc mã theo dõi của tin bài (raw message id or tracking code)",
+    )
+    again.add_argument(
+        "--failed", action="store_true", help="mọi thư không đọc được (every failed message)"
+    )
+    again.add_argument(
+        "--held",
+        action="store_true",
+        help="mọi thư tạm giữ, như khi vừa thêm người gửi vào cấu hình (every held message)",
+    )
+    again.add_argument(
+        "--board", metavar=BOARD, help="với --failed hoặc --held: chỉ một ban (one board only)"
+    )
     again.set_defaults(handler=reprocess)

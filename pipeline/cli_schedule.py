@@ -7,7 +7,19 @@ from datetime import datetime
 
 from pipeline import audit, publishing
 from pipeline.app import links
-from pipeline.cli_common import VIETNAM, console, deployed, find, local, operator, reason
+from pipeline.cli_argparse import command
+from pipeline.cli_common import (
+    ITEM,
+    ITEM_HELP,
+    REASON,
+    VIETNAM,
+    console,
+    deployed,
+    find,
+    local,
+    operator,
+    reason,
+)
 from pipeline.models import PubState, State
 from pipeline.review import Desk
 
@@ -59,8 +71,19 @@ def schedule(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("schedule", help="publish an item at a set time (hẹn giờ đăng)")
-    parser.add_argument("id", help="item id or tracking code")
-    parser.add_argument("at", type=when, help='local time, e.g. "25/11/2026 08:00"')
-    parser.add_argument("--reason", required=True, type=reason, help="who asked for it, why")
+    parser = command(sub, "schedule", "hẹn giờ đăng một tin bài (publish an item at a set time)")
+    parser.add_argument("id", metavar=ITEM, help=ITEM_HELP)
+    parser.add_argument(
+        "at",
+        type=when,
+        metavar="THỜI_ĐIỂM",
+        help='giờ Việt Nam, ví dụ "25/11/2026 08:00" (local time)',
+    )
+    parser.add_argument(
+        "--reason",
+        required=True,
+        type=reason,
+        metavar=REASON,
+        help="ai yêu cầu, vì sao (who asked for it, why)",
+    )
     parser.set_defaults(handler=schedule)

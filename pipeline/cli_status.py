@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pipeline import claims, metrics
-from pipeline.cli_common import answer, database, local, text
+from pipeline.cli_argparse import command
+from pipeline.cli_common import answer, database, json_option, local, text
 from pipeline.config import Board, load_boards
 from pipeline.models import (
     STATE_LABELS,
@@ -225,6 +226,11 @@ def status(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    shower = sub.add_parser("status", help="mailboxes, backlog, what waits, what failed")
-    shower.add_argument("--json", action="store_true")
+    shower = command(
+        sub,
+        "status",
+        "hộp thư, thư tồn đọng, việc đang chờ, việc bị lỗi "
+        "(mailboxes, backlog, what waits, what failed)",
+    )
+    json_option(shower)
     shower.set_defaults(handler=status)
