@@ -61,7 +61,7 @@ DB, DATA, CONFIG = "database", "data", "config"  # top folders inside an archive
 SQLITE_MAGIC = b"SQLite format 3\x00"
 SQLITE_COMPANIONS = ("-wal", "-shm", "-journal", ".migrate.lock", ".daemon.lock")  # not data
 BATCH = 500
-BATCH_OF_MAIL = 8  # rows at a time of a table holding bytes (raw mail up to 25 MB each)
+BATCH_OF_MAIL = 1  # rows of a table holding bytes at a time: a raw mail may be 25 MB
 CHUNK = 1 << 20
 PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600  # an archive holds every sender's mail
 
