@@ -157,16 +157,7 @@ def expire(session: Session, board: Board, cutoff: datetime, now: datetime) -> i
     if rows and member is not None:
         expired = [Held(item, arrived) for item, arrived in rows]
         msg = expired_mail(board, member, expired)
-        session.add(
-            OutgoingMail(
-                board_id=board.id,
-                to_address=member.email,
-                reason=EXPIRED,
-                message_id=str(msg["Message-ID"]).strip().strip("<>"),
-                raw=msg.as_bytes(),
-                created_at=now,
-            )
-        )
+        session.add(OutgoingMail.of(board.id, member.email, EXPIRED, msg, now=now))
     return len(rows)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     JSON,
@@ -231,6 +231,14 @@ class ShingleBand(Base):
     bucket: Mapped[int] = mapped_column(BigInteger)
 
 
+class Composed(Protocol):
+    """A mail as built (``pipeline.mailbuild.Mail``): its headers and its bytes."""
+
+    def __getitem__(self, name: str) -> str | None: ...
+
+    def as_bytes(self) -> bytes: ...
+
+
 class OutgoingMail(Base):
     """A mail the pipeline owes someone; written in the same transaction as its cause."""
 
@@ -250,6 +258,28 @@ class OutgoingMail(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     claimed_by: Mapped[str | None] = mapped_column(String(96))  # the daemon working it
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @classmethod
+    def of(
+        cls,
+        board_id: str,
+        to: str,
+        reason: str,
+        msg: Composed,
+        item_id: int | None = None,
+        now: datetime | None = None,
+    ) -> OutgoingMail:
+        """The row owing ``msg`` to ``to``, made ``now`` (else when it is written)."""
+        made = {"created_at": now} if now is not None else {}
+        return cls(
+            board_id=board_id,
+            submission_id=item_id,
+            to_address=to,
+            reason=reason,
+            message_id=str(msg["Message-ID"]).strip().strip("<>"),
+            raw=msg.as_bytes(),
+            **made,
+        )
 
 
 class NoticeLog(Base):

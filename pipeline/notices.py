@@ -36,14 +36,7 @@ def _compose(
 def _queue(
     session: Session, board: Board, item: Submission | None, to: str, reason: str, msg: Mail
 ) -> OutgoingMail:
-    mail = OutgoingMail(
-        board_id=board.id,
-        submission_id=item.id if item is not None else None,
-        to_address=to,
-        reason=reason,
-        message_id=str(msg["Message-ID"]).strip("<>"),
-        raw=msg.as_bytes(),
-    )
+    mail = OutgoingMail.of(board.id, to, reason, msg, item.id if item is not None else None)
     session.add(mail)
     return mail
 

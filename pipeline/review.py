@@ -167,17 +167,8 @@ def event(
 
 
 def queue(d: Desk, item: Submission | None, to: str, reason: str, msg: Mail) -> None:
-    d.session.add(
-        OutgoingMail(
-            board_id=d.board.id,
-            submission_id=item.id if item is not None else None,
-            to_address=to,
-            reason=reason,
-            message_id=str(msg["Message-ID"]).strip().strip("<>"),
-            raw=msg.as_bytes(),
-            created_at=d.now,
-        )
-    )
+    item_id = item.id if item is not None else None
+    d.session.add(OutgoingMail.of(d.board.id, to, reason, msg, item_id, d.now))
 
 
 def facts(item: Submission) -> routing.Facts:

@@ -5,6 +5,7 @@ reminded before that, and the seat is escalated once it is overdue."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -36,6 +37,18 @@ def sweep(rig: Rig, now: datetime) -> reminders.SweepResult:
 
 def mails_to(rig: Rig, address: str, marker: str) -> int:
     return sum(1 for m in rig.sent() if address in str(m["To"]) and marker in str(m["Subject"]))
+
+
+def approval_reply(member: Member, request: EmailMessage) -> bytes:
+    """``member``'s «Duyệt», answering ``request`` from his mail client."""
+    return article_mail(
+        member.email,
+        str(request["Reply-To"]),
+        "Re: " + str(request["Subject"]),
+        "Duyệt",
+        sender_name=member.name,
+        extra_headers={"In-Reply-To": str(request["Message-ID"])},
+    )
 
 
 def kinds(rig: Rig) -> list[str]:
@@ -123,15 +136,7 @@ def test_the_member_a_seat_was_escalated_to_may_decide_by_reply(
     rig.runner.deliver()
     deputy = rig.board.member("pho-ban-tt")
     [request] = [m for m in rig.sent() if deputy.email in str(m["To"])]
-    answer = article_mail(
-        deputy.email,
-        str(request["Reply-To"]),
-        "Re: " + str(request["Subject"]),
-        "Duyệt",
-        sender_name=deputy.name,
-        extra_headers={"In-Reply-To": str(request["Message-ID"])},
-    )
-    rig.drop(answer)
+    rig.drop(approval_reply(deputy, request))
     rig.runner.run_once()
     with rig.sessions() as s:
         ev = s.scalars(select(Event).where(Event.kind == "approve")).one()
@@ -369,15 +374,7 @@ def test_a_reply_from_a_member_taken_off_the_roster_is_refused_on_record(
         role=Role.THANH_VIEN,
     )
     rig.board = rig.runner.board = replaced(rig.board, old.id, successor)
-    answer = article_mail(
-        old.email,
-        str(request["Reply-To"]),
-        "Re: " + str(request["Subject"]),
-        "Duyệt",
-        sender_name=old.name,
-        extra_headers={"In-Reply-To": str(request["Message-ID"])},
-    )
-    rig.drop(answer)
+    rig.drop(approval_reply(old, request))
     rig.runner.run_once()
     [item] = rig.items()
     assert item.state == "pending_review"

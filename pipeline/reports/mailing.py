@@ -97,16 +97,7 @@ def mail_due_reports(session: Session, board: Board, now: datetime) -> int:
         to = recipients(board)
         for member in to:
             msg = _mail(board, member, report, files)
-            session.add(
-                OutgoingMail(
-                    board_id=board.id,
-                    to_address=member.email,
-                    reason=REASON,
-                    message_id=str(msg["Message-ID"]).strip().strip("<>"),
-                    raw=msg.as_bytes(),
-                    created_at=now,
-                )
-            )
+            session.add(OutgoingMail.of(board.id, member.email, REASON, msg, now=now))
         session.add(
             Event(
                 board_id=board.id,
