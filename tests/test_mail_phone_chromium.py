@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
+from functools import partial
 
 from playwright.sync_api import Page, ViewportSize
 
@@ -55,23 +56,26 @@ def _mails() -> dict[str, Mail]:
         sender_name=f"Văn thư {WORD}",
         author=WORD,
     )
-    request = review_mail.review_request(
+    asking = partial(  # the owner's request and the head's once it is overdue
+        review_mail.review_request,
         board,
         item,
         [],
         FileStore(CONFIG / "no-files-here"),
-        recipient=owner,
         step_name="Ủy viên phụ trách lĩnh vực kiểm duyệt",
-        acting_for=None,
         view_url=LINK,
         approve_url=LINK + "&a=1",
+        due_at=datetime(2030, 3, 2, 2, 30, tzinfo=UTC),
+    )
+    request = asking(
+        recipient=owner,
+        acting_for=None,
         reply_to="bbt+rk3j9x2@demo.bientap.vn",
         subject_tag="[#rk3j9x2]",
         message_id="review.k3j9x2@demo.bientap.vn",
         purpose="request",
         diff=(item.body_text or "", f"{item.body_text} {WORD}"),
         flags=[{"code": "note", "message": f"Gần trùng với {WORD}"}],
-        due_at=datetime(2030, 3, 2, 2, 30, tzinfo=UTC),
         history=[f"01/03/2030 08:15: {WORD}"],
     )
     published = review_mail.published_notice(
@@ -94,24 +98,16 @@ def _mails() -> dict[str, Mail]:
         evidence=f"thư từ ke.gia.mao@evil.example, Message-ID {WORD}.{WORD}@evil.example",
         in_reply_to=None,
     )
-    escalated = review_mail.review_request(
-        board,
-        item,
-        [],
-        FileStore(CONFIG / "no-files-here"),
+    escalated = asking(
         recipient=head,
-        step_name="Ủy viên phụ trách lĩnh vực kiểm duyệt",
         acting_for=owner,
         acting_reason=review.CAPACITY_REASONS["escalated"],
-        view_url=LINK,
-        approve_url=LINK + "&a=1",
         reply_to="bbt+rk3j9x4@demo.bientap.vn",
         subject_tag="[#rk3j9x4]",
         message_id="escalated.k3j9x2@demo.bientap.vn",
         purpose="escalated",
         diff=None,
         flags=[],
-        due_at=datetime(2030, 3, 2, 2, 30, tzinfo=UTC),
         history=[],
     )
     arrived = datetime(2030, 3, 1, 1, 15, tzinfo=UTC)

@@ -194,13 +194,23 @@ def test_the_secretary_is_told_once_a_working_day_of_mail_held_from_unknown_send
     assert held.tracking_code not in body and "tổng cộng 3 thư đang tạm giữ" in body
 
 
-def replaced(board: Board, old: str, new: Member) -> Board:
-    """The board's file after ``old`` left: ``new`` holds his role and fields."""
-    data = board.model_dump(exclude={"source_file"})
+# The demo board's new education member, once uv-giao-duc has left.
+SUCCESSOR = Member(
+    id="uv-giao-duc-moi",
+    name="Đỗ Thị Hạnh",
+    email="hanh.dt@sgddt.demo.bientap.vn",
+    role=Role.THANH_VIEN,
+)
+
+
+def replace(rig: Rig, old: str, new: Member) -> None:
+    """The daemon restarted on the board's file after ``old`` left: ``new`` holds his
+    role and fields."""
+    data = rig.board.model_dump(exclude={"source_file"})
     gone = next(m for m in data["members"] if m["id"] == old)
     data["members"] = [m for m in data["members"] if m["id"] != old]
     data["members"].append(new.model_dump() | {"role": gone["role"], "fields": gone["fields"]})
-    return Board.model_validate(data)
+    rig.board = rig.runner.board = Board.model_validate(data)
 
 
 def waiting_seats(rig: Rig, item_id: int) -> list[tuple[str, str]]:
@@ -242,13 +252,7 @@ def test_a_seat_of_a_member_taken_off_the_roster_goes_to_his_successor(
     rig.runner.run_once()
     waiting, passed = rig.items()
     decide(rig, "uv-giao-duc", ARRIVED, passed.id)  # one before he left; the other waits
-    successor = Member(
-        id="uv-giao-duc-moi",
-        name="Đỗ Thị Hạnh",
-        email="hanh.dt@sgddt.demo.bientap.vn",
-        role=Role.THANH_VIEN,
-    )
-    rig.board = rig.runner.board = replaced(rig.board, "uv-giao-duc", successor)
+    replace(rig, "uv-giao-duc", SUCCESSOR)
 
     # The daemon restarted on the new file: at the reminder's time, his waiting seat is
     # his successor's, and the seat after his decision is reminded as usual.
@@ -256,12 +260,12 @@ def test_a_seat_of_a_member_taken_off_the_roster_goes_to_his_successor(
     assert (result.reseated, result.reminded) == (1, 1)
     assert sweep(rig, datetime(2026, 2, 24, 13, 10, tzinfo=VN)) == reminders.SweepResult()
     rig.runner.deliver()
-    assert mails_to(rig, successor.email, waiting.tracking_code) == 1
+    assert mails_to(rig, SUCCESSOR.email, waiting.tracking_code) == 1
     [reminder] = [m for m in rig.sent() if "[Nhắc duyệt]" in str(m["Subject"])]
     assert rig.board.member("pho-ban-tt").email in str(reminder["To"])
     assert passed.tracking_code in str(reminder["Subject"])
-    assert waiting_seats(rig, waiting.id) == [("uy-vien-linh-vuc", successor.id)]
-    decide(rig, successor.id, datetime(2026, 2, 24, 14, 0, tzinfo=VN))  # she may decide
+    assert waiting_seats(rig, waiting.id) == [("uy-vien-linh-vuc", SUCCESSOR.id)]
+    decide(rig, SUCCESSOR.id, datetime(2026, 2, 24, 14, 0, tzinfo=VN))  # she may decide
     assert waiting_seats(rig, waiting.id) == [("pho-truong-ban-thuong-truc", "pho-ban-tt")]
 
 
@@ -367,13 +371,7 @@ def test_a_reply_from_a_member_taken_off_the_roster_is_refused_on_record(
     rig.runner.run_once()
     old = rig.board.member("uv-giao-duc")
     [request] = [m for m in rig.sent() if old.email in str(m["To"])]
-    successor = Member(
-        id="uv-giao-duc-moi",
-        name="Đỗ Thị Hạnh",
-        email="hanh.dt@sgddt.demo.bientap.vn",
-        role=Role.THANH_VIEN,
-    )
-    rig.board = rig.runner.board = replaced(rig.board, old.id, successor)
+    replace(rig, old.id, SUCCESSOR)
     rig.drop(approval_reply(old, request))
     rig.runner.run_once()
     [item] = rig.items()
@@ -395,13 +393,7 @@ def test_an_item_sent_by_a_member_who_left_goes_on_along_its_path(
     [item] = rig.items()
     assert item.sender_member_id == old.id
     assert waiting_seats(rig, item.id) == [("uy-vien-linh-vuc", "uv-y-te")]
-    successor = Member(
-        id="uv-giao-duc-moi",
-        name="Đỗ Thị Hạnh",
-        email="hanh.dt@sgddt.demo.bientap.vn",
-        role=Role.THANH_VIEN,
-    )
-    rig.board = rig.runner.board = replaced(rig.board, old.id, successor)
+    replace(rig, old.id, SUCCESSOR)
     decide(rig, "uv-y-te", datetime(2026, 2, 23, 9, 0, tzinfo=VN))
     assert waiting_seats(rig, item.id) == [("pho-truong-ban-thuong-truc", "pho-ban-tt")]
 
@@ -423,7 +415,7 @@ def test_a_tie_is_broken_by_the_new_head_when_the_head_was_replaced(
         email="lanht@tuyenquang.gov.vn",
         role=Role.TRUONG_BAN,
     )
-    rig.board = rig.runner.board = replaced(rig.board, "truong-ban", successor)
+    replace(rig, "truong-ban", successor)
     assert sweep(rig, datetime(2026, 2, 23, 9, 0, tzinfo=VN)).reseated == 1
     later = datetime(2026, 2, 23, 10, 0, tzinfo=VN)
     for member_id, verb in (
